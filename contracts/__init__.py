@@ -1,0 +1,1 @@
+"""The published language of Tongxin: event contracts and the department ownership map."""

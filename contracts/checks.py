@@ -1,0 +1,27 @@
+"""Events published by public security's background-check system (`pol`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from contracts.events import ContractEvent
+
+
+class BackgroundCheckCompleted(ContractEvent):
+    """Public security finished a background check of a person working with children."""
+
+    boundary = "checks"
+    event_name = "background-check-completed"
+    check_id: str = Field(min_length=1, max_length=100, description="The check's id.")
+    volunteer_id: str = Field(
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        description="The volunteer checked (UUID, as sent in the request).",
+    )
+    outcome: Literal["passed", "failed"] = Field(description="passed or failed.")
+    expires_on: date | None = Field(
+        default=None, description="Last day a pass is valid; required when passed."
+    )
+    completed_at: datetime = Field(description="When the check was completed.")

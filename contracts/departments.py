@@ -1,0 +1,106 @@
+"""The department ownership map: which department owns which boundary and subjects."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DATA = Path(__file__).with_name("departments.json")
+
+
+class Boundary(BaseModel):
+    """A service or department system whose subjects only its owner may publish into."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="Boundary name, e.g. volunteers.")
+    kind: Literal["service", "system"] = Field(
+        description="'service': a Tongxin service; 'system': the department's own system."
+    )
+    description: str = ""
+    consumes: tuple[str, ...] = Field(
+        default=(), description="Subject patterns this boundary subscribes to."
+    )
+
+
+class Department(BaseModel):
+    """One of the alliance's departments."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z]{2,5}$", description="Short code used in subjects.")
+    name_zh: str
+    name_en: str
+    role: str = ""
+    boundaries: tuple[Boundary, ...]
+
+    def subject_prefix(self, boundary: str) -> str:
+        """The subject prefix of one of this department's boundaries."""
+        return f"evt.{self.code}.{boundary}"
+
+
+class OwnershipMap(BaseModel):
+    """All departments; the single source for subject ownership and NATS permissions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str = ""
+    departments: tuple[Department, ...]
+
+    def department(self, code: str) -> Department:
+        for department in self.departments:
+            if department.code == code:
+                return department
+        raise UnknownDepartmentError(code)
+
+    def owner_of(self, boundary: str) -> Department:
+        """The department owning a boundary (service or department system)."""
+        for department in self.departments:
+            if any(b.name == boundary for b in department.boundaries):
+                return department
+        raise UnknownBoundaryError(boundary)
+
+    def boundary(self, name: str) -> Boundary:
+        department = self.owner_of(name)
+        return next(b for b in department.boundaries if b.name == name)
+
+    def subject_prefix(self, boundary: str) -> str:
+        return self.owner_of(boundary).subject_prefix(boundary)
+
+    def may_publish(self, department_code: str, subject: str) -> bool:
+        """True when the subject lies inside one of the department's own boundaries."""
+        department = self.department(department_code)
+        return any(
+            subject.startswith(department.subject_prefix(b.name) + ".")
+            for b in department.boundaries
+        )
+
+
+class UnknownDepartmentError(LookupError):
+    """No department has this code."""
+
+
+class UnknownBoundaryError(LookupError):
+    """No department owns a boundary of this name."""
+
+
+@cache
+def load_ownership_map(path: Path = DATA) -> OwnershipMap:
+    """Load and validate the ownership map (cached: it is read-only data)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    ownership = OwnershipMap.model_validate(data)
+    _check_unique(ownership)
+    return ownership
+
+
+def _check_unique(ownership: OwnershipMap) -> None:
+    codes = [d.code for d in ownership.departments]
+    names = [b.name for d in ownership.departments for b in d.boundaries]
+    if len(set(codes)) != len(codes):
+        raise ValueError(f"duplicate department codes in {codes}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"a boundary is owned twice in {names}")

@@ -1,0 +1,31 @@
+"""Every published event type, looked up by its CloudEvents type."""
+
+from __future__ import annotations
+
+from contracts import checks, volunteers
+from contracts.events import ContractEvent
+
+ALL_EVENTS: tuple[type[ContractEvent], ...] = (
+    volunteers.VolunteerRegistered,
+    volunteers.BackgroundCheckRequested,
+    volunteers.BackgroundCheckRecorded,
+    volunteers.ShiftPublished,
+    volunteers.VolunteerSignedUp,
+    volunteers.SignUpCancelled,
+    volunteers.VolunteerCheckedIn,
+    volunteers.VolunteerCheckedOut,
+    checks.BackgroundCheckCompleted,
+)
+
+BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}
+
+
+class UnknownEventTypeError(LookupError):
+    """The CloudEvents type is not in the published language."""
+
+
+def event_class(event_type: str) -> type[ContractEvent]:
+    try:
+        return BY_TYPE[event_type]
+    except KeyError:
+        raise UnknownEventTypeError(event_type) from None

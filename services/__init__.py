@@ -1,0 +1,1 @@
+"""Tongxin services: one deployable per boundary, plus the shared kit."""

@@ -1,0 +1,1 @@
+"""The kit shared by every service: a library, never run on its own."""

@@ -1,0 +1,133 @@
+"""The base of every service's eventsourcing application.
+
+Commands run through `run_command`, which gives each service three guarantees:
+- idempotency: a command carrying a key records its response as an event in the
+  same transaction as its domain events, so a retry returns the first response
+  and appends nothing, even across a crash between commit and reply;
+- optimistic concurrency: a conflicting concurrent save is retried against the
+  fresh state (rules are checked again), so invariants such as capacity hold;
+- a client that states an expected version gets a 409 when it is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
+
+from services.kit.errors import ConflictError, IdempotencyKeyReusedError, NotFoundError
+
+CONFLICT_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class CommandKey:
+    """Who sent a command with which Idempotency-Key, and a digest of the request."""
+
+    principal: str
+    key: str
+    request_digest: str
+
+    @classmethod
+    def of(cls, principal: str, key: str, route: str, body: bytes) -> CommandKey:
+        digest = hashlib.sha256(route.encode() + b"\0" + body).hexdigest()
+        return cls(principal=principal, key=key, request_digest=digest)
+
+    def record_id(self) -> UUID:
+        return uuid5(NAMESPACE_URL, f"tongxin:command:{self.principal}:{self.key}")
+
+
+class CommandRecord(Aggregate):
+    """The response first given to an idempotent command (never published)."""
+
+    @event("Handled")
+    def __init__(self, record_id: UUID, request_digest: str, response: dict[str, Any]) -> None:
+        self.request_digest = request_digest
+        self.response = response
+
+    @staticmethod
+    def create_id(record_id: UUID, **_: Any) -> UUID:
+        return record_id
+
+
+Decision = tuple[Sequence[Aggregate], dict[str, Any]]
+
+
+class ServiceApplication(Application):
+    """An eventsourcing application with idempotent, conflict-retrying commands."""
+
+    def __init__(self, env: Any = None) -> None:
+        super().__init__(env)
+        # Called (from the saving thread) after every save, e.g. to wake the relay.
+        self.on_saved: list[Callable[[], None]] = []
+
+    def _notify(self, recordings: Any) -> None:
+        super()._notify(recordings)
+        for callback in self.on_saved:
+            callback()
+
+    def construct_recorder(self) -> ProcessRecorder:
+        # A process recorder keeps consumer positions in the same transaction as events.
+        return self.factory.process_recorder()
+
+    def get(self, aggregate_id: UUID, kind: type[Any]) -> Any:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"{kind.__name__.lower()} {aggregate_id} not found") from None
+        if not isinstance(aggregate, kind):
+            raise NotFoundError(f"{kind.__name__.lower()} {aggregate_id} not found")
+        return aggregate
+
+    def run_command(self, key: CommandKey | None, decide: Callable[[], Decision]) -> dict[str, Any]:
+        """Decide on fresh state and save atomically; see the module docstring."""
+        if key is not None and (prior := self._prior_response(key)) is not None:
+            return prior
+        for _attempt in range(CONFLICT_RETRIES):
+            aggregates, response = decide()
+            pending: list[Aggregate] = list(aggregates)
+            if key is not None:
+                pending.append(
+                    CommandRecord(
+                        record_id=key.record_id(),
+                        request_digest=key.request_digest,
+                        response=response,
+                    )
+                )
+            try:
+                self.save(*pending)
+            except IntegrityError:
+                if key is not None and (prior := self._prior_response(key)) is not None:
+                    return prior
+                continue
+            return response
+        raise ConflictError("the command kept conflicting with concurrent changes; retry")
+
+    def save_tracked(self, tracking: Tracking, *aggregates: Aggregate) -> None:
+        """Save the aggregates' new events with a consumer position, in one transaction."""
+        processing = ProcessingEvent(tracking=tracking)
+        processing.collect_events(*aggregates)
+        self._record(processing)
+
+    def consumer_position(self, consumer: str) -> int:
+        recorder = self.recorder
+        assert isinstance(recorder, ProcessRecorder)
+        return recorder.max_tracking_id(consumer) or 0
+
+    def _prior_response(self, key: CommandKey) -> dict[str, Any] | None:
+        try:
+            record = self.repository.get(key.record_id())
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(record, CommandRecord)
+        if record.request_digest != key.request_digest:
+            raise IdempotencyKeyReusedError(
+                "this Idempotency-Key was already used for a different request"
+            )
+        return dict(record.response)

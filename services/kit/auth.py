@@ -1,0 +1,155 @@
+"""Bearer-JWT authentication against a JWKS, and the dev issuer of the embedded default.
+
+Claims: `sub`, `role`, `department` (a department code) and `scope` (space
+separated: `city`, `school:<id>`, `community:<id>`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+Role = Literal["admin", "coordinator", "school-staff", "volunteer", "department-system", "viewer"]
+ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+ALGORITHMS = ["RS256"]
+
+
+class AuthError(Exception):
+    """The bearer token is missing, malformed, forged or expired."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as proven by a verified token."""
+
+    subject: str
+    role: str
+    department: str | None
+    scope: tuple[str, ...]
+    token: str = ""
+
+    def covers_school(self, school_id: str) -> bool:
+        return "city" in self.scope or f"school:{school_id}" in self.scope
+
+
+class JwksVerifier:
+    """Verifies RS256 tokens against a JWKS read from a URL or a file."""
+
+    def __init__(self, location: str, *, issuer: str, audience: str) -> None:
+        self.location = location
+        self.issuer = issuer
+        self.audience = audience
+        self._client = jwt.PyJWKClient(location, cache_keys=True) if "://" in location else None
+        self._keys: dict[str, Any] = {}
+        self._loaded_at = 0.0
+
+    def _file_key(self, kid: str) -> Any:
+        if kid not in self._keys and time.monotonic() - self._loaded_at > 1.0:
+            document = json.loads(Path(self.location).read_text(encoding="utf-8"))
+            jwks = jwt.PyJWKSet.from_dict(document)
+            self._keys = {key.key_id: key.key for key in jwks.keys if key.key_id}
+            self._loaded_at = time.monotonic()
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise AuthError("the token was signed by an unknown key") from None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+            if self._client is not None:
+                key = self._client.get_signing_key_from_jwt(token).key
+            else:
+                key = self._file_key(str(header.get("kid", "")))
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except (jwt.PyJWTError, OSError, ValueError) as exc:
+            raise AuthError(f"invalid bearer token: {exc}") from None
+        role = claims.get("role")
+        if role not in ROLES:
+            raise AuthError(f"unknown role {role!r}")
+        scope = claims.get("scope", "")
+        return Principal(
+            subject=str(claims["sub"]),
+            role=role,
+            department=claims.get("department"),
+            scope=tuple(str(scope).split()) if isinstance(scope, str) else (),
+            token=token,
+        )
+
+
+class DevIssuer:
+    """Signs tokens with a key kept in the state folder; publishes its JWKS beside it.
+
+    Only for the embedded default and tests: production uses the city's identity provider.
+    """
+
+    def __init__(
+        self, keys_dir: Path, *, issuer: str = "tongxin-dev", audience: str = "tongxin"
+    ) -> None:
+        self.keys_dir = Path(keys_dir)
+        self.issuer = issuer
+        self.audience = audience
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        key_path = self.keys_dir / "dev-signing-key.pem"
+        if key_path.exists():
+            self._key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        else:
+            self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = self._key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            key_path.touch(mode=0o600)
+            key_path.write_bytes(pem)
+        public = self._key.public_key()
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))
+        der = public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.kid = hashlib.sha256(der).hexdigest()[:16]
+        jwk |= {"kid": self.kid, "use": "sig", "alg": "RS256"}
+        self.jwks = {"keys": [jwk]}
+        self.jwks_path = self.keys_dir / "jwks.json"
+        self.jwks_path.write_text(json.dumps(self.jwks, indent=2), encoding="utf-8")
+
+    def token(
+        self,
+        *,
+        role: str,
+        subject: str | None = None,
+        department: str | None = None,
+        scope: str = "city",
+        ttl_s: int = 8 * 3600,
+    ) -> str:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject or f"dev-{role}-{uuid.uuid4().hex[:8]}",
+            "iat": now,
+            "exp": now + ttl_s,
+            "role": role,
+            "scope": scope,
+        }
+        if department:
+            claims["department"] = department
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})

@@ -1,0 +1,93 @@
+"""NATS JetStream connection and the streams every boundary publishes into."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from contracts.departments import load_ownership_map
+from services.kit.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_STREAM = "DEAD_LETTERS"
+DEAD_LETTER_PREFIX = "dlq"
+
+
+def stream_name(boundary: str) -> str:
+    """One JetStream stream per boundary, e.g. VOLUNTEERS for evt.cyl.volunteers.>."""
+    return boundary.upper().replace("-", "_")
+
+
+def stream_subjects(boundary: str) -> list[str]:
+    return [f"{load_ownership_map().subject_prefix(boundary)}.>"]
+
+
+async def connect(settings: Settings, name: str, *, connect_timeout: float = 2.0) -> Client:
+    """Connect with unlimited reconnects: a NATS outage pauses publishing, nothing else."""
+    options: dict[str, object] = {
+        "servers": settings.nats_servers(),
+        "name": name,
+        "connect_timeout": connect_timeout,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.5,
+        "allow_reconnect": True,
+        "pending_size": 64 * 1024 * 1024,
+    }
+    if settings.nats_creds:
+        options["user_credentials"] = settings.nats_creds
+    elif settings.nats_user:
+        options["user"] = settings.nats_user
+        options["password"] = settings.nats_password.get_secret_value()
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats: %s", exc)
+
+    options["error_cb"] = on_error
+    return await nats.connect(**options)  # type: ignore[arg-type]
+
+
+async def ensure_stream(js: JetStreamContext, boundary: str, settings: Settings) -> str:
+    """Create or update the boundary's stream; returns its name."""
+    config = StreamConfig(
+        name=stream_name(boundary),
+        subjects=stream_subjects(boundary),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        duplicate_window=settings.duplicate_window_s,
+        discard=DiscardPolicy.OLD,
+    )
+    return await _upsert(js, config)
+
+
+async def ensure_dead_letter_stream(js: JetStreamContext, settings: Settings) -> str:
+    config = StreamConfig(
+        name=DEAD_LETTER_STREAM,
+        subjects=[f"{DEAD_LETTER_PREFIX}.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+    )
+    return await _upsert(js, config)
+
+
+async def _upsert(js: JetStreamContext, config: StreamConfig) -> str:
+    assert config.name is not None
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+        except BadRequestError as exc:
+            # Another process created it between our look and our add.
+            if exc.err_code != 10058:
+                raise
+        return config.name
+    await js.update_stream(config)
+    return config.name

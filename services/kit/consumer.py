@@ -1,0 +1,268 @@
+"""Durable JetStream consumers that apply events idempotently, in order, in batches.
+
+A `Projection` stores the stream position it has applied in the same
+transaction as the state it changes, so a redelivered message changes nothing.
+Delivery rules:
+- a batch is applied in one transaction; if that fails, messages are applied one
+  by one to find the one that fails;
+- a transient failure (the database or network is away) naks the message and the
+  rest of the batch with a growing delay, and is retried for as long as it takes;
+- any other failure is retried up to `consumer_max_deliver` deliveries, then the
+  message goes to the dead-letter stream and later messages apply;
+- a message that is not a valid CloudEvent of the published language goes to the
+  dead-letter stream at once: retrying cannot make it valid.
+The server-side max_deliver is unlimited on purpose: messages held back behind a
+failing one must never be dropped by the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import propagate, trace
+from prometheus_client import Counter
+
+from services.kit import bus
+from services.kit.settings import Settings
+from services.kit.wire import Envelope, MalformedEventError, from_headers
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("tongxin.consumer")
+
+APPLIED = Counter("tongxin_consumer_applied_total", "Events applied", ["consumer"])
+DEAD = Counter("tongxin_consumer_dead_lettered_total", "Events dead-lettered", ["consumer"])
+
+TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    errors = list(TRANSIENT)
+    with contextlib.suppress(ImportError):
+        from eventsourcing.persistence import InterfaceError, OperationalError
+
+        errors += [OperationalError, InterfaceError]
+    with contextlib.suppress(ImportError):
+        import psycopg
+
+        errors += [psycopg.OperationalError, psycopg.InterfaceError]
+    return tuple(errors)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One event as delivered: its stream sequence and its envelope."""
+
+    stream_seq: int
+    envelope: Envelope
+
+
+class Projection(Protocol):
+    """State that consumes events. Both methods are synchronous (run in a thread)."""
+
+    def position(self, consumer: str) -> int:
+        """The highest stream sequence applied for this consumer."""
+        ...
+
+    def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
+        """Apply the events and store the last one's sequence, in one transaction."""
+        ...
+
+
+def backoff(attempt: int) -> float:
+    return float(min(0.2 * 2 ** max(attempt - 1, 0), 10.0))
+
+
+class Consumer:
+    """A durable pull consumer feeding one projection; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        boundary: str,
+        projection: Projection,
+        settings: Settings,
+        filter_subject: str | None = None,
+    ) -> None:
+        self.name = name
+        self.boundary = boundary
+        self.stream = bus.stream_name(boundary)
+        self.filter_subject = filter_subject or bus.stream_subjects(boundary)[0]
+        self.projection = projection
+        self.settings = settings
+        self.connected = False
+        self.position = 0
+        self.pending = 0
+        self._transient = transient_errors()
+        self._nc: Client | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        retry = 0.2
+        while not stop.is_set():
+            try:
+                await self._consume(stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.connected = False
+                log.warning("consumer %s: %s; retrying in %.1fs", self.name, exc, retry)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), retry)
+                retry = min(retry * 2, 5.0)
+        await self.close()
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+        self._nc = None
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        if self._nc is None or self._nc.is_closed:
+            self._nc = await bus.connect(self.settings, f"consumer-{self.name}")
+        js = self._nc.jetstream(timeout=5.0)
+        await bus.ensure_stream(js, self.boundary, self.settings)
+        await bus.ensure_dead_letter_stream(js, self.settings)
+        subscription = await js.pull_subscribe(
+            self.filter_subject,
+            durable=self.name,
+            stream=self.stream,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                max_deliver=-1,
+                ack_wait=self.settings.consumer_ack_wait_s,
+                max_ack_pending=max(self.settings.consumer_batch * 4, 1000),
+            ),
+        )
+        self.connected = True
+        self.position = await asyncio.to_thread(self.projection.position, self.name)
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(self.settings.consumer_batch, timeout=0.5)
+            except (NatsTimeoutError, TimeoutError):
+                await self._refresh_pending(subscription)
+                continue
+            await self._handle(js, messages)
+
+    async def _refresh_pending(self, subscription: JetStreamContext.PullSubscription) -> None:
+        with contextlib.suppress(Exception):
+            info = await subscription.consumer_info()
+            self.pending = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+    async def _handle(self, js: JetStreamContext, messages: list[Msg]) -> None:
+        fresh: list[tuple[Msg, Delivered]] = []
+        for msg in messages:
+            seq = msg.metadata.sequence.stream
+            if seq <= self.position:
+                await msg.ack()  # Already applied: a redelivery changes nothing.
+                continue
+            try:
+                fresh.append((msg, Delivered(seq, from_headers(msg.headers, msg.data))))
+            except MalformedEventError as exc:
+                await self._dead_letter(js, msg, exc)
+        if not fresh:
+            return
+        try:
+            await self._apply([d for _, d in fresh])
+        except Exception:
+            await self._apply_one_by_one(js, fresh)
+            return
+        for msg, _ in fresh:
+            await msg.ack()
+
+    async def _apply_one_by_one(
+        self, js: JetStreamContext, fresh: list[tuple[Msg, Delivered]]
+    ) -> None:
+        for index, (msg, delivered) in enumerate(fresh):
+            try:
+                await self._apply([delivered])
+            except self._transient as exc:
+                await self._hold_back(fresh[index:], msg.metadata.num_delivered, exc)
+                return
+            except Exception as exc:
+                if msg.metadata.num_delivered >= self.settings.consumer_max_deliver:
+                    await self._dead_letter(js, msg, exc)
+                    continue
+                await self._hold_back(fresh[index:], msg.metadata.num_delivered, exc)
+                return
+            await msg.ack()
+
+    async def _hold_back(
+        self, rest: list[tuple[Msg, Delivered]], attempt: int, exc: Exception
+    ) -> None:
+        """Nak the failing message and everything after it, then pause, to keep order."""
+        delay = backoff(attempt)
+        log.warning(
+            "consumer %s: seq %d failed (%s); retry in %.1fs",
+            self.name,
+            rest[0][1].stream_seq,
+            exc,
+            delay,
+        )
+        for msg, _ in rest:
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=delay)
+        await asyncio.sleep(delay)
+
+    async def _apply(self, events: list[Delivered]) -> None:
+        spans = []
+        for delivered in events:
+            parent = propagate.extract(
+                {"traceparent": delivered.envelope.traceparent}
+                if delivered.envelope.traceparent
+                else {}
+            )
+            spans.append(
+                tracer.start_span(
+                    f"process {delivered.envelope.type}",
+                    context=parent,
+                    kind=trace.SpanKind.CONSUMER,
+                    attributes={
+                        "messaging.consumer": self.name,
+                        "tongxin.stream_seq": delivered.stream_seq,
+                    },
+                )
+            )
+        try:
+            await asyncio.to_thread(self.projection.apply, self.name, events)
+        except Exception as exc:
+            for span in spans:
+                span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR)
+            raise
+        finally:
+            for span in spans:
+                span.end()
+        self.position = events[-1].stream_seq
+        APPLIED.labels(self.name).inc(len(events))
+
+    async def _dead_letter(self, js: JetStreamContext, msg: Msg, exc: Exception) -> None:
+        seq = msg.metadata.sequence.stream
+        headers = dict(msg.headers or {})
+        headers.update(
+            {
+                "Nats-Msg-Id": f"dlq-{self.name}-{self.stream}-{seq}",
+                "tongxin-dlq-consumer": self.name,
+                "tongxin-dlq-stream": self.stream,
+                "tongxin-dlq-stream-seq": str(seq),
+                "tongxin-dlq-error": f"{type(exc).__name__}: {exc}"[:1000],
+                "tongxin-dlq-subject": msg.subject,
+            }
+        )
+        await js.publish(
+            f"{bus.DEAD_LETTER_PREFIX}.{self.name}.{msg.subject}", msg.data, headers=headers
+        )
+        await msg.ack()
+        DEAD.labels(self.name).inc()
+        log.error("consumer %s: seq %d dead-lettered: %s", self.name, seq, exc)

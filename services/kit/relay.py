@@ -1,0 +1,202 @@
+"""The outbox relay: the notification log, in order, onto the service's JetStream stream.
+
+Each stored event becomes a CloudEvent whose `Nats-Msg-Id` is derived from the
+service name and the log position, so a batch republished after a crash or an
+outage is dropped by the stream's duplicate window instead of stored twice. The
+position is stored durably after every acknowledged batch, and on start the
+relay also reads the stream's last message, so it never republishes what is
+already there even when the duplicate window has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from opentelemetry import propagate, trace
+from prometheus_client import Counter, Gauge
+
+from contracts.events import ContractEvent
+from services.kit import bus
+from services.kit.application import ServiceApplication
+from services.kit.eventstore import TracingMapper
+from services.kit.settings import Settings
+from services.kit.wire import envelope_for
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("tongxin.relay")
+
+RELAY_TRACKING = "relay:nats"
+PUBLISHED = Counter("tongxin_relay_published_total", "Events published by the relay", ["service"])
+LAG = Gauge("tongxin_relay_lag_events", "Stored events not yet published", ["service"])
+
+Translate = Callable[[Any], ContractEvent | None]
+
+
+def message_id(service: str, position: int) -> str:
+    return f"{service}-{position}"
+
+
+class OutboxRelay:
+    """Publishes one application's stored events to JetStream; see the module docstring."""
+
+    def __init__(
+        self,
+        app: ServiceApplication,
+        *,
+        service: str,
+        boundary: str,
+        translate: Translate,
+        settings: Settings,
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.boundary = boundary
+        self.translate = translate
+        self.settings = settings
+        self.position = 0
+        self.head = 0
+        self.connected = False
+        self._wakeup = asyncio.Event()
+        self._nc: Client | None = None
+        recorder = app.recorder
+        assert isinstance(recorder, ProcessRecorder)
+        self._recorder: ProcessRecorder = recorder
+        mapper = app.mapper
+        assert isinstance(mapper, TracingMapper)
+        self._mapper = mapper
+
+    def poke(self) -> None:
+        """Wake the relay at once (thread-safe callers use `loop.call_soon_threadsafe`)."""
+        self._wakeup.set()
+
+    def lag(self) -> int:
+        return max(0, self.head - self.position)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set, surviving NATS and store outages."""
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                js = await self._jetstream()
+                await self._catch_up_position(js)
+                await self._pump(js, stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.connected = False
+                log.warning("relay %s: %s; retrying in %.1fs", self.service, exc, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+        await self.close()
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
+        self._nc = None
+
+    async def _jetstream(self) -> JetStreamContext:
+        if self._nc is None or self._nc.is_closed:
+            self._nc = await bus.connect(self.settings, f"{self.service}-relay")
+        js = self._nc.jetstream(timeout=5.0)
+        await bus.ensure_stream(js, self.boundary, self.settings)
+        self.connected = True
+        return js
+
+    async def _catch_up_position(self, js: JetStreamContext) -> None:
+        stored = await asyncio.to_thread(self._recorder.max_tracking_id, RELAY_TRACKING)
+        in_stream = await self._last_published(js)
+        self.position = max(stored or 0, in_stream)
+
+    async def _last_published(self, js: JetStreamContext) -> int:
+        stream = bus.stream_name(self.boundary)
+        info = await js.stream_info(stream)
+        if not info.state.last_seq:
+            return 0
+        try:
+            msg = await js.get_msg(stream, info.state.last_seq)
+        except NotFoundError:
+            return 0
+        headers = msg.headers or {}
+        if headers.get("ce-source") != source_of(self.service):
+            return 0
+        sequence = headers.get("ce-sequence", "")
+        return int(sequence) if sequence.isdigit() else 0
+
+    async def _pump(self, js: JetStreamContext, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batch = await asyncio.to_thread(
+                self._recorder.select_notifications,
+                self.position,
+                self.settings.relay_batch,
+                inclusive_of_start=False,
+            )
+            if not batch:
+                self.head = await asyncio.to_thread(self._head)
+                LAG.labels(self.service).set(self.lag())
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self.settings.relay_idle_s)
+                continue
+            published = await self._publish(js, batch)
+            last = batch[-1].id
+            await asyncio.to_thread(self._recorder.insert_tracking, Tracking(RELAY_TRACKING, last))
+            self.position = last
+            self.head = max(self.head, last)
+            PUBLISHED.labels(self.service).inc(published)
+            LAG.labels(self.service).set(self.lag())
+
+    def _head(self) -> int:
+        return self._recorder.max_notification_id() or 0
+
+    async def _publish(self, js: JetStreamContext, batch: list[Notification]) -> int:
+        """Publish a batch with many publishes in flight; raise unless all are acknowledged."""
+        futures = []
+        for notification in batch:
+            domain_event, traceparent = self._mapper.to_domain_event_with_trace(notification)
+            contract = self.translate(domain_event)
+            if contract is None:
+                continue
+            parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
+            with tracer.start_as_current_span(
+                f"publish {type(contract).subject()}",
+                context=parent,
+                kind=trace.SpanKind.PRODUCER,
+                attributes={"messaging.system": "nats", "tongxin.position": notification.id},
+            ):
+                carrier: dict[str, str] = {}
+                propagate.inject(carrier)
+                envelope = envelope_for(
+                    contract,
+                    id=message_id(self.service, notification.id),
+                    source=source_of(self.service),
+                    subject=str(notification.originator_id),
+                    time=getattr(domain_event, "timestamp", None),
+                    sequence=notification.id,
+                    traceparent=carrier.get("traceparent"),
+                )
+            futures.append(
+                await js.publish_async(
+                    envelope.nats_subject(),
+                    envelope.payload(),
+                    headers=envelope.headers(),
+                    wait_stall=5.0,
+                )
+            )
+        if futures:
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=10.0)
+        return len(futures)
+
+
+def source_of(service: str) -> str:
+    return f"/tongxin/{service}"

@@ -1,0 +1,71 @@
+"""One settings object per process, read only from environment variables (TONGXIN_*)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration shared by services, relays, projectors and the gateway."""
+
+    model_config = SettingsConfigDict(env_prefix="TONGXIN_", extra="ignore")
+
+    # Where the state of the embedded default lives (SQLite files, keys, NATS data).
+    state_dir: Path = Field(default=Path(".tongxin"), description="Local state folder.")
+
+    # Event store.
+    store: Literal["sqlite", "postgres"] = Field(default="sqlite", description="Event store.")
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_user: str = "tongxin"
+    postgres_password: SecretStr = SecretStr("")
+    postgres_dbname: str = Field(default="", description="Defaults to the service name.")
+    postgres_schema: str = ""
+    postgres_pool_size: int = Field(default=5, ge=1)
+    postgres_max_overflow: int = Field(default=10, ge=0)
+    cipher_key: SecretStr = Field(
+        default=SecretStr(""), description="AES key (base64) encrypting stored events."
+    )
+
+    # NATS JetStream.
+    nats_urls: str = Field(default="nats://127.0.0.1:4222", description="Comma-separated.")
+    nats_user: str = ""
+    nats_password: SecretStr = SecretStr("")
+    nats_creds: str = Field(default="", description="Path of a NATS credentials file.")
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    duplicate_window_s: float = Field(default=120.0, gt=0)
+
+    # Outbox relay.
+    relay_in_process: bool = Field(default=True, description="Run the relay inside the API.")
+    relay_batch: int = Field(default=500, ge=1, le=10_000)
+    relay_idle_s: float = Field(default=0.05, gt=0)
+
+    # Consumers.
+    consumer_batch: int = Field(default=500, ge=1, le=10_000)
+    consumer_max_deliver: int = Field(default=5, ge=2)
+    consumer_ack_wait_s: float = Field(default=30.0, gt=0)
+
+    # HTTP.
+    http_host: str = "127.0.0.1"
+    http_port: int = 8001
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    # Auth: a JWKS URL (http(s)://…) or file path, the expected issuer and audience.
+    auth_jwks_url: str = ""
+    auth_issuer: str = "tongxin-dev"
+    auth_audience: str = "tongxin"
+
+    # Where the gateway forwards commands.
+    volunteers_url: str = "http://127.0.0.1:8001"
+
+    log_level: str = "INFO"
+
+    def nats_servers(self) -> list[str]:
+        return [url.strip() for url in self.nats_urls.split(",") if url.strip()]
+
+    def jwks_location(self) -> str:
+        return self.auth_jwks_url or str(self.state_dir / "keys" / "jwks.json")

@@ -1,0 +1,188 @@
+"""CloudEvents 1.0 on NATS: binary mode, attributes as `ce-*` headers, data as JSON body.
+
+The `cloudevents` package has no NATS binding; the NATS protocol binding uses
+the same header idea as the HTTP binary mode, which is what is written here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from contracts.events import ContractEvent
+from contracts.registry import UnknownEventTypeError, event_class
+
+SPEC_VERSION = "1.0"
+REQUIRED = ("id", "source", "type", "specversion")
+
+
+class MalformedEventError(ValueError):
+    """A message is not a valid CloudEvent of the published language."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One CloudEvent: its attributes and its validated data."""
+
+    id: str
+    source: str
+    type: str
+    subject: str | None
+    time: datetime
+    department: str
+    data: ContractEvent
+    sequence: int | None = None
+    traceparent: str | None = None
+
+    def headers(self, msg_id: str | None = None) -> dict[str, str]:
+        headers = {
+            "ce-specversion": SPEC_VERSION,
+            "ce-id": self.id,
+            "ce-source": self.source,
+            "ce-type": self.type,
+            "ce-time": self.time.isoformat(),
+            "ce-department": self.department,
+            "content-type": "application/json",
+            "Nats-Msg-Id": msg_id or self.id,
+        }
+        if self.subject:
+            headers["ce-subject"] = self.subject
+        if self.sequence is not None:
+            headers["ce-sequence"] = str(self.sequence)
+        if self.traceparent:
+            headers["traceparent"] = self.traceparent
+        return headers
+
+    def payload(self) -> bytes:
+        return self.data.model_dump_json().encode()
+
+    def nats_subject(self) -> str:
+        return type(self.data).subject()
+
+    def to_structured(self) -> dict[str, Any]:
+        """The structured-mode JSON form (application/cloudevents+json)."""
+        out: dict[str, Any] = {
+            "specversion": SPEC_VERSION,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "time": self.time.isoformat(),
+            "department": self.department,
+            "datacontenttype": "application/json",
+            "data": self.data.model_dump(mode="json"),
+        }
+        if self.subject:
+            out["subject"] = self.subject
+        return out
+
+
+def envelope_for(
+    data: ContractEvent,
+    *,
+    id: str,
+    source: str,
+    subject: str | None,
+    time: datetime | None = None,
+    sequence: int | None = None,
+    traceparent: str | None = None,
+) -> Envelope:
+    return Envelope(
+        id=id,
+        source=source,
+        type=type(data).event_type(),
+        subject=subject,
+        time=time or datetime.now(UTC),
+        department=type(data).department(),
+        data=data,
+        sequence=sequence,
+        traceparent=traceparent,
+    )
+
+
+def _parse_data(event_type: str, data: Any) -> ContractEvent:
+    try:
+        cls = event_class(event_type)
+    except UnknownEventTypeError:
+        raise MalformedEventError(f"unknown event type {event_type!r}") from None
+    try:
+        if isinstance(data, bytes | str):
+            return cls.model_validate_json(data)
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedEventError(f"data does not match {event_type}: {exc}") from exc
+
+
+def _parse_time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise MalformedEventError("time must be an RFC 3339 string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedEventError(f"time is not RFC 3339: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise MalformedEventError("time needs a UTC offset")
+    return parsed
+
+
+def from_headers(headers: dict[str, str] | None, body: bytes) -> Envelope:
+    """Read a binary-mode CloudEvent from NATS headers and body."""
+    headers = headers or {}
+    for attr in REQUIRED:
+        if not headers.get(f"ce-{attr}"):
+            raise MalformedEventError(f"missing CloudEvents attribute ce-{attr}")
+    if headers["ce-specversion"] != SPEC_VERSION:
+        raise MalformedEventError("only CloudEvents 1.0 is accepted")
+    event_type = headers["ce-type"]
+    data = _parse_data(event_type, body)
+    sequence = headers.get("ce-sequence")
+    return Envelope(
+        id=headers["ce-id"],
+        source=headers["ce-source"],
+        type=event_type,
+        subject=headers.get("ce-subject"),
+        time=_parse_time(headers.get("ce-time") or datetime.now(UTC).isoformat()),
+        department=headers.get("ce-department") or type(data).department(),
+        data=data,
+        sequence=int(sequence) if sequence and sequence.isdigit() else None,
+        traceparent=headers.get("traceparent"),
+    )
+
+
+def from_structured(document: Any) -> Envelope:
+    """Read a structured-mode CloudEvent (a decoded JSON object)."""
+    if not isinstance(document, dict):
+        raise MalformedEventError("a CloudEvent must be a JSON object")
+    for attr in REQUIRED:
+        value = document.get(attr)
+        if not isinstance(value, str) or not value:
+            raise MalformedEventError(f"missing or empty CloudEvents attribute {attr!r}")
+    if document["specversion"] != SPEC_VERSION:
+        raise MalformedEventError("only CloudEvents 1.0 is accepted")
+    content_type = document.get("datacontenttype", "application/json")
+    if content_type != "application/json":
+        raise MalformedEventError("datacontenttype must be application/json")
+    if "data" not in document:
+        raise MalformedEventError("missing data")
+    data = _parse_data(document["type"], document["data"])
+    subject = document.get("subject")
+    if subject is not None and not isinstance(subject, str):
+        raise MalformedEventError("subject must be a string")
+    department = document.get("department") or type(data).department()
+    return Envelope(
+        id=document["id"],
+        source=document["source"],
+        type=document["type"],
+        subject=subject,
+        time=_parse_time(document.get("time") or datetime.now(UTC).isoformat()),
+        department=str(department),
+        data=data,
+        traceparent=document.get("traceparent"),
+    )
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
