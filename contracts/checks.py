@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from contracts.events import ContractEvent
 
@@ -25,3 +25,9 @@ class BackgroundCheckCompleted(ContractEvent):
         default=None, description="Last day a pass is valid; required when passed."
     )
     completed_at: datetime = Field(description="When the check was completed.")
+
+    @model_validator(mode="after")
+    def _a_pass_expires(self) -> BackgroundCheckCompleted:
+        if self.outcome == "passed" and self.expires_on is None:
+            raise ValueError("a passed check needs expires_on")
+        return self

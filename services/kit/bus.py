@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import nats
 from nats.aio.client import Client
@@ -45,8 +46,15 @@ async def connect(settings: Settings, name: str, *, connect_timeout: float = 2.0
         options["user"] = settings.nats_user
         options["password"] = settings.nats_password.get_secret_value()
 
+    last_logged = 0.0
+
     async def on_error(exc: Exception) -> None:
-        log.warning("nats: %s", exc)
+        # While NATS is away the client retries several times a second: log it sparingly.
+        nonlocal last_logged
+        now = time.monotonic()
+        if now - last_logged > 30:
+            last_logged = now
+            log.warning("nats %s: %s (retrying)", name, exc)
 
     options["error_cb"] = on_error
     return await nats.connect(**options)  # type: ignore[arg-type]

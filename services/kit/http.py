@@ -117,7 +117,13 @@ def create_app(
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> JSONResponse:
         report = await readiness()
-        ready = all(check.get("ok", False) for check in report.values() if isinstance(check, dict))
+        # Checks marked required=False are reported but do not take the service out of
+        # rotation: a service keeps taking commands while NATS is away.
+        ready = all(
+            check.get("ok", False)
+            for check in report.values()
+            if isinstance(check, dict) and check.get("required", True)
+        )
         return JSONResponse({"ready": ready, "checks": report}, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)

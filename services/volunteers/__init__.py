@@ -1,0 +1,1 @@
+"""The volunteers service (owned by the Youth League, `cyl`): volunteers, shifts, hours."""

@@ -1,0 +1,196 @@
+"""HTTP routes of the volunteers service: parse, authorise, call the application."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.kit.auth import Principal
+from services.kit.errors import ForbiddenError
+from services.kit.http import Caller, IdempotencyKey, require_role
+from services.volunteers.application import VolunteersApplication
+from services.volunteers.domain import PostKind, Shift, Volunteer, VolunteerKind
+
+STAFF = ("admin", "coordinator", "school-staff")
+SchoolId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RegisterVolunteer(Command):
+    display_name: str = Field(min_length=1, max_length=100, description="Name shown to staff.")
+    kind: VolunteerKind = Field(description="parent, five-elders, youth, teacher, professional.")
+    school_id: SchoolId | None = Field(default=None, description="Home school, if any.")
+
+
+class RequestBackgroundCheck(Command):
+    pass
+
+
+class PublishShift(Command):
+    school_id: SchoolId
+    post: PostKind = Field(description="safety-post, library, after-school, lecture.")
+    title: str = Field(min_length=1, max_length=200)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    capacity: int = Field(ge=1, le=500)
+    child_facing: bool
+
+
+class SignUp(Command):
+    volunteer_id: UUID
+    expected_version: int | None = Field(
+        default=None, ge=1, description="The shift version the client last saw (409 if stale)."
+    )
+
+
+class Attendance(Command):
+    volunteer_id: UUID
+    at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
+
+
+def application(request: Request) -> VolunteersApplication:
+    return request.app.state.application  # type: ignore[no-any-return]
+
+
+App = Annotated[VolunteersApplication, Depends(application)]
+router = APIRouter(tags=["volunteers"])
+
+
+def _may_act_for_school(caller: Principal, school_id: str | None) -> None:
+    require_role(caller, *STAFF)
+    if caller.role == "school-staff" and (school_id is None or not caller.covers_school(school_id)):
+        raise ForbiddenError("school staff act only for schools in their scope")
+
+
+def _may_act_for_volunteer(
+    caller: Principal, app: VolunteersApplication, volunteer_id: UUID
+) -> None:
+    if caller.role == "volunteer" and caller.subject == str(volunteer_id):
+        return
+    require_role(caller, *STAFF)
+    if caller.role == "school-staff":
+        _may_act_for_school(caller, app.volunteer(volunteer_id).school_id)
+
+
+def _at(value: datetime | None) -> datetime:
+    return (value or datetime.now(UTC)).astimezone(UTC)
+
+
+@router.post("/volunteers", status_code=201)
+def register_volunteer(
+    body: RegisterVolunteer, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _may_act_for_school(caller, body.school_id if caller.role == "school-staff" else None)
+    return app.register_volunteer(
+        key, display_name=body.display_name, kind=body.kind, school_id=body.school_id
+    )
+
+
+@router.get("/volunteers/{volunteer_id}")
+def get_volunteer(volunteer_id: UUID, caller: Caller, app: App) -> dict[str, Any]:
+    _may_act_for_volunteer(caller, app, volunteer_id)
+    return volunteer_view(app.volunteer(volunteer_id))
+
+
+@router.post("/volunteers/{volunteer_id}/background-checks", status_code=202)
+def request_background_check(
+    volunteer_id: UUID, body: RequestBackgroundCheck, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _may_act_for_volunteer(caller, app, volunteer_id)
+    require_role(caller, *STAFF)
+    return app.request_background_check(key, volunteer_id)
+
+
+@router.post("/shifts", status_code=201)
+def publish_shift(body: PublishShift, caller: Caller, key: IdempotencyKey, app: App) -> Any:
+    _may_act_for_school(caller, body.school_id)
+    return app.publish_shift(key, **body.model_dump())
+
+
+@router.get("/shifts/{shift_id}")
+def get_shift(shift_id: UUID, caller: Caller, app: App) -> dict[str, Any]:
+    shift = app.shift(shift_id)
+    if caller.role != "volunteer":
+        _may_act_for_school(caller, shift.school_id)
+    return shift_view(shift, include_volunteers=caller.role != "volunteer")
+
+
+@router.post("/shifts/{shift_id}/sign-ups")
+def sign_up(shift_id: UUID, body: SignUp, caller: Caller, key: IdempotencyKey, app: App) -> Any:
+    _may_act_for_sign_up(caller, app, shift_id, body.volunteer_id)
+    return app.sign_up(key, shift_id, body.volunteer_id, body.expected_version)
+
+
+@router.post("/shifts/{shift_id}/cancellations")
+def cancel_sign_up(
+    shift_id: UUID, body: SignUp, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _may_act_for_sign_up(caller, app, shift_id, body.volunteer_id)
+    return app.cancel_sign_up(key, shift_id, body.volunteer_id, body.expected_version)
+
+
+@router.post("/shifts/{shift_id}/check-ins")
+def check_in(
+    shift_id: UUID, body: Attendance, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _may_act_for_school(caller, app.shift(shift_id).school_id)
+    return app.check_in(key, shift_id, body.volunteer_id, _at(body.at))
+
+
+@router.post("/shifts/{shift_id}/check-outs")
+def check_out(
+    shift_id: UUID, body: Attendance, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _may_act_for_school(caller, app.shift(shift_id).school_id)
+    return app.check_out(key, shift_id, body.volunteer_id, _at(body.at))
+
+
+def _may_act_for_sign_up(
+    caller: Principal, app: VolunteersApplication, shift_id: UUID, volunteer_id: UUID
+) -> None:
+    if caller.role == "volunteer" and caller.subject == str(volunteer_id):
+        return
+    _may_act_for_school(caller, app.shift(shift_id).school_id)
+
+
+def volunteer_view(volunteer: Volunteer) -> dict[str, Any]:
+    today = datetime.now(UTC).date()
+    return {
+        "volunteer_id": str(volunteer.id),
+        "display_name": volunteer.display_name,
+        "kind": volunteer.kind,
+        "school_id": volunteer.school_id,
+        "check": {
+            "status": volunteer.check_status_on(today),
+            "check_id": volunteer.check_id,
+            "expires_on": volunteer.check_expires_on,
+        },
+        "hours": volunteer.hours,
+        "version": volunteer.version,
+    }
+
+
+def shift_view(shift: Shift, *, include_volunteers: bool) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "shift_id": str(shift.id),
+        "school_id": shift.school_id,
+        "post": shift.post,
+        "title": shift.title,
+        "starts_at": shift.starts_at.isoformat(),
+        "ends_at": shift.ends_at.isoformat(),
+        "capacity": shift.capacity,
+        "child_facing": shift.child_facing,
+        "places_filled": shift.places_filled,
+        "places_left": shift.places_left,
+        "version": shift.version,
+    }
+    if include_volunteers:
+        view["places"] = [{"volunteer_id": vid} | place for vid, place in shift.places.items()]
+    return view

@@ -1,0 +1,217 @@
+"""Volunteers and shifts: aggregates and their rules. No I/O here."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from eventsourcing.domain import Aggregate, event
+
+from services.kit.errors import ConflictError, DomainError
+
+VolunteerKind = Literal["parent", "five-elders", "youth", "teacher", "professional"]
+PostKind = Literal["safety-post", "library", "after-school", "lecture"]
+CheckStatus = Literal["none", "requested", "passed", "failed", "expired"]
+
+
+class BackgroundCheckRequiredError(DomainError):
+    """A child-facing shift needs a passed, unexpired background check."""
+
+    code = "background-check-required"
+
+
+class ShiftFullError(ConflictError):
+    """Every place on the shift is taken."""
+
+    code = "shift-full"
+
+
+class AlreadySignedUpError(ConflictError):
+    """The volunteer already holds a place on this shift."""
+
+    code = "already-signed-up"
+
+
+class NotSignedUpError(ConflictError):
+    """The volunteer holds no place on this shift (or is in the wrong state for this)."""
+
+    code = "not-signed-up"
+
+
+class InvalidTimeError(DomainError):
+    """A time given for a shift or an attendance makes no sense."""
+
+    code = "invalid-time"
+
+
+class Volunteer(Aggregate):
+    """A person who gives time; may work with children once public security has passed them."""
+
+    @event("Registered")
+    def __init__(
+        self, display_name: str, kind: str, school_id: str | None, registered_at: datetime
+    ) -> None:
+        self.display_name = display_name
+        self.kind = kind
+        self.school_id = school_id
+        self.registered_at = registered_at
+        self.check_status: str = "none"
+        self.check_id: str | None = None
+        self.check_expires_on: str | None = None
+        self.hours = 0.0
+
+    @event("BackgroundCheckRequested")
+    def request_background_check(self, check_id: str, requested_at: datetime) -> None:
+        self.check_status = "requested"
+        self.check_id = check_id
+
+    def record_background_check(self, check_id: str, outcome: str, expires_on: date | None) -> None:
+        if outcome == "passed" and expires_on is None:
+            raise DomainError("a passed check needs an expiry date")
+        self._check_recorded(
+            check_id=check_id,
+            outcome=outcome,
+            expires_on=expires_on.isoformat() if expires_on else None,
+        )
+
+    @event("BackgroundCheckRecorded")
+    def _check_recorded(self, check_id: str, outcome: str, expires_on: str | None) -> None:
+        self.check_status = outcome
+        self.check_id = check_id
+        self.check_expires_on = expires_on
+
+    @event("HoursCredited")
+    def credit_hours(self, shift_id: str, hours: float) -> None:
+        self.hours = round(self.hours + hours, 2)
+
+    def check_status_on(self, day: date) -> CheckStatus:
+        if (
+            self.check_status == "passed"
+            and self.check_expires_on
+            and date.fromisoformat(self.check_expires_on) < day
+        ):
+            return "expired"
+        return self.check_status  # type: ignore[return-value]
+
+    def may_work_with_children(self, day: date) -> bool:
+        return self.check_status_on(day) == "passed"
+
+
+class Shift(Aggregate):
+    """A post or shift at a school with a fixed number of places."""
+
+    @event("Published")
+    def __init__(
+        self,
+        school_id: str,
+        post: str,
+        title: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        capacity: int,
+        child_facing: bool,
+    ) -> None:
+        self.school_id = school_id
+        self.post = post
+        self.title = title
+        self.starts_at = starts_at
+        self.ends_at = ends_at
+        self.capacity = capacity
+        self.child_facing = child_facing
+        # volunteer id -> {"status": signed-up|checked-in|checked-out, "in": iso, "hours": float}
+        self.places: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def publish(
+        cls,
+        *,
+        school_id: str,
+        post: str,
+        title: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        capacity: int,
+        child_facing: bool,
+    ) -> Shift:
+        if ends_at <= starts_at:
+            raise InvalidTimeError("a shift must end after it starts")
+        if (ends_at - starts_at).total_seconds() > 24 * 3600:
+            raise InvalidTimeError("a shift lasts at most 24 hours")
+        return cls(
+            school_id=school_id,
+            post=post,
+            title=title,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=capacity,
+            child_facing=child_facing,
+        )
+
+    @property
+    def places_filled(self) -> int:
+        return len(self.places)
+
+    @property
+    def places_left(self) -> int:
+        return self.capacity - self.places_filled
+
+    def sign_up(self, volunteer: Volunteer) -> None:
+        volunteer_id = str(volunteer.id)
+        if volunteer_id in self.places:
+            raise AlreadySignedUpError("the volunteer is already signed up for this shift")
+        if self.places_left <= 0:
+            raise ShiftFullError(f"all {self.capacity} places are taken")
+        if self.child_facing and not volunteer.may_work_with_children(self.starts_at.date()):
+            raise BackgroundCheckRequiredError(
+                "this shift is child-facing: the volunteer needs a background check "
+                f"passed and valid on {self.starts_at.date().isoformat()} "
+                f"(now: {volunteer.check_status_on(self.starts_at.date())})"
+            )
+        self._signed_up(volunteer_id=volunteer_id, places_filled=self.places_filled + 1)
+
+    @event("SignedUp")
+    def _signed_up(self, volunteer_id: str, places_filled: int) -> None:
+        self.places[volunteer_id] = {"status": "signed-up"}
+
+    def cancel(self, volunteer_id: str) -> None:
+        self._require(
+            volunteer_id, "signed-up", "only a place not yet checked in can be given back"
+        )
+        self._cancelled(volunteer_id=volunteer_id, places_filled=self.places_filled - 1)
+
+    @event("SignUpCancelled")
+    def _cancelled(self, volunteer_id: str, places_filled: int) -> None:
+        del self.places[volunteer_id]
+
+    def check_in(self, volunteer_id: str, at: datetime) -> None:
+        self._require(volunteer_id, "signed-up", "check-in needs a place that is not checked in")
+        self._checked_in(volunteer_id=volunteer_id, at=at)
+
+    @event("CheckedIn")
+    def _checked_in(self, volunteer_id: str, at: datetime) -> None:
+        self.places[volunteer_id] = {"status": "checked-in", "in": at.isoformat()}
+
+    def check_out(self, volunteer_id: str, at: datetime) -> float:
+        """Check out and return the hours credited: time present, at most the shift's length."""
+        self._require(volunteer_id, "checked-in", "check-out needs a checked-in volunteer")
+        checked_in = datetime.fromisoformat(self.places[volunteer_id]["in"])
+        if at <= checked_in:
+            raise InvalidTimeError("check-out must come after check-in")
+        present = (at - checked_in).total_seconds()
+        length = (self.ends_at - self.starts_at).total_seconds()
+        hours = round(min(present, length) / 3600, 2)
+        self._checked_out(volunteer_id=volunteer_id, school_id=self.school_id, at=at, hours=hours)
+        return hours
+
+    @event("CheckedOut")
+    def _checked_out(self, volunteer_id: str, school_id: str, at: datetime, hours: float) -> None:
+        self.places[volunteer_id] = self.places[volunteer_id] | {
+            "status": "checked-out",
+            "out": at.isoformat(),
+            "hours": hours,
+        }
+
+    def _require(self, volunteer_id: str, status: str, message: str) -> None:
+        place = self.places.get(volunteer_id)
+        if place is None or place["status"] != status:
+            raise NotSignedUpError(message)

@@ -1,0 +1,98 @@
+"""Domain events -> published contract events (one function per event).
+
+Domain events stay private to the service; only what partners and other
+boundaries may rely on is published, in the shape `contracts/` promises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from contracts import volunteers as published
+from contracts.events import ContractEvent
+from services.volunteers.domain import Shift, Volunteer
+
+
+def _registered(e: Any) -> ContractEvent:
+    return published.VolunteerRegistered(
+        volunteer_id=str(e.originator_id),
+        display_name=e.display_name,
+        kind=e.kind,
+        school_id=e.school_id,
+        registered_at=e.registered_at,
+    )
+
+
+def _check_requested(e: Any) -> ContractEvent:
+    return published.BackgroundCheckRequested(
+        volunteer_id=str(e.originator_id), check_id=e.check_id, requested_at=e.requested_at
+    )
+
+
+def _check_recorded(e: Any) -> ContractEvent:
+    return published.BackgroundCheckRecorded(
+        volunteer_id=str(e.originator_id),
+        check_id=e.check_id,
+        outcome=e.outcome,
+        expires_on=e.expires_on,
+    )
+
+
+def _shift_published(e: Any) -> ContractEvent:
+    return published.ShiftPublished(
+        shift_id=str(e.originator_id),
+        school_id=e.school_id,
+        post=e.post,
+        title=e.title,
+        starts_at=e.starts_at,
+        ends_at=e.ends_at,
+        capacity=e.capacity,
+        child_facing=e.child_facing,
+    )
+
+
+def _signed_up(e: Any) -> ContractEvent:
+    return published.VolunteerSignedUp(
+        shift_id=str(e.originator_id), volunteer_id=e.volunteer_id, places_filled=e.places_filled
+    )
+
+
+def _cancelled(e: Any) -> ContractEvent:
+    return published.SignUpCancelled(
+        shift_id=str(e.originator_id), volunteer_id=e.volunteer_id, places_filled=e.places_filled
+    )
+
+
+def _checked_in(e: Any) -> ContractEvent:
+    return published.VolunteerCheckedIn(
+        shift_id=str(e.originator_id), volunteer_id=e.volunteer_id, at=e.at
+    )
+
+
+def _checked_out(e: Any) -> ContractEvent:
+    return published.VolunteerCheckedOut(
+        shift_id=str(e.originator_id),
+        school_id=e.school_id,
+        volunteer_id=e.volunteer_id,
+        at=e.at,
+        hours=e.hours,
+    )
+
+
+TRANSLATIONS: dict[type[Any], Callable[[Any], ContractEvent]] = {
+    Volunteer.Registered: _registered,
+    Volunteer.BackgroundCheckRequested: _check_requested,
+    Volunteer.BackgroundCheckRecorded: _check_recorded,
+    Shift.Published: _shift_published,
+    Shift.SignedUp: _signed_up,
+    Shift.SignUpCancelled: _cancelled,
+    Shift.CheckedIn: _checked_in,
+    Shift.CheckedOut: _checked_out,
+}
+
+
+def translate(domain_event: Any) -> ContractEvent | None:
+    """The contract event to publish for a domain event, or None (not published)."""
+    translation = TRANSLATIONS.get(type(domain_event))
+    return translation(domain_event) if translation else None
