@@ -1,0 +1,1 @@
+"""Department ingest: department systems post CloudEvents into their own subjects."""
