@@ -1,0 +1,656 @@
+"""The volunteers read model: a SQLite projection of the volunteers boundary's events.
+
+It implements the kit's `Projection` protocol: `apply` writes the state and the
+consumer's stream position in one transaction, so a redelivered event changes
+nothing and a failing event leaves nothing behind. It is synchronous and
+thread-safe (one connection guarded by a lock): call it through
+`asyncio.to_thread`.
+
+Tolerant reader: unknown event types are ignored; events about a volunteer or a
+shift the model has not seen yet never fail. Derived figures (hours, places
+filled, school totals) are recomputed from `sign_ups`, so they stay right
+whatever order a tolerant replay brings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from contracts.events import ContractEvent
+from contracts.volunteers import (
+    BackgroundCheckRecorded,
+    BackgroundCheckRequested,
+    ShiftPublished,
+    SignUpCancelled,
+    VolunteerCheckedIn,
+    VolunteerCheckedOut,
+    VolunteerRegistered,
+    VolunteerSignedUp,
+)
+from services.kit.consumer import Delivered
+from services.kit.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FILENAME = "gateway-readmodel.sqlite3"
+ACTIVE = ("signed-up", "checked-in", "checked-out")  # Statuses that hold a place.
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS volunteers (
+    id TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    school_id TEXT,
+    check_status TEXT NOT NULL DEFAULT 'none',
+    check_id TEXT,
+    check_expires_on TEXT,
+    hours REAL NOT NULL DEFAULT 0,
+    registered_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS volunteers_by_name ON volunteers (display_name, id);
+CREATE INDEX IF NOT EXISTS volunteers_by_school ON volunteers (school_id, display_name, id);
+CREATE TABLE IF NOT EXISTS background_checks (
+    volunteer_id TEXT PRIMARY KEY,
+    check_status TEXT NOT NULL,
+    check_id TEXT,
+    check_expires_on TEXT
+);
+CREATE TABLE IF NOT EXISTS shifts (
+    id TEXT PRIMARY KEY,
+    school_id TEXT NOT NULL,
+    post TEXT NOT NULL,
+    title TEXT NOT NULL,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    capacity INTEGER NOT NULL,
+    child_facing INTEGER NOT NULL,
+    places_filled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS shifts_by_start ON shifts (starts_at, id);
+CREATE INDEX IF NOT EXISTS shifts_by_school ON shifts (school_id, starts_at, id);
+CREATE TABLE IF NOT EXISTS sign_ups (
+    shift_id TEXT NOT NULL,
+    volunteer_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    hours REAL NOT NULL DEFAULT 0,
+    school_id TEXT,
+    PRIMARY KEY (shift_id, volunteer_id)
+);
+CREATE INDEX IF NOT EXISTS sign_ups_by_volunteer ON sign_ups (volunteer_id, shift_id);
+CREATE INDEX IF NOT EXISTS sign_ups_by_school ON sign_ups (school_id);
+CREATE TABLE IF NOT EXISTS school_hours (
+    school_id TEXT PRIMARY KEY,
+    hours REAL NOT NULL,
+    volunteers INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS school_hours_by_hours ON school_hours (hours DESC, school_id);
+CREATE TABLE IF NOT EXISTS positions (
+    consumer TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+"""
+TABLES = ("volunteers", "background_checks", "shifts", "sign_ups", "school_hours", "positions")
+# Tables in the canonical dump, with their sort keys (positions are bookkeeping).
+DUMPED = {
+    "volunteers": "id",
+    "background_checks": "volunteer_id",
+    "shifts": "id",
+    "sign_ups": "shift_id, volunteer_id",
+    "school_hours": "school_id",
+}
+
+
+class InvalidCursorError(ValueError):
+    """A pagination cursor is not one this read model handed out."""
+
+
+class ReadModelClosedError(RuntimeError):
+    """The read model is used before `open()` or after `close()`."""
+
+
+@dataclass(frozen=True)
+class VolunteerRow:
+    id: str
+    display_name: str
+    kind: str
+    school_id: str | None
+    check_status: str
+    check_id: str | None
+    check_expires_on: date | None
+    hours: float
+    registered_at: datetime
+
+
+@dataclass(frozen=True)
+class ShiftRow:
+    id: str
+    school_id: str
+    post: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    child_facing: bool
+    places_filled: int
+
+    @property
+    def places_left(self) -> int:
+        return max(self.capacity - self.places_filled, 0)
+
+
+@dataclass(frozen=True)
+class SignUpRow:
+    shift_id: str
+    volunteer_id: str
+    status: str
+    hours: float
+
+
+@dataclass(frozen=True)
+class SchoolHoursRow:
+    school_id: str
+    hours: float
+    volunteers: int
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a keyset-paginated listing; `cursors[i]` points after `rows[i]`."""
+
+    rows: list[T]
+    cursors: list[str]
+    has_next: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+
+def encode_cursor(kind: str, *keys: Any) -> str:
+    raw = json.dumps([kind, *keys], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str, arity: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise InvalidCursorError("the cursor is not valid") from None
+    if not isinstance(value, list) or len(value) != arity + 1 or value[0] != kind:
+        raise InvalidCursorError(f"the cursor is not a {kind} cursor")
+    return value[1:]
+
+
+def _utc(moment: datetime) -> str:
+    """Datetimes are stored in UTC ISO form so that they sort as text."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+ChangeCallback = Callable[[frozenset[str]], None]
+
+
+class VolunteersReadModel:
+    """Volunteers, shifts, sign-ups and school hours, kept up to date from events."""
+
+    def __init__(self, path: Path | str, *, today: Callable[[], date] = _today) -> None:
+        self.path = str(path)
+        self._today = today
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._callbacks: list[ChangeCallback] = []
+
+    @classmethod
+    def default_path(cls, settings: Settings) -> Path:
+        return settings.state_dir / "data" / FILENAME
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    def open(self) -> VolunteersReadModel:
+        with self._lock:
+            if self._conn is not None:
+                return self
+            if self.path != ":memory:" and not self.path.startswith("file:"):
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, uri=True
+            )
+            conn.row_factory = sqlite3.Row
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(SCHEMA)
+            self._conn = conn
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def reset(self) -> None:
+        """Drop every table (state and positions) and create them empty."""
+        with self._locked() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in TABLES:
+                    conn.execute(f"DROP TABLE IF EXISTS {table}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._conn is None:
+                raise ReadModelClosedError("the read model is not open")
+            yield self._conn
+
+    # -- change notification ----------------------------------------------------------------
+
+    def on_change(self, callback: ChangeCallback) -> Callable[[], None]:
+        """Call `callback(shift_ids)` after each committed apply that changed shifts.
+
+        It runs in the applying thread: hop to an event loop with
+        `loop.call_soon_threadsafe`. Returns a function that unregisters it.
+        """
+        self._callbacks.append(callback)
+
+        def remove() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return remove
+
+    def _notify(self, shift_ids: set[str]) -> None:
+        changed = frozenset(shift_ids)
+        for callback in list(self._callbacks):
+            try:
+                callback(changed)
+            except Exception:
+                log.exception("read model change callback failed")
+
+    # -- Projection protocol ----------------------------------------------------------------
+
+    def position(self, consumer: str) -> int:
+        with self._locked() as conn:
+            return self._position(conn, consumer)
+
+    @staticmethod
+    def _position(conn: sqlite3.Connection, consumer: str) -> int:
+        row = conn.execute("SELECT position FROM positions WHERE consumer = ?", (consumer,))
+        found = row.fetchone()
+        return int(found[0]) if found else 0
+
+    def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
+        """Apply the events newer than the stored position, and store it, in one transaction."""
+        changed: set[str] = set()
+        with self._locked() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                start = last = self._position(conn, consumer)
+                for delivered in events:
+                    if delivered.stream_seq <= last:
+                        continue  # Already applied: a redelivery changes nothing.
+                    self._apply_event(conn, delivered.envelope.data, changed)
+                    last = delivered.stream_seq
+                if last > start:
+                    conn.execute(
+                        "INSERT INTO positions (consumer, position) VALUES (?, ?) "
+                        "ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
+                        (consumer, last),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if changed:
+            self._notify(changed)
+
+    def _apply_event(
+        self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
+    ) -> None:
+        match event:
+            case VolunteerRegistered():
+                self._registered(conn, event)
+            case BackgroundCheckRequested():
+                self._check(conn, event.volunteer_id, "requested", event.check_id, None)
+            case BackgroundCheckRecorded():
+                expires = event.expires_on.isoformat() if event.expires_on else None
+                self._check(conn, event.volunteer_id, event.outcome, event.check_id, expires)
+            case ShiftPublished():
+                self._shift_published(conn, event)
+                changed.add(event.shift_id)
+            case VolunteerSignedUp():
+                self._sign_up_status(conn, event.shift_id, event.volunteer_id, "signed-up")
+                self._places(conn, event.shift_id, event.places_filled)
+                changed.add(event.shift_id)
+            case SignUpCancelled():
+                self._sign_up_status(conn, event.shift_id, event.volunteer_id, "cancelled")
+                self._places(conn, event.shift_id, event.places_filled)
+                changed.add(event.shift_id)
+            case VolunteerCheckedIn():
+                self._sign_up_status(conn, event.shift_id, event.volunteer_id, "checked-in")
+            case VolunteerCheckedOut():
+                self._checked_out(conn, event)
+            case _:
+                pass  # Tolerant reader: events this model does not use are ignored.
+
+    # -- event handlers ---------------------------------------------------------------------
+
+    def _registered(self, conn: sqlite3.Connection, event: VolunteerRegistered) -> None:
+        conn.execute(
+            "INSERT INTO volunteers (id, display_name, kind, school_id, registered_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "display_name = excluded.display_name, kind = excluded.kind, "
+            "school_id = excluded.school_id, registered_at = excluded.registered_at",
+            (
+                event.volunteer_id,
+                event.display_name,
+                event.kind,
+                event.school_id,
+                _utc(event.registered_at),
+            ),
+        )
+        # A check or hours may have arrived first (tolerant replay): fold them in.
+        check = conn.execute(
+            "SELECT check_status, check_id, check_expires_on FROM background_checks "
+            "WHERE volunteer_id = ?",
+            (event.volunteer_id,),
+        ).fetchone()
+        if check is not None:
+            conn.execute(
+                "UPDATE volunteers SET check_status = ?, check_id = ?, check_expires_on = ? "
+                "WHERE id = ?",
+                (*tuple(check), event.volunteer_id),
+            )
+        self._volunteer_hours(conn, event.volunteer_id)
+
+    def _check(
+        self,
+        conn: sqlite3.Connection,
+        volunteer_id: str,
+        status: str,
+        check_id: str,
+        expires_on: str | None,
+    ) -> None:
+        # Kept apart as well, so that a check seen before its volunteer is not lost.
+        conn.execute(
+            "INSERT INTO background_checks (volunteer_id, check_status, check_id, "
+            "check_expires_on) VALUES (?, ?, ?, ?) ON CONFLICT (volunteer_id) DO UPDATE SET "
+            "check_status = excluded.check_status, check_id = excluded.check_id, "
+            "check_expires_on = excluded.check_expires_on",
+            (volunteer_id, status, check_id, expires_on),
+        )
+        conn.execute(
+            "UPDATE volunteers SET check_status = ?, check_id = ?, check_expires_on = ? "
+            "WHERE id = ?",
+            (status, check_id, expires_on, volunteer_id),
+        )
+
+    def _shift_published(self, conn: sqlite3.Connection, event: ShiftPublished) -> None:
+        conn.execute(
+            "INSERT INTO shifts (id, school_id, post, title, starts_at, ends_at, capacity, "
+            "child_facing, places_filled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+            "(SELECT COUNT(*) FROM sign_ups WHERE shift_id = ? AND status IN (?, ?, ?))) "
+            "ON CONFLICT (id) DO UPDATE SET school_id = excluded.school_id, "
+            "post = excluded.post, title = excluded.title, starts_at = excluded.starts_at, "
+            "ends_at = excluded.ends_at, capacity = excluded.capacity, "
+            "child_facing = excluded.child_facing",
+            (
+                event.shift_id,
+                event.school_id,
+                event.post,
+                event.title,
+                _utc(event.starts_at),
+                _utc(event.ends_at),
+                event.capacity,
+                int(event.child_facing),
+                event.shift_id,
+                *ACTIVE,
+            ),
+        )
+        conn.execute(
+            "UPDATE sign_ups SET school_id = ? WHERE shift_id = ? AND school_id IS NULL",
+            (event.school_id, event.shift_id),
+        )
+
+    @staticmethod
+    def _sign_up_status(
+        conn: sqlite3.Connection, shift_id: str, volunteer_id: str, status: str
+    ) -> None:
+        conn.execute(
+            "INSERT INTO sign_ups (shift_id, volunteer_id, status, school_id) "
+            "VALUES (?, ?, ?, (SELECT school_id FROM shifts WHERE id = ?)) "
+            "ON CONFLICT (shift_id, volunteer_id) DO UPDATE SET status = excluded.status",
+            (shift_id, volunteer_id, status, shift_id),
+        )
+
+    @staticmethod
+    def _places(conn: sqlite3.Connection, shift_id: str, places_filled: int) -> None:
+        # The event carries the authoritative figure; an unknown shift gets it on publication.
+        conn.execute("UPDATE shifts SET places_filled = ? WHERE id = ?", (places_filled, shift_id))
+
+    def _checked_out(self, conn: sqlite3.Connection, event: VolunteerCheckedOut) -> None:
+        conn.execute(
+            "INSERT INTO sign_ups (shift_id, volunteer_id, status, hours, school_id) "
+            "VALUES (?, ?, 'checked-out', ?, ?) ON CONFLICT (shift_id, volunteer_id) "
+            "DO UPDATE SET status = 'checked-out', hours = sign_ups.hours + excluded.hours, "
+            "school_id = excluded.school_id",
+            (event.shift_id, event.volunteer_id, event.hours, event.school_id),
+        )
+        self._volunteer_hours(conn, event.volunteer_id)
+        self._school_hours(conn, event.school_id)
+
+    @staticmethod
+    def _volunteer_hours(conn: sqlite3.Connection, volunteer_id: str) -> None:
+        conn.execute(
+            "UPDATE volunteers SET hours = "
+            "(SELECT COALESCE(SUM(hours), 0) FROM sign_ups WHERE volunteer_id = ?) WHERE id = ?",
+            (volunteer_id, volunteer_id),
+        )
+
+    @staticmethod
+    def _school_hours(conn: sqlite3.Connection, school_id: str) -> None:
+        conn.execute(
+            "INSERT INTO school_hours (school_id, hours, volunteers) "
+            "SELECT ?, COALESCE(SUM(hours), 0), COUNT(DISTINCT volunteer_id) FROM sign_ups "
+            "WHERE school_id = ? AND hours > 0 "
+            "ON CONFLICT (school_id) DO UPDATE SET hours = excluded.hours, "
+            "volunteers = excluded.volunteers",
+            (school_id, school_id),
+        )
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _volunteer(self, row: sqlite3.Row) -> VolunteerRow:
+        expires = date.fromisoformat(row["check_expires_on"]) if row["check_expires_on"] else None
+        status = row["check_status"]
+        if status == "passed" and expires is not None and expires < self._today():
+            status = "expired"
+        return VolunteerRow(
+            id=row["id"],
+            display_name=row["display_name"],
+            kind=row["kind"],
+            school_id=row["school_id"],
+            check_status=status,
+            check_id=row["check_id"],
+            check_expires_on=expires,
+            hours=float(row["hours"]),
+            registered_at=datetime.fromisoformat(row["registered_at"]),
+        )
+
+    @staticmethod
+    def _shift(row: sqlite3.Row) -> ShiftRow:
+        return ShiftRow(
+            id=row["id"],
+            school_id=row["school_id"],
+            post=row["post"],
+            title=row["title"],
+            starts_at=datetime.fromisoformat(row["starts_at"]),
+            ends_at=datetime.fromisoformat(row["ends_at"]),
+            capacity=int(row["capacity"]),
+            child_facing=bool(row["child_facing"]),
+            places_filled=int(row["places_filled"]),
+        )
+
+    @staticmethod
+    def _sign_up(row: sqlite3.Row) -> SignUpRow:
+        return SignUpRow(
+            shift_id=row["shift_id"],
+            volunteer_id=row["volunteer_id"],
+            status=row["status"],
+            hours=float(row["hours"]),
+        )
+
+    def volunteer(self, volunteer_id: str) -> VolunteerRow | None:
+        return self.volunteers_by_id([volunteer_id]).get(volunteer_id)
+
+    def volunteers_by_id(self, ids: Sequence[str]) -> dict[str, VolunteerRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._locked() as conn:
+            rows = conn.execute(f"SELECT * FROM volunteers WHERE id IN ({marks})", list(ids))
+            return {row["id"]: self._volunteer(row) for row in rows.fetchall()}
+
+    def volunteers(
+        self, *, first: int, after: str | None = None, school_id: str | None = None
+    ) -> Page[VolunteerRow]:
+        """Volunteers by display name (then id), optionally of one school."""
+        where, params = [], []
+        if school_id is not None:
+            where.append("school_id = ?")
+            params.append(school_id)
+        if after is not None:
+            name, vid = decode_cursor("volunteer", after, 2)
+            where.append("(display_name, id) > (?, ?)")
+            params += [name, vid]
+        sql = "SELECT * FROM volunteers"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY display_name, id LIMIT ?"
+        with self._locked() as conn:
+            rows = conn.execute(sql, [*params, first + 1]).fetchall()
+            items = [self._volunteer(row) for row in rows[:first]]
+        return Page(
+            rows=items,
+            cursors=[encode_cursor("volunteer", v.display_name, v.id) for v in items],
+            has_next=len(rows) > first,
+        )
+
+    def shift(self, shift_id: str) -> ShiftRow | None:
+        return self.shifts_by_id([shift_id]).get(shift_id)
+
+    def shifts_by_id(self, ids: Sequence[str]) -> dict[str, ShiftRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._locked() as conn:
+            rows = conn.execute(f"SELECT * FROM shifts WHERE id IN ({marks})", list(ids))
+            return {row["id"]: self._shift(row) for row in rows.fetchall()}
+
+    def shifts(
+        self, *, first: int, after: str | None = None, school_id: str | None = None
+    ) -> Page[ShiftRow]:
+        """Shifts by start time (then id), optionally at one school."""
+        where, params = [], []
+        if school_id is not None:
+            where.append("school_id = ?")
+            params.append(school_id)
+        if after is not None:
+            starts_at, sid = decode_cursor("shift", after, 2)
+            where.append("(starts_at, id) > (?, ?)")
+            params += [starts_at, sid]
+        sql = "SELECT * FROM shifts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY starts_at, id LIMIT ?"
+        with self._locked() as conn:
+            rows = conn.execute(sql, [*params, first + 1]).fetchall()
+        page_rows = rows[:first]
+        return Page(
+            rows=[self._shift(row) for row in page_rows],
+            cursors=[encode_cursor("shift", r["starts_at"], r["id"]) for r in page_rows],
+            has_next=len(rows) > first,
+        )
+
+    def school_hours(self, *, first: int, after: str | None = None) -> Page[SchoolHoursRow]:
+        """Schools by hours credited, most first (then by school id)."""
+        params: list[Any] = []
+        sql = "SELECT * FROM school_hours"
+        if after is not None:
+            hours, school = decode_cursor("school-hours", after, 2)
+            if not isinstance(hours, int | float):
+                raise InvalidCursorError("the cursor is not valid")
+            sql += " WHERE hours < ? OR (hours = ? AND school_id > ?)"
+            params += [hours, hours, school]
+        sql += " ORDER BY hours DESC, school_id LIMIT ?"
+        with self._locked() as conn:
+            rows = conn.execute(sql, [*params, first + 1]).fetchall()
+        items = [
+            SchoolHoursRow(r["school_id"], float(r["hours"]), int(r["volunteers"]))
+            for r in rows[:first]
+        ]
+        return Page(
+            rows=items,
+            cursors=[encode_cursor("school-hours", s.hours, s.school_id) for s in items],
+            has_next=len(rows) > first,
+        )
+
+    def sign_ups_for_shifts(self, shift_ids: Sequence[str]) -> dict[str, list[SignUpRow]]:
+        return self._sign_ups_by("shift_id", shift_ids)
+
+    def sign_ups_for_volunteers(self, volunteer_ids: Sequence[str]) -> dict[str, list[SignUpRow]]:
+        return self._sign_ups_by("volunteer_id", volunteer_ids)
+
+    def _sign_ups_by(self, column: str, keys: Sequence[str]) -> dict[str, list[SignUpRow]]:
+        out: dict[str, list[SignUpRow]] = {key: [] for key in keys}
+        if not keys:
+            return out
+        marks = ",".join("?" * len(keys))
+        with self._locked() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM sign_ups WHERE {column} IN ({marks}) "
+                "ORDER BY shift_id, volunteer_id",
+                list(keys),
+            ).fetchall()
+        for row in rows:
+            out[row[column]].append(self._sign_up(row))
+        return out
+
+    def canonical_dump(self) -> str:
+        """Deterministic JSON of the whole state (not positions), to compare rebuilds."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self._locked() as conn:
+            for table, order in DUMPED.items():
+                rows = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+                out[table] = [dict(row) for row in rows]
+        return json.dumps(out, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

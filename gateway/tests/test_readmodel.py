@@ -1,0 +1,221 @@
+"""The volunteers read model, fed the way the consumer feeds it."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from contracts.checks import BackgroundCheckCompleted
+from gateway.readmodel import InvalidCursorError, VolunteersReadModel
+from gateway.tests.conftest import TODAY
+from gateway.tests.support import (
+    CONSUMER,
+    Stream,
+    cancelled,
+    check_recorded,
+    check_requested,
+    checked_in,
+    checked_out,
+    published,
+    registered,
+    signed_up,
+)
+
+
+def journey(stream: Stream):
+    return stream(
+        registered("v1", "Li Wei"),
+        registered("v2", "Zhang Min", school="s2"),
+        published("sh1", capacity=2),
+        signed_up("sh1", "v1", 1),
+        signed_up("sh1", "v2", 2),
+        cancelled("sh1", "v2", 1),
+        checked_in("sh1", "v1"),
+        checked_out("sh1", "v1", 2.0),
+    )
+
+
+class TestApply:
+    def test_a_journey_builds_the_model(self, readmodel, stream):
+        # Register, publish, sign up twice, cancel one, check the other in and out.
+        readmodel.apply(CONSUMER, journey(stream))
+
+        shift = readmodel.shift("sh1")
+        assert shift is not None and shift.places_filled == 1 and shift.places_left == 1
+        assert readmodel.volunteer("v1").hours == 2.0
+        statuses = {s.volunteer_id: s.status for s in readmodel.sign_ups_for_shifts(["sh1"])["sh1"]}
+        assert statuses == {"v1": "checked-out", "v2": "cancelled"}
+        assert readmodel.position(CONSUMER) == 8
+        assert readmodel.position("another-consumer") == 0
+
+    def test_redelivery_changes_nothing(self, readmodel, stream):
+        events = journey(stream)
+        readmodel.apply(CONSUMER, events)
+        before = readmodel.canonical_dump()
+
+        # The same sequence numbers again, whole and in part.
+        readmodel.apply(CONSUMER, events)
+        readmodel.apply(CONSUMER, events[-1:])
+
+        assert readmodel.canonical_dump() == before
+        assert readmodel.volunteer("v1").hours == 2.0
+
+    def test_a_failing_event_rolls_the_whole_batch_back(self, readmodel, stream, monkeypatch):
+        readmodel.apply(CONSUMER, stream(registered("v1", "Li Wei")))
+        before = readmodel.canonical_dump()
+        batch = stream(published("sh1"), signed_up("sh1", "v1", 1))
+
+        # Signing up blows up half-way through the batch.
+        def boom(*_: object) -> None:
+            raise RuntimeError("poison")
+
+        monkeypatch.setattr(readmodel, "_places", boom)
+        with pytest.raises(RuntimeError):
+            readmodel.apply(CONSUMER, batch)
+
+        # Nothing of the batch is left, not even the shift; the position did not move.
+        assert readmodel.canonical_dump() == before
+        assert readmodel.position(CONSUMER) == 1
+        monkeypatch.undo()
+        readmodel.apply(CONSUMER, batch)
+        assert readmodel.shift("sh1").places_filled == 1
+
+    def test_unknown_types_and_unknown_ids_are_tolerated(self, readmodel, stream):
+        # Another boundary's event, and events about things never seen.
+        other = BackgroundCheckCompleted.model_construct()
+        readmodel.apply(CONSUMER, stream(other))
+        readmodel.apply(
+            CONSUMER,
+            stream(
+                signed_up("ghost-shift", "ghost", 1),
+                checked_out("ghost-shift", "ghost", 1.5, school="s9"),
+                check_recorded("ghost", expires=date(2030, 1, 1)),
+            ),
+        )
+        assert readmodel.position(CONSUMER) == 4
+
+        # When they do show up, what came before is folded in.
+        readmodel.apply(CONSUMER, stream(published("ghost-shift", "s9"), registered("ghost", "G")))
+        assert readmodel.shift("ghost-shift").places_filled == 1
+        ghost = readmodel.volunteer("ghost")
+        assert ghost.hours == 1.5 and ghost.check_status == "passed"
+
+    def test_change_callbacks_get_the_shifts_touched(self, readmodel, stream):
+        seen: list[frozenset[str]] = []
+        remove = readmodel.on_change(seen.append)
+        readmodel.apply(CONSUMER, stream(registered("v1", "A")))
+        readmodel.apply(
+            CONSUMER, stream(published("sh1"), published("sh2"), signed_up("sh1", "v1", 1))
+        )
+        remove()
+        readmodel.apply(CONSUMER, stream(published("sh3")))
+        assert seen == [frozenset({"sh1", "sh2"})]
+
+
+class TestChecks:
+    def test_status_follows_requests_and_results(self, readmodel, stream):
+        readmodel.apply(CONSUMER, stream(registered("v1", "A"), check_requested("v1")))
+        assert readmodel.volunteer("v1").check_status == "requested"
+        readmodel.apply(CONSUMER, stream(check_recorded("v1", "failed")))
+        assert readmodel.volunteer("v1").check_status == "failed"
+
+    def test_a_pass_past_its_date_reads_as_expired(self, readmodel, stream):
+        readmodel.apply(
+            CONSUMER,
+            stream(
+                registered("v1", "A"),
+                registered("v2", "B"),
+                check_recorded("v1", expires=date(2026, 8, 31)),
+                check_recorded("v2", expires=TODAY),
+            ),
+        )
+        assert readmodel.volunteer("v1").check_status == "expired"
+        assert readmodel.volunteer("v2").check_status == "passed"
+        # Expiry is computed on read, never stored.
+        assert '"expired"' not in readmodel.canonical_dump()
+
+
+class TestSchoolHours:
+    def test_hours_and_distinct_volunteers_per_school(self, readmodel, stream):
+        readmodel.apply(
+            CONSUMER,
+            stream(
+                published("a", "s1"),
+                published("b", "s1", day=1),
+                published("c", "s2"),
+                checked_out("a", "v1", 2.0),
+                checked_out("b", "v1", 1.5),
+                checked_out("a", "v2", 1.0),
+                checked_out("c", "v1", 3.0, school="s2"),
+            ),
+        )
+        page = readmodel.school_hours(first=10)
+        assert [(s.school_id, s.hours, s.volunteers) for s in page.rows] == [
+            ("s1", 4.5, 2),
+            ("s2", 3.0, 1),
+        ]
+
+
+class TestPagination:
+    def test_volunteers_page_by_name_with_cursors(self, readmodel, stream):
+        names = ["Eve", "Bo", "Al", "Cy", "Di"]
+        readmodel.apply(
+            CONSUMER,
+            stream(
+                *(
+                    registered(f"v{i}", n, school="s2" if n == "Cy" else "s1")
+                    for i, n in enumerate(names)
+                )
+            ),
+        )
+        first = readmodel.volunteers(first=2)
+        assert [v.display_name for v in first.rows] == ["Al", "Bo"] and first.has_next
+        second = readmodel.volunteers(first=2, after=first.end_cursor)
+        assert [v.display_name for v in second.rows] == ["Cy", "Di"] and second.has_next
+        last = readmodel.volunteers(first=2, after=second.end_cursor)
+        assert [v.display_name for v in last.rows] == ["Eve"] and not last.has_next
+        at_s1 = readmodel.volunteers(first=10, school_id="s1")
+        assert [v.display_name for v in at_s1.rows] == ["Al", "Bo", "Di", "Eve"]
+
+    def test_shifts_page_by_start(self, readmodel, stream):
+        readmodel.apply(CONSUMER, stream(*(published(f"sh{d}", day=5 - d) for d in range(5))))
+        page = readmodel.shifts(first=3)
+        assert [s.id for s in page.rows] == ["sh4", "sh3", "sh2"]
+        rest = readmodel.shifts(first=3, after=page.end_cursor)
+        assert [s.id for s in rest.rows] == ["sh1", "sh0"] and not rest.has_next
+
+    def test_school_hours_page(self, readmodel, stream):
+        readmodel.apply(
+            CONSUMER,
+            stream(*(checked_out(f"x{i}", "v", float(i % 2), school=f"s{i}") for i in range(1, 5))),
+        )
+        page = readmodel.school_hours(first=2)
+        rest = readmodel.school_hours(first=2, after=page.end_cursor)
+        ids = [s.school_id for s in page.rows + rest.rows]
+        assert ids == ["s1", "s3", "s2", "s4"] and not rest.has_next
+
+    @pytest.mark.parametrize("cursor", ["garbage!!", "", "WyJ4Il0"])
+    def test_foreign_cursors_are_refused(self, readmodel, cursor):
+        with pytest.raises(InvalidCursorError):
+            readmodel.volunteers(first=1, after=cursor)
+        shift_cursor = readmodel.shifts(first=1).end_cursor
+        assert shift_cursor is None
+
+
+class TestRebuild:
+    def test_dump_is_stable_across_rebuild_and_reset(self, readmodel, stream, tmp_path: Path):
+        readmodel.apply(CONSUMER, journey(stream))
+        dump = readmodel.canonical_dump()
+
+        # Replaying one event at a time into a fresh model gives the same state.
+        other = VolunteersReadModel(":memory:", today=lambda: TODAY).open()
+        for delivered in stream:
+            other.apply(CONSUMER, [delivered])
+        assert other.canonical_dump() == dump
+
+        readmodel.reset()
+        assert readmodel.position(CONSUMER) == 0
+        readmodel.apply(CONSUMER, list(stream))
+        assert readmodel.canonical_dump() == dump
