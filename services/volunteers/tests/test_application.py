@@ -1,0 +1,167 @@
+"""The volunteers application on a real SQLite store: idempotency, concurrency, versions."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from contracts.checks import BackgroundCheckCompleted
+from services.kit.application import CommandKey
+from services.kit.errors import IdempotencyKeyReusedError, StaleVersionError
+from services.kit.eventstore import build_application
+from services.kit.settings import Settings
+from services.volunteers.application import VolunteersApplication
+from services.volunteers.domain import BackgroundCheckRequiredError
+from services.volunteers.integration import translate
+
+START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> VolunteersApplication:
+    application = build_application(
+        VolunteersApplication, Settings(state_dir=tmp_path), "volunteers"
+    )
+    yield application
+    application.close()
+
+
+def register(app: VolunteersApplication, key: CommandKey | None = None) -> UUID:
+    response = app.register_volunteer(key, display_name="Chen Jing", kind="youth", school_id="s1")
+    return UUID(response["volunteer_id"])
+
+
+def passed(app: VolunteersApplication, volunteer_id: UUID, position: int) -> None:
+    app.record_background_checks(
+        "police",
+        position,
+        [
+            BackgroundCheckCompleted(
+                check_id="chk-1",
+                volunteer_id=str(volunteer_id),
+                outcome="passed",
+                expires_on=date(2027, 12, 31),
+                completed_at=START,
+            )
+        ],
+    )
+
+
+def publish(app: VolunteersApplication, capacity: int, child_facing: bool = True) -> UUID:
+    response = app.publish_shift(
+        None,
+        school_id="s1",
+        post="after-school",
+        title="After-school reading",
+        starts_at=START,
+        ends_at=START + timedelta(hours=2),
+        capacity=capacity,
+        child_facing=child_facing,
+    )
+    return UUID(response["shift_id"])
+
+
+def head(app: VolunteersApplication) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+class TestIdempotency:
+    def test_a_retried_command_returns_the_first_result_and_appends_nothing(
+        self, app: VolunteersApplication
+    ) -> None:
+        key = CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{}")
+        first = register(app, key)
+        before = head(app)
+        assert register(app, key) == first
+        assert head(app) == before
+
+    def test_a_key_reused_for_another_request_is_refused(self, app: VolunteersApplication) -> None:
+        register(app, CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{}"))
+        with pytest.raises(IdempotencyKeyReusedError):
+            register(app, CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{1}"))
+
+    def test_keys_are_scoped_to_the_caller(self, app: VolunteersApplication) -> None:
+        a = register(app, CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{}"))
+        b = register(app, CommandKey.of("coordinator-2", "k-1", "POST /volunteers", b"{}"))
+        assert a != b
+
+
+class TestPoliceResults:
+    def test_a_pass_recorded_with_its_position_opens_child_facing_shifts(
+        self, app: VolunteersApplication
+    ) -> None:
+        person, post = register(app), publish(app, capacity=1)
+        with pytest.raises(BackgroundCheckRequiredError):
+            app.sign_up(None, post, person)
+        passed(app, person, position=7)
+        assert app.consumer_position("police") == 7
+        assert app.sign_up(None, post, person)["places_filled"] == 1
+
+    def test_a_result_for_an_unknown_volunteer_only_moves_the_position(
+        self, app: VolunteersApplication
+    ) -> None:
+        before = head(app)
+        passed(app, UUID(int=1), position=3)
+        assert head(app) == before
+        assert app.consumer_position("police") == 3
+
+
+class TestConcurrency:
+    def test_concurrent_sign_ups_never_overbook(self, app: VolunteersApplication) -> None:
+        post = publish(app, capacity=3, child_facing=False)
+        people = [register(app) for _ in range(12)]
+        outcomes: list[str] = []
+
+        def try_sign_up(person: UUID) -> None:
+            try:
+                app.sign_up(None, post, person)
+                outcomes.append("ok")
+            except Exception as exc:
+                outcomes.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=try_sign_up, args=(p,)) for p in people]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert outcomes.count("ok") == 3
+        assert app.shift(post).places_filled == 3
+        assert set(outcomes) <= {"ok", "ShiftFullError"}
+
+    def test_a_stale_expected_version_is_a_conflict(self, app: VolunteersApplication) -> None:
+        post = publish(app, capacity=5, child_facing=False)
+        first, second = register(app), register(app)
+        app.sign_up(None, post, first, expected_version=1)
+        before = head(app)
+        with pytest.raises(StaleVersionError):
+            app.sign_up(None, post, second, expected_version=1)
+        assert head(app) == before
+
+
+class TestPublishedLanguage:
+    def test_every_stored_event_of_a_journey_translates_or_is_private(
+        self, app: VolunteersApplication
+    ) -> None:
+        person, post = register(app), publish(app, capacity=1)
+        passed(app, person, position=1)
+        app.sign_up(None, post, person)
+        app.check_in(None, post, person, START)
+        response = app.check_out(None, post, person, START + timedelta(hours=1))
+        assert response["hours"] == 1.0
+        types = []
+        for notification in app.recorder.select_notifications(0, 100, inclusive_of_start=False):
+            contract = translate(app.mapper.to_domain_event(notification))
+            if contract is not None:
+                types.append(type(contract).event_name)
+        assert types == [
+            "volunteer-registered",
+            "shift-published",
+            "background-check-recorded",
+            "volunteer-signed-up",
+            "volunteer-checked-in",
+            "volunteer-checked-out",
+        ]
