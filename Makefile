@@ -1,0 +1,48 @@
+# Tongxin's front door. Every target sets itself up first (scripts/bootstrap.sh: a local
+# .venv from requirements.lock; fast when nothing changed).
+#   make run            the embedded default on http://127.0.0.1:8000 (ARGS=--no-demo to skip the demo)
+#   make test           every test
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help bootstrap run test lint fmt contracts bench clean
+
+help:
+	@echo "make run        start the embedded default (nats-server, services, gateway, demo city)"
+	@echo "make test       run every test"
+	@echo "make lint       ruff check + ruff format --check"
+	@echo "make fmt        format and fix what ruff can"
+	@echo "make contracts  regenerate contracts/schemas and gateway/schema.graphql"
+	@echo "make bench      relay benchmark"
+	@echo "make clean      remove .venv and .tongxin"
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+run: bootstrap
+	$(BIN)/tongxin run $(ARGS)
+
+test: bootstrap
+	$(BIN)/pytest -q $(ARGS)
+
+lint: bootstrap
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: bootstrap
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+contracts: bootstrap
+	$(BIN)/python -m contracts.generate
+	$(BIN)/python -m gateway.sdl > gateway/schema.graphql.tmp
+	mv gateway/schema.graphql.tmp gateway/schema.graphql
+
+bench: bootstrap
+	$(BIN)/python -m tests.bench.relay $(ARGS)
+
+clean:
+	rm -rf $(VENV) .tongxin

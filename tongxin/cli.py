@@ -1,0 +1,269 @@
+"""`tongxin`: dev tokens, the embedded default (`tongxin run`) and the demo loader."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+
+from services.kit.auth import ROLES, DevIssuer
+from services.kit.settings import Settings
+from tongxin import demo as demo_module
+from tongxin import natsserver, ports
+from tongxin.supervisor import Supervisor
+
+app = typer.Typer(
+    help="Tongxin 同心: the embedded default, dev tokens and the demo city.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+START_TIMEOUT_ENV = "TONGXIN_START_TIMEOUT_S"
+
+
+class Abort(Exception):
+    """Startup failed; the message says why."""
+
+
+def _state_dir() -> Path:
+    return Settings().state_dir.resolve()
+
+
+def _role(value: str) -> str:
+    if value not in ROLES:
+        raise typer.BadParameter(f"{value!r} is not a role; choose one of: {', '.join(ROLES)}")
+    return value
+
+
+def _ports() -> ports.Ports:
+    try:
+        return ports.Ports.from_env()
+    except ports.PortError as exc:
+        err.print(f"[red]tongxin:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def token(
+    role: Annotated[
+        str, typer.Option(callback=_role, help=f"One of: {', '.join(ROLES)}.", show_default=False)
+    ],
+    department: Annotated[
+        str | None, typer.Option(help="Department code, e.g. cyl, pol, edu.")
+    ] = None,
+    scope: Annotated[
+        str, typer.Option(help='"city" or space-separated "school:<id>" / "community:<id>".')
+    ] = "city",
+    subject: Annotated[str | None, typer.Option(help="The token's sub (default: random).")] = None,
+    ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds.")] = 8 * 3600,
+) -> None:
+    """Print a bearer token signed by the dev issuer of the state folder."""
+    issuer = DevIssuer(_state_dir() / "keys")
+    typer.echo(
+        issuer.token(role=role, subject=subject, department=department, scope=scope, ttl_s=ttl)
+    )
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo city into running services (safe to repeat)."""
+    p = _ports()
+    state = _state_dir()
+    try:
+        demo_module.load_demo(_endpoints(p), state, console=console)
+    except demo_module.DemoError as exc:
+        err.print(f"[red]tongxin demo:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def run(
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not load the demo city.")] = False,
+) -> None:
+    """Start the embedded default: nats-server, the services and the gateway. Ctrl-C stops all."""
+    p = _ports()
+    ports.require_free(p)
+    state = _state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    issuer = DevIssuer(state / "keys")
+    cipher_key = ensure_cipher_key(state / "keys" / "cipher.key")
+
+    supervisor = Supervisor()
+    previous = _install_signal_handlers()
+    try:
+        _start(supervisor, p, state, cipher_key)
+        if no_demo:
+            console.print("demo: skipped (--no-demo)")
+        elif demo_module.is_loaded(state):
+            console.print(f"demo: already loaded ({state / demo_module.MARKER})")
+        else:
+            demo_module.load_demo(_endpoints(p), state, issuer=issuer, console=console)
+        _banner(p, state)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("\nstopping…")
+    except (Abort, demo_module.DemoError) as exc:
+        err.print(f"[red]tongxin run:[/] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        supervisor.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        console.print("stopped.")
+
+
+def ensure_cipher_key(path: Path) -> str:
+    """The AES key of the volunteers' event store: made once (32 random bytes, base64), 0600."""
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = base64.b64encode(os.urandom(32)).decode("ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as file:
+        file.write(key + "\n")
+    return key
+
+
+def child_env(
+    p: ports.Ports, state: Path, *, http_port: int, base: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of one service process of the embedded default."""
+    env = dict(os.environ if base is None else base)
+    env.update(
+        {
+            "TONGXIN_HTTP_PORT": str(http_port),
+            "TONGXIN_NATS_URLS": f"nats://{ports.HOST}:{p.nats}",
+            "TONGXIN_STATE_DIR": str(state),
+            "TONGXIN_VOLUNTEERS_URL": f"http://{ports.HOST}:{p.volunteers}",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def services(p: ports.Ports, state: Path, cipher_key: str) -> list[tuple[str, list[str], dict]]:
+    """(name, argv, env) of every service child, in start order."""
+    python = sys.executable
+    volunteers_env = child_env(p, state, http_port=p.volunteers)
+    volunteers_env["TONGXIN_CIPHER_KEY"] = cipher_key
+    return [
+        ("volunteers", [python, "-m", "services.volunteers"], volunteers_env),
+        ("ingest", [python, "-m", "services.ingest"], child_env(p, state, http_port=p.ingest)),
+        ("gateway", [python, "-m", "gateway"], child_env(p, state, http_port=p.gateway)),
+    ]
+
+
+def _start(supervisor: Supervisor, p: ports.Ports, state: Path, cipher_key: str) -> None:
+    timeout_s = float(os.environ.get(START_TIMEOUT_ENV, "60"))
+    try:
+        nats = natsserver.prepare(p.nats, state / "nats")
+    except natsserver.NatsServerNotFound as exc:
+        raise Abort(str(exc)) from None
+    supervisor.start()
+    supervisor.add("nats", nats.argv)
+    if not natsserver.wait_listening(p.nats, timeout_s=timeout_s):
+        raise Abort(
+            f"nats-server did not listen on {ports.HOST}:{p.nats} within {timeout_s:.0f} s; "
+            "see its output above (lines prefixed 'nats')"
+        )
+    children = services(p, state, cipher_key)
+    for name, argv, env in children:
+        supervisor.add(name, argv, env=env)
+    port_of = {"volunteers": p.volunteers, "ingest": p.ingest, "gateway": p.gateway}
+    for name, _, _ in children:
+        wait_healthy(name, f"http://{ports.HOST}:{port_of[name]}/healthz", timeout_s, supervisor)
+
+
+def wait_healthy(
+    name: str, url: str, timeout_s: float, supervisor: Supervisor | None = None
+) -> None:
+    """Poll GET url until it answers 200; Abort with a clear message after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                response = client.get(url)
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            time.sleep(0.25)
+    restarts = ""
+    if supervisor is not None and name in supervisor.children:
+        restarts = f", restarted {supervisor.children[name].restarts} times"
+    raise Abort(
+        f"{name} did not answer GET {url} with 200 within {timeout_s:.0f} s "
+        f"(last: {last}{restarts}); see its output above (lines prefixed '{name}'). "
+        f"Set {START_TIMEOUT_ENV} to wait longer."
+    )
+
+
+def _endpoints(p: ports.Ports) -> demo_module.Endpoints:
+    return demo_module.Endpoints(
+        volunteers=f"http://{ports.HOST}:{p.volunteers}",
+        ingest=f"http://{ports.HOST}:{p.ingest}",
+    )
+
+
+def token_command(state: Path, role: str = "viewer") -> str:
+    """A ready-to-paste command printing a token for the same state folder."""
+    exe = Path(sys.executable).parent / "tongxin"
+    shown = "tongxin"
+    if exe.exists():
+        try:
+            shown = str(exe.relative_to(Path.cwd()))
+        except ValueError:
+            shown = str(exe)
+    cmd = shlex.quote(shown)
+    prefix = ""
+    if os.environ.get("TONGXIN_STATE_DIR"):
+        prefix = f"TONGXIN_STATE_DIR={shlex.quote(str(state))} "
+    return f"{prefix}{cmd} token --role {role} --scope city"
+
+
+def _banner(p: ports.Ports, state: Path) -> None:
+    h = ports.HOST
+    console.print()
+    console.print("[bold green]Tongxin 同心 is running[/] (Ctrl-C stops everything)")
+    console.print(f"  GraphQL / GraphiQL    http://{h}:{p.gateway}/graphql")
+    console.print(f"  city dashboard        http://{h}:{p.gateway}/")
+    console.print(f"  volunteers API docs   http://{h}:{p.volunteers}/docs")
+    console.print(f"  ingest API docs       http://{h}:{p.ingest}/docs")
+    console.print(f"  NATS                  nats://{h}:{p.nats}")
+    console.print(f"  state folder          {state}")
+    console.print("  a viewer token:")
+    console.print(f"    {token_command(state)}", highlight=False, soft_wrap=True)
+    console.print()
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    """SIGTERM behaves like Ctrl-C: the `finally` of `run` stops every child."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.getsignal(sig)
+        signal.signal(sig, interrupt)
+    return previous
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
