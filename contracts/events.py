@@ -7,6 +7,7 @@ subject: evt.<department>.<boundary>.<event-kebab>
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -32,15 +33,26 @@ class ContractEvent(BaseModel):
 
     @classmethod
     def event_type(cls) -> str:
-        return f"{TYPE_PREFIX}.{cls.boundary}.{cls.event_name}.v{cls.major}"
+        return _names(cls)[0]
 
     @classmethod
     def department(cls) -> str:
-        return load_ownership_map().owner_of(cls.boundary).code
+        return _names(cls)[1]
 
     @classmethod
     def subject(cls) -> str:
-        return f"{load_ownership_map().subject_prefix(cls.boundary)}.{cls.event_name}"
+        return _names(cls)[2]
+
+
+@cache
+def _names(cls: type[ContractEvent]) -> tuple[str, str, str]:
+    """(type, department, subject) of an event class; computed once (the relay's hot path)."""
+    ownership = load_ownership_map()
+    return (
+        f"{TYPE_PREFIX}.{cls.boundary}.{cls.event_name}.v{cls.major}",
+        ownership.owner_of(cls.boundary).code,
+        f"{ownership.subject_prefix(cls.boundary)}.{cls.event_name}",
+    )
 
 
 def parse_event_type(event_type: str) -> tuple[str, str, int]:

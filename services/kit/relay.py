@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("tongxin.relay")
 
 RELAY_TRACKING = "relay:nats"
+# Batches published but not yet acknowledged, at most.
+PIPELINE_DEPTH = 2
 PUBLISHED = Counter("tongxin_relay_published_total", "Events published by the relay", ["service"])
 LAG = Gauge("tongxin_relay_lag_events", "Stored events not yet published", ["service"])
 
@@ -134,68 +137,89 @@ class OutboxRelay:
         return int(sequence) if sequence.isdigit() else 0
 
     async def _pump(self, js: JetStreamContext, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            batch = await asyncio.to_thread(
-                self._recorder.select_notifications,
-                self.position,
-                self.settings.relay_batch,
-                inclusive_of_start=False,
-            )
-            if not batch:
-                self.head = await asyncio.to_thread(self._head)
-                LAG.labels(self.service).set(self.lag())
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self.settings.relay_idle_s)
-                continue
-            published = await self._publish(js, batch)
-            last = batch[-1].id
+        """Read and convert the next batch in a thread while the last one's acks are in flight.
+
+        Batches are published in order on one connection; the position is stored
+        only once every publish of a batch (and of all before it) is acknowledged.
+        """
+        in_flight: deque[tuple[int, list[asyncio.Future[Any]]]] = deque()
+        reading = asyncio.create_task(asyncio.to_thread(self._prepare, self.position))
+        try:
+            while not stop.is_set():
+                last, messages = await reading
+                if last is None:
+                    await self._settle(in_flight, keep=0)
+                    self.head = await asyncio.to_thread(self._head)
+                    LAG.labels(self.service).set(self.lag())
+                    self._wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), self.settings.relay_idle_s)
+                    reading = asyncio.create_task(asyncio.to_thread(self._prepare, self.position))
+                    continue
+                reading = asyncio.create_task(asyncio.to_thread(self._prepare, last))
+                futures = [
+                    await js.publish_async(subject, payload, headers=headers)
+                    for subject, payload, headers in messages
+                ]
+                in_flight.append((last, futures))
+                await self._settle(in_flight, keep=PIPELINE_DEPTH)
+            await self._settle(in_flight, keep=0)
+        finally:
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
+
+    async def _settle(
+        self, in_flight: deque[tuple[int, list[asyncio.Future[Any]]]], *, keep: int
+    ) -> None:
+        """Wait for the oldest batches' acks until at most `keep` remain; store the position."""
+        while len(in_flight) > keep:
+            last, futures = in_flight[0]
+            if futures:
+                await asyncio.wait_for(asyncio.gather(*futures), timeout=10.0)
+            in_flight.popleft()
             await asyncio.to_thread(self._recorder.insert_tracking, Tracking(RELAY_TRACKING, last))
             self.position = last
             self.head = max(self.head, last)
-            PUBLISHED.labels(self.service).inc(published)
+            PUBLISHED.labels(self.service).inc(len(futures))
             LAG.labels(self.service).set(self.lag())
 
     def _head(self) -> int:
         return self._recorder.max_notification_id() or 0
 
-    async def _publish(self, js: JetStreamContext, batch: list[Notification]) -> int:
-        """Publish a batch with many publishes in flight; raise unless all are acknowledged."""
-        futures = []
-        for notification in batch:
-            domain_event, traceparent = self._mapper.to_domain_event_with_trace(notification)
-            contract = self.translate(domain_event)
-            if contract is None:
-                continue
-            parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
-            with tracer.start_as_current_span(
-                f"publish {type(contract).subject()}",
-                context=parent,
-                kind=trace.SpanKind.PRODUCER,
-                attributes={"messaging.system": "nats", "tongxin.position": notification.id},
-            ):
-                carrier: dict[str, str] = {}
-                propagate.inject(carrier)
-                envelope = envelope_for(
-                    contract,
-                    id=message_id(self.service, notification.id),
-                    source=source_of(self.service),
-                    subject=str(notification.originator_id),
-                    time=getattr(domain_event, "timestamp", None),
-                    sequence=notification.id,
-                    traceparent=carrier.get("traceparent"),
-                )
-            futures.append(
-                await js.publish_async(
-                    envelope.nats_subject(),
-                    envelope.payload(),
-                    headers=envelope.headers(),
-                    wait_stall=5.0,
-                )
+    def _prepare(self, after: int) -> tuple[int | None, list[tuple[str, bytes, dict[str, str]]]]:
+        """The next batch after a position, as NATS messages (runs in a worker thread)."""
+        batch = self._recorder.select_notifications(
+            after, self.settings.relay_batch, inclusive_of_start=False
+        )
+        if not batch:
+            return None, []
+        return batch[-1].id, [m for n in batch if (m := self._message(n)) is not None]
+
+    def _message(self, notification: Notification) -> tuple[str, bytes, dict[str, str]] | None:
+        domain_event, traceparent = self._mapper.to_domain_event_with_trace(notification)
+        contract = self.translate(domain_event)
+        if contract is None:
+            return None
+        parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
+        with tracer.start_as_current_span(
+            f"publish {type(contract).subject()}",
+            context=parent,
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "tongxin.position": notification.id},
+        ):
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            envelope = envelope_for(
+                contract,
+                id=message_id(self.service, notification.id),
+                source=source_of(self.service),
+                subject=str(notification.originator_id),
+                time=getattr(domain_event, "timestamp", None),
+                sequence=notification.id,
+                traceparent=carrier.get("traceparent"),
             )
-        if futures:
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=10.0)
-        return len(futures)
+        return envelope.nats_subject(), envelope.payload(), envelope.headers()
 
 
 def source_of(service: str) -> str:
