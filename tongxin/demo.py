@@ -293,10 +293,13 @@ def is_loaded(state_dir: Path) -> bool:
 
 
 class _Api:
-    def __init__(self, client: httpx.Client, token: str, retries: int = 5) -> None:
+    def __init__(
+        self, client: httpx.Client, token: str, retries: int = 5, retry_delay_s: float = 0.5
+    ) -> None:
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}
         self.retries = retries
+        self.retry_delay_s = retry_delay_s
 
     def send(
         self,
@@ -323,10 +326,10 @@ class _Api:
             except httpx.TransportError as exc:  # safe to repeat: every command has its key
                 if attempt == self.retries - 1:
                     raise DemoError(f"{method} {url}: {exc}") from exc
-                time.sleep(0.5 * 2**attempt)
+                time.sleep(self.retry_delay_s * 2**attempt)
                 continue
             if response.status_code in (502, 503, 504) and attempt < self.retries - 1:
-                time.sleep(0.5 * 2**attempt)
+                time.sleep(self.retry_delay_s * 2**attempt)
                 continue
             break
         if response.status_code not in expect:
@@ -353,6 +356,7 @@ def load_demo(
     plan: DemoPlan = PLAN,
     check_timeout_s: float = 60.0,
     transport: httpx.BaseTransport | None = None,
+    retry_delay_s: float = 0.5,
 ) -> DemoResult:
     """Load the plan; write `<state>/demo-loaded` only once everything is in."""
     state_dir = Path(state_dir)
@@ -380,8 +384,8 @@ def load_demo(
             console=console,
         ) as progress,
     ):
-        cyl = _Api(client, coordinator)
-        pol = _Api(client, police)
+        cyl = _Api(client, coordinator, retry_delay_s=retry_delay_s)
+        pol = _Api(client, police, retry_delay_s=retry_delay_s)
         task = progress.add_task("starting", total=plan.steps())
 
         def step(description: str) -> None:
