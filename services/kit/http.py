@@ -60,20 +60,29 @@ class BodySizeLimit:
                 await self._refuse(scope, receive, send)
                 return
         received = 0
+        refused = False
 
         async def limited() -> Message:
-            nonlocal received
+            # Counted as the body streams in: chunked bodies carry no Content-Length.
+            nonlocal received, refused
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not refused:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLargeError
+                    refused = True
+                    await self._refuse(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
+
         try:
-            await self.app(scope, limited, send)
-        except _TooLargeError:
-            await self._refuse(scope, receive, send)
+            await self.app(scope, limited, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
@@ -83,10 +92,6 @@ class BodySizeLimit:
             code="body-too-large",
         )
         await response(scope, receive, send)
-
-
-class _TooLargeError(Exception):
-    pass
 
 
 def create_app(
