@@ -182,7 +182,7 @@ def _start(supervisor: Supervisor, p: ports.Ports, state: Path, cipher_key: str)
         )
     children = services(p, state, cipher_key)
     for name, argv, env in children:
-        supervisor.add(name, argv, env=env)
+        supervisor.add(name, argv, env=env, stop_wave=1)  # stopped before nats-server
     port_of = {"volunteers": p.volunteers, "ingest": p.ingest, "gateway": p.gateway}
     for name, _, _ in children:
         wait_healthy(name, f"http://{ports.HOST}:{port_of[name]}/healthz", timeout_s, supervisor)

@@ -48,6 +48,7 @@ class Child:
     env: dict[str, str] | None = None
     cwd: str | None = None
     restart: bool = True
+    stop_wave: int = 0  # on stop, higher waves are stopped first
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restarts: int = 0
@@ -107,6 +108,7 @@ class Supervisor:
         env: dict[str, str] | None = None,
         cwd: str | None = None,
         restart: bool = True,
+        stop_wave: int = 0,
     ) -> Child:
         """Register a child and start it (at once if the supervisor runs, else on start())."""
         with self._lock:
@@ -114,7 +116,9 @@ class Supervisor:
                 raise ValueError(f"a child named {name!r} exists already")
             if self._stopping.is_set():
                 raise RuntimeError("the supervisor is stopping")
-            child = Child(name=name, argv=list(argv), env=env, cwd=cwd, restart=restart)
+            child = Child(
+                name=name, argv=list(argv), env=env, cwd=cwd, restart=restart, stop_wave=stop_wave
+            )
             self.children[name] = child
             self._width = max(self._width, len(name))
             self._pending.append(child)
@@ -257,12 +261,18 @@ class Supervisor:
         child.process = None
 
     def _stop_all(self) -> None:
+        """Stop children in waves, highest `stop_wave` first (e.g. services before NATS)."""
         with self._lock:
             children = list(self.children.values())
             self._pending.clear()
+        for child in children:
+            child.next_start = 0.0
+        for wave in sorted({c.stop_wave for c in children}, reverse=True):
+            self._stop_wave([c for c in children if c.stop_wave == wave])
+
+    def _stop_wave(self, children: list[Child]) -> None:
         running = [c for c in children if c.process is not None]
         for child in running:
-            child.next_start = 0.0
             assert child.process is not None
             _killpg(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout_s
@@ -274,8 +284,6 @@ class Supervisor:
                 self.log(f"{child.name} did not stop within {self.stop_timeout_s} s: killing it")
         for child in running:
             self._reap(child)  # SIGKILL to the group: stragglers and grandchildren
-        for child in children:
-            child.next_start = 0.0
 
 
 def _killpg(pgid: int, sig: int) -> None:

@@ -169,3 +169,26 @@ def test_children_die_with_a_killed_supervisor(tmp_path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_higher_waves_stop_first(tmp_path) -> None:
+    out = Lines()
+    log = tmp_path / "order"
+    script = (
+        "import signal, sys, time\n"
+        "def bye(*_):\n"
+        f"    open({str(log)!r}, 'a').write(sys.argv[1] + '\\n'); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    sup = fast(out).start()
+    sup.add("infra", [PY, "-c", script, "infra"], stop_wave=0)
+    sup.add("service", [PY, "-c", script, "service"], stop_wave=1)
+    for name in ("infra", "service"):
+        sup.wait_spawned(name)
+    deadline = time.monotonic() + 10
+    while sum("ready" in line for line in out.lines) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sup.stop()
+    assert log.read_text().split() == ["service", "infra"]
