@@ -22,3 +22,10 @@ def readmodel(tmp_path: Path) -> Iterator[VolunteersReadModel]:
 @pytest.fixture
 def stream() -> Stream:
     return Stream()
+
+
+@pytest.fixture
+def issuer(tmp_path: Path):
+    from services.kit.auth import DevIssuer
+
+    return DevIssuer(tmp_path / "keys")

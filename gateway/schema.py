@@ -1,0 +1,76 @@
+"""The GraphQL schema, merged from the feature packages, and its FastAPI router."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.tools import merge_types
+
+from gateway.context import GatewayContext, context_getter
+from gateway.volunteers.mutations import VolunteersMutation
+from gateway.volunteers.queries import VolunteersQuery
+from gateway.volunteers.subscriptions import VolunteersSubscription
+from services.kit.auth import AuthError
+
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+MAX_TOKENS = 2000
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
+
+Query = merge_types("Query", (VolunteersQuery,))
+Mutation = merge_types("Mutation", (VolunteersMutation,))
+Subscription = merge_types("Subscription", (VolunteersSubscription,))
+
+
+def create_schema(*, introspection: bool = True) -> strawberry.Schema:
+    """The schema with its cost limits; introspection can be turned off for production."""
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    ]
+    if not introspection:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
+
+
+schema = create_schema()
+
+
+class GatewayRouter(GraphQLRouter[GatewayContext, None]):
+    """The router, refusing websocket connections whose init carries no valid token."""
+
+    async def on_ws_connect(self, context: GatewayContext) -> None:  # type: ignore[override]
+        try:
+            await context.authenticate()
+        except AuthError:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from None
+        return None
+
+
+def create_router(
+    schema: strawberry.Schema, *, graphql_ide: bool = True
+) -> GraphQLRouter[GatewayContext, None]:
+    return GatewayRouter(
+        schema,
+        graphql_ide="graphiql" if graphql_ide else None,
+        allow_queries_via_get=False,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        connection_init_wait_timeout=timedelta(seconds=10),
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+        context_getter=context_getter,
+    )

@@ -1,0 +1,332 @@
+"""The GraphQL API over HTTP: auth, limits, reads, and commands forwarded to the service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from gateway.main import create_gateway
+from gateway.tests.support import (
+    CONSUMER,
+    Stream,
+    checked_out,
+    published,
+    registered,
+    signed_up,
+)
+from services.kit.auth import DevIssuer
+from services.kit.settings import Settings
+
+
+class FakeVolunteers:
+    """A stand-in for the volunteers service that records what it was sent."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.app = FastAPI()
+
+        @self.app.post("/{path:path}")
+        async def anything(path: str, request: Request) -> JSONResponse:
+            body = await request.json()
+            raw = request.scope.get("raw_path", b"").decode()
+            self.calls.append({"path": raw, "headers": dict(request.headers), "body": body})
+            if path == "volunteers":
+                return JSONResponse({"volunteer_id": "v-new", "version": 1}, status_code=201)
+            if path.endswith("/sign-ups"):
+                return JSONResponse(
+                    {
+                        "type": "https://tongxin.org/problems/shift-full",
+                        "title": "Conflict",
+                        "status": 409,
+                        "detail": "the shift has no place left",
+                        "code": "shift-full",
+                    },
+                    status_code=409,
+                    media_type="application/problem+json",
+                )
+            return JSONResponse({"hours": 2.5})
+
+
+@pytest.fixture
+def fake() -> FakeVolunteers:
+    return FakeVolunteers()
+
+
+@pytest.fixture
+async def gateway(
+    tmp_path: Path, issuer: DevIssuer, fake: FakeVolunteers
+) -> AsyncIterator[FastAPI]:
+    settings = Settings(state_dir=tmp_path, auth_jwks_url=str(issuer.jwks_path))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(fake.app), base_url="http://volunteers"
+    ) as upstream:
+        app = create_gateway(
+            settings,
+            readmodel_path=tmp_path / "rm.sqlite3",
+            start_projector=False,
+            http_client=upstream,
+        )
+        async with app.router.lifespan_context(app):
+            yield app
+
+
+@pytest.fixture
+async def client(gateway: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(gateway), base_url="http://gateway"
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def token(issuer: DevIssuer) -> str:
+    return issuer.token(role="coordinator", subject="coord-1")
+
+
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def codes(result: dict[str, Any]) -> list[str]:
+    return [e.get("extensions", {}).get("code") for e in result.get("errors", [])]
+
+
+def feed(gateway: FastAPI, *events: Any) -> None:
+    stream = getattr(gateway.state, "test_stream", None) or Stream()
+    gateway.state.test_stream = stream
+    gateway.state.readmodel.apply(CONSUMER, stream(*events))
+
+
+VOLUNTEERS = """
+query($first: Int!, $after: String, $school: String) {
+  volunteers(first: $first, after: $after, schoolId: $school) {
+    edges { cursor node { id displayName kind checkStatus hours } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+class TestAuthentication:
+    async def test_no_token_is_refused(self, client):
+        result = await gql(client, "{ volunteers { edges { node { id } } } }")
+        assert codes(result) == ["UNAUTHENTICATED"]
+        assert result["data"] is None
+
+    async def test_a_forged_token_is_refused(self, client, tmp_path):
+        forger = DevIssuer(tmp_path / "other-keys")
+        forged = forger.token(role="admin")
+        result = await gql(client, '{ shift(id: "x") { id } }', token=forged)
+        assert codes(result) == ["UNAUTHENTICATED"]
+
+    async def test_mutations_need_a_token_too(self, client, fake):
+        result = await gql(
+            client,
+            'mutation { checkIn(input: {shiftId: "s", volunteerId: "v"}) { __typename } }',
+        )
+        assert codes(result) == ["UNAUTHENTICATED"]
+        assert fake.calls == []
+
+    async def test_queries_over_get_are_refused(self, client, token):
+        response = await client.get(
+            "/graphql",
+            params={"query": '{ shift(id: "x") { id } }'},
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
+        assert response.status_code in (400, 405)
+
+
+class TestLimits:
+    async def test_first_above_100_is_bad_user_input(self, client, token):
+        result = await gql(client, VOLUNTEERS, {"first": 1000}, token=token)
+        assert codes(result) == ["BAD_USER_INPUT"]
+
+    async def test_a_broken_cursor_is_bad_user_input(self, client, token):
+        result = await gql(client, VOLUNTEERS, {"first": 1, "after": "nope"}, token=token)
+        assert codes(result) == ["BAD_USER_INPUT"]
+
+    async def test_a_depth_bomb_is_refused_before_it_runs(self, client, token):
+        inner = "id"
+        for _ in range(6):
+            inner = f"signUps {{ shift {{ signUps {{ volunteer {{ {inner} }} }} }} }}"
+        query = f"{{ volunteers {{ edges {{ node {{ {inner} }} }} }} }}"
+        result = await gql(client, query, token=token)
+        assert result.get("data") is None
+        assert "exceeds maximum operation depth" in result["errors"][0]["message"]
+
+    async def test_too_many_aliases_are_refused(self, client, token):
+        aliases = " ".join(f'a{i}: shift(id: "x") {{ id }}' for i in range(40))
+        result = await gql(client, f"{{ {aliases} }}", token=token)
+        assert result.get("data") is None and result["errors"]
+
+
+class TestReads:
+    async def test_volunteers_page_through_with_cursors(self, gateway, client, token):
+        feed(gateway, *(registered(f"v{i}", name) for i, name in enumerate(["Cy", "Al", "Bo"])))
+
+        first = await gql(client, VOLUNTEERS, {"first": 2}, token=token)
+        page = first["data"]["volunteers"]
+        assert [e["node"]["displayName"] for e in page["edges"]] == ["Al", "Bo"]
+        assert page["pageInfo"]["hasNextPage"] is True
+
+        after = page["pageInfo"]["endCursor"]
+        second = await gql(client, VOLUNTEERS, {"first": 2, "after": after}, token=token)
+        page = second["data"]["volunteers"]
+        assert [e["node"]["displayName"] for e in page["edges"]] == ["Cy"]
+        assert page["pageInfo"]["hasNextPage"] is False
+        assert page["edges"][0]["node"]["kind"] == "PARENT"
+        assert page["edges"][0]["node"]["checkStatus"] == "NONE"
+
+    async def test_a_shift_with_its_volunteers_and_school_hours(self, gateway, client, token):
+        feed(
+            gateway,
+            registered("v1", "Li Wei"),
+            published("sh1", capacity=2),
+            signed_up("sh1", "v1", 1),
+            checked_out("sh1", "v1", 2.0),
+        )
+        result = await gql(
+            client,
+            """{
+              shift(id: "sh1") { title placesFilled placesLeft startsAt
+                signUps { status hours volunteer { displayName hours } } }
+              missing: shift(id: "nope") { id }
+              schoolHours { edges { node { schoolId hours volunteers } } }
+            }""",
+            token=token,
+        )
+        assert "errors" not in result
+        shift = result["data"]["shift"]
+        assert shift["placesFilled"] == 1 and shift["placesLeft"] == 1
+        assert shift["startsAt"].startswith("2026-09-01T07:00:00")
+        assert shift["signUps"] == [
+            {
+                "status": "CHECKED_OUT",
+                "hours": 2.0,
+                "volunteer": {"displayName": "Li Wei", "hours": 2.0},
+            }
+        ]
+        assert result["data"]["missing"] is None
+        assert result["data"]["schoolHours"]["edges"] == [
+            {"node": {"schoolId": "s1", "hours": 2.0, "volunteers": 1}}
+        ]
+
+
+class TestCommands:
+    async def test_register_is_forwarded_as_the_caller(self, client, token, fake):
+        result = await gql(
+            client,
+            """mutation($input: RegisterVolunteerInput!) {
+              registerVolunteer(input: $input) {
+                __typename
+                ... on RegisterVolunteerSuccess { volunteerId version }
+                ... on CommandError { code message status }
+              }
+            }""",
+            {
+                "input": {
+                    "displayName": "Li Wei",
+                    "kind": "FIVE_ELDERS",
+                    "schoolId": "s1",
+                    "idempotencyKey": "k-1",
+                }
+            },
+            token=token,
+        )
+        assert result["data"]["registerVolunteer"] == {
+            "__typename": "RegisterVolunteerSuccess",
+            "volunteerId": "v-new",
+            "version": 1,
+        }
+        [call] = fake.calls
+        assert call["path"] == "/volunteers"
+        assert call["body"] == {"display_name": "Li Wei", "kind": "five-elders", "school_id": "s1"}
+        assert call["headers"]["authorization"] == f"Bearer {token}"
+        assert call["headers"]["idempotency-key"] == "k-1"
+
+    async def test_a_conflict_becomes_the_error_member(self, client, token, fake):
+        result = await gql(
+            client,
+            """mutation {
+              signUp(input: {shiftId: "sh/1", volunteerId: "v1", expectedVersion: 3}) {
+                __typename
+                ... on SignUpError { code message status }
+              }
+            }""",
+            token=token,
+        )
+        assert result["data"]["signUp"] == {
+            "__typename": "SignUpError",
+            "code": "shift-full",
+            "message": "the shift has no place left",
+            "status": 409,
+        }
+        [call] = fake.calls
+        assert call["path"] == "/shifts/sh%2F1/sign-ups"
+        assert call["body"] == {"volunteer_id": "v1", "expected_version": 3}
+        assert "idempotency-key" not in call["headers"]
+
+    async def test_check_out_returns_the_hours(self, client, token):
+        result = await gql(
+            client,
+            """mutation {
+              checkOut(input: {shiftId: "s", volunteerId: "v", at: "2026-09-01T09:00:00+08:00"}) {
+                ... on CheckOutSuccess { hours }
+              }
+            }""",
+            token=token,
+        )
+        assert result["data"]["checkOut"] == {"hours": 2.5}
+
+    async def test_an_unreachable_service_is_an_error_member(self, tmp_path, issuer, token):
+        def refuse(request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError("connection refused", request=request)
+
+        settings = Settings(state_dir=tmp_path, auth_jwks_url=str(issuer.jwks_path))
+        async with httpx.AsyncClient(
+            transport=httpx.MockTransport(refuse), base_url="http://volunteers"
+        ) as upstream:
+            app = create_gateway(
+                settings,
+                readmodel_path=Path(":memory:"),
+                start_projector=False,
+                http_client=upstream,
+            )
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app), base_url="http://gateway"
+                ) as client,
+            ):
+                result = await gql(
+                    client,
+                    'mutation { publishShift(input: {schoolId: "s1", post: LIBRARY, title: "T", '
+                    'startsAt: "2026-09-01T08:00:00+08:00", endsAt: "2026-09-01T10:00:00+08:00", '
+                    "capacity: 2, childFacing: false}) { ... on CommandError { code status } } }",
+                    token=token,
+                )
+        assert result["data"]["publishShift"] == {"code": "volunteers-unavailable", "status": 503}
+
+
+class TestOperations:
+    async def test_readiness_reports_the_read_model(self, client):
+        response = await client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json()["checks"]["readmodel"]["ok"] is True

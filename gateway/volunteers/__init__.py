@@ -1,0 +1,1 @@
+"""The volunteers feature of the GraphQL API: types, queries, mutations, subscriptions."""

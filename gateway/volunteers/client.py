@@ -1,0 +1,75 @@
+"""Forwards commands to the volunteers service over HTTP, as the caller."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from opentelemetry import propagate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The service carried the command out; `body` is its JSON answer."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The service refused the command (RFC 9457 `code` and `detail`), or was unreachable."""
+
+    status: int
+    code: str
+    message: str
+
+
+def segment(value: str) -> str:
+    """An id made safe to put in a URL path."""
+    return quote(value, safe="")
+
+
+class VolunteersClient:
+    """POSTs to the volunteers service's REST API with the caller's bearer token."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        token: str,
+        idempotency_key: str | None = None,
+    ) -> Accepted | Problem:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        propagate.inject(headers)  # Continue the caller's trace in the service.
+        try:
+            response = await self.http.post(path, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            log.warning("volunteers service unreachable: %s", exc)
+            return Problem(503, "volunteers-unavailable", "the volunteers service is unreachable")
+        try:
+            document = response.json()
+        except ValueError:
+            document = None
+        if response.is_success:
+            if isinstance(document, dict):
+                return Accepted(response.status_code, document)
+            return Problem(502, "bad-upstream-response", "the volunteers service answered oddly")
+        if isinstance(document, dict):
+            code = str(document.get("code") or f"http-{response.status_code}")
+            detail = document.get("detail") or document.get("title") or response.reason_phrase
+            return Problem(response.status_code, code, str(detail))
+        return Problem(
+            response.status_code, f"http-{response.status_code}", response.reason_phrase or ""
+        )

@@ -1,0 +1,99 @@
+"""Queries of the volunteers feature: reads of the read model, paginated by keyset."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import strawberry
+
+from gateway.context import Authenticated, context_of
+from gateway.errors import bad_input
+from gateway.readmodel import InvalidCursorError
+from gateway.volunteers.types import (
+    After,
+    Connection,
+    First,
+    SchoolHours,
+    Shift,
+    Volunteer,
+    check_first,
+    connection,
+)
+
+SchoolFilter = Annotated[str | None, strawberry.argument(description="Only those of this school.")]
+authenticated = [Authenticated]
+
+
+@strawberry.type
+class VolunteersQuery:
+    @strawberry.field(description="Volunteers by display name.", permission_classes=authenticated)
+    async def volunteers(
+        self,
+        info: strawberry.Info,
+        first: First = 20,
+        after: After = None,
+        school_id: SchoolFilter = None,
+    ) -> Connection[Volunteer]:
+        readmodel = context_of(info).readmodel
+        try:
+            page = await asyncio.to_thread(
+                readmodel.volunteers, first=check_first(first), after=after, school_id=school_id
+            )
+        except InvalidCursorError as exc:
+            raise bad_input(str(exc)) from None
+        return connection(page, Volunteer)
+
+    @strawberry.field(
+        description="One volunteer, or null if unknown.", permission_classes=authenticated
+    )
+    async def volunteer(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Volunteer id.")],
+    ) -> Volunteer | None:
+        row = await context_of(info).loaders.volunteer.load(str(id))
+        return Volunteer.from_row(row) if row else None
+
+    @strawberry.field(description="Shifts by start time.", permission_classes=authenticated)
+    async def shifts(
+        self,
+        info: strawberry.Info,
+        first: First = 20,
+        after: After = None,
+        school_id: SchoolFilter = None,
+    ) -> Connection[Shift]:
+        readmodel = context_of(info).readmodel
+        try:
+            page = await asyncio.to_thread(
+                readmodel.shifts, first=check_first(first), after=after, school_id=school_id
+            )
+        except InvalidCursorError as exc:
+            raise bad_input(str(exc)) from None
+        return connection(page, Shift)
+
+    @strawberry.field(
+        description="One shift, or null if unknown.", permission_classes=authenticated
+    )
+    async def shift(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Shift id.")],
+    ) -> Shift | None:
+        row = await context_of(info).loaders.shift.load(str(id))
+        return Shift.from_row(row) if row else None
+
+    @strawberry.field(
+        description="Hours credited per school, most first.", permission_classes=authenticated
+    )
+    async def school_hours(
+        self, info: strawberry.Info, first: First = 20, after: After = None
+    ) -> Connection[SchoolHours]:
+        readmodel = context_of(info).readmodel
+        try:
+            page = await asyncio.to_thread(
+                readmodel.school_hours, first=check_first(first), after=after
+            )
+        except InvalidCursorError as exc:
+            raise bad_input(str(exc)) from None
+        return connection(page, SchoolHours)

@@ -1,0 +1,210 @@
+"""GraphQL types of the volunteers feature, read from the read model's rows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Generic, TypeVar
+
+import strawberry
+
+from gateway.context import context_of
+from gateway.errors import bad_input
+from gateway.readmodel import Page, SchoolHoursRow, ShiftRow, SignUpRow, VolunteerRow
+
+MAX_PAGE = 100
+
+
+def check_first(first: int) -> int:
+    if not 0 <= first <= MAX_PAGE:
+        raise bad_input(f"first must be between 0 and {MAX_PAGE}")
+    return first
+
+
+First = Annotated[
+    int, strawberry.argument(description=f"How many items to return (at most {MAX_PAGE}).")
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="Return the items after this cursor (an `endCursor`)."),
+]
+
+
+@strawberry.enum(description="Kind of volunteer.")
+class VolunteerKind(Enum):
+    PARENT = "parent"
+    FIVE_ELDERS = "five-elders"
+    YOUTH = "youth"
+    TEACHER = "teacher"
+    PROFESSIONAL = "professional"
+
+
+@strawberry.enum(description="Kind of post a shift staffs.")
+class PostKind(Enum):
+    SAFETY_POST = "safety-post"
+    LIBRARY = "library"
+    AFTER_SCHOOL = "after-school"
+    LECTURE = "lecture"
+
+
+@strawberry.enum(description="Where a volunteer's background check stands.")
+class CheckStatus(Enum):
+    NONE = "none"
+    REQUESTED = "requested"
+    PASSED = "passed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+@strawberry.enum(description="Where a volunteer's place on a shift stands.")
+class SignUpStatus(Enum):
+    SIGNED_UP = "signed-up"
+    CANCELLED = "cancelled"
+    CHECKED_IN = "checked-in"
+    CHECKED_OUT = "checked-out"
+
+
+def _enum(kind: type[Enum], value: str) -> Enum | None:
+    try:
+        return kind(value)
+    except ValueError:
+        return None  # A value this gateway does not know yet (tolerant reader).
+
+
+@strawberry.type(description="A person registered as a volunteer.")
+class Volunteer:
+    id: strawberry.ID = strawberry.field(description="Volunteer id (UUID).")
+    display_name: str = strawberry.field(description="Name shown to coordinators.")
+    kind: VolunteerKind | None = strawberry.field(description="Kind of volunteer.")
+    school_id: str | None = strawberry.field(description="Home school, if any.")
+    check_status: CheckStatus | None = strawberry.field(
+        description="Background check: EXPIRED when a pass is past its last valid day."
+    )
+    check_expires_on: date | None = strawberry.field(
+        description="Last day a passed background check is valid."
+    )
+    hours: float = strawberry.field(description="Hours credited over all shifts.")
+
+    @strawberry.field(description="The volunteer's places on shifts, by shift id.")
+    async def sign_ups(self, info: strawberry.Info, first: First = 20) -> list[SignUp]:
+        check_first(first)
+        rows = await context_of(info).loaders.sign_ups_by_volunteer.load(str(self.id))
+        return [SignUp.from_row(row) for row in rows[:first]]
+
+    @classmethod
+    def from_row(cls, row: VolunteerRow) -> Volunteer:
+        return cls(
+            id=strawberry.ID(row.id),
+            display_name=row.display_name,
+            kind=_enum(VolunteerKind, row.kind),  # type: ignore[arg-type]
+            school_id=row.school_id,
+            check_status=_enum(CheckStatus, row.check_status),  # type: ignore[arg-type]
+            check_expires_on=row.check_expires_on,
+            hours=row.hours,
+        )
+
+
+@strawberry.type(description="A post or shift at a school, open to volunteers.")
+class Shift:
+    id: strawberry.ID = strawberry.field(description="Shift id (UUID).")
+    school_id: str = strawberry.field(description="School where the shift takes place.")
+    post: PostKind | None = strawberry.field(description="Kind of post.")
+    title: str = strawberry.field(description="Short title shown to volunteers.")
+    starts_at: datetime = strawberry.field(description="Start of the shift (UTC).")
+    ends_at: datetime = strawberry.field(description="End of the shift (UTC).")
+    capacity: int = strawberry.field(description="Number of places.")
+    child_facing: bool = strawberry.field(description="True when volunteers work with children.")
+    places_filled: int = strawberry.field(description="Places taken.")
+    places_left: int = strawberry.field(description="Places still free.")
+
+    @strawberry.field(description="Places taken or given back on this shift, by volunteer id.")
+    async def sign_ups(self, info: strawberry.Info, first: First = 50) -> list[SignUp]:
+        check_first(first)
+        rows = await context_of(info).loaders.sign_ups_by_shift.load(str(self.id))
+        return [SignUp.from_row(row) for row in rows[:first]]
+
+    @classmethod
+    def from_row(cls, row: ShiftRow) -> Shift:
+        return cls(
+            id=strawberry.ID(row.id),
+            school_id=row.school_id,
+            post=_enum(PostKind, row.post),  # type: ignore[arg-type]
+            title=row.title,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            capacity=row.capacity,
+            child_facing=row.child_facing,
+            places_filled=row.places_filled,
+            places_left=row.places_left,
+        )
+
+
+@strawberry.type(description="A volunteer's place on a shift.")
+class SignUp:
+    shift_id: strawberry.ID = strawberry.field(description="Shift id.")
+    volunteer_id: strawberry.ID = strawberry.field(description="Volunteer id.")
+    status: SignUpStatus | None = strawberry.field(description="Where the place stands.")
+    hours: float = strawberry.field(description="Hours credited for this shift.")
+
+    @strawberry.field(description="The volunteer, if the read model knows them.")
+    async def volunteer(self, info: strawberry.Info) -> Volunteer | None:
+        row = await context_of(info).loaders.volunteer.load(str(self.volunteer_id))
+        return Volunteer.from_row(row) if row else None
+
+    @strawberry.field(description="The shift, if the read model knows it.")
+    async def shift(self, info: strawberry.Info) -> Shift | None:
+        row = await context_of(info).loaders.shift.load(str(self.shift_id))
+        return Shift.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, row: SignUpRow) -> SignUp:
+        return cls(
+            shift_id=strawberry.ID(row.shift_id),
+            volunteer_id=strawberry.ID(row.volunteer_id),
+            status=_enum(SignUpStatus, row.status),  # type: ignore[arg-type]
+            hours=row.hours,
+        )
+
+
+@strawberry.type(description="Volunteer hours credited at one school.")
+class SchoolHours:
+    school_id: str = strawberry.field(description="School id.")
+    hours: float = strawberry.field(description="Hours credited at the school.")
+    volunteers: int = strawberry.field(description="Volunteers credited with hours there.")
+
+    @classmethod
+    def from_row(cls, row: SchoolHoursRow) -> SchoolHours:
+        return cls(school_id=row.school_id, hours=row.hours, volunteers=row.volunteers)
+
+
+Node = TypeVar("Node")
+
+
+@strawberry.type(description="Where a page ends and whether more items follow.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="True when more items follow.")
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` to get the next page; null on an empty page."
+    )
+
+
+@strawberry.type(description="One item of a page with the cursor that points after it.")
+class Edge(Generic[Node]):
+    cursor: str = strawberry.field(description="Opaque cursor pointing after this item.")
+    node: Node = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="One page of items, in a stable order.")
+class Connection(Generic[Node]):
+    edges: list[Edge[Node]] = strawberry.field(description="The items of this page.")
+    page_info: PageInfo = strawberry.field(description="How to get the next page.")
+
+
+def connection(page: Page[object], node: type) -> Connection:  # type: ignore[type-arg]
+    edges = [
+        Edge(cursor=cursor, node=node.from_row(row))  # type: ignore[attr-defined]
+        for row, cursor in zip(page.rows, page.cursors, strict=True)
+    ]
+    return Connection(
+        edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)
+    )
