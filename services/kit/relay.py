@@ -68,6 +68,7 @@ class OutboxRelay:
         self.head = 0
         self.connected = False
         self._wakeup = asyncio.Event()
+        self._stream_seq = 0  # the stream's last sequence once our publishes are stored
         self._nc: Client | None = None
         recorder = app.recorder
         assert isinstance(recorder, ProcessRecorder)
@@ -124,6 +125,7 @@ class OutboxRelay:
     async def _last_published(self, js: JetStreamContext) -> int:
         stream = bus.stream_name(self.boundary)
         info = await js.stream_info(stream)
+        self._stream_seq = int(info.state.last_seq or 0)
         if not info.state.last_seq:
             return 0
         try:
@@ -157,10 +159,15 @@ class OutboxRelay:
                     reading = asyncio.create_task(asyncio.to_thread(self._prepare, self.position))
                     continue
                 reading = asyncio.create_task(asyncio.to_thread(self._prepare, last))
-                futures = [
-                    await js.publish_async(subject, payload, headers=headers)
-                    for subject, payload, headers in messages
-                ]
+                futures = []
+                for subject, payload, headers in messages:
+                    # The stream refuses a message unless all before it are stored: after a
+                    # reconnect, publishes buffered by the client cannot land past a lost one.
+                    expected = {"Nats-Expected-Last-Sequence": str(self._stream_seq)}
+                    futures.append(
+                        await js.publish_async(subject, payload, headers=headers | expected)
+                    )
+                    self._stream_seq += 1
                 in_flight.append((last, futures))
                 await self._settle(in_flight, keep=PIPELINE_DEPTH)
             await self._settle(in_flight, keep=0)
