@@ -1,0 +1,84 @@
+"""shiftChanged over graphql-transport-ws, fed by the read model's change hook."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from gateway.main import create_gateway
+from gateway.tests.support import CONSUMER, Stream, published, signed_up
+from services.kit.auth import DevIssuer
+from services.kit.settings import Settings
+
+PROTOCOL = ["graphql-transport-ws"]
+
+
+@pytest.fixture
+def app(tmp_path: Path, issuer: DevIssuer):
+    settings = Settings(state_dir=tmp_path, auth_jwks_url=str(issuer.jwks_path))
+    return create_gateway(settings, readmodel_path=tmp_path / "rm.sqlite3", start_projector=False)
+
+
+def wait_for_subscribers(app, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while app.state.broadcaster.subscribers != count:
+        assert time.monotonic() < deadline, "the subscription never registered"
+        time.sleep(0.01)
+
+
+class TestShiftChanged:
+    def test_changes_are_pushed_for_the_school_asked(self, app, issuer):
+        token = issuer.token(role="school-staff", scope="school:s1")
+        stream = Stream()
+        with (
+            TestClient(app) as client,
+            client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws,
+        ):
+            # Authenticate in connection_init, then subscribe to one school's shifts.
+            ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            )
+            assert ws.receive_json()["type"] == "connection_ack"
+            ws.send_json(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": 'subscription { shiftChanged(schoolId: "s1") '
+                        "{ id placesFilled placesLeft } }"
+                    },
+                }
+            )
+            wait_for_subscribers(app, 1)
+
+            # The projector applies events in a worker thread; here, the test's thread.
+            readmodel = app.state.readmodel
+            readmodel.apply(CONSUMER, stream(published("other", "s2"), published("sh1", "s1")))
+            first = ws.receive_json()
+            assert first == {
+                "id": "1",
+                "type": "next",
+                "payload": {
+                    "data": {"shiftChanged": {"id": "sh1", "placesFilled": 0, "placesLeft": 3}}
+                },
+            }
+            readmodel.apply(CONSUMER, stream(signed_up("sh1", "v1", 1)))
+            assert ws.receive_json()["payload"]["data"]["shiftChanged"]["placesFilled"] == 1
+
+            # Completing the subscription releases its queue.
+            ws.send_json({"id": "1", "type": "complete"})
+            wait_for_subscribers(app, 0)
+
+    def test_a_connection_without_a_token_is_rejected(self, app):
+        with (
+            TestClient(app) as client,
+            client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws,
+        ):
+            ws.send_json({"type": "connection_init", "payload": {}})
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 4403
