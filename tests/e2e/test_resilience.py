@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -68,24 +67,22 @@ class TestRelayKilledMidStream:
 
         env = settings_env(settings.model_copy(update={"relay_batch": 5}))
         command = [sys.executable, "-m", "services.volunteers", "relay"]
-        relay = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        quiet = {"stdout": asyncio.subprocess.DEVNULL, "stderr": asyncio.subprocess.DEVNULL}
+        relay = await asyncio.create_subprocess_exec(*command, env=env, **quiet)
         try:
             # Kill it while it is publishing.
             seen = await eventually(
                 lambda: stream_last_seq(settings.nats_urls, "VOLUNTEERS"), timeout=60
             )
             relay.send_signal(signal.SIGKILL)
-            relay.wait(timeout=10)
+            await asyncio.wait_for(relay.wait(), 10)
             assert seen < 600, "the relay finished before it could be killed"
         finally:
-            if relay.poll() is None:
+            if relay.returncode is None:
                 relay.kill()
+                await relay.wait()
 
-        restarted = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        restarted = await asyncio.create_subprocess_exec(*command, env=env, **quiet)
         try:
             await eventually(
                 lambda: _equals(stream_last_seq(settings.nats_urls, "VOLUNTEERS"), 600),
@@ -94,7 +91,7 @@ class TestRelayKilledMidStream:
             )
         finally:
             restarted.send_signal(signal.SIGTERM)
-            restarted.wait(timeout=20)
+            await asyncio.wait_for(restarted.wait(), 20)
         assert_exactly_once_in_order(await read_stream(settings.nats_urls, "VOLUNTEERS"), 600)
 
 
