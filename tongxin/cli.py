@@ -97,6 +97,7 @@ def run(
     state = _state_dir()
     state.mkdir(parents=True, exist_ok=True)
     issuer = DevIssuer(state / "keys")
+    (state / "keys").chmod(0o700)
     cipher_key = ensure_cipher_key(state / "keys" / "cipher.key")
 
     supervisor = Supervisor()
@@ -108,13 +109,17 @@ def run(
         elif demo_module.is_loaded(state):
             console.print(f"demo: already loaded ({state / demo_module.MARKER})")
         else:
-            demo_module.load_demo(_endpoints(p), state, issuer=issuer, console=console)
+            try:
+                demo_module.load_demo(_endpoints(p), state, issuer=issuer, console=console)
+            except demo_module.DemoError as exc:  # keep the platform up; the load can resume
+                err.print(f"[red]demo failed:[/] {exc}")
+                err.print("the services keep running; `tongxin demo` resumes the load")
         _banner(p, state)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         console.print("\nstopping…")
-    except (Abort, demo_module.DemoError) as exc:
+    except Abort as exc:
         err.print(f"[red]tongxin run:[/] {exc}")
         raise typer.Exit(1) from None
     finally:
