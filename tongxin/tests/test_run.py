@@ -1,0 +1,106 @@
+"""`tongxin run` end to end: real nats-server, the services, the demo, a clean stop."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from services.kit.auth import DevIssuer
+from tongxin.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULES = ("services.volunteers.__main__", "services.ingest.__main__", "gateway.__main__")
+
+
+def _missing() -> list[str]:
+    missing = []
+    for name in MODULES:
+        try:
+            if importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except ModuleNotFoundError:
+            missing.append(name)
+    return missing
+
+
+@pytest.mark.nats
+@pytest.mark.skipif(bool(_missing()), reason=f"not written yet: {_missing()}")
+def test_run_loads_the_demo_once_and_stops_cleanly(tmp_path: Path) -> None:
+    ports = {
+        "TONGXIN_GATEWAY_PORT": free_port(),
+        "TONGXIN_VOLUNTEERS_PORT": free_port(),
+        "TONGXIN_INGEST_PORT": free_port(),
+        "TONGXIN_NATS_PORT": free_port(),
+    }
+    env = os.environ | {k: str(v) for k, v in ports.items()} | {"TONGXIN_STATE_DIR": str(tmp_path)}
+    first = _run_until_ready(env)
+    marker = json.loads((tmp_path / "demo-loaded").read_text())
+    issuer = DevIssuer(tmp_path / "keys")
+    token = issuer.token(role="coordinator", department="cyl")
+    volunteers = f"http://127.0.0.1:{ports['TONGXIN_VOLUNTEERS_PORT']}"
+    answer = httpx.get(
+        f"{volunteers}/volunteers/{marker['volunteers']['v01']}",
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    assert answer["check"]["status"] == "passed"
+    assert answer["hours"] > 0
+    _stop(first)
+
+    second = _run_until_ready(env)  # the same state: no second load
+    _stop(second)
+    assert "demo: already loaded" in "".join(second.lines)
+
+
+class Running:
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+
+def _run_until_ready(env: dict[str, str]) -> Running:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tongxin.cli", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    running = Running(process)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if any("is running" in line for line in running.lines):
+            return running
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    process.wait()
+    raise AssertionError("tongxin run did not get ready:\n" + "".join(running.lines[-60:]))
+
+
+def _stop(running: Running) -> None:
+    descendants = psutil.Process(running.process.pid).children(recursive=True)
+    assert len(descendants) >= 4  # nats-server and three services
+    running.process.send_signal(signal.SIGTERM)
+    assert running.process.wait(timeout=30) == 0
+    _, alive = psutil.wait_procs(descendants, timeout=10)
+    alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"left behind: {alive}"
