@@ -79,7 +79,8 @@ async def context_getter(connection: HTTPConnection) -> GatewayContext:
 
 def context_of(info: strawberry.Info) -> GatewayContext:
     context = info.context
-    assert isinstance(context, GatewayContext)
+    if not isinstance(context, GatewayContext):
+        raise TypeError("the gateway's resolvers need a GatewayContext")
     return context
 
 

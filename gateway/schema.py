@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import (
@@ -17,8 +18,10 @@ from strawberry.extensions import (
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from gateway.context import GatewayContext, context_getter
+from gateway.errors import BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, UNAVAILABLE
 from gateway.volunteers.mutations import VolunteersMutation
 from gateway.volunteers.queries import VolunteersQuery
 from gateway.volunteers.subscriptions import VolunteersSubscription
@@ -34,6 +37,25 @@ Mutation = merge_types("Mutation", (VolunteersMutation,))
 Subscription = merge_types("Subscription", (VolunteersSubscription,))
 
 
+EXPECTED = {UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND, UNAVAILABLE}
+
+
+class GatewaySchema(strawberry.Schema):
+    """Logs only unexpected errors: refused tokens, bad input and invalid documents are
+    the caller's business, and logging each with a traceback would drown real failures."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [
+            error
+            for error in errors
+            if error.original_error is not None
+            and (error.extensions or {}).get("code") not in EXPECTED
+        ]
+        super().process_errors(unexpected, execution_context)
+
+
 def create_schema(*, introspection: bool = True) -> strawberry.Schema:
     """The schema with its cost limits; introspection can be turned off for production."""
     extensions: list[Any] = [
@@ -43,7 +65,7 @@ def create_schema(*, introspection: bool = True) -> strawberry.Schema:
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(
+    return GatewaySchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
 

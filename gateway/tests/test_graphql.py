@@ -125,10 +125,12 @@ query($first: Int!, $after: String, $school: String) {
 
 
 class TestAuthentication:
-    async def test_no_token_is_refused(self, client):
+    async def test_no_token_is_refused(self, client, caplog):
         result = await gql(client, "{ volunteers { edges { node { id } } } }")
         assert codes(result) == ["UNAUTHENTICATED"]
         assert result["data"] is None
+        # An expected refusal is not logged as a server error.
+        assert not [r for r in caplog.records if r.name == "strawberry.execution"]
 
     async def test_a_forged_token_is_refused(self, client, tmp_path):
         forger = DevIssuer(tmp_path / "other-keys")
