@@ -10,10 +10,12 @@ from contracts.events import ContractEvent
 from contracts.volunteers import (
     BackgroundCheckRecorded,
     BackgroundCheckRequested,
+    CheckOutcome,
     ShiftPublished,
     SignUpCancelled,
     VolunteerCheckedIn,
     VolunteerCheckedOut,
+    VolunteerKind,
     VolunteerRegistered,
     VolunteerSignedUp,
 )
@@ -46,7 +48,7 @@ class Stream:
         return iter(self.log)
 
 
-def registered(vid: str, name: str, school: str | None = "s1", kind: str = "parent"):
+def registered(vid: str, name: str, school: str | None = "s1", kind: VolunteerKind = "parent"):
     return VolunteerRegistered(
         volunteer_id=vid, display_name=name, kind=kind, school_id=school, registered_at=T0
     )
@@ -87,7 +89,7 @@ def check_requested(vid: str, check_id: str = "c1"):
     return BackgroundCheckRequested(volunteer_id=vid, check_id=check_id, requested_at=T0)
 
 
-def check_recorded(vid: str, outcome: str = "passed", expires: date | None = None):
+def check_recorded(vid: str, outcome: CheckOutcome = "passed", expires: date | None = None):
     return BackgroundCheckRecorded(
         volunteer_id=vid, check_id="c1", outcome=outcome, expires_on=expires
     )

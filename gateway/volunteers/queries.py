@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated
 
 import strawberry
+from strawberry.permission import BasePermission
 
 from gateway.context import Authenticated, context_of
 from gateway.errors import bad_input
@@ -22,7 +23,7 @@ from gateway.volunteers.types import (
 )
 
 SchoolFilter = Annotated[str | None, strawberry.argument(description="Only those of this school.")]
-authenticated = [Authenticated]
+authenticated: list[type[BasePermission]] = [Authenticated]
 
 
 @strawberry.type
