@@ -73,6 +73,25 @@ class TestShiftChanged:
             ws.send_json({"id": "1", "type": "complete"})
             wait_for_subscribers(app, 0)
 
+    def test_subscriptions_per_connection_are_capped(self, app, issuer):
+        from gateway.schema import MAX_SUBSCRIPTIONS_PER_CONNECTION as cap
+
+        token = issuer.token(role="viewer")
+        with (
+            TestClient(app) as client,
+            client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws,
+        ):
+            ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            )
+            assert ws.receive_json()["type"] == "connection_ack"
+            query = {"query": "subscription { shiftChanged { id } }"}
+            for n in range(cap + 1):
+                ws.send_json({"id": str(n), "type": "subscribe", "payload": query})
+            refused = ws.receive_json()
+            assert refused["id"] == str(cap) and refused["type"] == "error"
+            wait_for_subscribers(app, cap)
+
     def test_a_connection_without_a_token_is_rejected(self, app):
         with (
             TestClient(app) as client,
