@@ -119,6 +119,10 @@ def create_service(settings: Settings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         connecting = asyncio.create_task(ingest.connect_forever(stop))
+        # Give the first connection a moment so a healthy start is ready at once;
+        # if NATS is away the service still starts and answers 503 until it is back.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(connecting), 3.0)
         try:
             yield
         finally:
