@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import time
 
 import uvicorn
@@ -27,13 +26,8 @@ from services.kit.telemetry import setup_logging, setup_tracing
 log = logging.getLogger("gateway")
 
 
-def _flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
-
-
 def serve(settings: Settings) -> None:
-    open_schema = _flag("TONGXIN_GATEWAY_INTROSPECTION", True)
+    open_schema = settings.gateway_introspection
     app = create_gateway(settings, introspection=open_schema, graphql_ide=open_schema)
     uvicorn.run(
         app,

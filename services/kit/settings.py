@@ -59,8 +59,9 @@ class Settings(BaseSettings):
     auth_issuer: str = "tongxin-dev"
     auth_audience: str = "tongxin"
 
-    # Where the gateway forwards commands.
+    # Gateway: where it forwards commands; introspection and GraphiQL (off in production).
     volunteers_url: str = "http://127.0.0.1:8001"
+    gateway_introspection: bool = True
 
     log_level: str = "INFO"
 
