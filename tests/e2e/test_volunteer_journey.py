@@ -148,8 +148,10 @@ class TestVolunteerJourney:
 
         async def hours_visible() -> dict[str, Any] | None:
             data = await graphql(gateway, query, id=volunteer_id, shift=shift_id)
-            volunteer = data["volunteer"]
-            return data if volunteer and volunteer["hours"] == 1.5 else None
+            # Each field is read on its own: wait until every one has caught up.
+            volunteer, schools = data["volunteer"], data["schoolHours"]["edges"]
+            caught_up = volunteer and volunteer["hours"] == 1.5 and schools
+            return data if caught_up and schools[0]["node"]["hours"] == 1.5 else None
 
         data = await eventually(hours_visible, timeout=20, message="hours reach the read model")
         assert data["volunteer"] == {
