@@ -473,7 +473,8 @@ class VolunteersReadModel:
     def _volunteer_hours(conn: sqlite3.Connection, volunteer_id: str) -> None:
         conn.execute(
             "UPDATE volunteers SET hours = "
-            "(SELECT COALESCE(SUM(hours), 0) FROM sign_ups WHERE volunteer_id = ?) WHERE id = ?",
+            "(SELECT ROUND(COALESCE(SUM(hours), 0), 2) FROM sign_ups WHERE volunteer_id = ?) "
+            "WHERE id = ?",
             (volunteer_id, volunteer_id),
         )
 
@@ -481,7 +482,8 @@ class VolunteersReadModel:
     def _school_hours(conn: sqlite3.Connection, school_id: str) -> None:
         conn.execute(
             "INSERT INTO school_hours (school_id, hours, volunteers) "
-            "SELECT ?, COALESCE(SUM(hours), 0), COUNT(DISTINCT volunteer_id) FROM sign_ups "
+            "SELECT ?, ROUND(COALESCE(SUM(hours), 0), 2), COUNT(DISTINCT volunteer_id) "
+            "FROM sign_ups "
             "WHERE school_id = ? AND hours > 0 "
             "ON CONFLICT (school_id) DO UPDATE SET hours = excluded.hours, "
             "volunteers = excluded.volunteers",

@@ -247,7 +247,6 @@ def _banner(p: ports.Ports, state: Path) -> None:
     console.print()
     console.print("[bold green]Tongxin 同心 is running[/] (Ctrl-C stops everything)")
     console.print(f"  GraphQL / GraphiQL    http://{h}:{p.gateway}/graphql")
-    console.print(f"  city dashboard        http://{h}:{p.gateway}/")
     console.print(f"  volunteers API docs   http://{h}:{p.volunteers}/docs")
     console.print(f"  ingest API docs       http://{h}:{p.ingest}/docs")
     console.print(f"  NATS                  nats://{h}:{p.nats}")
