@@ -249,7 +249,10 @@ class Consumer:
 
     async def _dead_letter(self, js: JetStreamContext, msg: Msg, exc: Exception) -> None:
         seq = msg.metadata.sequence.stream
-        headers = dict(msg.headers or {})
+        # Publish-time directives (e.g. the relay's Nats-Expected-Last-Sequence) stay behind.
+        headers = {
+            k: v for k, v in (msg.headers or {}).items() if not k.startswith("Nats-Expected-")
+        }
         headers.update(
             {
                 "Nats-Msg-Id": f"dlq-{self.name}-{self.stream}-{seq}",

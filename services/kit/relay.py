@@ -68,7 +68,11 @@ class OutboxRelay:
         self.head = 0
         self.connected = False
         self._wakeup = asyncio.Event()
-        self._stream_seq = 0  # the stream's last sequence once our publishes are stored
+        # Each publish names the previous one's Nats-Msg-Id (Nats-Expected-Last-Msg-Id), so
+        # the stream refuses a message unless the one before it is stored: after a reconnect,
+        # publishes buffered by the client cannot land past a lost one. A new chain starts
+        # after every (re)start, from the position read back from the stream.
+        self._last_msg_id: str | None = None
         self._nc: Client | None = None
         recorder = app.recorder
         assert isinstance(recorder, ProcessRecorder)
@@ -125,7 +129,7 @@ class OutboxRelay:
     async def _last_published(self, js: JetStreamContext) -> int:
         stream = bus.stream_name(self.boundary)
         info = await js.stream_info(stream)
-        self._stream_seq = int(info.state.last_seq or 0)
+        self._last_msg_id = None
         if not info.state.last_seq:
             return 0
         try:
@@ -161,13 +165,15 @@ class OutboxRelay:
                 reading = asyncio.create_task(asyncio.to_thread(self._prepare, last))
                 futures = []
                 for subject, payload, headers in messages:
-                    # The stream refuses a message unless all before it are stored: after a
-                    # reconnect, publishes buffered by the client cannot land past a lost one.
-                    expected = {"Nats-Expected-Last-Sequence": str(self._stream_seq)}
+                    expected = (
+                        {"Nats-Expected-Last-Msg-Id": self._last_msg_id}
+                        if self._last_msg_id
+                        else {}
+                    )
                     futures.append(
                         await js.publish_async(subject, payload, headers=headers | expected)
                     )
-                    self._stream_seq += 1
+                    self._last_msg_id = headers["Nats-Msg-Id"]
                 in_flight.append((last, futures))
                 await self._settle(in_flight, keep=PIPELINE_DEPTH)
             await self._settle(in_flight, keep=0)

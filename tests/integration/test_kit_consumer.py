@@ -1,0 +1,239 @@
+"""Durable consumers against a real nats-server: once, idempotent, dead letters, traces."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from nats.js.errors import NotFoundError
+
+from contracts import registry
+from services.kit.bus import DEAD_LETTER_STREAM
+from services.kit.consumer import Consumer, Delivered
+from services.kit.relay import OutboxRelay
+from services.kit.settings import Settings
+from services.kit.wire import from_headers
+from tests.support import eventually
+from tests.support.counter import (
+    BOUNDARY,
+    SERVICE,
+    CounterApp,
+    CounterIncremented,
+    build_counter_app,
+    translate,
+)
+from tests.support.projection import CounterProjection
+from tests.support.streams import nats_client, read_stream, running
+
+pytestmark = pytest.mark.timeout(120)
+
+STREAM = "VOLUNTEERS"
+SUBJECT = CounterIncremented.subject()
+CONSUMER = "counter-projection"
+
+
+@pytest.fixture
+def counter_event_registered() -> Iterator[None]:
+    """Let wire.py decode the test-only event type for the length of a test."""
+    event_type = CounterIncremented.event_type()
+    registry.BY_TYPE[event_type] = CounterIncremented
+    try:
+        yield
+    finally:
+        registry.BY_TYPE.pop(event_type, None)
+
+
+@pytest.fixture
+def settings(sqlite_settings: Settings, nats_url: str, counter_event_registered: None) -> Settings:
+    return sqlite_settings.model_copy(
+        update={
+            "nats_urls": nats_url,
+            "relay_batch": 100,
+            "relay_idle_s": 0.01,
+            "consumer_batch": 50,
+            "consumer_max_deliver": 2,
+            "consumer_ack_wait_s": 5.0,
+        }
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[CounterApp]:
+    application = build_counter_app(settings)
+    yield application
+    application.close()
+
+
+def relay_for(app: CounterApp, settings: Settings) -> OutboxRelay:
+    return OutboxRelay(
+        app, service=SERVICE, boundary=BOUNDARY, translate=translate, settings=settings
+    )
+
+
+def consumer_for(projection: CounterProjection, settings: Settings) -> Consumer:
+    return Consumer(name=CONSUMER, boundary=BOUNDARY, projection=projection, settings=settings)
+
+
+async def test_a_projection_receives_every_event_once(
+    app: CounterApp, settings: Settings, tmp_path: Path
+) -> None:
+    app.fill(300)
+    projection = CounterProjection(tmp_path / "projection.sqlite3")
+    relay = relay_for(app, settings)
+    async with running(relay.run):
+        consumer = consumer_for(projection, settings)
+        async with running(consumer.run):
+            await eventually(lambda: projection.count() == 300, timeout=30)
+        # Restarted (same durable), it continues from where it stopped.
+        for _ in range(20):
+            await asyncio.to_thread(app.increment, app.create("more"))
+        consumer = consumer_for(projection, settings)
+        async with running(consumer.run):
+            await eventually(lambda: projection.count() == 340, timeout=30)
+
+    rows = projection.rows()
+    assert [seq for seq, *_ in rows] == list(range(1, 341))
+    assert len({event_id for _, event_id, *_ in rows}) == 340
+    assert projection.position(CONSUMER) == 340
+
+
+async def test_redelivering_a_batch_changes_nothing(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    app.fill(50)
+    async with running(relay_for(app, settings).run):
+        await eventually(lambda: _stream_count(nats_url, STREAM, 50))
+    messages = await read_stream(nats_url, STREAM)
+    batch = [Delivered(m.seq, from_headers(m.headers, m.data)) for m in messages]
+    projection = CounterProjection(tmp_path / "projection.sqlite3")
+    projection.apply(CONSUMER, batch)
+    before = projection.rows()
+
+    projection.apply(CONSUMER, batch)  # the same batch again
+    projection.apply(CONSUMER, batch[10:20])  # a part of it again
+
+    assert projection.rows() == before
+    assert len(before) == 50
+    assert projection.position(CONSUMER) == 50
+
+
+async def _stream_count(url: str, stream: str, at_least: int) -> bool:
+    async with nats_client(url) as nc:
+        try:
+            info = await nc.jetstream().stream_info(stream)
+        except NotFoundError:
+            return False
+        return int(info.state.messages or 0) >= at_least
+
+
+async def test_a_poison_message_is_dead_lettered_and_later_events_apply(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    good = app.create("good")
+    poison = app.create("poison")  # stream seq 2
+    for _ in range(5):
+        app.increment(good)  # seqs 3..7
+    projection = CounterProjection(tmp_path / "projection.sqlite3", fail_on={str(poison)})
+
+    async with running(relay_for(app, settings).run):
+        consumer = consumer_for(projection, settings)
+        async with running(consumer.run):
+            await eventually(lambda: projection.count() == 6, timeout=30)
+            dead = await eventually(lambda: _dead_letters(nats_url), timeout=30)
+
+    assert [seq for seq, *_ in projection.rows()] == [1, 3, 4, 5, 6, 7]
+    assert projection.attempts[str(poison)] >= settings.consumer_max_deliver
+    assert len(dead) == 1
+    letter = dead[0]
+    assert letter.subject == f"dlq.{CONSUMER}.{SUBJECT}"
+    assert letter.headers["tongxin-dlq-stream-seq"] == "2"
+    assert letter.headers["tongxin-dlq-consumer"] == CONSUMER
+    assert letter.headers["tongxin-dlq-subject"] == SUBJECT
+    assert "PoisonError" in letter.headers["tongxin-dlq-error"]
+    assert letter.headers["ce-subject"] == str(poison)
+
+
+async def _dead_letters(url: str) -> list:
+    try:
+        return await read_stream(url, DEAD_LETTER_STREAM)
+    except Exception:  # noqa: BLE001 - the stream may not exist yet
+        return []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        None,  # no CloudEvents attributes at all
+        {
+            "ce-specversion": "1.0",
+            "ce-id": "garbage-1",
+            "ce-source": "/somewhere",
+            "ce-type": CounterIncremented.event_type(),
+        },  # valid attributes, body not JSON
+    ],
+    ids=["no-headers", "garbage-body"],
+)
+async def test_a_malformed_message_is_dead_lettered_at_once_and_later_events_apply(
+    app: CounterApp,
+    settings: Settings,
+    nats_url: str,
+    tmp_path: Path,
+    headers: dict[str, str] | None,
+) -> None:
+    counter_id = app.create("first")  # seq 1
+    projection = CounterProjection(tmp_path / "projection.sqlite3")
+    relay = relay_for(app, settings)
+    async with running(relay.run):
+        await eventually(lambda: relay.position == 1)
+        async with nats_client(nats_url) as nc:
+            await nc.jetstream().publish(SUBJECT, b"\x00 not json {", headers=headers)  # seq 2
+        for _ in range(3):
+            await asyncio.to_thread(app.increment, counter_id)  # seqs 3..5
+        await eventually(lambda: _stream_count(nats_url, STREAM, 5), timeout=30)
+
+        async with running(
+            consumer_for(projection, settings.model_copy(update={"consumer_max_deliver": 50})).run
+        ):
+            await eventually(lambda: projection.count() == 4, timeout=30)
+            dead = await eventually(lambda: _dead_letters(nats_url), timeout=30)
+
+    assert [seq for seq, *_ in projection.rows()] == [1, 3, 4, 5]
+    assert len(dead) == 1
+    assert dead[0].headers["tongxin-dlq-stream-seq"] == "2"
+    assert "MalformedEventError" in dead[0].headers["tongxin-dlq-error"]
+    assert dead[0].data == b"\x00 not json {"
+
+
+async def test_one_trace_spans_command_relay_and_consumer(
+    app: CounterApp, settings: Settings, tmp_path: Path, span_exporter: InMemorySpanExporter
+) -> None:
+    tracer = trace.get_tracer("tests")
+    with tracer.start_as_current_span("POST /counters") as root:
+        counter_id = await asyncio.to_thread(_create_in_context, app)
+    trace_id = root.get_span_context().trace_id
+    projection = CounterProjection(tmp_path / "projection.sqlite3")
+
+    async with running(relay_for(app, settings).run):
+        async with running(consumer_for(projection, settings).run):
+            await eventually(lambda: projection.count() == 1, timeout=30)
+
+    spans = span_exporter.get_finished_spans()
+    in_trace = [s for s in spans if s.context.trace_id == trace_id]
+    names = {s.name for s in in_trace}
+    assert "POST /counters" in names
+    assert f"publish {SUBJECT}" in names, sorted(s.name for s in spans)
+    assert f"process {CounterIncremented.event_type()}" in names, sorted(s.name for s in spans)
+    publish = next(s for s in in_trace if s.name.startswith("publish "))
+    process = next(s for s in in_trace if s.name.startswith("process "))
+    assert publish.parent is not None and publish.parent.span_id == root.get_span_context().span_id
+    assert process.parent is not None and process.parent.span_id == publish.context.span_id
+    assert projection.rows()[0][2] == str(counter_id)
+
+
+def _create_in_context(app: CounterApp) -> object:
+    return app.create("traced")
