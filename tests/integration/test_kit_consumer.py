@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-from nats.js.errors import NotFoundError
 
 from contracts import registry
 from services.kit.bus import DEAD_LETTER_STREAM
@@ -218,9 +217,11 @@ async def test_one_trace_spans_command_relay_and_consumer(
     trace_id = root.get_span_context().trace_id
     projection = CounterProjection(tmp_path / "projection.sqlite3")
 
-    async with running(relay_for(app, settings).run):
-        async with running(consumer_for(projection, settings).run):
-            await eventually(lambda: projection.count() == 1, timeout=30)
+    async with (
+        running(relay_for(app, settings).run),
+        running(consumer_for(projection, settings).run),
+    ):
+        await eventually(lambda: projection.count() == 1, timeout=30)
 
     spans = span_exporter.get_finished_spans()
     in_trace = [s for s in spans if s.context.trace_id == trace_id]
