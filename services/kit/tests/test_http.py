@@ -1,0 +1,151 @@
+"""The service app factory through httpx.ASGITransport: problems, limits, probes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from services.kit.auth import DevIssuer, JwksVerifier
+from services.kit.errors import ConflictError
+from services.kit.http import Caller, IdempotencyKey, create_app
+from services.kit.settings import Settings
+
+
+class Body(BaseModel):
+    name: str
+    size: int
+
+
+@pytest.fixture
+def issuer(tmp_path: Path) -> DevIssuer:
+    return DevIssuer(tmp_path / "keys")
+
+
+@pytest.fixture
+async def client(issuer: DevIssuer, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    state: dict[str, Any] = {"ready": True}
+    settings = Settings(state_dir=tmp_path, max_body_bytes=2048)
+
+    async def readiness() -> dict[str, Any]:
+        return {"store": {"ok": True}, "nats": {"ok": state["ready"]}}
+
+    app = create_app(
+        title="tiny",
+        settings=settings,
+        readiness=readiness,
+        verifier=JwksVerifier(str(issuer.jwks_path), issuer="tongxin-dev", audience="tongxin"),
+    )
+
+    @app.post("/things")
+    async def make(body: Body, caller: Caller, key: IdempotencyKey) -> dict[str, Any]:
+        return {"name": body.name, "by": caller.subject, "key": key.key if key else None}
+
+    @app.post("/conflict")
+    async def conflict(caller: Caller) -> None:
+        raise ConflictError("busy")
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tiny") as http:
+        http.state = state  # type: ignore[attr-defined]
+        yield http
+
+
+def bearer(issuer: DevIssuer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issuer.token(role='coordinator', subject='li')}"}
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["code"] == code
+    assert body["type"].endswith(code) and body["title"] and "detail" in body
+    return body
+
+
+async def test_a_valid_command(client: httpx.AsyncClient, issuer: DevIssuer) -> None:
+    response = await client.post(
+        "/things", json={"name": "a", "size": 1}, headers=bearer(issuer) | {"Idempotency-Key": "k1"}
+    )
+    assert response.status_code == 200
+    assert response.json() == {"name": "a", "by": "li", "key": "k1"}
+
+
+async def test_invalid_body_is_a_422_problem(client: httpx.AsyncClient, issuer: DevIssuer) -> None:
+    response = await client.post("/things", json={"name": "a"}, headers=bearer(issuer))
+    body = assert_problem(response, 422, "invalid-request")
+    assert body["errors"][0]["loc"][-1] == "size"
+
+
+async def test_domain_errors_map_to_problems(client: httpx.AsyncClient, issuer: DevIssuer) -> None:
+    assert_problem(await client.post("/conflict", headers=bearer(issuer)), 409, "conflict")
+    assert_problem(await client.get("/nowhere"), 404, "http-404")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer x.y.z"},
+    ],
+)
+async def test_missing_or_bad_tokens_are_401(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await client.post("/things", json={"name": "a", "size": 1}, headers=headers)
+    assert_problem(response, 401, "unauthenticated")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_bad_idempotency_key_is_refused(
+    client: httpx.AsyncClient, issuer: DevIssuer
+) -> None:
+    response = await client.post(
+        "/things",
+        json={"name": "a", "size": 1},
+        headers=bearer(issuer) | {"Idempotency-Key": "x" * 201},
+    )
+    assert_problem(response, 422, "rule-violated")
+
+
+async def test_an_oversize_body_is_413(client: httpx.AsyncClient, issuer: DevIssuer) -> None:
+    big = {"name": "a" * 5000, "size": 1}
+    assert_problem(
+        await client.post("/things", json=big, headers=bearer(issuer)), 413, "body-too-large"
+    )
+
+
+async def test_an_oversize_chunked_body_without_length_is_413(
+    client: httpx.AsyncClient, issuer: DevIssuer
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(10):
+            yield b"a" * 500
+        yield b'", "size": 1}'
+
+    response = await client.post(
+        "/things", content=chunks(), headers=bearer(issuer) | {"content-type": "application/json"}
+    )
+    assert "content-length" not in response.request.headers
+    assert_problem(response, 413, "body-too-large")
+
+
+async def test_probes_and_metrics(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    client.state["ready"] = False  # type: ignore[attr-defined]
+    not_ready = await client.get("/readyz")
+    assert not_ready.status_code == 503
+    assert not_ready.json()["checks"]["nats"] == {"ok": False}
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert "python_info" in metrics.text or "process_" in metrics.text or "# HELP" in metrics.text

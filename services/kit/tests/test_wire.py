@@ -1,0 +1,105 @@
+"""CloudEvents on NATS: round trips and malformed messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from contracts.volunteers import VolunteerSignedUp
+from services.kit.wire import MalformedEventError, envelope_for, from_headers, from_structured
+
+VOLUNTEER = "6f1c2b9e-7d1a-4c1e-9a57-2b8f0c1d2e3f"
+SHIFT = "0b5e8f2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
+
+
+def sample(**overrides: object):
+    data = VolunteerSignedUp(shift_id=SHIFT, volunteer_id=VOLUNTEER, places_filled=3)
+    values = {
+        "id": "volunteers-7",
+        "source": "/tongxin/volunteers",
+        "subject": SHIFT,
+        "time": datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+        "sequence": 7,
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    } | overrides
+    return envelope_for(data, **values)  # type: ignore[arg-type]
+
+
+def test_binary_round_trip() -> None:
+    envelope = sample()
+    headers = envelope.headers()
+    assert headers["ce-type"] == "org.tongxin.volunteers.volunteer-signed-up.v1"
+    assert headers["ce-department"] == "cyl"
+    assert headers["Nats-Msg-Id"] == "volunteers-7"
+    assert envelope.nats_subject() == "evt.cyl.volunteers.volunteer-signed-up"
+    assert from_headers(headers, envelope.payload()) == envelope
+
+
+def test_structured_round_trip() -> None:
+    envelope = sample(sequence=None, traceparent=None)
+    assert from_structured(envelope.to_structured()) == envelope
+
+
+@pytest.mark.parametrize("attr", ["id", "source", "type", "specversion"])
+def test_missing_attribute(attr: str) -> None:
+    envelope = sample()
+    headers = envelope.headers()
+    del headers[f"ce-{attr}"]
+    with pytest.raises(MalformedEventError):
+        from_headers(headers, envelope.payload())
+    document = envelope.to_structured()
+    del document[attr]
+    with pytest.raises(MalformedEventError):
+        from_structured(document)
+
+
+def test_wrong_specversion() -> None:
+    envelope = sample()
+    with pytest.raises(MalformedEventError):
+        from_headers(envelope.headers() | {"ce-specversion": "0.3"}, envelope.payload())
+    with pytest.raises(MalformedEventError):
+        from_structured(envelope.to_structured() | {"specversion": "0.3"})
+
+
+def test_unknown_type() -> None:
+    envelope = sample()
+    unknown = "org.tongxin.volunteers.nothing-happened.v1"
+    with pytest.raises(MalformedEventError, match="unknown event type"):
+        from_headers(envelope.headers() | {"ce-type": unknown}, envelope.payload())
+    with pytest.raises(MalformedEventError):
+        from_structured(envelope.to_structured() | {"type": unknown})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"{}",
+        b'{"shift_id": "s", "volunteer_id": "v", "places_filled": -1}',
+        b'{"shift_id": "s", "volunteer_id": "v", "places_filled": 1, "extra": 1}',
+    ],
+)
+def test_data_failing_validation(body: bytes) -> None:
+    with pytest.raises(MalformedEventError, match="does not match"):
+        from_headers(sample().headers(), body)
+
+
+def test_naive_or_bad_time() -> None:
+    envelope = sample()
+    for value in ("2026-11-23T09:00:00", "yesterday"):
+        with pytest.raises(MalformedEventError):
+            from_headers(envelope.headers() | {"ce-time": value}, envelope.payload())
+    with pytest.raises(MalformedEventError):
+        from_structured(envelope.to_structured() | {"time": 5})
+
+
+def test_structured_rejects_non_objects_and_other_content_types() -> None:
+    with pytest.raises(MalformedEventError):
+        from_structured([1, 2])
+    with pytest.raises(MalformedEventError):
+        from_structured(sample().to_structured() | {"datacontenttype": "text/plain"})
+    document = sample().to_structured()
+    del document["data"]
+    with pytest.raises(MalformedEventError):
+        from_structured(document)
