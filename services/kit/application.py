@@ -12,6 +12,8 @@ Commands run through `run_command`, which gives each service three guarantees:
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +25,11 @@ from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 
 from services.kit.errors import ConflictError, IdempotencyKeyReusedError, NotFoundError
 
-CONFLICT_RETRIES = 8
+CONFLICT_RETRIES = 30
+# Contending writers back off by a random, growing delay (capped): without jitter they
+# collide again in lock-step.
+CONFLICT_BACKOFF_S = 0.001
+CONFLICT_BACKOFF_CAP_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,7 @@ class ServiceApplication(Application):
         """Decide on fresh state and save atomically; see the module docstring."""
         if key is not None and (prior := self._prior_response(key)) is not None:
             return prior
-        for _attempt in range(CONFLICT_RETRIES):
+        for attempt in range(CONFLICT_RETRIES):
             aggregates, response = decide()
             pending: list[Aggregate] = list(aggregates)
             if key is not None:
@@ -105,6 +111,8 @@ class ServiceApplication(Application):
             except IntegrityError:
                 if key is not None and (prior := self._prior_response(key)) is not None:
                     return prior
+                ceiling = min(CONFLICT_BACKOFF_CAP_S, CONFLICT_BACKOFF_S * 2**attempt)
+                time.sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not secrecy
                 continue
             return response
         raise ConflictError("the command kept conflicting with concurrent changes; retry")

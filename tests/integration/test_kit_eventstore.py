@@ -130,11 +130,6 @@ def test_concurrent_conflicting_commands_lose_no_increment(app: CounterApp) -> N
     assert counter.version == 161  # the creation is version 1
 
 
-@pytest.mark.xfail(
-    reason="kit bug: run_command gives up after CONFLICT_RETRIES=8 immediate retries; under"
-    " 8-way contention ~15% of commands end in ConflictError (needs jittered backoff)",
-    strict=False,
-)
 def test_run_command_alone_absorbs_8_way_contention(app: CounterApp) -> None:
     counter_id = app.create("busy")
     successes, errors = hammer(app, counter_id, client_retries=0)
