@@ -13,7 +13,7 @@ ARGS ?=
 help:
 	@echo "make run        start the embedded default (nats-server, services, gateway, demo city)"
 	@echo "make test       run every test"
-	@echo "make lint       ruff check + ruff format --check"
+	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make fmt        format and fix what ruff can"
 	@echo "make contracts  regenerate contracts/schemas and gateway/schema.graphql"
 	@echo "make bench      relay benchmark"
@@ -31,6 +31,7 @@ test: bootstrap
 lint: bootstrap
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy services contracts gateway tongxin
 
 fmt: bootstrap
 	$(BIN)/ruff format .

@@ -76,7 +76,7 @@ schema = create_schema()
 class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     """The router, refusing websocket connections whose init carries no valid token."""
 
-    async def on_ws_connect(self, context: GatewayContext) -> None:  # type: ignore[override]
+    async def on_ws_connect(self, context: GatewayContext) -> None:
         try:
             await context.authenticate()
         except AuthError:

@@ -200,7 +200,7 @@ class Connection(Generic[Node]):
     page_info: PageInfo = strawberry.field(description="How to get the next page.")
 
 
-def connection(page: Page[Any], node: type) -> Connection:  # type: ignore[type-arg]
+def connection(page: Page[Any], node: type) -> Connection:
     edges = [
         Edge(cursor=cursor, node=node.from_row(row))  # type: ignore[attr-defined]
         for row, cursor in zip(page.rows, page.cursors, strict=True)

@@ -84,7 +84,7 @@ class ServiceApplication(Application):
 
     def get(self, aggregate_id: UUID, kind: type[Any]) -> Any:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"{kind.__name__.lower()} {aggregate_id} not found") from None
         if not isinstance(aggregate, kind):
@@ -119,7 +119,7 @@ class ServiceApplication(Application):
 
     def save_tracked(self, tracking: Tracking, *aggregates: Aggregate) -> None:
         """Save the aggregates' new events with a consumer position, in one transaction."""
-        processing = ProcessingEvent(tracking=tracking)
+        processing: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
         processing.collect_events(*aggregates)
         self._record(processing)
 
@@ -130,7 +130,7 @@ class ServiceApplication(Application):
 
     def _prior_response(self, key: CommandKey) -> dict[str, Any] | None:
         try:
-            record = self.repository.get(key.record_id())
+            record: Any = self.repository.get(key.record_id())
         except AggregateNotFoundError:
             return None
         assert isinstance(record, CommandRecord)

@@ -107,8 +107,12 @@ class DevIssuer:
         self.audience = audience
         self.keys_dir.mkdir(parents=True, exist_ok=True)
         key_path = self.keys_dir / "dev-signing-key.pem"
+        self._key: rsa.RSAPrivateKey
         if key_path.exists():
-            self._key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            if not isinstance(loaded, rsa.RSAPrivateKey):
+                raise ValueError(f"{key_path} does not hold an RSA private key")
+            self._key = loaded
         else:
             self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             pem = self._key.private_bytes(

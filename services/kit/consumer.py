@@ -199,7 +199,7 @@ class Consumer:
             await msg.ack()
 
     async def _hold_back(
-        self, rest: list[tuple[Msg, Delivered]], attempt: int, exc: Exception
+        self, rest: list[tuple[Msg, Delivered]], attempt: int, exc: BaseException
     ) -> None:
         """Nak the failing message and everything after it, then pause, to keep order."""
         delay = backoff(attempt)

@@ -56,7 +56,7 @@ class Attendance(Command):
 
 
 def application(request: Request) -> VolunteersApplication:
-    return request.app.state.application  # type: ignore[no-any-return]
+    return request.app.state.application
 
 
 App = Annotated[VolunteersApplication, Depends(application)]

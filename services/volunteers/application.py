@@ -28,10 +28,10 @@ class VolunteersApplication(ServiceApplication):
 
     # Queries.
     def volunteer(self, volunteer_id: UUID) -> Volunteer:
-        return self.get(volunteer_id, Volunteer)  # type: ignore[no-any-return]
+        return self.get(volunteer_id, Volunteer)
 
     def shift(self, shift_id: UUID) -> Shift:
-        return self.get(shift_id, Shift)  # type: ignore[no-any-return]
+        return self.get(shift_id, Shift)
 
     # Commands.
     def register_volunteer(

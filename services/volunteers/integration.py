@@ -11,7 +11,6 @@ from typing import Any
 
 from contracts import volunteers as published
 from contracts.events import ContractEvent
-from services.volunteers.domain import Shift, Volunteer
 
 
 def _registered(e: Any) -> ContractEvent:
@@ -80,19 +79,20 @@ def _checked_out(e: Any) -> ContractEvent:
     )
 
 
-TRANSLATIONS: dict[type[Any], Callable[[Any], ContractEvent]] = {
-    Volunteer.Registered: _registered,
-    Volunteer.BackgroundCheckRequested: _check_requested,
-    Volunteer.BackgroundCheckRecorded: _check_recorded,
-    Shift.Published: _shift_published,
-    Shift.SignedUp: _signed_up,
-    Shift.SignUpCancelled: _cancelled,
-    Shift.CheckedIn: _checked_in,
-    Shift.CheckedOut: _checked_out,
+# Keyed by the domain event's qualified name: the @event decorator defines the classes.
+TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
+    "Volunteer.Registered": _registered,
+    "Volunteer.BackgroundCheckRequested": _check_requested,
+    "Volunteer.BackgroundCheckRecorded": _check_recorded,
+    "Shift.Published": _shift_published,
+    "Shift.SignedUp": _signed_up,
+    "Shift.SignUpCancelled": _cancelled,
+    "Shift.CheckedIn": _checked_in,
+    "Shift.CheckedOut": _checked_out,
 }
 
 
 def translate(domain_event: Any) -> ContractEvent | None:
     """The contract event to publish for a domain event, or None (not published)."""
-    translation = TRANSLATIONS.get(type(domain_event))
+    translation = TRANSLATIONS.get(type(domain_event).__qualname__)
     return translation(domain_event) if translation else None

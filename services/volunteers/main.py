@@ -77,7 +77,11 @@ def create_service(settings: Settings, *, consumers: bool = True) -> FastAPI:
         loop = asyncio.get_running_loop()
         tasks = []
         if settings.relay_in_process:
-            parts.application.on_saved.append(lambda: loop.call_soon_threadsafe(parts.relay.poke))
+
+            def wake_relay() -> None:
+                loop.call_soon_threadsafe(parts.relay.poke)
+
+            parts.application.on_saved.append(wake_relay)
             tasks.append(asyncio.create_task(parts.relay.run(stop), name="relay"))
         if consumers:
             tasks.append(asyncio.create_task(parts.police_checks.run(stop), name="police-checks"))

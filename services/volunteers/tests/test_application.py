@@ -165,3 +165,16 @@ class TestPublishedLanguage:
             "volunteer-checked-in",
             "volunteer-checked-out",
         ]
+
+
+def test_every_translation_names_a_real_domain_event() -> None:
+    from services.volunteers.domain import Shift, Volunteer
+    from services.volunteers.integration import TRANSLATIONS
+
+    events = {
+        cls.__qualname__
+        for aggregate in (Shift, Volunteer)
+        for cls in vars(aggregate).values()
+        if isinstance(cls, type)
+    }
+    assert set(TRANSLATIONS) <= events
