@@ -16,6 +16,9 @@ Fixtures (see tests/support for the classes):
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,8 +37,23 @@ _EXPORTER = InMemorySpanExporter()
 
 
 @pytest.fixture(scope="session")
-def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path_factory.mktemp("nats"))
+def _session_dir() -> Iterator[Path]:
+    """A folder of this session's own for its servers' data.
+
+    Not under pytest's numbered base temp: pytest removes old numbered folders when
+    another session starts, which would pull the data from under a running server.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="tongxin-tests-"))
+    os.chmod(folder, 0o755)  # the embedded PostgreSQL runs as another user when root
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def nats_server(_session_dir: Path) -> Iterator[NatsServer]:
+    server = NatsServer(_session_dir / "nats")
     server.start()
     try:
         yield server
@@ -73,8 +91,9 @@ def own_nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    server = PostgresServer.start(tmp_path_factory.mktemp("pg") / "pgdata")
+def postgres_server(_session_dir: Path) -> Iterator[PostgresServer]:
+    (_session_dir / "pg").mkdir(mode=0o755)
+    server = PostgresServer.start(_session_dir / "pg" / "pgdata")
     try:
         yield server
     finally:
