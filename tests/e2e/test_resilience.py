@@ -115,7 +115,7 @@ class TestNatsDown:
         gateway_app = create_gateway(settings, readmodel_path=tmp_path / "readmodel.sqlite3")
         async with (
             running(create_volunteers(settings), tokens.coordinator()) as volunteers,
-            running(gateway_app, tokens.viewer()) as gateway,
+            running(gateway_app, tokens.coordinator()) as gateway,
         ):
             await register_many(volunteers, 5, "Before")
             await eventually(lambda: _equals(stream_last_seq(own_nats_server.url, "VOLUNTEERS"), 5))
@@ -216,7 +216,7 @@ class TestOneTrace:
         self, settings: Settings, tokens: Tokens, tmp_path: Path
     ) -> AsyncIterator[httpx.AsyncClient]:
         app = create_gateway(settings, readmodel_path=tmp_path / "readmodel.sqlite3")
-        async with running(app, tokens.viewer()) as client:
+        async with running(app, tokens.coordinator()) as client:
             yield client
 
     async def test_one_trace_spans_command_publish_and_projection(

@@ -33,7 +33,7 @@ async def gateway(
     settings: Settings, tokens: Tokens, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_gateway(settings, readmodel_path=tmp_path / "readmodel.sqlite3")
-    async with running(app, tokens.viewer()) as client:
+    async with running(app, tokens.coordinator()) as client:
         client.app = app  # type: ignore[attr-defined]
         yield client
 
