@@ -153,6 +153,8 @@ def child_env(
             "TONGXIN_HTTP_PORT": str(http_port),
             "TONGXIN_NATS_URLS": f"nats://{ports.HOST}:{p.nats}",
             "TONGXIN_STATE_DIR": str(state),
+            # The embedded default trusts its own dev issuer (keys in the state folder).
+            "TONGXIN_AUTH_DEV": "true",
             "TONGXIN_VOLUNTEERS_URL": f"http://{ports.HOST}:{p.volunteers}",
             "PYTHONUNBUFFERED": "1",
         }

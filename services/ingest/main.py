@@ -102,7 +102,7 @@ def parse_cloudevent(request_headers: Any, body: bytes) -> Envelope:
             }
             if request_headers.get("traceparent"):
                 headers["traceparent"] = request_headers["traceparent"]
-            return from_headers(headers, body)
+            return from_headers(headers, body, tolerant=False)
     except orjson.JSONDecodeError:
         raise MalformedEventError("the body is not valid JSON") from None
     raise MalformedEventError(
@@ -150,6 +150,7 @@ def create_service(settings: Settings) -> FastAPI:
         if not caller.department:
             raise ForbiddenError("the credential names no department")
         envelope = parse_cloudevent(request.headers, await request.body())
+        boundary = type(envelope.data).boundary
         owner = type(envelope.data).department()
         if owner != caller.department or not ownership.may_publish(
             caller.department, envelope.nats_subject()
@@ -158,8 +159,17 @@ def create_service(settings: Settings) -> FastAPI:
                 f"{envelope.type} belongs to department {owner!r}; "
                 f"department {caller.department!r} may publish only its own event types"
             )
+        if ownership.boundary(boundary).kind != "system":
+            # A service's stream has one publisher, its relay: events of a Tongxin
+            # service are made by commands to that service, never posted here.
+            raise ForbiddenError(
+                f"{envelope.type} is published by the {boundary} service; "
+                "send a command to that service instead"
+            )
         if envelope.department != owner:
             raise ForbiddenError(f"the department attribute must be {owner!r}")
+        # Positions in a stream are the relay's to state, never a caller's.
+        envelope = dataclasses.replace(envelope, sequence=None)
         try:
             return await ingest.publish(envelope, caller.department)
         except NatsUnavailableError:

@@ -137,10 +137,13 @@ class OutboxRelay:
         except NotFoundError:
             return 0
         headers = msg.headers or {}
-        if headers.get("ce-source") != source_of(self.service):
-            return 0
         sequence = headers.get("ce-sequence", "")
-        return int(sequence) if sequence.isdigit() else 0
+        # Trusted only when the message is provably ours: its id is derived from the position.
+        if not sequence.isdigit() or headers.get("Nats-Msg-Id") != message_id(
+            self.service, int(sequence)
+        ):
+            return 0
+        return int(sequence)
 
     async def _pump(self, js: JetStreamContext, stop: asyncio.Event) -> None:
         """Read and convert the next batch in a thread while the last one's acks are in flight.

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
 
     # Auth: a JWKS URL (http(s)://…) or file path, the expected issuer and audience.
     auth_jwks_url: str = ""
+    auth_dev: bool = Field(
+        default=False, description="Trust the dev issuer's JWKS in the state folder."
+    )
     auth_issuer: str = "tongxin-dev"
     auth_audience: str = "tongxin"
 
@@ -69,4 +72,12 @@ class Settings(BaseSettings):
         return [url.strip() for url in self.nats_urls.split(",") if url.strip()]
 
     def jwks_location(self) -> str:
-        return self.auth_jwks_url or str(self.state_dir / "keys" / "jwks.json")
+        """Where token keys come from: never silently the dev issuer's outside dev mode."""
+        if self.auth_jwks_url:
+            return self.auth_jwks_url
+        if self.auth_dev:
+            return str(self.state_dir / "keys" / "jwks.json")
+        raise ValueError(
+            "set TONGXIN_AUTH_JWKS_URL (the identity provider's JWKS), "
+            "or TONGXIN_AUTH_DEV=true to trust the dev issuer of the embedded default"
+        )

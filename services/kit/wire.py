@@ -103,17 +103,34 @@ def envelope_for(
     )
 
 
-def _parse_data(event_type: str, data: Any) -> ContractEvent:
+def describe(exc: ValidationError) -> str:
+    """A validation error without the offending values: they may be personal data."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'data'}: {error['msg']}"
+        for error in exc.errors(include_input=False, include_url=False)
+    )
+
+
+def _parse_data(event_type: str, data: Any, *, tolerant: bool) -> ContractEvent:
+    """Validate the data of an event type. Writers are strict, readers tolerant."""
     try:
         cls = event_class(event_type)
     except UnknownEventTypeError:
         raise MalformedEventError(f"unknown event type {event_type!r}") from None
     try:
+        if tolerant:
+            # Fields a newer producer added are dropped before validation.
+            document = orjson.loads(data) if isinstance(data, bytes | str) else data
+            if isinstance(document, dict):
+                document = {k: v for k, v in document.items() if k in cls.model_fields}
+            return cls.model_validate(document)
         if isinstance(data, bytes | str):
             return cls.model_validate_json(data)
         return cls.model_validate(data)
+    except orjson.JSONDecodeError:
+        raise MalformedEventError(f"data of {event_type} is not JSON") from None
     except ValidationError as exc:
-        raise MalformedEventError(f"data does not match {event_type}: {exc}") from exc
+        raise MalformedEventError(f"data does not match {event_type}: {describe(exc)}") from None
 
 
 def _parse_time(value: Any) -> datetime:
@@ -128,8 +145,8 @@ def _parse_time(value: Any) -> datetime:
     return parsed
 
 
-def from_headers(headers: dict[str, str] | None, body: bytes) -> Envelope:
-    """Read a binary-mode CloudEvent from NATS headers and body."""
+def from_headers(headers: dict[str, str] | None, body: bytes, *, tolerant: bool = True) -> Envelope:
+    """Read a binary-mode CloudEvent from NATS headers and body (tolerantly by default)."""
     headers = headers or {}
     for attr in REQUIRED:
         if not headers.get(f"ce-{attr}"):
@@ -137,7 +154,7 @@ def from_headers(headers: dict[str, str] | None, body: bytes) -> Envelope:
     if headers["ce-specversion"] != SPEC_VERSION:
         raise MalformedEventError("only CloudEvents 1.0 is accepted")
     event_type = headers["ce-type"]
-    data = _parse_data(event_type, body)
+    data = _parse_data(event_type, body, tolerant=tolerant)
     sequence = headers.get("ce-sequence")
     return Envelope(
         id=headers["ce-id"],
@@ -152,8 +169,8 @@ def from_headers(headers: dict[str, str] | None, body: bytes) -> Envelope:
     )
 
 
-def from_structured(document: Any) -> Envelope:
-    """Read a structured-mode CloudEvent (a decoded JSON object)."""
+def from_structured(document: Any, *, tolerant: bool = False) -> Envelope:
+    """Read a structured-mode CloudEvent (a decoded JSON object; strictly by default)."""
     if not isinstance(document, dict):
         raise MalformedEventError("a CloudEvent must be a JSON object")
     for attr in REQUIRED:
@@ -167,7 +184,7 @@ def from_structured(document: Any) -> Envelope:
         raise MalformedEventError("datacontenttype must be application/json")
     if "data" not in document:
         raise MalformedEventError("missing data")
-    data = _parse_data(document["type"], document["data"])
+    data = _parse_data(document["type"], document["data"], tolerant=tolerant)
     subject = document.get("subject")
     if subject is not None and not isinstance(subject, str):
         raise MalformedEventError("subject must be a string")

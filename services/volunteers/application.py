@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,8 @@ from contracts.checks import BackgroundCheckCompleted
 from services.kit.application import CommandKey, ServiceApplication
 from services.kit.errors import NotFoundError, StaleVersionError
 from services.volunteers.domain import Shift, Volunteer
+
+log = logging.getLogger(__name__)
 
 
 def _check_version(aggregate: Aggregate, expected: int | None) -> None:
@@ -134,8 +137,9 @@ class VolunteersApplication(ServiceApplication):
     ) -> None:
         """Record police results on volunteers, with the consumer position, in one transaction.
 
-        A result for a volunteer this service does not know is skipped (tolerant reader);
-        the position still advances so it is not processed again.
+        A result for a volunteer this service does not know, or one that does not answer
+        the check last requested, is skipped (and logged); the position still advances so
+        it is not processed again.
         """
         touched: dict[UUID, Volunteer] = {}
         for result in results:
@@ -147,6 +151,13 @@ class VolunteersApplication(ServiceApplication):
                 except NotFoundError:
                     continue
                 touched[volunteer_id] = volunteer
+            if not volunteer.awaits_result_of(result.check_id):
+                log.warning(
+                    "ignored police result %s for volunteer %s: not the check requested",
+                    result.check_id,
+                    volunteer_id,
+                )
+                continue
             volunteer.record_background_check(
                 check_id=result.check_id, outcome=result.outcome, expires_on=result.expires_on
             )

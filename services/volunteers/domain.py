@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from eventsourcing.domain import Aggregate, event
@@ -11,6 +11,8 @@ from services.kit.errors import ConflictError, DomainError
 
 VolunteerKind = Literal["parent", "five-elders", "youth", "teacher", "professional"]
 PostKind = Literal["safety-post", "library", "after-school", "lecture"]
+# How far before a shift a volunteer may check in, and after it check out.
+ATTENDANCE_SLACK = timedelta(hours=2)
 CheckStatus = Literal["none", "requested", "passed", "failed", "expired"]
 
 
@@ -64,6 +66,11 @@ class Volunteer(Aggregate):
     def request_background_check(self, check_id: str, requested_at: datetime) -> None:
         self.check_status = "requested"
         self.check_id = check_id
+
+    def awaits_result_of(self, check_id: str) -> bool:
+        """Only the answer to the check last requested counts: an unrequested result, or a
+        late answer to a superseded request, must not make anyone eligible."""
+        return self.check_status == "requested" and self.check_id == check_id
 
     def record_background_check(self, check_id: str, outcome: str, expires_on: date | None) -> None:
         if outcome == "passed" and expires_on is None:
@@ -185,6 +192,10 @@ class Shift(Aggregate):
 
     def check_in(self, volunteer_id: str, at: datetime) -> None:
         self._require(volunteer_id, "signed-up", "check-in needs a place that is not checked in")
+        if not self.starts_at - ATTENDANCE_SLACK <= at <= self.ends_at:
+            raise InvalidTimeError(
+                "check-in must fall between two hours before the shift starts and its end"
+            )
         self._checked_in(volunteer_id=volunteer_id, at=at)
 
     @event("CheckedIn")
@@ -192,14 +203,15 @@ class Shift(Aggregate):
         self.places[volunteer_id] = {"status": "checked-in", "in": at.isoformat()}
 
     def check_out(self, volunteer_id: str, at: datetime) -> float:
-        """Check out and return the hours credited: time present, at most the shift's length."""
+        """Check out and return the hours credited: the time present during the shift."""
         self._require(volunteer_id, "checked-in", "check-out needs a checked-in volunteer")
         checked_in = datetime.fromisoformat(self.places[volunteer_id]["in"])
         if at <= checked_in:
             raise InvalidTimeError("check-out must come after check-in")
-        present = (at - checked_in).total_seconds()
-        length = (self.ends_at - self.starts_at).total_seconds()
-        hours = round(min(present, length) / 3600, 2)
+        if at > self.ends_at + ATTENDANCE_SLACK:
+            raise InvalidTimeError("check-out must come at most two hours after the shift ends")
+        present = min(at, self.ends_at) - max(checked_in, self.starts_at)
+        hours = round(max(present.total_seconds(), 0) / 3600, 2)
         self._checked_out(volunteer_id=volunteer_id, school_id=self.school_id, at=at, hours=hours)
         return hours
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.support.apps import CLOUDEVENTS_JSON, Tokens, police_result
-from tests.support.streams import stream_last_seq
+from tests.support.streams import read_stream, stream_last_seq
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -152,6 +152,41 @@ class TestIngestAcceptsOnlyADepartmentsOwnValidEvents:
         coordinator = {"Authorization": f"Bearer {tokens.coordinator()}"} | CLOUDEVENTS_JSON
         assert_problem(await ingest.post("/events", json=event, headers=coordinator), 403)
         assert await stream_last_seq(nats_url, "CHECKS") == 0
+
+    async def test_a_services_own_stream_is_not_open_to_its_department(
+        self, ingest: httpx.AsyncClient, tokens: Tokens, nats_url: str
+    ) -> None:
+        # The Youth League owns the volunteers service, but that stream has one
+        # publisher: the service's relay. A posted "check recorded" would forge history.
+        event = {
+            "specversion": "1.0",
+            "id": "forged-1",
+            "source": "/tongxin/volunteers",
+            "type": "org.tongxin.volunteers.background-check-recorded.v1",
+            "time": "2026-11-23T08:00:00Z",
+            "datacontenttype": "application/json",
+            "data": {
+                "volunteer_id": "00000000-0000-4000-8000-000000000001",
+                "check_id": "chk-1",
+                "outcome": "passed",
+                "expires_on": "2099-01-01",
+            },
+        }
+        youth_league = {"Authorization": f"Bearer {tokens.department('cyl')}"} | CLOUDEVENTS_JSON
+        response = await ingest.post("/events", json=event, headers=youth_league)
+        assert_problem(response, 403, "forbidden")
+        assert await stream_last_seq(nats_url, "VOLUNTEERS") == 0
+
+    async def test_a_callers_stream_position_is_not_passed_on(
+        self, ingest: httpx.AsyncClient, nats_url: str
+    ) -> None:
+        event = police_result("00000000-0000-4000-8000-000000000001", "chk-1")
+        headers = {f"ce-{k}": v for k, v in event.items() if k not in ("data", "datacontenttype")}
+        headers |= {"ce-sequence": "999999", "content-type": "application/json"}
+        response = await ingest.post("/events", json=event["data"], headers=headers)
+        assert response.status_code == 202, response.text
+        (stored,) = await read_stream(nats_url, "CHECKS")
+        assert "ce-sequence" not in stored.headers
 
     @pytest.mark.parametrize(
         "mutate",

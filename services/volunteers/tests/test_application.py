@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -35,20 +36,19 @@ def register(app: VolunteersApplication, key: CommandKey | None = None) -> UUID:
     return UUID(response["volunteer_id"])
 
 
-def passed(app: VolunteersApplication, volunteer_id: UUID, position: int) -> None:
-    app.record_background_checks(
-        "police",
-        position,
-        [
-            BackgroundCheckCompleted(
-                check_id="chk-1",
-                volunteer_id=str(volunteer_id),
-                outcome="passed",
-                expires_on=date(2027, 12, 31),
-                completed_at=START,
-            )
-        ],
+def police_result(volunteer_id: UUID, check_id: str, outcome: str = "passed") -> Any:
+    return BackgroundCheckCompleted(
+        check_id=check_id,
+        volunteer_id=str(volunteer_id),
+        outcome=outcome,  # type: ignore[arg-type]
+        expires_on=date(2027, 12, 31) if outcome == "passed" else None,
+        completed_at=START,
     )
+
+
+def passed(app: VolunteersApplication, volunteer_id: UUID, position: int) -> None:
+    check_id = app.request_background_check(None, volunteer_id)["check_id"]
+    app.record_background_checks("police", position, [police_result(volunteer_id, check_id)])
 
 
 def publish(app: VolunteersApplication, capacity: int, child_facing: bool = True) -> UUID:
@@ -101,11 +101,27 @@ class TestPoliceResults:
         assert app.consumer_position("police") == 7
         assert app.sign_up(None, post, person)["places_filled"] == 1
 
+    def test_only_the_answer_to_the_check_requested_counts(
+        self, app: VolunteersApplication
+    ) -> None:
+        person = register(app)
+        # A result nobody asked for changes nothing.
+        app.record_background_checks("police", 1, [police_result(person, "chk-forged")])
+        assert app.volunteer(person).check_status == "none"
+        # A late pass for a superseded request does not override the newer request.
+        old = app.request_background_check(None, person)["check_id"]
+        new = app.request_background_check(None, person)["check_id"]
+        app.record_background_checks("police", 2, [police_result(person, old)])
+        assert app.volunteer(person).check_status == "requested"
+        app.record_background_checks("police", 3, [police_result(person, new, "failed")])
+        assert app.volunteer(person).check_status == "failed"
+        assert app.consumer_position("police") == 3
+
     def test_a_result_for_an_unknown_volunteer_only_moves_the_position(
         self, app: VolunteersApplication
     ) -> None:
         before = head(app)
-        passed(app, UUID(int=1), position=3)
+        app.record_background_checks("police", 3, [police_result(UUID(int=1), "chk-1")])
         assert head(app) == before
         assert app.consumer_position("police") == 3
 
@@ -160,6 +176,7 @@ class TestPublishedLanguage:
         assert types == [
             "volunteer-registered",
             "shift-published",
+            "background-check-requested",
             "background-check-recorded",
             "volunteer-signed-up",
             "volunteer-checked-in",

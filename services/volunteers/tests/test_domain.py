@@ -83,12 +83,22 @@ class TestSignUp:
 
 
 class TestAttendance:
-    def test_hours_are_the_time_present_capped_at_the_shift_length(self) -> None:
+    def test_hours_are_the_time_present_during_the_shift(self) -> None:
         post, person = shift(), volunteer("passed")
         post.sign_up(person)
         post.check_in(str(person.id), START - timedelta(minutes=10))
         hours = post.check_out(str(person.id), START + timedelta(hours=3))
         assert hours == 1.5
+
+    def test_attendance_must_be_near_the_shift(self) -> None:
+        post, person = shift(), volunteer("passed")
+        post.sign_up(person)
+        with pytest.raises(InvalidTimeError):
+            post.check_in(str(person.id), START - timedelta(days=3))
+        post.check_in(str(person.id), START)
+        with pytest.raises(InvalidTimeError):
+            post.check_out(str(person.id), START + timedelta(days=2))
+        assert post.places[str(person.id)]["status"] == "checked-in"
 
     def test_partial_presence_counts_partially(self) -> None:
         post, person = shift(), volunteer("passed")
