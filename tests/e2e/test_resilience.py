@@ -65,7 +65,10 @@ class TestRelayKilledMidStream:
         async with running(create_volunteers(api_settings), tokens.coordinator()) as volunteers:
             await register_many(volunteers, 600, "Killed-relay")
 
-        env = settings_env(settings.model_copy(update={"relay_batch": 5}))
+        # A one-second duplicate window: the restart below comes after it, so only the
+        # relay's own stored position (not JetStream's dedup) can prevent a republish.
+        relay_settings = settings.model_copy(update={"relay_batch": 5, "duplicate_window_s": 1.0})
+        env = settings_env(relay_settings)
         command = [sys.executable, "-m", "services.volunteers", "relay"]
         quiet = {"stdout": asyncio.subprocess.DEVNULL, "stderr": asyncio.subprocess.DEVNULL}
         relay = await asyncio.create_subprocess_exec(*command, env=env, **quiet)
@@ -82,6 +85,7 @@ class TestRelayKilledMidStream:
                 relay.kill()
                 await relay.wait()
 
+        await asyncio.sleep(1.5)
         restarted = await asyncio.create_subprocess_exec(*command, env=env, **quiet)
         try:
             await eventually(
