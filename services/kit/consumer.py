@@ -13,6 +13,12 @@ Delivery rules:
   dead-letter stream at once: retrying cannot make it valid.
 The server-side max_deliver is unlimited on purpose: messages held back behind a
 failing one must never be dropped by the server.
+
+Where delivery starts is the projection's business, not the server's: on each
+(re)start the consumer reads the projection's position, and if the durable has
+already delivered or acknowledged anything beyond it (the read model was lost,
+restored from an older copy, or is new on a new pod), the durable is deleted and
+created again to start at `position + 1`. Otherwise the durable carries on.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
 
@@ -133,20 +140,24 @@ class Consumer:
         js = self._nc.jetstream(timeout=5.0)
         await bus.ensure_stream(js, self.boundary, self.settings)
         await bus.ensure_dead_letter_stream(js, self.settings)
+        self.position = await asyncio.to_thread(self.projection.position, self.name)
+        await self._discard_durable_ahead_of(js, self.position)
+        resume = self.position > 0
+        # Used only when the durable does not exist; an existing one keeps its own config.
         subscription = await js.pull_subscribe(
             self.filter_subject,
             durable=self.name,
             stream=self.stream,
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
                 max_deliver=-1,
                 ack_wait=self.settings.consumer_ack_wait_s,
                 max_ack_pending=max(self.settings.consumer_batch * 4, 1000),
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE if resume else DeliverPolicy.ALL,
+                opt_start_seq=self.position + 1 if resume else None,
             ),
         )
         self.connected = True
-        self.position = await asyncio.to_thread(self.projection.position, self.name)
         while not stop.is_set():
             try:
                 messages = await subscription.fetch(self.settings.consumer_batch, timeout=0.5)
@@ -154,6 +165,35 @@ class Consumer:
                 await self._refresh_pending(subscription)
                 continue
             await self._handle(js, messages)
+
+    async def _discard_durable_ahead_of(self, js: JetStreamContext, position: int) -> None:
+        """Delete the durable if it would skip events the projection has not applied.
+
+        The durable redelivers what it has not had acknowledged, but nothing at or below
+        its ack floor, and an explicit ack may have gone beyond the floor (a dead letter,
+        an already-applied redelivery): anything delivered past `position` is suspect.
+        Recreating costs the redelivery of what lies beyond `position`: a message that
+        was dead-lettered there is tried, and dead-lettered, again.
+        """
+        try:
+            info = await js.consumer_info(self.stream, self.name)
+        except NotFoundError:
+            return
+        acked = int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
+        delivered = int(info.delivered.stream_seq or 0) if info.delivered else 0
+        if max(acked, delivered) <= position:
+            return
+        log.warning(
+            "consumer %s: the durable is at stream seq %d (acked %d) but the projection at %d; "
+            "recreating it to start at %d",
+            self.name,
+            delivered,
+            acked,
+            position,
+            position + 1,
+        )
+        with contextlib.suppress(NotFoundError):  # Someone else deleted it meanwhile.
+            await js.delete_consumer(self.stream, self.name)
 
     async def _refresh_pending(self, subscription: JetStreamContext.PullSubscription) -> None:
         with contextlib.suppress(Exception):

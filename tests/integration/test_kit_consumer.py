@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -238,3 +238,74 @@ async def test_one_trace_spans_command_relay_and_consumer(
 
 def _create_in_context(app: CounterApp) -> object:
     return app.create("traced")
+
+
+class RecordingProjection(CounterProjection):
+    """A counter projection that remembers every stream sequence it was asked to apply."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.offered: list[int] = []
+
+    def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
+        self.offered += [delivered.stream_seq for delivered in events]
+        super().apply(consumer, events)
+
+
+async def _durable_deliveries(url: str) -> int:
+    """How many deliveries (redeliveries included) the durable has made."""
+    async with nats_client(url) as nc:
+        info = await nc.jetstream().consumer_info(STREAM, CONSUMER)
+    assert info.delivered is not None
+    return int(info.delivered.consumer_seq)
+
+
+async def test_a_lost_projection_is_fed_again_from_its_own_position(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    app.fill(30)
+    first = CounterProjection(tmp_path / "first.sqlite3")
+    async with running(relay_for(app, settings).run):
+        async with running(consumer_for(first, settings).run):
+            await eventually(lambda: first.count() == 30, timeout=30)
+
+        # The read model is lost (a new pod, a deleted file); the durable still exists and
+        # has everything acknowledged. A fresh projection under the same name gets it all.
+        fresh = RecordingProjection(tmp_path / "fresh.sqlite3")
+        async with running(consumer_for(fresh, settings).run):
+            await eventually(lambda: fresh.count() == 30, timeout=30)
+        assert [seq for seq, *_ in fresh.rows()] == list(range(1, 31))
+        assert fresh.position(CONSUMER) == 30
+
+        # A projection restored from an older copy resumes after its own position.
+        messages = await read_stream(nats_url, STREAM)
+        older = RecordingProjection(tmp_path / "older.sqlite3")
+        older.apply(
+            CONSUMER, [Delivered(m.seq, from_headers(m.headers, m.data)) for m in messages[:12]]
+        )
+        older.offered.clear()
+        async with running(consumer_for(older, settings).run):
+            await eventually(lambda: older.count() == 30, timeout=30)
+        assert older.offered == list(range(13, 31))
+        assert [seq for seq, *_ in older.rows()] == list(range(1, 31))
+
+
+async def test_a_restarted_consumer_with_its_projection_intact_receives_nothing_twice(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    app.fill(20)
+    projection = RecordingProjection(tmp_path / "projection.sqlite3")
+    async with running(relay_for(app, settings).run):
+        async with running(consumer_for(projection, settings).run):
+            await eventually(lambda: projection.count() == 20, timeout=30)
+        assert await _durable_deliveries(nats_url) == 20
+
+        counter_id = await asyncio.to_thread(app.create, "later")
+        for _ in range(4):
+            await asyncio.to_thread(app.increment, counter_id)
+        async with running(consumer_for(projection, settings).run):
+            await eventually(lambda: projection.count() == 25, timeout=30)
+
+    assert projection.offered == list(range(1, 26))
+    # The durable was kept, not recreated, and delivered each message exactly once.
+    assert await _durable_deliveries(nats_url) == 25
