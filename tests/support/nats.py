@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from tongxin.ports import free_port
+
 NATS_SERVER = Path(sys.executable).parent / "nats-server"
 
 
@@ -35,7 +37,7 @@ class NatsServer:
         self.store_dir = Path(store_dir or tempfile.mkdtemp(prefix="tongxin-nats-"))
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.host = host
-        self.port = port or _free_port(host)
+        self.port = port or free_port(host)
         self.startup_timeout = startup_timeout
         self.log_path = self.store_dir / "nats-server.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -147,9 +149,3 @@ class NatsServer:
         tb: TracebackType | None,
     ) -> None:
         self.cleanup()
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])

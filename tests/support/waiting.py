@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tongxin.ports import free_port
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free right now (bind to port 0 and let the kernel choose)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+__all__ = ["eventually", "free_port", "wait_until"]
 
 
 async def eventually(
