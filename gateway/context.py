@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+import jwt
 import strawberry
 from fastapi.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
@@ -36,6 +38,7 @@ class GatewayContext(BaseContext):
         self.broadcaster = broadcaster
         self.loaders: Loaders = create_loaders(readmodel)
         self._principal: Principal | None = None
+        self._expires_at: float | None = None
 
     def _authorization(self) -> str:
         params = self.connection_params
@@ -49,14 +52,31 @@ class GatewayContext(BaseContext):
         return ""
 
     async def authenticate(self) -> Principal:
-        """The verified caller; raises `AuthError` when the token is missing or bad."""
+        """The verified caller; raises `AuthError` when the token is missing, bad or expired.
+
+        A websocket connection keeps its context (and token) for as long as it lives:
+        the token's expiry is checked again on each call.
+        """
         if self._principal is None:
             scheme, _, token = self._authorization().partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise AuthError("a bearer token is required")
             # Verification may read the JWKS file or URL: keep it off the event loop.
-            self._principal = await asyncio.to_thread(self.verifier.verify, token.strip())
+            principal = await asyncio.to_thread(self.verifier.verify, token.strip())
+            self._expires_at = token_expiry(principal.token)
+            self._principal = principal
+        if self.expired:
+            raise AuthError("the bearer token has expired")
         return self._principal
+
+    @property
+    def expires_at(self) -> float | None:
+        """When the caller's token expires (epoch seconds), once authenticated."""
+        return self._expires_at
+
+    @property
+    def expired(self) -> bool:
+        return self._expires_at is not None and time.time() >= self._expires_at
 
     @property
     def principal(self) -> Principal:
@@ -64,6 +84,16 @@ class GatewayContext(BaseContext):
         if self._principal is None:
             raise AuthError("not authenticated")
         return self._principal
+
+
+def token_expiry(token: str) -> float | None:
+    """The `exp` claim of a token already verified (the signature is not checked again)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    exp = claims.get("exp")
+    return float(exp) if isinstance(exp, int | float) else None
 
 
 async def context_getter(connection: HTTPConnection) -> GatewayContext:
@@ -85,7 +115,7 @@ def context_of(info: strawberry.Info) -> GatewayContext:
 
 
 class Authenticated(BasePermission):
-    """Any verified caller: volunteers' names and hours are personal data."""
+    """Any verified caller; what each role may read is decided in `gateway.access`."""
 
     message = "a valid bearer token is required"
     error_extensions = {"code": UNAUTHENTICATED}

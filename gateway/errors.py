@@ -17,3 +17,7 @@ def coded(message: str, code: str) -> GraphQLError:
 
 def bad_input(message: str) -> GraphQLError:
     return coded(message, BAD_USER_INPUT)
+
+
+def forbidden(message: str) -> GraphQLError:
+    return coded(message, FORBIDDEN)

@@ -155,6 +155,7 @@ class SignUpRow:
     volunteer_id: str
     status: str
     hours: float
+    school_id: str | None = None  # The shift's school, once the shift is known.
 
 
 @dataclass(frozen=True)
@@ -530,6 +531,7 @@ class VolunteersReadModel:
             volunteer_id=row["volunteer_id"],
             status=row["status"],
             hours=float(row["hours"]),
+            school_id=row["school_id"],
         )
 
     def volunteer(self, volunteer_id: str) -> VolunteerRow | None:
@@ -544,13 +546,27 @@ class VolunteersReadModel:
             return {row["id"]: self._volunteer(row) for row in rows.fetchall()}
 
     def volunteers(
-        self, *, first: int, after: str | None = None, school_id: str | None = None
+        self,
+        *,
+        first: int,
+        after: str | None = None,
+        school_id: str | None = None,
+        school_ids: Sequence[str] | None = None,
     ) -> Page[VolunteerRow]:
-        """Volunteers by display name (then id), optionally of one school."""
-        where, params = [], []
+        """Volunteers by display name (then id), optionally of one school or of some schools.
+
+        `school_ids` (when not None) keeps only volunteers whose home school is one of
+        them: an empty sequence gives an empty page.
+        """
+        where: list[str] = []
+        params: list[Any] = []
         if school_id is not None:
             where.append("school_id = ?")
             params.append(school_id)
+        if school_ids is not None:
+            schools = sorted(set(school_ids))
+            where.append(f"school_id IN ({','.join('?' * len(schools))})" if schools else "0")
+            params += schools
         if after is not None:
             name, vid = decode_cursor("volunteer", after, 2)
             where.append("(display_name, id) > (?, ?)")

@@ -332,3 +332,151 @@ class TestOperations:
         response = await client.get("/readyz")
         assert response.status_code == 200
         assert response.json()["checks"]["readmodel"]["ok"] is True
+
+
+def people(gateway: FastAPI) -> None:
+    """Li (home s1), Wang (home s2) and Zhao (home s2, but signed up at s1)."""
+    feed(
+        gateway,
+        registered("v1", "Li", school="s1"),
+        registered("v2", "Wang", school="s2"),
+        registered("v3", "Zhao", school="s2"),
+        published("sh1", "s1"),
+        published("sh2", "s2", day=1),
+        signed_up("sh1", "v1", 1),
+        checked_out("sh1", "v1", 2.0, school="s1"),
+        signed_up("sh1", "v3", 2),
+        signed_up("sh2", "v1", 1),
+        signed_up("sh2", "v2", 2),
+    )
+
+
+NAMES = (
+    "query($school: String) { volunteers(schoolId: $school) { edges { node { displayName } } } }"
+)
+ONE = "query($id: ID!) { volunteer(id: $id) { displayName signUps { shiftId } } }"
+SHIFT_SIGN_UPS = (
+    "query($id: ID!) { shift(id: $id) { title signUps { volunteerId volunteer { displayName } } } }"
+)
+
+
+def names(result: dict[str, Any]) -> list[str]:
+    return [e["node"]["displayName"] for e in result["data"]["volunteers"]["edges"]]
+
+
+class TestAuthorisation:
+    """Personal data is for staff and the volunteer themself, as in the REST API."""
+
+    @pytest.mark.parametrize("role", ["viewer", "department-system", "volunteer"])
+    async def test_only_staff_list_volunteers(self, gateway, client, issuer, role, caplog):
+        people(gateway)
+        token = issuer.token(role=role, subject="v1", department="edu")
+        for variables in ({}, {"school": "s1"}):
+            result = await gql(client, NAMES, variables, token=token)
+            assert codes(result) == ["FORBIDDEN"] and result["data"] is None
+        result = await gql(client, ONE, {"id": "v2"}, token=token)
+        assert codes(result) == ["FORBIDDEN"] and result["data"] == {"volunteer": None}
+        # An expected refusal is not logged as a server error.
+        assert not [r for r in caplog.records if r.name == "strawberry.execution"]
+
+    async def test_a_viewer_reads_shifts_and_school_hours_but_not_who_signed_up(
+        self, gateway, client, issuer
+    ):
+        people(gateway)
+        token = issuer.token(role="viewer")
+        result = await gql(
+            client,
+            """{ shifts { edges { node { id placesFilled } } }
+                 shift(id: "sh1") { title placesLeft }
+                 schoolHours { edges { node { schoolId hours volunteers } } } }""",
+            token=token,
+        )
+        assert "errors" not in result
+        assert [e["node"] for e in result["data"]["shifts"]["edges"]] == [
+            {"id": "sh1", "placesFilled": 2},
+            {"id": "sh2", "placesFilled": 2},
+        ]
+        assert result["data"]["shift"] == {"title": "Gate sh1", "placesLeft": 1}
+        assert result["data"]["schoolHours"]["edges"] == [
+            {"node": {"schoolId": "s1", "hours": 2.0, "volunteers": 1}}
+        ]
+
+        refused = await gql(client, SHIFT_SIGN_UPS, {"id": "sh1"}, token=token)
+        assert codes(refused) == ["FORBIDDEN"]
+        assert refused["data"] == {"shift": None}
+        listed = await gql(
+            client, "{ shifts { edges { node { signUps { volunteerId } } } } }", token=token
+        )
+        assert set(codes(listed)) == {"FORBIDDEN"} and listed["data"] is None
+
+    async def test_school_staff_see_only_the_schools_in_their_scope(self, gateway, client, issuer):
+        people(gateway)
+        token = issuer.token(role="school-staff", scope="school:s1")
+
+        assert names(await gql(client, NAMES, token=token)) == ["Li"]
+        assert names(await gql(client, NAMES, {"school": "s1"}, token=token)) == ["Li"]
+        outside = await gql(client, NAMES, {"school": "s2"}, token=token)
+        assert codes(outside) == ["FORBIDDEN"] and outside["data"] is None
+
+        mine = await gql(client, ONE, {"id": "v1"}, token=token)
+        # Li's sign-up at s2 is not the business of s1's staff.
+        assert mine["data"]["volunteer"] == {"displayName": "Li", "signUps": [{"shiftId": "sh1"}]}
+        other = await gql(client, ONE, {"id": "v2"}, token=token)
+        assert codes(other) == ["FORBIDDEN"] and other["data"] == {"volunteer": None}
+        unknown = await gql(client, ONE, {"id": "nobody"}, token=token)
+        assert unknown == {"data": {"volunteer": None}}
+
+        # Who comes to s1's shifts, wherever they live; not who goes to s2's.
+        at_s1 = await gql(client, SHIFT_SIGN_UPS, {"id": "sh1"}, token=token)
+        assert "errors" not in at_s1
+        assert at_s1["data"]["shift"]["signUps"] == [
+            {"volunteerId": "v1", "volunteer": {"displayName": "Li"}},
+            {"volunteerId": "v3", "volunteer": {"displayName": "Zhao"}},
+        ]
+        at_s2 = await gql(client, SHIFT_SIGN_UPS, {"id": "sh2"}, token=token)
+        assert codes(at_s2) == ["FORBIDDEN"] and at_s2["data"] == {"shift": None}
+
+    async def test_school_staff_with_no_school_in_scope_see_no_volunteers(
+        self, gateway, client, issuer
+    ):
+        people(gateway)
+        token = issuer.token(role="school-staff", scope="community:c1")
+        assert names(await gql(client, NAMES, token=token)) == []
+
+    async def test_a_volunteer_sees_themself_but_not_others(self, gateway, client, issuer):
+        people(gateway)
+        token = issuer.token(role="volunteer", subject="v1")
+
+        own = await gql(
+            client,
+            'query { volunteer(id: "v1") { displayName hours '
+            "signUps { shiftId volunteer { displayName } } } }",
+            token=token,
+        )
+        assert "errors" not in own
+        assert own["data"]["volunteer"] == {
+            "displayName": "Li",
+            "hours": 2.0,
+            "signUps": [
+                {"shiftId": "sh1", "volunteer": {"displayName": "Li"}},
+                {"shiftId": "sh2", "volunteer": {"displayName": "Li"}},
+            ],
+        }
+        # Not others: neither directly nor through a shift they share.
+        other = await gql(client, ONE, {"id": "v3"}, token=token)
+        assert codes(other) == ["FORBIDDEN"]
+        shared = await gql(client, SHIFT_SIGN_UPS, {"id": "sh1"}, token=token)
+        assert codes(shared) == ["FORBIDDEN"] and shared["data"] == {"shift": None}
+
+    async def test_a_city_coordinator_sees_everyone(self, gateway, client, issuer):
+        people(gateway)
+        token = issuer.token(role="coordinator", scope="city")
+        assert names(await gql(client, NAMES, token=token)) == ["Li", "Wang", "Zhao"]
+        assert names(await gql(client, NAMES, {"school": "s2"}, token=token)) == ["Wang", "Zhao"]
+        at_s2 = await gql(client, SHIFT_SIGN_UPS, {"id": "sh2"}, token=token)
+        assert [s["volunteer"]["displayName"] for s in at_s2["data"]["shift"]["signUps"]] == [
+            "Li",
+            "Wang",
+        ]
+        one = await gql(client, ONE, {"id": "v2"}, token=token)
+        assert one["data"]["volunteer"] == {"displayName": "Wang", "signUps": [{"shiftId": "sh2"}]}

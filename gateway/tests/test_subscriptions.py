@@ -101,3 +101,32 @@ class TestShiftChanged:
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
             assert closed.value.code == 4403
+
+    def test_a_subscription_ends_when_the_token_expires(self, app, issuer):
+        token = issuer.token(role="viewer", ttl_s=2)
+        with (
+            TestClient(app) as client,
+            client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws,
+        ):
+            ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            )
+            assert ws.receive_json()["type"] == "connection_ack"
+            query = {"query": "subscription { shiftChanged { id } }"}
+            ws.send_json({"id": "1", "type": "subscribe", "payload": query})
+            wait_for_subscribers(app, 1)
+            app.state.readmodel.apply(CONSUMER, Stream()(published("sh1", "s1")))
+            assert ws.receive_json()["payload"]["data"] == {"shiftChanged": {"id": "sh1"}}
+
+            # Nothing changes; at expiry the subscription ends on its own.
+            ended = ws.receive_json()
+            assert ended["id"] == "1" and ended["type"] == "next"
+            assert ended["payload"]["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+            assert ws.receive_json() == {"id": "1", "type": "complete"}
+            wait_for_subscribers(app, 0)
+            # The connection's token is no longer good for anything.
+            ws.send_json({"id": "2", "type": "subscribe", "payload": query})
+            refused = ws.receive_json()
+            assert refused["id"] == "2" and refused["type"] == "error"
+            assert refused["payload"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+            assert app.state.broadcaster.subscribers == 0

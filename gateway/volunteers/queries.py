@@ -8,8 +8,9 @@ from typing import Annotated
 import strawberry
 from strawberry.permission import BasePermission
 
+from gateway import access
 from gateway.context import Authenticated, context_of
-from gateway.errors import bad_input
+from gateway.errors import bad_input, forbidden
 from gateway.readmodel import InvalidCursorError
 from gateway.volunteers.types import (
     After,
@@ -28,7 +29,11 @@ authenticated: list[type[BasePermission]] = [Authenticated]
 
 @strawberry.type
 class VolunteersQuery:
-    @strawberry.field(description="Volunteers by display name.", permission_classes=authenticated)
+    @strawberry.field(
+        description="Volunteers by display name. Staff only; school staff see the volunteers "
+        "of the schools in their scope.",
+        permission_classes=authenticated,
+    )
     async def volunteers(
         self,
         info: strawberry.Info,
@@ -36,25 +41,45 @@ class VolunteersQuery:
         after: After = None,
         school_id: SchoolFilter = None,
     ) -> Connection[Volunteer]:
+        principal = await access.caller(info)
+        if school_id is None:
+            access.require_staff(principal, "the list of volunteers")
+            schools = access.school_filter(principal)
+        else:
+            access.require_school(principal, school_id, "the list of volunteers")
+            schools = None
         readmodel = context_of(info).readmodel
         try:
             page = await asyncio.to_thread(
-                readmodel.volunteers, first=check_first(first), after=after, school_id=school_id
+                readmodel.volunteers,
+                first=check_first(first),
+                after=after,
+                school_id=school_id,
+                school_ids=schools,
             )
         except InvalidCursorError as exc:
             raise bad_input(str(exc)) from None
         return connection(page, Volunteer)
 
     @strawberry.field(
-        description="One volunteer, or null if unknown.", permission_classes=authenticated
+        description="One volunteer, or null if unknown. Staff (school staff: volunteers of "
+        "the schools in their scope) and the volunteer themself only.",
+        permission_classes=authenticated,
     )
     async def volunteer(
         self,
         info: strawberry.Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Volunteer id.")],
     ) -> Volunteer | None:
+        principal = await access.caller(info)
+        if not access.is_self(principal, str(id)):
+            access.require_staff(principal, "a volunteer's record")
         row = await context_of(info).loaders.volunteer.load(str(id))
-        return Volunteer.from_row(row) if row else None
+        if row is None:
+            return None
+        if not access.may_see_volunteer(principal, row.id, row.school_id):
+            raise forbidden("this volunteer's record is outside your scope")
+        return Volunteer.from_row(row)
 
     @strawberry.field(description="Shifts by start time.", permission_classes=authenticated)
     async def shifts(

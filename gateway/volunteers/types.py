@@ -8,8 +8,9 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
+from gateway import access
 from gateway.context import context_of
-from gateway.errors import bad_input
+from gateway.errors import bad_input, forbidden
 from gateway.readmodel import Page, SchoolHoursRow, ShiftRow, SignUpRow, VolunteerRow
 
 MAX_PAGE = 100
@@ -85,10 +86,18 @@ class Volunteer:
     )
     hours: float = strawberry.field(description="Hours credited over all shifts.")
 
-    @strawberry.field(description="The volunteer's places on shifts, by shift id.")
+    @strawberry.field(
+        description="The volunteer's places on shifts, by shift id. Staff (school staff: "
+        "shifts at the schools in their scope) and the volunteer themself only."
+    )
     async def sign_ups(self, info: strawberry.Info, first: First = 20) -> list[SignUp]:
         check_first(first)
+        principal = await access.caller(info)
+        if not access.is_self(principal, str(self.id)):
+            access.require_staff(principal, "a volunteer's sign-ups")
         rows = await context_of(info).loaders.sign_ups_by_volunteer.load(str(self.id))
+        if not access.is_self(principal, str(self.id)):
+            rows = [row for row in rows if access.covers(principal, row.school_id)]
         return [SignUp.from_row(row) for row in rows[:first]]
 
     @classmethod
@@ -117,9 +126,13 @@ class Shift:
     places_filled: int = strawberry.field(description="Places taken.")
     places_left: int = strawberry.field(description="Places still free.")
 
-    @strawberry.field(description="Places taken or given back on this shift, by volunteer id.")
+    @strawberry.field(
+        description="Places taken or given back on this shift, by volunteer id. Staff only "
+        "(school staff: shifts at the schools in their scope)."
+    )
     async def sign_ups(self, info: strawberry.Info, first: First = 50) -> list[SignUp]:
         check_first(first)
+        access.require_school(await access.caller(info), self.school_id, "a shift's sign-ups")
         rows = await context_of(info).loaders.sign_ups_by_shift.load(str(self.id))
         return [SignUp.from_row(row) for row in rows[:first]]
 
@@ -145,9 +158,20 @@ class SignUp:
     volunteer_id: strawberry.ID = strawberry.field(description="Volunteer id.")
     status: SignUpStatus | None = strawberry.field(description="Where the place stands.")
     hours: float = strawberry.field(description="Hours credited for this shift.")
+    school_id: strawberry.Private[str | None] = None
 
-    @strawberry.field(description="The volunteer, if the read model knows them.")
+    @strawberry.field(
+        description="The volunteer, if the read model knows them. Staff for the shift's "
+        "school and the volunteer themself only."
+    )
     async def volunteer(self, info: strawberry.Info) -> Volunteer | None:
+        # School staff see who comes to their schools' shifts, wherever the volunteer lives.
+        principal = await access.caller(info)
+        if not (
+            access.is_self(principal, str(self.volunteer_id))
+            or access.covers(principal, self.school_id)
+        ):
+            raise forbidden("the volunteer on this sign-up is outside your scope")
         row = await context_of(info).loaders.volunteer.load(str(self.volunteer_id))
         return Volunteer.from_row(row) if row else None
 
@@ -163,6 +187,7 @@ class SignUp:
             volunteer_id=strawberry.ID(row.volunteer_id),
             status=_enum(SignUpStatus, row.status),  # type: ignore[arg-type]
             hours=row.hours,
+            school_id=row.school_id,
         )
 
 

@@ -1,0 +1,68 @@
+"""Who may read what through the gateway: the volunteers service's REST rules, for reads.
+
+Personal data (volunteers, their sign-ups) is for staff (admin, coordinator,
+school-staff) and for the volunteer themself; school staff see only the schools
+in their scope (`city` covers all). Shifts and school totals carry no personal
+data: any authenticated caller may read them. Refusals are GraphQL errors with
+`extensions.code = "FORBIDDEN"`.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.context import context_of
+from gateway.errors import UNAUTHENTICATED, coded, forbidden
+from services.kit.auth import AuthError, Principal
+
+STAFF = frozenset({"admin", "coordinator", "school-staff"})
+
+
+def is_staff(principal: Principal) -> bool:
+    return principal.role in STAFF
+
+
+def is_self(principal: Principal, volunteer_id: str) -> bool:
+    return principal.role == "volunteer" and principal.subject == volunteer_id
+
+
+def covers(principal: Principal, school_id: str | None) -> bool:
+    """Staff for this school: admins and coordinators everywhere, school staff in scope."""
+    if principal.role in ("admin", "coordinator"):
+        return True
+    if principal.role == "school-staff":
+        return school_id is not None and principal.covers_school(school_id)
+    return False
+
+
+def school_filter(principal: Principal) -> tuple[str, ...] | None:
+    """The schools a listing is limited to: None for all of them."""
+    if principal.role != "school-staff" or "city" in principal.scope:
+        return None
+    prefix = "school:"
+    return tuple(sorted({s[len(prefix) :] for s in principal.scope if s.startswith(prefix)}))
+
+
+def require_staff(principal: Principal, what: str) -> None:
+    if not is_staff(principal):
+        raise forbidden(f"{what} is for staff only")
+
+
+def require_school(principal: Principal, school_id: str | None, what: str) -> None:
+    """Staff covering this school (school staff: only schools in their scope)."""
+    require_staff(principal, what)
+    if not covers(principal, school_id):
+        raise forbidden(f"{what} of this school is outside your scope")
+
+
+def may_see_volunteer(principal: Principal, volunteer_id: str, school_id: str | None) -> bool:
+    """The volunteer themself, or staff covering the volunteer's home school."""
+    return is_self(principal, volunteer_id) or covers(principal, school_id)
+
+
+async def caller(info: strawberry.Info) -> Principal:
+    """The verified caller of this operation; UNAUTHENTICATED if the token is bad or expired."""
+    try:
+        return await context_of(info).authenticate()
+    except AuthError as exc:
+        raise coded(str(exc), UNAUTHENTICATED) from None
