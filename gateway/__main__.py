@@ -17,7 +17,7 @@ import time
 
 import uvicorn
 
-from gateway.main import BOUNDARY, PROJECTOR, SERVICE, create_gateway, create_projector
+from gateway.main import BOUNDARY, SERVICE, create_gateway, create_projector, projector_name
 from gateway.readmodel import VolunteersReadModel
 from services.kit import bus
 from services.kit.settings import Settings
@@ -47,7 +47,7 @@ async def rebuild(settings: Settings, *, timeout_s: float = 3600.0) -> int:
         stream = await bus.ensure_stream(js, BOUNDARY, settings)
         # The durable consumer remembers what it acked: start it over from the first event.
         with contextlib.suppress(Exception):
-            await js.delete_consumer(stream, PROJECTOR)
+            await js.delete_consumer(stream, projector_name(settings))
         await asyncio.to_thread(readmodel.reset)
         projector = create_projector(readmodel, settings)
         stop = asyncio.Event()
@@ -61,7 +61,7 @@ async def rebuild(settings: Settings, *, timeout_s: float = 3600.0) -> int:
                 if not projector.connected:
                     continue
                 try:
-                    info = await js.consumer_info(stream, PROJECTOR)
+                    info = await js.consumer_info(stream, projector_name(settings))
                 except Exception:
                     continue
                 log.info("rebuild: position %d, pending %d", projector.position, info.num_pending)
@@ -72,7 +72,7 @@ async def rebuild(settings: Settings, *, timeout_s: float = 3600.0) -> int:
         finally:
             stop.set()
             await asyncio.wait_for(task, timeout=30)
-        return await asyncio.to_thread(readmodel.position, PROJECTOR)
+        return await asyncio.to_thread(readmodel.position, projector_name(settings))
     finally:
         await nc.close()
         readmodel.close()

@@ -1,8 +1,8 @@
 """Who may read what through the gateway: the volunteers service's REST rules, for reads.
 
 Personal data (volunteers, their sign-ups) is for staff (admin, coordinator,
-school-staff) and for the volunteer themself; school staff see only the schools
-in their scope (`city` covers all). Shifts and school totals carry no personal
+school-staff) and for the volunteer themself; staff see only the schools in
+their scope (`city` covers all). Shifts and school totals carry no personal
 data: any authenticated caller may read them. Refusals are GraphQL errors with
 `extensions.code = "FORBIDDEN"`.
 """
@@ -27,17 +27,17 @@ def is_self(principal: Principal, volunteer_id: str) -> bool:
 
 
 def covers(principal: Principal, school_id: str | None) -> bool:
-    """Staff for this school: admins and coordinators everywhere, school staff in scope."""
-    if principal.role in ("admin", "coordinator"):
+    """Staff whose scope covers this school (`city` covers every school)."""
+    if not is_staff(principal):
+        return False
+    if "city" in principal.scope:
         return True
-    if principal.role == "school-staff":
-        return school_id is not None and principal.covers_school(school_id)
-    return False
+    return school_id is not None and principal.covers_school(school_id)
 
 
 def school_filter(principal: Principal) -> tuple[str, ...] | None:
     """The schools a listing is limited to: None for all of them."""
-    if principal.role != "school-staff" or "city" in principal.scope:
+    if "city" in principal.scope:
         return None
     prefix = "school:"
     return tuple(sorted({s[len(prefix) :] for s in principal.scope if s.startswith(prefix)}))

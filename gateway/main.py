@@ -28,9 +28,17 @@ PROJECTOR = "gateway-volunteers"
 BOUNDARY = "volunteers"
 
 
+def projector_name(settings: Settings) -> str:
+    """Each gateway instance keeps its own read model, so it needs its own durable consumer."""
+    instance = settings.gateway_instance
+    return f"{PROJECTOR}-{instance}" if instance else PROJECTOR
+
+
 def create_projector(readmodel: VolunteersReadModel, settings: Settings) -> Consumer:
     """The durable JetStream consumer that feeds the volunteers read model."""
-    return Consumer(name=PROJECTOR, boundary=BOUNDARY, projection=readmodel, settings=settings)
+    return Consumer(
+        name=projector_name(settings), boundary=BOUNDARY, projection=readmodel, settings=settings
+    )
 
 
 def create_gateway(
@@ -66,7 +74,7 @@ def create_gateway(
         app.state.volunteers_client = VolunteersClient(http)
         stop = asyncio.Event()
         task = (
-            asyncio.create_task(projector.run(stop), name=PROJECTOR)
+            asyncio.create_task(projector.run(stop), name=projector.name)
             if projector is not None
             else None
         )

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # Gateway: where it forwards commands; introspection and GraphiQL (off in production).
     volunteers_url: str = "http://127.0.0.1:8001"
     gateway_introspection: bool = True
+    gateway_instance: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="Names this gateway's durable consumer (e.g. the pod name).",
+    )
 
     log_level: str = "INFO"
 

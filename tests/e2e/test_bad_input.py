@@ -134,11 +134,12 @@ class TestCallersMustProveWhoTheyAre:
         viewer = {"Authorization": f"Bearer {tokens.viewer()}"}
         body = {"display_name": "Zhao Lei", "kind": "parent"}
         assert_problem(await volunteers.post("/volunteers", json=body, headers=viewer), 403)
-        staff = tokens.issuer.token(role="school-staff", scope="school:another-school")
-        response = await volunteers.post(
-            "/shifts", json=SHIFT, headers={"Authorization": f"Bearer {staff}"}
-        )
-        assert_problem(response, 403, "forbidden")
+        for role in ("school-staff", "coordinator"):
+            staff = tokens.issuer.token(role=role, scope="school:another-school")
+            response = await volunteers.post(
+                "/shifts", json=SHIFT, headers={"Authorization": f"Bearer {staff}"}
+            )
+            assert_problem(response, 403, "forbidden")
         assert head(volunteers) == 0
 
 
