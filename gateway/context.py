@@ -17,7 +17,7 @@ from gateway.errors import UNAUTHENTICATED
 from gateway.readmodel import VolunteersReadModel
 from gateway.volunteers.client import VolunteersClient
 from gateway.volunteers.loaders import Loaders, create_loaders
-from services.kit.auth import AuthError, JwksVerifier, Principal
+from services.kit.auth import AuthError, JwksVerifier, Principal, bearer_token
 
 
 class GatewayContext(BaseContext):
@@ -58,11 +58,9 @@ class GatewayContext(BaseContext):
         the token's expiry is checked again on each call.
         """
         if self._principal is None:
-            scheme, _, token = self._authorization().partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise AuthError("a bearer token is required")
+            token = bearer_token(self._authorization())
             # Verification may read the JWKS file or URL: keep it off the event loop.
-            principal = await asyncio.to_thread(self.verifier.verify, token.strip())
+            principal = await asyncio.to_thread(self.verifier.verify, token)
             self._expires_at = token_expiry(principal.token)
             self._principal = principal
         if self.expired:

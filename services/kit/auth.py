@@ -41,6 +41,14 @@ class Principal:
         return "city" in self.scope or f"school:{school_id}" in self.scope
 
 
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer <token>` value; AuthError if there is none."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("a bearer token is required")
+    return token.strip()
+
+
 class JwksVerifier:
     """Verifies RS256 tokens against a JWKS read from a URL or a file."""
 

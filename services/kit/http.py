@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kit.application import CommandKey
-from services.kit.auth import AuthError, JwksVerifier, Principal
+from services.kit.auth import AuthError, JwksVerifier, Principal, bearer_token
 from services.kit.errors import DomainError, ForbiddenError
 from services.kit.settings import Settings
 from services.kit.telemetry import FASTAPI_TELEMETRY
@@ -178,12 +178,8 @@ def _install_problem_handlers(app: FastAPI) -> None:
 
 def authenticated(request: Request) -> Principal:
     """FastAPI dependency: the verified caller."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("a bearer token is required")
     verifier: JwksVerifier = request.app.state.verifier
-    return verifier.verify(token.strip())
+    return verifier.verify(bearer_token(request.headers.get("authorization", "")))
 
 
 Caller = Annotated[Principal, Depends(authenticated)]
