@@ -146,6 +146,12 @@ async def test_probes_and_metrics(client: httpx.AsyncClient) -> None:
     not_ready = await client.get("/readyz")
     assert not_ready.status_code == 503
     assert not_ready.json()["checks"]["nats"] == {"ok": False}
+    # The kit's own series are exported once a relay or consumer has counted.
+    from services.kit import consumer, relay
+
+    relay.PUBLISHED.labels("kit-test").inc(3)
+    consumer.DEAD.labels("kit-test").inc()
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
-    assert "python_info" in metrics.text or "process_" in metrics.text or "# HELP" in metrics.text
+    assert 'tongxin_relay_published_total{service="kit-test"} 3.0' in metrics.text
+    assert 'tongxin_consumer_dead_lettered_total{consumer="kit-test"} 1.0' in metrics.text
