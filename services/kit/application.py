@@ -25,7 +25,9 @@ from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 
 from services.kit.errors import ConflictError, IdempotencyKeyReusedError, NotFoundError
 
-CONFLICT_RETRIES = 30
+# A conflicting command is retried until this much time has passed, not a fixed number
+# of times: on a loaded machine each attempt takes longer, and the budget should not shrink.
+CONFLICT_BUDGET_S = 5.0
 # Contending writers back off by a random, growing delay (capped): without jitter they
 # collide again in lock-step.
 CONFLICT_BACKOFF_S = 0.001
@@ -95,7 +97,9 @@ class ServiceApplication(Application):
         """Decide on fresh state and save atomically; see the module docstring."""
         if key is not None and (prior := self._prior_response(key)) is not None:
             return prior
-        for attempt in range(CONFLICT_RETRIES):
+        deadline = time.monotonic() + CONFLICT_BUDGET_S
+        attempt = 0
+        while True:
             aggregates, response = decide()
             pending: list[Aggregate] = list(aggregates)
             if key is not None:
@@ -111,11 +115,15 @@ class ServiceApplication(Application):
             except IntegrityError:
                 if key is not None and (prior := self._prior_response(key)) is not None:
                     return prior
+                if time.monotonic() >= deadline:
+                    raise ConflictError(
+                        "the command kept conflicting with concurrent changes; retry"
+                    ) from None
                 ceiling = min(CONFLICT_BACKOFF_CAP_S, CONFLICT_BACKOFF_S * 2**attempt)
                 time.sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not secrecy
+                attempt += 1
                 continue
             return response
-        raise ConflictError("the command kept conflicting with concurrent changes; retry")
 
     def save_tracked(self, tracking: Tracking, *aggregates: Aggregate) -> None:
         """Save the aggregates' new events with a consumer position, in one transaction."""
