@@ -13,13 +13,11 @@ import strawberry
 
 from gateway.context import context_of
 from gateway.errors import UNAUTHENTICATED, coded, forbidden
-from services.kit.auth import AuthError, Principal
-
-STAFF = frozenset({"admin", "coordinator", "school-staff"})
+from services.kit.auth import STAFF_ROLES, AuthError, Principal
 
 
 def is_staff(principal: Principal) -> bool:
-    return principal.role in STAFF
+    return principal.role in STAFF_ROLES
 
 
 def is_self(principal: Principal, volunteer_id: str) -> bool:

@@ -198,6 +198,30 @@ CancelSignUpResult = Annotated[
     strawberry.union("CancelSignUpResult", description="Outcome of cancelSignUp."),
 ]
 
+
+async def _change_place(
+    info: strawberry.Info,
+    input: SignUpInput | CancelSignUpInput,
+    action: str,
+    success: type[SignUpSuccess] | type[CancelSignUpSuccess],
+    error: type[SignUpError] | type[CancelSignUpError],
+) -> Any:
+    """Taking and giving back a place send the same body and answer the same shape."""
+    body: dict[str, Any] = {"volunteer_id": input.volunteer_id}
+    if input.expected_version is not None:
+        body["expected_version"] = input.expected_version
+    path = f"/shifts/{segment(input.shift_id)}/{action}"
+    answer = await _forward(info, path, body, input.idempotency_key)
+    if isinstance(answer, Problem):
+        return error.from_problem(answer)
+    return success(
+        shift_id=strawberry.ID(str(answer.body.get("shift_id", input.shift_id))),
+        volunteer_id=strawberry.ID(str(answer.body.get("volunteer_id", input.volunteer_id))),
+        places_filled=_int(answer.body, "places_filled"),
+        version=_int(answer.body, "version"),
+    )
+
+
 # -- checkIn / checkOut ---------------------------------------------------------------------
 
 
@@ -315,19 +339,7 @@ class VolunteersMutation:
         description="Give a volunteer a place on a shift.", permission_classes=[Authenticated]
     )
     async def sign_up(self, info: strawberry.Info, input: SignUpInput) -> SignUpResult:
-        body: dict[str, Any] = {"volunteer_id": input.volunteer_id}
-        if input.expected_version is not None:
-            body["expected_version"] = input.expected_version
-        path = f"/shifts/{segment(input.shift_id)}/sign-ups"
-        answer = await _forward(info, path, body, input.idempotency_key)
-        if isinstance(answer, Problem):
-            return SignUpError.from_problem(answer)
-        return SignUpSuccess(
-            shift_id=strawberry.ID(str(answer.body.get("shift_id", input.shift_id))),
-            volunteer_id=strawberry.ID(str(answer.body.get("volunteer_id", input.volunteer_id))),
-            places_filled=_int(answer.body, "places_filled"),
-            version=_int(answer.body, "version"),
-        )
+        return await _change_place(info, input, "sign-ups", SignUpSuccess, SignUpError)
 
     @strawberry.mutation(
         description="Give back a volunteer's place on a shift.",
@@ -336,18 +348,8 @@ class VolunteersMutation:
     async def cancel_sign_up(
         self, info: strawberry.Info, input: CancelSignUpInput
     ) -> CancelSignUpResult:
-        body: dict[str, Any] = {"volunteer_id": input.volunteer_id}
-        if input.expected_version is not None:
-            body["expected_version"] = input.expected_version
-        path = f"/shifts/{segment(input.shift_id)}/cancellations"
-        answer = await _forward(info, path, body, input.idempotency_key)
-        if isinstance(answer, Problem):
-            return CancelSignUpError.from_problem(answer)
-        return CancelSignUpSuccess(
-            shift_id=strawberry.ID(str(answer.body.get("shift_id", input.shift_id))),
-            volunteer_id=strawberry.ID(str(answer.body.get("volunteer_id", input.volunteer_id))),
-            places_filled=_int(answer.body, "places_filled"),
-            version=_int(answer.body, "version"),
+        return await _change_place(
+            info, input, "cancellations", CancelSignUpSuccess, CancelSignUpError
         )
 
     @strawberry.mutation(

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 Role = Literal["admin", "coordinator", "school-staff", "volunteer", "department-system", "viewer"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+# Roles that act for schools (scope decides which ones).
+STAFF_ROLES: tuple[str, ...] = ("admin", "coordinator", "school-staff")
 ALGORITHMS = ["RS256"]
 
 

@@ -199,7 +199,3 @@ def from_structured(document: Any, *, tolerant: bool = False) -> Envelope:
         data=data,
         traceparent=document.get("traceparent"),
     )
-
-
-def dumps(value: Any) -> bytes:
-    return orjson.dumps(value)

@@ -9,13 +9,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.kit.auth import Principal
+from services.kit.auth import STAFF_ROLES, Principal
 from services.kit.errors import ForbiddenError
 from services.kit.http import Caller, IdempotencyKey, require_role
 from services.volunteers.application import VolunteersApplication
 from services.volunteers.domain import PostKind, Shift, Volunteer, VolunteerKind
 
-STAFF = ("admin", "coordinator", "school-staff")
 SchoolId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
@@ -64,7 +63,7 @@ router = APIRouter(tags=["volunteers"])
 
 
 def _may_act_for_school(caller: Principal, school_id: str | None) -> None:
-    require_role(caller, *STAFF)
+    require_role(caller, *STAFF_ROLES)
     if "city" in caller.scope:
         return
     if school_id is None or not caller.covers_school(school_id):
@@ -104,7 +103,7 @@ def request_background_check(
     volunteer_id: UUID, body: RequestBackgroundCheck, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
     _may_act_for_volunteer(caller, app, volunteer_id)
-    require_role(caller, *STAFF)
+    require_role(caller, *STAFF_ROLES)
     return app.request_background_check(key, volunteer_id)
 
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.support.apps import CLOUDEVENTS_JSON, Tokens, police_result
+from tests.support.apps import store_head as head
 from tests.support.streams import read_stream, stream_last_seq
 
 pytestmark = pytest.mark.timeout(120)
@@ -21,10 +22,6 @@ SHIFT = {
     "capacity": 2,
     "child_facing": True,
 }
-
-
-def head(volunteers: httpx.AsyncClient) -> int:
-    return volunteers.app.state.application.recorder.max_notification_id() or 0  # type: ignore[attr-defined, no-any-return]
 
 
 def assert_problem(

@@ -21,6 +21,7 @@ from gateway.readmodel import VolunteersReadModel
 from services.kit.consumer import Consumer
 from services.kit.settings import Settings
 from tests.support.apps import CLOUDEVENTS_JSON, Tokens, police_result, running
+from tests.support.apps import store_head as head
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(180)
@@ -44,11 +45,6 @@ async def graphql(client: httpx.AsyncClient, query: str, **variables: Any) -> di
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body
     return body["data"]  # type: ignore[no-any-return]
-
-
-def head(volunteers: httpx.AsyncClient) -> int:
-    app = volunteers.app  # type: ignore[attr-defined]
-    return app.state.application.recorder.max_notification_id() or 0  # type: ignore[no-any-return]
 
 
 async def register(volunteers: httpx.AsyncClient, name: str, key: str | None = None) -> str:
