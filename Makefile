@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap run test lint fmt contracts bench clean
+.PHONY: help bootstrap tools run test lint fmt contracts bench chaos clean
 
 help:
 	@echo "make run        start the embedded default (nats-server, services, gateway, demo city)"
@@ -16,16 +16,21 @@ help:
 	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make fmt        format and fix what ruff can"
 	@echo "make contracts  regenerate contracts/schemas and gateway/schema.graphql"
-	@echo "make bench      relay benchmark"
+	@echo "make bench      benchmarks against the raw building blocks (results: bench-results/)"
+	@echo "make chaos      kill processes at random under load; check nothing acknowledged is lost"
 	@echo "make clean      remove .venv and .tongxin"
 
 bootstrap:
 	@scripts/bootstrap.sh
 
+# helm (pinned, sha256-checked) and checkov (its own venv) for the deploy checks, in .tools/.
+tools: bootstrap
+	@scripts/tools.sh
+
 run: bootstrap
 	$(BIN)/tongxin run $(ARGS)
 
-test: bootstrap
+test: bootstrap tools
 	$(BIN)/pytest -q $(ARGS)
 
 lint: bootstrap
@@ -43,7 +48,10 @@ contracts: bootstrap
 	mv gateway/schema.graphql.tmp gateway/schema.graphql
 
 bench: bootstrap
-	$(BIN)/python -m tests.bench.relay $(ARGS)
+	$(BIN)/python -m tests.bench $(ARGS)
+
+chaos: bootstrap
+	$(BIN)/python -m tests.chaos $(ARGS)
 
 clean:
-	rm -rf $(VENV) .tongxin
+	rm -rf $(VENV) .tongxin .tools
