@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_-]*$",
         description="Names this gateway's durable consumer (e.g. the pod name).",
     )
+    gateway_projector: bool = Field(
+        default=True,
+        description="Run the projector inside the gateway; false when `python -m gateway "
+        "project` keeps the read model the gateway reads.",
+    )
 
     log_level: str = "INFO"
 
