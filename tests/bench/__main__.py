@@ -1,0 +1,224 @@
+"""`python -m tests.bench` (`make bench`): the platform's paths next to the raw building blocks.
+
+One run on one machine: it starts its own nats-server, embedded PostgreSQL and
+service processes, measures, stops everything, prints a table with the ratios
+the targets are about and writes every figure to bench-results/<timestamp>.json.
+The last line is `results: PATH`.
+
+    make bench                                   everything, default sizes
+    make bench ARGS="--quick"                    small sizes: a smoke run of every path
+    make bench ARGS="--only relay --only raw-nats"
+    make bench ARGS="--rebuild-events 1000000"   the 1M-event rebuild (opt-in)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.bench import raw_nats, raw_postgres, relay
+from tests.bench.environment import Environment
+from tests.bench.report import TARGETS, Figure, table, write
+
+
+@dataclass(frozen=True)
+class Sizes:
+    events: int = 20_000  # raw publish / consume and the relay
+    commits: int = 3_000  # raw PostgreSQL commits
+    projection_events: int = 20_000
+    rebuild_events: int = 100_000
+    http_seconds: float = 10.0
+    http_clients: int = 64
+    rates: tuple[int, ...] = (100, 300, 500)
+    rate_seconds: float = 10.0
+    graphql_requests: int = 2_000
+    graphql_clients: int = 16
+
+    def quick(self) -> Sizes:
+        return replace(
+            self,
+            events=3_000,
+            commits=500,
+            projection_events=3_000,
+            rebuild_events=10_000,
+            http_seconds=3.0,
+            rate_seconds=3.0,
+            graphql_requests=300,
+        )
+
+
+Step = Callable[[Environment, Sizes], Awaitable[list[Figure]]]
+
+
+async def raw_nats_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    await env.reset_streams()
+    payload = relay.sample_payload(env.sqlite_settings("sample"))
+    published = await raw_nats.publish_async(env.nats.url, sizes.events, payload)
+    consumed = await raw_nats.pull_consume(env.nats.url, sizes.events)
+    return [published, consumed]
+
+
+async def raw_postgres_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    settings = env.postgres_settings("raw")
+    append, ids = await asyncio.to_thread(
+        raw_postgres.eventsourcing_append, settings, sizes.commits
+    )
+    load_save = await asyncio.to_thread(raw_postgres.eventsourcing_load_save, settings, ids)
+    one = await asyncio.to_thread(raw_postgres.psycopg_commits, settings, sizes.commits, 1)
+    four = await asyncio.to_thread(raw_postgres.psycopg_commits, settings, sizes.commits, 4)
+    return [append, load_save, one, four]
+
+
+async def relay_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    figures = []
+    for store in ("sqlite", "postgres"):
+        await env.reset_streams()
+        settings = (
+            env.sqlite_settings("relay") if store == "sqlite" else env.postgres_settings("relay")
+        )
+        figures.append(await relay.relay_rate(settings, sizes.events, store))
+    return figures
+
+
+async def projection_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import projection
+
+    await env.reset_streams()
+    settings = env.sqlite_settings("projection")
+    await projection.fill_stream(settings, sizes.projection_events)
+    return [await projection.catch_up(settings, sizes.projection_events)]
+
+
+async def rebuild_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import projection
+
+    await env.reset_streams()
+    settings = env.sqlite_settings("rebuild")
+    await projection.fill_stream(settings, sizes.rebuild_events)
+    return [await projection.rebuild_time(settings, sizes.rebuild_events)]
+
+
+STEPS: dict[str, Step] = {
+    "raw-nats": raw_nats_step,
+    "raw-postgres": raw_postgres_step,
+    "relay": relay_step,
+    "projection": projection_step,
+    "rebuild": rebuild_step,
+}
+
+
+async def run(names: list[str], sizes: Sizes) -> tuple[list[Figure], dict[str, str], dict]:
+    figures: list[Figure] = []
+    errors: dict[str, str] = {}
+    with Environment() as env:
+        for name in names:
+            print(f"-- {name}", flush=True)
+            started = time.perf_counter()
+            try:
+                measured = await STEPS[name](env, sizes)
+            except Exception as exc:
+                errors[name] = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc()
+                continue
+            for figure in measured:
+                print(f"   {figure.label}: {figure.value:,.2f} {figure.unit}", flush=True)
+            print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
+            figures += measured
+        machine = env.describe()
+    return figures, errors, machine
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(STEPS),
+        metavar="NAME",
+        help=f"run only these measurements (repeatable): {', '.join(STEPS)}",
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    defaults = Sizes()
+    parser.add_argument("--events", type=int, help=f"raw NATS and relay events ({defaults.events})")
+    parser.add_argument("--commits", type=int, help=f"raw PostgreSQL commits ({defaults.commits})")
+    parser.add_argument(
+        "--projection-events",
+        type=int,
+        help=f"projection catch-up events ({defaults.projection_events})",
+    )
+    parser.add_argument(
+        "--rebuild-events",
+        type=int,
+        help=f"projection rebuild events ({defaults.rebuild_events}; 1000000 opt-in)",
+    )
+    parser.add_argument(
+        "--http-seconds", type=float, help=f"HTTP command load duration ({defaults.http_seconds})"
+    )
+    parser.add_argument(
+        "--http-clients", type=int, help=f"concurrent HTTP clients ({defaults.http_clients})"
+    )
+    parser.add_argument(
+        "--rates",
+        type=lambda s: tuple(int(r) for r in s.split(",")),
+        help="offered command rates for the visibility latency (100,300,500)",
+    )
+    parser.add_argument(
+        "--rate-seconds",
+        type=float,
+        help=f"duration of each offered rate ({defaults.rate_seconds})",
+    )
+    parser.add_argument(
+        "--graphql-requests", type=int, help=f"dashboard queries ({defaults.graphql_requests})"
+    )
+    parser.add_argument(
+        "--graphql-clients",
+        type=int,
+        help=f"concurrent GraphQL clients ({defaults.graphql_clients})",
+    )
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    args = parser.parse_args(argv)
+
+    sizes = defaults.quick() if args.quick else defaults
+    overrides = {
+        name: value for name in asdict(sizes) if (value := getattr(args, name, None)) is not None
+    }
+    sizes = replace(sizes, **overrides)
+    names = [name for name in STEPS if not args.only or name in args.only]
+
+    logging.basicConfig(level=logging.WARNING)
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    figures, errors, machine = asyncio.run(run(names, sizes))
+    by_key = {f.key: f for f in figures}
+    targets = [t for target in TARGETS if (t := target.evaluate(by_key)) is not None]
+    print()
+    print(table(figures, targets))
+    for name, error in errors.items():
+        print(f"FAILED {name}: {error}")
+    print(
+        f"\n{machine['cores']} cores, Python {machine['python']}, {machine['nats_server']}, "
+        f"PostgreSQL {machine['postgresql']}; {time.perf_counter() - clock:.0f} s in all"
+    )
+    path = write(
+        args.out,
+        started=started,
+        machine=machine,
+        options={"measurements": names, "quick": args.quick, "sizes": asdict(sizes)},
+        figures=figures,
+        targets=targets,
+        errors=errors,
+    )
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()
