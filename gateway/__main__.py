@@ -1,8 +1,14 @@
-"""`python -m gateway [serve|rebuild]`.
+"""`python -m gateway [serve|project|rebuild]`.
 
-serve    run the gateway (uvicorn on TONGXIN_HTTP_HOST / TONGXIN_HTTP_PORT).
+serve    run the gateway (uvicorn on TONGXIN_HTTP_HOST / TONGXIN_HTTP_PORT), with its
+         projector unless TONGXIN_GATEWAY_PROJECTOR=false.
+project  run only the projector, keeping the read model up to date, until SIGTERM or SIGINT.
+         A gateway started with TONGXIN_GATEWAY_PROJECTOR=false on the same state folder
+         (and the same TONGXIN_GATEWAY_INSTANCE) reads it. Such a gateway answers queries
+         from it, but its GraphQL subscriptions hear of no change: they are fed by the
+         in-process projector.
 rebuild  drop the read model, replay the volunteers stream into it, then exit.
-         Stop the gateway first: both use the same durable consumer.
+         Stop the gateway (or projector) first: both use the same durable consumer.
 Environment: TONGXIN_* (see services.kit.settings); TONGXIN_GATEWAY_INTROSPECTION=false
 turns GraphQL introspection and GraphiQL off.
 """
@@ -13,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 
 import uvicorn
@@ -28,7 +35,12 @@ log = logging.getLogger("gateway")
 
 def serve(settings: Settings) -> None:
     open_schema = settings.gateway_introspection
-    app = create_gateway(settings, introspection=open_schema, graphql_ide=open_schema)
+    app = create_gateway(
+        settings,
+        start_projector=settings.gateway_projector,
+        introspection=open_schema,
+        graphql_ide=open_schema,
+    )
     uvicorn.run(
         app,
         host=settings.http_host,
@@ -36,6 +48,23 @@ def serve(settings: Settings) -> None:
         log_config=None,
         timeout_graceful_shutdown=5,
     )
+
+
+async def project(settings: Settings, stop: asyncio.Event) -> None:
+    """Feed the read model from the stream until `stop` is set."""
+    readmodel = VolunteersReadModel(VolunteersReadModel.default_path(settings)).open()
+    try:
+        await create_projector(readmodel, settings).run(stop)
+    finally:
+        await asyncio.to_thread(readmodel.close)
+
+
+async def project_until_signalled(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await project(settings, stop)
 
 
 async def rebuild(settings: Settings, *, timeout_s: float = 3600.0) -> int:
@@ -80,12 +109,17 @@ async def rebuild(settings: Settings, *, timeout_s: float = 3600.0) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__.split("\n")[0])
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "rebuild"])
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "project", "rebuild"]
+    )
     args = parser.parse_args(argv)
     settings = Settings()
-    setup_logging(SERVICE if args.command == "serve" else f"{SERVICE}-rebuild", settings.log_level)
+    process = SERVICE if args.command == "serve" else f"{SERVICE}-{args.command}"
+    setup_logging(process, settings.log_level)
     setup_tracing(SERVICE)
-    if args.command == "rebuild":
+    if args.command == "project":
+        asyncio.run(project_until_signalled(settings))
+    elif args.command == "rebuild":
         position = asyncio.run(rebuild(settings))
         log.info("rebuild done at stream position %d", position)
     else:

@@ -102,6 +102,10 @@ def create_gateway(
                 "position": projector.position,
                 "pending": projector.pending,
             }
+        elif readmodel.is_open:
+            # Another process projects: what it has applied is all this one can tell.
+            position = await asyncio.to_thread(readmodel.position, projector_name(settings))
+            report["readmodel"]["position"] = position
         return report
 
     app = create_app(

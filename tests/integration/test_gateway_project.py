@@ -1,0 +1,150 @@
+"""`python -m gateway project`: the projector alone, feeding a read model another gateway reads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+import gateway.__main__ as gateway_main
+from contracts.events import ContractEvent
+from gateway.main import create_gateway, projector_name
+from gateway.readmodel import VolunteersReadModel
+from gateway.tests.support import T0, published, registered
+from services.kit import bus
+from services.kit.auth import DevIssuer
+from services.kit.settings import Settings
+from services.kit.wire import envelope_for
+from tests.support.streams import nats_client
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.nats
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def publish(settings: Settings, *events: ContractEvent) -> None:
+    """Put events on the volunteers stream the way the relay does."""
+    async with nats_client(settings.nats_urls) as nc:
+        js = nc.jetstream(timeout=5)
+        await bus.ensure_stream(js, "volunteers", settings)
+        for event in events:
+            envelope = envelope_for(
+                event, id=str(uuid.uuid4()), source="/volunteers", subject=None, time=T0
+            )
+            await js.publish(
+                envelope.nats_subject(), envelope.payload(), headers=envelope.headers()
+            )
+
+
+def stored_position(settings: Settings) -> int:
+    """What the projector has applied, read from the file as another process would."""
+    path = VolunteersReadModel.default_path(settings)
+    if not path.exists():
+        return 0
+    readmodel = VolunteersReadModel(path).open()
+    try:
+        return readmodel.position(projector_name(settings))
+    finally:
+        readmodel.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, nats_url: str, dev_issuer: DevIssuer) -> Settings:
+    return Settings(
+        state_dir=tmp_path / "state",
+        nats_urls=nats_url,
+        auth_jwks_url=str(dev_issuer.jwks_path),
+        gateway_instance="compose",
+        gateway_projector=False,
+    )
+
+
+async def test_a_gateway_without_projector_reads_what_the_projector_applies(
+    settings: Settings, dev_issuer: DevIssuer
+) -> None:
+    await publish(settings, registered("v1", "Li Wei"), published("s1"))
+    stop = asyncio.Event()
+    projecting = asyncio.create_task(gateway_main.project(settings, stop))
+    try:
+        app = create_gateway(settings, start_projector=settings.gateway_projector)
+        assert app.state.projector is None
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw") as client,
+        ):
+            token = dev_issuer.token(role="coordinator", subject="coord-1")
+
+            async def shift_titles() -> list[str]:
+                response = await client.post(
+                    "/graphql",
+                    json={"query": "{ shifts(first: 5) { edges { node { title } } } }"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert response.status_code == 200, response.text
+                edges = response.json()["data"]["shifts"]["edges"]
+                return [edge["node"]["title"] for edge in edges]
+
+            assert await eventually(shift_titles, timeout=20) == ["Gate s1"]
+
+            await publish(settings, published("s2", day=1))
+            await eventually(lambda: stored_position(settings) == 3, timeout=20)
+            ready = (await client.get("/readyz")).json()
+            assert ready["ready"] is True
+            assert "projector" not in ready["checks"]
+            assert ready["checks"]["readmodel"] == {"ok": True, "position": 3}
+    finally:
+        stop.set()
+        await asyncio.wait_for(projecting, timeout=15)
+
+
+def test_serve_leaves_the_projector_out_when_told(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dev_issuer: DevIssuer
+) -> None:
+    served: list[FastAPI] = []
+    monkeypatch.setattr(gateway_main.uvicorn, "run", lambda app, **_: served.append(app))
+    common: dict[str, Any] = {"state_dir": tmp_path, "auth_jwks_url": str(dev_issuer.jwks_path)}
+
+    gateway_main.serve(Settings(**common, gateway_projector=False))
+    gateway_main.serve(Settings(**common))
+
+    without, with_projector = served
+    assert without.state.projector is None
+    assert with_projector.state.projector is not None
+
+
+async def test_the_project_command_runs_until_sigterm(settings: Settings) -> None:
+    await publish(settings, registered("v1", "Li Wei"), registered("v2", "Wang Fang"))
+    env = {
+        **os.environ,
+        "TONGXIN_STATE_DIR": str(settings.state_dir),
+        "TONGXIN_NATS_URLS": settings.nats_urls,
+        "TONGXIN_GATEWAY_INSTANCE": settings.gateway_instance,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway",
+        "project",
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await eventually(lambda: stored_position(settings) == 2, timeout=30)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+        assert process.returncode == 0, stderr.decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
