@@ -29,6 +29,11 @@ def stream_subjects(boundary: str) -> list[str]:
     return [f"{load_ownership_map().subject_prefix(boundary)}.>"]
 
 
+def inbox_prefix(user: str) -> str:
+    """Replies to a user come under its own prefix, which NATS lets only that user read."""
+    return f"_INBOX.{user}"
+
+
 async def connect(settings: Settings, name: str, *, connect_timeout: float = 2.0) -> Client:
     """Connect with unlimited reconnects: a NATS outage pauses publishing, nothing else."""
     options: dict[str, object] = {
@@ -45,6 +50,8 @@ async def connect(settings: Settings, name: str, *, connect_timeout: float = 2.0
     elif settings.nats_user:
         options["user"] = settings.nats_user
         options["password"] = settings.nats_password.get_secret_value()
+    if settings.nats_inbox_prefix or settings.nats_user:
+        options["inbox_prefix"] = settings.nats_inbox_prefix or inbox_prefix(settings.nats_user)
 
     last_logged = 0.0
 
@@ -88,7 +95,7 @@ async def ensure_dead_letter_stream(js: JetStreamContext, settings: Settings) ->
 async def _upsert(js: JetStreamContext, config: StreamConfig) -> str:
     assert config.name is not None
     try:
-        await js.stream_info(config.name)
+        info = await js.stream_info(config.name)
     except NotFoundError:
         try:
             await js.add_stream(config)
@@ -97,5 +104,16 @@ async def _upsert(js: JetStreamContext, config: StreamConfig) -> str:
             if exc.err_code != 10058:
                 raise
         return config.name
+    # Consumers ensure the streams they read, which NATS lets them look at but not change.
+    if not _differs(config, info.config):
+        return config.name
     await js.update_stream(config)
     return config.name
+
+
+def _differs(wanted: StreamConfig, actual: StreamConfig) -> bool:
+    """True when a setting asked for is not what the stream has (unset ones are ignored)."""
+    fields = ("subjects", "retention", "storage", "num_replicas", "duplicate_window", "discard")
+    return any(
+        getattr(wanted, f) is not None and getattr(wanted, f) != getattr(actual, f) for f in fields
+    )

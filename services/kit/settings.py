@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     nats_user: str = ""
     nats_password: SecretStr = SecretStr("")
     nats_creds: str = Field(default="", description="Path of a NATS credentials file.")
+    nats_inbox_prefix: str = Field(
+        default="", description="Reply subjects' prefix; defaults to _INBOX.<nats_user>."
+    )
     stream_replicas: int = Field(default=1, ge=1, le=5)
     duplicate_window_s: float = Field(default=120.0, gt=0)
 

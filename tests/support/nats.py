@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -32,7 +33,11 @@ class NatsServer:
         port: int | None = None,
         host: str = "127.0.0.1",
         startup_timeout: float = 10.0,
+        extra_config: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
+        """`extra_config` is nats-server config text (e.g. an authorization block); `env` is
+        added to the server's environment (e.g. the passwords that config references)."""
         self._own_dir = store_dir is None
         self.store_dir = Path(store_dir or tempfile.mkdtemp(prefix="tongxin-nats-"))
         self.store_dir.mkdir(parents=True, exist_ok=True)
@@ -41,6 +46,8 @@ class NatsServer:
         self.startup_timeout = startup_timeout
         self.log_path = self.store_dir / "nats-server.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.extra_config = extra_config
+        self.env = env
 
     @property
     def url(self) -> str:
@@ -68,10 +75,17 @@ class NatsServer:
             "-l",
             str(self.log_path),
         ]
+        if self.extra_config is not None:
+            config_path = self.store_dir / "extra.conf"
+            config_path.write_text(self.extra_config, encoding="utf-8")
+            command += ["-c", str(config_path)]
         deadline = time.monotonic() + self.startup_timeout
         while True:
             self.process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=None if self.env is None else os.environ | self.env,
             )
             try:
                 self._wait_ready(deadline)
