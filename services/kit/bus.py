@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 
 import nats
@@ -52,6 +53,8 @@ async def connect(settings: Settings, name: str, *, connect_timeout: float = 2.0
         options["password"] = settings.nats_password.get_secret_value()
     if settings.nats_inbox_prefix or settings.nats_user:
         options["inbox_prefix"] = settings.nats_inbox_prefix or inbox_prefix(settings.nats_user)
+    if settings.nats_tls_ca:
+        options["tls"] = ssl.create_default_context(cafile=settings.nats_tls_ca)
 
     last_logged = 0.0
 

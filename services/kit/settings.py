@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     nats_inbox_prefix: str = Field(
         default="", description="Reply subjects' prefix; defaults to _INBOX.<nats_user>."
     )
+    nats_tls_ca: str = Field(
+        default="", description="CA file (PEM) the NATS servers' TLS certificates must chain to."
+    )
     stream_replicas: int = Field(default=1, ge=1, le=5)
     duplicate_window_s: float = Field(default=120.0, gt=0)
 
