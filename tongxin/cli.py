@@ -19,6 +19,7 @@ from services.kit.auth import ROLES, DevIssuer
 from services.kit.settings import Settings
 from tongxin import demo as demo_module
 from tongxin import natsserver, ports
+from tongxin.ops.cli import ops_app
 from tongxin.supervisor import Supervisor
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(ops_app, name="ops")
 console = Console()
 err = Console(stderr=True)
 

@@ -1,0 +1,1 @@
+"""`tongxin ops`: status, department provisioning and rollouts on a Kubernetes cluster."""
