@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,7 +33,54 @@ MAX_IDEMPOTENCY_KEY = 200
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def problem(status: int, title: str, detail: str, *, code: str, **extra: Any) -> JSONResponse:
+class Problem(BaseModel):
+    """RFC 9457 problem details: the body of every refused or failed request."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="URI naming the kind of problem.")
+    title: str = Field(description="Short summary of the kind of problem.")
+    status: int = Field(ge=400, le=599, description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request; never echoes its values.")
+    code: str = Field(description="Machine-readable reason, e.g. invalid-request or forbidden.")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="For invalid-request: where the request broke the schema."
+    )
+
+
+PROBLEM_DESCRIPTIONS = {
+    400: "The request is malformed.",
+    401: "No valid bearer token.",
+    403: "The caller's role or scope does not allow this.",
+    404: "The resource named does not exist.",
+    409: "The command conflicts with the current state.",
+    413: "The request body is too large.",
+    422: "The request does not match the schema, or breaks a rule.",
+    503: "A dependency is unavailable; nothing was accepted.",
+}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting problem+json answers with these statuses."""
+    return {
+        status: {
+            "description": PROBLEM_DESCRIPTIONS.get(status, "Refused."),
+            "content": {PROBLEM: {"schema": _PROBLEM_REF}},
+        }
+        for status in statuses
+    }
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    code: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """An RFC 9457 problem details response."""
     body = {
         "type": f"https://tongxin.org/problems/{code}",
@@ -40,7 +89,8 @@ def problem(status: int, title: str, detail: str, *, code: str, **extra: Any) ->
         "detail": detail,
         "code": code,
     } | extra
-    headers = {"WWW-Authenticate": 'Bearer realm="tongxin"'} if status == 401 else None
+    if status == 401:
+        headers = (headers or {}) | {"WWW-Authenticate": 'Bearer realm="tongxin"'}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -114,12 +164,18 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     _install_problem_handlers(app)
+    _document_problems(app)
 
     @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> Health:
+        return Health(status="ok")
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: a required check fails."}},
+    )
     async def readyz() -> JSONResponse:
         report = await readiness()
         # Checks marked required=False are reported but do not take the service out of
@@ -136,6 +192,52 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, Any] = Field(
+        description="Each check's report; `required: false` ones inform."
+    )
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the problem handlers answer.
+
+    FastAPI documents its own 422 body (`HTTPValidationError`, application/json), which
+    the handlers never send; every operation gets the problem+json answers it can give.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = Problem.model_json_schema()
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                statuses = set()
+                if operation.get("parameters") or operation.get("requestBody"):
+                    statuses.add(422)
+                if operation.get("requestBody"):
+                    # 400: a body FastAPI cannot even decode (not UTF-8); 413: too large.
+                    statuses |= {400, 413}
+                if operation.get("security"):
+                    statuses |= {401, 403}
+                for status, response in problems(*statuses).items():
+                    responses[str(status)] = response
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_problem_handlers(app: FastAPI) -> None:
@@ -164,8 +266,13 @@ def _install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own headers matter: a 405 names the allowed methods in `Allow`.
         return problem(
-            exc.status_code, str(exc.detail), str(exc.detail), code=f"http-{exc.status_code}"
+            exc.status_code,
+            str(exc.detail),
+            str(exc.detail),
+            code=f"http-{exc.status_code}",
+            headers=dict(exc.headers or {}),
         )
 
     @app.exception_handler(Exception)
@@ -176,8 +283,18 @@ def _install_problem_handlers(app: FastAPI) -> None:
         )
 
 
-def authenticated(request: Request) -> Principal:
-    """FastAPI dependency: the verified caller."""
+_bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="A token of the city's identity provider (`tongxin token` in development).",
+)
+
+
+def authenticated(
+    request: Request,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Principal:
+    """FastAPI dependency: the verified caller (the bearer scheme only documents it)."""
     verifier: JwksVerifier = request.app.state.verifier
     return verifier.verify(bearer_token(request.headers.get("authorization", "")))
 

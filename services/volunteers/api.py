@@ -11,9 +11,19 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.kit.auth import STAFF_ROLES, Principal
 from services.kit.errors import ForbiddenError
-from services.kit.http import Caller, IdempotencyKey, require_role
+from services.kit.http import Caller, IdempotencyKey, problems, require_role
 from services.volunteers.application import VolunteersApplication
 from services.volunteers.domain import PostKind, Shift, Volunteer, VolunteerKind
+from services.volunteers.responses import (
+    Attended,
+    BackgroundCheckRequested,
+    CheckedOut,
+    PlaceChanged,
+    ShiftPublished,
+    ShiftView,
+    VolunteerRegistered,
+    VolunteerView,
+)
 
 SchoolId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
@@ -60,6 +70,10 @@ def application(request: Request) -> VolunteersApplication:
 
 App = Annotated[VolunteersApplication, Depends(application)]
 router = APIRouter(tags=["volunteers"])
+# Commands may conflict with concurrent ones (409); those naming an aggregate may not find it.
+NEW = problems(409)
+EXISTING = problems(404, 409)
+READ = problems(404)
 
 
 def _may_act_for_school(caller: Principal, school_id: str | None) -> None:
@@ -82,7 +96,7 @@ def _at(value: datetime | None) -> datetime:
     return (value or datetime.now(UTC)).astimezone(UTC)
 
 
-@router.post("/volunteers", status_code=201)
+@router.post("/volunteers", status_code=201, response_model=VolunteerRegistered, responses=NEW)
 def register_volunteer(
     body: RegisterVolunteer, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
@@ -92,13 +106,18 @@ def register_volunteer(
     )
 
 
-@router.get("/volunteers/{volunteer_id}")
+@router.get("/volunteers/{volunteer_id}", response_model=VolunteerView, responses=READ)
 def get_volunteer(volunteer_id: UUID, caller: Caller, app: App) -> dict[str, Any]:
     _may_act_for_volunteer(caller, app, volunteer_id)
     return volunteer_view(app.volunteer(volunteer_id))
 
 
-@router.post("/volunteers/{volunteer_id}/background-checks", status_code=202)
+@router.post(
+    "/volunteers/{volunteer_id}/background-checks",
+    status_code=202,
+    response_model=BackgroundCheckRequested,
+    responses=EXISTING,
+)
 def request_background_check(
     volunteer_id: UUID, body: RequestBackgroundCheck, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
@@ -107,13 +126,15 @@ def request_background_check(
     return app.request_background_check(key, volunteer_id)
 
 
-@router.post("/shifts", status_code=201)
+@router.post("/shifts", status_code=201, response_model=ShiftPublished, responses=NEW)
 def publish_shift(body: PublishShift, caller: Caller, key: IdempotencyKey, app: App) -> Any:
     _may_act_for_school(caller, body.school_id)
     return app.publish_shift(key, **body.model_dump())
 
 
-@router.get("/shifts/{shift_id}")
+@router.get(
+    "/shifts/{shift_id}", response_model=ShiftView, response_model_exclude_none=True, responses=READ
+)
 def get_shift(shift_id: UUID, caller: Caller, app: App) -> dict[str, Any]:
     shift = app.shift(shift_id)
     if caller.role != "volunteer":
@@ -121,13 +142,13 @@ def get_shift(shift_id: UUID, caller: Caller, app: App) -> dict[str, Any]:
     return shift_view(shift, include_volunteers=caller.role != "volunteer")
 
 
-@router.post("/shifts/{shift_id}/sign-ups")
+@router.post("/shifts/{shift_id}/sign-ups", response_model=PlaceChanged, responses=EXISTING)
 def sign_up(shift_id: UUID, body: SignUp, caller: Caller, key: IdempotencyKey, app: App) -> Any:
     _may_act_for_sign_up(caller, app, shift_id, body.volunteer_id)
     return app.sign_up(key, shift_id, body.volunteer_id, body.expected_version)
 
 
-@router.post("/shifts/{shift_id}/cancellations")
+@router.post("/shifts/{shift_id}/cancellations", response_model=PlaceChanged, responses=EXISTING)
 def cancel_sign_up(
     shift_id: UUID, body: SignUp, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
@@ -135,7 +156,7 @@ def cancel_sign_up(
     return app.cancel_sign_up(key, shift_id, body.volunteer_id, body.expected_version)
 
 
-@router.post("/shifts/{shift_id}/check-ins")
+@router.post("/shifts/{shift_id}/check-ins", response_model=Attended, responses=EXISTING)
 def check_in(
     shift_id: UUID, body: Attendance, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
@@ -143,7 +164,7 @@ def check_in(
     return app.check_in(key, shift_id, body.volunteer_id, _at(body.at))
 
 
-@router.post("/shifts/{shift_id}/check-outs")
+@router.post("/shifts/{shift_id}/check-outs", response_model=CheckedOut, responses=EXISTING)
 def check_out(
     shift_id: UUID, body: Attendance, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:

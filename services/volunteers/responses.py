@@ -1,0 +1,86 @@
+"""What the volunteers API answers, as documented in its OpenAPI and checked on the way out."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.volunteers.domain import CheckStatus, PostKind, VolunteerKind
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VolunteerRegistered(Answer):
+    volunteer_id: str
+    version: int
+
+
+class BackgroundCheckRequested(Answer):
+    volunteer_id: str
+    check_id: str = Field(description="The id the police result must answer.")
+    version: int
+
+
+class ShiftPublished(Answer):
+    shift_id: str
+    version: int
+
+
+class PlaceChanged(Answer):
+    shift_id: str
+    volunteer_id: str
+    places_filled: int
+    places_left: int
+    version: int = Field(description="The shift's version after the command.")
+
+
+class Attended(PlaceChanged):
+    at: str = Field(description="The check-in or check-out time (ISO 8601).")
+
+
+class CheckedOut(Attended):
+    hours: float = Field(description="Hours credited for this shift.")
+    volunteer_hours: float = Field(description="The volunteer's hours in total.")
+
+
+class CheckView(Answer):
+    status: CheckStatus
+    check_id: str | None
+    expires_on: str | None
+
+
+class VolunteerView(Answer):
+    volunteer_id: str
+    display_name: str
+    kind: VolunteerKind
+    school_id: str | None
+    check: CheckView
+    hours: float
+    version: int
+
+
+class Place(BaseModel):
+    """A volunteer's place on a shift; check-in and check-out add their times and hours."""
+
+    model_config = ConfigDict(extra="allow")
+
+    volunteer_id: str
+    status: str = Field(description="signed-up, checked-in or checked-out.")
+
+
+class ShiftView(Answer):
+    shift_id: str
+    school_id: str
+    post: PostKind
+    title: str
+    starts_at: str
+    ends_at: str
+    capacity: int
+    child_facing: bool
+    places_filled: int
+    places_left: int
+    version: int
+    places: list[Place] | None = Field(
+        default=None, description="Who holds the places; for staff only."
+    )
