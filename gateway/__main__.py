@@ -24,7 +24,14 @@ import time
 
 import uvicorn
 
-from gateway.main import BOUNDARY, SERVICE, create_gateway, create_projector, projector_name
+from gateway.main import (
+    BOUNDARY,
+    SERVICE,
+    create_gateway,
+    create_projector,
+    open_shared,
+    projector_name,
+)
 from gateway.readmodel import VolunteersReadModel
 from services.kit import bus
 from services.kit.settings import Settings
@@ -52,7 +59,8 @@ def serve(settings: Settings) -> None:
 
 async def project(settings: Settings, stop: asyncio.Event) -> None:
     """Feed the read model from the stream until `stop` is set."""
-    readmodel = VolunteersReadModel(VolunteersReadModel.default_path(settings)).open()
+    readmodel = VolunteersReadModel(VolunteersReadModel.default_path(settings))
+    await asyncio.to_thread(open_shared, readmodel)
     try:
         await create_projector(readmodel, settings).run(stop)
     finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,23 @@ def create_projector(readmodel: VolunteersReadModel, settings: Settings) -> Cons
     )
 
 
+def open_shared(readmodel: VolunteersReadModel, *, timeout_s: float = 30.0) -> None:
+    """Open a read model that another process may be opening or writing at the same moment.
+
+    Switching a new file to WAL takes an exclusive lock that SQLite does not wait for, so
+    a gateway and a projector starting together on one file can see "database is locked".
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            readmodel.open()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 def create_gateway(
     settings: Settings,
     *,
@@ -65,7 +84,7 @@ def create_gateway(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(readmodel.open)
+        await asyncio.to_thread(open_shared, readmodel)
         broadcaster.bind(asyncio.get_running_loop())
         unhook = readmodel.on_change(broadcaster.publish_threadsafe)
         http = http_client or httpx.AsyncClient(

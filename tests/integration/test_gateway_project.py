@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 import gateway.__main__ as gateway_main
 from contracts.events import ContractEvent
-from gateway.main import create_gateway, projector_name
+from gateway.main import create_gateway, open_shared, projector_name
 from gateway.readmodel import VolunteersReadModel
 from gateway.tests.support import T0, published, registered
 from services.kit import bus
@@ -50,7 +50,8 @@ def stored_position(settings: Settings) -> int:
     path = VolunteersReadModel.default_path(settings)
     if not path.exists():
         return 0
-    readmodel = VolunteersReadModel(path).open()
+    readmodel = VolunteersReadModel(path)
+    open_shared(readmodel)
     try:
         return readmodel.position(projector_name(settings))
     finally:
