@@ -25,14 +25,14 @@ from nats.js import JetStreamContext
 from opentelemetry import propagate
 
 from contracts.departments import load_ownership_map
+from services.ingest.openapi import STRUCTURED, Receipt, request_documentation
 from services.kit import bus
 from services.kit.errors import DomainError, ForbiddenError
-from services.kit.http import Caller, create_app, problem, require_role
+from services.kit.http import Caller, create_app, problem, problems, require_role
 from services.kit.settings import Settings
 from services.kit.wire import Envelope, MalformedEventError, from_headers, from_structured
 
 log = logging.getLogger(__name__)
-STRUCTURED = "application/cloudevents+json"
 
 
 class Ingest:
@@ -143,7 +143,14 @@ def create_service(settings: Settings) -> FastAPI:
     async def malformed(_: Request, exc: MalformedEventError) -> JSONResponse:
         return problem(400, "Malformed CloudEvent", str(exc), code="malformed-cloudevent")
 
-    @app.post("/events", status_code=202, tags=["ingest"])
+    @app.post(
+        "/events",
+        status_code=202,
+        tags=["ingest"],
+        response_model=Receipt,
+        responses=problems(503),
+        openapi_extra=request_documentation(ownership),
+    )
     async def post_event(request: Request, caller: Caller) -> dict[str, Any]:
         """Publish one CloudEvent of the caller's department into its boundary's stream."""
         require_role(caller, "department-system")

@@ -6,9 +6,14 @@ embedded PostgreSQL).
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
+import nats
 import pytest
 
 from services.kit.auth import DevIssuer
@@ -16,6 +21,7 @@ from services.kit.settings import Settings
 from tests.e2e.conftest import journey_settings
 
 SCHOOL = "yz-dongguan-primary"
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -46,3 +52,42 @@ def intruders(issuer: DevIssuer, tmp_path: Path, valid: str) -> dict[str, dict[s
         "basic": {"Authorization": "Basic dXNlcjpwYXNz"},
         "empty-bearer": {"Authorization": "Bearer "},
     }
+
+
+class StreamHeads:
+    """Reads the last sequence of every JetStream stream from synchronous code.
+
+    The fuzzer is synchronous (hypothesis drives it); the NATS client lives on an
+    event loop in a thread of its own, connected once for the whole run.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._nc = self._run(nats.connect(url, connect_timeout=2))
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    async def _heads(self) -> dict[str, int]:
+        js = self._nc.jetstream(timeout=5)
+        return {str(info.config.name): info.state.last_seq for info in await js.streams_info()}
+
+    def __call__(self) -> dict[str, int]:
+        return self._run(self._heads())
+
+    def close(self) -> None:
+        self._run(self._nc.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+
+@pytest.fixture
+def stream_heads(nats_url: str) -> Iterator[StreamHeads]:
+    heads = StreamHeads(nats_url)
+    try:
+        yield heads
+    finally:
+        heads.close()
