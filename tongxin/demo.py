@@ -8,6 +8,7 @@ each service answers a repeated command with its first response.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -16,10 +17,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from services.kit import bus
 from services.kit.auth import DevIssuer
+from services.kit.settings import Settings
+from services.kit.wire import from_structured
 
 CST = timezone(timedelta(hours=8), "CST")  # China Standard Time: no daylight saving
 MARKER = "demo-loaded"
@@ -280,6 +285,43 @@ class Endpoints:
     ingest: str
 
 
+@dataclass(frozen=True)
+class NatsAccount:
+    """A department system's own NATS credentials (it publishes without the ingest)."""
+
+    url: str
+    user: str
+    password: str
+
+
+async def publish_as_department(
+    account: NatsAccount, department: str, events: list[dict[str, Any]]
+) -> list[int]:
+    """Publish structured CloudEvents into JetStream as the department; their stream seqs.
+
+    `Nats-Msg-Id` is `<department>-<event id>`, as the ingest sets it, so an event sent
+    again by either path is stored once.
+    """
+    settings = Settings(
+        nats_urls=account.url, nats_user=account.user, nats_password=SecretStr(account.password)
+    )
+    nc = await bus.connect(settings, f"{department}-system")
+    try:
+        js = nc.jetstream(timeout=10.0)
+        sequences = []
+        for event in events:
+            envelope = from_structured(event)
+            ack = await js.publish(
+                envelope.nats_subject(),
+                envelope.payload(),
+                headers=envelope.headers(msg_id=f"{department}-{envelope.id}"),
+            )
+            sequences.append(ack.seq)
+        return sequences
+    finally:
+        await nc.close()
+
+
 @dataclass
 class DemoResult:
     volunteer_ids: dict[str, str] = field(default_factory=dict)
@@ -337,6 +379,15 @@ class _Api:
         return response.json() if response.content else {}
 
 
+def _publish_police(account: NatsAccount, events: list[dict[str, Any]]) -> None:
+    try:
+        asyncio.run(asyncio.wait_for(publish_as_department(account, "pol", events), 60.0))
+    except Exception as exc:
+        raise DemoError(
+            f"public security could not publish on NATS as {account.user}: {exc}"
+        ) from exc
+
+
 def _problem(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -357,8 +408,13 @@ def load_demo(
     check_timeout_s: float = 60.0,
     transport: httpx.BaseTransport | None = None,
     retry_delay_s: float = 0.5,
+    police_nats: NatsAccount | None = None,
 ) -> DemoResult:
-    """Load the plan; write `<state>/demo-loaded` only once everything is in."""
+    """Load the plan; write `<state>/demo-loaded` only once everything is in.
+
+    Public security's results go straight onto NATS with `police_nats` (its own
+    credentials), else through the ingest with a department token.
+    """
     state_dir = Path(state_dir)
     issuer = issuer or DevIssuer(state_dir / "keys")
     console = console or Console()
@@ -412,15 +468,21 @@ def load_demo(
             step(f"background check requested for {v.display_name}")
 
         ingest_url = endpoints.ingest.rstrip("/")
-        for n, v in enumerate(plan.checks_answered, 1):
-            event = check_event(v, result.volunteer_ids[v.key], result.check_ids[v.key], anchor)
-            pol.send(
-                "POST",
-                f"{ingest_url}/events",
-                key=f"demo-check-result-{n}",
-                content=json.dumps(event, ensure_ascii=False).encode(),
-                content_type="application/cloudevents+json",
-            )
+        answers = [
+            (v, check_event(v, result.volunteer_ids[v.key], result.check_ids[v.key], anchor))
+            for v in plan.checks_answered
+        ]
+        if police_nats is not None:
+            _publish_police(police_nats, [event for _, event in answers])
+        for n, (v, event) in enumerate(answers, 1):
+            if police_nats is None:
+                pol.send(
+                    "POST",
+                    f"{ingest_url}/events",
+                    key=f"demo-check-result-{n}",
+                    content=json.dumps(event, ensure_ascii=False).encode(),
+                    content_type="application/cloudevents+json",
+                )
             step(f"public security: {v.display_name} {v.check}")
 
         for v in plan.checks_answered:

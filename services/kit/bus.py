@@ -115,8 +115,18 @@ async def _upsert(js: JetStreamContext, config: StreamConfig) -> str:
 
 
 def _differs(wanted: StreamConfig, actual: StreamConfig) -> bool:
-    """True when a setting asked for is not what the stream has (unset ones are ignored)."""
+    """True when a setting asked for is not what the stream has.
+
+    Unset settings (None, or 0 for nats-py's duplicate_window) are the server's to choose.
+    """
     fields = ("subjects", "retention", "storage", "num_replicas", "duplicate_window", "discard")
     return any(
-        getattr(wanted, f) is not None and getattr(wanted, f) != getattr(actual, f) for f in fields
+        getattr(wanted, f) not in (None, 0)
+        and _plain(getattr(wanted, f)) != _plain(getattr(actual, f))
+        for f in fields
     )
+
+
+def _plain(value: object) -> object:
+    # Stream info holds the enums' values ("limits"), a StreamConfig we build the enums.
+    return getattr(value, "value", value)
