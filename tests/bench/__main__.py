@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.bench import raw_nats, raw_postgres, relay
+from tests.bench import processes, raw_nats, raw_postgres, relay
 from tests.bench.environment import Environment
 from tests.bench.report import TARGETS, Figure, table, write
 
@@ -36,6 +36,7 @@ class Sizes:
     rebuild_events: int = 100_000
     http_seconds: float = 10.0
     http_clients: int = 64
+    http_replicas: tuple[int, ...] = (1, 2)
     rates: tuple[int, ...] = (100, 300, 500)
     rate_seconds: float = 10.0
     graphql_requests: int = 2_000
@@ -105,12 +106,71 @@ async def rebuild_step(env: Environment, sizes: Sizes) -> list[Figure]:
     return [await projection.rebuild_time(settings, sizes.rebuild_events)]
 
 
+async def http_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import commands
+
+    figures = []
+    for replicas in sizes.http_replicas:
+        settings = env.postgres_settings(f"http{replicas}")
+        with processes.platform(settings, env.folder(f"http-{replicas}")) as running:
+            apis = await asyncio.to_thread(running.volunteers, replicas)
+            suffix = "" if replicas == 1 else f"_{replicas}"
+            figures.append(
+                await commands.closed_loop(
+                    [api.url for api in apis],
+                    running.coordinator_token(),
+                    clients=sizes.http_clients,
+                    seconds=sizes.http_seconds,
+                    key=f"http.volunteers{suffix}",
+                    label=f"HTTP commands, volunteers on PostgreSQL, {replicas} API process(es)",
+                )
+            )
+    return figures
+
+
+async def visible_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import visibility
+
+    await env.reset_streams()
+    settings = env.postgres_settings("visible")
+    with processes.platform(settings, env.folder("visible")) as running:
+        (api,) = await asyncio.to_thread(running.volunteers, 1)
+        gateway = await asyncio.to_thread(running.gateway, api.url)
+        return await visibility.measure(
+            api.url,
+            gateway.url,
+            running.coordinator_token(),
+            rates=sizes.rates,
+            seconds=sizes.rate_seconds,
+        )
+
+
+async def graphql_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import dashboard, projection
+
+    await env.reset_streams()
+    settings = env.postgres_settings("graphql")
+    await projection.fill_stream(settings, sizes.projection_events)
+    with processes.platform(settings, env.folder("graphql")) as running:
+        gateway = await asyncio.to_thread(running.gateway, "http://127.0.0.1:9")
+        await dashboard.wait_projected(gateway.url, sizes.projection_events)
+        return await dashboard.dashboard_queries(
+            gateway.url,
+            running.viewer_token(),
+            requests=sizes.graphql_requests,
+            clients=sizes.graphql_clients,
+        )
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
     "relay": relay_step,
     "projection": projection_step,
     "rebuild": rebuild_step,
+    "http": http_step,
+    "visible": visible_step,
+    "graphql": graphql_step,
 }
 
 

@@ -1,0 +1,74 @@
+"""HTTP command throughput of the volunteers service on PostgreSQL, under concurrent clients.
+
+Closed loop: `clients` connections each send the next command as soon as the
+previous one is answered, for a fixed time after a warm-up. The command is a
+volunteer registration with an Idempotency-Key, so every request is one full
+command: authenticated, validated, decided and committed with its record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+from tests.bench.client import Connection
+from tests.bench.report import Figure, percentiles
+
+WARM_UP_S = 1.0
+
+
+async def closed_loop(
+    urls: list[str], token: str, *, clients: int, seconds: float, label: str, key: str
+) -> Figure:
+    numbers = itertools.count()
+    ok = 0
+    failed = 0
+    latencies: list[float] = []
+    measuring = False
+    stop_at = time.perf_counter() + WARM_UP_S + seconds
+
+    async def client(n: int) -> None:
+        nonlocal ok, failed
+        connection = Connection(urls[n % len(urls)], token)
+        try:
+            while (now := time.perf_counter()) < stop_at:
+                number = next(numbers)
+                body = {"display_name": f"Bench {number}", "kind": "parent", "school_id": "s1"}
+                try:
+                    status, _ = await connection.post(
+                        "/volunteers", body, {"Idempotency-Key": f"bench-{number}"}
+                    )
+                except (OSError, asyncio.IncompleteReadError):
+                    status = 0
+                if not measuring:
+                    continue
+                if 200 <= status < 300:
+                    ok += 1
+                    latencies.append(time.perf_counter() - now)
+                else:
+                    failed += 1
+        finally:
+            connection.close()
+
+    tasks = [asyncio.create_task(client(n)) for n in range(clients)]
+    await asyncio.sleep(WARM_UP_S)
+    measuring = True
+    started = time.perf_counter()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    spread = {k: round(v * 1000, 2) for k, v in percentiles(latencies, 50, 95, 99).items()}
+    return Figure(
+        key,
+        label,
+        ok / elapsed,
+        "commands/s",
+        {
+            "commands": ok,
+            "failed": failed,
+            "clients": clients,
+            "replicas": len(urls),
+            "seconds": elapsed,
+            "latency_ms": spread,
+        },
+    )

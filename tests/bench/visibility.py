@@ -1,0 +1,230 @@
+"""Command -> visible in the GraphQL read model, at fixed offered rates (open loop).
+
+Sign-ups are sent at scheduled times (rate r: one every 1/r s) whatever the
+service's answers do, and each latency is measured from the scheduled time, so
+a stall delays every command scheduled during it and is counted. A sign-up is
+visible once the gateway's `shiftChanged` subscription shows its shift with at
+least the places the command reported: the subscription is pushed when the
+projector commits, which is exactly when GraphQL queries would see it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import websockets
+
+from tests.bench.client import Connection
+from tests.bench.report import Figure, percentiles
+
+SHIFTS = 100
+SETTLE_S = 10.0
+SUBSCRIPTION = "subscription { shiftChanged { id placesFilled } }"
+
+
+class Visibility:
+    """What the subscription has shown: when each shift first reached each place count."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, dict[int, float]] = defaultdict(dict)
+        self.highest: dict[str, int] = defaultdict(int)
+        self._waiting: dict[tuple[str, int], asyncio.Future[float]] = {}
+
+    def record(self, shift_id: str, places: int, at: float) -> None:
+        for count in range(self.highest[shift_id] + 1, places + 1):
+            self.seen[shift_id][count] = at
+            waiter = self._waiting.pop((shift_id, count), None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(at)
+        self.highest[shift_id] = max(self.highest[shift_id], places)
+
+    async def when(self, shift_id: str, places: int, patience_s: float) -> float | None:
+        """When the shift was first shown with `places` filled; None if not within `patience_s`."""
+        if (at := self.seen[shift_id].get(places)) is not None:
+            return at
+        waiter = self._waiting.setdefault(
+            (shift_id, places), asyncio.get_running_loop().create_future()
+        )
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), patience_s)
+        except TimeoutError:
+            return None
+
+
+async def subscribe(gateway_url: str, token: str, visibility: Visibility) -> None:
+    """Follow shiftChanged over graphql-transport-ws until cancelled."""
+    url = gateway_url.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        await ws.send(orjson.dumps(init).decode())
+        ack = orjson.loads(await ws.recv())
+        if ack.get("type") != "connection_ack":
+            raise RuntimeError(f"subscription refused: {ack}")
+        message = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}
+        await ws.send(orjson.dumps(message).decode())
+        async for raw in ws:
+            now = time.perf_counter()
+            frame = orjson.loads(raw)
+            if frame.get("type") == "ping":
+                await ws.send(orjson.dumps({"type": "pong"}).decode())
+            elif frame.get("type") == "next":
+                shift = frame["payload"]["data"]["shiftChanged"]
+                visibility.record(shift["id"], int(shift["placesFilled"]), now)
+            elif frame.get("type") in ("error", "complete"):
+                raise RuntimeError(f"subscription ended: {frame}")
+
+
+async def prepare(api_url: str, token: str, volunteers: int) -> tuple[list[str], list[str]]:
+    """Shifts with room for every sign-up, and the volunteers who will sign up."""
+    starts = datetime.now(UTC) + timedelta(days=30)
+    connection = Connection(api_url, token)
+    shift_ids: list[str] = []
+    volunteer_ids: list[str] = []
+    try:
+        for n in range(SHIFTS):
+            status, body = await connection.post(
+                "/shifts",
+                {
+                    "school_id": f"school-{n % 10}",
+                    "post": "library",
+                    "title": f"Bench shift {n}",
+                    "starts_at": starts.isoformat(),
+                    "ends_at": (starts + timedelta(hours=2)).isoformat(),
+                    "capacity": 500,
+                    "child_facing": False,
+                },
+            )
+            if status != 201:
+                raise RuntimeError(f"publishing a shift gave {status}: {body[:200]!r}")
+            shift_ids.append(orjson.loads(body)["shift_id"])
+        for n in range(volunteers):
+            status, body = await connection.post(
+                "/volunteers", {"display_name": f"Signer {n}", "kind": "parent"}
+            )
+            if status != 201:
+                raise RuntimeError(f"registering a volunteer gave {status}: {body[:200]!r}")
+            volunteer_ids.append(orjson.loads(body)["volunteer_id"])
+    finally:
+        connection.close()
+    return shift_ids, volunteer_ids
+
+
+class SignUps:
+    """Hands out (shift, volunteer) pairs never used before, spread over the shifts."""
+
+    def __init__(self, shift_ids: list[str], volunteer_ids: list[str]) -> None:
+        self.shift_ids = shift_ids
+        self.volunteer_ids = volunteer_ids
+        self.next = 0
+
+    def take(self) -> tuple[str, str]:
+        n = self.next
+        self.next += 1
+        return self.shift_ids[n % len(self.shift_ids)], self.volunteer_ids[n // len(self.shift_ids)]
+
+
+async def offered_rate(
+    api_url: str,
+    token: str,
+    visibility: Visibility,
+    pairs: SignUps,
+    *,
+    rate: int,
+    seconds: float,
+) -> list[Figure]:
+    idle: list[Connection] = []
+    visible: list[float] = []
+    answered: list[float] = []
+    failures = 0
+    unseen = 0
+
+    async def send(scheduled: float) -> None:
+        nonlocal failures, unseen
+        shift_id, volunteer_id = pairs.take()
+        connection = idle.pop() if idle else Connection(api_url, token)
+        try:
+            status, body = await connection.post(
+                f"/shifts/{shift_id}/sign-ups", {"volunteer_id": volunteer_id}
+            )
+        except (OSError, asyncio.IncompleteReadError):
+            connection.close()
+            failures += 1
+            return
+        idle.append(connection)
+        if status != 200:
+            failures += 1
+            return
+        answered.append(time.perf_counter() - scheduled)
+        places = int(orjson.loads(body)["places_filled"])
+        at = await visibility.when(shift_id, places, SETTLE_S)
+        if at is None:
+            unseen += 1
+        else:
+            visible.append(max(at - scheduled, 0.0))
+
+    total = int(rate * seconds)
+    tasks: list[asyncio.Task[None]] = []
+    start = time.perf_counter() + 0.2
+    for n in range(total):
+        scheduled = start + n / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(scheduled)))
+    await asyncio.gather(*tasks)
+    for connection in idle:
+        connection.close()
+
+    spread = {k: v * 1000 for k, v in percentiles(visible, 50, 95, 99).items()}
+    acked = {k: round(v * 1000, 2) for k, v in percentiles(answered, 50, 95, 99).items()}
+    detail: dict[str, Any] = {
+        "rate": rate,
+        "commands": total,
+        "visible": len(visible),
+        "failed": failures,
+        "never_visible": unseen,
+        "command_answered_ms": acked,
+    }
+    label = f"command -> GraphQL-visible at {rate}/s"
+    return [
+        Figure(f"visible.{rate}.{point}", f"{label}, {point}", value, "ms", detail)
+        for point, value in spread.items()
+        if not math.isnan(value)
+    ]
+
+
+async def measure(
+    api_url: str, gateway_url: str, token: str, *, rates: tuple[int, ...], seconds: float
+) -> list[Figure]:
+    commands = sum(int(rate * seconds) for rate in rates)
+    visibility = Visibility()
+    following = asyncio.create_task(subscribe(gateway_url, token, visibility))
+    try:
+        shift_ids, volunteer_ids = await prepare(api_url, token, commands // SHIFTS + 1)
+        # Start once the gateway has every shift, so each rate begins from a settled system.
+        deadline = time.perf_counter() + 30
+        while len(visibility.highest) < len(shift_ids):
+            if following.done():
+                following.result()
+            if time.perf_counter() > deadline:
+                raise RuntimeError("the gateway did not show the bench's shifts")
+            await asyncio.sleep(0.05)
+        pairs = SignUps(shift_ids, volunteer_ids)
+        figures: list[Figure] = []
+        for rate in rates:
+            figures += await offered_rate(
+                api_url, token, visibility, pairs, rate=rate, seconds=seconds
+            )
+            await asyncio.sleep(1.0)
+        return figures
+    finally:
+        following.cancel()
+        with contextlib.suppress(BaseException):
+            await following
