@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HOST = "127.0.0.1"
+AUTHORIZATION_FILE = "authorization.conf"
 
 
 class NatsServerNotFound(RuntimeError):
@@ -36,19 +37,29 @@ def _quote(value: str) -> str:
     return json.dumps(value)
 
 
-def render_config(port: int, store_dir: Path, *, host: str = HOST, name: str = "tongxin") -> str:
-    """A nats-server config: JetStream on, its store under store_dir, no monitoring port."""
-    return "\n".join(
-        [
-            "# Written by tongxin; rewritten on every start.",
-            f"server_name: {_quote(name)}",
-            f"listen: {_quote(f'{host}:{port}')}",
-            "jetstream {",
-            f"  store_dir: {_quote(str(Path(store_dir).resolve()))}",
-            "}",
-            "",
-        ]
-    )
+def render_config(
+    port: int,
+    store_dir: Path,
+    *,
+    host: str = HOST,
+    name: str = "tongxin",
+    include: str | None = None,
+) -> str:
+    """A nats-server config: JetStream on, its store under store_dir, no monitoring port.
+
+    `include` names a file beside the config to include (e.g. the authorization block).
+    """
+    lines = [
+        "# Written by tongxin; rewritten on every start.",
+        f"server_name: {_quote(name)}",
+        f"listen: {_quote(f'{host}:{port}')}",
+        "jetstream {",
+        f"  store_dir: {_quote(str(Path(store_dir).resolve()))}",
+        "}",
+    ]
+    if include is not None:
+        lines.append(f"include {_quote(include)}")
+    return "\n".join([*lines, ""])
 
 
 @dataclass(frozen=True)
@@ -59,16 +70,29 @@ class NatsServerCommand:
 
 
 def prepare(
-    port: int, folder: Path, *, host: str = HOST, binary: Path | None = None
+    port: int,
+    folder: Path,
+    *,
+    host: str = HOST,
+    binary: Path | None = None,
+    authorization: str | None = None,
 ) -> NatsServerCommand:
     """Write `<folder>/nats-server.conf` with JetStream storing under `folder`; the command.
 
+    With `authorization` (a nats-server authorization block), it goes to
+    `<folder>/authorization.conf`, which the config includes.
     (nats-server itself keeps its streams in `<folder>/jetstream/`.)
     """
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
+    include = None
+    if authorization is not None:
+        include = AUTHORIZATION_FILE
+        (folder / AUTHORIZATION_FILE).write_text(authorization, encoding="utf-8")
     config_path = folder / "nats-server.conf"
-    config_path.write_text(render_config(port, folder, host=host), encoding="utf-8")
+    config_path.write_text(
+        render_config(port, folder, host=host, include=include), encoding="utf-8"
+    )
     argv = [str(binary or find_binary()), "-c", str(config_path)]
     return NatsServerCommand(argv=argv, config_path=config_path, url=f"nats://{host}:{port}")
 
