@@ -182,7 +182,13 @@ def rollout(
                 )
 
             rollouts.wait_for_rollout(
-                kube, namespace, service, generation=generation, timeout_s=timeout, on_progress=show
+                kube,
+                namespace,
+                service,
+                generation=generation,
+                timeout_s=timeout,
+                poll_s=rollouts.POLL_S,
+                on_progress=show,
             )
     except rollouts.RolloutError as exc:
         err.print(f"[red]tongxin ops rollout:[/] {exc}")

@@ -14,6 +14,7 @@ from tongxin.ops.status import counts, rollout_state
 
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 FIELD_MANAGER = "tongxin-ops"
+POLL_S = 2.0
 
 
 class RolloutError(Exception):

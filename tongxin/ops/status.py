@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tongxin.ops.client import Kube, name_of
 
@@ -19,11 +20,16 @@ READYZ_TIMEOUT_S = 5.0
 RolloutState = Literal["complete", "progressing", "stalled"]
 
 
+SCHEMA = Path(__file__).with_name("status.schema.json")
+
+
 class Lag(BaseModel):
     """Events the service has stored or received but not yet published or projected."""
 
+    model_config = ConfigDict(extra="forbid")
+
     value: int | None = Field(description="Events behind; null when unknown.")
-    source: str | None = Field(
+    source: Literal["relay", "projector"] | None = Field(
         description="Which readiness check gave it: 'relay' or 'projector'; null when unknown."
     )
     ready: bool | None = Field(description="The service's own readiness verdict; null if unknown.")
@@ -31,6 +37,9 @@ class Lag(BaseModel):
 
 
 class ServiceStatus(BaseModel):
+    """One Tongxin Deployment."""
+
+    model_config = ConfigDict(extra="forbid")
     name: str = Field(description="The Deployment's name.")
     component: str | None = Field(description="Label app.kubernetes.io/component.")
     desired: int = Field(description="spec.replicas.")
@@ -44,6 +53,9 @@ class ServiceStatus(BaseModel):
 
 
 class StatusReport(BaseModel):
+    """`tongxin ops status --json`; its JSON Schema is committed beside this module."""
+
+    model_config = ConfigDict(extra="forbid")
     namespace: str
     services: list[ServiceStatus]
 
@@ -95,7 +107,11 @@ def lag_from_readyz(body: Mapping[str, Any]) -> Lag:
     ready = body.get("ready") if isinstance(body.get("ready"), bool) else None
     if not isinstance(checks, Mapping):
         return Lag(value=None, source=None, ready=ready, reason="/readyz has no checks")
-    for source, key in (("relay", "lag"), ("projector", "pending")):
+    sources: tuple[tuple[Literal["relay", "projector"], str], ...] = (
+        ("relay", "lag"),
+        ("projector", "pending"),
+    )
+    for source, key in sources:
         check = checks.get(source)
         if isinstance(check, Mapping) and isinstance(check.get(key), int):
             return Lag(value=check[key], source=source, ready=ready, reason=None)
@@ -212,3 +228,8 @@ def collect(kube: Kube, namespace: str) -> StatusReport:
             )
         )
     return StatusReport(namespace=namespace, services=rows)
+
+
+def json_schema() -> str:
+    """The JSON Schema of `--json` output, as committed in status.schema.json."""
+    return json.dumps(StatusReport.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
