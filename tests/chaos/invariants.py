@@ -307,9 +307,10 @@ def _state_from(events: Iterable[StoredEvent]) -> _State:
         else:
             pair = (event.aggregate_id, str(a["volunteer_id"]))
             state.sign_ups[pair] = "signed-up" if event.kind == "Shift.SignedUp" else "cancelled"
-            title = state.shifts[event.aggregate_id][0]
-            state.shifts[event.aggregate_id] = (title, int(a["places_filled"]))
+            if event.aggregate_id in state.shifts:  # Else the store lost it: reported there.
+                title = state.shifts[event.aggregate_id][0]
+                state.shifts[event.aggregate_id] = (title, int(a["places_filled"]))
     for volunteer, check_id in checks.items():
-        name = state.volunteers[volunteer][0]
-        state.volunteers[volunteer] = (name, check_id)
+        if volunteer in state.volunteers:
+            state.volunteers[volunteer] = (state.volunteers[volunteer][0], check_id)
     return state
