@@ -18,7 +18,7 @@ from rich.console import Console
 from services.kit.auth import ROLES, DevIssuer
 from services.kit.settings import Settings
 from tongxin import demo as demo_module
-from tongxin import natsserver, ports
+from tongxin import natsauth, natsserver, ports
 from tongxin.ops.cli import ops_app
 from tongxin.supervisor import Supervisor
 
@@ -32,6 +32,10 @@ console = Console()
 err = Console(stderr=True)
 
 START_TIMEOUT_ENV = "TONGXIN_START_TIMEOUT_S"
+NATS_PASSWORDS_FILE = "nats-passwords.json"
+POLICE_USER = "dept-pol"
+# Which NATS user each child of the embedded default connects as.
+NATS_USERS = {"volunteers": "svc-volunteers", "ingest": "svc-ingest", "gateway": "svc-gateway"}
 
 
 class Abort(Exception):
@@ -83,7 +87,9 @@ def demo() -> None:
     p = _ports()
     state = _state_dir()
     try:
-        demo_module.load_demo(_endpoints(p), state, console=console)
+        demo_module.load_demo(
+            _endpoints(p), state, console=console, police_nats=_police_account(p, state)
+        )
     except demo_module.DemoError as exc:
         err.print(f"[red]tongxin demo:[/] {exc}")
         raise typer.Exit(1) from None
@@ -112,7 +118,13 @@ def run(
             console.print(f"demo: already loaded ({state / demo_module.MARKER})")
         else:
             try:
-                demo_module.load_demo(_endpoints(p), state, issuer=issuer, console=console)
+                demo_module.load_demo(
+                    _endpoints(p),
+                    state,
+                    issuer=issuer,
+                    console=console,
+                    police_nats=_police_account(p, state),
+                )
             except demo_module.DemoError as exc:  # keep the platform up; the load can resume
                 err.print(f"[red]demo failed:[/] {exc}")
                 err.print("the services keep running; `tongxin demo` resumes the load")
@@ -143,6 +155,37 @@ def ensure_cipher_key(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as file:
         file.write(key + "\n")
     return key
+
+
+@app.command("nats-auth")
+def nats_auth(
+    write: Annotated[
+        bool, typer.Option("--write", help="Rewrite the committed copies instead of printing.")
+    ] = False,
+) -> None:
+    """Print the nats-server authorization generated from the ownership map and partners."""
+    text = natsauth.render_authorization(natsauth.users())
+    if not write:
+        typer.echo(text, nl=False)
+        return
+    for path in natsauth.write_committed(text):
+        console.print(f"wrote {path}")
+
+
+def nats_passwords(state: Path) -> dict[str, str]:
+    """Every NATS user's password by its variable name; made once, kept 0600 in the state."""
+    return natsauth.ensure_passwords(state / "keys" / NATS_PASSWORDS_FILE, natsauth.users())
+
+
+def _police_account(p: ports.Ports, state: Path) -> demo_module.NatsAccount | None:
+    """Public security's own NATS credentials, once `tongxin run` has made them."""
+    path = state / "keys" / NATS_PASSWORDS_FILE
+    if not path.exists():
+        return None
+    password = nats_passwords(state)[natsauth.password_env(POLICE_USER)]
+    return demo_module.NatsAccount(
+        url=f"nats://{ports.HOST}:{p.nats}", user=POLICE_USER, password=password
+    )
 
 
 def child_env(
@@ -178,12 +221,15 @@ def services(p: ports.Ports, state: Path, cipher_key: str) -> list[tuple[str, li
 
 def _start(supervisor: Supervisor, p: ports.Ports, state: Path, cipher_key: str) -> None:
     timeout_s = float(os.environ.get(START_TIMEOUT_ENV, "60"))
+    passwords = nats_passwords(state)
+    authorization = natsauth.render_authorization(natsauth.users())
     try:
-        nats = natsserver.prepare(p.nats, state / "nats")
+        nats = natsserver.prepare(p.nats, state / "nats", authorization=authorization)
     except natsserver.NatsServerNotFound as exc:
         raise Abort(str(exc)) from None
     supervisor.start()
-    supervisor.add("nats", nats.argv)
+    # The authorization reads every user's password from the server's environment.
+    supervisor.add("nats", nats.argv, env=dict(os.environ) | passwords)
     if not natsserver.wait_listening(p.nats, timeout_s=timeout_s):
         raise Abort(
             f"nats-server did not listen on {ports.HOST}:{p.nats} within {timeout_s:.0f} s; "
@@ -191,6 +237,11 @@ def _start(supervisor: Supervisor, p: ports.Ports, state: Path, cipher_key: str)
         )
     children = services(p, state, cipher_key)
     for name, argv, env in children:
+        user = NATS_USERS[name]
+        env |= {
+            "TONGXIN_NATS_USER": user,
+            "TONGXIN_NATS_PASSWORD": passwords[natsauth.password_env(user)],
+        }
         supervisor.add(name, argv, env=env, stop_wave=1)  # stopped before nats-server
     port_of = {"volunteers": p.volunteers, "ingest": p.ingest, "gateway": p.gateway}
     for name, _, _ in children:

@@ -48,11 +48,22 @@ class Ingest:
         while not stop.is_set() and self.nc is None:
             try:
                 self.nc = await bus.connect(self.settings, "ingest")
+                await self._ensure_system_streams()
             except Exception as exc:
                 log.warning("ingest: NATS not reachable (%s); retrying", exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 5.0)
+
+    async def _ensure_system_streams(self) -> None:
+        """Department systems may publish straight onto NATS, but only the ingest may
+        create their streams; NATS permissions keep everyone else from doing so."""
+        js = self.jetstream()
+        for department in load_ownership_map().departments:
+            for boundary in department.boundaries:
+                if boundary.kind == "system" and boundary.name not in self._streams:
+                    await bus.ensure_stream(js, boundary.name, self.settings)
+                    self._streams.add(boundary.name)
 
     def jetstream(self) -> JetStreamContext:
         if self.nc is None or not self.nc.is_connected:
