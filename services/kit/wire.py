@@ -124,10 +124,10 @@ def _parse_data(event_type: str, data: Any, *, tolerant: bool) -> ContractEvent:
             if isinstance(document, dict):
                 document = {k: v for k, v in document.items() if k in cls.model_fields}
             return cls.model_validate(document)
-        if isinstance(data, bytes | str):
-            return cls.model_validate_json(data)
-        return cls.model_validate(data)
-    except orjson.JSONDecodeError:
+        # Strict, and as JSON: a number is not a date, nor a string a number.
+        raw = data if isinstance(data, bytes | str) else orjson.dumps(data)
+        return cls.model_validate_json(raw, strict=True)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         raise MalformedEventError(f"data of {event_type} is not JSON") from None
     except ValidationError as exc:
         raise MalformedEventError(f"data does not match {event_type}: {describe(exc)}") from None
