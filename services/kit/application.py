@@ -21,9 +21,17 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    Notification,
+    ProcessRecorder,
+    Recording,
+    StoredEvent,
+    Tracking,
+)
 
 from services.kit.errors import ConflictError, IdempotencyKeyReusedError, NotFoundError
+from services.kit.groupcommit import GroupCommitter
 
 # A conflicting command is retried until this much time has passed, not a fixed number
 # of times: on a loaded machine each attempt takes longer, and the budget should not shrink.
@@ -74,6 +82,38 @@ class ServiceApplication(Application):
         super().__init__(env)
         # Called (from the saving thread) after every save, e.g. to wake the relay.
         self.on_saved: list[Callable[[], None]] = []
+        self._committer = GroupCommitter(self._insert)
+
+    def _insert(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
+        return self.recorder.insert_events(stored_events)
+
+    def save_command(self, *aggregates: Aggregate) -> list[Recording[UUID]]:
+        """Save one command's aggregates atomically, sharing a transaction with concurrent
+        commands (see services.kit.groupcommit); a version conflict raises IntegrityError."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.collect_events(*aggregates)
+        # Mapped here, in the command's own thread: the stored event keeps its trace context.
+        stored = [self.mapper.to_stored_event(event) for event in processing.events]
+        ids = self._committer.save(stored)
+        recordings = [
+            Recording(
+                event,
+                Notification(
+                    originator_id=s.originator_id,
+                    originator_version=s.originator_version,
+                    topic=s.topic,
+                    state=s.state,
+                    id=n,
+                ),
+            )
+            for event, s, n in zip(processing.events, stored, ids, strict=False)
+        ]
+        if self.repository.cache and not self.repository.fastforward:
+            for aggregate_id, aggregate in processing.aggregates.items():
+                self.repository.cache.put(aggregate_id, aggregate)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        return recordings
 
     def _notify(self, recordings: Any) -> None:
         super()._notify(recordings)
@@ -111,7 +151,7 @@ class ServiceApplication(Application):
                     )
                 )
             try:
-                self.save(*pending)
+                self.save_command(*pending)
             except IntegrityError:
                 if key is not None and (prior := self._prior_response(key)) is not None:
                     return prior
