@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class _Connection:
         try:
             return connect(self.kubeconfig, self.context)
         except KubeConfigError as exc:
-            err.print(f"[red]tongxin ops:[/] {exc}")
+            err.print(f"[red]tongxin ops:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from None
 
 
@@ -136,7 +137,7 @@ def provision_departments(
     if results:
         console.print(provision_table(results, dry_run=dry_run))
     if failure:
-        err.print(f"[red]tongxin ops provision-departments:[/] {failure}")
+        err.print(f"[red]tongxin ops provision-departments:[/] {escape(failure)}", soft_wrap=True)
         raise typer.Exit(1)
 
 
@@ -191,6 +192,6 @@ def rollout(
                 on_progress=show,
             )
     except rollouts.RolloutError as exc:
-        err.print(f"[red]tongxin ops rollout:[/] {exc}")
+        err.print(f"[red]tongxin ops rollout:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(f"[green]{service}[/] runs {image} on every replica")
