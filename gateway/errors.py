@@ -21,3 +21,13 @@ def bad_input(message: str) -> GraphQLError:
 
 def forbidden(message: str) -> GraphQLError:
     return coded(message, FORBIDDEN)
+
+
+# Documents refused before they run.
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+"""Not GraphQL, or more tokens than the gateway parses."""
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+"""Not valid against the schema (unknown fields, fragment cycles...)."""
+QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"

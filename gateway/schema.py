@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -21,7 +22,17 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from gateway.context import GatewayContext, context_getter
-from gateway.errors import BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, UNAVAILABLE
+from gateway.errors import (
+    BAD_USER_INPUT,
+    FORBIDDEN,
+    INTROSPECTION_DISABLED,
+    NOT_FOUND,
+    QUERY_TOO_DEEP,
+    TOO_MANY_ALIASES,
+    UNAUTHENTICATED,
+    UNAVAILABLE,
+)
+from gateway.limits import PhaseErrorCodes, coded
 from gateway.volunteers.mutations import VolunteersMutation
 from gateway.volunteers.queries import VolunteersQuery
 from gateway.volunteers.subscriptions import VolunteersSubscription
@@ -42,7 +53,10 @@ EXPECTED = {UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND, UNAVAILABLE}
 
 class GatewaySchema(strawberry.Schema):
     """Logs only unexpected errors: refused tokens, bad input and invalid documents are
-    the caller's business, and logging each with a traceback would drown real failures."""
+    the caller's business, and logging each with a traceback would drown real failures.
+
+    A GraphQLError behind an error is a deliberate refusal (graphql-core's coercion of
+    a variable, or ours), never a crash."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -51,6 +65,7 @@ class GatewaySchema(strawberry.Schema):
             error
             for error in errors
             if error.original_error is not None
+            and not isinstance(error.original_error, GraphQLError)
             and (error.extensions or {}).get("code") not in EXPECTED
         ]
         super().process_errors(unexpected, execution_context)
@@ -59,12 +74,17 @@ class GatewaySchema(strawberry.Schema):
 def create_schema(*, introspection: bool = True) -> strawberry.Schema:
     """The schema with its cost limits; introspection can be turned off for production."""
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: coded(QueryDepthLimiter(max_depth=MAX_DEPTH), QUERY_TOO_DEEP),
+        lambda: coded(MaxAliasesLimiter(max_alias_count=MAX_ALIASES), TOO_MANY_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        PhaseErrorCodes,
     ]
     if not introspection:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions.append(
+            lambda: coded(
+                AddValidationRules([NoSchemaIntrospectionCustomRule]), INTROSPECTION_DISABLED
+            )
+        )
     return GatewaySchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
@@ -75,6 +95,11 @@ schema = create_schema()
 
 class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     """The router, refusing websocket connections whose init carries no valid token."""
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses nesting deeper than 1024 with a JSONDecodeError (a 400); the
+        # standard library recurses until RecursionError, which would be a 500.
+        return orjson.loads(data)
 
     async def on_ws_connect(self, context: GatewayContext) -> None:
         try:

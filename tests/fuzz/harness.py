@@ -128,6 +128,9 @@ class Fuzzer:
 
     def check(self, case: Case, caller: str) -> None:
         headers = dict(self.callers.get(caller) or self.intruders[caller])
+        if self.schema.is_security_param_negated(case):
+            # The case is about a missing or broken Authorization: a token would undo it.
+            headers = {}
         before = self.head()
         response = case.call(base_url=self.base_url, headers=headers, timeout=30)
         after = self.head()
@@ -147,11 +150,19 @@ class Fuzzer:
             )
 
     def _point_at_existing(self, case: Case, pick: random.Random) -> None:
-        """Half the time, name resources that exist, so the handler runs past its 404."""
-        if not self.ids or pick.random() < 0.5:
+        """Half the time, name resources that exist, so the handler runs past its 404.
+
+        Only for valid cases: an invalid id swapped for a real one would make an invalid
+        case valid, and its acceptance would look like a failure.
+        """
+        if not self.ids or not _is_positive(case) or pick.random() < 0.5:
             return
         for name, choices in self.ids.items():
             if case.path_parameters and name in case.path_parameters:
                 case.path_parameters[name] = pick.choice(choices)
             if isinstance(case.body, dict) and name in case.body:
                 case.body[name] = pick.choice(choices)
+
+
+def _is_positive(case: Case) -> bool:
+    return case.meta is not None and case.meta.generation.mode.is_positive
