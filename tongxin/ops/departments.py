@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.departments import load_ownership_map
+from tongxin import natsauth
 
 
 @dataclass(frozen=True)
@@ -26,21 +26,20 @@ class UnknownDepartment(ValueError):
     pass
 
 
-def password_env(user: str) -> str:
-    """`NATS_PASSWORD_<USER>`: the variable the nats-server config reads the password from."""
-    return "NATS_PASSWORD_" + user.upper().replace("-", "_")
-
-
 def department_accounts(codes: list[str] | None = None) -> list[DepartmentAccount]:
-    """Every department of contracts/departments.json, or the named ones, in that order."""
-    known = [d.code for d in load_ownership_map().departments]
-    wanted = known if not codes else list(dict.fromkeys(codes))
-    unknown = [code for code in wanted if code not in known]
+    """The department users the NATS authorization is generated with (every department of
+    contracts/departments.json), or the named ones, in that order."""
+    accounts = {
+        user.department: DepartmentAccount(
+            code=user.department, user=user.name, password_env=user.password_env
+        )
+        for user in natsauth.users()
+        if user.kind == "department" and user.department is not None
+    }
+    wanted = list(accounts) if not codes else list(dict.fromkeys(codes))
+    unknown = [code for code in wanted if code not in accounts]
     if unknown:
         raise UnknownDepartment(
-            f"unknown department(s) {', '.join(unknown)}; known: {', '.join(known)}"
+            f"unknown department(s) {', '.join(unknown)}; known: {', '.join(accounts)}"
         )
-    return [
-        DepartmentAccount(code=code, user=f"dept-{code}", password_env=password_env(f"dept-{code}"))
-        for code in wanted
-    ]
+    return [accounts[code] for code in wanted]

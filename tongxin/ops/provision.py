@@ -9,7 +9,6 @@ differs. An existing password is never replaced: department systems already use 
 from __future__ import annotations
 
 import base64
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -17,6 +16,7 @@ from typing import Any, Literal, TypeVar
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from tongxin.natsauth import new_password
 from tongxin.ops.client import Kube
 from tongxin.ops.departments import DepartmentAccount
 
@@ -58,10 +58,6 @@ class DepartmentResult:
         if outcomes <= {"unchanged"}:
             return "unchanged"
         return "updated"
-
-
-def new_password() -> str:
-    return secrets.token_urlsafe(32)
 
 
 def _decode(data: dict[str, Any] | None, key: str) -> str | None:
