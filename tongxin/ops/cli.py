@@ -101,7 +101,8 @@ def provision_departments(
     nats_url: Annotated[
         str | None,
         typer.Option(
-            help="NATS URL given to the departments (default: nats://nats.<ns>.svc:4222)."
+            help="NATS URL given to the departments (default: the chart's NATS Service of release "
+            "tongxin, nats://tongxin-nats.<platform-namespace>.svc:4222)."
         ),
     ] = None,
     dry_run: Annotated[
@@ -120,7 +121,7 @@ def provision_departments(
     provisioner = provisioning.Provisioner(
         _kube(ctx),
         platform_namespace=platform_namespace,
-        nats_url=nats_url or f"nats://nats.{platform_namespace}.svc:4222",
+        nats_url=nats_url or f"nats://tongxin-nats.{platform_namespace}.svc:4222",
         dry_run=dry_run,
     )
     console = Console()

@@ -29,7 +29,7 @@ from tongxin.tests.ops_support import (
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "220"}
-NATS_URL = "nats://nats.tongxin.svc:4222"
+NATS_URL = "nats://tongxin-nats.tongxin.svc:4222"
 
 
 def echo(*_: Any, body: Any, **__: Any) -> Any:
