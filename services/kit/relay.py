@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
@@ -29,7 +30,7 @@ from services.kit import bus
 from services.kit.application import ServiceApplication
 from services.kit.eventstore import TracingMapper
 from services.kit.settings import Settings
-from services.kit.wire import envelope_for
+from services.kit.wire import binary_message
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("tongxin.relay")
@@ -80,6 +81,7 @@ class OutboxRelay:
         mapper = app.mapper
         assert isinstance(mapper, TracingMapper)
         self._mapper = mapper
+        self._source = source_of(service)
 
     def poke(self) -> None:
         """Wake the relay at once (thread-safe callers use `loop.call_soon_threadsafe`)."""
@@ -217,25 +219,32 @@ class OutboxRelay:
         contract = self.translate(domain_event)
         if contract is None:
             return None
-        parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
-        with tracer.start_as_current_span(
-            f"publish {type(contract).subject()}",
-            context=parent,
+        nats_subject = type(contract).subject()
+        # The producer span is started and ended here without becoming the current span:
+        # attaching and detaching the context for every event cost as much as publishing it.
+        span = tracer.start_span(
+            f"publish {nats_subject}",
+            context=propagate.extract({"traceparent": traceparent}) if traceparent else None,
             kind=trace.SpanKind.PRODUCER,
             attributes={"messaging.system": "nats", "tongxin.position": notification.id},
-        ):
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)
-            envelope = envelope_for(
-                contract,
-                id=message_id(self.service, notification.id),
-                source=source_of(self.service),
-                subject=str(notification.originator_id),
-                time=getattr(domain_event, "timestamp", None),
-                sequence=notification.id,
-                traceparent=carrier.get("traceparent"),
-            )
-        return envelope.nats_subject(), envelope.payload(), envelope.headers()
+        )
+        span.end()
+        context = span.get_span_context()
+        # The W3C form, as propagate.inject writes it (only traceparent travels with an event).
+        carried = (
+            f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+            if context.is_valid
+            else None
+        )
+        return binary_message(
+            contract,
+            id=message_id(self.service, notification.id),
+            source=self._source,
+            subject=str(notification.originator_id),
+            time=getattr(domain_event, "timestamp", None) or datetime.now(UTC),
+            sequence=notification.id,
+            traceparent=carried,
+        )
 
 
 def source_of(service: str) -> str:

@@ -8,7 +8,13 @@ import orjson
 import pytest
 
 from contracts.volunteers import VolunteerSignedUp
-from services.kit.wire import MalformedEventError, envelope_for, from_headers, from_structured
+from services.kit.wire import (
+    MalformedEventError,
+    binary_message,
+    envelope_for,
+    from_headers,
+    from_structured,
+)
 
 VOLUNTEER = "6f1c2b9e-7d1a-4c1e-9a57-2b8f0c1d2e3f"
 SHIFT = "0b5e8f2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -120,3 +126,22 @@ def test_structured_rejects_non_objects_and_other_content_types() -> None:
     del document["data"]
     with pytest.raises(MalformedEventError):
         from_structured(document)
+
+
+def test_binary_message_is_the_envelope_on_the_wire() -> None:
+    envelope = sample()
+    subject, body, headers = binary_message(
+        envelope.data,
+        id=envelope.id,
+        source=envelope.source,
+        subject=envelope.subject,
+        time=envelope.time,
+        sequence=envelope.sequence,
+        traceparent=envelope.traceparent,
+    )
+    assert (subject, body, headers) == (
+        envelope.nats_subject(),
+        envelope.payload(),
+        envelope.headers(),
+    )
+    assert from_headers(headers, body) == envelope
