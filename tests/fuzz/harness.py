@@ -49,6 +49,11 @@ def cases_wanted() -> int:
     return int(os.environ.get(CASES_ENV, QUICK_CASES))
 
 
+def exploring() -> bool:
+    """The opt-in run draws new cases each time; `make test` replays the same ones."""
+    return CASES_ENV in os.environ
+
+
 @dataclass
 class Tally:
     """What a run did, printed after it so the figures can be quoted."""
@@ -108,7 +113,7 @@ class Fuzzer:
             database=None,
             suppress_health_check=list(HealthCheck),
             phases=[Phase.generate, Phase.shrink],
-            derandomize=False,
+            derandomize=not exploring(),
         )
         @given(
             case=strategy,
