@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.kit.telemetry import setup_tracing
 from tests.bench import processes, raw_nats, raw_postgres, relay
 from tests.bench.environment import Environment
 from tests.bench.report import TARGETS, Figure, table, write
@@ -255,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     names = [name for name in STEPS if not args.only or name in args.only]
 
     logging.basicConfig(level=logging.WARNING)
+    # As in every service process: spans are made (and dropped without an exporter).
+    setup_tracing("bench")
     started = datetime.now(UTC)
     clock = time.perf_counter()
     figures, errors, machine = asyncio.run(run(names, sizes))

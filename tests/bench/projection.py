@@ -8,6 +8,7 @@ through publish_async: filling is not what is measured.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -93,6 +94,8 @@ async def fill_stream(settings: Settings, count: int) -> None:
                 source=source_of("volunteers"),
                 subject=None,
                 sequence=position,
+                # Published events carry their command's trace, so the projector continues it.
+                traceparent=f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01",
             )
             futures.append(
                 await js.publish_async(
