@@ -1,0 +1,178 @@
+"""A three-node JetStream cluster: the stream leader dies under load, nothing is lost.
+
+The kit's relay publishes a counter app's events into a stream with three replicas
+while a durable consumer feeds a projection; the node leading the stream is
+SIGKILLed while events keep being written, and later comes back. Afterwards the
+stream holds every event exactly once, in order, and the projection has applied
+each one once, up to the store's head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from contracts import registry
+from services.kit.consumer import Consumer
+from services.kit.relay import OutboxRelay
+from services.kit.settings import Settings
+from tests.support.cluster import JetStreamCluster, stream_info, stream_leader
+from tests.support.counter import (
+    BOUNDARY,
+    SERVICE,
+    CounterApp,
+    CounterIncremented,
+    build_counter_app,
+    translate,
+)
+from tests.support.projection import CounterProjection
+from tests.support.streams import read_stream, running
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.timeout(300)
+
+STREAM = "VOLUNTEERS"
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[JetStreamCluster]:
+    nodes = JetStreamCluster(tmp_path / "cluster").start()
+    try:
+        await nodes.wait_ready()
+        yield nodes
+    finally:
+        for node in nodes.nodes:
+            node.kill()
+
+
+@pytest.fixture
+def counter_event_registered() -> Iterator[None]:
+    """Let the consumer decode the test-only event type for the length of a test."""
+    event_type = CounterIncremented.event_type()
+    registry.BY_TYPE[event_type] = CounterIncremented
+    try:
+        yield
+    finally:
+        registry.BY_TYPE.pop(event_type, None)
+
+
+@pytest.fixture
+def settings(cluster: JetStreamCluster, tmp_path: Path, counter_event_registered: None) -> Settings:
+    return Settings(
+        store="sqlite",
+        state_dir=tmp_path / "state",
+        nats_urls=cluster.urls,
+        stream_replicas=3,
+        relay_batch=100,
+        relay_idle_s=0.01,
+        consumer_batch=100,
+        consumer_ack_wait_s=5.0,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[CounterApp]:
+    application = build_counter_app(settings)
+    yield application
+    application.close()
+
+
+class Writer:
+    """Increments one counter from a thread, as fast as the store takes it, until stopped."""
+
+    def __init__(self, app: CounterApp) -> None:
+        self.app = app
+        self.counter = app.create("cluster")
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.app.increment(self.counter)
+            time.sleep(0.002)  # Leaves the two cores some room for the servers.
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+
+async def stream_state(urls: str) -> tuple[int, int, int]:
+    """(messages, last sequence, replicas) of the stream, read through any live node."""
+    info = await stream_info(urls, STREAM)
+    return (
+        int(info.state.messages or 0),
+        int(info.state.last_seq or 0),
+        int(info.config.num_replicas or 1),
+    )
+
+
+async def test_killing_the_stream_leader_under_load_loses_and_duplicates_nothing(
+    cluster: JetStreamCluster, settings: Settings, app: CounterApp, tmp_path: Path
+) -> None:
+    relay = OutboxRelay(
+        app, service=SERVICE, boundary=BOUNDARY, translate=translate, settings=settings
+    )
+    projection = CounterProjection(tmp_path / "projection.sqlite3")
+    consumer = Consumer(
+        name="cluster-projection", boundary=BOUNDARY, projection=projection, settings=settings
+    )
+    writer = Writer(app)
+    writer.thread.start()
+    try:
+        async with running(relay.run), running(consumer.run):
+
+            async def published(at_least: int) -> bool:
+                try:
+                    return (await stream_state(cluster.urls))[0] >= at_least
+                except Exception:
+                    return False
+
+            await eventually(lambda: published(200), timeout=60, interval=0.1)
+            assert (await stream_state(cluster.urls))[2] == 3
+
+            leader = await stream_leader(cluster.urls, STREAM)
+            before = writer.head()
+            cluster.node(leader).kill()
+
+            async def new_leader() -> str | None:
+                try:
+                    name = await stream_leader(cluster.urls, STREAM)
+                except Exception:
+                    return None
+                return name if name != leader else None
+
+            elected = await eventually(new_leader, timeout=60, interval=0.2)
+            # Writing and publishing go on through the two remaining nodes.
+            await eventually(lambda: published(before + 200), timeout=60, interval=0.1)
+
+            cluster.node(leader).start()
+            await cluster.wait_ready()
+            await asyncio.sleep(1.0)
+            writer.stop.set()
+            await asyncio.to_thread(writer.thread.join, 10)
+            head = writer.head()
+            assert head > before + 200
+
+            async def relayed_and_projected() -> bool:
+                messages, last_seq, _ = await stream_state(cluster.urls)
+                position = await asyncio.to_thread(projection.position, consumer.name)
+                return messages >= head and position >= last_seq
+
+            await eventually(relayed_and_projected, timeout=120, interval=0.2)
+    finally:
+        writer.stop.set()
+
+    messages = await read_stream(cluster.node(elected).url, STREAM)
+    positions = [int(m.headers["ce-sequence"]) for m in messages]
+    assert positions == list(range(1, head + 1)), "lost, duplicated or out of order"
+    assert [m.seq for m in messages] == list(range(1, head + 1))
+
+    rows = projection.rows()
+    assert [row[0] for row in rows] == list(range(1, head + 1)), "projection lost or repeated"
+    assert len({row[1] for row in rows}) == head
+    assert [row[3] for row in rows] == list(range(1, head + 1))  # the counter's versions
+    assert elected != leader
