@@ -166,6 +166,13 @@ def create_app(
     _install_problem_handlers(app)
     _document_problems(app)
 
+    add_operations_routes(app, readiness)
+    return app
+
+
+def add_operations_routes(app: FastAPI, readiness: ReadinessCheck) -> None:
+    """`/healthz`, `/readyz` and `/metrics`: what probes and Prometheus read."""
+
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> Health:
         return Health(status="ok")
@@ -191,6 +198,11 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+
+def create_operations_app(*, title: str, readiness: ReadinessCheck) -> FastAPI:
+    """Only the operational endpoints, for processes that take no requests (the relay)."""
+    app = FastAPI(title=title, openapi_url=None, docs_url=None, redoc_url=None)
+    add_operations_routes(app, readiness)
     return app
 
 

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     relay_in_process: bool = Field(default=True, description="Run the relay inside the API.")
     relay_batch: int = Field(default=500, ge=1, le=10_000)
     relay_idle_s: float = Field(default=0.05, gt=0)
+    relay_http_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Where a relay process serves /healthz, /readyz, /metrics (0: nowhere).",
+    )
 
     # Consumers.
     consumer_batch: int = Field(default=500, ge=1, le=10_000)

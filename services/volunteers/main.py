@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services.kit.consumer import Consumer
 from services.kit.eventstore import build_application
-from services.kit.http import create_app
+from services.kit.http import create_app, create_operations_app
 from services.kit.relay import OutboxRelay
 from services.kit.settings import Settings
 from services.volunteers.api import router
@@ -45,6 +45,14 @@ class Volunteers:
         )
 
     async def readiness(self) -> dict[str, Any]:
+        """What the API's /readyz reports (the relay's lag too when it runs inside)."""
+        return await self._readiness(with_relay=self.settings.relay_in_process)
+
+    async def relay_readiness(self) -> dict[str, Any]:
+        """What a relay process's /readyz reports: the store and how far behind it is."""
+        return await self._readiness(with_relay=True)
+
+    async def _readiness(self, *, with_relay: bool) -> dict[str, Any]:
         try:
             head = await asyncio.to_thread(self.application.recorder.max_notification_id)
             store: dict[str, Any] = {"ok": True, "head": head or 0}
@@ -57,7 +65,7 @@ class Volunteers:
                 "required": False,
             },
         }
-        if self.settings.relay_in_process:
+        if with_relay:
             report["relay"] = {
                 "ok": self.relay.connected,
                 "required": False,
@@ -116,7 +124,36 @@ async def run_relay(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(parts.relay.run(stop), name="relay")]
+    if settings.relay_http_port:
+        tasks.append(asyncio.create_task(_serve_operations(parts, settings, stop), name="http"))
     try:
-        await parts.relay.run(stop)
+        # Whichever ends first (a signal, a crash) ends the process: a relay without its
+        # probes, or probes without a relay, would mislead the orchestrator.
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        await asyncio.wait(tasks, timeout=10)
+        for task in done:
+            task.result()
     finally:
+        for task in tasks:
+            task.cancel()
         parts.application.close()
+
+
+async def _serve_operations(parts: Volunteers, settings: Settings, stop: asyncio.Event) -> None:
+    import uvicorn
+
+    app = create_operations_app(title="Tongxin volunteers relay", readiness=parts.relay_readiness)
+    config = uvicorn.Config(
+        app, host=settings.http_host, port=settings.relay_http_port, log_config=None
+    )
+    server = uvicorn.Server(config)
+    # The relay owns SIGTERM/SIGINT (they set `stop`); uvicorn would replace the handlers.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    serving = asyncio.create_task(server.serve())
+    await asyncio.wait(
+        [serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+    )
+    server.should_exit = True
+    await serving
