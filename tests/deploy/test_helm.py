@@ -326,7 +326,12 @@ def test_relay_is_one_replica_that_never_blocks_a_drain(case: str) -> None:
         # A rolling update would run the old and new relay side by side for a while.
         assert deployment["spec"]["strategy"] == {"type": "Recreate"}
         assert find(objs, "HorizontalPodAutoscaler", name) is None
-        assert find(objs, "Service", name) is None
+        # Its Service only exposes the probes and lag (`tongxin ops status` reads /readyz).
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        port = get(objs, "Service", name)["spec"]["ports"][0]["port"]
+        assert env_of(container)["TONGXIN_RELAY_HTTP_PORT"]["value"] == str(port)
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         pdb = get(objs, "PodDisruptionBudget", name)["spec"]
         assert pdb["maxUnavailable"] == 1 and "minAvailable" not in pdb
         command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]

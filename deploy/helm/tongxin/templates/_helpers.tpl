@@ -70,6 +70,10 @@ seccompProfile:
   value: 0.0.0.0
 - name: TONGXIN_HTTP_PORT
   value: {{ $svc.port | quote }}
+{{- if eq $svc.component "relay" }}
+- name: TONGXIN_RELAY_HTTP_PORT
+  value: {{ $svc.port | quote }}
+{{- end }}
 {{- end }}
 - name: TONGXIN_NATS_URLS
   value: {{ include "tongxin.natsUrls" $root | quote }}
