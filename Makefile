@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap tools run test lint fmt contracts bench chaos clean
+.PHONY: help bootstrap tools run test lint fmt contracts bench chaos fuzz clean
 
 help:
 	@echo "make run        start the embedded default (nats-server, services, gateway, demo city)"
@@ -18,6 +18,7 @@ help:
 	@echo "make contracts  regenerate contracts/schemas and gateway/schema.graphql"
 	@echo "make bench      benchmarks against the raw building blocks (results: bench-results/)"
 	@echo "make chaos      kill processes at random under load; check nothing acknowledged is lost"
+	@echo "make fuzz       1,000 generated requests per service API (schemathesis), fresh cases each run"
 	@echo "make clean      remove .venv and .tongxin"
 
 bootstrap:
@@ -52,6 +53,9 @@ bench: bootstrap
 
 chaos: bootstrap
 	$(BIN)/python -m tests.chaos $(ARGS)
+
+fuzz: bootstrap
+	TONGXIN_FUZZ_CASES=$${TONGXIN_FUZZ_CASES:-1000} $(BIN)/pytest -q tests/fuzz $(ARGS)
 
 clean:
 	rm -rf $(VENV) .tongxin .tools
