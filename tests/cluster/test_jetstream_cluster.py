@@ -1,15 +1,16 @@
 """A three-node JetStream cluster: the stream leader dies under load, nothing is lost.
 
 The kit's relay publishes a counter app's events into a stream with three replicas
-while a durable consumer feeds a projection; the node leading the stream is
-SIGKILLed while events keep being written, and later comes back. Afterwards the
-stream holds every event exactly once, in order, and the projection has applied
-each one once, up to the store's head.
+while a durable consumer feeds a projection. The node leading the stream is
+SIGKILLed while events keep being written, comes back, and then each other node
+in turn. Afterwards the stream holds every event exactly once, in order, and the
+projection has applied each one once, up to the store's head.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -110,9 +111,29 @@ async def stream_state(urls: str) -> tuple[int, int, int]:
     )
 
 
-async def test_killing_the_stream_leader_under_load_loses_and_duplicates_nothing(
+async def all_replicas_current(urls: str) -> bool:
+    try:
+        info = await stream_info(urls, STREAM)
+    except Exception:
+        return False
+    replicas = info.cluster.replicas if info.cluster else None
+    return bool(
+        info.cluster
+        and info.cluster.leader
+        and replicas
+        and len(replicas) == 2
+        and all(r.current and not r.offline for r in replicas)
+    )
+
+
+async def test_every_node_killed_in_turn_under_load_loses_and_duplicates_nothing(
     cluster: JetStreamCluster, settings: Settings, app: CounterApp, tmp_path: Path
 ) -> None:
+    """The stream leader dies first, then each other node, one at a time.
+
+    Killing every node in turn also kills the server the relay and the consumer are
+    connected to, whichever it is: both must reconnect and carry on (nats.py#504).
+    """
     relay = OutboxRelay(
         app, service=SERVICE, boundary=BOUNDARY, translate=translate, settings=settings
     )
@@ -122,6 +143,7 @@ async def test_killing_the_stream_leader_under_load_loses_and_duplicates_nothing
     )
     writer = Writer(app)
     writer.thread.start()
+    failovers: list[str] = []
     try:
         async with running(relay.run), running(consumer.run):
 
@@ -131,31 +153,45 @@ async def test_killing_the_stream_leader_under_load_loses_and_duplicates_nothing
                 except Exception:
                     return False
 
+            async def projected(beyond: int) -> bool:
+                return await asyncio.to_thread(projection.position, consumer.name) > beyond
+
             await eventually(lambda: published(200), timeout=60, interval=0.1)
             assert (await stream_state(cluster.urls))[2] == 3
 
-            leader = await stream_leader(cluster.urls, STREAM)
-            before = writer.head()
-            cluster.node(leader).kill()
+            first = await stream_leader(cluster.urls, STREAM)
+            victims = [first] + [n.name for n in cluster.nodes if n.name != first]
+            for victim in victims:
+                await eventually(lambda: all_replicas_current(cluster.urls), timeout=60)
+                leader = await stream_leader(cluster.urls, STREAM)
+                messages = (await stream_state(cluster.urls))[0]
+                position = await asyncio.to_thread(projection.position, consumer.name)
+                killed_at = time.monotonic()
+                cluster.node(victim).kill()
 
-            async def new_leader() -> str | None:
-                try:
-                    name = await stream_leader(cluster.urls, STREAM)
-                except Exception:
-                    return None
-                return name if name != leader else None
+                async def led_by_survivor(victim: str = victim) -> str | None:
+                    try:
+                        name = await stream_leader(cluster.urls, STREAM)
+                    except Exception:
+                        return None
+                    return name if name != victim else None
 
-            elected = await eventually(new_leader, timeout=60, interval=0.2)
-            # Writing and publishing go on through the two remaining nodes.
-            await eventually(lambda: published(before + 200), timeout=60, interval=0.1)
+                elected = await eventually(led_by_survivor, timeout=60, interval=0.1)
+                leader_s = time.monotonic() - killed_at
+                # Publishing and consuming go on through the two remaining nodes.
+                await eventually(functools.partial(published, messages + 150), timeout=60)
+                await eventually(functools.partial(projected, position + 150), timeout=60)
+                failovers.append(
+                    f"{victim}{' (leader)' if victim == leader else ''} killed: leader {elected} "
+                    f"after {leader_s:.2f}s, publishing and projecting again after "
+                    f"{time.monotonic() - killed_at:.2f}s"
+                )
+                cluster.node(victim).start()
+                await cluster.wait_ready()
 
-            cluster.node(leader).start()
-            await cluster.wait_ready()
-            await asyncio.sleep(1.0)
             writer.stop.set()
             await asyncio.to_thread(writer.thread.join, 10)
             head = writer.head()
-            assert head > before + 200
 
             async def relayed_and_projected() -> bool:
                 messages, last_seq, _ = await stream_state(cluster.urls)
@@ -165,8 +201,9 @@ async def test_killing_the_stream_leader_under_load_loses_and_duplicates_nothing
             await eventually(relayed_and_projected, timeout=120, interval=0.2)
     finally:
         writer.stop.set()
+    print("\n".join(["", *failovers, f"{head} events"]))
 
-    messages = await read_stream(cluster.node(elected).url, STREAM)
+    messages = await read_stream(cluster.nodes[0].url, STREAM)
     positions = [int(m.headers["ce-sequence"]) for m in messages]
     assert positions == list(range(1, head + 1)), "lost, duplicated or out of order"
     assert [m.seq for m in messages] == list(range(1, head + 1))
@@ -175,4 +212,3 @@ async def test_killing_the_stream_leader_under_load_loses_and_duplicates_nothing
     assert [row[0] for row in rows] == list(range(1, head + 1)), "projection lost or repeated"
     assert len({row[1] for row in rows}) == head
     assert [row[3] for row in rows] == list(range(1, head + 1))  # the counter's versions
-    assert elected != leader
