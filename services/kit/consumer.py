@@ -152,6 +152,7 @@ class Consumer:
                 ack_policy=AckPolicy.EXPLICIT,
                 max_deliver=-1,
                 ack_wait=self.settings.consumer_ack_wait_s,
+                inactive_threshold=self.settings.consumer_inactive_s,
                 max_ack_pending=max(self.settings.consumer_batch * 4, 1000),
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE if resume else DeliverPolicy.ALL,
                 opt_start_seq=self.position + 1 if resume else None,

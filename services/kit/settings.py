@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     consumer_batch: int = Field(default=500, ge=1, le=10_000)
     consumer_max_deliver: int = Field(default=5, ge=2)
     consumer_ack_wait_s: float = Field(default=30.0, gt=0)
+    consumer_inactive_s: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description=(
+            "JetStream deletes a durable consumer idle this long (e.g. a replaced gateway "
+            "pod's); safe, since a consumer resumes from its projection's stored position."
+        ),
+    )
 
     # HTTP.
     http_host: str = "127.0.0.1"

@@ -309,3 +309,34 @@ async def test_a_restarted_consumer_with_its_projection_intact_receives_nothing_
     assert projection.offered == list(range(1, 26))
     # The durable was kept, not recreated, and delivered each message exactly once.
     assert await _durable_deliveries(nats_url) == 25
+
+
+async def test_a_durable_deleted_for_idling_is_recreated_at_the_projections_position(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    # Replaced gateway pods leave durables behind; JetStream removes them once idle.
+    idle_s = 1.0
+    settings = settings.model_copy(update={"consumer_inactive_s": idle_s})
+    app.fill(10)
+    projection = RecordingProjection(tmp_path / "projection.sqlite3")
+    async with running(relay_for(app, settings).run):
+        async with running(consumer_for(projection, settings).run):
+            await eventually(lambda: projection.count() == 10, timeout=30)
+        async with nats_client(nats_url) as nc:
+            info = await nc.jetstream().consumer_info(STREAM, CONSUMER)
+            assert info.config.inactive_threshold == pytest.approx(idle_s)
+
+        async def deleted() -> bool:
+            async with nats_client(nats_url) as nc:
+                try:
+                    await nc.jetstream().consumer_info(STREAM, CONSUMER)
+                except NotFoundError:
+                    return True
+            return False
+
+        await eventually(deleted, timeout=30)
+        app.fill(5)
+        projection.offered.clear()
+        async with running(consumer_for(projection, settings).run):
+            await eventually(lambda: projection.count() == 15, timeout=30)
+    assert projection.offered == list(range(11, 16))
