@@ -42,7 +42,7 @@ def parse(argv: list[str]) -> ChaosConfig:
     parser.add_argument(
         "--targets", default=",".join(TARGETS), help=f"processes to kill ({','.join(TARGETS)})"
     )
-    parser.add_argument("--gap", type=_range, default=(1.0, 4.0), help="MIN:MAX s between faults")
+    parser.add_argument("--gap", type=_range, default=(4.0, 12.0), help="MIN:MAX s between faults")
     parser.add_argument("--down", type=_range, default=(0.2, 2.0), help="MIN:MAX s down per fault")
     parser.add_argument(
         "--min-faults", type=int, default=0, help="faults per target, even after the load"

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ class ChaosConfig:
     clients: int = 8
     rate: float | None = None
     targets: list[str] = field(default_factory=lambda: list(TARGETS))
-    gap_s: tuple[float, float] = (1.0, 4.0)
+    gap_s: tuple[float, float] = (4.0, 12.0)
     down_s: tuple[float, float] = (0.2, 2.0)
     min_faults: int = 0
     converge_timeout_s: float = 180.0
@@ -252,10 +253,12 @@ async def _load_and_check(
         VolunteersReadModel.default_path(platform.settings), projector_name(platform.settings)
     )
     verdict = invariants.check(load.outcomes, store, stream, readmodel)
+    per_target = Counter(e.fault.target for e in executed)
     say(
-        f"chaos: store events={len(store)} (published kinds {published}), "
-        f"stream messages={len(stream)}, read model position={readmodel.position}, "
-        f"faults={len(executed)}"
+        f"chaos: faults={len(executed)} ("
+        + ", ".join(f"{t}={per_target[t]}" for t in config.targets)
+        + f"); store events={len(store)} (published {published}), "
+        f"stream messages={len(stream)}, read model position={readmodel.position}"
     )
     for name, layer in (
         ("store", verdict.store),

@@ -63,17 +63,26 @@ def counter_event_registered() -> Iterator[None]:
 
 
 @pytest.fixture
-def settings(cluster: JetStreamCluster, tmp_path: Path, counter_event_registered: None) -> Settings:
-    return Settings(
+def settings(
+    cluster: JetStreamCluster,
+    tmp_path: Path,
+    counter_event_registered: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Settings:
+    """Cluster settings as a deployment gives them: environment variables."""
+    monkeypatch.setenv("TONGXIN_NATS_URLS", cluster.urls.replace(",", ", "))
+    monkeypatch.setenv("TONGXIN_STREAM_REPLICAS", "3")
+    settings = Settings(
         store="sqlite",
         state_dir=tmp_path / "state",
-        nats_urls=cluster.urls,
-        stream_replicas=3,
         relay_batch=100,
         relay_idle_s=0.01,
         consumer_batch=100,
         consumer_ack_wait_s=5.0,
     )
+    assert settings.nats_servers() == [node.url for node in cluster.nodes]
+    assert settings.stream_replicas == 3
+    return settings
 
 
 @pytest.fixture
