@@ -112,6 +112,9 @@ def test_every_tongxin_process_runs_from_the_image() -> None:
 def test_the_relay_runs_alone_and_the_api_leaves_it_out() -> None:
     relay, api = services()["volunteers-relay"], services()["volunteers"]
     assert relay["deploy"]["replicas"] == 1
+    port = relay["environment"]["TONGXIN_RELAY_HTTP_PORT"]
+    assert relay["healthcheck"]["test"] == ["CMD", "tongxin-healthcheck", "http", port, "/healthz"]
+    assert not relay.get("ports"), "the relay's probes stay inside the compose network"
     assert api["environment"]["TONGXIN_RELAY_IN_PROCESS"] == "false"
     gateway = services()["gateway"]["environment"]
     assert gateway["TONGXIN_GATEWAY_PROJECTOR"] == "true"
