@@ -222,8 +222,8 @@ def _check_stream(published: list[StoredEvent], stream: list[StoredMessage]) -> 
         elif count > 1 or message_ids[f"volunteers-{event.position}"] > 1:
             result.duplicated.add(event.fingerprint)
     for message in stream:
-        event = by_position.get(int(message.headers.get("ce-sequence", "0")))
-        if event is None or message.headers.get("ce-subject") != event.aggregate_id:
+        stored = by_position.get(int(message.headers.get("ce-sequence", "0")))
+        if stored is None or message.headers.get("ce-subject") != stored.aggregate_id:
             result.phantom += 1
             result.notes.append(f"stream phantom: seq {message.seq} {message.headers}")
     return result

@@ -132,6 +132,7 @@ class Load:
                 return command
 
     def _build(self, kind: str, rng: random.Random, state: ClientState, key: str) -> Command | None:
+        body: dict[str, Any]
         if kind == "volunteer":
             name = f"chaos {key}"
             body = {

@@ -212,10 +212,10 @@ async def test_every_node_killed_in_turn_under_load_loses_and_duplicates_nothing
         writer.stop.set()
     print("\n".join(["", *failovers, f"{head} events"]))
 
-    messages = await read_stream(cluster.nodes[0].url, STREAM)
-    positions = [int(m.headers["ce-sequence"]) for m in messages]
+    stored = await read_stream(cluster.nodes[0].url, STREAM)
+    positions = [int(m.headers["ce-sequence"]) for m in stored]
     assert positions == list(range(1, head + 1)), "lost, duplicated or out of order"
-    assert [m.seq for m in messages] == list(range(1, head + 1))
+    assert [m.seq for m in stored] == list(range(1, head + 1))
 
     rows = projection.rows()
     assert [row[0] for row in rows] == list(range(1, head + 1)), "projection lost or repeated"
