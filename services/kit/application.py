@@ -135,12 +135,18 @@ class ServiceApplication(Application):
 
     def run_command(self, key: CommandKey | None, decide: Callable[[], Decision]) -> dict[str, Any]:
         """Decide on fresh state and save atomically; see the module docstring."""
-        if key is not None and (prior := self._prior_response(key)) is not None:
-            return prior
+        # A retried command is found by its record's id clashing when the save is tried,
+        # not by a read before every command: the read would cost each command a round trip.
         deadline = time.monotonic() + CONFLICT_BUDGET_S
         attempt = 0
         while True:
-            aggregates, response = decide()
+            try:
+                aggregates, response = decide()
+            except Exception:
+                # A retry may be refused on today's state (the place is taken: by itself).
+                if key is not None and (prior := self._prior_response(key)) is not None:
+                    return prior
+                raise
             pending: list[Aggregate] = list(aggregates)
             if key is not None:
                 pending.append(

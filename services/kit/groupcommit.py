@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError
 
 # A transaction holds at most this many commands' events: a failed group is
 # written again one by one, and that should stay cheap.
-MAX_GROUP = 64
+MAX_GROUP = 32
 
 Write = Callable[[Sequence[Any]], Sequence[Any] | None]
 
