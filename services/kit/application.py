@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -40,6 +42,8 @@ CONFLICT_BUDGET_S = 5.0
 # collide again in lock-step.
 CONFLICT_BACKOFF_S = 0.001
 CONFLICT_BACKOFF_CAP_S = 0.05
+# Aggregates are loaded under one of this many locks (by id): see `get`.
+LOAD_LOCK_STRIPES = 64
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class ServiceApplication(Application):
         # Called (from the saving thread) after every save, e.g. to wake the relay.
         self.on_saved: list[Callable[[], None]] = []
         self._committer = GroupCommitter(self._insert)
+        self._load_locks = [threading.Lock() for _ in range(LOAD_LOCK_STRIPES)]
 
     def _insert(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
         return self.recorder.insert_events(stored_events)
@@ -126,7 +131,13 @@ class ServiceApplication(Application):
 
     def get(self, aggregate_id: UUID, kind: type[Any]) -> Any:
         try:
-            aggregate: Any = self.repository.get(aggregate_id)
+            # The repository fast-forwards a cached aggregate in place and copies it after
+            # releasing its own lock, so a copy could catch another thread mid-update: the
+            # fast-forward and the copy both happen under one lock per aggregate here.
+            with self._load_locks[hash(aggregate_id) % LOAD_LOCK_STRIPES]:
+                aggregate: Any = deepcopy(
+                    self.repository.get(aggregate_id, deepcopy_from_cache=False)
+                )
         except AggregateNotFoundError:
             raise NotFoundError(f"{kind.__name__.lower()} {aggregate_id} not found") from None
         if not isinstance(aggregate, kind):
