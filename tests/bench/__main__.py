@@ -40,7 +40,9 @@ class Sizes:
     http_replicas: tuple[int, ...] = (1, 2)
     rates: tuple[int, ...] = (100, 300, 500)
     rate_seconds: float = 10.0
-    graphql_requests: int = 2_000
+    # API processes behind the open-loop load, with the relay in a process of its own.
+    visible_replicas: int = 2
+    graphql_requests: int = 1_000
     graphql_clients: int = 16
 
     def quick(self) -> Sizes:
@@ -116,6 +118,21 @@ async def http_step(env: Environment, sizes: Sizes) -> list[Figure]:
         with processes.platform(settings, env.folder(f"http-{replicas}")) as running:
             apis = await asyncio.to_thread(running.volunteers, replicas)
             suffix = "" if replicas == 1 else f"_{replicas}"
+            if replicas == 1:
+                # The HTTP stack alone (uvicorn, FastAPI, the kit's middleware): the ceiling
+                # any command can reach in this process on this machine.
+                figures.append(
+                    await commands.closed_loop(
+                        [apis[0].url],
+                        running.coordinator_token(),
+                        clients=sizes.http_clients,
+                        seconds=min(sizes.http_seconds, 5.0),
+                        key="http.healthz",
+                        label="HTTP GET /healthz, same API process (no store)",
+                        request=commands.healthz,
+                        unit="requests/s",
+                    )
+                )
             figures.append(
                 await commands.closed_loop(
                     [api.url for api in apis],
@@ -135,10 +152,10 @@ async def visible_step(env: Environment, sizes: Sizes) -> list[Figure]:
     await env.reset_streams()
     settings = env.postgres_settings("visible")
     with processes.platform(settings, env.folder("visible")) as running:
-        (api,) = await asyncio.to_thread(running.volunteers, 1)
-        gateway = await asyncio.to_thread(running.gateway, api.url)
+        apis = await asyncio.to_thread(running.volunteers, sizes.visible_replicas)
+        gateway = await asyncio.to_thread(running.gateway, apis[0].url)
         return await visibility.measure(
-            api.url,
+            [api.url for api in apis],
             gateway.url,
             running.coordinator_token(),
             rates=sizes.rates,

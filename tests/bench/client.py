@@ -33,9 +33,16 @@ class Connection:
         self, path: str, body: object, extra_headers: dict[str, str] | None = None
     ) -> tuple[int, bytes]:
         """POST a JSON body; returns the status and the response body."""
-        payload = orjson.dumps(body)
+        return await self.request("POST", path, orjson.dumps(body), extra_headers)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.request("GET", path, b"")
+
+    async def request(
+        self, method: str, path: str, payload: bytes, extra_headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         lines = [
-            f"POST {path} HTTP/1.1",
+            f"{method} {path} HTTP/1.1",
             f"Host: {self.host}:{self.port}",
             f"Authorization: Bearer {self.token}",
             "Content-Type: application/json",

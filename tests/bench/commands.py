@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Awaitable, Callable
 
 from tests.bench.client import Connection
 from tests.bench.report import Figure, percentiles
@@ -18,8 +19,28 @@ from tests.bench.report import Figure, percentiles
 WARM_UP_S = 1.0
 
 
+Request = Callable[[Connection, int], Awaitable[tuple[int, bytes]]]
+
+
+async def register(connection: Connection, number: int) -> tuple[int, bytes]:
+    body = {"display_name": f"Bench {number}", "kind": "parent", "school_id": "s1"}
+    return await connection.post("/volunteers", body, {"Idempotency-Key": f"bench-{number}"})
+
+
+async def healthz(connection: Connection, _: int) -> tuple[int, bytes]:
+    return await connection.get("/healthz")
+
+
 async def closed_loop(
-    urls: list[str], token: str, *, clients: int, seconds: float, label: str, key: str
+    urls: list[str],
+    token: str,
+    *,
+    clients: int,
+    seconds: float,
+    label: str,
+    key: str,
+    request: Request = register,
+    unit: str = "commands/s",
 ) -> Figure:
     numbers = itertools.count()
     ok = 0
@@ -33,12 +54,8 @@ async def closed_loop(
         connection = Connection(urls[n % len(urls)], token)
         try:
             while (now := time.perf_counter()) < stop_at:
-                number = next(numbers)
-                body = {"display_name": f"Bench {number}", "kind": "parent", "school_id": "s1"}
                 try:
-                    status, _ = await connection.post(
-                        "/volunteers", body, {"Idempotency-Key": f"bench-{number}"}
-                    )
+                    status, _ = await request(connection, next(numbers))
                 except (OSError, asyncio.IncompleteReadError):
                     status = 0
                 if not measuring:
@@ -62,9 +79,9 @@ async def closed_loop(
         key,
         label,
         ok / elapsed,
-        "commands/s",
+        unit,
         {
-            "commands": ok,
+            "requests": ok,
             "failed": failed,
             "clients": clients,
             "replicas": len(urls),

@@ -131,7 +131,7 @@ class SignUps:
 
 
 async def offered_rate(
-    api_url: str,
+    api_urls: list[str],
     token: str,
     visibility: Visibility,
     pairs: SignUps,
@@ -139,16 +139,19 @@ async def offered_rate(
     rate: int,
     seconds: float,
 ) -> list[Figure]:
-    idle: list[Connection] = []
     visible: list[float] = []
     answered: list[float] = []
     failures = 0
     unseen = 0
 
-    async def send(scheduled: float) -> None:
+    idle_by_url: dict[str, list[Connection]] = {url: [] for url in api_urls}
+
+    async def send(n: int, scheduled: float) -> None:
         nonlocal failures, unseen
         shift_id, volunteer_id = pairs.take()
-        connection = idle.pop() if idle else Connection(api_url, token)
+        url = api_urls[n % len(api_urls)]
+        idle = idle_by_url[url]
+        connection = idle.pop() if idle else Connection(url, token)
         try:
             status, body = await connection.post(
                 f"/shifts/{shift_id}/sign-ups", {"volunteer_id": volunteer_id}
@@ -177,15 +180,17 @@ async def offered_rate(
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(send(scheduled)))
+        tasks.append(asyncio.create_task(send(n, scheduled)))
     await asyncio.gather(*tasks)
-    for connection in idle:
-        connection.close()
+    for idle in idle_by_url.values():
+        for connection in idle:
+            connection.close()
 
     spread = {k: v * 1000 for k, v in percentiles(visible, 50, 95, 99).items()}
     acked = {k: round(v * 1000, 2) for k, v in percentiles(answered, 50, 95, 99).items()}
     detail: dict[str, Any] = {
         "rate": rate,
+        "api_processes": len(api_urls),
         "commands": total,
         "visible": len(visible),
         "failed": failures,
@@ -201,13 +206,13 @@ async def offered_rate(
 
 
 async def measure(
-    api_url: str, gateway_url: str, token: str, *, rates: tuple[int, ...], seconds: float
+    api_urls: list[str], gateway_url: str, token: str, *, rates: tuple[int, ...], seconds: float
 ) -> list[Figure]:
     commands = sum(int(rate * seconds) for rate in rates)
     visibility = Visibility()
     following = asyncio.create_task(subscribe(gateway_url, token, visibility))
     try:
-        shift_ids, volunteer_ids = await prepare(api_url, token, commands // SHIFTS + 1)
+        shift_ids, volunteer_ids = await prepare(api_urls[0], token, commands // SHIFTS + 1)
         # Start once the gateway has every shift, so each rate begins from a settled system.
         deadline = time.perf_counter() + 30
         while len(visibility.highest) < len(shift_ids):
@@ -220,7 +225,7 @@ async def measure(
         figures: list[Figure] = []
         for rate in rates:
             figures += await offered_rate(
-                api_url, token, visibility, pairs, rate=rate, seconds=seconds
+                api_urls, token, visibility, pairs, rate=rate, seconds=seconds
             )
             await asyncio.sleep(1.0)
         return figures
