@@ -186,6 +186,7 @@ class OutboxRelay:
             reading.cancel()
             with contextlib.suppress(BaseException):
                 await reading
+            _abandon(in_flight)
 
     async def _settle(
         self, in_flight: deque[tuple[int, list[asyncio.Future[Any]]]], *, keep: int
@@ -249,3 +250,20 @@ class OutboxRelay:
 
 def source_of(service: str) -> str:
     return f"/tongxin/{service}"
+
+
+def _abandon(in_flight: deque[tuple[int, list[asyncio.Future[Any]]]]) -> None:
+    """Forget acks that will never be waited for (the batch is published again on restart).
+
+    Their errors are expected after a failover; retrieving them keeps asyncio from logging
+    each one as "exception was never retrieved".
+    """
+    for _, futures in in_flight:
+        for future in futures:
+            future.add_done_callback(_retrieve)
+    in_flight.clear()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
