@@ -36,11 +36,12 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from prometheus_client import Counter
 
 from services.kit import bus
 from services.kit.settings import Settings
+from services.kit.tracecontext import parent_context
 from services.kit.wire import Envelope, MalformedEventError, from_headers
 
 log = logging.getLogger(__name__)
@@ -259,15 +260,10 @@ class Consumer:
     async def _apply(self, events: list[Delivered]) -> None:
         spans = []
         for delivered in events:
-            parent = propagate.extract(
-                {"traceparent": delivered.envelope.traceparent}
-                if delivered.envelope.traceparent
-                else {}
-            )
             spans.append(
                 tracer.start_span(
                     f"process {delivered.envelope.type}",
-                    context=parent,
+                    context=parent_context(delivered.envelope.traceparent),
                     kind=trace.SpanKind.CONSUMER,
                     attributes={
                         "messaging.consumer": self.name,

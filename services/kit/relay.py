@@ -22,7 +22,7 @@ from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 
 from contracts.events import ContractEvent
@@ -30,6 +30,7 @@ from services.kit import bus
 from services.kit.application import ServiceApplication
 from services.kit.eventstore import TracingMapper
 from services.kit.settings import Settings
+from services.kit.tracecontext import parent_context, traceparent_of
 from services.kit.wire import binary_message
 
 log = logging.getLogger(__name__)
@@ -225,18 +226,11 @@ class OutboxRelay:
         # attaching and detaching the context for every event cost as much as publishing it.
         span = tracer.start_span(
             f"publish {nats_subject}",
-            context=propagate.extract({"traceparent": traceparent}) if traceparent else None,
+            context=parent_context(traceparent),
             kind=trace.SpanKind.PRODUCER,
             attributes={"messaging.system": "nats", "tongxin.position": notification.id},
         )
         span.end()
-        context = span.get_span_context()
-        # The W3C form, as propagate.inject writes it (only traceparent travels with an event).
-        carried = (
-            f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-            if context.is_valid
-            else None
-        )
         return binary_message(
             contract,
             id=message_id(self.service, notification.id),
@@ -244,7 +238,7 @@ class OutboxRelay:
             subject=str(notification.originator_id),
             time=getattr(domain_event, "timestamp", None) or datetime.now(UTC),
             sequence=notification.id,
-            traceparent=carried,
+            traceparent=traceparent_of(span),
         )
 
 
