@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +56,13 @@ def bearer_token(authorization: str) -> str:
 class JwksVerifier:
     """Verifies RS256 tokens against a JWKS read from a URL or a file."""
 
+    # A client sends the same token with every request; an RS256 check costs about as much
+    # CPU as the command's own store write. A verified token is trusted again for a short
+    # while (never past its expiry), so a key withdrawn from the JWKS stops working within
+    # VERIFIED_TTL_S.
+    VERIFIED_TTL_S = 30.0
+    VERIFIED_MAX = 4096
+
     def __init__(self, location: str, *, issuer: str, audience: str) -> None:
         self.location = location
         self.issuer = issuer
@@ -61,6 +70,8 @@ class JwksVerifier:
         self._client = jwt.PyJWKClient(location, cache_keys=True) if "://" in location else None
         self._keys: dict[str, Any] = {}
         self._loaded_at = 0.0
+        self._verified: OrderedDict[str, tuple[Principal, float, float]] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     def _file_key(self, kid: str) -> Any:
         if kid not in self._keys and time.monotonic() - self._loaded_at > 1.0:
@@ -74,6 +85,27 @@ class JwksVerifier:
             raise AuthError("the token was signed by an unknown key") from None
 
     def verify(self, token: str) -> Principal:
+        with self._verified_lock:
+            cached = self._verified.get(token)
+            if cached is not None:
+                principal, until, expires_at = cached
+                if time.monotonic() < until and time.time() < expires_at:
+                    self._verified.move_to_end(token)
+                    return principal
+                del self._verified[token]
+        principal, expires_at = self._verify(token)
+        with self._verified_lock:
+            self._verified[token] = (
+                principal,
+                time.monotonic() + self.VERIFIED_TTL_S,
+                expires_at,
+            )
+            while len(self._verified) > self.VERIFIED_MAX:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
+        """Check signature and claims; the principal and when the token expires (epoch s)."""
         try:
             header = jwt.get_unverified_header(token)
             if self._client is not None:
@@ -94,13 +126,14 @@ class JwksVerifier:
         if role not in ROLES:
             raise AuthError(f"unknown role {role!r}")
         scope = claims.get("scope", "")
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             role=role,
             department=claims.get("department"),
             scope=tuple(str(scope).split()) if isinstance(scope, str) else (),
             token=token,
         )
+        return principal, float(claims["exp"])
 
 
 class DevIssuer:

@@ -90,3 +90,49 @@ def test_an_unknown_role_is_refused(issuer: DevIssuer, verifier: JwksVerifier) -
 def test_missing_or_malformed_tokens_are_refused(verifier: JwksVerifier, token: str) -> None:
     with pytest.raises(AuthError):
         verifier.verify(token)
+
+
+def _counting(verifier: JwksVerifier) -> list[str]:
+    calls: list[str] = []
+    check = verifier._verify
+
+    def counted(token: str):  # type: ignore[no-untyped-def]
+        calls.append(token)
+        return check(token)
+
+    verifier._verify = counted  # type: ignore[method-assign]
+    return calls
+
+
+def test_a_verified_token_is_not_checked_again_for_a_while(
+    issuer: DevIssuer, verifier: JwksVerifier
+) -> None:
+    calls = _counting(verifier)
+    token = issuer.token(role="viewer", subject="wang")
+    assert verifier.verify(token) == verifier.verify(token)
+    assert calls == [token]
+
+    verifier.VERIFIED_TTL_S = 0.0  # a withdrawn key must stop working: checked again
+    verifier._verified.clear()
+    verifier.verify(token)
+    verifier.verify(token)
+    assert len(calls) == 3
+
+
+def test_a_cached_token_still_expires(issuer: DevIssuer, verifier: JwksVerifier) -> None:
+    token = issuer.token(role="viewer", ttl_s=2)
+    verifier.verify(token)
+    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires_at - time.time()) + 0.2)
+    with pytest.raises(AuthError, match="expired|invalid"):
+        verifier.verify(token)
+
+
+def test_refusals_are_not_remembered_as_verified(issuer: DevIssuer, tmp_path: Path) -> None:
+    other = DevIssuer(tmp_path / "other-keys")
+    verifier = JwksVerifier(str(issuer.jwks_path), issuer="tongxin-dev", audience="tongxin")
+    forged = other.token(role="admin")
+    for _ in range(2):
+        with pytest.raises(AuthError):
+            verifier.verify(forged)
+    assert not verifier._verified
