@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
+import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -272,6 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     sizes = replace(sizes, **overrides)
     names = [name for name in STEPS if not args.only or name in args.only]
 
+    # SIGTERM unwinds like Ctrl-C, so the servers and processes started here are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.WARNING)
     # As in every service process: spans are made (and dropped without an exporter).
     setup_tracing("bench")
