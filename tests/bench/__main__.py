@@ -257,6 +257,11 @@ def main(argv: list[str] | None = None) -> None:
         help=f"duration of each offered rate ({defaults.rate_seconds})",
     )
     parser.add_argument(
+        "--visible-replicas",
+        type=int,
+        help=f"API processes behind the open-loop load ({defaults.visible_replicas})",
+    )
+    parser.add_argument(
         "--graphql-requests", type=int, help=f"dashboard queries ({defaults.graphql_requests})"
     )
     parser.add_argument(
