@@ -12,6 +12,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
 
 # What FastAPI's native telemetry should and should not do: we own the providers.
 FASTAPI_TELEMETRY: dict[str, Any] = {"auto_configure": False, "metrics": False, "logs": False}
@@ -24,7 +25,9 @@ def setup_tracing(service: str, *extra: SpanProcessor) -> TracerProvider:
         for processor in extra:
             current.add_span_processor(processor)
         return current
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service}), sampler=sampler_for(bool(extra))
+    )
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -33,6 +36,21 @@ def setup_tracing(service: str, *extra: SpanProcessor) -> TracerProvider:
         provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     return provider
+
+
+def sampler_for(has_processors: bool) -> Sampler | None:
+    """Record spans only when something receives them.
+
+    A span per event is the largest cost of the relay and the projector; without an
+    exporter nobody sees those spans, so none is recorded. Trace and span ids are still made
+    and carried (logs and traceparent headers keep them). OTEL_TRACES_SAMPLER, when set,
+    decides instead (None: the SDK reads it, default parentbased_always_on).
+    """
+    if has_processors or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return None
+    if os.environ.get("OTEL_TRACES_SAMPLER"):
+        return None
+    return ALWAYS_OFF
 
 
 def _add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
