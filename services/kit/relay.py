@@ -30,6 +30,7 @@ from services.kit import bus
 from services.kit.application import ServiceApplication
 from services.kit.eventstore import TracingMapper
 from services.kit.settings import Settings
+from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context, traceparent_of
 from services.kit.wire import binary_message
 
@@ -221,16 +222,18 @@ class OutboxRelay:
         contract = self.translate(domain_event)
         if contract is None:
             return None
-        nats_subject = type(contract).subject()
-        # The producer span is started and ended here without becoming the current span:
-        # attaching and detaching the context for every event cost as much as publishing it.
-        span = tracer.start_span(
-            f"publish {nats_subject}",
-            context=parent_context(traceparent),
-            kind=trace.SpanKind.PRODUCER,
-            attributes={"messaging.system": "nats", "tongxin.position": notification.id},
-        )
-        span.end()
+        if spans_recorded():
+            # The producer span is started and ended here without becoming the current span:
+            # attaching and detaching the context for every event cost as much as publishing.
+            span = tracer.start_span(
+                f"publish {type(contract).subject()}",
+                context=parent_context(traceparent),
+                kind=trace.SpanKind.PRODUCER,
+                attributes={"messaging.system": "nats", "tongxin.position": notification.id},
+            )
+            span.end()
+            traceparent = traceparent_of(span)
+        # Otherwise the command's own traceparent travels on: consumers continue its trace.
         return binary_message(
             contract,
             id=message_id(self.service, notification.id),
@@ -238,7 +241,7 @@ class OutboxRelay:
             subject=str(notification.originator_id),
             time=getattr(domain_event, "timestamp", None) or datetime.now(UTC),
             sequence=notification.id,
-            traceparent=traceparent_of(span),
+            traceparent=traceparent,
         )
 
 

@@ -53,6 +53,12 @@ def sampler_for(has_processors: bool) -> Sampler | None:
     return ALWAYS_OFF
 
 
+def spans_recorded() -> bool:
+    """Whether a span started now could be recorded; the per-event paths skip theirs if not."""
+    provider = trace.get_tracer_provider()
+    return isinstance(provider, TracerProvider) and provider.sampler is not ALWAYS_OFF
+
+
 def _add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     context = trace.get_current_span().get_span_context()
     if context.is_valid:

@@ -225,3 +225,34 @@ async def test_nats_going_away_while_the_relay_publishes_a_backlog(
         assert_exactly_once_in_order(await read_stream(url, STREAM), total)
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+async def test_published_events_continue_the_commands_trace(
+    app: CounterApp,
+    app_settings: Settings,
+    nats_url: str,
+    recorded: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    span_exporter: object,
+) -> None:
+    from opentelemetry import trace
+
+    import services.kit.relay as relay_module
+    from services.kit.tracecontext import traceparent_of
+
+    monkeypatch.setattr(relay_module, "spans_recorded", lambda: recorded)
+    with trace.get_tracer("test").start_as_current_span("command") as command:
+        app.create("traced")
+    relay = relay_for(app, app_settings)
+    async with running(relay.run):
+        await eventually(lambda: relay.position == 1, timeout=30)
+    (message,) = await read_stream(nats_url, STREAM)
+    published = message.headers["traceparent"]
+    expected = traceparent_of(command)
+    assert expected is not None
+    assert published.split("-")[1] == expected.split("-")[1]  # one trace
+    if recorded:
+        assert published != expected, "the relay's producer span sits between them"
+    else:
+        assert published == expected, "no span of its own: the command's context travels on"

@@ -13,12 +13,13 @@ from services.kit.telemetry import sampler_for
 
 PROBE = """
 from opentelemetry import propagate, trace
-from services.kit.telemetry import setup_tracing
+from services.kit.telemetry import setup_tracing, spans_recorded
 setup_tracing("probe")
 with trace.get_tracer("probe").start_as_current_span("work") as span:
     carrier = {}
     propagate.inject(carrier)
-    print(span.is_recording(), span.get_span_context().is_valid, carrier.get("traceparent", ""))
+    context = span.get_span_context()
+    print(span.is_recording(), context.is_valid, carrier.get("traceparent", ""), spans_recorded())
 """
 
 
@@ -31,14 +32,15 @@ def _probe(**env: str) -> list[str]:
 
 
 def test_without_an_exporter_nothing_is_recorded_but_ids_travel() -> None:
-    recording, valid, traceparent = _probe()
-    assert (recording, valid) == ("False", "True")
+    recording, valid, traceparent, per_event_spans = _probe()
+    assert (recording, valid, per_event_spans) == ("False", "True", "False")
     assert traceparent.startswith("00-") and len(traceparent.split("-")[1]) == 32
     assert not int(traceparent.rsplit("-", 1)[1], 16) & 1  # not sampled
 
 
 def test_a_chosen_sampler_is_respected() -> None:
-    recording, _, traceparent = _probe(OTEL_TRACES_SAMPLER="always_on")
+    recording, _, traceparent, per_event_spans = _probe(OTEL_TRACES_SAMPLER="always_on")
+    assert per_event_spans == "True"
     assert recording == "True" and int(traceparent.rsplit("-", 1)[1], 16) & 1  # sampled
 
 
