@@ -43,6 +43,11 @@ class ContractEvent(BaseModel):
     def subject(cls) -> str:
         return _names(cls)[2]
 
+    @classmethod
+    def names(cls) -> tuple[str, str, str]:
+        """(type, department, subject) in one lookup."""
+        return _names(cls)
+
 
 @cache
 def _names(cls: type[ContractEvent]) -> tuple[str, str, str]:

@@ -22,7 +22,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import nats
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -32,6 +31,7 @@ from services.kit.settings import Settings
 from services.kit.telemetry import setup_tracing
 from tests.support.nats import NatsServer
 from tests.support.postgres import PostgresServer
+from tests.support.streams import delete_all_streams
 
 _EXPORTER = InMemorySpanExporter()
 
@@ -59,17 +59,6 @@ def nats_server(_session_dir: Path) -> Iterator[NatsServer]:
         yield server
     finally:
         server.stop()
-
-
-async def delete_all_streams(url: str) -> None:
-    nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=1)
-    try:
-        js = nc.jetstream(timeout=5)
-        for name in await js.streams_info():
-            assert name.config.name is not None
-            await js.delete_stream(name.config.name)
-    finally:
-        await nc.close()
 
 
 @pytest.fixture

@@ -23,14 +23,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import (
-    IntegrityError,
-    Notification,
-    ProcessRecorder,
-    Recording,
-    StoredEvent,
-    Tracking,
-)
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
 
 from services.kit.errors import ConflictError, IdempotencyKeyReusedError, NotFoundError
 from services.kit.groupcommit import GroupCommitter
@@ -86,39 +79,9 @@ class ServiceApplication(Application):
         super().__init__(env)
         # Called (from the saving thread) after every save, e.g. to wake the relay.
         self.on_saved: list[Callable[[], None]] = []
-        self._committer = GroupCommitter(self._insert)
+        # A command's save (no tracking) shares a transaction with concurrent ones.
+        self.events.recorder = _GroupedInserts(self.events.recorder)  # type: ignore[assignment]
         self._load_locks = [threading.Lock() for _ in range(LOAD_LOCK_STRIPES)]
-
-    def _insert(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
-        return self.recorder.insert_events(stored_events)
-
-    def save_command(self, *aggregates: Aggregate) -> list[Recording[UUID]]:
-        """Save one command's aggregates atomically, sharing a transaction with concurrent
-        commands (see services.kit.groupcommit); a version conflict raises IntegrityError."""
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        processing.collect_events(*aggregates)
-        # Mapped here, in the command's own thread: the stored event keeps its trace context.
-        stored = [self.mapper.to_stored_event(event) for event in processing.events]
-        ids = self._committer.save(stored)
-        recordings = [
-            Recording(
-                event,
-                Notification(
-                    originator_id=s.originator_id,
-                    originator_version=s.originator_version,
-                    topic=s.topic,
-                    state=s.state,
-                    id=n,
-                ),
-            )
-            for event, s, n in zip(processing.events, stored, ids, strict=False)
-        ]
-        if self.repository.cache and not self.repository.fastforward:
-            for aggregate_id, aggregate in processing.aggregates.items():
-                self.repository.cache.put(aggregate_id, aggregate)
-        self._take_snapshots(processing)
-        self._notify(recordings)
-        return recordings
 
     def _notify(self, recordings: Any) -> None:
         super()._notify(recordings)
@@ -168,7 +131,7 @@ class ServiceApplication(Application):
                     )
                 )
             try:
-                self.save_command(*pending)
+                self.save(*pending)
             except IntegrityError:
                 if key is not None and (prior := self._prior_response(key)) is not None:
                     return prior
@@ -204,3 +167,29 @@ class ServiceApplication(Application):
                 "this Idempotency-Key was already used for a different request"
             )
         return dict(record.response)
+
+
+class _GroupedInserts:
+    """The event store's recorder, with plain inserts going through a GroupCommitter.
+
+    Only the insert of a command's events (no tracking) is grouped; everything else,
+    including a process application's insert with its tracking record, is the recorder's.
+    """
+
+    def __init__(self, recorder: Any) -> None:
+        self._recorder = recorder
+        self._committer = GroupCommitter(recorder.insert_events)
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        tracking: Tracking | None = None,
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        if tracking is not None or kwargs:
+            return self._recorder.insert_events(stored_events, tracking=tracking, **kwargs)
+        return self._committer.save(stored_events)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._recorder, name)

@@ -105,17 +105,6 @@ def _headers(
     return headers
 
 
-# (type, department, NATS subject) per contract class: the relay asks for every event.
-_NAMES: dict[type[ContractEvent], tuple[str, str, str]] = {}
-
-
-def _names_of(cls: type[ContractEvent]) -> tuple[str, str, str]:
-    names = _NAMES.get(cls)
-    if names is None:
-        names = _NAMES[cls] = (cls.event_type(), cls.department(), cls.subject())
-    return names
-
-
 def binary_message(
     data: ContractEvent,
     *,
@@ -130,7 +119,7 @@ def binary_message(
 
     The same message as `envelope_for(...)` gives, built for the relay's hot path.
     """
-    event_type, department, nats_subject = _names_of(type(data))
+    event_type, department, nats_subject = type(data).names()
     headers = _headers(id, source, event_type, time, department, subject, sequence, traceparent)
     return nats_subject, data.model_dump_json().encode(), headers
 

@@ -17,11 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import nats
-
 from services.kit.settings import Settings
 from tests.support.nats import NATS_SERVER, NatsServer
 from tests.support.postgres import PostgresServer
+from tests.support.streams import delete_all_streams
 
 LIBRARIES = (
     "nats-py",
@@ -92,14 +91,7 @@ class Environment:
 
     async def reset_streams(self) -> None:
         """Delete every stream, so a measurement starts from an empty JetStream."""
-        nc = await nats.connect(self.nats.url)
-        try:
-            js = nc.jetstream(timeout=10)
-            for info in await js.streams_info():
-                assert info.config.name is not None
-                await js.delete_stream(info.config.name)
-        finally:
-            await nc.close()
+        await delete_all_streams(self.nats.url)
 
     def describe(self) -> dict[str, Any]:
         """The machine and the versions the figures were measured with."""

@@ -15,27 +15,8 @@ import httpx
 
 from services.kit.auth import DevIssuer
 from services.kit.settings import Settings
+from tests.support.environ import settings_env
 from tongxin.ports import free_port
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The TONGXIN_* variables that give a child process these settings."""
-    env = {
-        "TONGXIN_STATE_DIR": str(settings.state_dir),
-        "TONGXIN_STORE": settings.store,
-        "TONGXIN_NATS_URLS": settings.nats_urls,
-        "TONGXIN_LOG_LEVEL": "WARNING",
-    }
-    if settings.store == "postgres":
-        env |= {
-            "TONGXIN_POSTGRES_HOST": settings.postgres_host,
-            "TONGXIN_POSTGRES_PORT": str(settings.postgres_port),
-            "TONGXIN_POSTGRES_USER": settings.postgres_user,
-            "TONGXIN_POSTGRES_DBNAME": settings.postgres_dbname,
-            "TONGXIN_POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
-            "TONGXIN_POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
-        }
-    return env
 
 
 class Process:
@@ -103,7 +84,8 @@ class Platform:
         self.folder = folder
         self.issuer = DevIssuer(folder / "keys")
         self.processes: list[Process] = []
-        self.base_env = settings_env(settings) | {
+        self.base_env = settings_env(settings, inherit=False) | {
+            "TONGXIN_LOG_LEVEL": "WARNING",
             "TONGXIN_AUTH_JWKS_URL": str(self.issuer.jwks_path),
         }
 

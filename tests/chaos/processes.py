@@ -19,7 +19,6 @@ from typing import IO, Protocol
 
 import httpx
 
-from services.kit.settings import Settings
 from tests.support.nats import NatsServer
 from tongxin.supervisor import _set_pdeathsig
 
@@ -32,15 +31,6 @@ class Killable(Protocol):
     def kill(self) -> None: ...
 
     async def start(self, timeout: float = 60.0) -> float: ...  # noqa: ASYNC109
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that gives a child process exactly these settings."""
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        secret = getattr(value, "get_secret_value", None)
-        env[f"TONGXIN_{name.upper()}"] = str(secret() if secret else value)
-    return env
 
 
 class PythonProcess:

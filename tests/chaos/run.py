@@ -22,7 +22,8 @@ from services.kit.settings import Settings
 from services.volunteers.application import VolunteersApplication
 from tests.chaos import faults, invariants
 from tests.chaos.load import Load, LoadConfig, summary
-from tests.chaos.processes import Killable, NatsProcess, PythonProcess, settings_env
+from tests.chaos.processes import Killable, NatsProcess, PythonProcess
+from tests.support.environ import settings_env
 from tests.support.nats import NatsServer
 from tests.support.postgres import PostgresServer
 from tests.support.streams import nats_client, read_stream

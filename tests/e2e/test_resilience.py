@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -19,20 +18,12 @@ from gateway.main import create_gateway
 from services.kit.settings import Settings
 from services.volunteers.main import create_service as create_volunteers
 from tests.support.apps import CLOUDEVENTS_JSON, Tokens, police_result, running
+from tests.support.environ import settings_env
 from tests.support.nats import NatsServer
 from tests.support.streams import read_stream, stream_last_seq
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that gives a child process these settings."""
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        secret = getattr(value, "get_secret_value", None)
-        env[f"TONGXIN_{name.upper()}"] = str(secret() if secret else value)
-    return env
 
 
 async def register_many(volunteers: httpx.AsyncClient, count: int, prefix: str) -> list[str]:

@@ -24,6 +24,18 @@ class StoredMessage:
     data: bytes
 
 
+async def delete_all_streams(url: str) -> None:
+    """Delete every stream, so what comes next starts from an empty JetStream."""
+    nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=1)
+    try:
+        js = nc.jetstream(timeout=10)
+        for info in await js.streams_info():
+            assert info.config.name is not None
+            await js.delete_stream(info.config.name)
+    finally:
+        await nc.close()
+
+
 @contextlib.asynccontextmanager
 async def nats_client(url: str) -> AsyncIterator[Client]:
     nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=5)
