@@ -75,7 +75,7 @@ def create_gateway(
 
     `readmodel_path` defaults to `<state_dir>/data/gateway-readmodel.sqlite3`
     (":memory:" works for tests). `http_client` (owned by the caller) talks to the
-    volunteers service; by default one is made for `settings.volunteers_url`.
+    volunteers service; by default one is made for `settings.service_url("volunteers")`.
     With `max_lag`, readiness fails while the projector is further behind.
     """
     readmodel = VolunteersReadModel(readmodel_path or VolunteersReadModel.default_path(settings))
@@ -88,7 +88,7 @@ def create_gateway(
         broadcaster.bind(asyncio.get_running_loop())
         unhook = readmodel.on_change(broadcaster.publish_threadsafe)
         http = http_client or httpx.AsyncClient(
-            base_url=settings.volunteers_url, timeout=httpx.Timeout(10.0, connect=3.0)
+            base_url=settings.service_url("volunteers"), timeout=httpx.Timeout(10.0, connect=3.0)
         )
         app.state.volunteers_client = VolunteersClient(http)
         stop = asyncio.Event()

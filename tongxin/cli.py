@@ -200,7 +200,7 @@ def child_env(
             "TONGXIN_STATE_DIR": str(state),
             # The embedded default trusts its own dev issuer (keys in the state folder).
             "TONGXIN_AUTH_DEV": "true",
-            "TONGXIN_VOLUNTEERS_URL": f"http://{ports.HOST}:{p.volunteers}",
+            "TONGXIN_SERVICE_URLS": f"volunteers=http://{ports.HOST}:{p.volunteers}",
             "PYTHONUNBUFFERED": "1",
         }
     )

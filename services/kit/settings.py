@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.platform import load_platform
+
 
 class Settings(BaseSettings):
     """Configuration shared by services, relays, projectors and the gateway."""
@@ -83,7 +85,11 @@ class Settings(BaseSettings):
     auth_audience: str = "tongxin"
 
     # Gateway: where it forwards commands; introspection and GraphiQL (off in production).
-    volunteers_url: str = "http://127.0.0.1:8001"
+    service_urls: str = Field(
+        default="",
+        description="Comma-separated name=url of the services the gateway forwards commands "
+        "to; a service not listed is at its embedded-default port (contracts/platform.json).",
+    )
     gateway_introspection: bool = True
     gateway_instance: str = Field(
         default="",
@@ -100,6 +106,14 @@ class Settings(BaseSettings):
 
     def nats_servers(self) -> list[str]:
         return [url.strip() for url in self.nats_urls.split(",") if url.strip()]
+
+    def service_url(self, name: str) -> str:
+        """Where the service `name` answers HTTP: TONGXIN_SERVICE_URLS, else the manifest's port."""
+        for entry in self.service_urls.split(","):
+            key, sep, url = entry.strip().partition("=")
+            if sep and key.strip() == name:
+                return url.strip()
+        return load_platform().default_urls()[name]
 
     def jwks_location(self) -> str:
         """Where token keys come from: never silently the dev issuer's outside dev mode."""

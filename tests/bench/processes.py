@@ -111,7 +111,7 @@ class Platform:
         return apis
 
     def gateway(self, volunteers_url: str) -> HttpProcess:
-        env = self.base_env | {"TONGXIN_VOLUNTEERS_URL": volunteers_url}
+        env = self.base_env | {"TONGXIN_SERVICE_URLS": f"volunteers={volunteers_url}"}
         gateway = self._start_http("gateway", ["-m", "gateway", "serve"], env)
         gateway.ready()
         return gateway

@@ -149,7 +149,7 @@ def build_platform(store: Settings, workdir: Path, issuer: DevIssuer) -> Platfor
     logs.mkdir(exist_ok=True)
     api_env = settings_env(settings.model_copy(update={"http_port": api_port}))
     gateway_env = settings_env(
-        settings.model_copy(update={"http_port": gateway_port, "volunteers_url": api_url})
+        settings.model_copy(update={"http_port": gateway_port, "service_urls": f"volunteers={api_url}"})
     )
     return Platform(
         settings=settings,

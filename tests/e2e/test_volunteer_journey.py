@@ -170,7 +170,7 @@ class TestVolunteerJourney:
 
         with served(create_service(settings)) as url:
             app = create_gateway(
-                settings.model_copy(update={"volunteers_url": url}),
+                settings.model_copy(update={"service_urls": f"volunteers={url}"}),
                 readmodel_path=tmp_path / "rm2.sqlite3",
             )
             async with running(app, tokens.coordinator()) as client:

@@ -87,7 +87,7 @@ def test_children_get_their_port_nats_and_state(tmp_path: Path) -> None:
         assert env["TONGXIN_HTTP_PORT"] == port
         assert env["TONGXIN_NATS_URLS"] == "nats://127.0.0.1:5333"
         assert env["TONGXIN_STATE_DIR"] == str(tmp_path)
-        assert env["TONGXIN_VOLUNTEERS_URL"] == "http://127.0.0.1:9101"
+        assert env["TONGXIN_SERVICE_URLS"] == "volunteers=http://127.0.0.1:9101"
     assert children["volunteers"][1]["TONGXIN_CIPHER_KEY"] == "KEY"
 
 
