@@ -8,6 +8,8 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +17,7 @@ import httpx
 import typer
 from rich.console import Console
 
+from contracts.platform import Platform, Process, load_platform
 from services.kit.auth import ROLES, DevIssuer
 from services.kit.settings import Settings
 from tongxin import demo as demo_module
@@ -33,9 +36,9 @@ err = Console(stderr=True)
 
 START_TIMEOUT_ENV = "TONGXIN_START_TIMEOUT_S"
 NATS_PASSWORDS_FILE = "nats-passwords.json"
-POLICE_USER = "dept-pol"
-# Which NATS user each child of the embedded default connects as.
-NATS_USERS = {"volunteers": "svc-volunteers", "ingest": "svc-ingest", "gateway": "svc-gateway"}
+# Before every service got its own key, the volunteers' store used this one.
+LEGACY_CIPHER_KEY = "cipher.key"
+LEGACY_CIPHER_KEY_OWNER = "volunteers"
 
 
 class Abort(Exception):
@@ -88,7 +91,7 @@ def demo() -> None:
     state = _state_dir()
     try:
         demo_module.load_demo(
-            _endpoints(p), state, console=console, police_nats=_police_account(p, state)
+            _endpoints(p), state, console=console, department_nats=_department_nats(p, state)
         )
     except demo_module.DemoError as exc:
         err.print(f"[red]tongxin demo:[/] {exc}")
@@ -106,24 +109,26 @@ def run(
     state.mkdir(parents=True, exist_ok=True)
     issuer = DevIssuer(state / "keys")
     (state / "keys").chmod(0o700)
-    cipher_key = ensure_cipher_key(state / "keys" / "cipher.key")
+    cipher_keys = ensure_cipher_keys(state / "keys")
 
     supervisor = Supervisor()
     previous = _install_signal_handlers()
     try:
-        _start(supervisor, p, state, cipher_key)
+        _start(supervisor, p, state, cipher_keys)
+        pending = demo_module.pending(state)
         if no_demo:
             console.print("demo: skipped (--no-demo)")
-        elif demo_module.is_loaded(state):
-            console.print(f"demo: already loaded ({state / demo_module.MARKER})")
+        elif not pending:
+            console.print(f"demo: already loaded (markers demo-loaded-* in {state})")
         else:
             try:
                 demo_module.load_demo(
                     _endpoints(p),
                     state,
+                    only=pending,
                     issuer=issuer,
                     console=console,
-                    police_nats=_police_account(p, state),
+                    department_nats=_department_nats(p, state),
                 )
             except demo_module.DemoError as exc:  # keep the platform up; the load can resume
                 err.print(f"[red]demo failed:[/] {exc}")
@@ -146,7 +151,7 @@ def run(
 
 
 def ensure_cipher_key(path: Path) -> str:
-    """The AES key of the volunteers' event store: made once (32 random bytes, base64), 0600."""
+    """An AES key for one event store: made once (32 random bytes, base64), 0600."""
     if path.exists():
         return path.read_text(encoding="ascii").strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,6 +160,24 @@ def ensure_cipher_key(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as file:
         file.write(key + "\n")
     return key
+
+
+def cipher_key_path(keys: Path, service: str) -> Path:
+    return keys / f"cipher-{service}.key"
+
+
+def ensure_cipher_keys(keys: Path, platform: Platform | None = None) -> dict[str, str]:
+    """Every service store's own key, by service name; the legacy key stays the volunteers'."""
+    legacy = keys / LEGACY_CIPHER_KEY
+    owner = cipher_key_path(keys, LEGACY_CIPHER_KEY_OWNER)
+    if legacy.exists() and not owner.exists():
+        legacy.replace(owner)  # its events were encrypted with it: it must stay theirs
+    platform = platform or load_platform()
+    return {
+        p.name: ensure_cipher_key(cipher_key_path(keys, p.name))
+        for p in platform.processes
+        if p.has_store
+    }
 
 
 @app.command("nats-auth")
@@ -177,21 +200,41 @@ def nats_passwords(state: Path) -> dict[str, str]:
     return natsauth.ensure_passwords(state / "keys" / NATS_PASSWORDS_FILE, natsauth.users())
 
 
-def _police_account(p: ports.Ports, state: Path) -> demo_module.NatsAccount | None:
-    """Public security's own NATS credentials, once `tongxin run` has made them."""
-    path = state / "keys" / NATS_PASSWORDS_FILE
-    if not path.exists():
-        return None
-    password = nats_passwords(state)[natsauth.password_env(POLICE_USER)]
-    return demo_module.NatsAccount(
-        url=f"nats://{ports.HOST}:{p.nats}", user=POLICE_USER, password=password
-    )
+def _department_nats(
+    p: ports.Ports, state: Path
+) -> Callable[[str], demo_module.NatsAccount | None]:
+    """A department system's own NATS credentials, once `tongxin run` has made them."""
+
+    def account(department: str) -> demo_module.NatsAccount | None:
+        path = state / "keys" / NATS_PASSWORDS_FILE
+        if not path.exists():
+            return None
+        user = f"dept-{department}"
+        password = nats_passwords(state).get(natsauth.password_env(user))
+        if password is None:
+            return None
+        return demo_module.NatsAccount(
+            url=f"nats://{ports.HOST}:{p.nats}", user=user, password=password
+        )
+
+    return account
+
+
+def service_urls(p: ports.Ports, platform: Platform | None = None) -> str:
+    """TONGXIN_SERVICE_URLS of the embedded default: every service at its local port."""
+    platform = platform or load_platform()
+    return ",".join(f"{s.name}={p.url(s.name)}" for s in platform.services())
 
 
 def child_env(
-    p: ports.Ports, state: Path, *, http_port: int, base: dict[str, str] | None = None
+    p: ports.Ports,
+    state: Path,
+    *,
+    http_port: int,
+    base: dict[str, str] | None = None,
+    platform: Platform | None = None,
 ) -> dict[str, str]:
-    """The environment of one service process of the embedded default."""
+    """The environment every process of the embedded default shares, with its own port."""
     env = dict(os.environ if base is None else base)
     env.update(
         {
@@ -200,26 +243,52 @@ def child_env(
             "TONGXIN_STATE_DIR": str(state),
             # The embedded default trusts its own dev issuer (keys in the state folder).
             "TONGXIN_AUTH_DEV": "true",
-            "TONGXIN_SERVICE_URLS": f"volunteers=http://{ports.HOST}:{p.volunteers}",
+            "TONGXIN_SERVICE_URLS": service_urls(p, platform),
             "PYTHONUNBUFFERED": "1",
         }
     )
     return env
 
 
-def services(p: ports.Ports, state: Path, cipher_key: str) -> list[tuple[str, list[str], dict]]:
-    """(name, argv, env) of every service child, in start order."""
-    python = sys.executable
-    volunteers_env = child_env(p, state, http_port=p.volunteers)
-    volunteers_env["TONGXIN_CIPHER_KEY"] = cipher_key
-    return [
-        ("volunteers", [python, "-m", "services.volunteers"], volunteers_env),
-        ("ingest", [python, "-m", "services.ingest"], child_env(p, state, http_port=p.ingest)),
-        ("gateway", [python, "-m", "gateway"], child_env(p, state, http_port=p.gateway)),
-    ]
+@dataclass(frozen=True)
+class ChildSpec:
+    """One child of the embedded default's supervisor."""
+
+    process: Process
+    argv: list[str]
+    env: dict[str, str]
+    health_url: str
+
+    @property
+    def name(self) -> str:
+        return self.process.name
 
 
-def _start(supervisor: Supervisor, p: ports.Ports, state: Path, cipher_key: str) -> None:
+def children(
+    p: ports.Ports,
+    state: Path,
+    cipher_keys: dict[str, str],
+    passwords: dict[str, str],
+    platform: Platform | None = None,
+) -> list[ChildSpec]:
+    """Every process of the manifest, in start order, as the supervisor runs it."""
+    platform = platform or load_platform()
+    result = []
+    for process in platform.processes:
+        port = p.of(process.name)
+        env = child_env(p, state, http_port=port, platform=platform)
+        env["TONGXIN_NATS_USER"] = process.nats_user
+        env["TONGXIN_NATS_PASSWORD"] = passwords[natsauth.password_env(process.nats_user)]
+        if process.has_store:
+            env["TONGXIN_CIPHER_KEY"] = cipher_keys[process.name]
+        argv = [sys.executable, "-m", process.module]
+        result.append(ChildSpec(process, argv, env, f"{p.url(process.name)}/healthz"))
+    return result
+
+
+def _start(
+    supervisor: Supervisor, p: ports.Ports, state: Path, cipher_keys: dict[str, str]
+) -> None:
     timeout_s = float(os.environ.get(START_TIMEOUT_ENV, "60"))
     passwords = nats_passwords(state)
     authorization = natsauth.render_authorization(natsauth.users())
@@ -235,17 +304,11 @@ def _start(supervisor: Supervisor, p: ports.Ports, state: Path, cipher_key: str)
             f"nats-server did not listen on {ports.HOST}:{p.nats} within {timeout_s:.0f} s; "
             "see its output above (lines prefixed 'nats')"
         )
-    children = services(p, state, cipher_key)
-    for name, argv, env in children:
-        user = NATS_USERS[name]
-        env |= {
-            "TONGXIN_NATS_USER": user,
-            "TONGXIN_NATS_PASSWORD": passwords[natsauth.password_env(user)],
-        }
-        supervisor.add(name, argv, env=env, stop_wave=1)  # stopped before nats-server
-    port_of = {"volunteers": p.volunteers, "ingest": p.ingest, "gateway": p.gateway}
-    for name, _, _ in children:
-        wait_healthy(name, f"http://{ports.HOST}:{port_of[name]}/healthz", timeout_s, supervisor)
+    specs = children(p, state, cipher_keys, passwords)
+    for spec in specs:
+        supervisor.add(spec.name, spec.argv, env=spec.env, stop_wave=1)  # before nats-server
+    for spec in specs:
+        wait_healthy(spec.name, spec.health_url, timeout_s, supervisor)
 
 
 def wait_healthy(
@@ -274,10 +337,10 @@ def wait_healthy(
     )
 
 
-def _endpoints(p: ports.Ports) -> demo_module.Endpoints:
+def _endpoints(p: ports.Ports, platform: Platform | None = None) -> demo_module.Endpoints:
+    platform = platform or load_platform()
     return demo_module.Endpoints(
-        volunteers=f"http://{ports.HOST}:{p.volunteers}",
-        ingest=f"http://{ports.HOST}:{p.ingest}",
+        {process.name: p.url(process.name) for process in platform.processes}
     )
 
 
@@ -297,15 +360,28 @@ def token_command(state: Path, role: str = "viewer") -> str:
     return f"{prefix}{cmd} token --role {role} --scope city"
 
 
+def banner_lines(p: ports.Ports, platform: Platform | None = None) -> list[tuple[str, str]]:
+    """(label, address) of every process of the manifest, then NATS."""
+    platform = platform or load_platform()
+    lines = []
+    # The gateway first: it is the front door.
+    ordered = sorted(platform.processes, key=lambda process: process.kind != "gateway")
+    for process in ordered:
+        if process.kind == "gateway":
+            lines.append(("GraphQL / GraphiQL", f"{p.url(process.name)}/graphql"))
+        else:
+            lines.append((f"{process.title} docs", f"{p.url(process.name)}/docs"))
+    lines.append(("NATS", f"nats://{ports.HOST}:{p.nats}"))
+    return lines
+
+
 def _banner(p: ports.Ports, state: Path) -> None:
-    h = ports.HOST
     console.print()
     console.print("[bold green]Tongxin 同心 is running[/] (Ctrl-C stops everything)")
-    console.print(f"  GraphQL / GraphiQL    http://{h}:{p.gateway}/graphql")
-    console.print(f"  volunteers API docs   http://{h}:{p.volunteers}/docs")
-    console.print(f"  ingest API docs       http://{h}:{p.ingest}/docs")
-    console.print(f"  NATS                  nats://{h}:{p.nats}")
-    console.print(f"  state folder          {state}")
+    lines = banner_lines(p) + [("state folder", str(state))]
+    width = max(len(label) for label, _ in lines) + 2
+    for label, address in lines:
+        console.print(f"  {label.ljust(width)}{address}", highlight=False)
     console.print("  a viewer token:")
     console.print(f"    {token_command(state)}", highlight=False, soft_wrap=True)
     console.print()

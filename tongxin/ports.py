@@ -1,14 +1,23 @@
-"""Ports of the embedded default: read from the environment, checked free before starting."""
+"""Ports of the embedded default: one per process of the platform manifest plus NATS.
+
+Each process's port comes from its variable (`Process.port_env`, e.g.
+TONGXIN_VOLUNTEERS_PORT), else from the manifest; every port is checked free before starting.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+
+from contracts.platform import Platform, load_platform
 
 HOST = "127.0.0.1"
+NATS = "nats"
+NATS_ENV = "TONGXIN_NATS_PORT"
+NATS_DEFAULT = 4222
 
 
 class PortError(Exception):
@@ -16,46 +25,69 @@ class PortError(Exception):
 
 
 @dataclass(frozen=True)
-class Ports:
-    gateway: int = 8000
-    volunteers: int = 8001
-    ingest: int = 8002
-    nats: int = 4222
+class Port:
+    name: str
+    port: int
+    variable: str
 
-    ENV: ClassVar[dict[str, str]] = {
-        "gateway": "TONGXIN_GATEWAY_PORT",
-        "volunteers": "TONGXIN_VOLUNTEERS_PORT",
-        "ingest": "TONGXIN_INGEST_PORT",
-        "nats": "TONGXIN_NATS_PORT",
-    }
+
+@dataclass(frozen=True)
+class Ports:
+    """Every port of the embedded default, in manifest order with NATS last."""
+
+    entries: tuple[Port, ...]
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Ports:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, platform: Platform | None = None
+    ) -> Ports:
         environ = dict(os.environ if environ is None else environ)
-        values: dict[str, int] = {}
-        for field, variable in cls.ENV.items():
-            raw = environ.get(variable, "").strip()
-            if not raw:
-                continue
-            try:
-                port = int(raw)
-            except ValueError:
-                raise PortError(f"{variable}={raw!r} is not a port number") from None
-            if not 1 <= port <= 65535:
-                raise PortError(f"{variable}={port} is not between 1 and 65535")
-            values[field] = port
-        ports = cls(**values)
+        platform = platform or load_platform()
+        defaults = [(p.name, p.port, p.port_env) for p in platform.processes]
+        defaults.append((NATS, NATS_DEFAULT, NATS_ENV))
+        entries = tuple(
+            Port(name, _read(environ, variable, default), variable)
+            for name, default, variable in defaults
+        )
         seen: dict[int, str] = {}
-        for field, variable in cls.ENV.items():
-            port = getattr(ports, field)
-            if port in seen:
-                raise PortError(f"{variable} and {seen[port]} are both {port}: give each its own")
-            seen[port] = variable
-        return ports
+        for entry in entries:
+            if entry.port in seen:
+                raise PortError(
+                    f"{entry.variable} and {seen[entry.port]} are both {entry.port}: "
+                    "give each its own"
+                )
+            seen[entry.port] = entry.variable
+        return cls(entries)
+
+    def of(self, name: str) -> int:
+        for entry in self.entries:
+            if entry.name == name:
+                return entry.port
+        raise LookupError(f"no port for {name!r}")
+
+    @property
+    def nats(self) -> int:
+        return self.of(NATS)
+
+    def url(self, name: str) -> str:
+        return f"http://{HOST}:{self.of(name)}"
 
     def items(self) -> list[tuple[str, int, str]]:
         """(name, port, environment variable) for every port."""
-        return [(field, getattr(self, field), var) for field, var in self.ENV.items()]
+        return [(e.name, e.port, e.variable) for e in self.entries]
+
+
+def _read(environ: Mapping[str, str], variable: str, default: int) -> int:
+    raw = environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise PortError(f"{variable}={raw!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise PortError(f"{variable}={port} is not between 1 and 65535")
+    return port
 
 
 def is_free(port: int, host: str = HOST) -> bool:

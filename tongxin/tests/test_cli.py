@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import stat
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from contracts.platform import load_platform
 from services.kit.auth import JwksVerifier
-from tongxin import cli
+from tongxin import cli, natsauth
 from tongxin.ports import Ports, free_port
 
 runner = CliRunner()
@@ -66,29 +68,64 @@ def test_a_bad_role_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_cipher_key_is_made_once_and_private(tmp_path: Path) -> None:
-    import base64
-
-    path = tmp_path / "keys" / "cipher.key"
+    path = tmp_path / "keys" / "cipher-volunteers.key"
     key = cli.ensure_cipher_key(path)
     assert len(base64.b64decode(key)) == 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert cli.ensure_cipher_key(path) == key
 
 
-def test_children_get_their_port_nats_and_state(tmp_path: Path) -> None:
-    p = Ports(gateway=9100, volunteers=9101, ingest=9102, nats=5333)
-    children = {name: (argv, env) for name, argv, env in cli.services(p, tmp_path, "KEY")}
-    assert set(children) == {"volunteers", "ingest", "gateway"}
-    assert children["volunteers"][0][1:] == ["-m", "services.volunteers"]
-    assert children["ingest"][0][1:] == ["-m", "services.ingest"]
-    assert children["gateway"][0][1:] == ["-m", "gateway"]
-    for name, port in (("volunteers", "9101"), ("ingest", "9102"), ("gateway", "9100")):
-        env = children[name][1]
-        assert env["TONGXIN_HTTP_PORT"] == port
-        assert env["TONGXIN_NATS_URLS"] == "nats://127.0.0.1:5333"
-        assert env["TONGXIN_STATE_DIR"] == str(tmp_path)
-        assert env["TONGXIN_SERVICE_URLS"] == "volunteers=http://127.0.0.1:9101"
-    assert children["volunteers"][1]["TONGXIN_CIPHER_KEY"] == "KEY"
+def test_every_service_store_gets_its_own_key(tmp_path: Path) -> None:
+    keys = cli.ensure_cipher_keys(tmp_path)
+    stores = {p.name for p in load_platform().processes if p.has_store}
+    assert set(keys) == stores and stores
+    assert len(set(keys.values())) == len(keys)
+    assert cli.ensure_cipher_keys(tmp_path) == keys
+
+
+def test_an_existing_state_keeps_the_volunteers_key(tmp_path: Path) -> None:
+    legacy = cli.ensure_cipher_key(tmp_path / "cipher.key")
+    keys = cli.ensure_cipher_keys(tmp_path)
+    assert keys["volunteers"] == legacy
+    assert not (tmp_path / "cipher.key").exists()
+    assert cli.ensure_cipher_keys(tmp_path)["volunteers"] == legacy
+
+
+def test_children_are_the_manifest_processes_with_their_port_user_and_key(
+    tmp_path: Path,
+) -> None:
+    platform = load_platform()
+    env = {p.port_env: str(9100 + n) for n, p in enumerate(platform.processes)}
+    p = Ports.from_env(env | {"TONGXIN_NATS_PORT": "5333"})
+    keys = cli.ensure_cipher_keys(tmp_path / "keys")
+    passwords = natsauth.ensure_passwords(tmp_path / "passwords.json", natsauth.users())
+    specs = {spec.name: spec for spec in cli.children(p, tmp_path, keys, passwords)}
+    assert list(specs) == [process.name for process in platform.processes]
+    urls = ",".join(f"{s.name}=http://127.0.0.1:{p.of(s.name)}" for s in platform.services())
+    for n, process in enumerate(platform.processes):
+        spec = specs[process.name]
+        assert spec.argv[1:] == ["-m", process.module]
+        assert spec.env["TONGXIN_HTTP_PORT"] == str(9100 + n)
+        assert spec.health_url == f"http://127.0.0.1:{9100 + n}/healthz"
+        assert spec.env["TONGXIN_NATS_URLS"] == "nats://127.0.0.1:5333"
+        assert spec.env["TONGXIN_STATE_DIR"] == str(tmp_path)
+        assert spec.env["TONGXIN_SERVICE_URLS"] == urls
+        assert spec.env["TONGXIN_NATS_USER"] == process.nats_user
+        password = passwords[natsauth.password_env(process.nats_user)]
+        assert spec.env["TONGXIN_NATS_PASSWORD"] == password
+        assert spec.env.get("TONGXIN_CIPHER_KEY") == keys.get(process.name)
+    # The volunteers' store is encrypted, as before the manifest.
+    assert specs["volunteers"].env["TONGXIN_CIPHER_KEY"] == keys["volunteers"]
+    assert specs["volunteers"].argv[1:] == ["-m", "services.volunteers"]
+
+
+def test_the_banner_lists_every_process(tmp_path: Path) -> None:
+    p = Ports.from_env({})
+    lines = dict(cli.banner_lines(p))
+    assert lines["GraphQL / GraphiQL"] == "http://127.0.0.1:8000/graphql"
+    assert lines["volunteers API docs"] == "http://127.0.0.1:8001/docs"
+    assert lines["NATS"] == "nats://127.0.0.1:4222"
+    assert len(lines) == len(load_platform().processes) + 1
 
 
 def test_run_refuses_a_taken_port(tmp_path: Path) -> None:
@@ -96,11 +133,10 @@ def test_run_refuses_a_taken_port(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         taken = sock.getsockname()[1]
-        env = {
+        env = {p.port_env: str(free_port()) for p in load_platform().processes}
+        env |= {
             "TONGXIN_STATE_DIR": str(tmp_path),
-            "TONGXIN_GATEWAY_PORT": str(free_port()),
             "TONGXIN_VOLUNTEERS_PORT": str(taken),
-            "TONGXIN_INGEST_PORT": str(free_port()),
             "TONGXIN_NATS_PORT": str(free_port()),
         }
         result = runner.invoke(cli.app, ["run", "--no-demo"], env=env)

@@ -1,9 +1,12 @@
-"""The demo city: its content makes sense, and loading it is safe to repeat."""
+"""The demo city: its content makes sense, loading it is safe to repeat, and each service's
+part loads once per state folder."""
 
 from __future__ import annotations
 
 import io
 import json
+import sys
+import types
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -14,9 +17,12 @@ import jwt
 import pytest
 from rich.console import Console
 
+from contracts.platform import load_data, load_platform, parse_platform
 from services.kit.auth import DevIssuer
 from tongxin import demo
-from tongxin.demo import PLAN
+from tongxin.demo import core
+from tongxin.demo import volunteers as vdemo
+from tongxin.demo.volunteers import PLAN
 
 ANCHOR = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -50,10 +56,10 @@ def test_child_facing_sign_ups_are_by_volunteers_whose_check_passes() -> None:
     for shift in PLAN.shifts:
         if not shift.child_facing:
             continue
-        start = demo.local_time(ANCHOR, shift.days_before, shift.starts)
+        start = core.local_time(ANCHOR, shift.days_before, shift.starts)
         for key in shift.sign_ups:
             assert PLAN.volunteer(key).check == "passed", (shift.key, key)
-            assert demo.check_expiry(ANCHOR) >= start.date()
+            assert vdemo.check_expiry(ANCHOR) >= start.date()
 
 
 def test_sign_ups_fit_and_attendance_credits_hours() -> None:
@@ -61,27 +67,27 @@ def test_sign_ups_fit_and_attendance_credits_hours() -> None:
     for shift in PLAN.shifts:
         assert len(shift.sign_ups) <= shift.capacity
         assert len(set(shift.sign_ups)) == len(shift.sign_ups)
-        starts = demo.local_time(ANCHOR, shift.days_before, shift.starts)
-        ends = demo.local_time(ANCHOR, shift.days_before, shift.ends)
+        starts = core.local_time(ANCHOR, shift.days_before, shift.starts)
+        ends = core.local_time(ANCHOR, shift.days_before, shift.ends)
         assert starts < ends and ends - starts <= timedelta(hours=24)
         for attendance in shift.attendance:
             assert attendance.volunteer in shift.sign_ups
-            check_in = demo.local_time(ANCHOR, shift.days_before, attendance.check_in)
-            check_out = demo.local_time(ANCHOR, shift.days_before, attendance.check_out)
+            check_in = core.local_time(ANCHOR, shift.days_before, attendance.check_in)
+            check_out = core.local_time(ANCHOR, shift.days_before, attendance.check_out)
             assert check_in < check_out <= now  # explicit, past times
     assert sum(len(s.attendance) for s in PLAN.shifts) >= 8
 
 
 def test_anchor_is_fixed_on_first_load(tmp_path: Path) -> None:
-    first = demo.load_anchor(tmp_path, now=ANCHOR)
-    assert demo.load_anchor(tmp_path, now=ANCHOR + timedelta(days=3)) == first == ANCHOR
+    first = core.load_anchor(tmp_path, now=ANCHOR)
+    assert core.load_anchor(tmp_path, now=ANCHOR + timedelta(days=3)) == first == ANCHOR
 
 
 def test_police_event_is_a_structured_cloudevent() -> None:
     passed = PLAN.volunteer("v01")
     failed = next(v for v in PLAN.volunteers if v.check == "failed")
     vid = str(uuid.uuid4())
-    event = demo.check_event(passed, vid, "CHK-1", ANCHOR)
+    event = vdemo.check_event(passed, vid, "CHK-1", ANCHOR)
     assert event["specversion"] == "1.0"
     assert event["type"] == "org.tongxin.checks.background-check-completed.v1"
     assert event["source"] == "/pol/checks"
@@ -93,8 +99,8 @@ def test_police_event_is_a_structured_cloudevent() -> None:
         "completed_at": "2026-11-23T02:00:00Z",
         "expires_on": "2027-11-23",
     }
-    assert "expires_on" not in demo.check_event(failed, vid, "CHK-2", ANCHOR)["data"]
-    assert event == demo.check_event(passed, vid, "CHK-1", ANCHOR)  # deterministic
+    assert "expires_on" not in vdemo.check_event(failed, vid, "CHK-2", ANCHOR)["data"]
+    assert event == vdemo.check_event(passed, vid, "CHK-1", ANCHOR)  # deterministic
 
 
 class FakeServices:
@@ -183,42 +189,110 @@ class FakeServices:
         return httpx.Response(200, json={"hours": round(hours, 2)})
 
 
-def load(tmp_path: Path, fake: FakeServices) -> demo.DemoResult:
+ENDPOINTS = demo.Endpoints(
+    {"volunteers": "http://127.0.0.1:9001", "ingest": "http://127.0.0.1:9002"}
+)
+
+
+def load(tmp_path: Path, fake: FakeServices, **options) -> dict[str, dict]:
     return demo.load_demo(
-        demo.Endpoints(volunteers="http://127.0.0.1:9001", ingest="http://127.0.0.1:9002"),
+        ENDPOINTS,
         tmp_path,
         issuer=fake.issuer,
         console=Console(file=io.StringIO()),
         transport=httpx.MockTransport(fake),
-        check_timeout_s=2,
+        travel_timeout_s=2,
         retry_delay_s=0.01,
+        **options,
     )
 
 
 def test_load_goes_through_the_apis_and_marks_completion(tmp_path: Path) -> None:
     fake = FakeServices(DevIssuer(tmp_path / "keys"))
-    result = load(tmp_path, fake)
-    assert len(result.volunteer_ids) == len(PLAN.volunteers)
-    assert len(result.shift_ids) == len(PLAN.shifts)
+    assert [p.name for p in demo.pending(tmp_path)] == ["volunteers"]
+    loaded = load(tmp_path, fake)["volunteers"]
+    assert len(loaded["volunteers"]) == len(PLAN.volunteers)
+    assert len(loaded["shifts"]) == len(PLAN.shifts)
     assert len(fake.events) == len(PLAN.checks_answered)
-    assert result.hours > 10
+    assert loaded["hours"] > 10
     posts = [r for r in fake.requests if r.method == "POST"]
     keys = [r.headers.get("idempotency-key") for r in posts]
     assert all(key and key.startswith("demo-") for key in keys)
     assert len(set(keys)) == len(keys)
-    marker = json.loads((tmp_path / demo.MARKER).read_text())
-    assert marker["volunteers"] == result.volunteer_ids
-    assert demo.is_loaded(tmp_path)
+    marker = json.loads(demo.marker_path(tmp_path, "volunteers").read_text())
+    assert (
+        marker["volunteers"]
+        == loaded["volunteers"]
+        == {v: fake.volunteers[i]["volunteer_id"] for v, i in loaded["volunteers"].items()}
+    )
+    assert demo.is_loaded(tmp_path, "volunteers")
+    assert demo.pending(tmp_path) == ()
 
 
 def test_an_interrupted_load_resumes_without_duplicates(tmp_path: Path) -> None:
     fake = FakeServices(DevIssuer(tmp_path / "keys"), fail_after=20)
     with pytest.raises(demo.DemoError, match="the service went away"):
         load(tmp_path, fake)
-    assert not demo.is_loaded(tmp_path)
+    assert not demo.is_loaded(tmp_path, "volunteers")
     fake.fail_after = None
-    result = load(tmp_path, fake)
-    assert demo.is_loaded(tmp_path)
+    loaded = load(tmp_path, fake)["volunteers"]
+    assert demo.is_loaded(tmp_path, "volunteers")
     assert len(fake.volunteers) == len(PLAN.volunteers)  # nothing registered twice
     assert len(fake.shifts) == len(PLAN.shifts)
-    assert set(result.volunteer_ids.values()) == set(fake.volunteers)
+    assert set(loaded["volunteers"].values()) == set(fake.volunteers)
+
+
+def test_the_old_single_marker_means_the_volunteers_part_is_in(tmp_path: Path) -> None:
+    (tmp_path / demo.LEGACY_MARKER).write_text("{}")
+    assert demo.is_loaded(tmp_path, "volunteers")
+    assert demo.pending(tmp_path) == ()
+
+
+def with_extra_demo(name: str, module: str):
+    data = load_data()
+    data["processes"].insert(
+        1,
+        {"name": name, "kind": "service", "module": f"services.{name}", "port": 8003,
+         "boundary": name, "database": name, "title": f"{name} API", "demo": module},
+    )  # fmt: skip
+    return parse_platform(data)
+
+
+def test_a_new_service_demo_loads_on_a_state_that_has_the_volunteers(tmp_path: Path) -> None:
+    (tmp_path / demo.LEGACY_MARKER).write_text("{}")  # a state folder from before the split
+    calls: list[str] = []
+
+    def load_courses(run: demo.DemoRun) -> dict:
+        calls.append(run.endpoints.of("courses"))
+        return {"courses": 3}
+
+    module = types.ModuleType("tongxin_test_courses_demo")
+    module.load = load_courses  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module
+    try:
+        platform = with_extra_demo("courses", module.__name__)
+        pending = demo.pending(tmp_path, platform)
+        assert [p.name for p in pending] == ["courses"]
+        fake = FakeServices(DevIssuer(tmp_path / "keys"))
+        endpoints = demo.Endpoints(ENDPOINTS.urls | {"courses": "http://127.0.0.1:9003"})
+        loaded = demo.load_demo(
+            endpoints,
+            tmp_path,
+            only=pending,
+            issuer=fake.issuer,
+            console=Console(file=io.StringIO()),
+            transport=httpx.MockTransport(fake),
+        )
+    finally:
+        del sys.modules[module.__name__]
+    assert calls == ["http://127.0.0.1:9003"]
+    assert loaded["courses"]["courses"] == 3
+    assert fake.requests == []  # the volunteers' part was not loaded again
+    assert demo.pending(tmp_path, platform) == ()
+
+
+def test_every_demo_module_of_the_manifest_has_a_loader() -> None:
+    parts = demo.with_demo(load_platform())
+    assert [p.name for p in parts] == [p.name for p in load_platform().services() if p.demo]
+    for process in parts:
+        assert callable(demo.loader_of(process))

@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from contracts.platform import load_data, load_platform, parse_platform
 from tongxin import ports
 
 
@@ -18,9 +19,33 @@ def listening():
 
 
 def test_defaults_and_environment() -> None:
-    assert ports.Ports.from_env({}) == ports.Ports(8000, 8001, 8002, 4222)
+    defaults = ports.Ports.from_env({})
+    assert [(name, port) for name, port, _ in defaults.items()] == [
+        ("volunteers", 8001),
+        ("ingest", 8002),
+        ("gateway", 8000),
+        ("nats", 4222),
+    ]
     p = ports.Ports.from_env({"TONGXIN_GATEWAY_PORT": "9000", "TONGXIN_NATS_PORT": "5222"})
-    assert (p.gateway, p.volunteers, p.ingest, p.nats) == (9000, 8001, 8002, 5222)
+    assert [p.of(n) for n in ("gateway", "volunteers", "ingest")] == [9000, 8001, 8002]
+    assert p.nats == 5222
+
+
+def test_every_process_of_the_manifest_has_its_port_and_variable() -> None:
+    platform = load_platform()
+    data = load_data()
+    data["processes"].insert(
+        0,
+        {"name": "courses", "kind": "service", "module": "services.courses", "port": 8003,
+         "boundary": "courses", "database": "courses", "title": "courses API"},
+    )  # fmt: skip
+    bigger = parse_platform(data)
+    p = ports.Ports.from_env({"TONGXIN_COURSES_PORT": "9003"}, bigger)
+    assert p.of("courses") == 9003
+    assert ("courses", 9003, "TONGXIN_COURSES_PORT") in p.items()
+    assert len(p.items()) == len(platform.processes) + 2
+    with pytest.raises(ports.PortError, match="TONGXIN_VOLUNTEERS_PORT and TONGXIN_COURSES_PORT"):
+        ports.Ports.from_env({"TONGXIN_VOLUNTEERS_PORT": "8003"}, bigger)
 
 
 @pytest.mark.parametrize(
@@ -42,12 +67,9 @@ def test_free_and_taken(listening: int) -> None:
 
 
 def test_a_taken_port_names_the_variable_and_exits_non_zero(listening: int, capsys) -> None:
-    p = ports.Ports(
-        gateway=listening,
-        volunteers=ports.free_port(),
-        ingest=ports.free_port(),
-        nats=ports.free_port(),
-    )
+    env = {p.port_env: str(ports.free_port()) for p in load_platform().processes}
+    env |= {"TONGXIN_GATEWAY_PORT": str(listening), "TONGXIN_NATS_PORT": str(ports.free_port())}
+    p = ports.Ports.from_env(env)
     problems = ports.check_free(p)
     assert len(problems) == 1
     assert f"Port {listening} on 127.0.0.1 (gateway) is already in use" in problems[0]

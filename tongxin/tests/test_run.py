@@ -16,49 +16,43 @@ import httpx
 import psutil
 import pytest
 
+from contracts.platform import load_platform
 from services.kit.auth import DevIssuer
+from tongxin.demo import marker_path
+from tongxin.demo import pending as demo_pending
 from tongxin.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = ("services.volunteers.__main__", "services.ingest.__main__", "gateway.__main__")
 
 
-def _missing() -> list[str]:
-    missing = []
-    for name in MODULES:
-        try:
-            if importlib.util.find_spec(name) is None:
-                missing.append(name)
-        except ModuleNotFoundError:
-            missing.append(name)
-    return missing
+def test_every_entry_point_of_the_manifest_exists() -> None:
+    """`tongxin run` starts `python -m <module>` for each process: a moved one must fail here."""
+    for process in load_platform().processes:
+        assert importlib.util.find_spec(f"{process.module}.__main__") is not None, process.name
 
 
 @pytest.mark.nats
-@pytest.mark.skipif(bool(_missing()), reason=f"not written yet: {_missing()}")
 def test_run_loads_the_demo_once_and_stops_cleanly(tmp_path: Path) -> None:
-    ports = {
-        "TONGXIN_GATEWAY_PORT": free_port(),
-        "TONGXIN_VOLUNTEERS_PORT": free_port(),
-        "TONGXIN_INGEST_PORT": free_port(),
-        "TONGXIN_NATS_PORT": free_port(),
-    }
+    platform = load_platform()
+    ports = {p.port_env: free_port() for p in platform.processes}
+    ports["TONGXIN_NATS_PORT"] = free_port()
     env = os.environ | {k: str(v) for k, v in ports.items()} | {"TONGXIN_STATE_DIR": str(tmp_path)}
     first = _run_until_ready(env)
-    marker = json.loads((tmp_path / "demo-loaded").read_text())
+    marker = json.loads(marker_path(tmp_path, "volunteers").read_text())
+    assert demo_pending(tmp_path) == ()
     issuer = DevIssuer(tmp_path / "keys")
     token = issuer.token(role="coordinator", department="cyl")
-    volunteers = f"http://127.0.0.1:{ports['TONGXIN_VOLUNTEERS_PORT']}"
+    volunteers = f"http://127.0.0.1:{ports[platform.process('volunteers').port_env]}"
     answer = httpx.get(
         f"{volunteers}/volunteers/{marker['volunteers']['v01']}",
         headers={"Authorization": f"Bearer {token}"},
     ).json()
     assert answer["check"]["status"] == "passed"
     assert answer["hours"] > 0
-    _stop(first)
+    _stop(first, len(platform.processes) + 1)
 
     second = _run_until_ready(env)  # the same state: no second load
-    _stop(second)
+    _stop(second, len(platform.processes) + 1)
     assert "demo: already loaded" in "".join(second.lines)
 
 
@@ -96,9 +90,9 @@ def _run_until_ready(env: dict[str, str]) -> Running:
     raise AssertionError("tongxin run did not get ready:\n" + "".join(running.lines[-60:]))
 
 
-def _stop(running: Running) -> None:
+def _stop(running: Running, children: int) -> None:
     descendants = psutil.Process(running.process.pid).children(recursive=True)
-    assert len(descendants) >= 4  # nats-server and three services
+    assert len(descendants) >= children  # nats-server and every process of the manifest
     running.process.send_signal(signal.SIGTERM)
     assert running.process.wait(timeout=30) == 0
     _, alive = psutil.wait_procs(descendants, timeout=10)
