@@ -22,9 +22,6 @@ class Boundary(BaseModel):
         description="'service': a Tongxin service; 'system': the department's own system."
     )
     description: str = ""
-    consumes: tuple[str, ...] = Field(
-        default=(), description="Subject patterns this boundary subscribes to."
-    )
 
 
 class Department(BaseModel):

@@ -1,9 +1,15 @@
-"""NATS server authorization generated from the ownership map and the partner list.
+"""NATS server authorization generated from the ownership map, the platform manifest and the
+partner list.
 
 Every user may publish only what it owns and read only what it consumes:
-- `svc-<boundary>` (a Tongxin service): publishes into its boundary's subjects, manages its
-  own stream, and runs durable pull consumers on the streams of the subjects it consumes;
-- `svc-gateway`: consumes the streams it projects (it may recreate its durables to rebuild);
+- `svc-<name>` (a Tongxin service of the manifest): publishes into its boundary's subjects,
+  manages its own stream, and runs durable pull consumers on the streams of the subjects its
+  reactions consume (the manifest's `reactions`);
+- `svc-<boundary>` for a service boundary of the ownership map not yet in the manifest: the
+  same without consumers, so the service's department can provision its user (and the
+  stream's subjects stay reserved) before its process exists;
+- `svc-gateway`: consumes the streams its features project (the manifest's
+  `features[].consumes`; it may recreate its durables to rebuild);
 - `svc-ingest`: publishes for department systems into every system boundary and creates
   those streams;
 - `dept-<code>`: a department's own system publishes into its system boundaries only;
@@ -29,6 +35,7 @@ from typing import Literal
 
 from contracts.departments import OwnershipMap, load_ownership_map
 from contracts.partners import PartnerList, load_partners
+from contracts.platform import Platform, Process, boundary_of, load_platform
 from services.kit.bus import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, inbox_prefix, stream_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,8 +46,6 @@ COMMITTED = (
 )
 GATEWAY = "svc-gateway"
 INGEST = "svc-ingest"
-# What the gateway projects into its read model (gateway.main.BOUNDARY's subjects).
-GATEWAY_CONSUMES = ("evt.cyl.volunteers.>",)
 FEEDS_BOUNDARY = "feeds"
 JS_API = "$JS.API"
 NOTHING = ">"
@@ -66,32 +71,33 @@ def password_env(name: str) -> str:
 
 
 def users(
-    ownership: OwnershipMap | None = None, partners: PartnerList | None = None
+    ownership: OwnershipMap | None = None,
+    partners: PartnerList | None = None,
+    platform: Platform | None = None,
 ) -> list[NatsUser]:
     """Every user of the platform's nats-server: services, department systems, partners."""
     ownership = ownership or load_ownership_map()
     partners = partners or load_partners()
+    platform = platform or load_platform()
+    by_boundary = {p.boundary: p for p in platform.services()}
     result: list[NatsUser] = []
     feed_subjects = tuple(p.feed_subjects() for p in partners.partners)
     for department in ownership.departments:
         for boundary in department.boundaries:
             if boundary.kind != "service":
                 continue
-            name = f"svc-{boundary.name}"
+            process = by_boundary.get(boundary.name)
+            name = process.nats_user if process else f"svc-{boundary.name}"
             publish = [f"{department.subject_prefix(boundary.name)}.>"]
             if boundary.name == FEEDS_BOUNDARY:
                 publish += feed_subjects
             publish += _manage_stream(stream_name(boundary.name), read_messages=True)
-            publish += _consume(ownership, boundary.consumes)
+            if process is not None:
+                publish += _consume(ownership, process.reactions)
             result.append(_service(name, department.code, publish))
-    result.append(_service(GATEWAY, None, _consume(ownership, GATEWAY_CONSUMES)))
-    system = [
-        (d, b.name) for d in ownership.departments for b in d.boundaries if b.kind == "system"
-    ]
-    ingest: list[str] = [f"{d.subject_prefix(b)}.>" for d, b in system]
-    for _, boundary_name in system:
-        ingest += _manage_stream(stream_name(boundary_name), read_messages=False)
-    result.append(_service(INGEST, None, ingest))
+    for process in platform.processes:
+        if process.kind != "service":
+            result.append(_platform_user(process, ownership))
     for department in ownership.departments:
         name = f"dept-{department.code}"
         own = tuple(
@@ -125,6 +131,19 @@ def users(
     return result
 
 
+def _platform_user(process: Process, ownership: OwnershipMap) -> NatsUser:
+    """The gateway reads what its features project; the ingest writes for department systems."""
+    if process.kind == "gateway":
+        return _service(process.nats_user, None, _consume(ownership, process.consumed_subjects()))
+    system = [
+        (d, b.name) for d in ownership.departments for b in d.boundaries if b.kind == "system"
+    ]
+    publish: list[str] = [f"{d.subject_prefix(b)}.>" for d, b in system]
+    for _, boundary_name in system:
+        publish += _manage_stream(stream_name(boundary_name), read_messages=False)
+    return _service(process.nats_user, None, publish)
+
+
 def _service(name: str, department: str | None, publish: Iterable[str]) -> NatsUser:
     return NatsUser(
         name=name,
@@ -152,7 +171,7 @@ def _consume(ownership: OwnershipMap, patterns: Iterable[str]) -> list[str]:
     """
     subjects: list[str] = []
     for pattern in patterns:
-        stream = stream_name(_boundary_of(ownership, pattern))
+        stream = stream_name(boundary_of(ownership, pattern))
         subjects += [
             f"{JS_API}.STREAM.INFO.{stream}",
             f"{JS_API}.CONSUMER.INFO.{stream}.*",
@@ -170,22 +189,13 @@ def _consume(ownership: OwnershipMap, patterns: Iterable[str]) -> list[str]:
     return subjects
 
 
-def _boundary_of(ownership: OwnershipMap, pattern: str) -> str:
-    """The boundary whose stream holds every subject of `pattern`."""
-    for department in ownership.departments:
-        for boundary in department.boundaries:
-            prefix = department.subject_prefix(boundary.name)
-            if pattern == f"{prefix}.>" or pattern.startswith(f"{prefix}."):
-                return boundary.name
-    raise ValueError(f"{pattern!r} lies in no single boundary's subjects")
-
-
 def render_authorization(all_users: Iterable[NatsUser]) -> str:
     """The nats-server `authorization` block; passwords are `$NATS_PASSWORD_…` references."""
     lines = [
-        "# Generated from contracts/departments.json and contracts/partners.json by",
-        "# `tongxin nats-auth --write`; edit those, not this file. Each password is read",
-        "# from the nats-server's environment variable named after the user.",
+        "# Generated from contracts/departments.json, contracts/platform.json and",
+        "# contracts/partners.json by `tongxin nats-auth --write`; edit those, not this file.",
+        "# Each password is read from the nats-server's environment variable named after the",
+        "# user.",
         "authorization {",
         "  users = [",
     ]

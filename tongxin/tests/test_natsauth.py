@@ -11,8 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from contracts.departments import load_ownership_map
-from gateway.main import BOUNDARY as GATEWAY_BOUNDARY
-from services.kit.bus import stream_subjects
+from contracts.platform import load_data, load_platform, parse_platform
 from tongxin import cli, natsauth, natsserver
 
 
@@ -108,10 +107,33 @@ def test_consumers_get_their_consumed_streams_and_dead_letters_only() -> None:
     assert not [s for s in courses if "CONSUMER" in s or s.startswith("dlq")]
 
 
-def test_the_gateway_reads_what_it_projects() -> None:
-    gateway = by_name()["svc-gateway"]
-    assert tuple(stream_subjects(GATEWAY_BOUNDARY)) == natsauth.GATEWAY_CONSUMES
+def test_the_gateway_reads_what_its_features_project() -> None:
+    gateway = by_name()[load_platform().gateway().nats_user]
+    for feature in load_platform().gateway().features:
+        for pattern in feature.consumes:
+            stream = pattern.split(".")[2].upper()
+            assert f"$JS.API.CONSUMER.CREATE.{stream}.*.{pattern}" in gateway.publish
     assert not [s for s in gateway.publish if s.startswith("evt.")]
+
+
+def test_reactions_and_users_come_from_the_manifest() -> None:
+    data = load_data()
+    volunteers = next(p for p in data["processes"] if p["name"] == "volunteers")
+    volunteers["reactions"] = []
+    gateway = next(p for p in data["processes"] if p["kind"] == "gateway")
+    gateway["features"].append({"name": "care", "consumes": ["evt.civ.registry.>"]})
+    data["processes"].insert(
+        1,
+        {"name": "courses", "kind": "service", "module": "services.courses", "port": 8003,
+         "boundary": "courses", "database": "courses", "title": "courses API",
+         "reactions": ["evt.wf.guidance.>"]},
+    )  # fmt: skip
+    users = {u.name: u for u in natsauth.users(platform=parse_platform(data))}
+    assert not [s for s in users["svc-volunteers"].publish if "CONSUMER" in s]
+    assert "$JS.API.CONSUMER.CREATE.GUIDANCE.*.evt.wf.guidance.>" in users["svc-courses"].publish
+    assert "evt.edu.courses.>" in users["svc-courses"].publish
+    assert "$JS.API.CONSUMER.CREATE.REGISTRY.*.evt.civ.registry.>" in users["svc-gateway"].publish
+    assert set(users) == set(by_name())  # courses had its user already, from the ownership map
 
 
 def test_nats_server_accepts_the_config(tmp_path: Path) -> None:
