@@ -8,14 +8,16 @@ BIN := $(VENV)/bin
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap tools run test lint fmt contracts bench chaos fuzz clean
+.PHONY: help bootstrap tools run test lint fmt contracts generate bench chaos fuzz clean
 
 help:
 	@echo "make run        start the embedded default (nats-server, services, gateway, demo city)"
 	@echo "make test       run every test"
 	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make fmt        format and fix what ruff can"
-	@echo "make contracts  regenerate contracts/schemas and gateway/schema.graphql"
+	@echo "make contracts  regenerate contracts/schemas, gateway/schema.graphql and make generate"
+	@echo "make generate   regenerate the NATS authorization, docker-compose.yml and Helm values"
+	@echo "                from contracts/platform.json and the ownership map"
 	@echo "make bench      benchmarks against the raw building blocks (results: bench-results/)"
 	@echo "make chaos      kill processes at random under load; check nothing acknowledged is lost"
 	@echo "make fuzz       1,000 generated requests per service API (schemathesis), fresh cases each run"
@@ -43,10 +45,15 @@ fmt: bootstrap
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-contracts: bootstrap
+contracts: bootstrap generate
 	$(BIN)/python -m contracts.generate
 	$(BIN)/python -m gateway.sdl > gateway/schema.graphql.tmp
 	mv gateway/schema.graphql.tmp gateway/schema.graphql
+
+# Everything derived from the platform manifest (contracts/platform.json); tests fail on drift.
+generate: bootstrap
+	$(BIN)/tongxin nats-auth --write
+	$(BIN)/python -m tongxin.deploygen
 
 bench: bootstrap
 	$(BIN)/python -m tests.bench $(ARGS)
