@@ -13,10 +13,16 @@ from pathlib import Path
 
 import httpx
 
+from contracts.platform import load_platform
 from services.kit.auth import DevIssuer
 from services.kit.settings import Settings
 from tests.support.environ import settings_env
+from tongxin.deploygen import command_of, relay_command_of
 from tongxin.ports import free_port
+
+# The benchmarks measure the volunteers' path; how each process starts is the manifest's.
+VOLUNTEERS = load_platform().process("volunteers")
+GATEWAY = load_platform().gateway()
 
 
 class Process:
@@ -101,18 +107,16 @@ class Platform:
         env = self.base_env | {"TONGXIN_RELAY_IN_PROCESS": str(not separate_relay).lower()}
         apis: list[HttpProcess] = []
         for n in range(replicas):
-            apis.append(
-                self._start_http(f"volunteers-{n}", ["-m", "services.volunteers", "serve"], env)
-            )
+            apis.append(self._start_http(f"volunteers-{n}", ["-m", *command_of(VOLUNTEERS)], env))
             # One at a time: concurrent first starts race to create the store's tables.
             apis[-1].ready()
         if separate_relay:
-            self._start("volunteers-relay", ["-m", "services.volunteers", "relay"], env)
+            self._start("volunteers-relay", ["-m", *relay_command_of(VOLUNTEERS)], env)
         return apis
 
     def gateway(self, volunteers_url: str) -> HttpProcess:
         env = self.base_env | {"TONGXIN_SERVICE_URLS": f"volunteers={volunteers_url}"}
-        gateway = self._start_http("gateway", ["-m", "gateway", "serve"], env)
+        gateway = self._start_http("gateway", ["-m", *command_of(GATEWAY)], env)
         gateway.ready()
         return gateway
 

@@ -27,9 +27,11 @@ import nats.errors
 import pytest
 import yaml
 
+from contracts.platform import load_platform
 from services.kit import bus
 from services.kit.settings import Settings
 from tests.support.postgres import PostgresServer
+from tongxin.deploygen import command_of, relay_command_of, relay_name
 from tongxin.natsauth import COMMITTED, is_config_safe, users
 from tongxin.ports import free_port
 
@@ -43,13 +45,17 @@ POSTGRES_INIT = ROOT / "deploy" / "compose" / "postgres-init.sh"
 COLLECTOR_CONF = ROOT / "deploy" / "compose" / "otel-collector.yaml"
 IMAGE = "tongxin:dev"
 
+PLATFORM = load_platform()
+RELAYS = {relay_name(p): p for p in PLATFORM.services() if p.relay}
 # The platform's processes as compose runs them (`python -m <module> [<command>]`).
-PROCESSES = {
-    "volunteers": ["services.volunteers", "serve"],
-    "volunteers-relay": ["services.volunteers", "relay"],
-    "ingest": ["services.ingest"],
-    "gateway": ["gateway", "serve"],
+PROCESSES = {p.name: command_of(p) for p in PLATFORM.processes} | {
+    name: relay_command_of(p) for name, p in RELAYS.items()
 }
+# Each container connects to NATS as its process's user; a relay as its service's.
+NATS_USERS = {p.name: p.nats_user for p in PLATFORM.processes} | {
+    name: p.nats_user for name, p in RELAYS.items()
+}
+GATEWAY = PLATFORM.gateway().name
 # No healthcheck, on purpose: a distroless image with nothing to probe with, and a job.
 NO_HEALTHCHECK = {"otel-collector", "dev-issuer"}
 
@@ -106,17 +112,22 @@ def test_compose_file_matches_the_compose_spec_schema() -> None:
 def test_every_tongxin_process_runs_from_the_image() -> None:
     commands = {name: s["command"] for name, s in tongxin_services().items()}
     assert {name: commands.get(name) for name in PROCESSES} == PROCESSES
+    assert set(tongxin_services()) == set(PROCESSES) | {"dev-issuer"}
     assert tongxin_services()["volunteers"]["build"]["context"] == str(ROOT)
 
 
-def test_the_relay_runs_alone_and_the_api_leaves_it_out() -> None:
-    relay, api = services()["volunteers-relay"], services()["volunteers"]
-    assert relay["deploy"]["replicas"] == 1
-    port = relay["environment"]["TONGXIN_RELAY_HTTP_PORT"]
-    assert relay["healthcheck"]["test"] == ["CMD", "tongxin-healthcheck", "http", port, "/healthz"]
-    assert not relay.get("ports"), "the relay's probes stay inside the compose network"
-    assert api["environment"]["TONGXIN_RELAY_IN_PROCESS"] == "false"
-    gateway = services()["gateway"]["environment"]
+def test_each_relay_runs_alone_and_its_api_leaves_it_out() -> None:
+    assert RELAYS, "the manifest has services with a relay"
+    for name, process in RELAYS.items():
+        relay, api = services()[name], services()[process.name]
+        assert relay["deploy"]["replicas"] == 1
+        port = relay["environment"]["TONGXIN_RELAY_HTTP_PORT"]
+        probe = ["CMD", "tongxin-healthcheck", "http", port, "/healthz"]
+        assert relay["healthcheck"]["test"] == probe
+        assert not relay.get("ports"), "the relay's probes stay inside the compose network"
+        assert api["environment"]["TONGXIN_RELAY_IN_PROCESS"] == "false"
+        assert process.name in relay["depends_on"]
+    gateway = services()[GATEWAY]["environment"]
     assert gateway["TONGXIN_GATEWAY_PROJECTOR"] == "true"
     assert gateway["TONGXIN_GATEWAY_INSTANCE"]
 
@@ -145,21 +156,28 @@ def test_dependencies_wait_for_health_or_completion() -> None:
             else:
                 expected = "service_healthy"
             assert rule["condition"] == expected, f"{name} -> {dependency}"
-    api = every["volunteers"]["depends_on"]
-    assert {"postgres", "nats", "dev-issuer"} <= set(api)
-    assert "volunteers" in every["volunteers-relay"]["depends_on"]
-    assert "volunteers" in every["gateway"]["depends_on"]
+    for process in PLATFORM.services():
+        assert {"postgres", "nats", "dev-issuer"} <= set(every[process.name]["depends_on"])
+    forwarded = {f.service for f in PLATFORM.gateway().features if f.service}
+    assert forwarded and forwarded <= set(every[GATEWAY]["depends_on"])
+
+
+def test_the_gateway_finds_every_service_by_its_compose_name() -> None:
+    gateway = Settings(service_urls=services()[GATEWAY]["environment"]["TONGXIN_SERVICE_URLS"])
+    for process in PLATFORM.services():
+        assert gateway.service_url(process.name) == f"http://{process.name}:{process.port}"
 
 
 def test_only_the_gateway_listens_beyond_loopback() -> None:
     published = {
         name: service["ports"] for name, service in services().items() if service.get("ports")
     }
-    assert published["gateway"] == [
-        {"mode": "ingress", "target": 8000, "published": "8000", "protocol": "tcp"}
+    port = PLATFORM.gateway().port
+    assert published[GATEWAY] == [
+        {"mode": "ingress", "target": port, "published": str(port), "protocol": "tcp"}
     ]
     for name, ports in published.items():
-        if name != "gateway":
+        if name != GATEWAY:
             assert all(port.get("host_ip") == "127.0.0.1" for port in ports), name
     assert "postgres" not in published
     assert published["jaeger"][0]["target"] == 16686
@@ -219,13 +237,7 @@ def test_nats_knows_every_generated_user_and_services_use_their_own() -> None:
     assert set(nats_env) == {user.password_env for user in platform_users.values()}
     assert all(is_config_safe(password) for password in nats_env.values())
     assert len(set(nats_env.values())) == len(nats_env), "each user has its own password"
-    expected_users = {
-        "volunteers": "svc-volunteers",
-        "volunteers-relay": "svc-volunteers",
-        "ingest": "svc-ingest",
-        "gateway": "svc-gateway",
-    }
-    for name, user in expected_users.items():
+    for name, user in NATS_USERS.items():
         env = services()[name]["environment"]
         assert env["TONGXIN_NATS_USER"] == user
         assert env["TONGXIN_NATS_PASSWORD"] == nats_env[platform_users[user].password_env]
@@ -235,7 +247,7 @@ def test_real_passwords_come_from_the_environment() -> None:
     secret = "tx" + uuid.uuid4().hex
     resolved = model(NATS_PASSWORD_SVC_GATEWAY=secret, POSTGRES_PASSWORD="pg-" + secret)
     assert resolved["services"]["nats"]["environment"]["NATS_PASSWORD_SVC_GATEWAY"] == secret
-    gateway = resolved["services"]["gateway"]["environment"]
+    gateway = resolved["services"][GATEWAY]["environment"]
     assert gateway["TONGXIN_NATS_PASSWORD"] == secret
     assert gateway["TONGXIN_POSTGRES_PASSWORD"] == "pg-" + secret
     assert resolved["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == "pg-" + secret
@@ -327,7 +339,7 @@ def test_postgres_creates_every_database_a_service_uses() -> None:
         for name, s in tongxin_services().items()
         if name in PROCESSES and "TONGXIN_POSTGRES_DBNAME" in s["environment"]
     }
-    assert used == wanted == {"volunteers"}
+    assert used == wanted == set(PLATFORM.databases())
     data = [m for m in postgres["volumes"] if m["type"] == "volume"]
     # PostgreSQL 18 images keep their data below /var/lib/postgresql, not in .../data.
     assert [m["target"] for m in data] == ["/var/lib/postgresql"]

@@ -25,6 +25,9 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from contracts.platform import load_platform
+from tongxin.deploygen import command_of, relay_command_of
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 RUNTIME_LOCK = ROOT / "requirements.runtime.lock"
@@ -32,15 +35,32 @@ DEV_LOCK = ROOT / "requirements.lock"
 HEALTHCHECK = ROOT / "deploy" / "compose" / "healthcheck.py"
 UID = 10001
 
-# Every process of the platform, as `python -m <module> [<command>]` (the image's entrypoint).
-PROCESSES = [
-    ("services.volunteers", "serve"),
-    ("services.volunteers", "relay"),
-    ("services.ingest", None),
-    ("gateway", "serve"),
-    ("gateway", "project"),
-    ("gateway", "rebuild"),
-]
+PLATFORM = load_platform()
+# What each entry point's `serve`/`relay` (and the gateway's `project`/`rebuild`) starts.
+STARTS_BY_COMMAND = {
+    "serve": ["http", "FastAPI"],
+    "relay": ["loop", "run_relay"],
+    None: ["http", "FastAPI"],
+    "project": ["loop", "project_until_signalled"],
+    "rebuild": ["loop", "rebuild"],
+}
+GATEWAY_TOOLS = ["project", "rebuild"]
+
+
+def _processes() -> list[tuple[str, str | None]]:
+    """Every process the deployment starts, as `python -m <module> [<command>]`."""
+    found: list[tuple[str, str | None]] = []
+    for process in PLATFORM.processes:
+        module, *command = command_of(process)
+        found.append((module, command[0] if command else None))
+        if process.relay:
+            found.append((process.module, relay_command_of(process)[1]))
+        if process.kind == "gateway":
+            found += [(process.module, tool) for tool in GATEWAY_TOOLS]
+    return found
+
+
+PROCESSES = _processes()
 
 
 @dataclass
@@ -305,16 +325,6 @@ def run_probe(tmp_path: Path, module: str, *argv: str) -> subprocess.CompletedPr
     )
 
 
-EXPECTED_START = {
-    ("services.volunteers", "serve"): ["http", "FastAPI"],
-    ("services.volunteers", "relay"): ["loop", "run_relay"],
-    ("services.ingest", None): ["http", "FastAPI"],
-    ("gateway", "serve"): ["http", "FastAPI"],
-    ("gateway", "project"): ["loop", "project_until_signalled"],
-    ("gateway", "rebuild"): ["loop", "rebuild"],
-}
-
-
 @pytest.mark.parametrize(("module", "command"), PROCESSES)
 def test_every_process_is_a_module_that_accepts_its_command(
     tmp_path: Path, module: str, command: str | None
@@ -323,10 +333,21 @@ def test_every_process_is_a_module_that_accepts_its_command(
     assert importlib.util.find_spec(f"{module}.__main__") is not None
     result = run_probe(tmp_path, module, *([command] if command else []))
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == EXPECTED_START[(module, command)]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == STARTS_BY_COMMAND[command]
 
 
-@pytest.mark.parametrize("module", ["services.volunteers", "gateway"])
+def test_the_platform_starts_what_it_always_did() -> None:
+    assert {
+        ("services.volunteers", "serve"),
+        ("services.volunteers", "relay"),
+        ("services.ingest", None),
+        ("gateway", "serve"),
+        ("gateway", "project"),
+        ("gateway", "rebuild"),
+    } <= set(PROCESSES)
+
+
+@pytest.mark.parametrize("module", sorted({m for m, c in PROCESSES if c is not None}))
 def test_an_unknown_command_is_refused(tmp_path: Path, module: str) -> None:
     result = run_probe(tmp_path, module, "serv")
     assert result.returncode != 0

@@ -22,6 +22,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from contracts.platform import load_platform
+from tongxin.deploygen import relay_command_of, relay_name
 from tongxin.natsauth import users
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +132,19 @@ def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 
 CASES = list(RENDERS)
+PLATFORM = load_platform()
+RELAYS = {relay_name(p): p for p in PLATFORM.services() if p.relay}
+FORWARDED = {f.service for f in PLATFORM.gateway().features if f.service}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_process_of_the_manifest_is_a_service_of_the_chart(case: str) -> None:
+    services = values_of(case)["services"]
+    assert set(services) == {p.name for p in PLATFORM.processes} | set(RELAYS)
+    for process in PLATFORM.processes:
+        svc = services[process.name]
+        assert (svc["port"], svc["natsUser"]) == (process.port, process.nats_user)
+        assert svc["database"] == process.database
 
 
 @pytest.mark.parametrize("name", list(VALUES_FILES))
@@ -309,17 +324,20 @@ def test_network_is_denied_by_default_and_allowed_explicitly(case: str) -> None:
             if rule.get("from", []) == values["networkPolicy"]["publicPeers"] or "from" not in rule
         ]
         assert bool(public) == svc["public"], name
-    # What the platform needs: the gateway reaches the volunteers API; the gateway and the
-    # ingest are reachable from outside the namespace; nothing else is.
-    assert 8001 in egress_ports(get(objs, "NetworkPolicy", "gateway"))
-    assert {n for n, s in services.items() if s["public"]} == {"gateway", "ingest"}
+    # What the platform needs: the gateway reaches the services its features forward to;
+    # the gateway and the ingest are reachable from outside the namespace; nothing else is.
+    gateway = PLATFORM.gateway().name
+    forwarded = {PLATFORM.process(name).port for name in FORWARDED}
+    assert forwarded and forwarded <= egress_ports(get(objs, "NetworkPolicy", gateway))
+    public = {p.name for p in PLATFORM.processes if p.kind != "service"}
+    assert {n for n, s in services.items() if s["public"]} == public
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_relay_is_one_replica_that_never_blocks_a_drain(case: str) -> None:
     objs = objects(case)
     relays = [n for n, s in values_of(case)["services"].items() if s["component"] == "relay"]
-    assert relays == ["volunteers-relay"]
+    assert relays == list(RELAYS)
     for name in relays:
         deployment = get(objs, "Deployment", name)
         assert deployment["spec"]["replicas"] == 1
@@ -335,9 +353,10 @@ def test_relay_is_one_replica_that_never_blocks_a_drain(case: str) -> None:
         pdb = get(objs, "PodDisruptionBudget", name)["spec"]
         assert pdb["maxUnavailable"] == 1 and "minAvailable" not in pdb
         command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
-        assert command == ["python", "-m", "services.volunteers", "relay"]
-    api = get(objs, "Deployment", "volunteers")["spec"]["template"]["spec"]["containers"][0]
-    assert env_of(api)["TONGXIN_RELAY_IN_PROCESS"]["value"] == "false"
+        assert command == ["python", "-m", *relay_command_of(RELAYS[name])]
+        api = get(objs, "Deployment", RELAYS[name].name)
+        container = api["spec"]["template"]["spec"]["containers"][0]
+        assert env_of(container)["TONGXIN_RELAY_IN_PROCESS"]["value"] == "false"
     for pdb in (o for o in objs if o["kind"] == "PodDisruptionBudget"):
         assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
 
@@ -406,7 +425,7 @@ def test_dev_runs_the_subcharts_and_creates_each_database() -> None:
     ]
     job = get(objs, "Job", "postgresql-databases")
     script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
-    assert "for db in volunteers; do" in script
+    assert f"for db in {' '.join(sorted(PLATFORM.databases()))}; do" in script
     volunteers = env_of(
         get(objs, "Deployment", "volunteers")["spec"]["template"]["spec"]["containers"][0]
     )
@@ -508,7 +527,8 @@ def test_a_new_service_needs_only_a_values_block(tmp_path: Path) -> None:
     assert env["TONGXIN_POSTGRES_DBNAME"]["value"] == "courses"
     assert 8003 in egress_ports(get(objs, "NetworkPolicy", "gateway"))
     script = get(objs, "Job", "postgresql-databases")["spec"]["template"]["spec"]["containers"][0]
-    assert "for db in courses volunteers; do" in script["command"][-1]
+    databases = " ".join(sorted({"courses", *PLATFORM.databases()}))
+    assert f"for db in {databases}; do" in script["command"][-1]
 
 
 def _with(service_change: Obj, name: str = "volunteers-relay") -> Obj:
