@@ -119,7 +119,7 @@ def run(
         if no_demo:
             console.print("demo: skipped (--no-demo)")
         elif not pending:
-            console.print(f"demo: already loaded (markers demo-loaded-* in {state})")
+            console.print(f"demo: already loaded (markers demo-loaded* in {state})")
         else:
             try:
                 demo_module.load_demo(
@@ -163,15 +163,16 @@ def ensure_cipher_key(path: Path) -> str:
 
 
 def cipher_key_path(keys: Path, service: str) -> Path:
+    """Where a service's key lives; a state folder from before keeps the volunteers' old one."""
+    legacy = keys / LEGACY_CIPHER_KEY
+    if service == LEGACY_CIPHER_KEY_OWNER and legacy.exists():
+        # Left in place (not renamed), so an older checkout on the same state still reads it.
+        return legacy
     return keys / f"cipher-{service}.key"
 
 
 def ensure_cipher_keys(keys: Path, platform: Platform | None = None) -> dict[str, str]:
-    """Every service store's own key, by service name; the legacy key stays the volunteers'."""
-    legacy = keys / LEGACY_CIPHER_KEY
-    owner = cipher_key_path(keys, LEGACY_CIPHER_KEY_OWNER)
-    if legacy.exists() and not owner.exists():
-        legacy.replace(owner)  # its events were encrypted with it: it must stay theirs
+    """Every service store's own key, by service name."""
     platform = platform or load_platform()
     return {
         p.name: ensure_cipher_key(cipher_key_path(keys, p.name))

@@ -87,7 +87,7 @@ def test_an_existing_state_keeps_the_volunteers_key(tmp_path: Path) -> None:
     legacy = cli.ensure_cipher_key(tmp_path / "cipher.key")
     keys = cli.ensure_cipher_keys(tmp_path)
     assert keys["volunteers"] == legacy
-    assert not (tmp_path / "cipher.key").exists()
+    assert not (tmp_path / "cipher-volunteers.key").exists()
     assert cli.ensure_cipher_keys(tmp_path)["volunteers"] == legacy
 
 
