@@ -292,7 +292,7 @@ def _helm_block(
         f"    component: {component}\n"
         f"    command: {_helm_list(['python', '-m', *command])}\n"
         "    args: []\n"
-        f"{port_line(port, component)}"
+        f"{_port_line(port, component)}"
         "    replicas: 1\n"
         "    resources:\n"
         f"      requests: {sizing.requests}\n"
@@ -310,7 +310,7 @@ def _helm_block(
     )
 
 
-def port_line(port: int, component: str) -> str:
+def _port_line(port: int, component: str) -> str:
     if component == "relay":
         return (
             "    # Only /healthz, /readyz (its lag, read by `tongxin ops status`) and /metrics.\n"
@@ -420,7 +420,6 @@ def _helm_gateway(process: Process, platform: Platform) -> str:
 
 
 def helm_services(platform: Platform) -> str:
-    blocks = ["services:\n"]
     parts = []
     for process in platform.processes:
         if process.kind == "service":
@@ -431,7 +430,7 @@ def helm_services(platform: Platform) -> str:
             parts.append(_helm_ingest(process))
         else:
             parts.append(_helm_gateway(process, platform))
-    return blocks[0] + "\n".join(parts)
+    return "services:\n" + "\n".join(parts)
 
 
 def helm_production_services(platform: Platform) -> str:
