@@ -4,13 +4,13 @@ A cell counting fewer than `THRESHOLD` people is shown as "<5" (primary suppress
 A row published with its total needs more: the reader could subtract the shown cells
 from the total and get the hidden one back, so further cells are hidden as well
 (complementary suppression, shown as "[c]"), or, when no choice of cells is enough,
-the total itself.
+the whole row is withheld (every cell and the total shown as "[x]").
 
 The guarantee, for a row of disjoint categories and its total: a reader who knows the
-rules (a "<5" cell holds 0 to 4, a "[c]" cell at least 5, the cells add up to the total)
-can narrow no "<5" cell below the whole range 0 to 4. A "<5" tells them nothing more
-than "fewer than five". The property tests check this by enumerating every table
-consistent with what is published.
+rules (a "<5" cell holds 0 to 4, a "[c]" cell at least 5, an "[x]" anything, the cells
+add up to the total) can narrow no "<5" cell below the whole range 0 to 4. A "<5" tells
+them nothing more than "fewer than five". The property tests check this by enumerating
+every row consistent with what is published.
 
 **Zero is a small cell.** A shown 0 beside a "<5" tells the reader that the "<5" is at
 least one person: for a care figure, that some child of this school is in care, which is
@@ -35,6 +35,7 @@ THRESHOLD = 5
 
 SMALL_MARK = f"<{THRESHOLD}"
 COMPLEMENTARY_MARK = "[c]"
+WITHHELD_MARK = "[x]"
 
 
 class Reason(Enum):
@@ -42,6 +43,13 @@ class Reason(Enum):
     """The cell counts fewer than THRESHOLD people (it reads "<5")."""
     COMPLEMENTARY = "complementary"
     """The cell is at least THRESHOLD but is hidden so that a small cell stays hidden."""
+    WITHHELD = "withheld"
+    """Nothing is said about the cell: its whole row (or table) could not be protected.
+
+    The mark is the same for small and large counts, so it bounds nothing: a hidden
+    total marked "[c]" would still say "at least 5", and with cells all below 5 that
+    alone can give them away (1 + 4 = 5 tells the reader neither cell is 0).
+    """
 
 
 @dataclass(frozen=True)
@@ -51,11 +59,19 @@ class Suppressed:
     reason: Reason
 
     def __str__(self) -> str:
-        return SMALL_MARK if self.reason is Reason.SMALL else COMPLEMENTARY_MARK
+        return _MARKS[self.reason]
+
+
+_MARKS = {
+    Reason.SMALL: SMALL_MARK,
+    Reason.COMPLEMENTARY: COMPLEMENTARY_MARK,
+    Reason.WITHHELD: WITHHELD_MARK,
+}
 
 
 SMALL = Suppressed(Reason.SMALL)
 COMPLEMENTARY = Suppressed(Reason.COMPLEMENTARY)
+WITHHELD = Suppressed(Reason.WITHHELD)
 
 Count = int | Suppressed
 """A published count: the number itself, or a mark hiding it."""
@@ -117,9 +133,8 @@ def suppress_row(cells: Mapping[str, int], total: int | None = None) -> Suppress
     while not _protected(hidden, complementary):
         candidates = [(value, key) for value, key in shown if key not in complementary]
         if not candidates:
-            # No choice of cells hides the small ones: the total goes as well, and
-            # then nothing can be subtracted.
-            return SuppressedRow(cells=result, total=COMPLEMENTARY)
+            # No choice of cells hides the small ones: withhold the row.
+            return SuppressedRow(cells={key: WITHHELD for key in cells}, total=WITHHELD)
         enough = [
             (value, key)
             for value, key in candidates

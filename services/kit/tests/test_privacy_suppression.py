@@ -9,6 +9,7 @@ from services.kit.privacy.suppression import (
     COMPLEMENTARY,
     SMALL,
     THRESHOLD,
+    WITHHELD,
     Reason,
     Suppressed,
     SuppressedRow,
@@ -21,27 +22,36 @@ SMALL_RANGE = set(range(THRESHOLD))
 def reader_inference(row: SuppressedRow, known_sum: int | None) -> dict[str, set[int]]:
     """Every value a reader can still believe for each "<5" cell, by enumeration.
 
-    The reader knows the rules: "<5" is 0..4, "[c]" is at least 5, and, when the total is
-    shown, that the cells add up to `known_sum`. Independent of the implementation's own
-    interval reasoning: it builds the set of sums the other hidden cells can reach.
+    The reader knows the rules: "<5" is 0..4, "[c]" at least 5, "[x]" anything, and, when
+    the row has a total (shown or marked), that the cells add up to it. Independent of
+    the implementation's own interval reasoning: it builds the set of sums the other
+    cells can reach. `known_sum` bounds the large values tried (beyond it, larger ones
+    only add more possibilities).
     """
-    hidden = {k: v for k, v in row.cells.items() if isinstance(v, Suppressed)}
-    small = [k for k, v in hidden.items() if v.reason is Reason.SMALL]
-    if not isinstance(row.total, int) or known_sum is None:
+    small = [k for k, v in row.cells.items() if v is SMALL]
+    if row.total is None or known_sum is None:
         return {k: set(SMALL_RANGE) for k in small}
-    shown = sum(v for v in row.cells.values() if isinstance(v, int))
-    rest = known_sum - shown
+    big = known_sum + 2 * THRESHOLD
 
-    def domain(mark: Suppressed) -> range:
-        return range(THRESHOLD) if mark.reason is Reason.SMALL else range(THRESHOLD, rest + 1)
+    def domain(value: int | Suppressed) -> range:
+        if isinstance(value, int):
+            return range(value, value + 1)
+        if value.reason is Reason.SMALL:
+            return range(THRESHOLD)
+        if value.reason is Reason.COMPLEMENTARY:
+            return range(THRESHOLD, big + 1)
+        return range(big + 1)
 
+    # A shown total may include people outside every cell; the reader is assumed to
+    # know how many (the cautious case), so what binds the cells is their own sum.
+    totals = {known_sum} if isinstance(row.total, int) else set(domain(row.total))
     beliefs: dict[str, set[int]] = {}
     for key in small:
         sums = {0}
-        for other, mark in hidden.items():
+        for other, value in row.cells.items():
             if other != key:
-                sums = {s + v for s in sums for v in domain(mark) if s + v <= rest}
-        beliefs[key] = {v for v in SMALL_RANGE if rest - v in sums}
+                sums = {s + v for s in sums for v in domain(value) if s + v <= big}
+        beliefs[key] = {v for v in SMALL_RANGE if any(t - v in sums for t in totals)}
     return beliefs
 
 
@@ -75,6 +85,8 @@ def test_marks_are_honest_and_shown_counts_exact(cells: dict[str, int], with_tot
             assert cells[key] < THRESHOLD
         elif value is COMPLEMENTARY:
             assert cells[key] >= THRESHOLD
+        elif value is WITHHELD:
+            assert set(row.cells.values()) == {WITHHELD} and row.total is WITHHELD
         else:
             assert value == cells[key] >= THRESHOLD
     if isinstance(row.total, int):
@@ -128,10 +140,17 @@ def test_a_small_total_hides_the_whole_row() -> None:
     assert row.published_total() == "<5"
 
 
-def test_when_no_cells_suffice_the_total_is_hidden() -> None:
-    row = suppress_row({"a": 3, "b": 5}, 8)
-    assert row.cells == {"a": SMALL, "b": COMPLEMENTARY}
-    assert row.total is COMPLEMENTARY
+def test_when_no_cells_suffice_the_row_is_withheld() -> None:
+    for cells in ({"a": 3, "b": 5}, {"a": 1, "b": 4}):
+        row = suppress_row(cells, sum(cells.values()))
+        assert row.cells == dict.fromkeys(cells, WITHHELD) and row.total is WITHHELD
+        assert set(row.published().values()) == {"[x]"}
+
+
+def test_the_reader_model_sees_through_a_hidden_total_marked_at_least_five() -> None:
+    # 1 + 4 = 5: with the total marked "[c]" (so at least 5), neither cell can be 0.
+    marked = SuppressedRow(cells={"a": SMALL, "b": SMALL}, total=COMPLEMENTARY)
+    assert reader_inference(marked, 5) == {"a": {1, 2, 3, 4}, "b": {1, 2, 3, 4}}
 
 
 def test_a_row_without_small_cells_or_without_a_total_keeps_its_numbers() -> None:
