@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -180,6 +181,12 @@ class SealingKeys:
             raise ValueError("a keyring needs at least one key")
         self._keys = {key.thumbprint(): key for key in keys}
         self._order = [key.thumbprint() for key in keys]
+        self._jwks = {
+            "keys": [
+                dict(self._keys[kid].as_dict(private=False, kid=kid, use="enc", alg=ALG))
+                for kid in self._order
+            ]
+        }
 
     @classmethod
     def generate(cls) -> SealingKeys:
@@ -225,25 +232,22 @@ class SealingKeys:
 
     def jwks(self) -> dict[str, Any]:
         """The public keys, newest first, as a JWKS document (RFC 7517)."""
-        return {
-            "keys": [
-                dict(self._keys[kid].as_dict(private=False, kid=kid, use="enc", alg=ALG))
-                for kid in self._order
-            ]
-        }
+        return copy.deepcopy(self._jwks)
 
     def open(self, token: str) -> bytes:
         return open_sealed(token, self)
 
-    def _private(self, kid: str) -> ECKey:
+    def private_key(self, kid: str) -> ECKey:
         return self._keys[kid]
 
 
 def open_sealed(token: str, keyring: SealingKeys) -> bytes:
     """The payload of a token sealed to one of `keyring`'s keys; SealError otherwise."""
-    envelope = check_envelope(token, keyring.jwks())
+    envelope = check_envelope(token, keyring._jwks)
     try:
-        opened = jwe.decrypt_compact(token, keyring._private(envelope.kid), algorithms=ALGORITHMS)
+        opened = jwe.decrypt_compact(
+            token, keyring.private_key(envelope.kid), algorithms=ALGORITHMS
+        )
     except JoseError:
         raise SealError(
             f"the token does not open with key {envelope.kid!r}: "
