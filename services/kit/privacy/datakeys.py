@@ -136,16 +136,26 @@ class DataKeys:
         self._cache: OrderedDict[str, _CachedKey] = OrderedDict()  # by kid
         self._kid_of: dict[str, str] = {}  # person id -> kid, for the cached keys only
         self._lock = threading.Lock()
+        # Counts this process's erasures: a key read from the table before an erasure
+        # finished must not be cached after it (see `_remember`).
+        self._erasures = 0
 
     @classmethod
-    def open(cls, settings: Settings, service: str) -> DataKeys:
+    def open(
+        cls,
+        settings: Settings,
+        service: str,
+        *,
+        cache_size: int = CACHE_SIZE,
+        cache_ttl_s: float = CACHE_TTL_S,
+    ) -> DataKeys:
         """The service's data keys, in the database its settings name."""
         store: DataKeyStore
         if settings.store == "postgres":
             store = PostgresDataKeyStore(postgres_pool(settings, service, max_size=2))
         else:
             store = SqliteDataKeyStore(SqliteDatabase(sqlite_path(settings, service)))
-        return cls(store, master_key(settings))
+        return cls(store, master_key(settings), cache_size=cache_size, cache_ttl_s=cache_ttl_s)
 
     def close(self) -> None:
         self.store.close()
@@ -185,6 +195,7 @@ class DataKeys:
         """Destroy the person's key; True if a key was destroyed now (idempotent)."""
         destroyed = self.store.erase(person_id, tombstone_kid=_new_kid())
         with self._lock:
+            self._erasures += 1
             kid = self._kid_of.pop(person_id, None)
             if kid is not None:
                 self._cache.pop(kid, None)
@@ -203,6 +214,7 @@ class DataKeys:
             cached = self._cached(kid)
             if cached is not None:
                 return cached
+        erasures = self._erasures
         record = self.store.by_person(person_id)
         if record is None:
             kid = _new_kid()
@@ -210,16 +222,17 @@ class DataKeys:
             record = self.store.create(
                 KeyRecord(person_id, kid, self._wrap(person_id, kid, data_key))
             )
-        return self._remember(record)
+        return self._remember(record, erasures)
 
     def _key_by_kid(self, kid: str) -> _CachedKey:
         cached = self._cached(kid)
         if cached is not None:
             return cached
+        erasures = self._erasures
         record = self.store.by_kid(kid)
         if record is None:
             raise DataKeyError(f"no data key {kid!r} in this service (a token from elsewhere?)")
-        return self._remember(record)
+        return self._remember(record, erasures)
 
     def _cached(self, kid: str) -> _CachedKey | None:
         with self._lock:
@@ -236,7 +249,11 @@ class DataKeys:
             self._cache.move_to_end(kid)
             return entry
 
-    def _remember(self, record: KeyRecord) -> _CachedKey:
+    def _remember(self, record: KeyRecord, erasures: int) -> _CachedKey:
+        """A usable entry for `record`, cached unless an erasure ran since it was read.
+
+        The caller still uses it once: its read began before the erasure ended.
+        """
         cipher = None
         if record.wrapped is not None:
             cipher = AESGCM(self._unwrap(record))
@@ -244,6 +261,8 @@ class DataKeys:
             record.person_id, record.kid, cipher, time.monotonic() + self._cache_ttl_s
         )
         with self._lock:
+            if erasures != self._erasures:
+                return entry
             self._cache[record.kid] = entry
             self._kid_of[record.person_id] = record.kid
             while len(self._cache) > self._cache_size:

@@ -169,6 +169,8 @@ def seal(payload: bytes | Mapping[str, Any], recipient: Jwks, *, kid: str | None
     else:
         plaintext = bytes(payload)
         header = {"alg": ALG, "enc": ENC, "kid": chosen["kid"]}
+    if not plaintext:
+        raise SealError("nothing to seal: the payload is empty")
     public = ECKey.import_key(dict(chosen))
     return jwe.encrypt_compact(header, plaintext, public, algorithms=ALGORITHMS)
 

@@ -191,3 +191,32 @@ def test_the_master_key_must_be_set_and_sound(tmp_path: Path) -> None:
         master_key(Settings(state_dir=tmp_path, cipher_key=SecretStr("***")))
     with pytest.raises(ValueError, match="shorter"):
         master_key(settings_for(tmp_path, b"short"))
+
+
+def test_an_erasure_by_another_process_reaches_this_one_within_the_cache_ttl(
+    settings: Settings,
+) -> None:
+    here = DataKeys.open(settings, SERVICE, cache_ttl_s=0.0)
+    there = DataKeys.open(settings, SERVICE)
+    try:
+        token = here.encrypt("v-1", "display_name", "Feng")
+        assert here.decrypt(token, field="display_name") == "Feng"
+        there.erase("v-1")
+        assert here.decrypt(token, field="display_name") is ERASED
+        with pytest.raises(PersonErasedError):
+            here.encrypt("v-1", "display_name", "Feng")
+    finally:
+        here.close()
+        there.close()
+
+
+def test_a_key_read_before_an_erasure_is_not_cached_after_it(keys: DataKeys) -> None:
+    token = keys.encrypt("v-1", "display_name", "Chu")
+    keys.erase("v-2")  # any erasure meanwhile
+    record = keys.store.by_person("v-1")
+    assert record is not None
+    keys._cache.clear()
+    keys._kid_of.clear()
+    keys._remember(record, erasures=keys._erasures - 1)
+    assert not keys._cache
+    assert keys.decrypt(token, field="display_name") == "Chu"

@@ -64,6 +64,15 @@ def test_only_the_receiving_service_opens(care: SealingKeys, other: SealingKeys)
         open_sealed(token, other)
 
 
+def test_nothing_is_sealed_to_nobody(care: SealingKeys) -> None:
+    with pytest.raises(SealError, match="empty"):
+        seal(b"", care.jwks())
+    with pytest.raises(SealError, match="no EC P-256"):
+        seal(REFERRAL, {"keys": [{"kty": "RSA", "kid": "r", "n": "x", "e": "AQAB"}]})
+    with pytest.raises(SealError, match="no key 'nope'"):
+        seal(REFERRAL, care.jwks(), kid="nope")
+
+
 def test_a_token_sealed_to_another_key_under_our_kid_is_refused(
     care: SealingKeys, other: SealingKeys
 ) -> None:
