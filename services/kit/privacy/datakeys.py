@@ -173,14 +173,16 @@ class DataKeys:
         sealed = entry.cipher.encrypt(nonce, value.encode("utf-8"), _field_ad(person_id, field))
         return f"{TOKEN_PREFIX}:{entry.kid}:{_b64(nonce)}:{_b64(sealed)}"
 
-    def decrypt(self, token: str, *, field: str) -> Decrypted:
+    def decrypt(self, token: str, *, field: str, person_id: str | None = None) -> Decrypted:
         """The value of a token written for `field`, or ERASED once its person is erased.
 
-        Raises DataKeyError for a token this service never wrote (or one moved to
-        another field or person, or altered).
+        Raises DataKeyError for a token this service never wrote, one moved to another
+        field, or altered; with `person_id`, also for a token of someone else.
         """
-        prefix, kid, nonce, sealed = _parse(token)
+        _, kid, nonce, sealed = _parse(token)
         entry = self._key_by_kid(kid)
+        if person_id is not None and entry.person_id != person_id:
+            raise DataKeyError(f"token belongs to another person than {person_id!r}")
         if entry.cipher is None:
             return ERASED
         try:

@@ -59,6 +59,9 @@ def test_a_token_opens_only_as_its_own_field_and_person(keys: DataKeys) -> None:
     token = keys.encrypt("v-1", "display_name", "Li Lei")
     with pytest.raises(DataKeyError, match="moved or altered"):
         keys.decrypt(token, field="phone")
+    assert keys.decrypt(token, field="display_name", person_id="v-1") == "Li Lei"
+    with pytest.raises(DataKeyError, match="another person"):
+        keys.decrypt(token, field="display_name", person_id="v-2")
     # Another person's kid on this ciphertext: another key, no opening.
     other = keys.encrypt("v-2", "display_name", "Han Meimei")
     prefix, _, nonce, sealed = token.split(":")
