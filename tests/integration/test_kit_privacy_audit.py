@@ -119,3 +119,23 @@ def test_append_rate(log: AccessLog, store_settings: Settings) -> None:
         f"\n{store_settings.store}: {single:.0f} appends/s one per transaction, "
         f"{paged:.0f} records/s in pages of 20, verify {verify_rate:.0f} entries/s"
     )
+
+
+def test_postgres_schema_per_service(pg_settings: Settings) -> None:
+    settings = pg_settings.model_copy(update={"postgres_schema": "volunteers"})
+    log = AccessLog.open(settings, SERVICE)
+    try:
+        read(log, "v-1")
+        assert log.verify().ok
+    finally:
+        log.close()
+    with psycopg.connect(
+        host=pg_settings.postgres_host,
+        port=pg_settings.postgres_port,
+        user=pg_settings.postgres_user,
+        dbname=pg_settings.postgres_dbname,
+    ) as raw:
+        schemas = raw.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'access_log'"
+        ).fetchall()
+    assert schemas == [("volunteers",)]

@@ -7,6 +7,7 @@ processes. PostgreSQL: the service's database (or schema), through a small pool.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from services.kit.settings import Settings
@@ -74,12 +76,20 @@ def postgres_pool(settings: Settings, service: str, *, max_size: int | None = No
         "dbname": settings.postgres_dbname or service,
         "connect_timeout": 5,
     }
-    if settings.postgres_schema:
-        kwargs["options"] = f"-c search_path={settings.postgres_schema}"
-    return ConnectionPool(
+    schema = settings.postgres_schema
+    if schema:
+        # It goes into a connection option string: a plain identifier only.
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
+            raise ValueError(f"unsupported schema name {schema!r}")
+        kwargs["options"] = f"-c search_path={schema}"
+    pool = ConnectionPool(
         kwargs=kwargs,
         min_size=1,
         max_size=max_size or settings.postgres_pool_size,
         open=True,
         name=f"{service}-privacy",
     )
+    if schema:
+        with pool.connection() as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    return pool
