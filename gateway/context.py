@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import jwt
 import strawberry
@@ -12,33 +13,41 @@ from fastapi.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 from strawberry.permission import BasePermission
 
-from gateway.broadcast import ShiftBroadcaster
+from gateway.core.feature import LiveFeature
+from gateway.core.service import ServiceClient
 from gateway.errors import UNAUTHENTICATED
-from gateway.readmodel import VolunteersReadModel
-from gateway.volunteers.client import VolunteersClient
-from gateway.volunteers.loaders import Loaders, create_loaders
 from services.kit.auth import AuthError, JwksVerifier, Principal, bearer_token
+
+T = TypeVar("T")
 
 
 class GatewayContext(BaseContext):
-    """What resolvers use: the read model, loaders, the command client and the caller."""
+    """What resolvers use: the running features (read models, service clients), the caller."""
 
-    def __init__(
-        self,
-        *,
-        readmodel: VolunteersReadModel,
-        verifier: JwksVerifier,
-        volunteers: VolunteersClient,
-        broadcaster: ShiftBroadcaster,
-    ) -> None:
+    def __init__(self, *, features: Mapping[str, LiveFeature], verifier: JwksVerifier) -> None:
         super().__init__()
-        self.readmodel = readmodel
+        self.features = features
         self.verifier = verifier
-        self.volunteers = volunteers
-        self.broadcaster = broadcaster
-        self.loaders: Loaders = create_loaders(readmodel)
+        self._per_request: dict[str, Any] = {}
         self._principal: Principal | None = None
         self._expires_at: float | None = None
+
+    def feature(self, name: str) -> LiveFeature:
+        return self.features[name]
+
+    def service(self, feature: str) -> ServiceClient:
+        """The client of the service `feature`'s mutations go to."""
+        client = self.features[feature].client
+        if client is None:
+            raise LookupError(f"feature {feature!r} forwards commands to no service")
+        return client
+
+    def per_request(self, key: str, make: Callable[[], T]) -> T:
+        """One `make()` per request (per connection for websockets), e.g. a feature's loaders."""
+        if key not in self._per_request:
+            self._per_request[key] = make()
+        found: T = self._per_request[key]
+        return found
 
     def _authorization(self) -> str:
         params = self.connection_params
@@ -97,12 +106,7 @@ def token_expiry(token: str) -> float | None:
 async def context_getter(connection: HTTPConnection) -> GatewayContext:
     """FastAPI dependency for both HTTP and websocket requests."""
     state = connection.app.state
-    return GatewayContext(
-        readmodel=state.readmodel,
-        verifier=state.verifier,
-        volunteers=state.volunteers_client,
-        broadcaster=state.broadcaster,
-    )
+    return GatewayContext(features=state.features, verifier=state.verifier)
 
 
 def context_of(info: strawberry.Info) -> GatewayContext:

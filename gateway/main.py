@@ -1,71 +1,120 @@
-"""Composition root of the gateway: read model, projector, command client, GraphQL router."""
+"""Composition root of the gateway: every registered feature's read model, projectors and
+service client, and the GraphQL router over them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import sqlite3
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
-from gateway.broadcast import ShiftBroadcaster
-from gateway.readmodel import VolunteersReadModel
+from gateway.core.broadcast import Broadcaster
+from gateway.core.feature import Feature, LiveFeature, adopt_renamed_file
+from gateway.core.projection import SqliteProjection
+from gateway.core.projector import create_projectors, durable_name
+from gateway.core.service import ServiceClient, http_client_for
+from gateway.features import registered
 from gateway.schema import create_router, create_schema
-from gateway.volunteers.client import VolunteersClient
 from services.kit.auth import JwksVerifier
-from services.kit.consumer import Consumer
 from services.kit.http import create_app
 from services.kit.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SERVICE = "gateway"
-PROJECTOR = "gateway-volunteers"
-BOUNDARY = "volunteers"
 
 
-def projector_name(settings: Settings) -> str:
-    """Each gateway instance keeps its own read model, so it needs its own durable consumer."""
-    instance = settings.gateway_instance
-    return f"{PROJECTOR}-{instance}" if instance else PROJECTOR
+def readmodel_path(feature: Feature[Any], settings: Settings, folder: Path | None = None) -> Path:
+    """`<folder>/gateway-<feature>.sqlite3`; the folder defaults to `<state_dir>/data`."""
+    default = SqliteProjection.default_path(settings, feature.name)
+    return default if folder is None else folder / default.name
 
 
-def create_projector(readmodel: VolunteersReadModel, settings: Settings) -> Consumer:
-    """The durable JetStream consumer that feeds the volunteers read model."""
-    return Consumer(
-        name=projector_name(settings), boundary=BOUNDARY, projection=readmodel, settings=settings
-    )
+def build_features(
+    settings: Settings,
+    *,
+    readmodel_dir: Path | None = None,
+    start_projectors: bool = True,
+    only: tuple[str, ...] | None = None,
+) -> dict[str, LiveFeature]:
+    """Every registered feature (or those in `only`), not yet open; see `open_feature`."""
+    built: dict[str, LiveFeature] = {}
+    for feature, spec in registered():
+        if only is not None and feature.name not in only:
+            continue
+        readmodel = feature.readmodel(readmodel_path(feature, settings, readmodel_dir))
+        projectors = (
+            create_projectors(feature.name, spec.consumes, readmodel, settings)
+            if start_projectors
+            else ()
+        )
+        built[feature.name] = LiveFeature(
+            feature=feature,
+            spec=spec,
+            readmodel=readmodel,
+            projectors=projectors,
+            broadcaster=Broadcaster(),
+        )
+    return built
 
 
-def open_shared(readmodel: VolunteersReadModel, *, timeout_s: float = 30.0) -> None:
-    """Open a read model that another process may be opening or writing at the same moment.
+def open_feature(live: LiveFeature) -> None:
+    """Open its read model file, adopting the file it had under a former name."""
+    path = Path(live.readmodel.path)
+    if live.readmodel.path != ":memory:":
+        adopt_renamed_file(path, live.feature.renamed_from)
+    live.readmodel.open_shared()
 
-    Switching a new file to WAL takes an exclusive lock that SQLite does not wait for, so
-    a gateway and a projector starting together on one file can see "database is locked".
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+async def stop_projectors(tasks: list[asyncio.Task[None]], *, timeout_s: float = 10.0) -> None:
+    for task in tasks:
         try:
-            readmodel.open()
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.05)
+            await asyncio.wait_for(task, timeout=timeout_s)
+        except TimeoutError:
+            log.warning("projector %s did not stop in time; cancelled", task.get_name())
+        except Exception:
+            log.exception("projector %s failed while stopping", task.get_name())
+
+
+def durable_names(live: LiveFeature, settings: Settings) -> tuple[str, ...]:
+    return tuple(durable_name(live.name, pattern, settings) for pattern in live.spec.consumes)
+
+
+async def feature_readiness(
+    live: LiveFeature, settings: Settings, max_lag: int | None
+) -> dict[str, Any]:
+    """`readmodel:<feature>` and, with projectors in this process, `projector:<feature>`."""
+    readmodel = live.readmodel
+    check: dict[str, Any] = {"ok": readmodel.is_open}
+    checks: dict[str, Any] = {f"readmodel:{live.name}": check}
+    if live.projectors:
+        pending = sum(p.pending for p in live.projectors)
+        checks[f"projector:{live.name}"] = {
+            "ok": all(p.connected for p in live.projectors)
+            and (max_lag is None or pending <= max_lag),
+            "pending": pending,
+            "positions": {p.name: p.position for p in live.projectors},
+        }
+    elif readmodel.is_open:
+        # Another process projects: what it has applied is all this one can tell.
+        check["positions"] = {
+            name: await asyncio.to_thread(readmodel.position, name)
+            for name in durable_names(live, settings)
+        }
+    return checks
 
 
 def create_gateway(
     settings: Settings,
     *,
-    readmodel_path: Path | None = None,
+    readmodel_dir: Path | None = None,
     start_projector: bool = True,
-    http_client: httpx.AsyncClient | None = None,
+    http_clients: Mapping[str, httpx.AsyncClient] | None = None,
     verifier: JwksVerifier | None = None,
     introspection: bool = True,
     graphql_ide: bool = True,
@@ -73,58 +122,52 @@ def create_gateway(
 ) -> FastAPI:
     """The gateway app: `/graphql` plus the kit's /healthz, /readyz and /metrics.
 
-    `readmodel_path` defaults to `<state_dir>/data/gateway-readmodel.sqlite3`
-    (":memory:" works for tests). `http_client` (owned by the caller) talks to the
-    volunteers service; by default one is made for `settings.service_url("volunteers")`.
-    With `max_lag`, readiness fails while the projector is further behind.
+    Each feature's read model is `<readmodel_dir>/gateway-<feature>.sqlite3` (the folder
+    defaults to `<state_dir>/data`). `http_clients` (owned by the caller) talk to services
+    by name; any other service gets a client for `settings.service_url(name)`. With
+    `max_lag`, readiness fails while a feature's projectors are further behind.
     """
-    readmodel = VolunteersReadModel(readmodel_path or VolunteersReadModel.default_path(settings))
-    broadcaster = ShiftBroadcaster()
-    projector = create_projector(readmodel, settings) if start_projector else None
+    features = build_features(
+        settings, readmodel_dir=readmodel_dir, start_projectors=start_projector
+    )
+    given = dict(http_clients or {})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(open_shared, readmodel)
-        broadcaster.bind(asyncio.get_running_loop())
-        unhook = readmodel.on_change(broadcaster.publish_threadsafe)
-        http = http_client or httpx.AsyncClient(
-            base_url=settings.service_url("volunteers"), timeout=httpx.Timeout(10.0, connect=3.0)
-        )
-        app.state.volunteers_client = VolunteersClient(http)
+        owned: dict[str, httpx.AsyncClient] = {}
+        unhooks = []
         stop = asyncio.Event()
-        task = (
-            asyncio.create_task(projector.run(stop), name=projector.name)
-            if projector is not None
-            else None
-        )
+        tasks: list[asyncio.Task[None]] = []
         try:
+            for live in features.values():
+                await asyncio.to_thread(open_feature, live)
+                live.broadcaster.bind(asyncio.get_running_loop())
+                unhooks.append(live.readmodel.on_change(live.broadcaster.publish_threadsafe))
+                service = live.spec.service
+                if service is not None:
+                    if service not in given and service not in owned:
+                        owned[service] = http_client_for(service, settings)
+                    live.client = ServiceClient(service, given.get(service) or owned[service])
+            tasks = [
+                asyncio.create_task(projector.run(stop), name=projector.name)
+                for live in features.values()
+                for projector in live.projectors
+            ]
             yield
         finally:
             stop.set()
-            if task is not None:
-                try:
-                    await asyncio.wait_for(task, timeout=10)
-                except TimeoutError:
-                    log.warning("projector did not stop in time; cancelled")
-                except Exception:
-                    log.exception("projector failed while stopping")
-            unhook()
-            if http_client is None:
-                await http.aclose()
-            await asyncio.to_thread(readmodel.close)
+            await stop_projectors(tasks)
+            for unhook in unhooks:
+                unhook()
+            for client in owned.values():
+                await client.aclose()
+            for live in features.values():
+                await asyncio.to_thread(live.readmodel.close)
 
     async def readiness() -> dict[str, Any]:
-        report: dict[str, Any] = {"readmodel": {"ok": readmodel.is_open}}
-        if projector is not None:
-            report["projector"] = {
-                "ok": projector.connected and (max_lag is None or projector.pending <= max_lag),
-                "position": projector.position,
-                "pending": projector.pending,
-            }
-        elif readmodel.is_open:
-            # Another process projects: what it has applied is all this one can tell.
-            position = await asyncio.to_thread(readmodel.position, projector_name(settings))
-            report["readmodel"]["position"] = position
+        report: dict[str, Any] = {}
+        for live in features.values():
+            report.update(await feature_readiness(live, settings, max_lag))
         return report
 
     app = create_app(
@@ -134,9 +177,7 @@ def create_gateway(
         lifespan=lifespan,
         verifier=verifier,
     )
-    app.state.readmodel = readmodel
-    app.state.broadcaster = broadcaster
-    app.state.projector = projector
+    app.state.features = features
     app.include_router(
         create_router(create_schema(introspection=introspection), graphql_ide=graphql_ide),
         prefix="/graphql",

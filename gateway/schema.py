@@ -1,4 +1,4 @@
-"""The GraphQL schema, merged from the feature packages, and its FastAPI router."""
+"""The GraphQL schema, merged from the registered features, and its FastAPI router."""
 
 from __future__ import annotations
 
@@ -32,10 +32,8 @@ from gateway.errors import (
     UNAUTHENTICATED,
     UNAVAILABLE,
 )
+from gateway.features import registered
 from gateway.limits import PhaseErrorCodes, coded
-from gateway.volunteers.mutations import VolunteersMutation
-from gateway.volunteers.queries import VolunteersQuery
-from gateway.volunteers.subscriptions import VolunteersSubscription
 from services.kit.auth import AuthError
 
 MAX_DEPTH = 10
@@ -43,9 +41,15 @@ MAX_ALIASES = 30
 MAX_TOKENS = 2000
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
 
-Query = merge_types("Query", (VolunteersQuery,))
-Mutation = merge_types("Mutation", (VolunteersMutation,))
-Subscription = merge_types("Subscription", (VolunteersSubscription,))
+
+def _merged(name: str, parts: list[type | None]) -> type | None:
+    present = tuple(part for part in parts if part is not None)
+    return merge_types(name, present) if present else None
+
+
+Query = merge_types("Query", tuple(f.query for f, _ in registered() if f.query is not None))
+Mutation = _merged("Mutation", [feature.mutation for feature, _ in registered()])
+Subscription = _merged("Subscription", [feature.subscription for feature, _ in registered()])
 
 
 EXPECTED = {UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND, UNAVAILABLE}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.readmodel import VolunteersReadModel
 from gateway.tests.support import Stream
+from gateway.volunteers.readmodel import VolunteersReadModel
 
 TODAY = date(2026, 9, 1)
 

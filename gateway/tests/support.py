@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from contracts.events import ContractEvent
 from contracts.volunteers import (
@@ -19,6 +20,7 @@ from contracts.volunteers import (
     VolunteerRegistered,
     VolunteerSignedUp,
 )
+from gateway.core.feature import LiveFeature
 from services.kit.consumer import Delivered
 from services.kit.wire import envelope_for
 
@@ -93,3 +95,9 @@ def check_recorded(vid: str, outcome: CheckOutcome = "passed", expires: date | N
     return BackgroundCheckRecorded(
         volunteer_id=vid, check_id="c1", outcome=outcome, expires_on=expires
     )
+
+
+def volunteers_of(app: Any) -> LiveFeature:
+    """The running volunteers feature of a gateway app."""
+    live: LiveFeature = app.state.features["volunteers"]
+    return live

@@ -19,6 +19,7 @@ from gateway.tests.support import (
     published,
     registered,
     signed_up,
+    volunteers_of,
 )
 from services.kit.auth import DevIssuer
 from services.kit.settings import Settings
@@ -68,9 +69,9 @@ async def gateway(
     ) as upstream:
         app = create_gateway(
             settings,
-            readmodel_path=tmp_path / "rm.sqlite3",
+            readmodel_dir=tmp_path,
             start_projector=False,
-            http_client=upstream,
+            http_clients={"volunteers": upstream},
         )
         async with app.router.lifespan_context(app):
             yield app
@@ -111,7 +112,7 @@ def codes(result: dict[str, Any]) -> list[str]:
 def feed(gateway: FastAPI, *events: Any) -> None:
     stream = getattr(gateway.state, "test_stream", None) or Stream()
     gateway.state.test_stream = stream
-    gateway.state.readmodel.apply(CONSUMER, stream(*events))
+    volunteers_of(gateway).readmodel.apply(CONSUMER, stream(*events))
 
 
 VOLUNTEERS = """
@@ -307,9 +308,9 @@ class TestCommands:
         ) as upstream:
             app = create_gateway(
                 settings,
-                readmodel_path=Path(":memory:"),
+                readmodel_dir=tmp_path,
                 start_projector=False,
-                http_client=upstream,
+                http_clients={"volunteers": upstream},
             )
             async with (
                 app.router.lifespan_context(app),
@@ -331,7 +332,8 @@ class TestOperations:
     async def test_readiness_reports_the_read_model(self, client):
         response = await client.get("/readyz")
         assert response.status_code == 200
-        assert response.json()["checks"]["readmodel"]["ok"] is True
+        checks = response.json()["checks"]
+        assert checks == {"readmodel:volunteers": {"ok": True, "positions": {CONSUMER: 0}}}
 
 
 def people(gateway: FastAPI) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from contracts.checks import BackgroundCheckCompleted
-from gateway.readmodel import InvalidCursorError, VolunteersReadModel
+from gateway.core.pagination import InvalidCursorError
 from gateway.tests.conftest import TODAY
 from gateway.tests.support import (
     CONSUMER,
@@ -22,6 +22,7 @@ from gateway.tests.support import (
     registered,
     signed_up,
 )
+from gateway.volunteers.readmodel import VolunteersReadModel
 
 
 def journey(stream: Stream):

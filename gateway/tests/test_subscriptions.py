@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from gateway.main import create_gateway
-from gateway.tests.support import CONSUMER, Stream, published, signed_up
+from gateway.tests.support import CONSUMER, Stream, published, signed_up, volunteers_of
 from services.kit.auth import DevIssuer
 from services.kit.settings import Settings
 
@@ -20,12 +20,12 @@ PROTOCOL = ["graphql-transport-ws"]
 @pytest.fixture
 def app(tmp_path: Path, issuer: DevIssuer):
     settings = Settings(state_dir=tmp_path, auth_jwks_url=str(issuer.jwks_path))
-    return create_gateway(settings, readmodel_path=tmp_path / "rm.sqlite3", start_projector=False)
+    return create_gateway(settings, readmodel_dir=tmp_path, start_projector=False)
 
 
 def wait_for_subscribers(app, count: int) -> None:
     deadline = time.monotonic() + 5
-    while app.state.broadcaster.subscribers != count:
+    while volunteers_of(app).broadcaster.subscribers != count:
         assert time.monotonic() < deadline, "the subscription never registered"
         time.sleep(0.01)
 
@@ -56,7 +56,7 @@ class TestShiftChanged:
             wait_for_subscribers(app, 1)
 
             # The projector applies events in a worker thread; here, the test's thread.
-            readmodel = app.state.readmodel
+            readmodel = volunteers_of(app).readmodel
             readmodel.apply(CONSUMER, stream(published("other", "s2"), published("sh1", "s1")))
             first = ws.receive_json()
             assert first == {
@@ -115,7 +115,7 @@ class TestShiftChanged:
             query = {"query": "subscription { shiftChanged { id } }"}
             ws.send_json({"id": "1", "type": "subscribe", "payload": query})
             wait_for_subscribers(app, 1)
-            app.state.readmodel.apply(CONSUMER, Stream()(published("sh1", "s1")))
+            volunteers_of(app).readmodel.apply(CONSUMER, Stream()(published("sh1", "s1")))
             assert ws.receive_json()["payload"]["data"] == {"shiftChanged": {"id": "sh1"}}
 
             # Nothing changes; at expiry the subscription ends on its own.
@@ -129,4 +129,4 @@ class TestShiftChanged:
             refused = ws.receive_json()
             assert refused["id"] == "2" and refused["type"] == "error"
             assert refused["payload"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
-            assert app.state.broadcaster.subscribers == 0
+            assert volunteers_of(app).broadcaster.subscribers == 0

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from gateway.readmodel import ShiftRow, SignUpRow, VolunteerRow, VolunteersReadModel
+from gateway.volunteers.readmodel import ShiftRow, SignUpRow, VolunteerRow, VolunteersReadModel
 
 V = TypeVar("V")
 

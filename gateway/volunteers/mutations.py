@@ -1,10 +1,5 @@
-"""Mutations of the volunteers feature: commands forwarded to the volunteers service.
-
-The gateway holds no write model: it forwards each command over HTTP with the
-caller's bearer token and an optional Idempotency-Key, and maps the answer to
-`XSuccess | XError` (the service's problem+json `code` and `detail`).
-The read model catches up through the event stream, not through these answers.
-"""
+"""Mutations of the volunteers feature: commands forwarded to the volunteers service
+(see `gateway.core.commands`)."""
 
 from __future__ import annotations
 
@@ -13,39 +8,17 @@ from typing import Annotated, Any
 
 import strawberry
 
-from gateway.context import Authenticated, context_of
-from gateway.volunteers.client import Accepted, Problem, segment
+from gateway.context import Authenticated
+from gateway.core.commands import CommandError, IdempotencyKey, forward, int_field
+from gateway.core.service import Accepted, Problem, segment
+from gateway.volunteers.state import NAME
 from gateway.volunteers.types import PostKind, VolunteerKind
-
-IdempotencyKey = strawberry.field(
-    default=None,
-    description="Repeat a command safely: the same key with the same input runs it once.",
-)
-
-
-@strawberry.interface(description="Why the volunteers service refused a command.")
-class CommandError:
-    code: str = strawberry.field(description="Machine-readable problem code, e.g. `shift-full`.")
-    message: str = strawberry.field(description="What went wrong, for people.")
-    status: int = strawberry.field(description="HTTP status the service answered with.")
-
-    @classmethod
-    def from_problem(cls, problem: Problem) -> Any:
-        return cls(code=problem.code, message=problem.message, status=problem.status)
 
 
 async def _forward(
     info: strawberry.Info, path: str, body: dict[str, Any], key: str | None
 ) -> Accepted | Problem:
-    context = context_of(info)
-    return await context.volunteers.post(
-        path, body, token=context.principal.token, idempotency_key=key
-    )
-
-
-def _int(body: dict[str, Any], name: str) -> int:
-    value = body.get(name)
-    return value if isinstance(value, int) else 0
+    return await forward(info, NAME, path, body, key)
 
 
 def _optional(value: datetime | None) -> dict[str, str]:
@@ -217,8 +190,8 @@ async def _change_place(
     return success(
         shift_id=strawberry.ID(str(answer.body.get("shift_id", input.shift_id))),
         volunteer_id=strawberry.ID(str(answer.body.get("volunteer_id", input.volunteer_id))),
-        places_filled=_int(answer.body, "places_filled"),
-        version=_int(answer.body, "version"),
+        places_filled=int_field(answer.body, "places_filled"),
+        version=int_field(answer.body, "version"),
     )
 
 
@@ -292,7 +265,7 @@ class VolunteersMutation:
             return RegisterVolunteerError.from_problem(answer)
         return RegisterVolunteerSuccess(
             volunteer_id=strawberry.ID(str(answer.body.get("volunteer_id", ""))),
-            version=_int(answer.body, "version"),
+            version=int_field(answer.body, "version"),
         )
 
     @strawberry.mutation(
@@ -309,7 +282,7 @@ class VolunteersMutation:
         return RequestBackgroundCheckSuccess(
             volunteer_id=strawberry.ID(str(answer.body.get("volunteer_id", input.volunteer_id))),
             check_id=str(answer.body.get("check_id", "")),
-            version=_int(answer.body, "version"),
+            version=int_field(answer.body, "version"),
         )
 
     @strawberry.mutation(
@@ -332,7 +305,7 @@ class VolunteersMutation:
             return PublishShiftError.from_problem(answer)
         return PublishShiftSuccess(
             shift_id=strawberry.ID(str(answer.body.get("shift_id", ""))),
-            version=_int(answer.body, "version"),
+            version=int_field(answer.body, "version"),
         )
 
     @strawberry.mutation(

@@ -9,19 +9,18 @@ import strawberry
 from strawberry.permission import BasePermission
 
 from gateway import access
-from gateway.context import Authenticated, context_of
-from gateway.errors import bad_input, forbidden
-from gateway.readmodel import InvalidCursorError
-from gateway.volunteers.types import (
+from gateway.context import Authenticated
+from gateway.core.pagination import (
     After,
     Connection,
     First,
-    SchoolHours,
-    Shift,
-    Volunteer,
+    InvalidCursorError,
     check_first,
     connection,
 )
+from gateway.errors import bad_input, forbidden
+from gateway.volunteers import state
+from gateway.volunteers.types import SchoolHours, Shift, Volunteer
 
 SchoolFilter = Annotated[str | None, strawberry.argument(description="Only those of this school.")]
 authenticated: list[type[BasePermission]] = [Authenticated]
@@ -48,7 +47,7 @@ class VolunteersQuery:
         else:
             access.require_school(principal, school_id, "the list of volunteers")
             schools = None
-        readmodel = context_of(info).readmodel
+        readmodel = state.readmodel(info)
         try:
             page = await asyncio.to_thread(
                 readmodel.volunteers,
@@ -74,7 +73,7 @@ class VolunteersQuery:
         principal = await access.caller(info)
         if not access.is_self(principal, str(id)):
             access.require_staff(principal, "a volunteer's record")
-        row = await context_of(info).loaders.volunteer.load(str(id))
+        row = await state.loaders(info).volunteer.load(str(id))
         if row is None:
             return None
         if not access.may_see_volunteer(principal, row.id, row.school_id):
@@ -89,7 +88,7 @@ class VolunteersQuery:
         after: After = None,
         school_id: SchoolFilter = None,
     ) -> Connection[Shift]:
-        readmodel = context_of(info).readmodel
+        readmodel = state.readmodel(info)
         try:
             page = await asyncio.to_thread(
                 readmodel.shifts, first=check_first(first), after=after, school_id=school_id
@@ -106,7 +105,7 @@ class VolunteersQuery:
         info: strawberry.Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Shift id.")],
     ) -> Shift | None:
-        row = await context_of(info).loaders.shift.load(str(id))
+        row = await state.loaders(info).shift.load(str(id))
         return Shift.from_row(row) if row else None
 
     @strawberry.field(
@@ -115,7 +114,7 @@ class VolunteersQuery:
     async def school_hours(
         self, info: strawberry.Info, first: First = 20, after: After = None
     ) -> Connection[SchoolHours]:
-        readmodel = context_of(info).readmodel
+        readmodel = state.readmodel(info)
         try:
             page = await asyncio.to_thread(
                 readmodel.school_hours, first=check_first(first), after=after

@@ -10,9 +10,10 @@ from typing import Annotated
 import strawberry
 
 from gateway import access
-from gateway.broadcast import TooManySubscribersError
 from gateway.context import Authenticated, GatewayContext, context_of
+from gateway.core.broadcast import TooManySubscribersError
 from gateway.errors import UNAUTHENTICATED, UNAVAILABLE, coded
+from gateway.volunteers import state
 from gateway.volunteers.types import Shift
 
 
@@ -31,12 +32,13 @@ class VolunteersSubscription:
         ] = None,
     ) -> AsyncGenerator[Shift, None]:
         context = context_of(info)
+        readmodel = state.readmodel(info)
         await access.caller(info)
         try:
-            async with context.broadcaster.subscribe() as queue:
+            async with state.broadcaster(info).subscribe() as queue:
                 while True:
                     shift_id = await _next_before_expiry(context, queue)
-                    row = await asyncio.to_thread(context.readmodel.shift, shift_id)
+                    row = await asyncio.to_thread(readmodel.shift, shift_id)
                     if row is None or (school_id is not None and row.school_id != school_id):
                         continue
                     await access.caller(info)  # Never push on an expired token.

@@ -4,31 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
 from gateway import access
-from gateway.context import context_of
-from gateway.errors import bad_input, forbidden
-from gateway.readmodel import Page, SchoolHoursRow, ShiftRow, SignUpRow, VolunteerRow
-
-MAX_PAGE = 100
-
-
-def check_first(first: int) -> int:
-    if not 0 <= first <= MAX_PAGE:
-        raise bad_input(f"first must be between 0 and {MAX_PAGE}")
-    return first
-
-
-First = Annotated[
-    int, strawberry.argument(description=f"How many items to return (at most {MAX_PAGE}).")
-]
-After = Annotated[
-    str | None,
-    strawberry.argument(description="Return the items after this cursor (an `endCursor`)."),
-]
+from gateway.core.pagination import First, check_first
+from gateway.errors import forbidden
+from gateway.volunteers import state
+from gateway.volunteers.readmodel import SchoolHoursRow, ShiftRow, SignUpRow, VolunteerRow
 
 
 @strawberry.enum(description="Kind of volunteer.")
@@ -95,7 +78,7 @@ class Volunteer:
         principal = await access.caller(info)
         if not access.is_self(principal, str(self.id)):
             access.require_staff(principal, "a volunteer's sign-ups")
-        rows = await context_of(info).loaders.sign_ups_by_volunteer.load(str(self.id))
+        rows = await state.loaders(info).sign_ups_by_volunteer.load(str(self.id))
         if not access.is_self(principal, str(self.id)):
             rows = [row for row in rows if access.covers(principal, row.school_id)]
         return [SignUp.from_row(row) for row in rows[:first]]
@@ -133,7 +116,7 @@ class Shift:
     async def sign_ups(self, info: strawberry.Info, first: First = 50) -> list[SignUp]:
         check_first(first)
         access.require_school(await access.caller(info), self.school_id, "a shift's sign-ups")
-        rows = await context_of(info).loaders.sign_ups_by_shift.load(str(self.id))
+        rows = await state.loaders(info).sign_ups_by_shift.load(str(self.id))
         return [SignUp.from_row(row) for row in rows[:first]]
 
     @classmethod
@@ -172,12 +155,12 @@ class SignUp:
             or access.covers(principal, self.school_id)
         ):
             raise forbidden("the volunteer on this sign-up is outside your scope")
-        row = await context_of(info).loaders.volunteer.load(str(self.volunteer_id))
+        row = await state.loaders(info).volunteer.load(str(self.volunteer_id))
         return Volunteer.from_row(row) if row else None
 
     @strawberry.field(description="The shift, if the read model knows it.")
     async def shift(self, info: strawberry.Info) -> Shift | None:
-        row = await context_of(info).loaders.shift.load(str(self.shift_id))
+        row = await state.loaders(info).shift.load(str(self.shift_id))
         return Shift.from_row(row) if row else None
 
     @classmethod
@@ -200,36 +183,3 @@ class SchoolHours:
     @classmethod
     def from_row(cls, row: SchoolHoursRow) -> SchoolHours:
         return cls(school_id=row.school_id, hours=row.hours, volunteers=row.volunteers)
-
-
-Node = TypeVar("Node")
-
-
-@strawberry.type(description="Where a page ends and whether more items follow.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="True when more items follow.")
-    end_cursor: str | None = strawberry.field(
-        description="Pass as `after` to get the next page; null on an empty page."
-    )
-
-
-@strawberry.type(description="One item of a page with the cursor that points after it.")
-class Edge(Generic[Node]):
-    cursor: str = strawberry.field(description="Opaque cursor pointing after this item.")
-    node: Node = strawberry.field(description="The item.")
-
-
-@strawberry.type(description="One page of items, in a stable order.")
-class Connection(Generic[Node]):
-    edges: list[Edge[Node]] = strawberry.field(description="The items of this page.")
-    page_info: PageInfo = strawberry.field(description="How to get the next page.")
-
-
-def connection(page: Page[Any], node: type) -> Connection:
-    edges = [
-        Edge(cursor=cursor, node=node.from_row(row))  # type: ignore[attr-defined]
-        for row, cursor in zip(page.rows, page.cursors, strict=True)
-    ]
-    return Connection(
-        edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)
-    )

@@ -1,10 +1,7 @@
 """The volunteers read model: a SQLite projection of the volunteers boundary's events.
 
-It implements the kit's `Projection` protocol: `apply` writes the state and the
-consumer's stream position in one transaction, so a redelivered event changes
-nothing and a failing event leaves nothing behind. It is synchronous and
-thread-safe (one connection guarded by a lock): call it through
-`asyncio.to_thread`.
+Positions, transactions and change notification come from `SqliteProjection`;
+changes notify the ids of the shifts touched (`shiftChanged`).
 
 Tolerant reader: unknown event types are ignored; events about a volunteer or a
 shift the model has not seen yet never fail. Derived figures (hours, places
@@ -14,18 +11,12 @@ whatever order a tolerant replay brings.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import logging
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from contracts.events import ContractEvent
 from contracts.volunteers import (
@@ -38,15 +29,12 @@ from contracts.volunteers import (
     VolunteerRegistered,
     VolunteerSignedUp,
 )
-from services.kit.consumer import Delivered
-from services.kit.settings import Settings
+from gateway.core.pagination import InvalidCursorError, Page, decode_cursor, encode_cursor
+from gateway.core.projection import SqliteProjection
 
-log = logging.getLogger(__name__)
-
-FILENAME = "gateway-readmodel.sqlite3"
 ACTIVE = ("signed-up", "checked-in", "checked-out")  # Statuses that hold a place.
 
-SCHEMA = """
+TABLES_DDL = """
 CREATE TABLE IF NOT EXISTS volunteers (
     id TEXT PRIMARY KEY,
     display_name TEXT NOT NULL,
@@ -95,28 +83,7 @@ CREATE TABLE IF NOT EXISTS school_hours (
     volunteers INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS school_hours_by_hours ON school_hours (hours DESC, school_id);
-CREATE TABLE IF NOT EXISTS positions (
-    consumer TEXT PRIMARY KEY,
-    position INTEGER NOT NULL
-);
 """
-TABLES = ("volunteers", "background_checks", "shifts", "sign_ups", "school_hours", "positions")
-# Tables in the canonical dump, with their sort keys (positions are bookkeeping).
-DUMPED = {
-    "volunteers": "id",
-    "background_checks": "volunteer_id",
-    "shifts": "id",
-    "sign_ups": "shift_id, volunteer_id",
-    "school_hours": "school_id",
-}
-
-
-class InvalidCursorError(ValueError):
-    """A pagination cursor is not one this read model handed out."""
-
-
-class ReadModelClosedError(RuntimeError):
-    """The read model is used before `open()` or after `close()`."""
 
 
 @dataclass(frozen=True)
@@ -165,38 +132,6 @@ class SchoolHoursRow:
     volunteers: int
 
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a keyset-paginated listing; `cursors[i]` points after `rows[i]`."""
-
-    rows: list[T]
-    cursors: list[str]
-    has_next: bool
-
-    @property
-    def end_cursor(self) -> str | None:
-        return self.cursors[-1] if self.cursors else None
-
-
-def encode_cursor(kind: str, *keys: Any) -> str:
-    raw = json.dumps([kind, *keys], separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(kind: str, cursor: str, arity: int) -> list[Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError):
-        raise InvalidCursorError("the cursor is not valid") from None
-    if not isinstance(value, list) or len(value) != arity + 1 or value[0] != kind:
-        raise InvalidCursorError(f"the cursor is not a {kind} cursor")
-    return value[1:]
-
-
 def _utc(moment: datetime) -> str:
     """Datetimes are stored in UTC ISO form so that they sort as text."""
     if moment.tzinfo is None:
@@ -208,134 +143,30 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-ChangeCallback = Callable[[frozenset[str]], None]
-
-
-class VolunteersReadModel:
+class VolunteersReadModel(SqliteProjection):
     """Volunteers, shifts, sign-ups and school hours, kept up to date from events."""
 
-    def __init__(self, path: Path | str, *, today: Callable[[], date] = _today) -> None:
-        self.path = str(path)
+    SCHEMA = TABLES_DDL
+    TABLES = ("volunteers", "background_checks", "shifts", "sign_ups", "school_hours")
+    DUMPED = {
+        "volunteers": "id",
+        "background_checks": "volunteer_id",
+        "shifts": "id",
+        "sign_ups": "shift_id, volunteer_id",
+        "school_hours": "school_id",
+    }
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        today: Callable[[], date] = _today,
+        busy_timeout_s: float = 5.0,
+    ) -> None:
+        super().__init__(path, busy_timeout_s=busy_timeout_s)
         self._today = today
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._callbacks: list[ChangeCallback] = []
 
-    @classmethod
-    def default_path(cls, settings: Settings) -> Path:
-        return settings.state_dir / "data" / FILENAME
-
-    # -- lifecycle --------------------------------------------------------------------------
-
-    @property
-    def is_open(self) -> bool:
-        return self._conn is not None
-
-    def open(self) -> VolunteersReadModel:
-        with self._lock:
-            if self._conn is not None:
-                return self
-            if self.path != ":memory:" and not self.path.startswith("file:"):
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, uri=True
-            )
-            conn.row_factory = sqlite3.Row
-            if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
-            self._conn = conn
-        return self
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def reset(self) -> None:
-        """Drop every table (state and positions) and create them empty."""
-        with self._locked() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for table in TABLES:
-                    conn.execute(f"DROP TABLE IF EXISTS {table}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.executescript(SCHEMA)
-
-    @contextmanager
-    def _locked(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._conn is None:
-                raise ReadModelClosedError("the read model is not open")
-            yield self._conn
-
-    # -- change notification ----------------------------------------------------------------
-
-    def on_change(self, callback: ChangeCallback) -> Callable[[], None]:
-        """Call `callback(shift_ids)` after each committed apply that changed shifts.
-
-        It runs in the applying thread: hop to an event loop with
-        `loop.call_soon_threadsafe`. Returns a function that unregisters it.
-        """
-        self._callbacks.append(callback)
-
-        def remove() -> None:
-            if callback in self._callbacks:
-                self._callbacks.remove(callback)
-
-        return remove
-
-    def _notify(self, shift_ids: set[str]) -> None:
-        changed = frozenset(shift_ids)
-        for callback in list(self._callbacks):
-            try:
-                callback(changed)
-            except Exception:
-                log.exception("read model change callback failed")
-
-    # -- Projection protocol ----------------------------------------------------------------
-
-    def position(self, consumer: str) -> int:
-        with self._locked() as conn:
-            return self._position(conn, consumer)
-
-    @staticmethod
-    def _position(conn: sqlite3.Connection, consumer: str) -> int:
-        row = conn.execute("SELECT position FROM positions WHERE consumer = ?", (consumer,))
-        found = row.fetchone()
-        return int(found[0]) if found else 0
-
-    def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
-        """Apply the events newer than the stored position, and store it, in one transaction."""
-        changed: set[str] = set()
-        with self._locked() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                start = last = self._position(conn, consumer)
-                for delivered in events:
-                    if delivered.stream_seq <= last:
-                        continue  # Already applied: a redelivery changes nothing.
-                    self._apply_event(conn, delivered.envelope.data, changed)
-                    last = delivered.stream_seq
-                if last > start:
-                    conn.execute(
-                        "INSERT INTO positions (consumer, position) VALUES (?, ?) "
-                        "ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
-                        (consumer, last),
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        if changed:
-            self._notify(changed)
-
-    def _apply_event(
+    def apply_event(
         self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
     ) -> None:
         match event:
@@ -663,12 +494,3 @@ class VolunteersReadModel:
         for row in rows:
             out[row[column]].append(self._sign_up(row))
         return out
-
-    def canonical_dump(self) -> str:
-        """Deterministic JSON of the whole state (not positions), to compare rebuilds."""
-        out: dict[str, list[dict[str, Any]]] = {}
-        with self._locked() as conn:
-            for table, order in DUMPED.items():
-                rows = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
-                out[table] = [dict(row) for row in rows]
-        return json.dumps(out, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

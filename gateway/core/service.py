@@ -1,4 +1,4 @@
-"""Forwards commands to the volunteers service over HTTP, as the caller."""
+"""A client of one Tongxin service's REST API: commands are POSTed as the caller."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import httpx
 from opentelemetry import propagate
+
+from services.kit.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +37,18 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-class VolunteersClient:
-    """POSTs to the volunteers service's REST API with the caller's bearer token."""
+def http_client_for(service: str, settings: Settings) -> httpx.AsyncClient:
+    """An HTTP client for a service at its configured base URL (`Settings.service_url`)."""
+    return httpx.AsyncClient(
+        base_url=settings.service_url(service), timeout=httpx.Timeout(10.0, connect=3.0)
+    )
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+
+class ServiceClient:
+    """POSTs to one service's REST API with the caller's bearer token."""
+
+    def __init__(self, service: str, http: httpx.AsyncClient) -> None:
+        self.service = service
         self.http = http
 
     async def post(
@@ -56,8 +66,10 @@ class VolunteersClient:
         try:
             response = await self.http.post(path, json=body, headers=headers)
         except httpx.HTTPError as exc:
-            log.warning("volunteers service unreachable: %s", exc)
-            return Problem(503, "volunteers-unavailable", "the volunteers service is unreachable")
+            log.warning("%s service unreachable: %s", self.service, exc)
+            return Problem(
+                503, f"{self.service}-unavailable", f"the {self.service} service is unreachable"
+            )
         try:
             document = response.json()
         except ValueError:
@@ -65,7 +77,9 @@ class VolunteersClient:
         if response.is_success:
             if isinstance(document, dict):
                 return Accepted(response.status_code, document)
-            return Problem(502, "bad-upstream-response", "the volunteers service answered oddly")
+            return Problem(
+                502, "bad-upstream-response", f"the {self.service} service answered oddly"
+            )
         if isinstance(document, dict):
             code = str(document.get("code") or f"http-{response.status_code}")
             detail = document.get("detail") or document.get("title") or response.reason_phrase

@@ -1,9 +1,9 @@
 """An in-process fan-out of read-model changes to GraphQL subscribers.
 
-The projector applies events in a worker thread; `publish_threadsafe` is the
-read model's `on_change` callback and hops to the event loop. Each subscriber
-has its own bounded queue: a slow one loses its oldest pending ids, never
-blocks the others (it reads the latest state of a shift anyway).
+A projector applies events in a worker thread; `publish_threadsafe` is the read
+model's `on_change` callback and hops to the event loop. Each subscriber has its
+own bounded queue: a slow one loses its oldest pending keys, never blocks the
+others (it reads the latest state of what changed anyway).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ class TooManySubscribersError(RuntimeError):
     """The gateway already serves as many subscriptions as it allows."""
 
 
-class ShiftBroadcaster:
-    """Pushes the ids of changed shifts to every subscriber's queue."""
+class Broadcaster:
+    """Pushes the keys (ids) of changed items to every subscriber's queue."""
 
     def __init__(self, *, queue_size: int = 256, max_subscribers: int = 1000) -> None:
         self.queue_size = queue_size
@@ -37,23 +37,23 @@ class ShiftBroadcaster:
     def subscribers(self) -> int:
         return len(self._queues)
 
-    def publish_threadsafe(self, shift_ids: Iterable[str]) -> None:
+    def publish_threadsafe(self, keys: Iterable[str]) -> None:
         """Callable from any thread; a no-op until bound or once the loop is closed."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        ids = tuple(shift_ids)
+        changed = tuple(keys)
         with contextlib.suppress(RuntimeError):  # The loop closed meanwhile.
-            loop.call_soon_threadsafe(self.publish, ids)
+            loop.call_soon_threadsafe(self.publish, changed)
 
-    def publish(self, shift_ids: Iterable[str]) -> None:
-        """On the loop: put the ids on every subscriber's queue."""
+    def publish(self, keys: Iterable[str]) -> None:
+        """On the loop: put the keys on every subscriber's queue."""
         for queue in list(self._queues):
-            for shift_id in shift_ids:
+            for key in keys:
                 if queue.full():
                     with contextlib.suppress(asyncio.QueueEmpty):
                         queue.get_nowait()
-                queue.put_nowait(shift_id)
+                queue.put_nowait(key)
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[str]]:

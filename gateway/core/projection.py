@@ -1,0 +1,268 @@
+"""The base of every feature's read model: a SQLite projection of a stream's events.
+
+It implements the kit's `Projection` protocol: `apply` writes the state and the
+consumer's stream position in one transaction, so a redelivered event changes
+nothing and a failing event leaves nothing behind. It is synchronous and
+thread-safe (one connection guarded by a lock): call it through
+`asyncio.to_thread`. A subclass gives its tables (`SCHEMA`, `TABLES`, `DUMPED`)
+and `apply_event`; positions, cursors of the stream, reset and change
+notification are here.
+
+A busy or locked database file (another process holds its write lock longer than
+the busy timeout, or the disk is away) is a `ReadModelBusyError`: a transient
+error the consumer retries in order for as long as it takes, never a poison
+message to dead-letter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from contracts.events import ContractEvent
+from services.kit.consumer import Delivered
+from services.kit.settings import Settings
+
+log = logging.getLogger(__name__)
+
+POSITIONS = """
+CREATE TABLE IF NOT EXISTS positions (
+    consumer TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+"""
+# SQLite's primary result codes that say "not now" rather than "never".
+BUSY_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+# Older SQLite builds may not report a code: then the message decides.
+BUSY_MESSAGES = ("locked", "busy", "disk i/o error", "unable to open", "database or disk is full")
+
+
+class ReadModelBusyError(TimeoutError):
+    """The read model's database could not be written now: retry, do not dead-letter.
+
+    A `TimeoutError` because that is what it is (SQLite gave up waiting for a lock or
+    the disk) and because the kit's consumers retry timeouts without limit.
+    """
+
+
+class ReadModelClosedError(RuntimeError):
+    """The read model is used before `open()` or after `close()`."""
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether a SQLite error may pass by itself (a lock, the disk), as opposed to a bug."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in BUSY_CODES
+    message = str(exc).lower()
+    return any(words in message for words in BUSY_MESSAGES)
+
+
+@contextmanager
+def busy_is_transient() -> Iterator[None]:
+    """Turn a SQLite lock or disk error into `ReadModelBusyError`."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            raise ReadModelBusyError(f"read model busy: {exc}") from exc
+        raise
+
+
+ChangeCallback = Callable[[frozenset[str]], None]
+
+
+class SqliteProjection:
+    """State kept up to date from events, with the stream position stored beside it."""
+
+    SCHEMA: ClassVar[str] = ""
+    """The subclass's DDL (CREATE ... IF NOT EXISTS), run on open and after a reset."""
+    TABLES: ClassVar[tuple[str, ...]] = ()
+    """Tables a reset drops (positions are dropped too)."""
+    DUMPED: ClassVar[Mapping[str, str]] = {}
+    """Tables in the canonical dump, with their sort keys."""
+
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = 5.0) -> None:
+        self.path = str(path)
+        self.busy_timeout_s = busy_timeout_s
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._callbacks: list[ChangeCallback] = []
+
+    @staticmethod
+    def default_path(settings: Settings, feature: str) -> Path:
+        """Each feature's read model has its own file in the state folder."""
+        return settings.state_dir / "data" / f"gateway-{feature}.sqlite3"
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    def open(self) -> Self:
+        with self._lock, busy_is_transient():
+            if self._conn is not None:
+                return self
+            if self.path != ":memory:" and not self.path.startswith("file:"):
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                check_same_thread=False,
+                isolation_level=None,
+                uri=True,
+                timeout=self.busy_timeout_s,
+            )
+            try:
+                conn.row_factory = sqlite3.Row
+                if self.path != ":memory:":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(self._schema())
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self
+
+    def open_shared(self, *, timeout_s: float = 30.0) -> Self:
+        """Open a file that another process may be opening or writing at the same moment.
+
+        Switching a new file to WAL takes an exclusive lock that SQLite does not wait for,
+        so a gateway and a projector starting together on one file can see it locked.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return self.open()
+            except ReadModelBusyError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def reset(self) -> None:
+        """Drop every table (state and positions) and create them empty."""
+        with self._locked() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in (*self.TABLES, "positions"):
+                    conn.execute(f"DROP TABLE IF EXISTS {table}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.executescript(self._schema())
+
+    def _schema(self) -> str:
+        return self.SCHEMA + POSITIONS
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, busy_is_transient():
+            if self._conn is None:
+                raise ReadModelClosedError("the read model is not open")
+            yield self._conn
+
+    # -- change notification ----------------------------------------------------------------
+
+    def on_change(self, callback: ChangeCallback) -> Callable[[], None]:
+        """Call `callback(keys)` after each committed apply that changed something watched.
+
+        It runs in the applying thread: hop to an event loop with
+        `loop.call_soon_threadsafe`. Returns a function that unregisters it.
+        """
+        self._callbacks.append(callback)
+
+        def remove() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return remove
+
+    def _notify(self, keys: set[str]) -> None:
+        changed = frozenset(keys)
+        for callback in list(self._callbacks):
+            try:
+                callback(changed)
+            except Exception:
+                log.exception("read model change callback failed")
+
+    # -- Projection protocol ----------------------------------------------------------------
+
+    def position(self, consumer: str) -> int:
+        with self._locked() as conn:
+            return self._position(conn, consumer)
+
+    @staticmethod
+    def _position(conn: sqlite3.Connection, consumer: str) -> int:
+        row = conn.execute("SELECT position FROM positions WHERE consumer = ?", (consumer,))
+        found = row.fetchone()
+        return int(found[0]) if found else 0
+
+    def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
+        """Apply the events newer than the stored position, and store it, in one transaction."""
+        changed: set[str] = set()
+        with self._locked() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                start = last = self._position(conn, consumer)
+                for delivered in events:
+                    if delivered.stream_seq <= last:
+                        continue  # Already applied: a redelivery changes nothing.
+                    self.apply_event(conn, delivered.envelope.data, changed)
+                    last = delivered.stream_seq
+                if last > start:
+                    conn.execute(
+                        "INSERT INTO positions (consumer, position) VALUES (?, ?) "
+                        "ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
+                        (consumer, last),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        if changed:
+            self._notify(changed)
+
+    def apply_event(
+        self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
+    ) -> None:
+        """Write one event's effect inside the open transaction; add watched keys to `changed`.
+
+        Tolerant reader: ignore event types the model does not use.
+        """
+        raise NotImplementedError
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def canonical_dump(self) -> str:
+        """Deterministic JSON of the whole state (not positions), to compare rebuilds."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self._locked() as conn:
+            for table, order in self.DUMPED.items():
+                rows = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+                out[table] = [dict(row) for row in rows]
+        return json.dumps(out, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,28 @@
+"""The volunteers feature's part of the request context, typed."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.context import context_of
+from gateway.core.broadcast import Broadcaster
+from gateway.volunteers.loaders import Loaders, create_loaders
+from gateway.volunteers.readmodel import VolunteersReadModel
+
+NAME = "volunteers"
+
+
+def readmodel(info: strawberry.Info) -> VolunteersReadModel:
+    found = context_of(info).feature(NAME).readmodel
+    if not isinstance(found, VolunteersReadModel):
+        raise TypeError("the volunteers feature runs on a VolunteersReadModel")
+    return found
+
+
+def loaders(info: strawberry.Info) -> Loaders:
+    """This request's DataLoaders over the volunteers read model."""
+    return context_of(info).per_request(f"{NAME}.loaders", lambda: create_loaders(readmodel(info)))
+
+
+def broadcaster(info: strawberry.Info) -> Broadcaster:
+    return context_of(info).feature(NAME).broadcaster
