@@ -35,6 +35,17 @@ def readmodel_path(feature: Feature[Any], settings: Settings, folder: Path | Non
     return default if folder is None else folder / default.name
 
 
+def readmodel_file(settings: Settings, feature: str) -> Path:
+    """Where a feature's read model lives in the state folder."""
+    return SqliteProjection.default_path(settings, feature)
+
+
+def projector_names(settings: Settings, feature: str) -> tuple[str, ...]:
+    """The durable consumers (and stored positions) of a feature's read model."""
+    spec = next(spec for _, spec in registered() if spec.name == feature)
+    return tuple(durable_name(feature, pattern, settings) for pattern in spec.consumes)
+
+
 def build_features(
     settings: Settings,
     *,
@@ -81,10 +92,6 @@ async def stop_projectors(tasks: list[asyncio.Task[None]], *, timeout_s: float =
             log.exception("projector %s failed while stopping", task.get_name())
 
 
-def durable_names(live: LiveFeature, settings: Settings) -> tuple[str, ...]:
-    return tuple(durable_name(live.name, pattern, settings) for pattern in live.spec.consumes)
-
-
 async def feature_readiness(
     live: LiveFeature, settings: Settings, max_lag: int | None
 ) -> dict[str, Any]:
@@ -104,7 +111,7 @@ async def feature_readiness(
         # Another process projects: what it has applied is all this one can tell.
         check["positions"] = {
             name: await asyncio.to_thread(readmodel.position, name)
-            for name in durable_names(live, settings)
+            for name in projector_names(settings, live.name)
         }
     return checks
 

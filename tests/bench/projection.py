@@ -17,8 +17,7 @@ from datetime import UTC, datetime, timedelta
 from contracts import volunteers as published
 from contracts.events import ContractEvent
 from gateway.__main__ import rebuild
-from gateway.main import create_projector
-from gateway.readmodel import VolunteersReadModel
+from gateway.main import build_features, open_feature
 from services.kit import bus
 from services.kit.relay import message_id, source_of
 from services.kit.settings import Settings
@@ -112,8 +111,9 @@ async def fill_stream(settings: Settings, count: int) -> None:
 
 async def catch_up(settings: Settings, events: int) -> Figure:
     """Events/s of the gateway's projector applying a pre-filled stream to a fresh read model."""
-    readmodel = VolunteersReadModel(VolunteersReadModel.default_path(settings)).open()
-    projector = create_projector(readmodel, settings)
+    live = build_features(settings, only=("volunteers",))["volunteers"]
+    open_feature(live)
+    readmodel, [projector] = live.readmodel, live.projectors
     stop = asyncio.Event()
     try:
         started = time.perf_counter()
@@ -140,7 +140,7 @@ async def catch_up(settings: Settings, events: int) -> Figure:
 async def rebuild_time(settings: Settings, events: int) -> Figure:
     """Seconds `python -m gateway rebuild` takes to replay the whole stream."""
     started = time.perf_counter()
-    position = await rebuild(settings)
+    [position] = (await rebuild(settings, features=["volunteers"])).values()
     elapsed = time.perf_counter() - started
     if position != events:
         raise RuntimeError(f"the rebuild stopped at {position} of {events} events")

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway.main import projector_name
-from gateway.readmodel import VolunteersReadModel
+from gateway.main import projector_names, readmodel_file
 from services.kit.auth import DevIssuer
 from services.kit.eventstore import build_application
 from services.kit.settings import Settings
@@ -149,7 +148,9 @@ def build_platform(store: Settings, workdir: Path, issuer: DevIssuer) -> Platfor
     logs.mkdir(exist_ok=True)
     api_env = settings_env(settings.model_copy(update={"http_port": api_port}))
     gateway_env = settings_env(
-        settings.model_copy(update={"http_port": gateway_port, "service_urls": f"volunteers={api_url}"})
+        settings.model_copy(
+            update={"http_port": gateway_port, "service_urls": f"volunteers={api_url}"}
+        )
     )
     return Platform(
         settings=settings,
@@ -251,7 +252,8 @@ async def _load_and_check(
     converged_s = await _converge(platform, published, quiet_since, config.converge_timeout_s)
     stream = await read_stream(platform.settings.nats_urls, STREAM)
     readmodel = invariants.read_readmodel(
-        VolunteersReadModel.default_path(platform.settings), projector_name(platform.settings)
+        readmodel_file(platform.settings, "volunteers"),
+        projector_names(platform.settings, "volunteers")[0],
     )
     verdict = invariants.check(load.outcomes, store, stream, readmodel)
     per_target = Counter(e.fault.target for e in executed)
@@ -281,8 +283,8 @@ async def _converge(
     timeout: float,  # noqa: ASYNC109 - a polling deadline
 ) -> float | None:
     """Seconds until the stream holds every stored event and the read model has applied it."""
-    path = VolunteersReadModel.default_path(platform.settings)
-    consumer = projector_name(platform.settings)
+    path = readmodel_file(platform.settings, "volunteers")
+    consumer = projector_names(platform.settings, "volunteers")[0]
     while time.monotonic() - since < timeout:
         with contextlib.suppress(Exception):
             async with nats_client(platform.settings.nats_urls) as nc:

@@ -35,7 +35,7 @@ def production(tmp_path: Path, dev_issuer: DevIssuer) -> Settings:
 async def started(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app: FastAPI = create_gateway(
         settings,
-        readmodel_path=tmp_path / "readmodel.sqlite3",
+        readmodel_dir=tmp_path / "readmodels",
         start_projector=False,
         introspection=settings.gateway_introspection,
         graphql_ide=settings.gateway_introspection,

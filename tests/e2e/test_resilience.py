@@ -107,7 +107,7 @@ class TestNatsDown:
         tmp_path: Path,
     ) -> None:
         settings = settings.model_copy(update={"nats_urls": own_nats_server.url})
-        gateway_app = create_gateway(settings, readmodel_path=tmp_path / "readmodel.sqlite3")
+        gateway_app = create_gateway(settings, readmodel_dir=tmp_path / "readmodels")
         async with (
             running(create_volunteers(settings), tokens.coordinator()) as volunteers,
             running(gateway_app, tokens.coordinator()) as gateway,
@@ -210,7 +210,7 @@ class TestOneTrace:
     async def gateway(
         self, settings: Settings, tokens: Tokens, tmp_path: Path
     ) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_gateway(settings, readmodel_path=tmp_path / "readmodel.sqlite3")
+        app = create_gateway(settings, readmodel_dir=tmp_path / "readmodels")
         async with running(app, tokens.coordinator()) as client:
             yield client
 

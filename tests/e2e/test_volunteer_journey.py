@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from gateway.main import create_gateway
-from gateway.readmodel import VolunteersReadModel
+from gateway.volunteers.readmodel import VolunteersReadModel
 from services.kit.consumer import Consumer
 from services.kit.settings import Settings
 from tests.support.apps import CLOUDEVENTS_JSON, Tokens, police_result, running
@@ -33,7 +33,7 @@ SCHOOL = "yz-dongguan-primary"
 async def gateway(
     settings: Settings, tokens: Tokens, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_gateway(settings, readmodel_path=tmp_path / "readmodel.sqlite3")
+    app = create_gateway(settings, readmodel_dir=tmp_path / "readmodels")
     async with running(app, tokens.coordinator()) as client:
         client.app = app  # type: ignore[attr-defined]
         yield client
@@ -171,7 +171,7 @@ class TestVolunteerJourney:
         with served(create_service(settings)) as url:
             app = create_gateway(
                 settings.model_copy(update={"service_urls": f"volunteers={url}"}),
-                readmodel_path=tmp_path / "rm2.sqlite3",
+                readmodel_dir=tmp_path / "readmodels-2",
             )
             async with running(app, tokens.coordinator()) as client:
                 mutation = """
@@ -242,7 +242,7 @@ class TestReadModelRebuild:
         )
         assert cancelled.status_code == 200, cancelled.text
 
-        live: VolunteersReadModel = gateway.app.state.readmodel  # type: ignore[attr-defined]
+        live = gateway.app.state.features["volunteers"].readmodel  # type: ignore[attr-defined]
         last = head(volunteers)
 
         async def caught_up() -> bool:

@@ -22,7 +22,7 @@ def test_the_gateways_openapi_routes_answer_as_documented(
 ) -> None:
     app = create_gateway(
         fuzz_settings.model_copy(update={"gateway_introspection": False}),
-        readmodel_path=tmp_path / "readmodel.sqlite3",
+        readmodel_dir=tmp_path / "readmodels",
         introspection=False,
         graphql_ide=False,
     )
@@ -38,7 +38,7 @@ def test_the_gateways_openapi_routes_answer_as_documented(
             ),
             callers=bearer(coordinator=coordinator),
             intruders=intruders(dev_issuer, tmp_path, coordinator),
-            head=lambda: app.state.readmodel.position("gateway-volunteers"),
+            head=lambda: app.state.features["volunteers"].readmodel.position("gateway-volunteers"),
         )
         tally = fuzzer.run(cases_wanted())
     print(tally.summary())

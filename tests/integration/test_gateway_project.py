@@ -16,9 +16,9 @@ from fastapi import FastAPI
 
 import gateway.__main__ as gateway_main
 from contracts.events import ContractEvent
-from gateway.main import create_gateway, open_shared, projector_name
-from gateway.readmodel import VolunteersReadModel
-from gateway.tests.support import T0, published, registered
+from gateway.main import create_gateway, projector_names, readmodel_file
+from gateway.tests.support import T0, published, registered, volunteers_of
+from gateway.volunteers.readmodel import VolunteersReadModel
 from services.kit import bus
 from services.kit.auth import DevIssuer
 from services.kit.settings import Settings
@@ -47,13 +47,12 @@ async def publish(settings: Settings, *events: ContractEvent) -> None:
 
 def stored_position(settings: Settings) -> int:
     """What the projector has applied, read from the file as another process would."""
-    path = VolunteersReadModel.default_path(settings)
+    path = readmodel_file(settings, "volunteers")
     if not path.exists():
         return 0
-    readmodel = VolunteersReadModel(path)
-    open_shared(readmodel)
+    readmodel = VolunteersReadModel(path).open_shared()
     try:
-        return readmodel.position(projector_name(settings))
+        return readmodel.position(projector_names(settings, "volunteers")[0])
     finally:
         readmodel.close()
 
@@ -77,7 +76,7 @@ async def test_a_gateway_without_projector_reads_what_the_projector_applies(
     projecting = asyncio.create_task(gateway_main.project(settings, stop))
     try:
         app = create_gateway(settings, start_projector=settings.gateway_projector)
-        assert app.state.projector is None
+        assert volunteers_of(app).projectors == ()
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw") as client,
@@ -100,8 +99,9 @@ async def test_a_gateway_without_projector_reads_what_the_projector_applies(
             await eventually(lambda: stored_position(settings) == 3, timeout=20)
             ready = (await client.get("/readyz")).json()
             assert ready["ready"] is True
-            assert "projector" not in ready["checks"]
-            assert ready["checks"]["readmodel"] == {"ok": True, "position": 3}
+            assert ready["checks"] == {
+                "readmodel:volunteers": {"ok": True, "positions": {"gateway-volunteers-compose": 3}}
+            }
     finally:
         stop.set()
         await asyncio.wait_for(projecting, timeout=15)
@@ -118,8 +118,8 @@ def test_serve_leaves_the_projector_out_when_told(
     gateway_main.serve(Settings(**common))
 
     without, with_projector = served
-    assert without.state.projector is None
-    assert with_projector.state.projector is not None
+    assert volunteers_of(without).projectors == ()
+    assert [p.name for p in volunteers_of(with_projector).projectors] == ["gateway-volunteers"]
 
 
 async def test_the_project_command_runs_until_sigterm(settings: Settings) -> None:

@@ -233,7 +233,7 @@ async def test_the_real_code_paths_run_with_their_own_credentials(
     )
     gateway_settings = secured.settings("svc-gateway", state_dir=tmp_path / "gateway", **common)
     volunteers_app = create_volunteers(volunteers_settings)
-    gateway_app = create_gateway(gateway_settings, readmodel_path=tmp_path / "readmodel.sqlite3")
+    gateway_app = create_gateway(gateway_settings, readmodel_dir=tmp_path / "readmodels")
     async with (
         running(volunteers_app, tokens.coordinator()) as volunteers,
         running(gateway_app, tokens.coordinator()),
@@ -259,7 +259,9 @@ async def test_the_real_code_paths_run_with_their_own_credentials(
 
         await eventually(recorded, timeout=30, message="the police result reaches the volunteer")
         # Registered, requested, recorded: all three relayed and projected by the gateway.
-        await eventually(lambda: gateway_app.state.projector.position >= 3, timeout=30)
+        await eventually(
+            lambda: gateway_app.state.features["volunteers"].projectors[0].position >= 3, timeout=30
+        )
 
     async with connected(secured, "svc-volunteers") as service:
         js = service.nc.jetstream(timeout=5)
@@ -268,5 +270,5 @@ async def test_the_real_code_paths_run_with_their_own_credentials(
         assert service.refusals() == []
 
     # The gateway's rebuild deletes its durable and replays the stream.
-    position = await asyncio.wait_for(rebuild(gateway_settings, timeout_s=60), 90)
-    assert position == 3
+    positions = await asyncio.wait_for(rebuild(gateway_settings, timeout_s=60), 90)
+    assert list(positions.values()) == [3]
