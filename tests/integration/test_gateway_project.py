@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 import uuid
 from pathlib import Path
@@ -16,19 +17,22 @@ from fastapi import FastAPI
 
 import gateway.__main__ as gateway_main
 from contracts.events import ContractEvent
+from gateway.core.projector import create_projectors
 from gateway.main import create_gateway, projector_names, readmodel_file
 from gateway.tests.support import T0, published, registered, volunteers_of
 from gateway.volunteers.readmodel import VolunteersReadModel
 from services.kit import bus
 from services.kit.auth import DevIssuer
+from services.kit.bus import DEAD_LETTER_STREAM
 from services.kit.settings import Settings
 from services.kit.wire import envelope_for
-from tests.support.streams import nats_client
+from tests.support.streams import StoredMessage, nats_client, read_stream, running
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.nats
 
 REPO = Path(__file__).resolve().parents[2]
+CONSUMER = "gateway-volunteers-compose"
 
 
 async def publish(settings: Settings, *events: ContractEvent) -> None:
@@ -149,3 +153,75 @@ async def test_the_project_command_runs_until_sigterm(settings: Settings) -> Non
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def dead_letters_of(settings: Settings, consumer: str) -> list[StoredMessage]:
+    try:
+        letters = await read_stream(settings.nats_urls, DEAD_LETTER_STREAM)
+    except Exception:  # noqa: BLE001 - the stream may not exist yet
+        return []
+    return [m for m in letters if m.headers.get("tongxin-dlq-consumer") == consumer]
+
+
+async def test_a_locked_read_model_is_waited_for_never_dead_lettered(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holding the file's write lock is transient: retried in order."""
+    settings = settings.model_copy(update={"consumer_max_deliver": 2})
+    path = readmodel_file(settings, "volunteers")
+    readmodel = VolunteersReadModel(path, busy_timeout_s=0.05).open()
+    [projector] = create_projectors("volunteers", ["evt.cyl.volunteers.>"], readmodel, settings)
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # What a second writer (a rebuild, a backup) holds.
+    try:
+        await publish(settings, registered("v1", "Li Wei"), published("s1"))
+        async with running(projector.run):
+
+            def failures() -> int:
+                return sum("failed" in r.getMessage() for r in caplog.records)
+
+            # Many more deliveries than max_deliver, all held back, none dead-lettered.
+            await eventually(lambda: failures() >= 4, timeout=30)
+            assert await dead_letters_of(settings, projector.name) == []
+            assert readmodel.position(projector.name) == 0
+
+            locker.execute("COMMIT")
+            await eventually(lambda: readmodel.position(projector.name) == 2, timeout=30)
+        assert readmodel.shift("s1") is not None
+        assert await dead_letters_of(settings, projector.name) == []
+    finally:
+        locker.close()
+        readmodel.close()
+
+
+async def test_rebuild_replays_only_the_feature_asked_for(settings: Settings) -> None:
+    await publish(settings, registered("v1", "Li Wei"), published("s1"))
+    settings = settings.model_copy(update={"gateway_instance": ""})
+    assert await gateway_main.rebuild(settings, features=["volunteers"], timeout_s=60) == {
+        "gateway-volunteers": 2
+    }
+    assert stored_position(settings) == 2
+    with pytest.raises(ValueError, match="no gateway feature named courses"):
+        await gateway_main.rebuild(settings, features=["courses"])
+
+
+async def test_readiness_has_a_projector_check_per_feature(
+    settings: Settings, dev_issuer: DevIssuer
+) -> None:
+    await publish(settings, registered("v1", "Li Wei"), published("s1"))
+    app = create_gateway(settings, start_projector=True, max_lag=100)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw") as client,
+    ):
+
+        async def caught_up() -> dict[str, Any] | None:
+            checks: dict[str, Any] = (await client.get("/readyz")).json()["checks"]
+            projector = checks.get("projector:volunteers", {})
+            return checks if projector.get("positions", {}).get(CONSUMER) == 2 else None
+
+        checks = await eventually(caught_up, timeout=20)
+        assert checks == {
+            "readmodel:volunteers": {"ok": True},
+            "projector:volunteers": {"ok": True, "pending": 0, "positions": {CONSUMER: 2}},
+        }
