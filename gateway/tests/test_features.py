@@ -1,0 +1,85 @@
+"""The gateway runs exactly the manifest's features, each from its own folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contracts.platform import load_platform
+from gateway import features
+from gateway.core.feature import Feature
+from gateway.core.projector import create_projectors, durable_name
+from gateway.main import build_features
+from gateway.volunteers.readmodel import VolunteersReadModel
+from services.kit.settings import Settings
+
+GATEWAY = Path(__file__).resolve().parents[1]
+
+
+def test_the_registered_features_are_the_manifests() -> None:
+    manifest = load_platform().gateway().features
+    assert [(f.name, spec) for f, spec in features.registered()] == [
+        (spec.name, spec) for spec in manifest
+    ]
+
+
+def test_every_feature_folder_is_in_the_manifest() -> None:
+    folders = {
+        path.parent.name
+        for path in GATEWAY.glob("*/__init__.py")
+        if "FEATURE" in path.read_text(encoding="utf-8")
+    }
+    assert folders == {spec.name for spec in load_platform().gateway().features}
+
+
+def test_a_manifest_feature_without_a_folder_is_refused() -> None:
+    with pytest.raises(features.FeatureNotFoundError, match="no gateway/courses/"):
+        features.load_feature("courses")
+
+
+def test_a_folder_must_register_its_own_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.volunteers
+
+    monkeypatch.setattr(
+        gateway.volunteers, "FEATURE", Feature(name="other", readmodel=VolunteersReadModel)
+    )
+    with pytest.raises(features.FeatureNotFoundError, match="named 'volunteers'"):
+        features.load_feature("volunteers")
+
+
+class TestDurableNames:
+    def test_a_features_own_stream_keeps_the_name_it_always_had(self) -> None:
+        settings = Settings()
+        assert durable_name("volunteers", "evt.cyl.volunteers.>", settings) == "gateway-volunteers"
+        named = settings.model_copy(update={"gateway_instance": "pod-1"})
+        assert durable_name("volunteers", "evt.cyl.volunteers.>", named) == (
+            "gateway-volunteers-pod-1"
+        )
+
+    def test_another_boundarys_stream_is_named_after_it(self) -> None:
+        assert durable_name("feeds", "evt.cyl.volunteers.>", Settings()) == (
+            "gateway-feeds-volunteers"
+        )
+
+    def test_two_patterns_of_one_stream_would_share_a_position(self, tmp_path: Path) -> None:
+        readmodel = VolunteersReadModel(tmp_path / "rm.sqlite3")
+        patterns = ["evt.cyl.volunteers.shift.>", "evt.cyl.volunteers.volunteer.>"]
+        with pytest.raises(ValueError, match="two patterns of one stream"):
+            create_projectors("volunteers", patterns, readmodel, Settings())
+
+
+def test_each_feature_has_its_own_file_and_projectors(tmp_path: Path) -> None:
+    built = build_features(Settings(state_dir=tmp_path))
+    assert list(built) == [spec.name for spec in load_platform().gateway().features]
+    live = built["volunteers"]
+    assert Path(live.readmodel.path) == tmp_path / "data" / "gateway-volunteers.sqlite3"
+    assert [(p.name, p.filter_subject) for p in live.projectors] == [
+        ("gateway-volunteers", "evt.cyl.volunteers.>")
+    ]
+    assert (
+        build_features(Settings(state_dir=tmp_path), start_projectors=False)[
+            "volunteers"
+        ].projectors
+        == ()
+    )
