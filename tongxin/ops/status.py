@@ -1,5 +1,10 @@
 """What `tongxin ops status` reports: replicas, image and rollout state of every Tongxin
-Deployment, and the relay / projection lag each service gives on `/readyz`."""
+Deployment, and the relay / projection lag each service gives on `/readyz`.
+
+A service's relay reports `relay.lag`; the gateway reports one `projector:<feature>` check
+per feature, each with its `pending` events, and its lag is their sum (a gateway of an
+older release reports a single `projector` check, read the same way).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,11 @@ class Lag(BaseModel):
     )
     ready: bool | None = Field(description="The service's own readiness verdict; null if unknown.")
     reason: str | None = Field(description="Why the lag is unknown; null when it is known.")
+    parts: dict[str, int] = Field(
+        default_factory=dict,
+        description="Events behind per readiness check that gave them (e.g. "
+        "'projector:volunteers'); `value` is their sum.",
+    )
 
 
 class ServiceStatus(BaseModel):
@@ -101,20 +111,36 @@ def counts(deployment: client.V1Deployment) -> tuple[int, int, int, int]:
     )
 
 
+def _count(check: Any, key: str) -> int | None:
+    if isinstance(check, Mapping) and isinstance(check.get(key), int):
+        return int(check[key])
+    return None
+
+
 def lag_from_readyz(body: Mapping[str, Any]) -> Lag:
-    """The lag in a `/readyz` answer (services/kit/http.py): relay lag or projector pending."""
+    """The lag in a `/readyz` answer (services/kit/http.py): relay lag, or the pending events
+    of every projector (`projector:<feature>`, or `projector` from an older gateway)."""
     checks = body.get("checks")
     ready = body.get("ready") if isinstance(body.get("ready"), bool) else None
     if not isinstance(checks, Mapping):
         return Lag(value=None, source=None, ready=ready, reason="/readyz has no checks")
-    sources: tuple[tuple[Literal["relay", "projector"], str], ...] = (
-        ("relay", "lag"),
-        ("projector", "pending"),
-    )
-    for source, key in sources:
-        check = checks.get(source)
-        if isinstance(check, Mapping) and isinstance(check.get(key), int):
-            return Lag(value=check[key], source=source, ready=ready, reason=None)
+    relay = _count(checks.get("relay"), "lag")
+    if relay is not None:
+        return Lag(value=relay, source="relay", ready=ready, reason=None, parts={"relay": relay})
+    projectors = {
+        name: pending
+        for name, check in sorted(checks.items())
+        if name == "projector" or name.startswith("projector:")
+        if (pending := _count(check, "pending")) is not None
+    }
+    if projectors:
+        return Lag(
+            value=sum(projectors.values()),
+            source="projector",
+            ready=ready,
+            reason=None,
+            parts=projectors,
+        )
     return Lag(value=None, source=None, ready=ready, reason="/readyz reports no relay or projector")
 
 

@@ -115,8 +115,10 @@ def test_json_output_follows_the_committed_schema() -> None:
         "source": "relay",
         "ready": True,
         "reason": None,
+        "parts": {"relay": 3},
     }
     assert by_name["gateway"]["lag"]["value"] == 12
+    assert by_name["gateway"]["lag"]["parts"] == {"projector:volunteers": 12}
     assert by_name["ingest"]["rollout"] == "stalled"
     assert by_name["ingest"]["lag"]["value"] is None
     assert by_name["volunteers-relay"]["component"] == "relay"
@@ -133,7 +135,10 @@ def test_a_service_that_is_not_ready_still_reports_its_lag() -> None:
     kube, _ = recorded_cluster()
     not_ready = {
         "ready": False,
-        "checks": {"readmodel": {"ok": True}, "projector": {"ok": False, "pending": 900}},
+        "checks": {
+            "readmodel:volunteers": {"ok": True},
+            "projector:volunteers": {"ok": False, "pending": 900},
+        },
     }
     kube.core.connect_get_namespaced_service_proxy_with_path.side_effect = api_error(
         503, "Service Unavailable", json.dumps(not_ready)
@@ -164,6 +169,27 @@ def test_an_unreachable_or_odd_readyz_is_unknown_with_the_reason(failure: Any, r
     volunteers = next(s for s in report.services if s.name == "volunteers")
     assert volunteers.lag.value is None
     assert volunteers.lag.reason is not None and reason in volunteers.lag.reason
+
+
+def test_the_gateways_lag_is_every_features_projector_together() -> None:
+    readyz = {
+        "ready": False,
+        "checks": {
+            "readmodel:volunteers": {"ok": True},
+            "projector:volunteers": {"ok": True, "pending": 12, "positions": {"g-v": 1190}},
+            "readmodel:courses": {"ok": True},
+            "projector:courses": {"ok": False, "pending": 900, "positions": {"g-c": 3}},
+        },
+    }
+    lag = lag_from_readyz(readyz)
+    assert (lag.value, lag.source, lag.ready) == (912, "projector", False)
+    assert lag.parts == {"projector:courses": 900, "projector:volunteers": 12}
+
+
+def test_a_gateway_of_an_older_release_reports_one_projector() -> None:
+    readyz = {"ready": True, "checks": {"readmodel": {"ok": True}, "projector": {"pending": 7}}}
+    lag = lag_from_readyz(readyz)
+    assert (lag.value, lag.source, lag.parts) == (7, "projector", {"projector": 7})
 
 
 def test_a_service_without_lag_checks_says_so() -> None:
