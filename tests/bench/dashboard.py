@@ -24,7 +24,8 @@ async def wait_projected(gateway_url: str, position: int, patience_s: float = 12
     async with httpx.AsyncClient(base_url=gateway_url, timeout=5) as http:
         while time.monotonic() < deadline:
             report = (await http.get("/readyz")).json()
-            if report["checks"].get("projector", {}).get("position", 0) >= position:
+            positions = report["checks"].get("projector:volunteers", {}).get("positions", {})
+            if max(positions.values(), default=0) >= position:
                 return
             await asyncio.sleep(0.2)
     raise RuntimeError(f"the gateway did not reach stream position {position}")
