@@ -28,8 +28,8 @@ import uvicorn
 from nats.js import JetStreamContext
 
 from gateway.core.feature import LiveFeature
-from gateway.features import specs
-from gateway.main import SERVICE, build_features, create_gateway, open_feature
+from gateway.features import build_features, open_feature, specs
+from gateway.main import SERVICE, create_gateway
 from services.kit import bus
 from services.kit.consumer import Consumer
 from services.kit.settings import Settings

@@ -13,12 +13,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from gateway.core.broadcast import Broadcaster
-from gateway.core.feature import Feature, LiveFeature, adopt_renamed_file
-from gateway.core.projection import SqliteProjection
-from gateway.core.projector import create_projectors, durable_name
 from gateway.core.service import ServiceClient, http_client_for
-from gateway.features import registered
+from gateway.features import build_features, feature_readiness, open_feature
 from gateway.schema import create_router, create_schema
 from services.kit.auth import JwksVerifier
 from services.kit.http import create_app
@@ -29,59 +25,6 @@ log = logging.getLogger(__name__)
 SERVICE = "gateway"
 
 
-def readmodel_path(feature: Feature[Any], settings: Settings, folder: Path | None = None) -> Path:
-    """`<folder>/gateway-<feature>.sqlite3`; the folder defaults to `<state_dir>/data`."""
-    default = SqliteProjection.default_path(settings, feature.name)
-    return default if folder is None else folder / default.name
-
-
-def readmodel_file(settings: Settings, feature: str) -> Path:
-    """Where a feature's read model lives in the state folder."""
-    return SqliteProjection.default_path(settings, feature)
-
-
-def projector_names(settings: Settings, feature: str) -> tuple[str, ...]:
-    """The durable consumers (and stored positions) of a feature's read model."""
-    spec = next(spec for _, spec in registered() if spec.name == feature)
-    return tuple(durable_name(feature, pattern, settings) for pattern in spec.consumes)
-
-
-def build_features(
-    settings: Settings,
-    *,
-    readmodel_dir: Path | None = None,
-    start_projectors: bool = True,
-    only: tuple[str, ...] | None = None,
-) -> dict[str, LiveFeature]:
-    """Every registered feature (or those in `only`), not yet open; see `open_feature`."""
-    built: dict[str, LiveFeature] = {}
-    for feature, spec in registered():
-        if only is not None and feature.name not in only:
-            continue
-        readmodel = feature.readmodel(readmodel_path(feature, settings, readmodel_dir))
-        projectors = (
-            create_projectors(feature.name, spec.consumes, readmodel, settings)
-            if start_projectors
-            else ()
-        )
-        built[feature.name] = LiveFeature(
-            feature=feature,
-            spec=spec,
-            readmodel=readmodel,
-            projectors=projectors,
-            broadcaster=Broadcaster(),
-        )
-    return built
-
-
-def open_feature(live: LiveFeature) -> None:
-    """Open its read model file, adopting the file it had under a former name."""
-    path = Path(live.readmodel.path)
-    if live.readmodel.path != ":memory:":
-        adopt_renamed_file(path, live.feature.renamed_from)
-    live.readmodel.open_shared()
-
-
 async def stop_projectors(tasks: list[asyncio.Task[None]], *, timeout_s: float = 10.0) -> None:
     for task in tasks:
         try:
@@ -90,30 +33,6 @@ async def stop_projectors(tasks: list[asyncio.Task[None]], *, timeout_s: float =
             log.warning("projector %s did not stop in time; cancelled", task.get_name())
         except Exception:
             log.exception("projector %s failed while stopping", task.get_name())
-
-
-async def feature_readiness(
-    live: LiveFeature, settings: Settings, max_lag: int | None
-) -> dict[str, Any]:
-    """`readmodel:<feature>` and, with projectors in this process, `projector:<feature>`."""
-    readmodel = live.readmodel
-    check: dict[str, Any] = {"ok": readmodel.is_open}
-    checks: dict[str, Any] = {f"readmodel:{live.name}": check}
-    if live.projectors:
-        pending = sum(p.pending for p in live.projectors)
-        checks[f"projector:{live.name}"] = {
-            "ok": all(p.connected for p in live.projectors)
-            and (max_lag is None or pending <= max_lag),
-            "pending": pending,
-            "positions": {p.name: p.position for p in live.projectors},
-        }
-    elif readmodel.is_open:
-        # Another process projects: what it has applied is all this one can tell.
-        check["positions"] = {
-            name: await asyncio.to_thread(readmodel.position, name)
-            for name in projector_names(settings, live.name)
-        }
-    return checks
 
 
 def create_gateway(

@@ -28,7 +28,6 @@ from typing import Any, ClassVar, Self
 
 from contracts.events import ContractEvent
 from services.kit.consumer import Delivered
-from services.kit.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +103,6 @@ class SqliteProjection:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._callbacks: list[ChangeCallback] = []
-
-    @staticmethod
-    def default_path(settings: Settings, feature: str) -> Path:
-        """Each feature's read model has its own file in the state folder."""
-        return settings.state_dir / "data" / f"gateway-{feature}.sqlite3"
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from contracts.platform import load_platform
 from gateway import features
 from gateway.core.feature import Feature
 from gateway.core.projector import create_projectors, durable_name
-from gateway.main import build_features
 from gateway.volunteers.readmodel import VolunteersReadModel
 from services.kit.settings import Settings
 
@@ -70,7 +69,7 @@ class TestDurableNames:
 
 
 def test_each_feature_has_its_own_file_and_projectors(tmp_path: Path) -> None:
-    built = build_features(Settings(state_dir=tmp_path))
+    built = features.build_features(Settings(state_dir=tmp_path))
     assert list(built) == [spec.name for spec in load_platform().gateway().features]
     live = built["volunteers"]
     assert Path(live.readmodel.path) == tmp_path / "data" / "gateway-volunteers.sqlite3"
@@ -78,7 +77,7 @@ def test_each_feature_has_its_own_file_and_projectors(tmp_path: Path) -> None:
         ("gateway-volunteers", "evt.cyl.volunteers.>")
     ]
     assert (
-        build_features(Settings(state_dir=tmp_path), start_projectors=False)[
+        features.build_features(Settings(state_dir=tmp_path), start_projectors=False)[
             "volunteers"
         ].projectors
         == ()

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.core.feature import adopt_renamed_file
 from gateway.core.projection import ReadModelBusyError, is_busy
-from gateway.main import build_features, open_feature
+from gateway.features import build_features, open_feature
 from gateway.tests.support import CONSUMER, Stream, published, registered
 from gateway.volunteers.readmodel import VolunteersReadModel
 from services.kit.settings import Settings

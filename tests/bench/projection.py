@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from contracts import volunteers as published
 from contracts.events import ContractEvent
 from gateway.__main__ import rebuild
-from gateway.main import build_features, open_feature
+from gateway.features import build_features, open_feature
 from services.kit import bus
 from services.kit.relay import message_id, source_of
 from services.kit.settings import Settings

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway.main import projector_names, readmodel_file
+from gateway.features import projector_names, readmodel_file
 from services.kit.auth import DevIssuer
 from services.kit.eventstore import build_application
 from services.kit.settings import Settings

@@ -18,7 +18,8 @@ from fastapi import FastAPI
 import gateway.__main__ as gateway_main
 from contracts.events import ContractEvent
 from gateway.core.projector import create_projectors
-from gateway.main import create_gateway, projector_names, readmodel_file
+from gateway.features import projector_names, readmodel_file
+from gateway.main import create_gateway
 from gateway.tests.support import T0, published, registered, volunteers_of
 from gateway.volunteers.readmodel import VolunteersReadModel
 from services.kit import bus
