@@ -26,13 +26,17 @@ SERVICE = "gateway"
 
 
 async def stop_projectors(tasks: list[asyncio.Task[None]], *, timeout_s: float = 10.0) -> None:
-    for task in tasks:
-        try:
-            await asyncio.wait_for(task, timeout=timeout_s)
-        except TimeoutError:
-            log.warning("projector %s did not stop in time; cancelled", task.get_name())
-        except Exception:
-            log.exception("projector %s failed while stopping", task.get_name())
+    """Wait for projectors told to stop, together; cancel those still running after that."""
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+    for task in pending:
+        log.warning("projector %s did not stop in time; cancelled", task.get_name())
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        if not task.cancelled() and (failure := task.exception()) is not None:
+            log.error("projector %s failed while stopping", task.get_name(), exc_info=failure)
 
 
 def create_gateway(
