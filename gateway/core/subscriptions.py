@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import strawberry
 
@@ -14,7 +14,7 @@ from gateway.core.broadcast import Broadcaster, TooManySubscribersError
 from gateway.errors import UNAUTHENTICATED, UNAVAILABLE, coded
 
 
-async def changes(info: strawberry.Info, broadcaster: Broadcaster) -> AsyncIterator[str]:
+async def changes(info: strawberry.Info, broadcaster: Broadcaster) -> AsyncGenerator[str, None]:
     """The keys of changed items, one at a time, until the connection's token expires.
 
     At expiry it raises UNAUTHENTICATED, which ends the subscription. Iterate it inside
