@@ -109,7 +109,13 @@ def create_gateway(
     )
     app.state.features = features
     app.include_router(
-        create_router(create_schema(introspection=introspection), graphql_ide=graphql_ide),
+        create_router(
+            create_schema(
+                introspection=introspection,
+                features=[live.feature for live in features.values()],
+            ),
+            graphql_ide=graphql_ide,
+        ),
         prefix="/graphql",
     )
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from gateway.context import GatewayContext, context_getter
+from gateway.core.feature import Feature
 from gateway.errors import (
     BAD_USER_INPUT,
     FORBIDDEN,
@@ -42,14 +44,9 @@ MAX_TOKENS = 2000
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
 
 
-def _merged(name: str, parts: list[type | None]) -> type | None:
+def _merged(name: str, parts: Iterable[type | None]) -> type | None:
     present = tuple(part for part in parts if part is not None)
     return merge_types(name, present) if present else None
-
-
-Query = merge_types("Query", tuple(f.query for f, _ in registered() if f.query is not None))
-Mutation = _merged("Mutation", [feature.mutation for feature, _ in registered()])
-Subscription = _merged("Subscription", [feature.subscription for feature, _ in registered()])
 
 
 EXPECTED = {UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND, UNAVAILABLE}
@@ -75,8 +72,15 @@ class GatewaySchema(strawberry.Schema):
         super().process_errors(unexpected, execution_context)
 
 
-def create_schema(*, introspection: bool = True) -> strawberry.Schema:
-    """The schema with its cost limits; introspection can be turned off for production."""
+def create_schema(
+    *, introspection: bool = True, features: Sequence[Feature[Any]] | None = None
+) -> strawberry.Schema:
+    """The features' types merged, with cost limits; introspection can be turned off for
+    production. `features` defaults to the registered ones."""
+    chosen = [feature for feature, _ in registered()] if features is None else features
+    query = _merged("Query", (feature.query for feature in chosen))
+    if query is None:
+        raise ValueError("no feature gives the gateway a query")
     extensions: list[Any] = [
         lambda: coded(QueryDepthLimiter(max_depth=MAX_DEPTH), QUERY_TOO_DEEP),
         lambda: coded(MaxAliasesLimiter(max_alias_count=MAX_ALIASES), TOO_MANY_ALIASES),
@@ -90,7 +94,10 @@ def create_schema(*, introspection: bool = True) -> strawberry.Schema:
             )
         )
     return GatewaySchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=query,
+        mutation=_merged("Mutation", (feature.mutation for feature in chosen)),
+        subscription=_merged("Subscription", (feature.subscription for feature in chosen)),
+        extensions=extensions,
     )
 
 
