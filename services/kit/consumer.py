@@ -9,8 +9,9 @@ Delivery rules:
   rest of the batch with a growing delay, and is retried for as long as it takes;
 - any other failure is retried up to `consumer_max_deliver` deliveries, then the
   message goes to the dead-letter stream and later messages apply;
-- a message that is not a valid CloudEvent of the published language goes to the
-  dead-letter stream at once: retrying cannot make it valid.
+- a message that is not a valid CloudEvent of the published language, or whose type
+  does not belong to the boundary of the subject it arrived on (`wire.from_nats`), goes
+  to the dead-letter stream at once: retrying cannot make it valid.
 The server-side max_deliver is unlimited on purpose: messages held back behind a
 failing one must never be dropped by the server.
 
@@ -43,7 +44,7 @@ from services.kit import bus
 from services.kit.settings import Settings
 from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context
-from services.kit.wire import Envelope, MalformedEventError, from_headers
+from services.kit.wire import Envelope, MalformedEventError, from_nats
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("tongxin.consumer")
@@ -211,7 +212,7 @@ class Consumer:
                 await msg.ack()  # Already applied: a redelivery changes nothing.
                 continue
             try:
-                fresh.append((msg, Delivered(seq, from_headers(msg.headers, msg.data))))
+                fresh.append((msg, Delivered(seq, from_nats(msg.subject, msg.headers, msg.data))))
             except MalformedEventError as exc:
                 await self._dead_letter(js, msg, exc)
         if not fresh:

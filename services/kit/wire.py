@@ -7,13 +7,15 @@ the same header idea as the HTTP binary mode, which is what is written here.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from contracts.departments import load_ownership_map
 from contracts.events import ContractEvent
 from contracts.registry import UnknownEventTypeError, event_class
 
@@ -23,6 +25,14 @@ REQUIRED = ("id", "source", "type", "specversion")
 
 class MalformedEventError(ValueError):
     """A message is not a valid CloudEvent of the published language."""
+
+
+class MisroutedEventError(MalformedEventError):
+    """An event arrived on a subject outside its type's boundary, or claims another owner.
+
+    NATS permissions decide who may publish on a subject, and nothing else: a department
+    allowed into its own boundary could otherwise put another boundary's event type there.
+    """
 
 
 @dataclass(frozen=True)
@@ -216,6 +226,48 @@ def from_headers(headers: dict[str, str] | None, body: bytes, *, tolerant: bool 
         sequence=int(sequence) if sequence and sequence.isdigit() else None,
         traceparent=headers.get("traceparent"),
     )
+
+
+def from_nats(
+    nats_subject: str, headers: dict[str, str] | None, body: bytes, *, tolerant: bool = True
+) -> Envelope:
+    """Read a binary-mode CloudEvent as it arrived on a NATS subject.
+
+    The subject is the only attribute NATS vouches for (its permissions say who may
+    publish there), so it decides: the event's type must belong to the subject's
+    boundary, and a `ce-department` header naming anyone but that boundary's owner is
+    refused rather than believed.
+    """
+    event_type = (headers or {}).get("ce-type")
+    if event_type:
+        check_route(event_type, nats_subject)
+    envelope = from_headers(headers, body, tolerant=tolerant)
+    claimed = (headers or {}).get("ce-department")
+    owner = type(envelope.data).department()
+    if claimed and claimed != owner:
+        raise MisroutedEventError(
+            f"ce-department {claimed!r} is not {owner!r}, the owner of {nats_subject}"
+        )
+    return envelope if envelope.department == owner else replace(envelope, department=owner)
+
+
+def check_route(event_type: str, nats_subject: str) -> None:
+    """Refuse an event type on a subject outside the type's own boundary."""
+    try:
+        cls = event_class(event_type)
+    except UnknownEventTypeError:
+        raise MalformedEventError(f"unknown event type {event_type!r}") from None
+    prefix = _subject_prefix(cls.boundary)
+    if not nats_subject.startswith(prefix + "."):
+        raise MisroutedEventError(
+            f"{event_type} belongs to boundary {cls.boundary!r} ({prefix}.>), "
+            f"not to subject {nats_subject}"
+        )
+
+
+@cache
+def _subject_prefix(boundary: str) -> str:
+    return load_ownership_map().subject_prefix(boundary)
 
 
 def from_structured(document: Any, *, tolerant: bool = False) -> Envelope:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from nats.js.errors import NotFoundError
@@ -12,11 +14,13 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from contracts import registry
-from services.kit.bus import DEAD_LETTER_STREAM
+from contracts.checks import BackgroundCheckCompleted
+from contracts.volunteers import VolunteerSignedUp
+from services.kit.bus import DEAD_LETTER_STREAM, ensure_stream
 from services.kit.consumer import Consumer, Delivered
 from services.kit.relay import OutboxRelay
 from services.kit.settings import Settings
-from services.kit.wire import from_headers
+from services.kit.wire import envelope_for, from_headers
 from tests.support import eventually
 from tests.support.counter import (
     BOUNDARY,
@@ -340,3 +344,74 @@ async def test_a_durable_deleted_for_idling_is_recreated_at_the_projections_posi
         async with running(consumer_for(projection, settings).run):
             await eventually(lambda: projection.count() == 15, timeout=30)
     assert projection.offered == list(range(11, 16))
+
+
+def _check_completed(volunteer_id: str) -> BackgroundCheckCompleted:
+    return BackgroundCheckCompleted(
+        check_id=f"check-{volunteer_id[:8]}",
+        volunteer_id=volunteer_id,
+        outcome="failed",
+        completed_at=datetime(2026, 11, 29, 9, 0, tzinfo=UTC),
+    )
+
+
+async def test_an_event_off_its_own_boundary_is_dead_lettered_with_the_reason(
+    settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    # Public security may publish into evt.pol.checks.>, and nowhere else; NATS checks
+    # only the subject, so whatever type it names there must be a checks type.
+    good, forged_type, forged_department, later = (str(uuid4()) for _ in range(4))
+    impostor = VolunteerSignedUp(shift_id=str(uuid4()), volunteer_id=forged_type, places_filled=1)
+    messages = [
+        envelope_for(_check_completed(good), id="pol-1", source="/pol", subject=good).headers(),
+        envelope_for(impostor, id="pol-2", source="/pol", subject=forged_type).headers(),
+        envelope_for(
+            _check_completed(forged_department), id="pol-3", source="/pol", subject=None
+        ).headers()
+        | {"ce-department": "cyl"},
+        envelope_for(_check_completed(later), id="pol-4", source="/pol", subject=later).headers(),
+    ]
+    bodies = [
+        _check_completed(good).model_dump_json().encode(),
+        impostor.model_dump_json().encode(),
+        _check_completed(forged_department).model_dump_json().encode(),
+        _check_completed(later).model_dump_json().encode(),
+    ]
+    subject = BackgroundCheckCompleted.subject()
+    async with nats_client(nats_url) as nc:
+        js = nc.jetstream()
+        await ensure_stream(js, "checks", settings)
+        for headers, body in zip(messages, bodies, strict=True):
+            await js.publish(subject, body, headers=headers)
+
+    projection = CheckProjection(tmp_path / "checks.sqlite3")
+    consumer = Consumer(
+        name="checks-reader", boundary="checks", projection=projection, settings=settings
+    )
+    async with running(consumer.run):
+        await eventually(lambda: projection.count() == 2, timeout=30)
+        dead = await eventually(lambda: _dead_letters_of(nats_url, 2), timeout=30)
+
+    assert projection.volunteers == [good, later]
+    assert [letter.headers["tongxin-dlq-stream-seq"] for letter in dead] == ["2", "3"]
+    assert all("MisroutedEventError" in letter.headers["tongxin-dlq-error"] for letter in dead)
+    reasons = [letter.headers["tongxin-dlq-error"] for letter in dead]
+    assert "belongs to boundary 'volunteers'" in reasons[0] and subject in reasons[0]
+    assert "ce-department 'cyl'" in reasons[1]
+
+
+async def _dead_letters_of(url: str, at_least: int) -> list:
+    letters = await _dead_letters(url)
+    return letters if len(letters) >= at_least else []
+
+
+class CheckProjection(CounterProjection):
+    """Remembers, in order, the volunteers whose checks it applied."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.volunteers: list[str] = []
+
+    def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
+        super().apply(consumer, events)
+        self.volunteers += [str(getattr(d.envelope.data, "volunteer_id", "")) for d in events]

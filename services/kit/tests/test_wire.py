@@ -10,9 +10,11 @@ import pytest
 from contracts.volunteers import VolunteerSignedUp
 from services.kit.wire import (
     MalformedEventError,
+    MisroutedEventError,
     binary_message,
     envelope_for,
     from_headers,
+    from_nats,
     from_structured,
 )
 
@@ -145,3 +147,39 @@ def test_binary_message_is_the_envelope_on_the_wire() -> None:
         envelope.headers(),
     )
     assert from_headers(headers, body) == envelope
+
+
+def test_an_event_read_from_its_own_subject_is_the_envelope_sent() -> None:
+    envelope = sample()
+    assert from_nats(envelope.nats_subject(), envelope.headers(), envelope.payload()) == envelope
+
+
+@pytest.mark.parametrize(
+    "nats_subject",
+    [
+        "evt.pol.checks.volunteer-signed-up",  # another department's boundary
+        "evt.cyl.volunteersx.volunteer-signed-up",  # a prefix that only looks alike
+        "evt.cyl.volunteers",  # the boundary itself, no event
+    ],
+)
+def test_an_event_type_on_another_boundarys_subject_is_refused(nats_subject: str) -> None:
+    envelope = sample()
+    with pytest.raises(MisroutedEventError, match="belongs to boundary 'volunteers'"):
+        from_nats(nats_subject, envelope.headers(), envelope.payload())
+
+
+def test_a_department_header_other_than_the_subjects_owner_is_refused() -> None:
+    envelope = sample()
+    with pytest.raises(MisroutedEventError, match="ce-department 'pol'"):
+        from_nats(
+            envelope.nats_subject(),
+            envelope.headers() | {"ce-department": "pol"},
+            envelope.payload(),
+        )
+
+
+def test_without_a_department_header_the_subjects_owner_is_the_department() -> None:
+    envelope = sample()
+    headers = envelope.headers()
+    del headers["ce-department"]
+    assert from_nats(envelope.nats_subject(), headers, envelope.payload()).department == "cyl"
