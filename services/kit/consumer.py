@@ -5,8 +5,10 @@ transaction as the state it changes, so a redelivered message changes nothing.
 Delivery rules:
 - a batch is applied in one transaction; if that fails, messages are applied one
   by one to find the one that fails;
-- a transient failure (the database or network is away) naks the message and the
-  rest of the batch with a growing delay, and is retried for as long as it takes;
+- a transient failure (`services.kit.transient`: the database locked or away, a
+  version conflict, the network gone, or a projection's own `TransientError`) naks
+  the message and the rest of the batch with a growing delay, and is retried, in
+  order, for as long as it takes: it is never dead-lettered;
 - any other failure is retried up to `consumer_max_deliver` deliveries, then the
   message goes to the dead-letter stream and later messages apply;
 - a message that is not a valid CloudEvent of the published language, or whose type
@@ -44,6 +46,7 @@ from services.kit import bus
 from services.kit.settings import Settings
 from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context
+from services.kit.transient import Classifier, is_transient
 from services.kit.wire import Envelope, MalformedEventError, from_nats
 
 log = logging.getLogger(__name__)
@@ -51,21 +54,6 @@ tracer = trace.get_tracer("tongxin.consumer")
 
 APPLIED = Counter("tongxin_consumer_applied_total", "Events applied", ["consumer"])
 DEAD = Counter("tongxin_consumer_dead_lettered_total", "Events dead-lettered", ["consumer"])
-
-TRANSIENT: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
-
-
-def transient_errors() -> tuple[type[BaseException], ...]:
-    errors = list(TRANSIENT)
-    with contextlib.suppress(ImportError):
-        from eventsourcing.persistence import InterfaceError, OperationalError
-
-        errors += [OperationalError, InterfaceError]
-    with contextlib.suppress(ImportError):
-        import psycopg
-
-        errors += [psycopg.OperationalError, psycopg.InterfaceError]
-    return tuple(errors)
 
 
 @dataclass(frozen=True)
@@ -103,6 +91,7 @@ class Consumer:
         projection: Projection,
         settings: Settings,
         filter_subject: str | None = None,
+        is_transient: Classifier = is_transient,
     ) -> None:
         self.name = name
         self.boundary = boundary
@@ -113,7 +102,7 @@ class Consumer:
         self.connected = False
         self.position = 0
         self.pending = 0
-        self._transient = transient_errors()
+        self._is_transient = is_transient
         self._nc: Client | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -231,11 +220,11 @@ class Consumer:
         for index, (msg, delivered) in enumerate(fresh):
             try:
                 await self._apply([delivered])
-            except self._transient as exc:
-                await self._hold_back(fresh[index:], msg.metadata.num_delivered, exc)
-                return
             except Exception as exc:
-                if msg.metadata.num_delivered >= self.settings.consumer_max_deliver:
+                if (
+                    not self._is_transient(exc)
+                    and msg.metadata.num_delivered >= self.settings.consumer_max_deliver
+                ):
                     await self._dead_letter(js, msg, exc)
                     continue
                 await self._hold_back(fresh[index:], msg.metadata.num_delivered, exc)
@@ -258,6 +247,11 @@ class Consumer:
             with contextlib.suppress(Exception):
                 await msg.nak(delay=delay)
         await asyncio.sleep(delay)
+        # A conflict may mean someone else applied these events meanwhile (a tracking
+        # record already there): their redeliveries are then acknowledged, not retried.
+        with contextlib.suppress(Exception):
+            stored = await asyncio.to_thread(self.projection.position, self.name)
+            self.position = max(self.position, stored)
 
     async def _apply(self, events: list[Delivered]) -> None:
         spans = []

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
+import psycopg
 import pytest
+from eventsourcing.persistence import IntegrityError
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -20,6 +23,7 @@ from services.kit.bus import DEAD_LETTER_STREAM, ensure_stream
 from services.kit.consumer import Consumer, Delivered
 from services.kit.relay import OutboxRelay
 from services.kit.settings import Settings
+from services.kit.transient import TransientError
 from services.kit.wire import envelope_for, from_headers
 from tests.support import eventually
 from tests.support.counter import (
@@ -415,3 +419,162 @@ class CheckProjection(CounterProjection):
     def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
         super().apply(consumer, events)
         self.volunteers += [str(getattr(d.envelope.data, "volunteer_id", "")) for d in events]
+
+
+class LockedOutProjection(CounterProjection):
+    """A counter projection that waits only briefly for SQLite's lock, and counts refusals."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.refused = 0
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=0.05, isolation_level=None)
+
+    def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
+        try:
+            super().apply(consumer, events)
+        except sqlite3.OperationalError:
+            self.refused += 1
+            raise
+
+
+async def test_a_locked_read_model_holds_events_back_and_loses_none(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    app.fill(10)
+    path = tmp_path / "projection.sqlite3"
+    projection = LockedOutProjection(path)
+    # Another process (a rebuild, a backup) holds the read model's write lock for longer
+    # than the consumer's max_deliver (2) deliveries take.
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        async with running(relay_for(app, settings).run):
+            await eventually(lambda: _stream_count(nats_url, STREAM, 10), timeout=30)
+            async with running(consumer_for(projection, settings).run):
+                await eventually(
+                    lambda: projection.refused > settings.consumer_max_deliver + 1, timeout=30
+                )
+                holder.execute("ROLLBACK")
+                await eventually(lambda: projection.count() == 10, timeout=30)
+    finally:
+        holder.close()
+
+    assert [seq for seq, *_ in projection.rows()] == list(range(1, 11))
+    assert await _dead_letters(nats_url) == []
+
+
+class MyReadModelBusy(TransientError):
+    """How a projection names a failure of its own that will pass."""
+
+
+def _version_conflict() -> Exception:
+    return IntegrityError("duplicate key value violates unique constraint (originator_version)")
+
+
+def _postgres_away() -> Exception:
+    return psycopg.OperationalError("server closed the connection unexpectedly")
+
+
+def _declared_by_the_projection() -> Exception:
+    try:
+        raise KeyError("the cache is being refilled")
+    except KeyError as exc:
+        try:
+            raise MyReadModelBusy("try again shortly") from exc
+        except MyReadModelBusy as declared:
+            return declared
+
+
+class FailingFirstProjection(CounterProjection):
+    """Fails the first `times` attempts to apply one counter's events with `error()`."""
+
+    def __init__(
+        self, path: Path, counter_id: str, error: Callable[[], Exception], times: int
+    ) -> None:
+        super().__init__(path)
+        self.counter_id, self.error, self.left = counter_id, error, times
+
+    def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
+        if self.left and any(
+            str(getattr(d.envelope.data, "counter_id", "")) == self.counter_id for d in events
+        ):
+            self.left -= 1
+            raise self.error()
+        super().apply(consumer, events)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [_version_conflict, _postgres_away, _declared_by_the_projection],
+    ids=["eventsourcing-integrity", "psycopg-operational", "projections-own-transient"],
+)
+async def test_a_transient_failure_is_retried_in_order_and_never_dead_lettered(
+    app: CounterApp,
+    settings: Settings,
+    nats_url: str,
+    tmp_path: Path,
+    error: Callable[[], Exception],
+) -> None:
+    first = app.create("first")  # seq 1
+    flaky = app.create("flaky")  # seq 2
+    for _ in range(3):
+        app.increment(first)  # seqs 3..5
+    # More failures than the consumer's max_deliver (2) would allow a poison message.
+    projection = FailingFirstProjection(tmp_path / "p.sqlite3", str(flaky), error, times=4)
+
+    async with (
+        running(relay_for(app, settings).run),
+        running(consumer_for(projection, settings).run),
+    ):
+        await eventually(lambda: projection.count() == 5, timeout=60)
+
+    assert projection.left == 0
+    assert [seq for seq, *_ in projection.rows()] == [1, 2, 3, 4, 5]
+    assert await _dead_letters(nats_url) == []
+
+
+class TrackedProjection(CounterProjection):
+    """Refuses, as eventsourcing's tracking records do, a position it has already recorded.
+
+    The first time it is asked, another process (a second replica) gets there first.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.raced = False
+
+    def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
+        if not self.raced:
+            self.raced = True
+            super().apply(consumer, events)  # the other process's transaction
+        if events[0].stream_seq <= self.position(consumer):
+            raise IntegrityError(f"tracking record {consumer} {events[0].stream_seq} exists")
+        super().apply(consumer, events)
+
+
+async def test_events_another_process_applied_meanwhile_are_acknowledged_not_retried(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    app.fill(5)
+    projection = TrackedProjection(tmp_path / "p.sqlite3")
+    async with running(relay_for(app, settings).run):
+        await eventually(lambda: _stream_count(nats_url, STREAM, 5), timeout=30)
+        consumer = consumer_for(projection, settings)
+        async with running(consumer.run):
+            await eventually(lambda: consumer.pending == 0 and consumer.position == 5, timeout=30)
+        app.fill(1)
+        async with running(consumer.run):
+            await eventually(lambda: projection.count() == 6, timeout=30)
+
+    assert [seq for seq, *_ in projection.rows()] == list(range(1, 7))
+    assert await _dead_letters(nats_url) == []
+    assert await _durable_ack_floor(nats_url) == 6
+
+
+async def _durable_ack_floor(url: str) -> int:
+    async with nats_client(url) as nc:
+        info = await nc.jetstream().consumer_info(STREAM, CONSUMER)
+    assert info.ack_floor is not None
+    return int(info.ack_floor.stream_seq)
