@@ -37,6 +37,7 @@ from gateway.errors import (
 from gateway.features import registered
 from gateway.limits import PhaseErrorCodes, coded
 from services.kit.auth import AuthError
+from services.kit.webassets import OfflineGraphiQLRouter
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -104,7 +105,7 @@ def create_schema(
 schema = create_schema()
 
 
-class GatewayRouter(GraphQLRouter[GatewayContext, None]):
+class GatewayRouter(OfflineGraphiQLRouter[GatewayContext, None]):
     """The router, refusing websocket connections whose init carries no valid token."""
 
     def decode_json(self, data: str | bytes) -> object:

@@ -25,6 +25,7 @@ from services.kit.auth import AuthError, JwksVerifier, Principal, bearer_token
 from services.kit.errors import DomainError, ForbiddenError
 from services.kit.settings import Settings
 from services.kit.telemetry import FASTAPI_TELEMETRY
+from services.kit.webassets import offline_docs_app
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -152,11 +153,14 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     verifier: JwksVerifier | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the platform's defaults; the service adds its routers."""
-    app = FastAPI(
+    """A FastAPI app with the platform's defaults; the service adds its routers.
+
+    Its /docs and /redoc pages load their files from the app itself (`webassets`).
+    """
+    app = offline_docs_app(
         title=title,
         lifespan=lifespan,
-        telemetry=FASTAPI_TELEMETRY,  # type: ignore[arg-type]
+        telemetry=FASTAPI_TELEMETRY,
     )
     app.state.settings = settings
     app.state.verifier = verifier or JwksVerifier(
