@@ -7,7 +7,7 @@ the same header idea as the HTTP binary mode, which is what is written here.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -242,13 +242,12 @@ def from_nats(
     if event_type:
         check_route(event_type, nats_subject)
     envelope = from_headers(headers, body, tolerant=tolerant)
-    claimed = (headers or {}).get("ce-department")
     owner = type(envelope.data).department()
-    if claimed and claimed != owner:
+    if envelope.department != owner:
         raise MisroutedEventError(
-            f"ce-department {claimed!r} is not {owner!r}, the owner of {nats_subject}"
+            f"ce-department {envelope.department!r} is not {owner!r}, the owner of {nats_subject}"
         )
-    return envelope if envelope.department == owner else replace(envelope, department=owner)
+    return envelope
 
 
 def check_route(event_type: str, nats_subject: str) -> None:
