@@ -2,9 +2,9 @@
 
 A consumer retries a transient failure with backoff, in order, for as long as it takes;
 any other failure is retried a few times and then dead-lettered. Dead-lettering an event
-that would have applied a moment later silently loses it from a read model, so when in
-doubt about a database's error, call it transient: a stuck consumer shows as lag, a lost
-event shows nowhere.
+that would have applied a moment later silently loses it from a read model, so a
+database that is locked, busy, away or full, and a version conflict, are transient;
+an error that says the code is wrong (a missing table) is not: it would fail forever.
 
 A projection declares its own passing failures by raising `TransientError` (or a
 subclass), ideally `from` the original error; or it gives the consumer a classifier
@@ -34,10 +34,6 @@ def transient_types() -> tuple[type[BaseException], ...]:
         ConnectionError,
         TimeoutError,
         OSError,
-        # "database is locked" / "busy", and the disk or file going away. Also a schema
-        # that does not match, which no number of deliveries would fix: it then holds the
-        # consumer back (visible as lag) rather than dropping the events one by one.
-        sqlite3.OperationalError,
     ]
     with contextlib.suppress(ImportError):
         from eventsourcing.persistence import (
@@ -58,13 +54,46 @@ def transient_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+# SQLite's primary result codes that say "not now" rather than "never".
+SQLITE_NOT_NOW = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+# Builds that report no code: the message decides.
+SQLITE_NOT_NOW_WORDS = ("locked", "busy", "disk i/o error", "unable to open", "disk is full")
+
+
+def sqlite_not_now(exc: BaseException) -> bool:
+    """A SQLite lock or disk error, as opposed to a bug such as a missing table."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in SQLITE_NOT_NOW
+    return any(words in str(exc).lower() for words in SQLITE_NOT_NOW_WORDS)
+
+
 def is_transient(exc: BaseException) -> bool:
-    """The default classifier: the error, or one it was raised `from`, is transient."""
+    """The default classifier: the error, or one behind it, is transient.
+
+    Behind it as a traceback shows it: what it was raised `from`, or what was being
+    handled when it was raised (a ROLLBACK failing after a lock timed out is the lock's
+    doing), unless the raiser hid that with `from None`.
+    """
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, transient_types()):
+        if isinstance(current, transient_types()) or sqlite_not_now(current):
             return True
         seen.add(id(current))
-        current = current.__cause__
+        if current.__cause__ is not None:
+            current = current.__cause__
+        else:
+            current = None if current.__suppress_context__ else current.__context__
     return False
