@@ -92,7 +92,7 @@ def urls(settings: Settings, tmp_path: Path) -> Iterator[dict[str, str]]:
         "volunteers": create_volunteers(settings),
         "ingest": create_ingest(settings),
         "gateway": create_gateway(
-            settings, readmodel_path=tmp_path / "readmodel.sqlite3", start_projector=False
+            settings, readmodel_dir=tmp_path / "readmodels", start_projector=False
         ),
     }
     with (
