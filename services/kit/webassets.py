@@ -57,11 +57,13 @@ SAME_ORIGIN_ONLY = "; ".join(
 )
 
 
-def offline_docs_app(**kwargs: Any) -> FastAPI:
+def offline_docs_app(
+    *, docs_url: str | None = "/docs", redoc_url: str | None = "/redoc", **kwargs: Any
+) -> FastAPI:
     """A FastAPI app whose /docs and /redoc load Swagger UI and ReDoc from this server."""
-    app = FastAPIOffline(static_url=DOCS_ASSETS, **kwargs)
-    pages = {url for url in (app.docs_url, app.redoc_url, "/docs", "/redoc") if url}
-    app.add_middleware(SameOriginOnly, paths=frozenset(pages))
+    app = FastAPIOffline(docs_url, redoc_url, static_url=DOCS_ASSETS, **kwargs)
+    pages = frozenset(url for url in (docs_url, redoc_url) if url)
+    app.add_middleware(SameOriginOnly, paths=pages)
     return app
 
 
