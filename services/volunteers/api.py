@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from services.kit.auth import STAFF_ROLES, Principal
+from services.kit.commands import Command, SchoolId
 from services.kit.errors import ForbiddenError
 from services.kit.http import Caller, IdempotencyKey, problems, require_role
 from services.volunteers.application import VolunteersApplication
@@ -24,12 +25,6 @@ from services.volunteers.responses import (
     VolunteerRegistered,
     VolunteerView,
 )
-
-SchoolId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class RegisterVolunteer(Command):
