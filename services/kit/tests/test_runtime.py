@@ -1,4 +1,4 @@
-"""The service runtime: workers stop together, a store is always closed, reactions follow the relay."""
+"""The service runtime: workers stop together, stores always close, reactions follow the relay."""
 
 from __future__ import annotations
 
