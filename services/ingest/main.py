@@ -27,9 +27,10 @@ from opentelemetry import propagate
 from contracts.departments import load_ownership_map
 from services.ingest.openapi import STRUCTURED, Receipt, request_documentation
 from services.kit import bus
+from services.kit.backoff import Backoff
 from services.kit.errors import DomainError, ForbiddenError
 from services.kit.http import Caller, create_app, problem, problems, require_role
-from services.kit.runtime import Backoff, Workers
+from services.kit.runtime import Workers
 from services.kit.settings import Settings
 from services.kit.wire import Envelope, MalformedEventError, from_headers, from_structured
 

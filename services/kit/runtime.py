@@ -10,8 +10,9 @@ A service declares what is its own (application, router, translations, reactions
   publisher (the relay chains its publishes), and a reaction has one reader, so the events
   it consumes are applied once and in stream order.
 
-The pieces (`Backoff`, `Workers`, `run_process`, `serve_http`, `serve_operations`) are
-also for processes that are not event-sourced services (the ingest, the gateway).
+The pieces (`Workers`, `run_process`, `serve_http`, `serve_operations`) are
+also for processes that are not event-sourced services (the ingest, the gateway); their
+retry loops wait with `services.kit.backoff.Backoff`.
 """
 
 from __future__ import annotations
@@ -43,23 +44,6 @@ log = logging.getLogger(__name__)
 Work = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 # How long stopping workers may take before they are cancelled.
 STOP_TIMEOUT_S = 10.0
-
-
-class Backoff:
-    """A growing wait between attempts (doubling up to a cap), cut short by `stop`."""
-
-    def __init__(self, first: float = 0.2, cap: float = 5.0) -> None:
-        self.first = first
-        self.cap = cap
-        self.delay = first
-
-    def reset(self) -> None:
-        self.delay = self.first
-
-    async def wait(self, stop: asyncio.Event) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), self.delay)
-        self.delay = min(self.delay * 2, self.cap)
 
 
 class Workers:

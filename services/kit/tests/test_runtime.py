@@ -9,7 +9,8 @@ import pytest
 from fastapi import APIRouter
 
 from contracts.platform import ManifestError
-from services.kit.runtime import Backoff, Reaction, Service, Workers
+from services.kit.backoff import Backoff
+from services.kit.runtime import Reaction, Service, Workers
 from services.kit.settings import Settings
 from services.volunteers.application import VolunteersApplication
 from services.volunteers.integration import translate
