@@ -122,6 +122,8 @@ class Service:
 
     def __post_init__(self) -> None:
         process = load_platform().process(self.name)
+        if process.kind != "service":
+            raise ManifestError(f"{self.name!r} is not a service in contracts/platform.json")
         declared = sorted(r.subjects for r in self.reactions)
         if declared != sorted(process.reactions):
             raise ManifestError(

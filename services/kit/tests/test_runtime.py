@@ -92,15 +92,6 @@ async def test_an_api_without_workers_still_closes_its_store(tmp_path: Path) -> 
     assert app.state.application.closing.is_set()
 
 
-async def test_an_in_process_relay_brings_the_reactions_along(tmp_path: Path) -> None:
-    app = create_service(settings(tmp_path, relay_in_process=True))
-    async with running(app) as client:
-        checks = (await client.get("/readyz")).json()["checks"]
-        assert {"relay", "reaction:volunteers-police-checks", "nats"} <= set(checks)
-        assert checks["reaction:volunteers-police-checks"]["required"] is False
-    assert app.state.application.closing.is_set()
-
-
 def test_reactions_must_match_the_manifest() -> None:
     assert [r.subjects for r in VOLUNTEERS.reactions] == ["evt.pol.checks.>"]
     with pytest.raises(ManifestError, match="reacts to"):
@@ -113,4 +104,23 @@ def test_reactions_must_match_the_manifest() -> None:
             reactions=(
                 Reaction(name="x", subjects="evt.edu.care.>", projection=PoliceCheckResults),
             ),
+        )
+
+
+def test_only_a_service_of_the_manifest_gets_the_service_runtime() -> None:
+    with pytest.raises(ManifestError, match="not a service"):
+        Service(
+            name="ingest",
+            title="ingest",
+            application=VolunteersApplication,
+            router=APIRouter(),
+            translate=translate,
+        )
+    with pytest.raises(LookupError, match="no process named"):
+        Service(
+            name="parks",
+            title="parks",
+            application=VolunteersApplication,
+            router=APIRouter(),
+            translate=translate,
         )
