@@ -57,9 +57,6 @@ class Workers:
     def start(self, name: str, work: Work) -> None:
         self._tasks.append(asyncio.create_task(work(self.stop), name=name))
 
-    def __len__(self) -> int:
-        return len(self._tasks)
-
     async def close(self) -> list[tuple[str, BaseException]]:
         """Stop every worker (cancelling those that outstay `grace_s`); what failed, by name."""
         self.stop.set()
