@@ -13,6 +13,7 @@ import strawberry
 
 from gateway.context import context_of
 from gateway.errors import UNAUTHENTICATED, coded, forbidden
+from services.kit import scope
 from services.kit.auth import STAFF_ROLES, AuthError, Principal
 
 
@@ -26,19 +27,12 @@ def is_self(principal: Principal, volunteer_id: str) -> bool:
 
 def covers(principal: Principal, school_id: str | None) -> bool:
     """Staff whose scope covers this school (`city` covers every school)."""
-    if not is_staff(principal):
-        return False
-    if "city" in principal.scope:
-        return True
-    return school_id is not None and principal.covers_school(school_id)
+    return is_staff(principal) and scope.covers_school(principal.scope, school_id)
 
 
 def school_filter(principal: Principal) -> tuple[str, ...] | None:
     """The schools a listing is limited to: None for all of them."""
-    if "city" in principal.scope:
-        return None
-    prefix = "school:"
-    return tuple(sorted({s[len(prefix) :] for s in principal.scope if s.startswith(prefix)}))
+    return scope.school_filter(principal.scope)
 
 
 def require_staff(principal: Principal, what: str) -> None:

@@ -27,8 +27,10 @@ from opentelemetry import propagate
 from contracts.departments import load_ownership_map
 from services.ingest.openapi import STRUCTURED, Receipt, request_documentation
 from services.kit import bus
+from services.kit.backoff import Backoff
 from services.kit.errors import DomainError, ForbiddenError
 from services.kit.http import Caller, create_app, problem, problems, require_role
+from services.kit.runtime import Workers
 from services.kit.settings import Settings
 from services.kit.wire import Envelope, MalformedEventError, from_headers, from_structured
 
@@ -42,28 +44,35 @@ class Ingest:
         self.settings = settings
         self.nc: Client | None = None
         self._streams: set[str] = set()
+        # Set once connected with every department system's stream in place.
+        self.ready = asyncio.Event()
 
     async def connect_forever(self, stop: asyncio.Event) -> None:
-        delay = 0.2
-        while not stop.is_set() and self.nc is None:
+        """Connect, then create the department systems' streams; retry each until it holds."""
+        backoff = Backoff()
+        while not stop.is_set():
             try:
-                self.nc = await bus.connect(self.settings, "ingest")
+                if self.nc is None:
+                    self.nc = await bus.connect(self.settings, "ingest")
                 await self._ensure_system_streams()
             except Exception as exc:
-                log.warning("ingest: NATS not reachable (%s); retrying", exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 5.0)
+                log.warning("ingest: NATS or its streams not ready (%s); retrying", exc)
+                await backoff.wait(stop)
+                continue
+            self.ready.set()
+            return
+
+    def missing_streams(self) -> list[str]:
+        """The department systems' boundaries whose streams are not (yet) known to exist."""
+        return [name for name in system_boundaries() if name not in self._streams]
 
     async def _ensure_system_streams(self) -> None:
         """Department systems may publish straight onto NATS, but only the ingest may
         create their streams; NATS permissions keep everyone else from doing so."""
         js = self.jetstream()
-        for department in load_ownership_map().departments:
-            for boundary in department.boundaries:
-                if boundary.kind == "system" and boundary.name not in self._streams:
-                    await bus.ensure_stream(js, boundary.name, self.settings)
-                    self._streams.add(boundary.name)
+        for name in self.missing_streams():
+            await bus.ensure_stream(js, name, self.settings)
+            self._streams.add(name)
 
     def jetstream(self) -> JetStreamContext:
         if self.nc is None or not self.nc.is_connected:
@@ -93,6 +102,15 @@ class Ingest:
             "stream_seq": ack.seq,
             "duplicate": bool(ack.duplicate),
         }
+
+
+def system_boundaries() -> list[str]:
+    return [
+        boundary.name
+        for department in load_ownership_map().departments
+        for boundary in department.boundaries
+        if boundary.kind == "system"
+    ]
 
 
 class NatsUnavailableError(DomainError):
@@ -128,23 +146,26 @@ def create_service(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        stop = asyncio.Event()
-        connecting = asyncio.create_task(ingest.connect_forever(stop))
+        workers = Workers()
+        workers.start("connect", ingest.connect_forever)
         # Give the first connection a moment so a healthy start is ready at once;
         # if NATS is away the service still starts and answers 503 until it is back.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(connecting), 3.0)
+            await asyncio.wait_for(ingest.ready.wait(), 3.0)
         try:
             yield
         finally:
-            stop.set()
-            connecting.cancel()
+            await workers.close()
             if ingest.nc is not None:
                 with contextlib.suppress(Exception):
                     await ingest.nc.drain()
 
     async def readiness() -> dict[str, Any]:
-        return {"nats": {"ok": ingest.nc is not None and ingest.nc.is_connected}}
+        missing = ingest.missing_streams()
+        return {
+            "nats": {"ok": ingest.nc is not None and ingest.nc.is_connected},
+            "streams": {"ok": not missing, "missing": missing},
+        }
 
     app = create_app(
         title="Tongxin department ingest", settings=settings, readiness=readiness, lifespan=lifespan

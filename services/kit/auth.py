@@ -20,6 +20,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from services.kit.scope import covers_school
+
 Role = Literal["admin", "coordinator", "school-staff", "volunteer", "department-system", "viewer"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 # Roles that act for schools (scope decides which ones).
@@ -41,8 +43,8 @@ class Principal:
     scope: tuple[str, ...]
     token: str = ""
 
-    def covers_school(self, school_id: str) -> bool:
-        return "city" in self.scope or f"school:{school_id}" in self.scope
+    def covers_school(self, school_id: str | None) -> bool:
+        return covers_school(self.scope, school_id)
 
 
 def bearer_token(authorization: str) -> str:

@@ -294,8 +294,14 @@ def _install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
+        # The failure may come after the command's events were committed: only a retry
+        # with the same Idempotency-Key can tell (it returns the first answer if so).
         return problem(
-            500, "Internal error", "the request failed; nothing was changed", code="internal"
+            500,
+            "Internal error",
+            "the request failed unexpectedly; whether it took effect is not known: retry "
+            "with the same Idempotency-Key to find out safely",
+            code="internal",
         )
 
 

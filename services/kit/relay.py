@@ -28,6 +28,7 @@ from prometheus_client import Counter, Gauge
 from contracts.events import ContractEvent
 from services.kit import bus
 from services.kit.application import ServiceApplication
+from services.kit.backoff import Backoff
 from services.kit.eventstore import TracingMapper
 from services.kit.settings import Settings
 from services.kit.telemetry import spans_recorded
@@ -94,21 +95,19 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set, surviving NATS and store outages."""
-        backoff = 0.1
+        backoff = Backoff(first=0.1)
         while not stop.is_set():
             try:
                 js = await self._jetstream()
                 await self._catch_up_position(js)
+                backoff.reset()
                 await self._pump(js, stop)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.connected = False
-                log.warning("relay %s: %s; retrying in %.1fs", self.service, exc, backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
+                log.warning("relay %s: %s; retrying in %.1fs", self.service, exc, backoff.delay)
+                await backoff.wait(stop)
         await self.close()
 
     async def close(self) -> None:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
-from services.kit.auth import STAFF_ROLES, Principal
-from services.kit.errors import ForbiddenError
-from services.kit.http import Caller, IdempotencyKey, problems, require_role
+from services.kit.commands import Command, SchoolId
+from services.kit.http import Caller, IdempotencyKey, problems
 from services.volunteers.application import VolunteersApplication
 from services.volunteers.domain import PostKind, Shift, Volunteer, VolunteerKind
+from services.volunteers.policy import POLICY
 from services.volunteers.responses import (
     Attended,
     BackgroundCheckRequested,
@@ -24,12 +25,6 @@ from services.volunteers.responses import (
     VolunteerRegistered,
     VolunteerView,
 )
-
-SchoolId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class RegisterVolunteer(Command):
@@ -76,20 +71,12 @@ EXISTING = problems(404, 409)
 READ = problems(404)
 
 
-def _may_act_for_school(caller: Principal, school_id: str | None) -> None:
-    require_role(caller, *STAFF_ROLES)
-    if "city" in caller.scope:
-        return
-    if school_id is None or not caller.covers_school(school_id):
-        raise ForbiddenError("this credential acts only for the schools in its scope")
+def _home_school(app: VolunteersApplication, volunteer_id: UUID) -> Callable[[], str | None]:
+    return lambda: app.volunteer(volunteer_id).school_id
 
 
-def _may_act_for_volunteer(
-    caller: Principal, app: VolunteersApplication, volunteer_id: UUID
-) -> None:
-    if caller.role == "volunteer" and caller.subject == str(volunteer_id):
-        return
-    _may_act_for_school(caller, app.volunteer(volunteer_id).school_id)
+def _shift_school(app: VolunteersApplication, shift_id: UUID) -> Callable[[], str | None]:
+    return lambda: app.shift(shift_id).school_id
 
 
 def _at(value: datetime | None) -> datetime:
@@ -100,7 +87,7 @@ def _at(value: datetime | None) -> datetime:
 def register_volunteer(
     body: RegisterVolunteer, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
-    _may_act_for_school(caller, body.school_id)
+    POLICY.authorize(caller, "register-volunteer", school=body.school_id)
     return app.register_volunteer(
         key, display_name=body.display_name, kind=body.kind, school_id=body.school_id
     )
@@ -108,7 +95,12 @@ def register_volunteer(
 
 @router.get("/volunteers/{volunteer_id}", response_model=VolunteerView, responses=READ)
 def get_volunteer(volunteer_id: UUID, caller: Caller, app: App) -> dict[str, Any]:
-    _may_act_for_volunteer(caller, app, volunteer_id)
+    POLICY.authorize(
+        caller,
+        "read-volunteer",
+        school=_home_school(app, volunteer_id),
+        volunteer_id=str(volunteer_id),
+    )
     return volunteer_view(app.volunteer(volunteer_id))
 
 
@@ -121,14 +113,13 @@ def get_volunteer(volunteer_id: UUID, caller: Caller, app: App) -> dict[str, Any
 def request_background_check(
     volunteer_id: UUID, body: RequestBackgroundCheck, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
-    _may_act_for_volunteer(caller, app, volunteer_id)
-    require_role(caller, *STAFF_ROLES)
+    POLICY.authorize(caller, "request-background-check", school=_home_school(app, volunteer_id))
     return app.request_background_check(key, volunteer_id)
 
 
 @router.post("/shifts", status_code=201, response_model=ShiftPublished, responses=NEW)
 def publish_shift(body: PublishShift, caller: Caller, key: IdempotencyKey, app: App) -> Any:
-    _may_act_for_school(caller, body.school_id)
+    POLICY.authorize(caller, "publish-shift", school=body.school_id)
     return app.publish_shift(key, **body.model_dump())
 
 
@@ -136,15 +127,18 @@ def publish_shift(body: PublishShift, caller: Caller, key: IdempotencyKey, app: 
     "/shifts/{shift_id}", response_model=ShiftView, response_model_exclude_none=True, responses=READ
 )
 def get_shift(shift_id: UUID, caller: Caller, app: App) -> dict[str, Any]:
-    shift = app.shift(shift_id)
-    if caller.role != "volunteer":
-        _may_act_for_school(caller, shift.school_id)
-    return shift_view(shift, include_volunteers=caller.role != "volunteer")
+    POLICY.authorize(caller, "read-shift", school=_shift_school(app, shift_id))
+    return shift_view(app.shift(shift_id), include_volunteers=caller.role != "volunteer")
 
 
 @router.post("/shifts/{shift_id}/sign-ups", response_model=PlaceChanged, responses=EXISTING)
 def sign_up(shift_id: UUID, body: SignUp, caller: Caller, key: IdempotencyKey, app: App) -> Any:
-    _may_act_for_sign_up(caller, app, shift_id, body.volunteer_id)
+    POLICY.authorize(
+        caller,
+        "sign-up",
+        school=_shift_school(app, shift_id),
+        volunteer_id=str(body.volunteer_id),
+    )
     return app.sign_up(key, shift_id, body.volunteer_id, body.expected_version)
 
 
@@ -152,7 +146,12 @@ def sign_up(shift_id: UUID, body: SignUp, caller: Caller, key: IdempotencyKey, a
 def cancel_sign_up(
     shift_id: UUID, body: SignUp, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
-    _may_act_for_sign_up(caller, app, shift_id, body.volunteer_id)
+    POLICY.authorize(
+        caller,
+        "cancel-sign-up",
+        school=_shift_school(app, shift_id),
+        volunteer_id=str(body.volunteer_id),
+    )
     return app.cancel_sign_up(key, shift_id, body.volunteer_id, body.expected_version)
 
 
@@ -160,7 +159,7 @@ def cancel_sign_up(
 def check_in(
     shift_id: UUID, body: Attendance, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
-    _may_act_for_school(caller, app.shift(shift_id).school_id)
+    POLICY.authorize(caller, "check-in", school=_shift_school(app, shift_id))
     return app.check_in(key, shift_id, body.volunteer_id, _at(body.at))
 
 
@@ -168,16 +167,8 @@ def check_in(
 def check_out(
     shift_id: UUID, body: Attendance, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
-    _may_act_for_school(caller, app.shift(shift_id).school_id)
+    POLICY.authorize(caller, "check-out", school=_shift_school(app, shift_id))
     return app.check_out(key, shift_id, body.volunteer_id, _at(body.at))
-
-
-def _may_act_for_sign_up(
-    caller: Principal, app: VolunteersApplication, shift_id: UUID, volunteer_id: UUID
-) -> None:
-    if caller.role == "volunteer" and caller.subject == str(volunteer_id):
-        return
-    _may_act_for_school(caller, app.shift(shift_id).school_id)
 
 
 def volunteer_view(volunteer: Volunteer) -> dict[str, Any]:

@@ -13,17 +13,11 @@ from eventsourcing.persistence import Tracking
 
 from contracts.checks import BackgroundCheckCompleted
 from services.kit.application import CommandKey, ServiceApplication
-from services.kit.errors import NotFoundError, StaleVersionError
+from services.kit.commands import check_version
+from services.kit.errors import NotFoundError
 from services.volunteers.domain import Shift, Volunteer
 
 log = logging.getLogger(__name__)
-
-
-def _check_version(aggregate: Aggregate, expected: int | None) -> None:
-    if expected is not None and aggregate.version != expected:
-        raise StaleVersionError(
-            f"expected version {expected}, but the current version is {aggregate.version}"
-        )
 
 
 class VolunteersApplication(ServiceApplication):
@@ -83,7 +77,7 @@ class VolunteersApplication(ServiceApplication):
     ) -> dict[str, Any]:
         def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
             shift = self.shift(shift_id)
-            _check_version(shift, expected_version)
+            check_version(shift, expected_version)
             shift.sign_up(self.volunteer(volunteer_id))
             return [shift], self._place_response(shift, volunteer_id)
 
@@ -98,7 +92,7 @@ class VolunteersApplication(ServiceApplication):
     ) -> dict[str, Any]:
         def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
             shift = self.shift(shift_id)
-            _check_version(shift, expected_version)
+            check_version(shift, expected_version)
             shift.cancel(str(volunteer_id))
             return [shift], self._place_response(shift, volunteer_id)
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.kit.commands import Answer
 from services.volunteers.domain import CheckStatus, PostKind, VolunteerKind
-
-
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class VolunteerRegistered(Answer):

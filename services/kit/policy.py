@@ -1,0 +1,107 @@
+"""Who may do what in a service: one table per service, checked on every command and read.
+
+A caller passes when one of these holds, in this order:
+- its role is one the action is open to (facts with no personal data, e.g. a shift for
+  volunteers looking for one);
+- the action is self-service and the caller is the volunteer it names;
+- its role is one of the action's staff roles, its department owns the service (the
+  ownership map says which) or is granted it for that role, and its scope covers the
+  school the action is for (`services.kit.scope`).
+Anything else is a 403 naming the first reason that failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from contracts.departments import OwnershipMap, load_ownership_map
+from services.kit.auth import ROLES, Principal
+from services.kit.errors import ForbiddenError
+from services.kit.scope import covers_school
+
+School = str | None | Callable[[], str | None]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A department other than the owner that may act in the service, in these roles only."""
+
+    department: str
+    roles: tuple[str, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may take one action; see the module docstring."""
+
+    staff: tuple[str, ...] = ()
+    self_service: bool = False
+    open_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A service's whole authorization table: its grants and one rule per action."""
+
+    service: str
+    rules: Mapping[str, Rule]
+    grants: tuple[Grant, ...] = ()
+    ownership: OwnershipMap = field(default_factory=load_ownership_map, repr=False)
+
+    def __post_init__(self) -> None:
+        owner = self.owner
+        for grant in self.grants:
+            self.ownership.department(grant.department)  # an unknown code fails here
+            if grant.department == owner:
+                raise ValueError(f"{owner!r} owns {self.service!r}: it needs no grant")
+            _known_roles(grant.roles)
+        for rule in self.rules.values():
+            _known_roles(rule.staff + rule.open_to)
+
+    @property
+    def owner(self) -> str:
+        """The department owning the service's boundary, from the ownership map."""
+        return self.ownership.owner_of(self.service).code
+
+    def departments(self, role: str) -> frozenset[str]:
+        """The departments whose staff in `role` may act in this service."""
+        granted = {g.department for g in self.grants if role in g.roles}
+        return frozenset({self.owner} | granted)
+
+    def authorize(
+        self,
+        caller: Principal,
+        action: str,
+        *,
+        school: School = None,
+        volunteer_id: str | None = None,
+    ) -> None:
+        """Raise ForbiddenError unless `caller` may take `action`.
+
+        `school` is the school the action is for, or a function finding it (called only
+        once role and department pass, so a refused caller never loads anything);
+        `volunteer_id` is the volunteer the action names, for self-service.
+        """
+        rule = self.rules[action]
+        if caller.role in rule.open_to:
+            return
+        if rule.self_service and caller.role == "volunteer" and caller.subject == volunteer_id:
+            return
+        if caller.role not in rule.staff:
+            raise ForbiddenError(f"role {caller.role!r} may not {action}")
+        if caller.department not in self.departments(caller.role):
+            raise ForbiddenError(
+                f"{action} in {self.service} is for the departments that own or are granted "
+                f"it; a {caller.role} of {caller.department or 'no department'!r} is not one"
+            )
+        school_id = school() if callable(school) else school
+        if not covers_school(caller.scope, school_id):
+            raise ForbiddenError("this credential acts only for the schools in its scope")
+
+
+def _known_roles(roles: tuple[str, ...]) -> None:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")

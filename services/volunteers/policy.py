@@ -1,0 +1,44 @@
+"""Who may do what in the volunteers service: the whole table, read in one place.
+
+The Youth League (cyl) owns the service (contracts/departments.json). Schools belong to
+the Education Bureau, so its school staff are granted the service for their own schools;
+the Committee for the Care of the Next Generation runs the five-elders teams, so its
+coordinators are granted it too. No other department acts here, whatever the role.
+"""
+
+from __future__ import annotations
+
+from services.kit.policy import Grant, Policy, Rule
+
+STAFF = ("admin", "coordinator", "school-staff")
+
+POLICY = Policy(
+    service="volunteers",
+    grants=(
+        Grant(
+            "edu",
+            roles=("school-staff",),
+            why="schools register their own volunteers and run their own shifts",
+        ),
+        Grant(
+            "ccng",
+            roles=("coordinator",),
+            why="five-elders teams organise the elders who volunteer",
+        ),
+    ),
+    rules={
+        # Staff act for the volunteer's home school (a volunteer with none: city scope only).
+        "register-volunteer": Rule(staff=STAFF),
+        "read-volunteer": Rule(staff=STAFF, self_service=True),
+        "request-background-check": Rule(staff=STAFF),
+        # Staff act for the shift's school.
+        "publish-shift": Rule(staff=STAFF),
+        # A shift's public facts are for volunteers looking for one; who holds the places
+        # is personal data, shown to staff only (services.volunteers.api).
+        "read-shift": Rule(staff=STAFF, open_to=("volunteer",)),
+        "sign-up": Rule(staff=STAFF, self_service=True),
+        "cancel-sign-up": Rule(staff=STAFF, self_service=True),
+        "check-in": Rule(staff=STAFF),
+        "check-out": Rule(staff=STAFF),
+    },
+)
