@@ -4,6 +4,7 @@
 #   docker run tongxin:dev gateway serve                 (or: gateway project, gateway rebuild)
 # Build: docker build -t tongxin:dev .
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+ARG NODE_IMAGE=node:22.20.0-bookworm-slim
 
 # -- builder: a virtual environment from the runtime lock, then the project as a wheel ------
 FROM ${PYTHON_IMAGE} AS builder
@@ -26,6 +27,12 @@ RUN /opt/tongxin/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/tongxin/bin/pip uninstall --yes pip
 COPY --chmod=0755 deploy/compose/healthcheck.py /opt/tongxin/bin/tongxin-healthcheck
 
+# -- web: GraphiQL's browser files, exactly as package-lock.json pins them ----------------
+FROM ${NODE_IMAGE} AS web
+WORKDIR /web
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
 # -- runtime: the interpreter, the virtual environment, an unprivileged user ----------------
 FROM ${PYTHON_IMAGE} AS runtime
 ARG UID=10001
@@ -38,12 +45,14 @@ RUN python -m pip uninstall --yes --disable-pip-version-check pip setuptools whe
     && chown -R "${UID}:${UID}" /var/lib/tongxin \
     && chmod 0700 /var/lib/tongxin/keys
 COPY --from=builder /opt/tongxin /opt/tongxin
+COPY --from=web /web/node_modules /opt/tongxin/web/node_modules
 # The only writable places are TONGXIN_STATE_DIR (mount a volume there, or on its data/ and
 # keys/) and /tmp, so the root filesystem can be read-only; bytecode was compiled at install.
 ENV PATH=/opt/tongxin/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TONGXIN_STATE_DIR=/var/lib/tongxin \
+    TONGXIN_WEB_ASSETS_DIR=/opt/tongxin/web/node_modules \
     TONGXIN_HTTP_HOST=0.0.0.0
 WORKDIR /var/lib/tongxin
 USER 10001:10001

@@ -21,7 +21,7 @@ help:
 	@echo "make bench      benchmarks against the raw building blocks (results: bench-results/)"
 	@echo "make chaos      kill processes at random under load; check nothing acknowledged is lost"
 	@echo "make fuzz       1,000 generated requests per service API (schemathesis), fresh cases each run"
-	@echo "make clean      remove .venv and .tongxin"
+	@echo "make clean      remove .venv, .tongxin, .tools and node_modules"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -65,4 +65,4 @@ fuzz: bootstrap
 	TONGXIN_FUZZ_CASES=$${TONGXIN_FUZZ_CASES:-1000} $(BIN)/pytest -q tests/fuzz $(ARGS)
 
 clean:
-	rm -rf $(VENV) .tongxin .tools
+	rm -rf $(VENV) .tongxin .tools node_modules

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -29,7 +30,11 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema import BaseSchema
 
-NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+# A source checkout keeps them beside the code; an installed package (the image) is told
+# where they are.
+NODE_MODULES = Path(
+    os.environ.get("TONGXIN_WEB_ASSETS_DIR") or Path(__file__).resolve().parents[2] / "node_modules"
+)
 DOCS_ASSETS = "/static-offline-docs"
 IDE_ASSETS = "ide-assets"
 INSTALL_HINT = "run `make bootstrap` (it installs them with `npm ci`; it needs Node.js and npm)"

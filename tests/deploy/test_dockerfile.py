@@ -114,14 +114,27 @@ def resolve(base: str, args: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], base)
 
 
-def test_two_stages_on_one_pinned_slim_base(dockerfile) -> None:
+def test_builder_and_runtime_share_one_pinned_slim_base(dockerfile) -> None:
     args, stages = dockerfile
-    assert [stage.name for stage in stages] == ["builder", "runtime"]
-    bases = {resolve(stage.base, args) for stage in stages}
+    assert [stage.name for stage in stages] == ["builder", "web", "runtime"]
+    bases = {resolve(stage.base, args) for stage in stages if stage.name != "web"}
     assert len(bases) == 1, "builder and runtime must share the interpreter they copy between"
     (base,) = bases
     # An exact patch release and Debian release: never a moving tag such as 3.11-slim.
     assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base), base
+
+
+def test_graphiql_files_come_from_the_lock_into_the_runtime(dockerfile) -> None:
+    args, stages = dockerfile
+    web, runtime = stages[1], stages[-1]
+    assert re.fullmatch(r"node:\d+\.\d+\.\d+-bookworm-slim", resolve(web.base, args))
+    assert "package.json package-lock.json ./" in web.args_of("COPY")
+    assert any(run.startswith("npm ci --ignore-scripts") for run in web.args_of("RUN"))
+    copied = "--from=web /web/node_modules /opt/tongxin/web/node_modules"
+    assert copied in runtime.args_of("COPY")
+    assert "TONGXIN_WEB_ASSETS_DIR=/opt/tongxin/web/node_modules" in " ".join(
+        runtime.args_of("ENV")
+    )
 
 
 def test_the_final_stage_runs_as_an_unprivileged_numeric_user(dockerfile) -> None:
@@ -139,13 +152,16 @@ BUILD_TOOLS = re.compile(
 )
 
 
-def test_the_final_stage_installs_nothing_and_copies_only_the_environment(dockerfile) -> None:
+def test_the_final_stage_installs_nothing_and_copies_only_what_was_built(dockerfile) -> None:
     _, stages = dockerfile
     runtime = stages[-1]
     for command in runtime.args_of("RUN"):
         assert not BUILD_TOOLS.search(command), command
     copies = runtime.args_of("COPY")
-    assert copies == ["--from=builder /opt/tongxin /opt/tongxin"]
+    assert copies == [
+        "--from=builder /opt/tongxin /opt/tongxin",
+        "--from=web /web/node_modules /opt/tongxin/web/node_modules",
+    ]
     assert not runtime.args_of("ADD")
 
 
