@@ -73,6 +73,20 @@ def relay_name(process: Process) -> str:
     return f"{process.name}-relay"
 
 
+def cipher_key_env(process: Process) -> str:
+    """The compose variable holding a service store's key, e.g. TONGXIN_CIPHER_KEY_VOLUNTEERS.
+
+    One per store, not one for the platform: a leaked key then opens one service's events,
+    and a process without a store has nothing to decrypt, so it is given none.
+    """
+    return f"TONGXIN_CIPHER_KEY_{process.name.upper().replace('-', '_')}"
+
+
+def cipher_secret_key(process: Process) -> str:
+    """The key of a service store's AES key in the chart's cipher Secret."""
+    return f"cipher-key-{process.name}"
+
+
 def command_of(process: Process) -> list[str]:
     """`python -m` arguments of a process as a container runs it."""
     command = COMMAND[process.kind]
@@ -134,6 +148,11 @@ def _compose_nats_env(process: Process) -> str:
     )
 
 
+def _compose_cipher_env(process: Process) -> str:
+    # The API and its relay open the same store, so both read the service's one key.
+    return f"      TONGXIN_CIPHER_KEY: ${{{cipher_key_env(process)}:-}}\n"
+
+
 def _compose_service(process: Process) -> str:
     relay = ""
     if process.relay:
@@ -150,6 +169,7 @@ def _compose_service(process: Process) -> str:
         "      <<: *tongxin-env\n"
         f'      TONGXIN_HTTP_PORT: "{process.port}"\n'
         f"      TONGXIN_POSTGRES_DBNAME: {process.database}\n"
+        f"{_compose_cipher_env(process)}"
         f"{relay}"
         f"{_compose_nats_env(process)}"
         "    ports:\n"
@@ -175,6 +195,7 @@ def _compose_relay(process: Process) -> str:
         "    environment:\n"
         "      <<: *tongxin-env\n"
         f"      TONGXIN_POSTGRES_DBNAME: {process.database}\n"
+        f"{_compose_cipher_env(process)}"
         f"{_compose_nats_env(process)}"
         "      # Probes and lag only (/healthz, /readyz, /metrics); not published.\n"
         "      TONGXIN_HTTP_HOST: 0.0.0.0\n"
@@ -282,6 +303,7 @@ def _helm_block(
     pdb: str,
     strategy: str,
     database: str | None,
+    cipher_key: str | None,
     nats_user: str,
     public: str,
     callers: str,
@@ -304,6 +326,7 @@ def _helm_block(
         f"{pdb}"
         f"    strategy: {strategy}\n"
         f"    database: {database or 'null'}\n"
+        f"    cipherKey: {cipher_key or 'null'}\n"
         f"    natsUser: {nats_user}\n"
         f"{public}"
         f"{callers}"
@@ -340,6 +363,7 @@ def _helm_service(process: Process, platform: Platform) -> str:
         pdb="    pdb:\n      minAvailable: 1\n",
         strategy="RollingUpdate",
         database=process.database,
+        cipher_key=cipher_secret_key(process),
         nats_user=process.nats_user,
         public="    public: false\n",
         callers="    # Services whose pods may call this one's HTTP port.\n"
@@ -370,6 +394,7 @@ def _helm_relay(process: Process) -> str:
         pdb="    pdb:\n      maxUnavailable: 1\n",
         strategy="Recreate",
         database=process.database,
+        cipher_key=cipher_secret_key(process),
         nats_user=process.nats_user,
         public="    public: false\n",
         callers="    callers: []\n",
@@ -388,6 +413,7 @@ def _helm_ingest(process: Process) -> str:
         pdb="    pdb:\n      minAvailable: 1\n",
         strategy="RollingUpdate",
         database=None,
+        cipher_key=None,
         nats_user=process.nats_user,
         public="    # Department systems post CloudEvents here from outside the namespace.\n"
         "    public: true\n",
@@ -413,6 +439,7 @@ def _helm_gateway(process: Process, platform: Platform) -> str:
         pdb="    pdb:\n      minAvailable: 1\n",
         strategy="RollingUpdate",
         database=None,
+        cipher_key=None,
         nats_user=process.nats_user,
         public="    public: true\n",
         callers="    callers: []\n",

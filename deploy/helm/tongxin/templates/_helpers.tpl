@@ -107,12 +107,13 @@ seccompProfile:
       name: {{ $root.Values.postgresql.auth.secretName }}
       key: {{ $root.Values.postgresql.auth.passwordKey }}
 {{- end }}
-{{- if $root.Values.cipherKey.secretName }}
+{{- /* Only its own store's key: the API and its relay share one, the rest get none. */}}
+{{- if and $root.Values.cipherKey.secretName $svc.cipherKey }}
 - name: TONGXIN_CIPHER_KEY
   valueFrom:
     secretKeyRef:
       name: {{ $root.Values.cipherKey.secretName }}
-      key: {{ $root.Values.cipherKey.key }}
+      key: {{ $svc.cipherKey }}
 {{- end }}
 - name: TONGXIN_AUTH_JWKS_URL
   {{- if $root.Values.auth.jwksConfigMap.name }}
