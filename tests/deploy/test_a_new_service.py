@@ -1,6 +1,7 @@
 """A service added to a copy of the manifest reaches every place generated from it: the
-embedded default's supervisor table, NATS users, docker-compose.yml, the Helm chart and the
-gateway's service URLs. Nothing else needs editing by hand."""
+embedded default's supervisor table, NATS users, docker-compose.yml, the Helm chart (each
+with its own cipher key) and the gateway's service URLs. Nothing else needs editing by
+hand."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from services.kit.settings import Settings
 from tests.deploy.test_compose import run_compose
 from tests.deploy.test_helm import (
     KUBE_VERSION,
+    cipher_key_refs,
     egress_ports,
     env_of,
     get,
@@ -75,9 +77,15 @@ def test_its_nats_user_reads_its_reactions_and_the_gateway_its_feature() -> None
 def test_compose_runs_it_and_its_relay(tmp_path: Path) -> None:
     compose_file = tmp_path / "docker-compose.yml"
     compose_file.write_text(deploygen.render_file(deploygen.COMPOSE, PLATFORM))
-    result = run_compose("config", "--format", "json", file=compose_file)
+    keys = {"TONGXIN_CIPHER_KEY_TRIAL": "k-trial", "TONGXIN_CIPHER_KEY_VOLUNTEERS": "k-volunteers"}
+    assert deploygen.cipher_key_env(PLATFORM.process(NAME)) in keys
+    result = run_compose("config", "--format", "json", file=compose_file, env=keys)
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
+    for name in (NAME, f"{NAME}-relay"):
+        assert services[name]["environment"]["TONGXIN_CIPHER_KEY"] == "k-trial", name
+    assert services["volunteers"]["environment"]["TONGXIN_CIPHER_KEY"] == "k-volunteers"
+    assert "TONGXIN_CIPHER_KEY" not in services["gateway"]["environment"]
     assert services[NAME]["command"] == [f"services.{NAME}", "serve"]
     assert services[f"{NAME}-relay"]["command"] == [f"services.{NAME}", "relay"]
     assert services[NAME]["environment"]["TONGXIN_POSTGRES_DBNAME"] == NAME
@@ -118,3 +126,10 @@ def test_the_chart_deploys_it_and_lets_the_gateway_call_it(
     assert Settings(service_urls=urls).service_url(NAME) == f"http://{NAME}:{PORT}"
     if values_file == "production":
         assert get(objs, "HorizontalPodAutoscaler", NAME)["spec"]["minReplicas"] == 2
+        secret = yaml.safe_load(environment.read_text())["cipherKey"]["secretName"]
+        own = {"name": secret, "key": f"cipher-key-{NAME}"}
+        assert cipher_key_refs(objs, [NAME, f"{NAME}-relay", "gateway"]) == {
+            NAME: own,
+            f"{NAME}-relay": own,
+            "gateway": None,
+        }

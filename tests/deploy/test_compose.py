@@ -31,7 +31,7 @@ from contracts.platform import load_platform
 from services.kit import bus
 from services.kit.settings import Settings
 from tests.support.postgres import PostgresServer
-from tongxin.deploygen import command_of, relay_command_of, relay_name
+from tongxin.deploygen import cipher_key_env, command_of, relay_command_of, relay_name
 from tongxin.natsauth import COMMITTED, is_config_safe, users
 from tongxin.ports import free_port
 
@@ -55,6 +55,8 @@ PROCESSES = {p.name: command_of(p) for p in PLATFORM.processes} | {
 NATS_USERS = {p.name: p.nats_user for p in PLATFORM.processes} | {
     name: p.nats_user for name, p in RELAYS.items()
 }
+# The process whose store each container opens, if any: a relay opens its service's.
+OWNERS = {p.name: p for p in PLATFORM.processes} | RELAYS
 GATEWAY = PLATFORM.gateway().name
 # No healthcheck, on purpose: a distroless image with nothing to probe with, and a job.
 NO_HEALTHCHECK = {"otel-collector", "dev-issuer"}
@@ -253,6 +255,29 @@ def test_real_passwords_come_from_the_environment() -> None:
     assert resolved["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == "pg-" + secret
 
 
+def test_each_store_has_its_own_cipher_key_which_its_relay_shares() -> None:
+    stores = [p for p in PLATFORM.processes if p.has_store]
+    assert stores, "the manifest has services with a store"
+    assert cipher_key_env(PLATFORM.process("volunteers")) == "TONGXIN_CIPHER_KEY_VOLUNTEERS"
+    keys = {cipher_key_env(p): "k-" + uuid.uuid4().hex for p in stores}
+    assert len(keys) == len(stores)
+    # The one platform-wide variable of before must reach no container any more.
+    shared = "shared-" + uuid.uuid4().hex
+    resolved = model(TONGXIN_CIPHER_KEY=shared, **keys)["services"]
+    for name, process in OWNERS.items():
+        env = resolved[name]["environment"]
+        if process.has_store:
+            assert env["TONGXIN_CIPHER_KEY"] == keys[cipher_key_env(process)], name
+        else:
+            assert "TONGXIN_CIPHER_KEY" not in env, name
+    for name, service in resolved.items():
+        assert shared not in service.get("environment", {}).values(), name
+    # Empty when unset, so `docker compose up` runs without keys (its events then stored plain).
+    for name, process in OWNERS.items():
+        if process.has_store:
+            assert services()[name]["environment"]["TONGXIN_CIPHER_KEY"] == "", name
+
+
 @pytest.mark.nats
 def test_nats_server_accepts_the_config_and_a_service_publishes_with_its_password(
     tmp_path: Path,
@@ -344,6 +369,15 @@ def test_postgres_creates_every_database_a_service_uses() -> None:
     # PostgreSQL 18 images keep their data below /var/lib/postgresql, not in .../data.
     assert [m["target"] for m in data] == ["/var/lib/postgresql"]
     assert postgres["image"].startswith("postgres:18.")
+
+
+def test_postgres_is_healthy_once_every_database_exists_whichever_they_are() -> None:
+    probe = services()["postgres"]["healthcheck"]["test"]
+    assert probe[:2] == ["CMD", "pg_isready"]
+    assert not set(probe) & set(PLATFORM.databases()), "the probe names a service's database"
+    # The image runs its init scripts on a server without TCP: the port answers only after
+    # postgres-init.sh has made every database of TONGXIN_DATABASES.
+    assert probe[probe.index("--host") + 1] == "127.0.0.1"
 
 
 @pytest.mark.postgres

@@ -135,6 +135,10 @@ CASES = list(RENDERS)
 PLATFORM = load_platform()
 RELAYS = {relay_name(p): p for p in PLATFORM.services() if p.relay}
 FORWARDED = {f.service for f in PLATFORM.gateway().features if f.service}
+# The key of the cipher Secret each Deployment reads: a store's own, shared by its relay.
+CIPHER_KEYS = {p.name: f"cipher-key-{p.name}" for p in PLATFORM.processes if p.has_store} | {
+    name: f"cipher-key-{p.name}" for name, p in RELAYS.items()
+}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -145,6 +149,8 @@ def test_every_process_of_the_manifest_is_a_service_of_the_chart(case: str) -> N
         svc = services[process.name]
         assert (svc["port"], svc["natsUser"]) == (process.port, process.nats_user)
         assert svc["database"] == process.database
+    for name in services:
+        assert services[name]["cipherKey"] == CIPHER_KEYS.get(name), name
 
 
 @pytest.mark.parametrize("name", list(VALUES_FILES))
@@ -391,6 +397,36 @@ def test_each_pod_reads_its_own_nats_password_and_database_secret(case: str) -> 
             }
 
 
+def cipher_key_refs(objs: list[Obj], names: list[str]) -> dict[str, Obj | None]:
+    """The Secret key each Deployment's TONGXIN_CIPHER_KEY comes from, None without one."""
+    refs: dict[str, Obj | None] = {}
+    for name in names:
+        container = get(objs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        entry = env_of(container).get("TONGXIN_CIPHER_KEY")
+        refs[name] = None if entry is None else entry["valueFrom"]["secretKeyRef"]
+    return refs
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_store_reads_its_own_cipher_key_and_its_relay_the_same(case: str) -> None:
+    values = values_of(case)
+    secret = values["cipherKey"]["secretName"]
+    refs = cipher_key_refs(objects(case), list(values["services"]))
+    if not secret:
+        assert set(refs.values()) == {None}, "no Secret named: every store keeps events plain"
+        return
+    for name, ref in refs.items():
+        expected = {"name": secret, "key": CIPHER_KEYS[name]} if name in CIPHER_KEYS else None
+        assert ref == expected, name
+    stores = [p for p in PLATFORM.processes if p.has_store]
+    assert stores and len({CIPHER_KEYS[p.name] for p in stores}) == len(stores)
+    assert {"ingest", "gateway"} <= {name for name, ref in refs.items() if ref is None}
+
+
+def test_production_encrypts_every_store() -> None:
+    assert values_of("production")["cipherKey"]["secretName"]
+
+
 def test_production_scales_out_behind_tls_and_secrets() -> None:
     objs = objects("production")
     values = values_of("production")
@@ -403,7 +439,6 @@ def test_production_scales_out_behind_tls_and_secrets() -> None:
         assert volume["secret"]["secretName"] == values["nats"]["tls"]["secretName"]
         assert env["TONGXIN_NATS_URLS"]["value"].startswith("tls://")
         assert env["TONGXIN_STREAM_REPLICAS"]["value"] == "3"
-        assert "secretKeyRef" in env["TONGXIN_CIPHER_KEY"]["valueFrom"]
         if svc["component"] == "relay":
             continue
         hpa = get(objs, "HorizontalPodAutoscaler", name)["spec"]
@@ -496,6 +531,7 @@ COURSES = {
             "pdb": {"minAvailable": 1},
             "strategy": "RollingUpdate",
             "database": "courses",
+            "cipherKey": "cipher-key-courses",
             "natsUser": "svc-courses",
             "public": False,
             "callers": ["gateway"],
@@ -507,7 +543,7 @@ COURSES = {
 def test_a_new_service_needs_only_a_values_block(tmp_path: Path) -> None:
     extra = tmp_path / "courses.yaml"
     extra.write_text(yaml.safe_dump(COURSES))
-    result = template([VALUES_FILES["dev"], extra], [])
+    result = template([VALUES_FILES["dev"], extra], ["--set", "cipherKey.secretName=keys"])
     assert result.returncode == 0, result.stderr
     objs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
     for kind in (
@@ -525,6 +561,11 @@ def test_a_new_service_needs_only_a_values_block(tmp_path: Path) -> None:
         "NATS_PASSWORD_SVC_COURSES"
     )
     assert env["TONGXIN_POSTGRES_DBNAME"]["value"] == "courses"
+    assert cipher_key_refs(objs, ["courses", "volunteers", "gateway"]) == {
+        "courses": {"name": "keys", "key": "cipher-key-courses"},
+        "volunteers": {"name": "keys", "key": "cipher-key-volunteers"},
+        "gateway": None,
+    }
     assert 8003 in egress_ports(get(objs, "NetworkPolicy", "gateway"))
     script = get(objs, "Job", "postgresql-databases")["spec"]["template"]["spec"]["containers"][0]
     databases = " ".join(sorted({"courses", *PLATFORM.databases()}))
@@ -545,6 +586,10 @@ def _with(service_change: Obj, name: str = "volunteers-relay") -> Obj:
         ("limits missing", _with({"resources": {"limits": None}}, "volunteers")),
         ("unknown top-level key", {"replicaCount": 2}),
         ("bad NATS user", _with({"natsUser": "volunteers"}, "volunteers")),
+        ("cipher key without a store", _with({"cipherKey": "cipher-key-ingest"}, "ingest")),
+        ("store without a cipher key", _with({"cipherKey": None}, "volunteers")),
+        ("bad cipher key name", _with({"cipherKey": "cipher key"}, "volunteers")),
+        ("the one shared cipher key", {"cipherKey": {"secretName": "k", "key": "cipher-key"}}),
         (
             "service without required fields",
             {"services": {"courses": {"component": "api", "command": ["x"]}}},
