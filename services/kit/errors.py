@@ -38,7 +38,7 @@ class IdempotencyKeyReusedError(DomainError):
 
 
 class ForbiddenError(DomainError):
-    """The caller's role or scope does not allow this command."""
+    """The caller's role, department or scope does not allow this command."""
 
     status = 403
     code = "forbidden"

@@ -52,7 +52,7 @@ class Problem(BaseModel):
 PROBLEM_DESCRIPTIONS = {
     400: "The request is malformed.",
     401: "No valid bearer token.",
-    403: "The caller's role or scope does not allow this.",
+    403: "The caller's role, department or scope does not allow this.",
     404: "The resource named does not exist.",
     409: "The command conflicts with the current state.",
     413: "The request body is too large.",

@@ -132,11 +132,13 @@ class TestCallersMustProveWhoTheyAre:
         body = {"display_name": "Zhao Lei", "kind": "parent"}
         assert_problem(await volunteers.post("/volunteers", json=body, headers=viewer), 403)
         for role in ("school-staff", "coordinator"):
-            staff = tokens.issuer.token(role=role, scope="school:another-school")
+            # The owning department, so that the scope alone is what refuses.
+            staff = tokens.issuer.token(role=role, department="cyl", scope="school:another-school")
             response = await volunteers.post(
                 "/shifts", json=SHIFT, headers={"Authorization": f"Bearer {staff}"}
             )
-            assert_problem(response, 403, "forbidden")
+            refused = assert_problem(response, 403, "forbidden")
+            assert "scope" in refused["detail"], refused["detail"]
         assert head(volunteers) == 0
 
 

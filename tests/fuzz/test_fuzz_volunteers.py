@@ -55,7 +55,9 @@ def test_generated_requests_get_documented_answers_and_change_nothing_when_refus
         ids = seed(base_url, coordinator)
         callers = bearer(
             coordinator=coordinator,
-            school_staff=dev_issuer.token(role="school-staff", scope=f"school:{SCHOOL}"),
+            school_staff=dev_issuer.token(
+                role="school-staff", department="edu", scope=f"school:{SCHOOL}"
+            ),
             volunteer=dev_issuer.token(role="volunteer", subject=ids["volunteer_id"][0]),
             viewer=dev_issuer.token(role="viewer", department="edu"),
             department=dev_issuer.token(role="department-system", department="pol"),

@@ -155,3 +155,12 @@ async def test_probes_and_metrics(client: httpx.AsyncClient) -> None:
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     assert 'tongxin_relay_published_total{service="kit-test"} 3.0' in metrics.text
     assert 'tongxin_consumer_dead_lettered_total{consumer="kit-test"} 1.0' in metrics.text
+
+
+def test_a_403_is_documented_as_role_department_or_scope() -> None:
+    # Since the department-aware policy a refusal may name the caller's department alone.
+    from services.kit.http import problems
+
+    assert problems(403)[403]["description"] == (
+        "The caller's role, department or scope does not allow this."
+    )
