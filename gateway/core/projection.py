@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Self
 
 from contracts.events import ContractEvent
 from services.kit.consumer import Delivered
+from services.kit.transient import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,12 @@ BUSY_CODES = frozenset(
 BUSY_MESSAGES = ("locked", "busy", "disk i/o error", "unable to open", "database or disk is full")
 
 
-class ReadModelBusyError(TimeoutError):
+class ReadModelBusyError(TimeoutError, TransientError):
     """The read model's database could not be written now: retry, do not dead-letter.
 
     A `TimeoutError` because that is what it is (SQLite gave up waiting for a lock or
-    the disk) and because the kit's consumers retry timeouts without limit.
+    the disk); a `TransientError` because that is how a projection tells the kit's
+    consumers a failure will pass, whatever else they count as transient.
     """
 
 

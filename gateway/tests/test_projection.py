@@ -13,6 +13,7 @@ from gateway.features import build_features, open_feature
 from gateway.tests.support import CONSUMER, Stream, published, registered
 from gateway.volunteers.readmodel import VolunteersReadModel
 from services.kit.settings import Settings
+from services.kit.transient import TransientError
 
 
 def test_a_write_lock_held_elsewhere_is_a_transient_error(tmp_path: Path) -> None:
@@ -26,6 +27,7 @@ def test_a_write_lock_held_elsewhere_is_a_transient_error(tmp_path: Path) -> Non
         # A TimeoutError raised from SQLite's own error: the kit's consumers retry both
         # for as long as it takes (tests/integration/test_gateway_project.py shows it).
         assert isinstance(raised.value, TimeoutError)
+        assert isinstance(raised.value, TransientError)
         assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
         # Nothing half-done: reads go on, and the write goes through once the lock is gone.
         assert readmodel.position(CONSUMER) == 0

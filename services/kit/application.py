@@ -25,7 +25,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
 
-from services.kit.errors import ConflictError, IdempotencyKeyReusedError, NotFoundError
+from services.kit.errors import IdempotencyKeyReusedError, NotFoundError, VersionConflictError
 from services.kit.groupcommit import GroupCommitter
 
 # A conflicting command is retried until this much time has passed, not a fixed number
@@ -136,7 +136,7 @@ class ServiceApplication(Application):
                 if key is not None and (prior := self._prior_response(key)) is not None:
                     return prior
                 if time.monotonic() >= deadline:
-                    raise ConflictError(
+                    raise VersionConflictError(
                         "the command kept conflicting with concurrent changes; retry"
                     ) from None
                 ceiling = min(CONFLICT_BACKOFF_CAP_S, CONFLICT_BACKOFF_S * 2**attempt)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from services.kit.transient import TransientError
+
 
 class DomainError(Exception):
     """A command broke a business rule (HTTP 422)."""
@@ -22,6 +24,15 @@ class ConflictError(DomainError):
 
     status = 409
     code = "conflict"
+
+
+class VersionConflictError(ConflictError, TransientError):
+    """Concurrent commands kept winning the version race until the retry budget ran out.
+
+    Unlike a business rule's refusal (a full shift), the same command may pass on fresh
+    state a moment later: a reaction retries it instead of dead-lettering its event.
+    HTTP clients see the same 409 `conflict` as before.
+    """
 
 
 class StaleVersionError(ConflictError):

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
@@ -19,8 +19,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from contracts import registry
 from contracts.checks import BackgroundCheckCompleted
 from contracts.volunteers import VolunteerSignedUp
+from services.kit import application
+from services.kit.application import Decision
 from services.kit.bus import DEAD_LETTER_STREAM, ensure_stream
 from services.kit.consumer import Consumer, Delivered
+from services.kit.errors import ConflictError
 from services.kit.relay import OutboxRelay
 from services.kit.settings import Settings
 from services.kit.transient import TransientError
@@ -29,6 +32,7 @@ from tests.support import eventually
 from tests.support.counter import (
     BOUNDARY,
     SERVICE,
+    Counter,
     CounterApp,
     CounterIncremented,
     build_counter_app,
@@ -529,6 +533,53 @@ async def test_a_transient_failure_is_retried_in_order_and_never_dead_lettered(
         running(consumer_for(projection, settings).run),
     ):
         await eventually(lambda: projection.count() == 5, timeout=60)
+
+    assert projection.left == 0
+    assert [seq for seq, *_ in projection.rows()] == [1, 2, 3, 4, 5]
+    assert await _dead_letters(nats_url) == []
+
+
+def storming(app: CounterApp, counter_id: UUID) -> Decision:
+    """Increment a counter while a concurrent command always wins the version race."""
+    mine: Counter = app.get(counter_id, Counter)
+    mine.increment()
+    app.increment(counter_id)
+    return [mine], {}
+
+
+async def test_a_reaction_under_a_version_conflict_storm_is_retried_not_dead_lettered(
+    app: CounterApp,
+    settings: Settings,
+    nats_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reaction's own store, so the storm's writes stay off the consumed stream.
+    own = build_counter_app(settings.model_copy(update={"state_dir": tmp_path / "reaction"}))
+    target = own.create("contended")
+    monkeypatch.setattr(application, "CONFLICT_BUDGET_S", 0.0)
+
+    def conflict_storm() -> Exception:
+        try:
+            own.run_command(None, lambda: storming(own, target))
+        except ConflictError as exc:
+            return exc
+        raise AssertionError("the storm did not conflict")
+
+    first = app.create("first")  # seq 1
+    flaky = app.create("flaky")  # seq 2
+    for _ in range(3):
+        app.increment(first)  # seqs 3..5
+    # More failures than the consumer's max_deliver (2) would allow a poison message.
+    projection = FailingFirstProjection(tmp_path / "p.sqlite3", str(flaky), conflict_storm, 4)
+    try:
+        async with (
+            running(relay_for(app, settings).run),
+            running(consumer_for(projection, settings).run),
+        ):
+            await eventually(lambda: projection.count() == 5, timeout=60)
+    finally:
+        own.close()
 
     assert projection.left == 0
     assert [seq for seq, *_ in projection.rows()] == [1, 2, 3, 4, 5]

@@ -9,7 +9,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError, RecordConflictError
 from psycopg.errors import DeadlockDetected, SerializationFailure
 
-from services.kit.errors import ConflictError
+from services.kit.errors import ConflictError, VersionConflictError
 from services.kit.transient import TransientError, is_transient
 
 
@@ -52,6 +52,7 @@ def raised_while_handling(
         ConnectionResetError(),
         TimeoutError(),
         ReadModelRebuilding("back in a moment"),
+        VersionConflictError("kept conflicting with concurrent changes"),
         raised_from(RuntimeError("projection failed"), sqlite3.OperationalError("locked")),
         raised_while_handling(
             sqlite3.OperationalError("cannot rollback - no transaction is active"),
