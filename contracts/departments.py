@@ -1,4 +1,10 @@
-"""The department ownership map: which department owns which boundary and subjects."""
+"""The department ownership map: which department owns which boundary and subjects, and
+which other departments a service is granted to.
+
+Grants live here, not in a service's code, because two parties enforce them: the service
+on its commands and reads, and the gateway on the same data read through GraphQL; the
+gateway imports no service's code.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,18 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass
 
 DATA = Path(__file__).with_name("departments.json")
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class Grant:
+    """A department other than the owner that may act in a service, in these roles only."""
+
+    department: str
+    roles: tuple[str, ...]
+    why: str
 
 
 class Boundary(BaseModel):
@@ -22,6 +38,9 @@ class Boundary(BaseModel):
         description="'service': a Tongxin service; 'system': the department's own system."
     )
     description: str = ""
+    grants: tuple[Grant, ...] = Field(
+        default=(), description="Other departments granted a service, for some roles."
+    )
 
 
 class Department(BaseModel):
@@ -91,6 +110,7 @@ def load_ownership_map(path: Path = DATA) -> OwnershipMap:
     data = json.loads(path.read_text(encoding="utf-8"))
     ownership = OwnershipMap.model_validate(data)
     _check_unique(ownership)
+    _check_grants(ownership)
     return ownership
 
 
@@ -101,3 +121,14 @@ def _check_unique(ownership: OwnershipMap) -> None:
         raise ValueError(f"duplicate department codes in {codes}")
     if len(set(names)) != len(names):
         raise ValueError(f"a boundary is owned twice in {names}")
+
+
+def _check_grants(ownership: OwnershipMap) -> None:
+    for department in ownership.departments:
+        for boundary in department.boundaries:
+            if boundary.grants and boundary.kind != "service":
+                raise ValueError(f"{boundary.name!r} is not a service: nothing to grant")
+            for grant in boundary.grants:
+                ownership.department(grant.department)  # an unknown code fails here
+                if grant.department == department.code:
+                    raise ValueError(f"{department.code!r} owns {boundary.name!r}: no grant")

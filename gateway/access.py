@@ -1,10 +1,10 @@
-"""Who may read what through the gateway: the volunteers service's REST rules, for reads.
+"""Reads through the gateway, checked with the owning service's departments.
 
-Personal data (volunteers, their sign-ups) is for staff (admin, coordinator,
-school-staff) and for the volunteer themself; staff see only the schools in
-their scope (`city` covers all). Shifts and school totals carry no personal
-data: any authenticated caller may read them. Refusals are GraphQL errors with
-`extensions.code = "FORBIDDEN"`.
+Each feature declares who may read its data as a kit `Policy` (see `Feature.reads`):
+one rule per read, with the owner and the grants of the service that owns the data
+taken from the ownership map, as the service's own checks take them. So a department
+the service refuses is refused here too, and the gateway needs none of the service's
+code. Refusals are GraphQL errors with `extensions.code = "FORBIDDEN"`.
 """
 
 from __future__ import annotations
@@ -14,42 +14,48 @@ import strawberry
 from gateway.context import context_of
 from gateway.errors import UNAUTHENTICATED, coded, forbidden
 from services.kit import scope
-from services.kit.auth import STAFF_ROLES, AuthError, Principal
+from services.kit.auth import AuthError, Principal
+from services.kit.errors import ForbiddenError
+from services.kit.policy import Policy
 
 
-def is_staff(principal: Principal) -> bool:
-    return principal.role in STAFF_ROLES
+def require(
+    policy: Policy,
+    principal: Principal,
+    read: str,
+    *,
+    school_id: str | None = None,
+    volunteer_id: str | None = None,
+) -> None:
+    """FORBIDDEN unless `principal` may take `read` of the data of this school."""
+    try:
+        policy.authorize(principal, read, school=school_id, volunteer_id=volunteer_id)
+    except ForbiddenError as exc:
+        raise forbidden(str(exc)) from None
 
 
-def is_self(principal: Principal, volunteer_id: str) -> bool:
-    return principal.role == "volunteer" and principal.subject == volunteer_id
+def admit(
+    policy: Policy, principal: Principal, read: str, *, volunteer_id: str | None = None
+) -> bool:
+    """FORBIDDEN unless role and department allow `read`; see `Policy.admit`.
+
+    True when no school decides any more (open to the role, or self-service); False when
+    the caller reads as staff, so only the schools in its scope (`covers`, `schools`).
+    """
+    try:
+        return policy.admit(principal, read, volunteer_id=volunteer_id)
+    except ForbiddenError as exc:
+        raise forbidden(str(exc)) from None
 
 
 def covers(principal: Principal, school_id: str | None) -> bool:
-    """Staff whose scope covers this school (`city` covers every school)."""
-    return is_staff(principal) and scope.covers_school(principal.scope, school_id)
+    """The caller's scope covers this school (`city` covers every school)."""
+    return scope.covers_school(principal.scope, school_id)
 
 
-def school_filter(principal: Principal) -> tuple[str, ...] | None:
-    """The schools a listing is limited to: None for all of them."""
+def schools(principal: Principal) -> tuple[str, ...] | None:
+    """The schools a listing by staff is limited to: None for all of them."""
     return scope.school_filter(principal.scope)
-
-
-def require_staff(principal: Principal, what: str) -> None:
-    if not is_staff(principal):
-        raise forbidden(f"{what} is for staff only")
-
-
-def require_school(principal: Principal, school_id: str | None, what: str) -> None:
-    """Staff covering this school (school staff: only schools in their scope)."""
-    require_staff(principal, what)
-    if not covers(principal, school_id):
-        raise forbidden(f"{what} of this school is outside your scope")
-
-
-def may_see_volunteer(principal: Principal, volunteer_id: str, school_id: str | None) -> bool:
-    """The volunteer themself, or staff covering the volunteer's home school."""
-    return is_self(principal, volunteer_id) or covers(principal, school_id)
 
 
 async def caller(info: strawberry.Info) -> Principal:

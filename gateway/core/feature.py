@@ -18,6 +18,7 @@ from gateway.core.broadcast import Broadcaster
 from gateway.core.projection import SqliteProjection
 from gateway.core.service import ServiceClient
 from services.kit.consumer import Consumer
+from services.kit.policy import Policy
 
 M = TypeVar("M", bound=SqliteProjection)
 
@@ -37,6 +38,9 @@ class Feature(Generic[M]):
     """A strawberry type whose fields are merged into `Subscription`."""
     renamed_from: str | None = None
     """The file name its read model had before, in the same folder; adopted on start."""
+    reads: Policy | None = None
+    """Who may read its data: one rule per read, under the departments of the service
+    owning the data (`gateway.access`). For a feature serving anyone's data, none."""
 
 
 @dataclass

@@ -102,3 +102,13 @@ def test_rebuild_takes_features_by_name(monkeypatch: pytest.MonkeyPatch) -> None
     for refused in (["rebuild", "--feature", "courses"], ["serve", "--feature", "volunteers"]):
         with pytest.raises(SystemExit):
             entry.main(refused)
+
+
+def test_a_feature_over_a_services_data_reads_under_that_services_departments() -> None:
+    for feature, spec in features.registered():
+        if spec.service is None:
+            continue
+        assert feature.reads is not None, f"{feature.name} declares no read rules"
+        assert feature.reads.service == spec.service
+        # The ownership map's grants, never a copy of the service's table.
+        assert feature.reads.grants is None

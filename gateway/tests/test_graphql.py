@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from contracts.departments import load_ownership_map
 from gateway.main import create_gateway
 from gateway.tests.support import (
     CONSUMER,
@@ -21,7 +23,7 @@ from gateway.tests.support import (
     signed_up,
     volunteers_of,
 )
-from services.kit.auth import DevIssuer
+from services.kit.auth import ROLES, DevIssuer
 from services.kit.settings import Settings
 
 
@@ -87,7 +89,7 @@ async def client(gateway: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def token(issuer: DevIssuer) -> str:
-    return issuer.token(role="coordinator", subject="coord-1")
+    return issuer.token(role="coordinator", subject="coord-1", department="cyl")
 
 
 async def gql(
@@ -362,6 +364,11 @@ SHIFT_SIGN_UPS = (
 )
 
 
+PUBLIC = """{ shifts { edges { node { id placesFilled } } }
+              shift(id: "sh1") { title placesLeft }
+              schoolHours { edges { node { schoolId hours } } } }"""
+
+
 def names(result: dict[str, Any]) -> list[str]:
     return [e["node"]["displayName"] for e in result["data"]["volunteers"]["edges"]]
 
@@ -411,9 +418,47 @@ class TestAuthorisation:
         )
         assert set(codes(listed)) == {"FORBIDDEN"} and listed["data"] is None
 
+    async def test_personal_data_is_for_the_departments_the_service_is_granted_to(
+        self, gateway, client, issuer
+    ):
+        """Every role of every department (and none), with a city scope: the volunteers
+        service belongs to the Youth League; school staff of the Education Bureau and
+        coordinators of the Care Committee are granted it; no one else reads who
+        volunteers, whatever the role. Shifts and school totals stay open to all."""
+        people(gateway)
+        staff = {"admin", "coordinator", "school-staff"}
+        granted = {("edu", "school-staff"), ("ccng", "coordinator")}
+        departments = [d.code for d in load_ownership_map().departments]
+        wrong: list[tuple[str, str | None, str, bool]] = []
+        for role, department in itertools.product(ROLES, [*departments, None]):
+            token = issuer.token(role=role, subject="v1", department=department, scope="city")
+            reads_people = role in staff and (department == "cyl" or (department, role) in granted)
+            expected = {
+                "list": reads_people,
+                "another volunteer": reads_people,
+                "a shift's sign-ups": reads_people,
+                # Self-service: a volunteer's own record, whatever the department.
+                "themself": reads_people or role == "volunteer",
+                "public facts": True,
+            }
+            results = {
+                "list": await gql(client, NAMES, token=token),
+                "another volunteer": await gql(client, ONE, {"id": "v2"}, token=token),
+                "a shift's sign-ups": await gql(client, SHIFT_SIGN_UPS, {"id": "sh1"}, token=token),
+                "themself": await gql(client, ONE, {"id": "v1"}, token=token),
+                "public facts": await gql(client, PUBLIC, token=token),
+            }
+            for what, result in results.items():
+                allowed = "errors" not in result
+                if allowed != expected[what] or (
+                    not allowed and set(codes(result)) != {"FORBIDDEN"}
+                ):
+                    wrong.append((role, department, what, allowed))
+        assert wrong == []
+
     async def test_school_staff_see_only_the_schools_in_their_scope(self, gateway, client, issuer):
         people(gateway)
-        token = issuer.token(role="school-staff", scope="school:s1")
+        token = issuer.token(role="school-staff", department="edu", scope="school:s1")
 
         assert names(await gql(client, NAMES, token=token)) == ["Li"]
         assert names(await gql(client, NAMES, {"school": "s1"}, token=token)) == ["Li"]
@@ -442,7 +487,7 @@ class TestAuthorisation:
         self, gateway, client, issuer
     ):
         people(gateway)
-        token = issuer.token(role="school-staff", scope="community:c1")
+        token = issuer.token(role="school-staff", department="edu", scope="community:c1")
         assert names(await gql(client, NAMES, token=token)) == []
 
     async def test_a_volunteer_sees_themself_but_not_others(self, gateway, client, issuer):
@@ -472,7 +517,7 @@ class TestAuthorisation:
 
     async def test_a_city_coordinator_sees_everyone(self, gateway, client, issuer):
         people(gateway)
-        token = issuer.token(role="coordinator", scope="city")
+        token = issuer.token(role="coordinator", department="cyl", scope="city")
         assert names(await gql(client, NAMES, token=token)) == ["Li", "Wang", "Zhao"]
         assert names(await gql(client, NAMES, {"school": "s2"}, token=token)) == ["Wang", "Zhao"]
         at_s2 = await gql(client, SHIFT_SIGN_UPS, {"id": "sh2"}, token=token)

@@ -2,6 +2,7 @@
 
 from gateway.core.feature import Feature
 from gateway.volunteers.mutations import VolunteersMutation
+from gateway.volunteers.policy import READS
 from gateway.volunteers.queries import VolunteersQuery
 from gateway.volunteers.readmodel import VolunteersReadModel
 from gateway.volunteers.state import NAME
@@ -14,4 +15,5 @@ FEATURE = Feature(
     mutation=VolunteersMutation,
     subscription=VolunteersSubscription,
     renamed_from="gateway-readmodel.sqlite3",
+    reads=READS,
 )

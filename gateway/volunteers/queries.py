@@ -18,8 +18,9 @@ from gateway.core.pagination import (
     check_first,
     connection,
 )
-from gateway.errors import bad_input, forbidden
+from gateway.errors import bad_input
 from gateway.volunteers import state
+from gateway.volunteers.policy import READS
 from gateway.volunteers.types import SchoolHours, Shift, Volunteer
 
 SchoolFilter = Annotated[str | None, strawberry.argument(description="Only those of this school.")]
@@ -42,10 +43,10 @@ class VolunteersQuery:
     ) -> Connection[Volunteer]:
         principal = await access.caller(info)
         if school_id is None:
-            access.require_staff(principal, "the list of volunteers")
-            schools = access.school_filter(principal)
+            access.admit(READS, principal, "list-volunteers")
+            schools = access.schools(principal)
         else:
-            access.require_school(principal, school_id, "the list of volunteers")
+            access.require(READS, principal, "list-volunteers", school_id=school_id)
             schools = None
         readmodel = state.readmodel(info)
         try:
@@ -71,13 +72,14 @@ class VolunteersQuery:
         id: Annotated[strawberry.ID, strawberry.argument(description="Volunteer id.")],
     ) -> Volunteer | None:
         principal = await access.caller(info)
-        if not access.is_self(principal, str(id)):
-            access.require_staff(principal, "a volunteer's record")
+        # Role and department first: a refused caller never learns whether the id exists.
+        access.admit(READS, principal, "read-volunteer", volunteer_id=str(id))
         row = await state.loaders(info).volunteer.load(str(id))
         if row is None:
             return None
-        if not access.may_see_volunteer(principal, row.id, row.school_id):
-            raise forbidden("this volunteer's record is outside your scope")
+        access.require(
+            READS, principal, "read-volunteer", school_id=row.school_id, volunteer_id=row.id
+        )
         return Volunteer.from_row(row)
 
     @strawberry.field(description="Shifts by start time.", permission_classes=authenticated)
@@ -88,6 +90,7 @@ class VolunteersQuery:
         after: After = None,
         school_id: SchoolFilter = None,
     ) -> Connection[Shift]:
+        access.require(READS, await access.caller(info), "read-shift")
         readmodel = state.readmodel(info)
         try:
             page = await asyncio.to_thread(
@@ -105,6 +108,7 @@ class VolunteersQuery:
         info: strawberry.Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Shift id.")],
     ) -> Shift | None:
+        access.require(READS, await access.caller(info), "read-shift")
         row = await state.loaders(info).shift.load(str(id))
         return Shift.from_row(row) if row else None
 
@@ -114,6 +118,7 @@ class VolunteersQuery:
     async def school_hours(
         self, info: strawberry.Info, first: First = 20, after: After = None
     ) -> Connection[SchoolHours]:
+        access.require(READS, await access.caller(info), "read-school-hours")
         readmodel = state.readmodel(info)
         try:
             page = await asyncio.to_thread(

@@ -9,8 +9,8 @@ import strawberry
 
 from gateway import access
 from gateway.core.pagination import First, check_first
-from gateway.errors import forbidden
 from gateway.volunteers import state
+from gateway.volunteers.policy import READS
 from gateway.volunteers.readmodel import SchoolHoursRow, ShiftRow, SignUpRow, VolunteerRow
 
 
@@ -76,10 +76,9 @@ class Volunteer:
     async def sign_ups(self, info: strawberry.Info, first: First = 20) -> list[SignUp]:
         check_first(first)
         principal = await access.caller(info)
-        if not access.is_self(principal, str(self.id)):
-            access.require_staff(principal, "a volunteer's sign-ups")
+        own = access.admit(READS, principal, "read-sign-ups", volunteer_id=str(self.id))
         rows = await state.loaders(info).sign_ups_by_volunteer.load(str(self.id))
-        if not access.is_self(principal, str(self.id)):
+        if not own:
             rows = [row for row in rows if access.covers(principal, row.school_id)]
         return [SignUp.from_row(row) for row in rows[:first]]
 
@@ -115,7 +114,8 @@ class Shift:
     )
     async def sign_ups(self, info: strawberry.Info, first: First = 50) -> list[SignUp]:
         check_first(first)
-        access.require_school(await access.caller(info), self.school_id, "a shift's sign-ups")
+        principal = await access.caller(info)
+        access.require(READS, principal, "read-sign-ups", school_id=self.school_id)
         rows = await state.loaders(info).sign_ups_by_shift.load(str(self.id))
         return [SignUp.from_row(row) for row in rows[:first]]
 
@@ -150,11 +150,13 @@ class SignUp:
     async def volunteer(self, info: strawberry.Info) -> Volunteer | None:
         # School staff see who comes to their schools' shifts, wherever the volunteer lives.
         principal = await access.caller(info)
-        if not (
-            access.is_self(principal, str(self.volunteer_id))
-            or access.covers(principal, self.school_id)
-        ):
-            raise forbidden("the volunteer on this sign-up is outside your scope")
+        access.require(
+            READS,
+            principal,
+            "read-volunteer",
+            school_id=self.school_id,
+            volunteer_id=str(self.volunteer_id),
+        )
         row = await state.loaders(info).volunteer.load(str(self.volunteer_id))
         return Volunteer.from_row(row) if row else None
 

@@ -1,31 +1,20 @@
 """Who may do what in the volunteers service: the whole table, read in one place.
 
-The Youth League (cyl) owns the service (contracts/departments.json). Schools belong to
-the Education Bureau, so its school staff are granted the service for their own schools;
-the Committee for the Care of the Next Generation runs the five-elders teams, so its
-coordinators are granted it too. No other department acts here, whatever the role.
+The Youth League (cyl) owns the service; schools belong to the Education Bureau, so its
+school staff are granted the service for their own schools, and the Committee for the
+Care of the Next Generation runs the five-elders teams, so its coordinators are granted
+it too. Ownership and grants are in contracts/departments.json, where the gateway reads
+them as well. No other department acts here, whatever the role.
 """
 
 from __future__ import annotations
 
-from services.kit.policy import Grant, Policy, Rule
+from services.kit.policy import Policy, Rule
 
 STAFF = ("admin", "coordinator", "school-staff")
 
 POLICY = Policy(
     service="volunteers",
-    grants=(
-        Grant(
-            "edu",
-            roles=("school-staff",),
-            why="schools register their own volunteers and run their own shifts",
-        ),
-        Grant(
-            "ccng",
-            roles=("coordinator",),
-            why="five-elders teams organise the elders who volunteer",
-        ),
-    ),
     rules={
         # Staff act for the volunteer's home school (a volunteer with none: city scope only).
         "register-volunteer": Rule(staff=STAFF),

@@ -52,7 +52,9 @@ async def gateway(
     production: Settings, tmp_path: Path, dev_issuer: DevIssuer
 ) -> AsyncIterator[httpx.AsyncClient]:
     async for client in started(production, tmp_path):
-        client.headers["Authorization"] = f"Bearer {dev_issuer.token(role='coordinator')}"
+        client.headers["Authorization"] = (
+            f"Bearer {dev_issuer.token(role='coordinator', department='cyl')}"
+        )
         yield client
 
 

@@ -73,3 +73,12 @@ def test_the_school_is_looked_up_only_for_a_caller_who_may_act_at_all() -> None:
     with pytest.raises(ForbiddenError, match="schools in its scope"):
         policy.authorize(principal("coordinator", "cyl", "school:a"), "act", school="b")
     policy.authorize(principal("viewer", None, ""), "look", school=lookup)
+
+
+def test_grants_default_to_the_ownership_maps() -> None:
+    # The gateway builds its read tables the same way, so both refuse the same departments.
+    policy = Policy(service="volunteers", rules=RULES)
+    assert policy.granted == load_ownership_map().boundary("volunteers").grants
+    assert policy.departments("coordinator") == {"cyl", "ccng"}
+    assert policy.departments("school-staff") == {"cyl", "edu"}
+    assert policy.departments("admin") == {"cyl"}

@@ -1,0 +1,31 @@
+"""Who may read the volunteers feature's data through the gateway.
+
+The data is the volunteers service's, so the service's departments decide: its owner
+and grants come from the ownership map (contracts/departments.json), where the service
+reads them for its own checks. Personal data (volunteers, their sign-ups) is for those
+departments' staff, whose scope says which schools, and for the volunteer themself.
+A shift's public facts and the school totals carry no personal data: every
+authenticated caller reads them, as dashboards and volunteers looking for a shift do.
+"""
+
+from __future__ import annotations
+
+from services.kit.auth import ROLES
+from services.kit.policy import Policy, Rule
+
+STAFF = ("admin", "coordinator", "school-staff")
+
+READS = Policy(
+    service="volunteers",
+    rules={
+        # Staff: the volunteers of the schools in their scope.
+        "list-volunteers": Rule(staff=STAFF),
+        # Staff covering the school the record is read through: the volunteer's home
+        # school, or the school of a shift they signed up for.
+        "read-volunteer": Rule(staff=STAFF, self_service=True),
+        # Staff: sign-ups at the schools in their scope.
+        "read-sign-ups": Rule(staff=STAFF, self_service=True),
+        "read-shift": Rule(open_to=ROLES),
+        "read-school-hours": Rule(open_to=ROLES),
+    },
+)
