@@ -28,6 +28,7 @@ __all__ = ["Grant", "Policy", "Rule"]
 
 School = str | None | Callable[[], str | None]
 
+
 @dataclass(frozen=True)
 class Rule:
     """Who may take one action; see the module docstring."""
@@ -92,7 +93,6 @@ class Policy:
         school_id = school() if callable(school) else school
         if not covers_school(caller.scope, school_id):
             raise ForbiddenError("this credential acts only for the schools in its scope")
-
 
     def admit(self, caller: Principal, action: str, *, volunteer_id: str | None = None) -> bool:
         """The checks of `authorize` that come before the school's; ForbiddenError if one fails.
