@@ -20,11 +20,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Sequence
 
-import uvicorn
 from nats.js import JetStreamContext
 
 from gateway.core.feature import LiveFeature
@@ -32,10 +30,14 @@ from gateway.features import build_features, open_feature, specs
 from gateway.main import SERVICE, create_gateway
 from services.kit import bus
 from services.kit.consumer import Consumer
+from services.kit.runtime import Work, Workers, run_process, serve_http
 from services.kit.settings import Settings
-from services.kit.telemetry import setup_logging, setup_tracing
 
 log = logging.getLogger("gateway")
+# How often a rebuild asks the server how far its projectors still have to go.
+CATCH_UP_POLL_S = 0.5
+# A projector that was told to stop may finish the batch it holds for this long.
+REBUILD_STOP_GRACE_S = 30.0
 
 
 def serve(settings: Settings) -> None:
@@ -46,33 +48,39 @@ def serve(settings: Settings) -> None:
         introspection=open_schema,
         graphql_ide=open_schema,
     )
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        timeout_graceful_shutdown=5,
-    )
+    serve_http(app, settings)
 
 
-async def project(settings: Settings, stop: asyncio.Event) -> None:
-    """Feed every feature's read model from the streams until `stop` is set."""
+async def project(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Feed every feature's read model from the streams until `stop` is set.
+
+    Without `stop`, until SIGTERM or SIGINT. A projector that crashes stops the others
+    and fails the process: a projector process that projects only some features would
+    look alive to its orchestrator while a read model falls behind.
+    """
     features = build_features(settings)
+    workers = Workers()
+    if stop is None:
+        workers.stop_on_signals()
+    # Also what keeps a process whose features have no projectors waiting for its signal.
+    workers.start("stop", _until(stop or workers.stop))
     try:
         for live in features.values():
             await asyncio.to_thread(open_feature, live)
-        await asyncio.gather(*(p.run(stop) for live in features.values() for p in live.projectors))
+        for live in features.values():
+            for projector in live.projectors:
+                workers.start(projector.name, projector.run)
+        await workers.run_until_one_ends()
     finally:
         for live in features.values():
             await asyncio.to_thread(live.readmodel.close)
 
 
-async def project_until_signalled(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await project(settings, stop)
+def _until(event: asyncio.Event) -> Work:
+    async def wait(_: asyncio.Event) -> None:
+        await event.wait()
+
+    return wait
 
 
 async def rebuild(
@@ -80,7 +88,8 @@ async def rebuild(
 ) -> dict[str, int]:
     """Reset read models and replay their streams into them; returns each durable's position.
 
-    `features` picks some by name (all of them by default).
+    `features` picks some by name (all of them by default). Each position is logged too:
+    the command line has nothing else to show for it.
     """
     known = [spec.name for spec in specs()]
     unknown = sorted(set(features or ()) - set(known))
@@ -95,6 +104,8 @@ async def rebuild(
             positions |= await _rebuild_one(js, live, timeout_s)
     finally:
         await nc.close()
+    for name, position in positions.items():
+        log.info("rebuild of %s done at stream position %d", name, position)
     return positions
 
 
@@ -107,13 +118,13 @@ async def _rebuild_one(js: JetStreamContext, live: LiveFeature, timeout_s: float
             with contextlib.suppress(Exception):
                 await js.delete_consumer(projector.stream, projector.name)
         await asyncio.to_thread(live.readmodel.reset)
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(p.run(stop), name=p.name) for p in live.projectors]
-        try:
-            await _until_caught_up(js, live.projectors, tasks, timeout_s)
-        finally:
-            stop.set()
-            await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+        # The projectors and a watcher of their progress: the watcher ends once they
+        # have caught up, which stops them; a projector that fails first fails the rebuild.
+        workers = Workers(grace_s=REBUILD_STOP_GRACE_S)
+        for projector in live.projectors:
+            workers.start(projector.name, projector.run)
+        workers.start("catch-up", _caught_up(js, live.projectors, timeout_s))
+        await workers.run_until_one_ends()
         return {
             p.name: await asyncio.to_thread(live.readmodel.position, p.name)
             for p in live.projectors
@@ -122,37 +133,32 @@ async def _rebuild_one(js: JetStreamContext, live: LiveFeature, timeout_s: float
         await asyncio.to_thread(live.readmodel.close)
 
 
-async def _until_caught_up(
-    js: JetStreamContext,
-    projectors: Sequence[Consumer],
-    tasks: Sequence[asyncio.Task[None]],
-    timeout_s: float,
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    waiting = set(range(len(projectors)))
-    while waiting:
-        if time.monotonic() >= deadline:
-            raise TimeoutError("the rebuild did not catch up in time")
-        await asyncio.sleep(0.5)
-        for task in tasks:
-            if task.done():
-                task.result()
-        for index in sorted(waiting):
-            projector = projectors[index]
-            if not projector.connected:
-                continue
-            try:
-                info = await js.consumer_info(projector.stream, projector.name)
-            except Exception:
-                continue
-            log.info(
-                "rebuild %s: position %d, pending %d",
-                projector.name,
-                projector.position,
-                info.num_pending,
-            )
-            if not info.num_pending and not info.num_ack_pending:
-                waiting.discard(index)
+def _caught_up(js: JetStreamContext, projectors: Sequence[Consumer], timeout_s: float) -> Work:
+    async def watch(stop: asyncio.Event) -> None:
+        deadline = time.monotonic() + timeout_s
+        waiting = set(range(len(projectors)))
+        while waiting and not stop.is_set():
+            if time.monotonic() >= deadline:
+                raise TimeoutError("the rebuild did not catch up in time")
+            await asyncio.sleep(CATCH_UP_POLL_S)
+            for index in sorted(waiting):
+                projector = projectors[index]
+                if not projector.connected:
+                    continue
+                try:
+                    info = await js.consumer_info(projector.stream, projector.name)
+                except Exception:
+                    continue
+                log.info(
+                    "rebuild %s: position %d, pending %d",
+                    projector.name,
+                    projector.position,
+                    info.num_pending,
+                )
+                if not info.num_pending and not info.num_ack_pending:
+                    waiting.discard(index)
+
+    return watch
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -169,18 +175,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.feature and args.command != "rebuild":
         parser.error("--feature goes with rebuild")
-    settings = Settings()
-    process = SERVICE if args.command == "serve" else f"{SERVICE}-{args.command}"
-    setup_logging(process, settings.log_level)
-    setup_tracing(SERVICE)
-    if args.command == "project":
-        asyncio.run(project_until_signalled(settings))
-    elif args.command == "rebuild":
-        positions = asyncio.run(rebuild(settings, features=args.feature))
-        for name, position in positions.items():
-            log.info("rebuild of %s done at stream position %d", name, position)
-    else:
-        serve(settings)
+
+    def run_project(settings: Settings) -> None:
+        asyncio.run(project(settings))
+
+    def run_rebuild(settings: Settings) -> None:
+        asyncio.run(rebuild(settings, features=args.feature))
+
+    # The kit's runtime names the process (`gateway`, `gateway-project`, ...) and starts it;
+    # argparse keeps the command line this module always had.
+    run_process(
+        SERVICE, {"serve": serve, "project": run_project, "rebuild": run_rebuild}, [args.command]
+    )
 
 
 if __name__ == "__main__":

@@ -18,25 +18,12 @@ from gateway.features import build_features, feature_readiness, open_feature
 from gateway.schema import create_router, create_schema
 from services.kit.auth import JwksVerifier
 from services.kit.http import create_app
+from services.kit.runtime import Workers
 from services.kit.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SERVICE = "gateway"
-
-
-async def stop_projectors(tasks: list[asyncio.Task[None]], *, timeout_s: float = 10.0) -> None:
-    """Wait for projectors told to stop, together; cancel those still running after that."""
-    if not tasks:
-        return
-    done, pending = await asyncio.wait(tasks, timeout=timeout_s)
-    for task in pending:
-        log.warning("projector %s did not stop in time; cancelled", task.get_name())
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    for task in done:
-        if not task.cancelled() and (failure := task.exception()) is not None:
-            log.error("projector %s failed while stopping", task.get_name(), exc_info=failure)
 
 
 def create_gateway(
@@ -66,8 +53,7 @@ def create_gateway(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned: dict[str, httpx.AsyncClient] = {}
         unhooks = []
-        stop = asyncio.Event()
-        tasks: list[asyncio.Task[None]] = []
+        workers = Workers()
         try:
             for live in features.values():
                 await asyncio.to_thread(open_feature, live)
@@ -78,15 +64,13 @@ def create_gateway(
                     if service not in given and service not in owned:
                         owned[service] = http_client_for(service, settings)
                     live.client = ServiceClient(service, given.get(service) or owned[service])
-            tasks = [
-                asyncio.create_task(projector.run(stop), name=projector.name)
-                for live in features.values()
-                for projector in live.projectors
-            ]
+            for live in features.values():
+                for projector in live.projectors:
+                    workers.start(projector.name, projector.run)
             yield
         finally:
-            stop.set()
-            await stop_projectors(tasks)
+            for name, error in await workers.close():
+                log.error("projector %s failed while stopping: %s", name, error)
             for unhook in unhooks:
                 unhook()
             for client in owned.values():

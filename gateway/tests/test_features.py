@@ -86,19 +86,23 @@ def test_each_feature_has_its_own_file_and_projectors(tmp_path: Path) -> None:
 
 def test_rebuild_takes_features_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     import gateway.__main__ as entry
+    from services.kit import runtime
 
     asked: list[list[str] | None] = []
+    processes: list[str] = []
 
     async def rebuild(settings: Settings, *, features: list[str] | None = None) -> dict[str, int]:
         asked.append(features)
         return {}
 
     monkeypatch.setattr(entry, "rebuild", rebuild)
-    monkeypatch.setattr(entry, "setup_logging", lambda *_: None)
-    monkeypatch.setattr(entry, "setup_tracing", lambda *_: None)
+    # The kit's runtime starts it, and names the process as it names a service's relay.
+    monkeypatch.setattr(runtime, "setup_logging", lambda name, _: processes.append(name))
+    monkeypatch.setattr(runtime, "setup_tracing", lambda *_: None)
     entry.main(["rebuild", "--feature", "volunteers"])
     entry.main(["rebuild"])
     assert asked == [["volunteers"], None]
+    assert processes == ["gateway-rebuild", "gateway-rebuild"]
     for refused in (["rebuild", "--feature", "courses"], ["serve", "--feature", "volunteers"]):
         with pytest.raises(SystemExit):
             entry.main(refused)

@@ -41,7 +41,7 @@ STARTS_BY_COMMAND = {
     "serve": ["http", "FastAPI"],
     "relay": ["loop", "run_relay"],
     None: ["http", "FastAPI"],
-    "project": ["loop", "project_until_signalled"],
+    "project": ["loop", "project"],
     "rebuild": ["loop", "rebuild"],
 }
 GATEWAY_TOOLS = ["project", "rebuild"]

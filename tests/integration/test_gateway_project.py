@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 import gateway.__main__ as gateway_main
@@ -116,7 +117,7 @@ def test_serve_leaves_the_projector_out_when_told(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dev_issuer: DevIssuer
 ) -> None:
     served: list[FastAPI] = []
-    monkeypatch.setattr(gateway_main.uvicorn, "run", lambda app, **_: served.append(app))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
     common: dict[str, Any] = {"state_dir": tmp_path, "auth_jwks_url": str(dev_issuer.jwks_path)}
 
     gateway_main.serve(Settings(**common, gateway_projector=False))
