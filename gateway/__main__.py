@@ -62,11 +62,11 @@ async def project(settings: Settings, stop: asyncio.Event | None = None) -> None
     workers = Workers()
     if stop is None:
         workers.stop_on_signals()
-    # Also what keeps a process whose features have no projectors waiting for its signal.
-    workers.start("stop", _until(stop or workers.stop))
     try:
         for live in features.values():
             await asyncio.to_thread(open_feature, live)
+        # Also what keeps a process whose features have no projectors waiting for its signal.
+        workers.start("stop", _until(stop or workers.stop))
         for live in features.values():
             for projector in live.projectors:
                 workers.start(projector.name, projector.run)
@@ -77,8 +77,15 @@ async def project(settings: Settings, stop: asyncio.Event | None = None) -> None
 
 
 def _until(event: asyncio.Event) -> Work:
-    async def wait(_: asyncio.Event) -> None:
-        await event.wait()
+    """A worker ending when `event` is set, or when the other workers are stopped."""
+
+    async def wait(stop: asyncio.Event) -> None:
+        waits = [asyncio.create_task(event.wait()), asyncio.create_task(stop.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     return wait
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,37 @@ def test_a_feature_over_a_services_data_reads_under_that_services_departments() 
         assert feature.reads.service == spec.service
         # The ownership map's grants, never a copy of the service's table.
         assert feature.reads.grants is None
+
+
+async def test_the_projector_process_ends_when_a_projector_fails(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import gateway.__main__ as entry
+
+    stopped: list[str] = []
+
+    class Crashing:
+        name = "crashing"
+
+        async def run(self, stop: asyncio.Event) -> None:
+            raise RuntimeError("boom")
+
+    class Patient:
+        name = "patient"
+
+        async def run(self, stop: asyncio.Event) -> None:
+            await stop.wait()
+            stopped.append(self.name)
+
+    settings = Settings(state_dir=tmp_path)
+    built = features.build_features(settings, start_projectors=False)
+    live = built["volunteers"]
+    live.projectors = (Crashing(), Patient())  # type: ignore[assignment]
+    monkeypatch.setattr(entry, "build_features", lambda _: built)
+
+    # A projector process projecting only some features would look alive while one
+    # read model falls behind: the others stop and the process fails.
+    with pytest.raises(RuntimeError, match="boom"):
+        await asyncio.wait_for(entry.project(settings, asyncio.Event()), timeout=10)
+    assert stopped == ["patient"]
+    assert not live.readmodel.is_open
