@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
-from contracts.events import ContractEvent
+from contracts.events import ContractEvent, classified
 
 
 class BackgroundCheckCompleted(ContractEvent):
@@ -15,16 +15,17 @@ class BackgroundCheckCompleted(ContractEvent):
 
     boundary = "checks"
     event_name = "background-check-completed"
-    check_id: str = Field(min_length=1, max_length=100, description="The check's id.")
-    volunteer_id: str = Field(
+    check_id: str = classified("id", "The check's id.", min_length=1, max_length=100)
+    volunteer_id: str = classified(
+        "id",
+        "The volunteer checked (UUID, as sent in the request).",
         pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-        description="The volunteer checked (UUID, as sent in the request).",
     )
-    outcome: Literal["passed", "failed"] = Field(description="passed or failed.")
-    expires_on: date | None = Field(
-        default=None, description="Last day a pass is valid; required when passed."
+    outcome: Literal["passed", "failed"] = classified("fact", "passed or failed.")
+    expires_on: date | None = classified(
+        "time", "Last day a pass is valid; required when passed.", default=None
     )
-    completed_at: datetime = Field(description="When the check was completed.")
+    completed_at: datetime = classified("time", "When the check was completed.")
 
     @model_validator(mode="after")
     def _a_pass_expires(self) -> BackgroundCheckCompleted:

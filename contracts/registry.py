@@ -7,6 +7,8 @@ from contracts.events import ContractEvent
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     volunteers.VolunteerRegistered,
+    volunteers.VolunteerRegisteredV1,
+    volunteers.VolunteerErased,
     volunteers.BackgroundCheckRequested,
     volunteers.BackgroundCheckRecorded,
     volunteers.ShiftPublished,

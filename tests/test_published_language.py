@@ -95,8 +95,14 @@ def test_every_event_a_service_publishes_has_a_translation(service: Process) -> 
     assert callable(getattr(integration, "translate", None)), f"{integration.__name__}.translate"
     translations: dict[str, Callable[..., Any]] = integration.TRANSLATIONS
     produced = set().union(*(constructed(t) for t in translations.values()))
-    own = {cls for cls in ALL_EVENTS if cls.boundary == service.boundary}
+    own = {cls for cls in ALL_EVENTS if cls.boundary == service.boundary and cls.published}
     assert own, f"the contracts define no events of boundary {service.boundary!r}"
+    legacy = sorted(
+        cls.__qualname__
+        for cls in produced
+        if cls.boundary == service.boundary and not cls.published
+    )
+    assert not legacy, f"{service.name} still publishes majors that are read-only: {legacy}"
     untranslated = sorted(cls.__qualname__ for cls in own - produced)
     assert not untranslated, (
         f"no translation in {integration.__name__} publishes {untranslated}; "
