@@ -36,6 +36,8 @@ class Rule:
     staff: tuple[str, ...] = ()
     self_service: bool = False
     open_to: tuple[str, ...] = ()
+    owner_only: bool = False
+    """Only the owning department's staff: grants to other departments do not reach it."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,11 @@ class Policy:
             return True
         if caller.role not in rule.staff:
             raise ForbiddenError(f"role {caller.role!r} may not {action}")
+        if rule.owner_only and caller.department != self.owner:
+            raise ForbiddenError(
+                f"{action} in {self.service} is for its owner {self.owner!r} only; a "
+                f"{caller.role} of {caller.department or 'no department'!r} may not"
+            )
         if caller.department not in self.departments(caller.role):
             raise ForbiddenError(
                 f"{action} in {self.service} is for the departments that own or are granted "

@@ -35,6 +35,7 @@ from services.kit.application import ServiceApplication
 from services.kit.consumer import Consumer, Projection
 from services.kit.eventstore import build_application
 from services.kit.http import create_app, create_operations_app
+from services.kit.privacy.personal import PersonalData, UsesPersonalData
 from services.kit.relay import OutboxRelay, Translate
 from services.kit.settings import Settings
 from services.kit.telemetry import setup_logging, setup_tracing
@@ -183,6 +184,17 @@ class ServiceParts:
         self.application: ServiceApplication = build_application(
             service.application, settings, service.name
         )
+        self.personal: PersonalData | None = None
+        keeper = self.application if isinstance(self.application, UsesPersonalData) else None
+        if keeper is not None:
+            # Reactions may record personal data too (care's sealed referrals): every
+            # process of the service opens it, not only the API.
+            try:
+                self.personal = PersonalData.open(settings, service.name)
+            except BaseException:
+                self.application.close()
+                raise
+            keeper.personal = self.personal
         self.relay: OutboxRelay | None = None
         self.reactions: list[Consumer] = []
         if with_relay:
@@ -226,7 +238,11 @@ class ServiceParts:
         if self._wake_relay is not None:
             self.application.on_saved.remove(self._wake_relay)
             self._wake_relay = None
-        self.application.close()
+        try:
+            self.application.close()
+        finally:
+            if self.personal is not None:
+                self.personal.close()
 
     async def readiness(self) -> dict[str, Any]:
         """The store decides; NATS, the relay's lag and the reactions only inform."""

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, Field
 
+from services.kit.auth import Principal
 from services.kit.commands import Command, SchoolId
+from services.kit.errors import ForbiddenError, NotFoundError
 from services.kit.http import Caller, IdempotencyKey, problems
+from services.kit.privacy.audit import Outcome
+from services.kit.privacy.datakeys import ERASED, Decrypted
 from services.volunteers.application import VolunteersApplication
 from services.volunteers.domain import PostKind, Shift, Volunteer, VolunteerKind
 from services.volunteers.policy import POLICY
@@ -19,18 +23,46 @@ from services.volunteers.responses import (
     Attended,
     BackgroundCheckRequested,
     CheckedOut,
+    Names,
     PlaceChanged,
     ShiftPublished,
     ShiftView,
+    VolunteerChanged,
+    VolunteerErased,
     VolunteerRegistered,
     VolunteerView,
 )
+
+MAX_NAMES = 100
+NAME_FIELDS = ("display_name",)
+DEFAULT_PURPOSE = "names lookup"
+RECORD_PURPOSE = "volunteer record"
 
 
 class RegisterVolunteer(Command):
     display_name: str = Field(min_length=1, max_length=100, description="Name shown to staff.")
     kind: VolunteerKind = Field(description="parent, five-elders, youth, teacher, professional.")
     school_id: SchoolId | None = Field(default=None, description="Home school, if any.")
+
+
+class RenameVolunteer(Command):
+    display_name: str = Field(min_length=1, max_length=100, description="Name shown to staff.")
+
+
+class EraseVolunteer(Command):
+    pass
+
+
+class NamesLookup(Command):
+    ids: list[str] = Field(
+        min_length=1, max_length=MAX_NAMES, description="Volunteer ids (UUIDs), at most 100."
+    )
+    purpose: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Why the names are read (kept in the access log); default: names lookup.",
+    )
 
 
 class RequestBackgroundCheck(Command):
@@ -93,15 +125,145 @@ def register_volunteer(
     )
 
 
+def _record(
+    app: VolunteersApplication,
+    caller: Principal,
+    person_ids: list[str],
+    purpose: str,
+    outcome: Outcome,
+) -> None:
+    if person_ids:
+        app.privacy.log.record(
+            subject=caller.subject,
+            role=caller.role,
+            department=caller.department,
+            person_ids=person_ids,
+            fields=NAME_FIELDS,
+            purpose=purpose,
+            outcome=outcome,
+        )
+
+
+@router.post("/volunteers/names", response_model=Names, responses=problems())
+def volunteer_names(body: NamesLookup, caller: Caller, app: App) -> dict[str, Any]:
+    """Display names of up to 100 volunteers, each read authorised and logged on its own.
+
+    One call answers a whole page: ids the caller may read get their name (or are listed
+    as erased), the others are listed as denied, ids naming no volunteer as unknown.
+    Every allowed and every denied read is kept in the service's access log.
+    """
+    purpose = body.purpose or DEFAULT_PURPOSE
+    names: dict[str, str] = {}
+    erased: list[str] = []
+    denied: list[str] = []
+    unknown: list[str] = []
+    for raw in dict.fromkeys(body.ids):
+        verdict, volunteer = _readable(app, caller, raw)
+        if verdict == "unknown":
+            unknown.append(raw)
+        elif verdict == "denied" or volunteer is None:
+            denied.append(raw)
+        elif (name := app.display_name(volunteer)) is ERASED:
+            erased.append(raw)
+        else:
+            names[raw] = str(name)
+    _record(app, caller, [*names, *erased], purpose, "allowed")
+    _record(app, caller, denied, purpose, "denied")
+    return {"names": names, "erased": erased, "denied": denied, "unknown": unknown}
+
+
+def _readable(
+    app: VolunteersApplication, caller: Principal, raw: str
+) -> tuple[Literal["allowed", "denied", "unknown"], Volunteer | None]:
+    """Whether the caller may read the volunteer `raw` names, and the volunteer if so.
+
+    The policy looks the volunteer up only once the caller's role and department pass:
+    a caller who may read no one gets every id back as denied, and learns nothing of
+    which ids exist.
+    """
+    try:
+        volunteer_id: UUID | None = UUID(raw)
+    except ValueError:
+        volunteer_id = None
+
+    def load() -> Volunteer:
+        if volunteer_id is None:
+            raise NotFoundError("not a volunteer id")
+        return app.volunteer(volunteer_id)
+
+    found: list[Volunteer] = []
+
+    def home_school() -> str | None:
+        found.append(load())
+        return found[0].school_id
+
+    try:
+        POLICY.authorize(caller, "read-volunteer", school=home_school, volunteer_id=raw)
+        # Self-service passes without looking the volunteer up.
+        return "allowed", found[0] if found else load()
+    except ForbiddenError:
+        return "denied", None
+    except NotFoundError:
+        return "unknown", None
+
+
 @router.get("/volunteers/{volunteer_id}", response_model=VolunteerView, responses=READ)
-def get_volunteer(volunteer_id: UUID, caller: Caller, app: App) -> dict[str, Any]:
+def get_volunteer(
+    volunteer_id: UUID,
+    caller: Caller,
+    app: App,
+    purpose: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Why it is read (access log)."),
+    ] = None,
+) -> dict[str, Any]:
+    why = purpose or RECORD_PURPOSE
+    try:
+        POLICY.authorize(
+            caller,
+            "read-volunteer",
+            school=_home_school(app, volunteer_id),
+            volunteer_id=str(volunteer_id),
+        )
+    except ForbiddenError:
+        _record(app, caller, [str(volunteer_id)], why, "denied")
+        raise
+    volunteer = app.volunteer(volunteer_id)
+    view = volunteer_view(volunteer, app.display_name(volunteer))
+    _record(app, caller, [str(volunteer_id)], why, "allowed")
+    return view
+
+
+@router.put(
+    "/volunteers/{volunteer_id}/display-name",
+    response_model=VolunteerChanged,
+    responses=EXISTING,
+)
+def rename_volunteer(
+    volunteer_id: UUID, body: RenameVolunteer, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
     POLICY.authorize(
         caller,
-        "read-volunteer",
+        "rename-volunteer",
         school=_home_school(app, volunteer_id),
         volunteer_id=str(volunteer_id),
     )
-    return volunteer_view(app.volunteer(volunteer_id))
+    return app.rename_volunteer(key, volunteer_id, body.display_name)
+
+
+@router.post("/volunteers/{volunteer_id}/erase", response_model=VolunteerErased, responses=READ)
+def erase_volunteer(
+    volunteer_id: UUID, body: EraseVolunteer, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    """Erase the volunteer's personal data for good (idempotent); their figures stay."""
+    try:
+        POLICY.authorize(caller, "erase-volunteer", school=_home_school(app, volunteer_id))
+    except ForbiddenError:
+        _record(app, caller, [str(volunteer_id)], "erasure", "denied")
+        raise
+    response = app.erase_volunteer(key, volunteer_id)
+    _record(app, caller, [str(volunteer_id)], "erasure", "allowed")
+    return response
 
 
 @router.post(
@@ -171,11 +333,12 @@ def check_out(
     return app.check_out(key, shift_id, body.volunteer_id, _at(body.at))
 
 
-def volunteer_view(volunteer: Volunteer) -> dict[str, Any]:
+def volunteer_view(volunteer: Volunteer, name: Decrypted) -> dict[str, Any]:
     today = datetime.now(UTC).date()
     return {
         "volunteer_id": str(volunteer.id),
-        "display_name": volunteer.display_name,
+        "display_name": None if name is ERASED else name,
+        "erased": name is ERASED,
         "kind": volunteer.kind,
         "school_id": volunteer.school_id,
         "check": {

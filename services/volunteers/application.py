@@ -15,17 +15,41 @@ from contracts.checks import BackgroundCheckCompleted
 from services.kit.application import CommandKey, ServiceApplication
 from services.kit.commands import check_version
 from services.kit.errors import NotFoundError
+from services.kit.privacy.datakeys import ERASED, Decrypted, PersonErasedError, is_token
+from services.kit.privacy.personal import PersonalData, PersonErasedProblem
 from services.volunteers.domain import Shift, Volunteer
 
 log = logging.getLogger(__name__)
 
 
+NAME_FIELD = "display_name"
+
+
 class VolunteersApplication(ServiceApplication):
     name = "volunteers"
+    # Set by the runtime (services.kit.runtime.ServiceParts), or by whoever builds the
+    # application by hand: names are encrypted with it, and reads are logged in it.
+    personal: PersonalData | None = None
+
+    @property
+    def privacy(self) -> PersonalData:
+        if self.personal is None:
+            raise RuntimeError("the volunteers application needs its PersonalData (personal)")
+        return self.personal
 
     # Queries.
     def volunteer(self, volunteer_id: UUID) -> Volunteer:
         return self.get(volunteer_id, Volunteer)
+
+    def display_name(self, volunteer: Volunteer) -> Decrypted:
+        """The volunteer's name, or ERASED."""
+        if volunteer.erased:
+            return ERASED
+        token = volunteer.name_token
+        if not is_token(token):
+            # Written before names were encrypted: the event holds the name itself.
+            return token
+        return self.privacy.keys.decrypt(token, field=NAME_FIELD, person_id=str(volunteer.id))
 
     def shift(self, shift_id: UUID) -> Shift:
         return self.get(shift_id, Shift)
@@ -34,9 +58,14 @@ class VolunteersApplication(ServiceApplication):
     def register_volunteer(
         self, key: CommandKey | None, *, display_name: str, kind: str, school_id: str | None
     ) -> dict[str, Any]:
+        # The id comes first: the name is encrypted with the key of the person it names.
+        volunteer_id = uuid4()
+        token = self._encrypt_name(volunteer_id, display_name)
+
         def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
             volunteer = Volunteer(
-                display_name=display_name,
+                id=volunteer_id,
+                display_name=token,
                 kind=kind,
                 school_id=school_id,
                 registered_at=datetime.now(UTC),
@@ -44,6 +73,47 @@ class VolunteersApplication(ServiceApplication):
             return [volunteer], {"volunteer_id": str(volunteer.id), "version": volunteer.version}
 
         return self.run_command(key, decide)
+
+    def rename_volunteer(
+        self, key: CommandKey | None, volunteer_id: UUID, display_name: str
+    ) -> dict[str, Any]:
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            volunteer = self.volunteer(volunteer_id)
+            volunteer.refuse_if_erased()
+            volunteer.rename(self._encrypt_name(volunteer_id, display_name))
+            return [volunteer], {"volunteer_id": str(volunteer_id), "version": volunteer.version}
+
+        return self.run_command(key, decide)
+
+    def erase_volunteer(self, key: CommandKey | None, volunteer_id: UUID) -> dict[str, Any]:
+        """Destroy the volunteer's data key, then record the erasure (published).
+
+        The key goes first: should the event's save fail, a retry finds the key gone
+        (erasing is idempotent) and records the event then. Their hours and places stay.
+        """
+        self.volunteer(volunteer_id)  # 404 before anything is destroyed
+        self.privacy.keys.erase(str(volunteer_id))
+
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            volunteer = self.volunteer(volunteer_id)
+            changed = volunteer.erase(datetime.now(UTC))
+            assert volunteer.erased_at is not None
+            response = {
+                "volunteer_id": str(volunteer_id),
+                "erased_at": volunteer.erased_at.isoformat(),
+                "version": volunteer.version,
+            }
+            return ([volunteer] if changed else []), response
+
+        return self.run_command(key, decide)
+
+    def _encrypt_name(self, volunteer_id: UUID, display_name: str) -> str:
+        try:
+            return self.privacy.keys.encrypt(str(volunteer_id), NAME_FIELD, display_name)
+        except PersonErasedError:
+            raise PersonErasedProblem(
+                "this volunteer's personal data was erased: no new personal data is kept for them"
+            ) from None
 
     def request_background_check(
         self, key: CommandKey | None, volunteer_id: UUID

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -46,14 +47,33 @@ class InvalidTimeError(DomainError):
     code = "invalid-time"
 
 
-class Volunteer(Aggregate):
-    """A person who gives time; may work with children once public security has passed them."""
+class VolunteerErasedError(ConflictError):
+    """The volunteer's personal data was erased: nothing new is recorded about them."""
 
+    code = "person-erased"
+
+
+class Volunteer(Aggregate):
+    """A person who gives time; may work with children once public security has passed them.
+
+    The name is personal data: the events hold it as a data-key token (`name_token`),
+    which only the application can open, and not at all once the person is erased.
+    Events written before names were encrypted hold it as plain text; the application
+    reads both.
+    """
+
+    # The event field keeps its first name, `display_name`: stored events carry it.
     @event("Registered")
     def __init__(
-        self, display_name: str, kind: str, school_id: str | None, registered_at: datetime
+        self,
+        id: UUID,
+        display_name: str,
+        kind: str,
+        school_id: str | None,
+        registered_at: datetime,
     ) -> None:
-        self.display_name = display_name
+        self.name_token = display_name
+        self.erased_at: datetime | None = None
         self.kind = kind
         self.school_id = school_id
         self.registered_at = registered_at
@@ -62,8 +82,42 @@ class Volunteer(Aggregate):
         self.check_expires_on: str | None = None
         self.hours = 0.0
 
-    @event("BackgroundCheckRequested")
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
+    def rename(self, name_token: str) -> None:
+        self.refuse_if_erased()
+        self._renamed(display_name=name_token)
+
+    @event("Renamed")
+    def _renamed(self, display_name: str) -> None:
+        self.name_token = display_name
+
+    def erase(self, erased_at: datetime) -> bool:
+        """Record that the person's data was erased; False (and no event) if it already was."""
+        if self.erased:
+            return False
+        self._erased(erased_at=erased_at)
+        return True
+
+    @event("Erased")
+    def _erased(self, erased_at: datetime) -> None:
+        self.erased_at = erased_at
+
+    def refuse_if_erased(self) -> None:
+        if self.erased:
+            raise VolunteerErasedError(
+                "this volunteer's personal data was erased: nothing new is recorded about them"
+            )
+
     def request_background_check(self, check_id: str, requested_at: datetime) -> None:
+        # A check is about the person: there is no one to check once they are erased.
+        self.refuse_if_erased()
+        self._check_requested(check_id=check_id, requested_at=requested_at)
+
+    @event("BackgroundCheckRequested")
+    def _check_requested(self, check_id: str, requested_at: datetime) -> None:
         self.check_status = "requested"
         self.check_id = check_id
 
@@ -164,6 +218,7 @@ class Shift(Aggregate):
 
     def sign_up(self, volunteer: Volunteer) -> None:
         volunteer_id = str(volunteer.id)
+        volunteer.refuse_if_erased()
         if volunteer_id in self.places:
             raise AlreadySignedUpError("the volunteer is already signed up for this shift")
         if self.places_left <= 0:

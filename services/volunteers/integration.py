@@ -1,7 +1,8 @@
 """Domain events -> published contract events (one function per event).
 
 Domain events stay private to the service; only what partners and other
-boundaries may rely on is published, in the shape `contracts/` promises.
+boundaries may rely on is published, in the shape `contracts/` promises. Personal data
+(names; `Volunteer.Renamed` as a whole) is never published.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from contracts.events import ContractEvent
 
 
 def _registered(e: Any) -> ContractEvent:
+    # The name stays here: readers ask the service for it (POST /volunteers/names).
     return published.VolunteerRegistered(
         volunteer_id=str(e.originator_id),
-        display_name=e.display_name,
         kind=e.kind,
         school_id=e.school_id,
         registered_at=e.registered_at,
     )
+
+
+def _erased(e: Any) -> ContractEvent:
+    return published.VolunteerErased(volunteer_id=str(e.originator_id), erased_at=e.erased_at)
 
 
 def _check_requested(e: Any) -> ContractEvent:
@@ -82,6 +87,7 @@ def _checked_out(e: Any) -> ContractEvent:
 # Keyed by the domain event's qualified name: the @event decorator defines the classes.
 TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "Volunteer.Registered": _registered,
+    "Volunteer.Erased": _erased,
     "Volunteer.BackgroundCheckRequested": _check_requested,
     "Volunteer.BackgroundCheckRecorded": _check_recorded,
     "Shift.Published": _shift_published,

@@ -18,7 +18,11 @@ POLICY = Policy(
     rules={
         # Staff act for the volunteer's home school (a volunteer with none: city scope only).
         "register-volunteer": Rule(staff=STAFF),
+        # A name is personal data: every read of one, allowed or not, is logged (api.py).
         "read-volunteer": Rule(staff=STAFF, self_service=True),
+        "rename-volunteer": Rule(staff=STAFF, self_service=True),
+        # Erasure destroys the person's key for good: the owner's senior staff decide it.
+        "erase-volunteer": Rule(staff=("admin", "coordinator"), owner_only=True),
         "request-background-check": Rule(staff=STAFF),
         # Staff act for the shift's school.
         "publish-shift": Rule(staff=STAFF),

@@ -47,9 +47,28 @@ class CheckView(Answer):
     expires_on: str | None
 
 
+class VolunteerChanged(Answer):
+    volunteer_id: str
+    version: int
+
+
+class VolunteerErased(Answer):
+    volunteer_id: str
+    erased_at: str = Field(description="When the personal data was erased (ISO 8601).")
+    version: int
+
+
+class Names(Answer):
+    names: dict[str, str] = Field(description="Display name by volunteer id.")
+    erased: list[str] = Field(description="Volunteers whose personal data was erased.")
+    denied: list[str] = Field(description="Volunteers the caller may not read.")
+    unknown: list[str] = Field(description="Ids that name no volunteer.")
+
+
 class VolunteerView(Answer):
     volunteer_id: str
-    display_name: str
+    display_name: str | None = Field(description="Null once the volunteer is erased.")
+    erased: bool = Field(description="True once the volunteer's personal data is erased.")
     kind: VolunteerKind
     school_id: str | None
     check: CheckView

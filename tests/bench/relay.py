@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from uuid import uuid4
 
 from opentelemetry import trace
 
@@ -34,6 +35,7 @@ def fill_log(app: VolunteersApplication, events: int) -> None:
             app.save(
                 *[
                     Volunteer(
+                        id=uuid4(),
                         display_name=f"Volunteer {n}",
                         kind="youth",
                         school_id="s1",

@@ -148,14 +148,19 @@ class DataKeys:
         *,
         cache_size: int = CACHE_SIZE,
         cache_ttl_s: float = CACHE_TTL_S,
+        master: bytes | None = None,
     ) -> DataKeys:
-        """The service's data keys, in the database its settings name."""
+        """The service's data keys, in the database its settings name.
+
+        The master key is `master` when given, else `TONGXIN_CIPHER_KEY`.
+        """
+        key = master if master is not None else master_key(settings)
         store: DataKeyStore
         if settings.store == "postgres":
             store = PostgresDataKeyStore(postgres_pool(settings, service, max_size=2))
         else:
             store = SqliteDataKeyStore(SqliteDatabase(sqlite_path(settings, service)))
-        return cls(store, master_key(settings), cache_size=cache_size, cache_ttl_s=cache_ttl_s)
+        return cls(store, key, cache_size=cache_size, cache_ttl_s=cache_ttl_s)
 
     def close(self) -> None:
         self.store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from contracts.checks import BackgroundCheckCompleted
 from services.kit.application import CommandKey
 from services.kit.errors import IdempotencyKeyReusedError, StaleVersionError
 from services.kit.eventstore import build_application
+from services.kit.privacy.personal import PersonalData
 from services.kit.settings import Settings
 from services.volunteers.application import VolunteersApplication
 from services.volunteers.domain import BackgroundCheckRequiredError
@@ -23,12 +25,13 @@ START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> VolunteersApplication:
-    application = build_application(
-        VolunteersApplication, Settings(state_dir=tmp_path), "volunteers"
-    )
+def app(tmp_path: Path) -> Iterator[VolunteersApplication]:
+    settings = Settings(state_dir=tmp_path)
+    application = build_application(VolunteersApplication, settings, "volunteers")
+    application.personal = personal = PersonalData.open(settings, "volunteers")
     yield application
     application.close()
+    personal.close()
 
 
 def register(app: VolunteersApplication, key: CommandKey | None = None) -> UUID:

@@ -4,6 +4,7 @@ What each caller should be allowed is written here from the intent, not read fro
 services/volunteers/policy.py: the Youth League (cyl) owns the service; the Education
 Bureau's school staff and the five-elders committee's coordinators are granted it; staff
 act only for schools in their scope; a volunteer reads shifts and acts for themself.
+Erasing a volunteer is for the owner's admins and coordinators only, in their scope.
 """
 
 from __future__ import annotations
@@ -33,12 +34,17 @@ DEPARTMENTS: tuple[str | None, ...] = (
 )
 STAFF = {"admin", "coordinator", "school-staff"}
 GRANTED = {("edu", "school-staff"), ("ccng", "coordinator")}
-SELF_SERVICE = {"read-volunteer", "sign-up", "cancel-sign-up"}
+SELF_SERVICE = {"read-volunteer", "rename-volunteer", "sign-up", "cancel-sign-up"}
+ERASERS = {"admin", "coordinator"}
+# Authorised id by id with read-volunteer: answers 200 with each id allowed or denied.
+NAMES = ("POST", "/volunteers/names")
 
 # Every route of the API, by the action the policy calls it.
 ACTIONS: dict[str, tuple[str, str]] = {
     "register-volunteer": ("POST", "/volunteers"),
     "read-volunteer": ("GET", "/volunteers/{volunteer_id}"),
+    "rename-volunteer": ("PUT", "/volunteers/{volunteer_id}/display-name"),
+    "erase-volunteer": ("POST", "/volunteers/{volunteer_id}/erase"),
     "request-background-check": ("POST", "/volunteers/{volunteer_id}/background-checks"),
     "publish-shift": ("POST", "/shifts"),
     "read-shift": ("GET", "/shifts/{shift_id}"),
@@ -56,6 +62,8 @@ def intended(
         return action == "read-shift" or (is_self and action in SELF_SERVICE)
     if role not in STAFF:
         return False
+    if action == "erase-volunteer":
+        return role in ERASERS and department == "cyl" and covers
     acts_here = department == "cyl" or (department, role) in GRANTED
     return acts_here and covers
 
@@ -103,7 +111,9 @@ class Api:
             body = shift_body(SCHOOL)
         elif action in {"sign-up", "cancel-sign-up", "check-in", "check-out"}:
             body = {"volunteer_id": self.volunteer_id}
-        elif action == "request-background-check":
+        elif action == "rename-volunteer":
+            body = {"display_name": "Chen Jing"}
+        elif action in {"request-background-check", "erase-volunteer"}:
             body = {}
         return await self.client.request(
             method, path, json=body, headers={"Authorization": f"Bearer {token}"}
@@ -135,7 +145,7 @@ def test_the_matrix_names_every_route_and_every_rule() -> None:
         if isinstance(route, APIRoute)
         for method in route.methods
     }
-    assert routes == set(ACTIONS.values())
+    assert routes == set(ACTIONS.values()) | {NAMES}
     assert set(POLICY.rules) == set(ACTIONS)
     assert POLICY.owner == load_ownership_map().owner_of("volunteers").code == "cyl"
 
@@ -192,3 +202,54 @@ async def test_a_refused_caller_learns_nothing_of_what_exists(api: Api) -> None:
         f"/shifts/{missing}", headers={"Authorization": f"Bearer {stranger}"}
     )
     assert response.status_code == 403
+
+
+async def test_names_are_given_id_by_id_to_those_who_may_read_the_volunteer(api: Api) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    for role, department in itertools.product(ROLES, DEPARTMENTS):
+        token = api.issuer.token(role=role, department=department, scope="city")
+        before = api.head()
+        response = await api.client.post(
+            "/volunteers/names",
+            json={"ids": [api.volunteer_id, missing]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        who = f"a {role} of {department}"
+        if intended(role, department, "read-volunteer"):
+            assert body["names"] == {api.volunteer_id: "Chen Jing"}, who
+            assert body["unknown"] == [missing] and body["denied"] == [], who
+        else:
+            # Refused callers learn nothing, not even which ids exist.
+            assert body["names"] == {} and body["unknown"] == [], who
+            assert body["denied"] == [api.volunteer_id, missing], who
+        assert api.head() == before
+
+
+async def test_a_volunteer_reads_their_own_name_only(api: Api) -> None:
+    me = api.issuer.token(role="volunteer", subject=api.volunteer_id)
+    response = await api.client.post(
+        "/volunteers/names",
+        json={"ids": [api.volunteer_id, "someone-else"]},
+        headers={"Authorization": f"Bearer {me}"},
+    )
+    assert response.json() == {
+        "names": {api.volunteer_id: "Chen Jing"},
+        "erased": [],
+        "denied": ["someone-else"],
+        "unknown": [],
+    }
+
+
+async def test_names_in_scope_only(api: Api) -> None:
+    for scope, covers in {f"school:{SCHOOL}": True, "school:another-school": False}.items():
+        token = api.issuer.token(role="school-staff", department="edu", scope=scope)
+        response = await api.client.post(
+            "/volunteers/names",
+            json={"ids": [api.volunteer_id]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        body = response.json()
+        assert (api.volunteer_id in body["names"]) is covers, scope
+        assert (body["denied"] == [api.volunteer_id]) is not covers, scope

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
@@ -20,7 +21,9 @@ START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 
 
 def volunteer(outcome: str | None = None, expires_on: date | None = date(2027, 6, 30)) -> Volunteer:
-    person = Volunteer(display_name="Zhang Min", kind="parent", school_id="s1", registered_at=START)
+    person = Volunteer(
+        id=uuid4(), display_name="pd1:token", kind="parent", school_id="s1", registered_at=START
+    )
     if outcome:
         person.request_background_check(check_id="chk-1", requested_at=START)
         person.record_background_check("chk-1", outcome, expires_on)
