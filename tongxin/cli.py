@@ -23,6 +23,7 @@ from services.kit.settings import Settings
 from tongxin import demo as demo_module
 from tongxin import natsauth, natsserver, ports
 from tongxin.ops.cli import ops_app
+from tongxin.privacy_cli import privacy_app
 from tongxin.supervisor import Supervisor
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(ops_app, name="ops")
+app.add_typer(privacy_app, name="privacy")
 console = Console()
 err = Console(stderr=True)
 
