@@ -3,9 +3,10 @@
 A department system that does not speak NATS posts CloudEvents here with its
 department credential. Each event is validated against `contracts/`, checked
 against the ownership map (a department publishes only its own event types),
-and published to its boundary's stream. A 202 is given only after JetStream
-has stored the event; `Nats-Msg-Id` is derived from the department and the
-CloudEvent id, so a retried post is stored once.
+and published to its boundary's stream; a field sealed to a service (personal data
+for it alone) must be sealed to that service's key (`services.ingest.sealed`). A 202
+is given only after JetStream has stored the event; `Nats-Msg-Id` is derived from the
+department and the CloudEvent id, so a retried post is stored once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from opentelemetry import propagate
 
 from contracts.departments import load_ownership_map
 from services.ingest.openapi import STRUCTURED, Receipt, request_documentation
+from services.ingest.sealed import ReceiverKeys, check_sealed_fields
 from services.kit import bus
 from services.kit.backoff import Backoff
 from services.kit.errors import DomainError, ForbiddenError
@@ -143,6 +145,7 @@ def parse_cloudevent(request_headers: Any, body: bytes) -> Envelope:
 def create_service(settings: Settings) -> FastAPI:
     ingest = Ingest(settings)
     ownership = load_ownership_map()
+    receivers = ReceiverKeys(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -207,6 +210,9 @@ def create_service(settings: Settings) -> FastAPI:
             )
         if envelope.department != owner:
             raise ForbiddenError(f"the department attribute must be {owner!r}")
+        # Sealed personal data must be readable by its receiver alone: checked before
+        # anything is published, since a stream keeps what it is given.
+        await check_sealed_fields(envelope.data, app.state.receivers)
         # Positions in a stream are the relay's to state, never a caller's.
         envelope = dataclasses.replace(envelope, sequence=None)
         try:
@@ -217,4 +223,5 @@ def create_service(settings: Settings) -> FastAPI:
             raise NatsUnavailableError(f"the event bus did not store the event: {exc}") from exc
 
     app.state.ingest = ingest
+    app.state.receivers = receivers
     return app
