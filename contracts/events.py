@@ -24,7 +24,7 @@ import re
 from functools import cache
 from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.fields import FieldInfo
 
 from contracts.departments import load_ownership_map
@@ -42,10 +42,10 @@ SEALED_TO_KEY = "x-sealed-to"
 def classified(
     privacy: Privacy, description: str, *, sealed_to: str | None = None, **kwargs: Any
 ) -> Any:
-    """A contract field with its privacy class; `sealed_to` names the service a sealed field is for."""
+    """A contract field with its privacy class (`sealed_to`: the service a sealed one is for)."""
     if (privacy == "sealed") != (sealed_to is not None):
         raise ValueError("a sealed field names the one service it is sealed to, and only it")
-    extra: dict[str, str] = {PRIVACY_KEY: privacy}
+    extra: dict[str, JsonValue] = {PRIVACY_KEY: privacy}
     if sealed_to is not None:
         extra[SEALED_TO_KEY] = sealed_to
     return Field(description=description, json_schema_extra=extra, **kwargs)
