@@ -388,7 +388,12 @@ def _wait_check(
     deadline = time.monotonic() + timeout_s
     status = "unknown"
     while time.monotonic() < deadline:
-        answer = api.send("GET", f"{vol_url}/volunteers/{volunteer_id}", expect=(200,))
+        # Each read returns the name, so each is logged: say why.
+        answer = api.send(
+            "GET",
+            f"{vol_url}/volunteers/{volunteer_id}?purpose=demo%20loader",
+            expect=(200,),
+        )
         status = str((answer.get("check") or {}).get("status", "none"))
         if status == v.check:
             return

@@ -82,3 +82,16 @@ def test_grants_default_to_the_ownership_maps() -> None:
     assert policy.departments("coordinator") == {"cyl", "ccng"}
     assert policy.departments("school-staff") == {"cyl", "edu"}
     assert policy.departments("admin") == {"cyl"}
+
+
+def test_an_owner_only_rule_ignores_grants_but_not_scope() -> None:
+    policy = Policy(
+        service="volunteers",
+        rules={"erase": Rule(staff=("coordinator",), owner_only=True)},
+        grants=(Grant("edu", roles=("coordinator",), why="test"),),
+    )
+    policy.authorize(principal("coordinator", "cyl"), "erase", school="s1")
+    with pytest.raises(ForbiddenError, match="owner 'cyl' only"):
+        policy.authorize(principal("coordinator", "edu"), "erase", school="s1")
+    with pytest.raises(ForbiddenError, match="scope"):
+        policy.authorize(principal("coordinator", "cyl", scope="school:s2"), "erase", school="s1")

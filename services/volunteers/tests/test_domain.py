@@ -15,6 +15,7 @@ from services.volunteers.domain import (
     Shift,
     ShiftFullError,
     Volunteer,
+    VolunteerErasedError,
 )
 
 START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
@@ -143,3 +144,23 @@ class TestPublishing:
         person = volunteer()
         with pytest.raises(Exception, match="expiry"):
             person.record_background_check("chk-1", "passed", None)
+
+
+class TestErasure:
+    def test_erasure_is_recorded_once_and_keeps_the_figures(self) -> None:
+        person = volunteer()
+        person.credit_hours(shift_id="sh-1", hours=2.5)
+        assert person.erase(START) is True
+        assert person.erase(START + timedelta(days=1)) is False
+        assert person.erased_at == START and person.hours == 2.5
+        assert [type(e).__name__ for e in person.collect_events()][-1] == "Erased"
+
+    def test_nothing_new_is_recorded_about_an_erased_person(self) -> None:
+        person = volunteer()
+        person.erase(START)
+        with pytest.raises(VolunteerErasedError):
+            person.rename("pd1:another")
+        with pytest.raises(VolunteerErasedError):
+            person.request_background_check(check_id="chk-2", requested_at=START)
+        with pytest.raises(VolunteerErasedError):
+            shift(child_facing=False).sign_up(person)
