@@ -289,3 +289,20 @@ async def test_a_stream_written_before_encryption_still_reads(api: Api) -> None:
     assert response.status_code == 200
     assert (await api.names([vid], api.owner))["erased"] == [vid]
     assert api.app.volunteer(legacy.id).erased
+
+
+def test_without_a_cipher_key_postgres_keeps_one_master_key_in_the_database(
+    pg_settings: Settings,
+) -> None:
+    from services.kit.privacy.personal import PersonalData
+
+    first = PersonalData.open(pg_settings, "volunteers")
+    try:
+        token = first.keys.encrypt("v-1", "display_name", "Qian Ba")
+    finally:
+        first.close()
+    again = PersonalData.open(pg_settings, "volunteers")
+    try:
+        assert again.keys.decrypt(token, field="display_name") == "Qian Ba"
+    finally:
+        again.close()

@@ -4,16 +4,18 @@ A service whose application declares `personal: PersonalData | None` gets one op
 by the runtime (`services.kit.runtime.ServiceParts`) on its own database, and closed
 with it.
 
-The master key is `TONGXIN_CIPHER_KEY`. The embedded default (SQLite) may run without
-one: a key is then made once in the state folder (`keys/<service>-personal.key`, 0600),
-beside the database it protects, so a newcomer's `make run` works. PostgreSQL refuses
-to start without the key: a key kept in a container's folder would be lost with it,
-and every name with it.
+The master key is `TONGXIN_CIPHER_KEY`. Without one (a first `make run`, compose with its
+dev defaults) a key is made once and kept beside the data it wraps: in the state folder
+on SQLite (`keys/<service>-personal.key`, 0600), in the service's own database on
+PostgreSQL (a container's folder does not outlive it), with a warning. Erasure works the
+same either way (a destroyed data key is gone whatever the master key); what the master
+key adds, kept apart, is that a copy of the database alone opens nothing.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +23,13 @@ from typing import Protocol, runtime_checkable
 
 from services.kit.errors import ConflictError
 from services.kit.privacy.audit import AccessLog
+from services.kit.privacy.database import postgres_pool
 from services.kit.privacy.datakeys import DataKeys, master_key
 from services.kit.settings import Settings
 
 MASTER_KEY_BYTES = 32
+MASTER_TABLE = "personal_data_master_key"
+log = logging.getLogger(__name__)
 
 
 class PersonErasedProblem(ConflictError):
@@ -64,11 +69,16 @@ class UsesPersonalData(Protocol):
 
 
 def local_master_key(settings: Settings, service: str) -> bytes:
-    """`TONGXIN_CIPHER_KEY`, or (SQLite only) the key file in the state folder."""
+    """`TONGXIN_CIPHER_KEY`, else one made once beside the data (see the module docstring)."""
     if settings.cipher_key.get_secret_value():
         return master_key(settings)
+    log.warning(
+        "%s: no TONGXIN_CIPHER_KEY; its personal data keys are wrapped by a key kept beside "
+        "them (set one outside development)",
+        service,
+    )
     if settings.store == "postgres":
-        raise ValueError(f"{service} keeps personal data: set TONGXIN_CIPHER_KEY (its master key)")
+        return _master_in_database(settings, service)
     path = Path(settings.state_dir) / "keys" / f"{service}-personal.key"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
@@ -79,8 +89,35 @@ def local_master_key(settings: Settings, service: str) -> bytes:
             pass
         else:
             with os.fdopen(fd, "w") as file:
-                file.write(base64.b64encode(os.urandom(MASTER_KEY_BYTES)).decode())
-    key = base64.b64decode(path.read_text().strip(), validate=True)
+                file.write(_new_key())
+    return _decoded(path.read_text(), str(path))
+
+
+def _master_in_database(settings: Settings, service: str) -> bytes:
+    pool = postgres_pool(settings, service, max_size=1)
+    try:
+        with pool.connection() as conn:
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {MASTER_TABLE} ("
+                " id INTEGER PRIMARY KEY CHECK (id = 1), key TEXT NOT NULL)"
+            )
+            # Two processes starting together keep the first key written.
+            conn.execute(
+                f"INSERT INTO {MASTER_TABLE} (id, key) VALUES (1, %s) ON CONFLICT (id) DO NOTHING",
+                (_new_key(),),
+            )
+            row = conn.execute(f"SELECT key FROM {MASTER_TABLE} WHERE id = 1").fetchone()
+    finally:
+        pool.close()
+    return _decoded(row[0], MASTER_TABLE)
+
+
+def _new_key() -> str:
+    return base64.b64encode(os.urandom(MASTER_KEY_BYTES)).decode()
+
+
+def _decoded(text: str, where: str) -> bytes:
+    key = base64.b64decode(text.strip(), validate=True)
     if len(key) < 16:
-        raise ValueError(f"{path} holds no usable key")
+        raise ValueError(f"{where} holds no usable key")
     return key
