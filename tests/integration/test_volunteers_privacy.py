@@ -108,6 +108,11 @@ async def test_the_store_holds_no_name_only_a_token_for_its_person(api: Api) -> 
     assert (await api.names([vid], api.owner))["names"] == {vid: name}
     response = await api.client.get(f"/volunteers/{vid}", headers=api.owner)
     assert response.json()["display_name"] == name and response.json()["erased"] is False
+    entries = api.app.privacy.log.who_viewed(vid)
+    assert [(e.subject, e.purpose, e.outcome) for e in entries] == [
+        ("coordinator-1", "names lookup", "allowed"),
+        ("coordinator-1", "volunteer record", "allowed"),
+    ]
 
 
 async def test_names_come_in_one_call_each_read_logged_with_its_outcome(api: Api) -> None:
