@@ -9,6 +9,8 @@ FORBIDDEN = "FORBIDDEN"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 NOT_FOUND = "NOT_FOUND"
 UNAVAILABLE = "UNAVAILABLE"
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+"""A service owning part of the answer (a personal field) could not give it now."""
 
 
 def coded(message: str, code: str) -> GraphQLError:

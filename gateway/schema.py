@@ -30,6 +30,7 @@ from gateway.errors import (
     INTROSPECTION_DISABLED,
     NOT_FOUND,
     QUERY_TOO_DEEP,
+    SERVICE_UNAVAILABLE,
     TOO_MANY_ALIASES,
     UNAUTHENTICATED,
     UNAVAILABLE,
@@ -50,7 +51,15 @@ def _merged(name: str, parts: Iterable[type | None]) -> type | None:
     return merge_types(name, present) if present else None
 
 
-EXPECTED = {UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND, UNAVAILABLE}
+# A service away is logged once by the client that called it, not per field.
+EXPECTED = {
+    UNAUTHENTICATED,
+    FORBIDDEN,
+    BAD_USER_INPUT,
+    NOT_FOUND,
+    UNAVAILABLE,
+    SERVICE_UNAVAILABLE,
+}
 
 
 class GatewaySchema(strawberry.Schema):

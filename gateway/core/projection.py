@@ -98,6 +98,12 @@ class SqliteProjection:
     """Tables a reset drops (positions are dropped too)."""
     DUMPED: ClassVar[Mapping[str, str]] = {}
     """Tables in the canonical dump, with their sort keys."""
+    VERSION: ClassVar[int] = 0
+    """The layout of the tables (SQLite's `user_version`). Bump it when `SCHEMA` changes
+    in a way `CREATE ... IF NOT EXISTS` cannot apply (a dropped or changed column): a file
+    of another version is emptied on open, positions included, so the durable consumers
+    replay the streams into the new layout. Read models are disposable; state a former
+    layout kept (personal data, say) is overwritten, not left in free pages."""
 
     def __init__(self, path: Path | str, *, busy_timeout_s: float = 5.0) -> None:
         self.path = str(path)
@@ -130,6 +136,11 @@ class SqliteProjection:
                 if self.path != ":memory:":
                     conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
+                # Deleted and updated rows are zeroed on disk: an erasure or a migration
+                # leaves nothing of what was there in the file's free pages.
+                conn.execute("PRAGMA secure_delete=ON")
+                if self._migrate(conn):
+                    self._compact(conn)
                 conn.executescript(self._schema())
             except BaseException:
                 conn.close()
@@ -173,6 +184,48 @@ class SqliteProjection:
 
     def _schema(self) -> str:
         return self.SCHEMA + POSITIONS
+
+    def _migrate(self, conn: sqlite3.Connection) -> bool:
+        """Empty a file written under another `VERSION`; whether anything was dropped.
+
+        In one write transaction, so that two processes opening the file together (a
+        gateway and its projector) migrate it once.
+        """
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            dropped = []
+            if found != self.VERSION:
+                # Every table of the file, not only today's: a former layout's tables go too.
+                dropped = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite_%'"
+                    ).fetchall()
+                ]
+                for table in dropped:
+                    conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+                conn.execute(f"PRAGMA user_version = {int(self.VERSION)}")
+                if dropped:
+                    log.info(
+                        "read model %s: layout %s replaced by %s; it is rebuilt from the streams",
+                        self.path,
+                        found,
+                        self.VERSION,
+                    )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return bool(dropped)
+
+    def _compact(self, conn: sqlite3.Connection) -> None:
+        """Rewrite the file and empty its WAL, so that no page of the former layout stays."""
+        conn.execute("VACUUM")
+        if self.path != ":memory:":
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:

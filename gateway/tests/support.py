@@ -16,8 +16,10 @@ from contracts.volunteers import (
     SignUpCancelled,
     VolunteerCheckedIn,
     VolunteerCheckedOut,
+    VolunteerErased,
     VolunteerKind,
     VolunteerRegistered,
+    VolunteerRegisteredV1,
     VolunteerSignedUp,
 )
 from gateway.core.feature import LiveFeature
@@ -50,10 +52,26 @@ class Stream:
         return iter(self.log)
 
 
-def registered(vid: str, name: str, school: str | None = "s1", kind: VolunteerKind = "parent"):
+def registered(
+    vid: str, school: str | None = "s1", kind: VolunteerKind = "parent", *, minute: int = 0
+):
     return VolunteerRegistered(
+        volunteer_id=vid,
+        kind=kind,
+        school_id=school,
+        registered_at=T0 + timedelta(minutes=minute),
+    )
+
+
+def registered_v1(vid: str, name: str, school: str | None = "s1", kind: VolunteerKind = "parent"):
+    """As an old stream has it: v1 carried the name."""
+    return VolunteerRegisteredV1(
         volunteer_id=vid, display_name=name, kind=kind, school_id=school, registered_at=T0
     )
+
+
+def erased(vid: str):
+    return VolunteerErased(volunteer_id=vid, erased_at=T0 + timedelta(days=1))
 
 
 def published(sid: str, school: str = "s1", *, capacity: int = 3, day: int = 0):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -18,6 +19,7 @@ from gateway.tests.support import (
     CONSUMER,
     Stream,
     checked_out,
+    erased,
     published,
     registered,
     signed_up,
@@ -26,13 +28,51 @@ from gateway.tests.support import (
 from services.kit.auth import ROLES, DevIssuer
 from services.kit.settings import Settings
 
+STAFF = {"admin", "coordinator", "school-staff"}
+
 
 class FakeVolunteers:
-    """A stand-in for the volunteers service that records what it was sent."""
+    """A stand-in for the volunteers service that records what it was sent.
+
+    Its names lookup answers as the service does, by a simplified rule: staff read every
+    name, a volunteer their own, anyone else none.
+    """
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.names: dict[str, str] = {}
+        self.erased: set[str] = set()
+        self.down = False
         self.app = FastAPI()
+
+        @self.app.post("/volunteers/names")
+        async def names(request: Request) -> JSONResponse:
+            body = await request.json()
+            self.calls.append(
+                {"path": "/volunteers/names", "headers": dict(request.headers), "body": body}
+            )
+            if self.down:
+                return JSONResponse({"code": "unavailable"}, status_code=503)
+            ids: list[str] = body["ids"]
+            assert 1 <= len(ids) <= 100
+            claims = jwt.decode(
+                request.headers["authorization"].removeprefix("Bearer "),
+                options={"verify_signature": False},
+            )
+            answer: dict[str, Any] = {"names": {}, "erased": [], "denied": [], "unknown": []}
+            for vid in ids:
+                if vid not in self.names and vid not in self.erased:
+                    answer["unknown"].append(vid)
+                elif claims["role"] not in STAFF and (claims["role"], claims["sub"]) != (
+                    "volunteer",
+                    vid,
+                ):
+                    answer["denied"].append(vid)
+                elif vid in self.erased:
+                    answer["erased"].append(vid)
+                else:
+                    answer["names"][vid] = self.names[vid]
+            return JSONResponse(answer)
 
         @self.app.post("/{path:path}")
         async def anything(path: str, request: Request) -> JSONResponse:
@@ -75,6 +115,7 @@ async def gateway(
             start_projector=False,
             http_clients={"volunteers": upstream},
         )
+        app.state.fake_volunteers = fake
         async with app.router.lifespan_context(app):
             yield app
 
@@ -109,6 +150,15 @@ async def gql(
 
 def codes(result: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in result.get("errors", [])]
+
+
+def name(gateway: FastAPI, **names: str) -> None:
+    """The names the volunteers service keeps (the gateway never sees them in events)."""
+    gateway.state.fake_volunteers.names.update(names)
+
+
+def names_calls(fake: FakeVolunteers) -> list[dict[str, Any]]:
+    return [call for call in fake.calls if call["path"] == "/volunteers/names"]
 
 
 def feed(gateway: FastAPI, *events: Any) -> None:
@@ -184,25 +234,29 @@ class TestLimits:
 
 class TestReads:
     async def test_volunteers_page_through_with_cursors(self, gateway, client, token):
-        feed(gateway, *(registered(f"v{i}", name) for i, name in enumerate(["Cy", "Al", "Bo"])))
+        # By registration time: v2 first, then v0 and v1.
+        minutes = {"v0": 1, "v1": 2, "v2": 0}
+        feed(gateway, *(registered(vid, minute=minute) for vid, minute in minutes.items()))
+        name(gateway, v0="Cy", v1="Al", v2="Bo")
 
         first = await gql(client, VOLUNTEERS, {"first": 2}, token=token)
         page = first["data"]["volunteers"]
-        assert [e["node"]["displayName"] for e in page["edges"]] == ["Al", "Bo"]
+        assert [e["node"]["displayName"] for e in page["edges"]] == ["Bo", "Cy"]
         assert page["pageInfo"]["hasNextPage"] is True
 
         after = page["pageInfo"]["endCursor"]
         second = await gql(client, VOLUNTEERS, {"first": 2, "after": after}, token=token)
         page = second["data"]["volunteers"]
-        assert [e["node"]["displayName"] for e in page["edges"]] == ["Cy"]
+        assert [e["node"]["displayName"] for e in page["edges"]] == ["Al"]
         assert page["pageInfo"]["hasNextPage"] is False
         assert page["edges"][0]["node"]["kind"] == "PARENT"
         assert page["edges"][0]["node"]["checkStatus"] == "NONE"
 
     async def test_a_shift_with_its_volunteers_and_school_hours(self, gateway, client, token):
+        name(gateway, v1="Li Wei")
         feed(
             gateway,
-            registered("v1", "Li Wei"),
+            registered("v1"),
             published("sh1", capacity=2),
             signed_up("sh1", "v1", 1),
             checked_out("sh1", "v1", 2.0),
@@ -340,11 +394,12 @@ class TestOperations:
 
 def people(gateway: FastAPI) -> None:
     """Li (home s1), Wang (home s2) and Zhao (home s2, but signed up at s1)."""
+    name(gateway, v1="Li", v2="Wang", v3="Zhao")
     feed(
         gateway,
-        registered("v1", "Li", school="s1"),
-        registered("v2", "Wang", school="s2"),
-        registered("v3", "Zhao", school="s2"),
+        registered("v1", school="s1"),
+        registered("v2", school="s2"),
+        registered("v3", school="s2"),
         published("sh1", "s1"),
         published("sh2", "s2", day=1),
         signed_up("sh1", "v1", 1),
@@ -376,8 +431,10 @@ def names(result: dict[str, Any]) -> list[str]:
 class TestAuthorisation:
     """Personal data is for staff and the volunteer themself, as in the REST API."""
 
-    @pytest.mark.parametrize("role", ["viewer", "department-system", "volunteer"])
-    async def test_only_staff_list_volunteers(self, gateway, client, issuer, role, caplog):
+    @pytest.mark.parametrize("role", ["department-system", "volunteer"])
+    async def test_only_staff_and_viewers_list_volunteers(
+        self, gateway, client, issuer, role, caplog
+    ):
         people(gateway)
         token = issuer.token(role=role, subject="v1", department="edu")
         for variables in ({}, {"school": "s1"}):
@@ -434,7 +491,9 @@ class TestAuthorisation:
             token = issuer.token(role=role, subject="v1", department=department, scope="city")
             reads_people = role in staff and (department == "cyl" or (department, role) in granted)
             expected = {
-                "list": reads_people,
+                # Viewers list the pseudonymous read model; names come back null.
+                "list": reads_people or role == "viewer",
+                # Their sign-ups are the service's personal data: not for viewers.
                 "another volunteer": reads_people,
                 "a shift's sign-ups": reads_people,
                 # Self-service: a volunteer's own record, whatever the department.
@@ -450,6 +509,10 @@ class TestAuthorisation:
             }
             for what, result in results.items():
                 allowed = "errors" not in result
+                if what == "list" and allowed and not reads_people:
+                    shown = names(result)
+                    if shown != [None] * len(shown):
+                        wrong.append((role, department, "names", True))
                 if allowed != expected[what] or (
                     not allowed and set(codes(result)) != {"FORBIDDEN"}
                 ):
@@ -527,3 +590,173 @@ class TestAuthorisation:
         ]
         one = await gql(client, ONE, {"id": "v2"}, token=token)
         assert one["data"]["volunteer"] == {"displayName": "Wang", "signUps": [{"shiftId": "sh2"}]}
+
+
+LIST_WITH_NAMES = """
+query($first: Int!) {
+  volunteers(first: $first) {
+    edges { node { id displayName personalDataErased hours } }
+    pageInfo { endCursor }
+  }
+}
+"""
+
+
+def crowd(gateway: FastAPI, count: int) -> list[str]:
+    ids = [f"p{n:03d}" for n in range(count)]
+    feed(gateway, *(registered(vid, minute=n) for n, vid in enumerate(ids)))
+    name(gateway, **{vid: f"Person {vid}" for vid in ids})
+    return ids
+
+
+class TestPersonalNames:
+    """Names come from the volunteers service, batched, as the caller."""
+
+    async def test_fifty_names_cost_one_call_with_the_callers_token(
+        self, gateway, client, token, fake
+    ):
+        ids = crowd(gateway, 50)
+        result = await gql(client, LIST_WITH_NAMES, {"first": 50}, token=token)
+        assert "errors" not in result
+        shown = [e["node"]["displayName"] for e in result["data"]["volunteers"]["edges"]]
+        assert shown == [f"Person {vid}" for vid in ids]
+        calls = names_calls(fake)
+        assert len(calls) == 1
+        assert calls[0]["body"] == {"ids": ids}
+        assert calls[0]["headers"]["authorization"] == f"Bearer {token}"
+
+    async def test_names_at_every_level_of_one_query_share_the_call(
+        self, gateway, client, token, fake
+    ):
+        people(gateway)
+        result = await gql(
+            client,
+            """{ volunteers { edges { node { displayName } } }
+                 shift(id: "sh1") { signUps { volunteer { displayName } } } }""",
+            token=token,
+        )
+        assert "errors" not in result
+        # The list and the shift's sign-ups resolve at different depths: each level is
+        # one call at most, never one per volunteer.
+        assert len(names_calls(fake)) <= 2
+        assert sum(len(c["body"]["ids"]) for c in names_calls(fake)) <= 5
+
+    async def test_more_than_a_hundred_ids_are_sent_in_chunks(self, gateway, issuer, fake):
+        # A page is at most 100, but an aliased query can ask for more in one request.
+        ids = crowd(gateway, 150)
+        token = issuer.token(role="coordinator", subject="coord-1", department="cyl")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(gateway), base_url="http://gateway"
+        ) as client:
+            first = await gql(client, LIST_WITH_NAMES, {"first": 100}, token=token)
+            assert len(first["data"]["volunteers"]["edges"]) == 100
+            fake.calls.clear()
+            result = await gql(
+                client,
+                """query($after: String) {
+                     a: volunteers(first: 100) { edges { node { displayName } } }
+                     b: volunteers(first: 100, after: $after) { edges { node { displayName } } }
+                   }""",
+                {"after": cursor_after(first)},
+                token=token,
+            )
+        assert "errors" not in result
+        sizes = sorted(len(c["body"]["ids"]) for c in names_calls(fake))
+        assert sizes == [50, 100]
+        shown = [e["node"]["displayName"] for e in result["data"]["b"]["edges"]]
+        assert shown == [f"Person {vid}" for vid in ids[100:]]
+
+    async def test_a_viewer_sees_the_list_with_null_names_and_no_error(
+        self, gateway, client, issuer, fake
+    ):
+        people(gateway)
+        viewer = issuer.token(role="viewer", department="edu", subject="dashboard")
+        result = await gql(client, LIST_WITH_NAMES, {"first": 10}, token=viewer)
+        assert "errors" not in result
+        nodes = [e["node"] for e in result["data"]["volunteers"]["edges"]]
+        assert [(n["id"], n["displayName"]) for n in nodes] == [
+            ("v1", None),
+            ("v2", None),
+            ("v3", None),
+        ]
+        assert nodes[0]["hours"] == 2.0
+        # The service decided, with the viewer's own token (and logged the refusals).
+        assert names_calls(fake)[0]["headers"]["authorization"] == f"Bearer {viewer}"
+        # The background check is not for viewers.
+        check = await gql(client, '{ volunteer(id: "v1") { checkStatus } }', token=viewer)
+        assert codes(check) == ["FORBIDDEN"]
+
+    async def test_a_cyl_coordinator_sees_the_names(self, gateway, client, token):
+        people(gateway)
+        result = await gql(client, LIST_WITH_NAMES, {"first": 10}, token=token)
+        assert "errors" not in result
+        assert names(result) == ["Li", "Wang", "Zhao"]
+
+    async def test_an_erased_volunteer_shows_as_erased_with_hours_unchanged(
+        self, gateway, client, token, fake
+    ):
+        people(gateway)
+        before = await gql(client, LIST_WITH_NAMES, {"first": 10}, token=token)
+        fake.erased.add("v1")
+        del fake.names["v1"]
+        feed(gateway, erased("v1"))
+        after = await gql(client, LIST_WITH_NAMES, {"first": 10}, token=token)
+        assert "errors" not in after
+        nodes = {e["node"]["id"]: e["node"] for e in after["data"]["volunteers"]["edges"]}
+        assert nodes["v1"] == {
+            "id": "v1",
+            "displayName": None,
+            "personalDataErased": True,
+            "hours": 2.0,
+        }
+        assert nodes["v2"]["displayName"] == "Wang" and not nodes["v2"]["personalDataErased"]
+        hours = "{ schoolHours { edges { node { schoolId hours volunteers } } } }"
+        assert (await gql(client, hours, token=token))["data"] == {
+            "schoolHours": {"edges": [{"node": {"schoolId": "s1", "hours": 2.0, "volunteers": 1}}]}
+        }
+        # The erased one is not asked about: nothing to read, nothing to log.
+        assert "v1" not in names_calls(fake)[-1]["body"]["ids"]
+        assert before["data"] != after["data"]
+
+    async def test_an_erasure_the_read_model_has_not_seen_yet_reads_as_null(
+        self, gateway, client, token, fake
+    ):
+        people(gateway)
+        fake.erased.add("v2")
+        result = await gql(client, ONE, {"id": "v2"}, token=token)
+        assert "errors" not in result
+        assert result["data"]["volunteer"]["displayName"] is None
+
+    async def test_the_service_down_is_an_error_on_the_names_only(
+        self, gateway, client, token, fake
+    ):
+        people(gateway)
+        fake.down = True
+        result = await gql(
+            client,
+            """{ volunteers { edges { node { id displayName hours } } }
+                 schoolHours { edges { node { hours } } } }""",
+            token=token,
+        )
+        assert set(codes(result)) == {"SERVICE_UNAVAILABLE"}
+        assert len(result["errors"]) == 3
+        assert sorted(tuple(e["path"]) for e in result["errors"]) == [
+            ("volunteers", "edges", n, "node", "displayName") for n in range(3)
+        ]
+        nodes = [e["node"] for e in result["data"]["volunteers"]["edges"]]
+        assert [(n["id"], n["displayName"], n["hours"]) for n in nodes] == [
+            ("v1", None, 2.0),
+            ("v2", None, 0.0),
+            ("v3", None, 0.0),
+        ]
+        assert result["data"]["schoolHours"]["edges"] == [{"node": {"hours": 2.0}}]
+
+    async def test_a_query_without_names_makes_no_call(self, gateway, client, token, fake):
+        people(gateway)
+        result = await gql(client, "{ volunteers { edges { node { id hours } } } }", token=token)
+        assert "errors" not in result
+        assert names_calls(fake) == []
+
+
+def cursor_after(result: dict[str, Any]) -> str:
+    return str(result["data"]["volunteers"]["pageInfo"]["endCursor"])

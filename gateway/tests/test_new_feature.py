@@ -83,7 +83,7 @@ async def test_the_gateway_runs_a_feature_from_its_folder_and_manifest_entry(
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw") as client,
     ):
         probe = app.state.features["probe"].readmodel
-        probe.apply("gateway-probe-checks", Stream()(registered("v1", "Li Wei")))
+        probe.apply("gateway-probe-checks", Stream()(registered("v1")))
         answer = await client.post(
             "/graphql",
             json={"query": "{ probeSeen shifts(first: 1) { edges { cursor } } }"},

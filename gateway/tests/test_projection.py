@@ -23,7 +23,7 @@ def test_a_write_lock_held_elsewhere_is_a_transient_error(tmp_path: Path) -> Non
     locker.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(ReadModelBusyError) as raised:
-            readmodel.apply(CONSUMER, Stream()(registered("v1", "Li Wei")))
+            readmodel.apply(CONSUMER, Stream()(registered("v1")))
         # A TimeoutError raised from SQLite's own error: the kit's consumers retry both
         # for as long as it takes (tests/integration/test_gateway_project.py shows it).
         assert isinstance(raised.value, TimeoutError)
@@ -32,7 +32,7 @@ def test_a_write_lock_held_elsewhere_is_a_transient_error(tmp_path: Path) -> Non
         # Nothing half-done: reads go on, and the write goes through once the lock is gone.
         assert readmodel.position(CONSUMER) == 0
         locker.execute("COMMIT")
-        readmodel.apply(CONSUMER, Stream()(registered("v1", "Li Wei")))
+        readmodel.apply(CONSUMER, Stream()(registered("v1")))
         assert readmodel.volunteer("v1") is not None
     finally:
         locker.close()
@@ -56,7 +56,7 @@ def test_a_broken_statement_is_not_called_busy(tmp_path: Path) -> None:
 def test_the_volunteers_file_of_an_older_state_folder_is_adopted(tmp_path: Path) -> None:
     settings = Settings(state_dir=tmp_path)
     old = VolunteersReadModel(tmp_path / "data" / "gateway-readmodel.sqlite3").open()
-    old.apply(CONSUMER, Stream()(registered("v1", "Li Wei"), published("sh1")))
+    old.apply(CONSUMER, Stream()(registered("v1"), published("sh1")))
     old.close()
 
     live = build_features(settings)["volunteers"]

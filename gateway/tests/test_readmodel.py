@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from contracts.checks import BackgroundCheckCompleted
-from gateway.core.pagination import InvalidCursorError
+from gateway.core.pagination import InvalidCursorError, encode_cursor
 from gateway.tests.conftest import TODAY
 from gateway.tests.support import (
     CONSUMER,
@@ -18,8 +18,10 @@ from gateway.tests.support import (
     check_requested,
     checked_in,
     checked_out,
+    erased,
     published,
     registered,
+    registered_v1,
     signed_up,
 )
 from gateway.volunteers.readmodel import VolunteersReadModel
@@ -27,8 +29,8 @@ from gateway.volunteers.readmodel import VolunteersReadModel
 
 def journey(stream: Stream):
     return stream(
-        registered("v1", "Li Wei"),
-        registered("v2", "Zhang Min", school="s2"),
+        registered("v1"),
+        registered("v2", school="s2"),
         published("sh1", capacity=2),
         signed_up("sh1", "v1", 1),
         signed_up("sh1", "v2", 2),
@@ -64,7 +66,7 @@ class TestApply:
         assert readmodel.volunteer("v1").hours == 2.0
 
     def test_a_failing_event_rolls_the_whole_batch_back(self, readmodel, stream, monkeypatch):
-        readmodel.apply(CONSUMER, stream(registered("v1", "Li Wei")))
+        readmodel.apply(CONSUMER, stream(registered("v1")))
         before = readmodel.canonical_dump()
         batch = stream(published("sh1"), signed_up("sh1", "v1", 1))
 
@@ -98,7 +100,7 @@ class TestApply:
         assert readmodel.position(CONSUMER) == 4
 
         # When they do show up, what came before is folded in.
-        readmodel.apply(CONSUMER, stream(published("ghost-shift", "s9"), registered("ghost", "G")))
+        readmodel.apply(CONSUMER, stream(published("ghost-shift", "s9"), registered("ghost")))
         assert readmodel.shift("ghost-shift").places_filled == 1
         ghost = readmodel.volunteer("ghost")
         assert ghost.hours == 1.5 and ghost.check_status == "passed"
@@ -106,7 +108,7 @@ class TestApply:
     def test_change_callbacks_get_the_shifts_touched(self, readmodel, stream):
         seen: list[frozenset[str]] = []
         remove = readmodel.on_change(seen.append)
-        readmodel.apply(CONSUMER, stream(registered("v1", "A")))
+        readmodel.apply(CONSUMER, stream(registered("v1")))
         readmodel.apply(
             CONSUMER, stream(published("sh1"), published("sh2"), signed_up("sh1", "v1", 1))
         )
@@ -117,7 +119,7 @@ class TestApply:
 
 class TestChecks:
     def test_status_follows_requests_and_results(self, readmodel, stream):
-        readmodel.apply(CONSUMER, stream(registered("v1", "A"), check_requested("v1")))
+        readmodel.apply(CONSUMER, stream(registered("v1"), check_requested("v1")))
         assert readmodel.volunteer("v1").check_status == "requested"
         readmodel.apply(CONSUMER, stream(check_recorded("v1", "failed")))
         assert readmodel.volunteer("v1").check_status == "failed"
@@ -126,8 +128,8 @@ class TestChecks:
         readmodel.apply(
             CONSUMER,
             stream(
-                registered("v1", "A"),
-                registered("v2", "B"),
+                registered("v1"),
+                registered("v2"),
                 check_recorded("v1", expires=date(2026, 8, 31)),
                 check_recorded("v2", expires=TODAY),
             ),
@@ -160,25 +162,31 @@ class TestSchoolHours:
 
 
 class TestPagination:
-    def test_volunteers_page_by_name_with_cursors(self, readmodel, stream):
-        names = ["Eve", "Bo", "Al", "Cy", "Di"]
+    def test_volunteers_page_by_registration_time_with_cursors(self, readmodel, stream):
+        # Registered out of id order, two in the same minute (then the id decides).
+        minutes = {"v4": 0, "v1": 1, "v0": 2, "v2": 2, "v3": 3}
         readmodel.apply(
             CONSUMER,
             stream(
                 *(
-                    registered(f"v{i}", n, school="s2" if n == "Cy" else "s1")
-                    for i, n in enumerate(names)
+                    registered(vid, school="s2" if vid == "v2" else "s1", minute=minute)
+                    for vid, minute in minutes.items()
                 )
             ),
         )
         first = readmodel.volunteers(first=2)
-        assert [v.display_name for v in first.rows] == ["Al", "Bo"] and first.has_next
+        assert [v.id for v in first.rows] == ["v4", "v1"] and first.has_next
         second = readmodel.volunteers(first=2, after=first.end_cursor)
-        assert [v.display_name for v in second.rows] == ["Cy", "Di"] and second.has_next
+        assert [v.id for v in second.rows] == ["v0", "v2"] and second.has_next
         last = readmodel.volunteers(first=2, after=second.end_cursor)
-        assert [v.display_name for v in last.rows] == ["Eve"] and not last.has_next
+        assert [v.id for v in last.rows] == ["v3"] and not last.has_next
         at_s1 = readmodel.volunteers(first=10, school_id="s1")
-        assert [v.display_name for v in at_s1.rows] == ["Al", "Bo", "Di", "Eve"]
+        assert [v.id for v in at_s1.rows] == ["v4", "v1", "v0", "v3"]
+
+    def test_a_cursor_of_the_former_order_by_name_is_refused(self, readmodel, stream):
+        readmodel.apply(CONSUMER, stream(registered("v1")))
+        with pytest.raises(InvalidCursorError):
+            readmodel.volunteers(first=1, after=encode_cursor("volunteer", "Li Wei", "v1"))
 
     def test_shifts_page_by_start(self, readmodel, stream):
         readmodel.apply(CONSUMER, stream(*(published(f"sh{d}", day=5 - d) for d in range(5))))
@@ -220,3 +228,98 @@ class TestRebuild:
         assert readmodel.position(CONSUMER) == 0
         readmodel.apply(CONSUMER, list(stream))
         assert readmodel.canonical_dump() == dump
+
+
+def file_bytes(path: Path) -> bytes:
+    """The read model's file and its WAL, as they are on disk."""
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+class TestPersonalData:
+    def test_a_name_of_an_old_stream_is_dropped_on_read(self, readmodel, stream, tmp_path):
+        readmodel.apply(CONSUMER, stream(registered_v1("v1", "Qiu Xiaoyun 邱晓云", kind="youth")))
+        v1 = readmodel.volunteer("v1")
+        assert (v1.kind, v1.school_id, v1.erased) == ("youth", "s1", False)
+        assert "Qiu" not in readmodel.canonical_dump()
+        assert b"Qiu Xiaoyun" not in file_bytes(tmp_path / "rm.sqlite3")
+        assert "邱晓云".encode() not in file_bytes(tmp_path / "rm.sqlite3")
+
+    def test_erasure_drops_the_check_id_and_keeps_the_figures(self, readmodel, stream):
+        readmodel.apply(CONSUMER, journey(stream))
+        readmodel.apply(CONSUMER, stream(check_requested("v1", "pol-check-7781")))
+        readmodel.apply(CONSUMER, stream(check_recorded("v1", expires=date(2030, 1, 1))))
+        hours_before = readmodel.school_hours(first=10).rows
+        shift_before = readmodel.shift("sh1")
+
+        readmodel.apply(CONSUMER, stream(erased("v1")))
+        v1 = readmodel.volunteer("v1")
+        assert v1.erased and v1.check_id is None
+        assert v1.hours == 2.0 and v1.check_status == "passed"
+        assert readmodel.school_hours(first=10).rows == hours_before
+        assert readmodel.shift("sh1") == shift_before
+        assert "pol-check-7781" not in readmodel.canonical_dump()
+        # Others are untouched.
+        assert not readmodel.volunteer("v2").erased
+
+    def test_erasure_is_idempotent_and_holds_whatever_the_order(self, readmodel, stream):
+        # Erased before the registration and the check arrive (a tolerant replay).
+        readmodel.apply(CONSUMER, stream(erased("v1"), erased("v1")))
+        readmodel.apply(
+            CONSUMER,
+            stream(registered("v1"), check_requested("v1", "pol-check-9"), erased("v1")),
+        )
+        v1 = readmodel.volunteer("v1")
+        assert v1.erased and v1.check_id is None and v1.check_status == "requested"
+        assert "pol-check-9" not in readmodel.canonical_dump()
+        # Registered again (a redelivered registration): still erased.
+        readmodel.apply(CONSUMER, stream(registered("v1", kind="teacher")))
+        assert readmodel.volunteer("v1").erased
+
+
+OLD_LAYOUT = """
+CREATE TABLE volunteers (
+    id TEXT PRIMARY KEY, display_name TEXT NOT NULL, kind TEXT NOT NULL, school_id TEXT,
+    check_status TEXT NOT NULL DEFAULT 'none', check_id TEXT, check_expires_on TEXT,
+    hours REAL NOT NULL DEFAULT 0, registered_at TEXT NOT NULL
+);
+CREATE INDEX volunteers_by_name ON volunteers (display_name, id);
+CREATE TABLE positions (consumer TEXT PRIMARY KEY, position INTEGER NOT NULL);
+"""
+
+
+class TestMigration:
+    def test_a_file_of_the_former_layout_is_emptied_and_replayed(self, tmp_path, stream):
+        import sqlite3
+
+        path = tmp_path / "gateway-volunteers.sqlite3"
+        old = sqlite3.connect(path)
+        old.execute("PRAGMA journal_mode=WAL")
+        old.executescript(OLD_LAYOUT)
+        old.execute(
+            "INSERT INTO volunteers (id, display_name, kind, registered_at) "
+            "VALUES ('v1', 'Gu Lanying 顾兰英', 'parent', '2026-09-01T07:00:00+00:00')"
+        )
+        old.execute("INSERT INTO positions VALUES (?, 41)", (CONSUMER,))
+        old.commit()
+        old.close()
+        assert b"Gu Lanying" in file_bytes(path)
+
+        model = VolunteersReadModel(path, today=lambda: TODAY).open()
+        try:
+            # Nothing of the former layout is left, on disk either: the stream is replayed.
+            assert model.position(CONSUMER) == 0
+            assert model.volunteer("v1") is None
+            assert b"Gu Lanying" not in file_bytes(path)
+            assert "顾兰英".encode() not in file_bytes(path)
+            model.apply(CONSUMER, stream(registered("v1")))
+            assert model.volunteer("v1") is not None
+        finally:
+            model.close()
+
+        # Opening it again keeps what it has (the layout is current).
+        again = VolunteersReadModel(path, today=lambda: TODAY).open()
+        try:
+            assert again.position(CONSUMER) == 1 and again.volunteer("v1") is not None
+        finally:
+            again.close()

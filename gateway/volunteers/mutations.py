@@ -30,7 +30,10 @@ def _optional(value: datetime | None) -> dict[str, str]:
 
 @strawberry.input(description="A person to register as a volunteer.")
 class RegisterVolunteerInput:
-    display_name: str = strawberry.field(description="Name shown to coordinators.")
+    display_name: str = strawberry.field(
+        description="Name shown to staff; kept by the volunteers service alone, never by the "
+        "gateway."
+    )
     kind: VolunteerKind = strawberry.field(description="Kind of volunteer.")
     school_id: str | None = strawberry.field(default=None, description="Home school, if any.")
     idempotency_key: str | None = IdempotencyKey

@@ -30,8 +30,9 @@ authenticated: list[type[BasePermission]] = [Authenticated]
 @strawberry.type
 class VolunteersQuery:
     @strawberry.field(
-        description="Volunteers by display name. Staff only; school staff see the volunteers "
-        "of the schools in their scope.",
+        description="Volunteers by registration time, oldest first (then by id); a list by "
+        "name is the volunteers service's to give, as names are its own. Staff (school staff: "
+        "the volunteers of the schools in their scope) and viewers, who see every name as null.",
         permission_classes=authenticated,
     )
     async def volunteers(
@@ -43,8 +44,8 @@ class VolunteersQuery:
     ) -> Connection[Volunteer]:
         principal = await access.caller(info)
         if school_id is None:
-            access.admit(READS, principal, "list-volunteers")
-            schools = access.schools(principal)
+            anyone = access.admit(READS, principal, "list-volunteers")
+            schools = None if anyone else access.schools(principal)
         else:
             access.require(READS, principal, "list-volunteers", school_id=school_id)
             schools = None
@@ -63,7 +64,7 @@ class VolunteersQuery:
 
     @strawberry.field(
         description="One volunteer, or null if unknown. Staff (school staff: volunteers of "
-        "the schools in their scope) and the volunteer themself only.",
+        "the schools in their scope), viewers (without the name) and the volunteer themself.",
         permission_classes=authenticated,
     )
     async def volunteer(

@@ -7,6 +7,12 @@ Tolerant reader: unknown event types are ignored; events about a volunteer or a
 shift the model has not seen yet never fail. Derived figures (hours, places
 filled, school totals) are recomputed from `sign_ups`, so they stay right
 whatever order a tolerant replay brings.
+
+No personal data: volunteers are ids and facts (kind, home school, check status,
+hours). Names stay in the volunteers service and are read from it as the caller
+(`gateway.core.personal`); a `volunteer-registered.v1` of an old stream still carries
+one, and it is dropped on read. An erasure drops what could lead back to the person
+(the police check's id) and marks the volunteer erased; figures stay.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from contracts.volunteers import (
     SignUpCancelled,
     VolunteerCheckedIn,
     VolunteerCheckedOut,
+    VolunteerErased,
     VolunteerRegistered,
+    VolunteerRegisteredV1,
     VolunteerSignedUp,
 )
 from gateway.core.pagination import InvalidCursorError, Page, decode_cursor, encode_cursor
@@ -37,17 +45,21 @@ ACTIVE = ("signed-up", "checked-in", "checked-out")  # Statuses that hold a plac
 TABLES_DDL = """
 CREATE TABLE IF NOT EXISTS volunteers (
     id TEXT PRIMARY KEY,
-    display_name TEXT NOT NULL,
     kind TEXT NOT NULL,
     school_id TEXT,
     check_status TEXT NOT NULL DEFAULT 'none',
     check_id TEXT,
     check_expires_on TEXT,
     hours REAL NOT NULL DEFAULT 0,
-    registered_at TEXT NOT NULL
+    registered_at TEXT NOT NULL,
+    erased_at TEXT
 );
-CREATE INDEX IF NOT EXISTS volunteers_by_name ON volunteers (display_name, id);
-CREATE INDEX IF NOT EXISTS volunteers_by_school ON volunteers (school_id, display_name, id);
+CREATE INDEX IF NOT EXISTS volunteers_by_registration ON volunteers (registered_at, id);
+CREATE INDEX IF NOT EXISTS volunteers_by_school ON volunteers (school_id, registered_at, id);
+CREATE TABLE IF NOT EXISTS erasures (
+    volunteer_id TEXT PRIMARY KEY,
+    erased_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS background_checks (
     volunteer_id TEXT PRIMARY KEY,
     check_status TEXT NOT NULL,
@@ -89,7 +101,6 @@ CREATE INDEX IF NOT EXISTS school_hours_by_hours ON school_hours (hours DESC, sc
 @dataclass(frozen=True)
 class VolunteerRow:
     id: str
-    display_name: str
     kind: str
     school_id: str | None
     check_status: str
@@ -97,6 +108,7 @@ class VolunteerRow:
     check_expires_on: date | None
     hours: float
     registered_at: datetime
+    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,9 +159,19 @@ class VolunteersReadModel(SqliteProjection):
     """Volunteers, shifts, sign-ups and school hours, kept up to date from events."""
 
     SCHEMA = TABLES_DDL
-    TABLES = ("volunteers", "background_checks", "shifts", "sign_ups", "school_hours")
+    # 2: no display_name (names stay in the volunteers service); erasures.
+    VERSION = 2
+    TABLES = (
+        "volunteers",
+        "erasures",
+        "background_checks",
+        "shifts",
+        "sign_ups",
+        "school_hours",
+    )
     DUMPED = {
         "volunteers": "id",
+        "erasures": "volunteer_id",
         "background_checks": "volunteer_id",
         "shifts": "id",
         "sign_ups": "shift_id, volunteer_id",
@@ -172,6 +194,10 @@ class VolunteersReadModel(SqliteProjection):
         match event:
             case VolunteerRegistered():
                 self._registered(conn, event)
+            case VolunteerRegisteredV1():
+                self._registered(conn, event.upcast())  # The name is not kept.
+            case VolunteerErased():
+                self._erased(conn, event)
             case BackgroundCheckRequested():
                 self._check(conn, event.volunteer_id, "requested", event.check_id, None)
             case BackgroundCheckRecorded():
@@ -199,16 +225,16 @@ class VolunteersReadModel(SqliteProjection):
 
     def _registered(self, conn: sqlite3.Connection, event: VolunteerRegistered) -> None:
         conn.execute(
-            "INSERT INTO volunteers (id, display_name, kind, school_id, registered_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-            "display_name = excluded.display_name, kind = excluded.kind, "
+            "INSERT INTO volunteers (id, kind, school_id, registered_at, erased_at) "
+            "VALUES (?, ?, ?, ?, (SELECT erased_at FROM erasures WHERE volunteer_id = ?)) "
+            "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
             "school_id = excluded.school_id, registered_at = excluded.registered_at",
             (
                 event.volunteer_id,
-                event.display_name,
                 event.kind,
                 event.school_id,
                 _utc(event.registered_at),
+                event.volunteer_id,
             ),
         )
         # A check or hours may have arrived first (tolerant replay): fold them in.
@@ -225,6 +251,26 @@ class VolunteersReadModel(SqliteProjection):
             )
         self._volunteer_hours(conn, event.volunteer_id)
 
+    @staticmethod
+    def _erased(conn: sqlite3.Connection, event: VolunteerErased) -> None:
+        # Kept apart as well, so that an erasure replayed before its registration holds.
+        conn.execute(
+            "INSERT INTO erasures (volunteer_id, erased_at) VALUES (?, ?) "
+            "ON CONFLICT (volunteer_id) DO NOTHING",
+            (event.volunteer_id, _utc(event.erased_at)),
+        )
+        # The check's id names the person in public security's register: it goes. The
+        # outcome, the kind, the home school and the hours are facts the figures need.
+        conn.execute(
+            "UPDATE volunteers SET check_id = NULL, "
+            "erased_at = (SELECT erased_at FROM erasures WHERE volunteer_id = ?) WHERE id = ?",
+            (event.volunteer_id, event.volunteer_id),
+        )
+        conn.execute(
+            "UPDATE background_checks SET check_id = NULL WHERE volunteer_id = ?",
+            (event.volunteer_id,),
+        )
+
     def _check(
         self,
         conn: sqlite3.Connection,
@@ -234,17 +280,21 @@ class VolunteersReadModel(SqliteProjection):
         expires_on: str | None,
     ) -> None:
         # Kept apart as well, so that a check seen before its volunteer is not lost.
+        erased = conn.execute(
+            "SELECT 1 FROM erasures WHERE volunteer_id = ?", (volunteer_id,)
+        ).fetchone()
+        kept_id = None if erased else check_id
         conn.execute(
             "INSERT INTO background_checks (volunteer_id, check_status, check_id, "
             "check_expires_on) VALUES (?, ?, ?, ?) ON CONFLICT (volunteer_id) DO UPDATE SET "
             "check_status = excluded.check_status, check_id = excluded.check_id, "
             "check_expires_on = excluded.check_expires_on",
-            (volunteer_id, status, check_id, expires_on),
+            (volunteer_id, status, kept_id, expires_on),
         )
         conn.execute(
             "UPDATE volunteers SET check_status = ?, check_id = ?, check_expires_on = ? "
             "WHERE id = ?",
-            (status, check_id, expires_on, volunteer_id),
+            (status, kept_id, expires_on, volunteer_id),
         )
 
     def _shift_published(self, conn: sqlite3.Connection, event: ShiftPublished) -> None:
@@ -331,7 +381,6 @@ class VolunteersReadModel(SqliteProjection):
             status = "expired"
         return VolunteerRow(
             id=row["id"],
-            display_name=row["display_name"],
             kind=row["kind"],
             school_id=row["school_id"],
             check_status=status,
@@ -339,6 +388,7 @@ class VolunteersReadModel(SqliteProjection):
             check_expires_on=expires,
             hours=float(row["hours"]),
             registered_at=datetime.fromisoformat(row["registered_at"]),
+            erased=row["erased_at"] is not None,
         )
 
     @staticmethod
@@ -384,7 +434,7 @@ class VolunteersReadModel(SqliteProjection):
         school_id: str | None = None,
         school_ids: Sequence[str] | None = None,
     ) -> Page[VolunteerRow]:
-        """Volunteers by display name (then id), optionally of one school or of some schools.
+        """Volunteers by registration time (then id), optionally of one school or of some schools.
 
         `school_ids` (when not None) keeps only volunteers whose home school is one of
         them: an empty sequence gives an empty page.
@@ -399,19 +449,21 @@ class VolunteersReadModel(SqliteProjection):
             where.append(f"school_id IN ({','.join('?' * len(schools))})" if schools else "0")
             params += schools
         if after is not None:
-            name, vid = decode_cursor("volunteer", after, 2)
-            where.append("(display_name, id) > (?, ?)")
-            params += [name, vid]
+            # A cursor of the former order (by name) is refused, not misread.
+            registered, vid = decode_cursor("volunteer-registered", after, 2)
+            where.append("(registered_at, id) > (?, ?)")
+            params += [registered, vid]
         sql = "SELECT * FROM volunteers"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY display_name, id LIMIT ?"
+        sql += " ORDER BY registered_at, id LIMIT ?"
         with self._locked() as conn:
             rows = conn.execute(sql, [*params, first + 1]).fetchall()
             items = [self._volunteer(row) for row in rows[:first]]
+            keys = [(row["registered_at"], row["id"]) for row in rows[:first]]
         return Page(
             rows=items,
-            cursors=[encode_cursor("volunteer", v.display_name, v.id) for v in items],
+            cursors=[encode_cursor("volunteer-registered", *key) for key in keys],
             has_next=len(rows) > first,
         )
 

@@ -6,10 +6,14 @@ import strawberry
 
 from gateway.context import context_of
 from gateway.core.broadcast import Broadcaster
+from gateway.core.personal import PersonalField
 from gateway.volunteers.loaders import Loaders, create_loaders
 from gateway.volunteers.readmodel import VolunteersReadModel
 
 NAME = "volunteers"
+
+NAMES = PersonalField(feature=NAME, path="/volunteers/names", key="names")
+"""Volunteers' display names, answered by the volunteers service for up to 100 at once."""
 
 
 def readmodel(info: strawberry.Info) -> VolunteersReadModel:

@@ -8,6 +8,7 @@ from enum import Enum
 import strawberry
 
 from gateway import access
+from gateway.core import personal
 from gateway.core.pagination import First, check_first
 from gateway.volunteers import state
 from gateway.volunteers.policy import READS
@@ -55,19 +56,58 @@ def _enum(kind: type[Enum], value: str) -> Enum | None:
         return None  # A value this gateway does not know yet (tolerant reader).
 
 
-@strawberry.type(description="A person registered as a volunteer.")
+@strawberry.type(
+    description="A person registered as a volunteer: ids and facts from the gateway's read "
+    "model; the name from the volunteers service, which decides who reads it and logs each read."
+)
 class Volunteer:
     id: strawberry.ID = strawberry.field(description="Volunteer id (UUID).")
-    display_name: str = strawberry.field(description="Name shown to coordinators.")
     kind: VolunteerKind | None = strawberry.field(description="Kind of volunteer.")
     school_id: str | None = strawberry.field(description="Home school, if any.")
-    check_status: CheckStatus | None = strawberry.field(
-        description="Background check: EXPIRED when a pass is past its last valid day."
-    )
-    check_expires_on: date | None = strawberry.field(
-        description="Last day a passed background check is valid."
-    )
     hours: float = strawberry.field(description="Hours credited over all shifts.")
+    registered_at: datetime = strawberry.field(
+        description="When the volunteer was registered (the order of `volunteers`)."
+    )
+    personal_data_erased: bool = strawberry.field(
+        description="True once the volunteer's personal data was erased for good: the name "
+        "reads as null for everyone; hours and places taken stay."
+    )
+    check: strawberry.Private[tuple[CheckStatus | None, date | None]] = (None, None)
+
+    @strawberry.field(
+        description="Name shown to staff, read from the volunteers service as the caller (one "
+        "call per request for every name the query shows; the service logs each read). Null "
+        "when the caller may not read it or the data was erased (`personalDataErased`); a "
+        "SERVICE_UNAVAILABLE error on this field alone when the service cannot answer."
+    )
+    async def display_name(self, info: strawberry.Info) -> str | None:
+        if self.personal_data_erased:
+            return None  # Nothing to read: the service would only say so.
+        found = await personal.resolve(info, state.NAMES, str(self.id))
+        shown = personal.shown(found)
+        return None if shown is None else str(shown)
+
+    @strawberry.field(
+        description="Background check: EXPIRED when a pass is past its last valid day. Staff "
+        "and the volunteer themself only."
+    )
+    async def check_status(self, info: strawberry.Info) -> CheckStatus | None:
+        await self._may_read_check(info)
+        return self.check[0]
+
+    @strawberry.field(
+        description="Last day a passed background check is valid. Staff and the volunteer "
+        "themself only."
+    )
+    async def check_expires_on(self, info: strawberry.Info) -> date | None:
+        await self._may_read_check(info)
+        return self.check[1]
+
+    async def _may_read_check(self, info: strawberry.Info) -> None:
+        # Whoever reached this volunteer as staff may see the check (school staff vet the
+        # volunteers coming to their shifts); viewers of the pseudonymous list may not.
+        principal = await access.caller(info)
+        access.admit(READS, principal, "read-check", volunteer_id=str(self.id))
 
     @strawberry.field(
         description="The volunteer's places on shifts, by shift id. Staff (school staff: "
@@ -86,12 +126,15 @@ class Volunteer:
     def from_row(cls, row: VolunteerRow) -> Volunteer:
         return cls(
             id=strawberry.ID(row.id),
-            display_name=row.display_name,
             kind=_enum(VolunteerKind, row.kind),  # type: ignore[arg-type]
             school_id=row.school_id,
-            check_status=_enum(CheckStatus, row.check_status),  # type: ignore[arg-type]
-            check_expires_on=row.check_expires_on,
             hours=row.hours,
+            registered_at=row.registered_at,
+            personal_data_erased=row.erased,
+            check=(
+                _enum(CheckStatus, row.check_status),  # type: ignore[arg-type]
+                row.check_expires_on,
+            ),
         )
 
 
