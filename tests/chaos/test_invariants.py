@@ -56,7 +56,7 @@ def world() -> tuple[list[Outcome], list[StoredEvent], list[StoredMessage], Read
     stream = [message(1, 1, VOLUNTEER), message(2, 3, SHIFT), message(3, 4, SHIFT)]
     readmodel = ReadModel(
         position=3,
-        volunteers={VOLUNTEER: ("Ann", None)},
+        volunteers={VOLUNTEER: None},
         shifts={SHIFT: ("Gate", 1)},
         sign_ups={(SHIFT, VOLUNTEER): "signed-up"},
     )
@@ -113,9 +113,14 @@ def test_the_read_model_must_equal_the_stored_events_applied_once() -> None:
     }
     wrong_places = dataclasses.replace(readmodel, shifts={SHIFT: ("Gate", 2)})
     assert check(outcomes, store, stream, wrong_places).lost == 1
-    extra = dataclasses.replace(
-        readmodel, volunteers={VOLUNTEER: ("Ann", None), "x": ("Ann", None)}
-    )
+    extra = dataclasses.replace(readmodel, volunteers={VOLUNTEER: None, "x": None})
     verdict = check(outcomes, store, stream, extra)
     assert verdict.readmodel.phantom == 1
-    assert verdict.readmodel.duplicated == {("Volunteer.Registered", "Ann")}
+    missing = dataclasses.replace(readmodel, volunteers={})
+    assert check(outcomes, store, stream, missing).readmodel.lost == {
+        ("Volunteer.Registered", "Ann")
+    }
+    wrong_check = dataclasses.replace(readmodel, volunteers={VOLUNTEER: "c-9"})
+    assert check(outcomes, store, stream, wrong_check).readmodel.lost == {
+        ("Volunteer.Registered", "Ann")
+    }

@@ -133,7 +133,7 @@ class TestNatsDown:
             async def all_projected() -> bool:
                 response = await gateway.post(
                     "/graphql",
-                    json={"query": "{ volunteers(first: 100) { edges { node { displayName } } } }"},
+                    json={"query": "{ volunteers(first: 100) { edges { node { id } } } }"},
                 )
                 edges = response.json()["data"]["volunteers"]["edges"]
                 return len(edges) == 25
