@@ -36,7 +36,7 @@ class GatewayContext(BaseContext):
         return self.features[name]
 
     def service(self, feature: str) -> ServiceClient:
-        """The client of the service `feature`'s mutations go to."""
+        """The client of `feature`'s service (its mutations, its personal fields)."""
         client = self.features[feature].client
         if client is None:
             raise LookupError(f"feature {feature!r} forwards commands to no service")

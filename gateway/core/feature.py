@@ -54,7 +54,8 @@ class LiveFeature:
     """Empty when another process projects into the same file."""
     broadcaster: Broadcaster
     client: ServiceClient | None = None
-    """Set while the gateway runs, for a feature whose mutations go to a service."""
+    """Set while the gateway runs, for a feature with a service (its mutations go there, and
+    its personal fields are read there)."""
 
     @property
     def name(self) -> str:

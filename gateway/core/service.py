@@ -1,4 +1,5 @@
-"""A client of one Tongxin service's REST API: commands are POSTed as the caller."""
+"""A client of one Tongxin service's REST API: commands and personal-field lookups are
+POSTed as the caller, so the service authorises (and logs) them as the caller's."""
 
 from __future__ import annotations
 

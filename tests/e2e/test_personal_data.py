@@ -24,7 +24,7 @@ from tests.e2e.test_volunteer_journey import (
     register,
     service_client,
 )
-from tests.support.apps import Tokens, running
+from tests.support.apps import Tokens
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(180)
