@@ -8,6 +8,7 @@ The last line is `results: PATH`.
     make bench                                   everything, default sizes
     make bench ARGS="--quick"                    small sizes: a smoke run of every path
     make bench ARGS="--only relay --only raw-nats"
+    make bench ARGS="--only graphql-names"       the volunteers list with names from the service
     make bench ARGS="--rebuild-events 1000000"   the 1M-event rebuild (opt-in)
 """
 
@@ -46,6 +47,10 @@ class Sizes:
     visible_replicas: int = 2
     graphql_requests: int = 1_000
     graphql_clients: int = 16
+    # Volunteers registered through the service, then listed with their names.
+    named_volunteers: int = 500
+    names_requests: int = 500
+    names_clients: int = 4
 
     def quick(self) -> Sizes:
         return replace(
@@ -57,6 +62,8 @@ class Sizes:
             http_seconds=3.0,
             rate_seconds=3.0,
             graphql_requests=300,
+            named_volunteers=150,
+            names_requests=100,
         )
 
 
@@ -182,6 +189,27 @@ async def graphql_step(env: Environment, sizes: Sizes) -> list[Figure]:
         )
 
 
+async def graphql_names_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import dashboard, names
+
+    await env.reset_streams()
+    settings = env.postgres_settings("graphql_names")
+    with processes.platform(settings, env.folder("graphql-names")) as running:
+        api = (await asyncio.to_thread(running.volunteers, 1))[0]
+        gateway = await asyncio.to_thread(running.gateway, api.url)
+        token = running.coordinator_token()
+        await names.register_people(api.url, token, sizes.named_volunteers)
+        # One event per registration: the stream's last position is their count.
+        await dashboard.wait_projected(gateway.url, sizes.named_volunteers)
+        return await names.measure(
+            gateway.url,
+            api.url,
+            token,
+            requests=sizes.names_requests,
+            clients=sizes.names_clients,
+        )
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
@@ -191,6 +219,7 @@ STEPS: dict[str, Step] = {
     "http": http_step,
     "visible": visible_step,
     "graphql": graphql_step,
+    "graphql-names": graphql_names_step,
 }
 
 
@@ -268,6 +297,21 @@ def main(argv: list[str] | None = None) -> None:
         "--graphql-clients",
         type=int,
         help=f"concurrent GraphQL clients ({defaults.graphql_clients})",
+    )
+    parser.add_argument(
+        "--named-volunteers",
+        type=int,
+        help=f"volunteers listed with their names ({defaults.named_volunteers})",
+    )
+    parser.add_argument(
+        "--names-requests",
+        type=int,
+        help=f"queries per page size, with and without names ({defaults.names_requests})",
+    )
+    parser.add_argument(
+        "--names-clients",
+        type=int,
+        help=f"concurrent clients listing names ({defaults.names_clients})",
     )
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     args = parser.parse_args(argv)

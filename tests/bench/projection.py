@@ -54,7 +54,6 @@ def city_events(count: int) -> Iterator[ContractEvent]:
             batch += [
                 published.VolunteerRegistered(
                     volunteer_id=volunteer,
-                    display_name=f"Volunteer {n}-{place}",
                     kind="parent",
                     school_id=school,
                     registered_at=starts - timedelta(days=7),
