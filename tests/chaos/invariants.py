@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.kit.privacy.datakeys import is_token
+from services.volunteers.application import NAME_FIELD
 from tests.chaos.load import Outcome
 from tests.support.streams import StoredMessage
 
@@ -64,6 +66,8 @@ def read_store(application: Any, batch: int = 5000) -> list[StoredEvent]:
             kind = type(event).__qualname__
             attributes = dict(vars(event))
             aggregate_id = str(event.originator_id)
+            if kind == "Volunteer.Registered":
+                attributes["display_name"] = _name(application, aggregate_id, attributes)
             events.append(
                 StoredEvent(
                     position=notification.id,
@@ -75,6 +79,16 @@ def read_store(application: Any, batch: int = 5000) -> list[StoredEvent]:
                 )
             )
         after = notifications[-1].id
+
+
+def _name(application: Any, volunteer_id: str, attributes: dict[str, Any]) -> str:
+    """The registered name: stored as a data-key token that the service's keys open (or,
+    in events written before names were encrypted, as itself)."""
+    token = str(attributes["display_name"])
+    if not is_token(token):
+        return token
+    name = application.privacy.keys.decrypt(token, field=NAME_FIELD, person_id=volunteer_id)
+    return str(name)
 
 
 @dataclass(frozen=True)

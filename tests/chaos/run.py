@@ -17,6 +17,7 @@ from typing import Any, Literal
 from gateway.features import projector_names, readmodel_file
 from services.kit.auth import DevIssuer
 from services.kit.eventstore import build_application
+from services.kit.privacy.personal import PersonalData
 from services.kit.settings import Settings
 from services.volunteers.application import VolunteersApplication
 from tests.chaos import faults, invariants
@@ -245,7 +246,12 @@ async def _load_and_check(
     quiet_since = time.monotonic()
     application = build_application(VolunteersApplication, platform.settings, "volunteers")
     try:
-        store = await asyncio.to_thread(invariants.read_store, application)
+        # Names are stored as data-key tokens: the service's keys open them to compare.
+        application.personal = PersonalData.open(platform.settings, "volunteers")
+        try:
+            store = await asyncio.to_thread(invariants.read_store, application)
+        finally:
+            application.personal.close()
     finally:
         application.close()
     published = sum(e.fingerprint is not None for e in store)
