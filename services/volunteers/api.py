@@ -20,6 +20,7 @@ from services.volunteers.application import VolunteersApplication
 from services.volunteers.domain import PostKind, Shift, Volunteer, VolunteerKind
 from services.volunteers.policy import POLICY
 from services.volunteers.responses import (
+    AccessLogPage,
     Attended,
     BackgroundCheckRequested,
     CheckedOut,
@@ -331,6 +332,78 @@ def check_out(
 ) -> Any:
     POLICY.authorize(caller, "check-out", school=_shift_school(app, shift_id))
     return app.check_out(key, shift_id, body.volunteer_id, _at(body.at))
+
+
+MAX_ACCESS_LOG_PAGE = 100
+ACCESS_LOG_FIELDS = ("access_log",)
+ACCESS_LOG_PURPOSE = "who viewed"
+
+
+@router.get("/volunteers/{volunteer_id}/access-log", response_model=AccessLogPage, responses=READ)
+def volunteer_access_log(
+    volunteer_id: UUID,
+    caller: Caller,
+    app: App,
+    limit: Annotated[int, Query(ge=1, le=MAX_ACCESS_LOG_PAGE)] = 50,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9]{1,18}$", description="`next_cursor` of the previous page."),
+    ] = None,
+) -> dict[str, Any]:
+    """Who viewed this volunteer's personal data, newest first, refused reads included.
+
+    For the owner's admins and coordinators in scope and for the volunteer themself.
+    Who read about a person is itself about that person, so this read is logged as well
+    (purpose "who viewed"), allowed or refused; it is logged after the page is taken, so
+    it shows on the next read, not in its own answer.
+    """
+    person = str(volunteer_id)
+    try:
+        POLICY.authorize(
+            caller,
+            "read-access-log",
+            school=_home_school(app, volunteer_id),
+            volunteer_id=person,
+        )
+    except ForbiddenError:
+        _record_access_log_read(app, caller, person, "denied")
+        raise
+    entries = app.privacy.log.who_viewed_newest(
+        person, before=int(cursor) if cursor else None, limit=limit + 1
+    )
+    page, more = entries[:limit], len(entries) > limit
+    _record_access_log_read(app, caller, person, "allowed")
+    return {
+        "volunteer_id": person,
+        "entries": [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "subject": e.subject,
+                "role": e.role,
+                "department": e.department,
+                "fields": list(e.fields),
+                "purpose": e.purpose,
+                "outcome": e.outcome,
+            }
+            for e in page
+        ],
+        "next_cursor": str(page[-1].seq) if more else None,
+    }
+
+
+def _record_access_log_read(
+    app: VolunteersApplication, caller: Principal, person: str, outcome: Outcome
+) -> None:
+    app.privacy.log.record(
+        subject=caller.subject,
+        role=caller.role,
+        department=caller.department,
+        person_ids=[person],
+        fields=ACCESS_LOG_FIELDS,
+        purpose=ACCESS_LOG_PURPOSE,
+        outcome=outcome,
+    )
 
 
 def volunteer_view(volunteer: Volunteer, name: Decrypted) -> dict[str, Any]:

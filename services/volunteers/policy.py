@@ -23,6 +23,9 @@ POLICY = Policy(
         "rename-volunteer": Rule(staff=STAFF, self_service=True),
         # Erasure destroys the person's key for good: the owner's senior staff decide it.
         "erase-volunteer": Rule(staff=("admin", "coordinator"), owner_only=True),
+        # Who viewed a volunteer's data: for the owner's supervisors, and for the volunteer
+        # themself (their right to know who read about them), not for granted departments.
+        "read-access-log": Rule(staff=("admin", "coordinator"), self_service=True, owner_only=True),
         "request-background-check": Rule(staff=STAFF),
         # Staff act for the shift's school.
         "publish-shift": Rule(staff=STAFF),

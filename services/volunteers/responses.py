@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.kit.commands import Answer
@@ -100,3 +102,20 @@ class ShiftView(Answer):
     places: list[Place] | None = Field(
         default=None, description="Who holds the places; for staff only."
     )
+
+
+class AccessLogEntry(Answer):
+    seq: int = Field(description="The entry's position in the service's access log.")
+    at: str = Field(description="When the data was read or refused (ISO 8601, UTC).")
+    subject: str = Field(description="Who read it: the caller's subject.")
+    role: str
+    department: str | None
+    fields: list[str] = Field(description="The personal fields read.")
+    purpose: str = Field(description="Why: the purpose given or the operation's own.")
+    outcome: Literal["allowed", "denied"]
+
+
+class AccessLogPage(Answer):
+    volunteer_id: str
+    entries: list[AccessLogEntry] = Field(description="Newest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for older entries; none left.")

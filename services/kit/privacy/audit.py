@@ -76,6 +76,12 @@ class AccessLog:
         """Every access to this person's data, oldest first, refused ones included."""
         return self.store.by_person(person_id)
 
+    def who_viewed_newest(
+        self, person_id: str, *, before: int | None = None, limit: int = 100
+    ) -> list[Entry]:
+        """A page of `who_viewed`, newest first: entries before position `before`, if given."""
+        return self.store.by_person_newest(person_id, before, limit)
+
     def head(self) -> Head | None:
         return self.store.head()
 

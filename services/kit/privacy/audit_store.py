@@ -29,6 +29,10 @@ class AuditStore(Protocol):
 
     def by_person(self, person_id: str) -> list[Entry]: ...
 
+    def by_person_newest(self, person_id: str, before: int | None, limit: int) -> list[Entry]:
+        """Up to `limit` of the person's entries before position `before`, newest first."""
+        ...
+
     def head(self) -> Head | None: ...
 
     def close(self) -> None: ...
@@ -67,6 +71,11 @@ def _entry(row: Sequence[Any]) -> Entry:
         row[9],
         row[10],
     )
+
+
+def _before(seq: int | None) -> int:
+    # Positions are BIGINT in PostgreSQL: its largest value stands for "from the newest".
+    return (1 << 63) - 1 if seq is None else seq
 
 
 _CREATE = (
@@ -121,6 +130,15 @@ class SqliteAuditStore:
             ).fetchall()
         return [_entry(r) for r in rows]
 
+    def by_person_newest(self, person_id: str, before: int | None, limit: int) -> list[Entry]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM {TABLE} WHERE person_id = ? AND seq < ?"
+                " ORDER BY seq DESC LIMIT ?",
+                (person_id, _before(before), limit),
+            ).fetchall()
+        return [_entry(r) for r in rows]
+
     def head(self) -> Head | None:
         with self.db.read() as conn:
             row = conn.execute(
@@ -168,6 +186,15 @@ class PostgresAuditStore:
         with self.pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT {COLUMNS} FROM {TABLE} WHERE person_id = %s ORDER BY seq", (person_id,)
+            ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def by_person_newest(self, person_id: str, before: int | None, limit: int) -> list[Entry]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM {TABLE} WHERE person_id = %s AND seq < %s"
+                " ORDER BY seq DESC LIMIT %s",
+                (person_id, _before(before), limit),
             ).fetchall()
         return [_entry(r) for r in rows]
 

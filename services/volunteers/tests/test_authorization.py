@@ -4,7 +4,8 @@ What each caller should be allowed is written here from the intent, not read fro
 services/volunteers/policy.py: the Youth League (cyl) owns the service; the Education
 Bureau's school staff and the five-elders committee's coordinators are granted it; staff
 act only for schools in their scope; a volunteer reads shifts and acts for themself.
-Erasing a volunteer is for the owner's admins and coordinators only, in their scope.
+Erasing a volunteer, and reading who viewed their data, is for the owner's admins and
+coordinators only, in their scope; the volunteer reads who viewed their own data too.
 """
 
 from __future__ import annotations
@@ -34,8 +35,15 @@ DEPARTMENTS: tuple[str | None, ...] = (
 )
 STAFF = {"admin", "coordinator", "school-staff"}
 GRANTED = {("edu", "school-staff"), ("ccng", "coordinator")}
-SELF_SERVICE = {"read-volunteer", "rename-volunteer", "sign-up", "cancel-sign-up"}
-ERASERS = {"admin", "coordinator"}
+SELF_SERVICE = {
+    "read-volunteer",
+    "rename-volunteer",
+    "sign-up",
+    "cancel-sign-up",
+    "read-access-log",
+}
+SUPERVISORS = {"admin", "coordinator"}
+OWNER_ONLY = {"erase-volunteer", "read-access-log"}
 # Authorised id by id with read-volunteer: answers 200 with each id allowed or denied.
 NAMES = ("POST", "/volunteers/names")
 
@@ -45,6 +53,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "read-volunteer": ("GET", "/volunteers/{volunteer_id}"),
     "rename-volunteer": ("PUT", "/volunteers/{volunteer_id}/display-name"),
     "erase-volunteer": ("POST", "/volunteers/{volunteer_id}/erase"),
+    "read-access-log": ("GET", "/volunteers/{volunteer_id}/access-log"),
     "request-background-check": ("POST", "/volunteers/{volunteer_id}/background-checks"),
     "publish-shift": ("POST", "/shifts"),
     "read-shift": ("GET", "/shifts/{shift_id}"),
@@ -62,8 +71,8 @@ def intended(
         return action == "read-shift" or (is_self and action in SELF_SERVICE)
     if role not in STAFF:
         return False
-    if action == "erase-volunteer":
-        return role in ERASERS and department == "cyl" and covers
+    if action in OWNER_ONLY:
+        return role in SUPERVISORS and department == "cyl" and covers
     acts_here = department == "cyl" or (department, role) in GRANTED
     return acts_here and covers
 
