@@ -311,3 +311,135 @@ def test_without_a_cipher_key_postgres_keeps_one_master_key_in_the_database(
         assert again.keys.decrypt(token, field="display_name") == "Qian Ba"
     finally:
         again.close()
+
+
+def access_log_path(vid: str) -> str:
+    return f"/volunteers/{vid}/access-log"
+
+
+async def access_log(api: Api, vid: str, headers: dict[str, str], **params: Any) -> Any:
+    response = await api.client.get(access_log_path(vid), params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_who_viewed_a_volunteer_newest_first_refusals_and_its_own_reads_included(
+    api: Api,
+) -> None:
+    vid = await api.register(unique_name())
+    other = await api.register(unique_name())
+    await api.names([vid, other], api.owner, purpose="shift planning")
+    school_staff = api.auth(
+        role="school-staff", department="edu", subject="teacher-7", scope="school:another-school"
+    )
+    await api.names([vid], school_staff)
+    supervisor = api.auth(role="admin", department="cyl", subject="admin-1")
+
+    first = await access_log(api, vid, supervisor)
+    assert first["volunteer_id"] == vid and first["next_cursor"] is None
+    assert [
+        (e["subject"], e["role"], e["department"], e["fields"], e["purpose"], e["outcome"])
+        for e in first["entries"]
+    ] == [
+        ("teacher-7", "school-staff", "edu", ["display_name"], "names lookup", "denied"),
+        ("coordinator-1", "coordinator", "cyl", ["display_name"], "shift planning", "allowed"),
+    ]
+    seqs = [e["seq"] for e in first["entries"]]
+    assert seqs == sorted(seqs, reverse=True)
+    assert all(datetime.fromisoformat(e["at"]).tzinfo is not None for e in first["entries"])
+
+    # Reading the log is logged, and shows from the next read on.
+    second = await access_log(api, vid, supervisor)
+    assert second["entries"][0] | {"seq": 0, "at": ""} == {
+        "seq": 0,
+        "at": "",
+        "subject": "admin-1",
+        "role": "admin",
+        "department": "cyl",
+        "fields": ["access_log"],
+        "purpose": "who viewed",
+        "outcome": "allowed",
+    }
+    assert second["entries"][1:] == first["entries"]
+    assert api.app.privacy.log.verify().ok
+
+
+async def test_the_access_log_comes_in_pages_that_cover_it_once(api: Api) -> None:
+    vid = await api.register(unique_name())
+    other = await api.register(unique_name())
+    for n in range(7):
+        await api.names([vid, other], api.owner, purpose=f"read {n}")
+    expected = [e.seq for e in reversed(api.app.privacy.log.who_viewed(vid))]
+    assert len(expected) == 7
+
+    seen: list[int] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        page = await access_log(api, vid, api.owner, **params)
+        # Each page's own read is logged after it is taken, so later pages never show it.
+        seen += [e["seq"] for e in page["entries"]]
+        assert all(e["purpose"] != "who viewed" for e in page["entries"])
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected and pages == 3
+
+    for bad in ({"limit": 0}, {"limit": 101}, {"cursor": "-1"}, {"cursor": "abc"}):
+        response = await api.client.get(access_log_path(vid), params=bad, headers=api.owner)
+        assert response.status_code == 422, bad
+
+
+async def test_a_volunteer_reads_who_viewed_their_own_data_and_no_one_elses(api: Api) -> None:
+    vid = await api.register(unique_name())
+    other = await api.register(unique_name())
+    await api.names([vid, other], api.owner)
+
+    mine = await access_log(api, vid, api.auth(role="volunteer", subject=vid))
+    assert [(e["subject"], e["outcome"]) for e in mine["entries"]] == [("coordinator-1", "allowed")]
+
+    response = await api.client.get(
+        access_log_path(other), headers=api.auth(role="volunteer", subject=vid)
+    )
+    assert response.status_code == 403
+    newest = api.app.privacy.log.who_viewed(other)[-1]
+    assert (newest.subject, newest.role, newest.purpose, newest.outcome) == (
+        vid,
+        "volunteer",
+        "who viewed",
+        "denied",
+    )
+
+
+@pytest.mark.parametrize(
+    ("claims", "why"),
+    [
+        ({"role": "school-staff", "department": "cyl"}, "school staff are not supervisors"),
+        ({"role": "school-staff", "department": "edu"}, "a granted department"),
+        ({"role": "coordinator", "department": "ccng"}, "a granted department's coordinator"),
+        ({"role": "coordinator", "department": "cyl", "scope": "school:another-school"}, "scope"),
+        ({"role": "viewer", "department": "cyl"}, "viewers read no personal data"),
+    ],
+)
+async def test_a_refused_access_log_read_is_a_problem_and_is_logged(
+    api: Api, claims: dict[str, Any], why: str
+) -> None:
+    vid = await api.register(unique_name())
+    headers = api.auth(subject="refused-1", **claims)
+    response = await api.client.get(access_log_path(vid), headers=headers)
+    assert response.status_code == 403, why
+    assert response.headers["content-type"].startswith("application/problem+json"), why
+    assert response.json()["code"] == "forbidden"
+    entries = api.app.privacy.log.who_viewed(vid)
+    assert [(e.subject, e.fields, e.purpose, e.outcome) for e in entries] == [
+        ("refused-1", ("access_log",), "who viewed", "denied")
+    ], why
+
+
+async def test_the_access_log_of_no_volunteer_is_not_found_and_logs_nothing(api: Api) -> None:
+    missing = str(uuid4())
+    response = await api.client.get(access_log_path(missing), headers=api.owner)
+    assert response.status_code == 404
+    assert api.app.privacy.log.who_viewed(missing) == []
