@@ -139,3 +139,18 @@ def test_postgres_schema_per_service(pg_settings: Settings) -> None:
             "SELECT table_schema FROM information_schema.tables WHERE table_name = 'access_log'"
         ).fetchall()
     assert schemas == [("volunteers",)]
+
+
+def test_who_viewed_newest_pages_one_persons_entries_back_from_the_newest(log: AccessLog) -> None:
+    for i in range(5):
+        read(log, "v-1", "denied" if i == 2 else "allowed")
+        read(log, "v-2")
+    everything = log.who_viewed("v-1")
+    assert [e.person_id for e in everything] == ["v-1"] * 5
+
+    newest = log.who_viewed_newest("v-1", limit=2)
+    assert newest == everything[::-1][:2]
+    older = log.who_viewed_newest("v-1", before=newest[-1].seq, limit=10)
+    assert older == everything[::-1][2:]
+    assert log.who_viewed_newest("v-1", before=everything[0].seq) == []
+    assert log.who_viewed_newest("nobody") == []
