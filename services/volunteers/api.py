@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,9 +12,9 @@ from pydantic import AwareDatetime, Field
 
 from services.kit.auth import Principal
 from services.kit.commands import Command, SchoolId
-from services.kit.errors import ForbiddenError, NotFoundError
+from services.kit.errors import ForbiddenError
 from services.kit.http import Caller, IdempotencyKey, problems
-from services.kit.privacy.audit import Outcome
+from services.kit.privacy.audit import AccessRecord, Outcome
 from services.kit.privacy.datakeys import ERASED, Decrypted
 from services.volunteers.application import VolunteersApplication
 from services.volunteers.domain import PostKind, Shift, Volunteer, VolunteerKind
@@ -151,61 +151,74 @@ def volunteer_names(body: NamesLookup, caller: Caller, app: App) -> dict[str, An
 
     One call answers a whole page: ids the caller may read get their name (or are listed
     as erased), the others are listed as denied, ids naming no volunteer as unknown.
-    Every allowed and every denied read is kept in the service's access log.
+    Every allowed and every denied read is kept in the service's access log, the whole
+    page in one append.
+
+    The policy decides per id in two steps, as `Policy.authorize` does: role and
+    department first, then, for staff, the volunteer's home school. Only ids passing the
+    first step are looked up (all in one go): a caller who may read no one gets every id
+    back as denied, and learns nothing of which ids exist.
     """
     purpose = body.purpose or DEFAULT_PURPOSE
     names: dict[str, str] = {}
     erased: list[str] = []
     denied: list[str] = []
     unknown: list[str] = []
-    for raw in dict.fromkeys(body.ids):
-        verdict, volunteer = _readable(app, caller, raw)
-        if verdict == "unknown":
-            unknown.append(raw)
-        elif verdict == "denied" or volunteer is None:
+    admitted: dict[str, UUID | None] = {}
+    order = {raw: i for i, raw in enumerate(dict.fromkeys(body.ids))}
+    for raw in order:
+        try:
+            POLICY.admit(caller, "read-volunteer", volunteer_id=raw)
+        except ForbiddenError:
             denied.append(raw)
-        elif (name := app.display_name(volunteer)) is ERASED:
+        else:
+            admitted[raw] = _uuid(raw)
+    found = app.volunteers([vid for vid in admitted.values() if vid is not None])
+    for raw, vid in admitted.items():
+        volunteer = found.get(vid) if vid is not None else None
+        if volunteer is None:
+            unknown.append(raw)
+            continue
+        try:
+            POLICY.authorize(caller, "read-volunteer", school=volunteer.school_id, volunteer_id=raw)
+        except ForbiddenError:
+            denied.append(raw)
+            continue
+        if (name := app.display_name(volunteer)) is ERASED:
             erased.append(raw)
         else:
             names[raw] = str(name)
-    _record(app, caller, [*names, *erased], purpose, "allowed")
-    _record(app, caller, denied, purpose, "denied")
+    denied.sort(key=order.__getitem__)
+    records = [
+        *_access_records(caller, [*names, *erased], purpose, "allowed"),
+        *_access_records(caller, denied, purpose, "denied"),
+    ]
+    app.privacy.log.append(records)
     return {"names": names, "erased": erased, "denied": denied, "unknown": unknown}
 
 
-def _readable(
-    app: VolunteersApplication, caller: Principal, raw: str
-) -> tuple[Literal["allowed", "denied", "unknown"], Volunteer | None]:
-    """Whether the caller may read the volunteer `raw` names, and the volunteer if so.
-
-    The policy looks the volunteer up only once the caller's role and department pass:
-    a caller who may read no one gets every id back as denied, and learns nothing of
-    which ids exist.
-    """
+def _uuid(raw: str) -> UUID | None:
     try:
-        volunteer_id: UUID | None = UUID(raw)
+        return UUID(raw)
     except ValueError:
-        volunteer_id = None
+        return None
 
-    def load() -> Volunteer:
-        if volunteer_id is None:
-            raise NotFoundError("not a volunteer id")
-        return app.volunteer(volunteer_id)
 
-    found: list[Volunteer] = []
-
-    def home_school() -> str | None:
-        found.append(load())
-        return found[0].school_id
-
-    try:
-        POLICY.authorize(caller, "read-volunteer", school=home_school, volunteer_id=raw)
-        # Self-service passes without looking the volunteer up.
-        return "allowed", found[0] if found else load()
-    except ForbiddenError:
-        return "denied", None
-    except NotFoundError:
-        return "unknown", None
+def _access_records(
+    caller: Principal, person_ids: list[str], purpose: str, outcome: Outcome
+) -> list[AccessRecord]:
+    return [
+        AccessRecord(
+            caller.subject,
+            caller.role,
+            caller.department,
+            person_id,
+            NAME_FIELDS,
+            purpose,
+            outcome,
+        )
+        for person_id in person_ids
+    ]
 
 
 @router.get("/volunteers/{volunteer_id}", response_model=VolunteerView, responses=READ)
