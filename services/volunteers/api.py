@@ -16,6 +16,7 @@ from services.kit.errors import ForbiddenError
 from services.kit.http import Caller, IdempotencyKey, problems
 from services.kit.privacy.audit import AccessRecord, Outcome
 from services.kit.privacy.datakeys import ERASED, Decrypted
+from services.kit.scope import covers_school
 from services.volunteers.application import VolunteersApplication
 from services.volunteers.domain import PostKind, Shift, Volunteer, VolunteerKind
 from services.volunteers.policy import POLICY
@@ -154,37 +155,34 @@ def volunteer_names(body: NamesLookup, caller: Caller, app: App) -> dict[str, An
     Every allowed and every denied read is kept in the service's access log, the whole
     page in one append.
 
-    The policy decides per id in two steps, as `Policy.authorize` does: role and
-    department first, then, for staff, the volunteer's home school. Only ids passing the
-    first step are looked up (all in one go): a caller who may read no one gets every id
-    back as denied, and learns nothing of which ids exist.
+    The policy decides per id in the two steps of `Policy.authorize`: `admit` (role,
+    department, self-service), then for staff the scope must cover the volunteer's home
+    school. Only ids passing the first step are looked up (all in one go): a caller who
+    may read no one gets every id back as denied, and learns nothing of which ids exist.
     """
     purpose = body.purpose or DEFAULT_PURPOSE
     names: dict[str, str] = {}
     erased: list[str] = []
     denied: list[str] = []
     unknown: list[str] = []
-    admitted: dict[str, UUID | None] = {}
+    # Each id: the school its volunteer's home must be in scope for (staff), or not (self).
+    admitted: dict[str, tuple[UUID | None, bool]] = {}
     order = {raw: i for i, raw in enumerate(dict.fromkeys(body.ids))}
     for raw in order:
         try:
-            POLICY.admit(caller, "read-volunteer", volunteer_id=raw)
+            outright = POLICY.admit(caller, "read-volunteer", volunteer_id=raw)
         except ForbiddenError:
             denied.append(raw)
         else:
-            admitted[raw] = _uuid(raw)
-    found = app.volunteers([vid for vid in admitted.values() if vid is not None])
-    for raw, vid in admitted.items():
-        volunteer = found.get(vid) if vid is not None else None
-        if volunteer is None:
+            admitted[raw] = (_uuid(raw), not outright)
+    found = app.name_cards([vid for vid, _ in admitted.values() if vid is not None])
+    for raw, (vid, as_staff) in admitted.items():
+        card = found.get(vid) if vid is not None else None
+        if card is None:
             unknown.append(raw)
-            continue
-        try:
-            POLICY.authorize(caller, "read-volunteer", school=volunteer.school_id, volunteer_id=raw)
-        except ForbiddenError:
+        elif as_staff and not covers_school(caller.scope, card.school_id):
             denied.append(raw)
-            continue
-        if (name := app.display_name(volunteer)) is ERASED:
+        elif (name := app.display_name(card)) is ERASED:
             erased.append(raw)
         else:
             names[raw] = str(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from copy import deepcopy
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -29,6 +29,20 @@ log = logging.getLogger(__name__)
 NAME_FIELD = "display_name"
 
 
+@dataclass(frozen=True)
+class NameCard:
+    """A volunteer as a names lookup sees them: who, where, and the name as stored."""
+
+    id: UUID
+    school_id: str | None
+    name_token: str
+    erased: bool
+
+    @classmethod
+    def of(cls, volunteer: Volunteer) -> NameCard:
+        return cls(volunteer.id, volunteer.school_id, volunteer.name_token, volunteer.erased)
+
+
 class VolunteersApplication(ServiceApplication):
     name = "volunteers"
     # Set by the runtime (services.kit.runtime.ServiceParts), or by whoever builds the
@@ -45,29 +59,30 @@ class VolunteersApplication(ServiceApplication):
     def volunteer(self, volunteer_id: UUID) -> Volunteer:
         return self.get(volunteer_id, Volunteer)
 
-    def volunteers(self, volunteer_ids: Collection[UUID]) -> dict[UUID, Volunteer]:
-        """The volunteers among these ids (ids naming none are left out), in one query.
+    def name_cards(self, volunteer_ids: Collection[UUID]) -> dict[UUID, NameCard]:
+        """What a names lookup needs of each volunteer among these ids, in one query.
 
-        `volunteer` per id asks the store for each one's newer events: a round trip per
-        id. Here one query finds every id's latest version; a cached aggregate already at
-        it is copied from the cache, and only the others are loaded one by one.
+        Ids naming no volunteer are left out. `volunteer` per id asks the store for each
+        one's newer events, a round trip per id, and copies the whole aggregate. Here one
+        query finds every id's latest version; a cached aggregate already at it is read
+        in place, and only the others are loaded one by one.
         """
-        found: dict[UUID, Volunteer] = {}
+        found: dict[UUID, NameCard] = {}
         for volunteer_id, version in _latest_versions(self.recorder, volunteer_ids).items():
-            volunteer = self._cached_volunteer(volunteer_id, version)
-            if volunteer is None:
+            card = self._cached_card(volunteer_id, version)
+            if card is None:
                 try:
-                    volunteer = self.volunteer(volunteer_id)
+                    card = NameCard.of(self.volunteer(volunteer_id))
                 except NotFoundError:
                     continue  # another kind of aggregate
-            found[volunteer_id] = volunteer
+            found[volunteer_id] = card
         return found
 
-    def _cached_volunteer(self, volunteer_id: UUID, version: int) -> Volunteer | None:
+    def _cached_card(self, volunteer_id: UUID, version: int) -> NameCard | None:
         cache = self.repository.cache
         if cache is None:
             return None
-        # The lock `get` fast-forwards and copies under: the copy is never caught mid-update.
+        # The lock `get` fast-forwards under: the aggregate is never read mid-update.
         with self._load_locks[hash(volunteer_id) % len(self._load_locks)]:
             try:
                 cached = cache.get(volunteer_id)
@@ -75,9 +90,9 @@ class VolunteersApplication(ServiceApplication):
                 return None
             if not isinstance(cached, Volunteer) or cached.version < version:
                 return None
-            return deepcopy(cached)
+            return NameCard.of(cached)
 
-    def display_name(self, volunteer: Volunteer) -> Decrypted:
+    def display_name(self, volunteer: Volunteer | NameCard) -> Decrypted:
         """The volunteer's name, or ERASED."""
         if volunteer.erased:
             return ERASED
