@@ -141,6 +141,51 @@ async def test_names_come_in_one_call_each_read_logged_with_its_outcome(api: Api
     assert log.verify().ok
 
 
+async def test_a_page_of_names_is_read_in_one_go_and_logged_in_one_append(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = [await api.register(unique_name()) for _ in range(3)]
+    body = {"display_name": "Elsewhere", "kind": "youth", "school_id": "another-school"}
+    elsewhere = (await api.client.post("/volunteers", json=body, headers=api.owner)).json()
+    other = elsewhere["volunteer_id"]
+    staff = api.auth(role="school-staff", department="edu", subject="t-1", scope=f"school:{SCHOOL}")
+    page = [*mine, other, str(uuid4()), "nope"]
+    await api.names(page, staff)  # the volunteers are in the aggregate cache from here
+
+    store = api.app.privacy.log.store
+    appends: list[list[str]] = []
+    append = store.append
+
+    def counted(records: Any) -> Any:
+        appends.append([r.outcome for r in records])
+        return append(records)
+
+    monkeypatch.setattr(store, "append", counted)
+    recorder = api.app.recorder
+    loads: list[UUID] = []
+    select_events = recorder.select_events
+
+    def counted_select(originator_id: UUID, **kwargs: Any) -> Any:
+        loads.append(originator_id)
+        return select_events(originator_id, **kwargs)
+
+    monkeypatch.setattr(recorder, "select_events", counted_select)
+    answer = await api.names(page, staff)
+    assert set(answer["names"]) == set(mine) and answer["denied"] == [other]
+    assert appends == [["allowed"] * 3 + ["denied"]], "one transaction for the whole page"
+    assert loads == [], "cached volunteers are not loaded one by one"
+
+    # A volunteer changed since they were cached is read fresh.
+    rename = {"display_name": "Renamed"}
+    headers = api.owner | {"Idempotency-Key": "rename-1"}
+    response = await api.client.put(
+        f"/volunteers/{mine[0]}/display-name", json=rename, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert (await api.names(mine, staff))["names"][mine[0]] == "Renamed"
+    assert api.app.privacy.log.verify().ok
+
+
 async def test_a_refused_record_read_is_logged_too(api: Api) -> None:
     vid = await api.register(unique_name())
     stranger = api.auth(role="coordinator", department="pol", subject="pol-1")
