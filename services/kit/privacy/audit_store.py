@@ -167,11 +167,13 @@ class PostgresAuditStore:
                 f"SELECT seq, hash FROM {TABLE} ORDER BY seq DESC LIMIT 1"
             ).fetchone()
             entries = chain(Head(row[0], row[1]) if row else None, records)
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    f"INSERT INTO {TABLE} ({COLUMNS}) VALUES ({', '.join(['%s'] * 11)})",
-                    [_row(e) for e in entries],
-                )
+            # COPY: a page of entries in one statement, not a statement per entry.
+            with (
+                conn.cursor() as cursor,
+                cursor.copy(f"COPY {TABLE} ({COLUMNS}) FROM STDIN") as copy,
+            ):
+                for entry in entries:
+                    copy.write_row(_row(entry))
         return entries
 
     def entries(self, after: int, limit: int) -> list[Entry]:
