@@ -6,11 +6,13 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from threading import Lock
 from typing import Any
 from uuid import UUID, uuid4
 
+from eventsourcing.application import project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import AggregateRecorder, Recorder, Tracking
+from eventsourcing.persistence import AggregateRecorder, Recorder, StoredEvent, Tracking
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg.sql import SQL, Identifier
@@ -60,30 +62,38 @@ class VolunteersApplication(ServiceApplication):
         return self.get(volunteer_id, Volunteer)
 
     def name_cards(self, volunteer_ids: Collection[UUID]) -> dict[UUID, NameCard]:
-        """What a names lookup needs of each volunteer among these ids, in one query.
+        """What a names lookup needs of each volunteer among these ids, in two queries.
 
         Ids naming no volunteer are left out. `volunteer` per id asks the store for each
         one's newer events, a round trip per id, and copies the whole aggregate. Here one
         query finds every id's latest version; a cached aggregate already at it is read
-        in place, and only the others are loaded one by one.
+        in place, and the others (not cached, or changed since) are rebuilt from their
+        events, fetched together, and cached for the next page.
         """
         found: dict[UUID, NameCard] = {}
+        missing: list[UUID] = []
         for volunteer_id, version in _latest_versions(self.recorder, volunteer_ids).items():
             card = self._cached_card(volunteer_id, version)
             if card is None:
-                try:
-                    card = NameCard.of(self.volunteer(volunteer_id))
-                except NotFoundError:
-                    continue  # another kind of aggregate
-            found[volunteer_id] = card
+                missing.append(volunteer_id)
+            else:
+                found[volunteer_id] = card
+        for volunteer_id, stored in _stored_events(self.recorder, missing).items():
+            aggregate = project_aggregate(None, map(self.mapper.to_domain_event, stored))
+            if isinstance(aggregate, Volunteer):  # not another kind of aggregate
+                self._cache(aggregate)
+                found[volunteer_id] = NameCard.of(aggregate)
         return found
+
+    def _load_lock(self, aggregate_id: UUID) -> Lock:
+        # The lock `get` fast-forwards under: the cached aggregate is never read mid-update.
+        return self._load_locks[hash(aggregate_id) % len(self._load_locks)]
 
     def _cached_card(self, volunteer_id: UUID, version: int) -> NameCard | None:
         cache = self.repository.cache
         if cache is None:
             return None
-        # The lock `get` fast-forwards under: the aggregate is never read mid-update.
-        with self._load_locks[hash(volunteer_id) % len(self._load_locks)]:
+        with self._load_lock(volunteer_id):
             try:
                 cached = cache.get(volunteer_id)
             except KeyError:
@@ -91,6 +101,19 @@ class VolunteersApplication(ServiceApplication):
             if not isinstance(cached, Volunteer) or cached.version < version:
                 return None
             return NameCard.of(cached)
+
+    def _cache(self, volunteer: Volunteer) -> None:
+        """Keep a rebuilt volunteer in the aggregate cache, unless it holds a newer one."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        with self._load_lock(volunteer.id):
+            try:
+                cached = cache.get(volunteer.id)
+            except KeyError:
+                cached = None
+            if cached is None or cached.version < volunteer.version:
+                cache.put(volunteer.id, volunteer)
 
     def display_name(self, volunteer: Volunteer | NameCard) -> Decrypted:
         """The volunteer's name, or ERASED."""
@@ -291,30 +314,68 @@ class VolunteersApplication(ServiceApplication):
 
 def _latest_versions(recorder: Recorder, ids: Collection[UUID]) -> dict[UUID, int]:
     """Each stored aggregate's latest version, for those of `ids` that have events."""
+    rows = _select(
+        recorder, ids, "originator_id, MAX(originator_version)", "GROUP BY originator_id"
+    )
+    if rows is None:  # any other store (in memory): one look-up per id
+        assert isinstance(recorder, AggregateRecorder)
+        latest = {i: recorder.select_events(i, desc=True, limit=1) for i in ids}
+        return {i: events[0].originator_version for i, events in latest.items() if events}
+    return {_uuid(row[0]): int(row[1]) for row in rows}
+
+
+def _stored_events(recorder: Recorder, ids: Collection[UUID]) -> dict[UUID, list[StoredEvent]]:
+    """The stored events of each of `ids` that has any, oldest first."""
+    columns = "originator_id, originator_version, topic, state"
+    rows = _select(recorder, ids, columns, "ORDER BY originator_id, originator_version")
+    if rows is None:
+        assert isinstance(recorder, AggregateRecorder)
+        everything = {i: list(recorder.select_events(i)) for i in ids}
+        return {i: events for i, events in everything.items() if events}
+    found: dict[UUID, list[StoredEvent]] = {}
+    for row in rows:
+        originator_id = _uuid(row[0])
+        stored = StoredEvent(originator_id, int(row[1]), str(row[2]), bytes(row[3]))
+        found.setdefault(originator_id, []).append(stored)
+    return found
+
+
+def _select(
+    recorder: Recorder, ids: Collection[UUID], columns: str, tail: str
+) -> list[Sequence[Any]] | None:
+    """`SELECT columns FROM <events> WHERE originator_id IN ids tail` in one statement, as
+    tuples; None for a store this cannot query (neither SQLite nor PostgreSQL)."""
     if not ids:
-        return {}
+        return []
     if isinstance(recorder, SQLiteAggregateRecorder):
         marks = ",".join("?" * len(ids))
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(
-                f"SELECT originator_id, MAX(originator_version) FROM {recorder.events_table_name}"
-                f" WHERE originator_id IN ({marks}) GROUP BY originator_id",
+                f"SELECT {columns} FROM {recorder.events_table_name}"
+                f" WHERE originator_id IN ({marks}) {tail}",
                 [i.hex for i in ids],
             )
-            return {UUID(str(row[0])): int(row[1]) for row in cursor.fetchall()}
+            return [tuple(row) for row in cursor.fetchall()]
     if isinstance(recorder, PostgresAggregateRecorder):
         datastore = recorder.datastore
         statement = SQL(
-            "SELECT originator_id, MAX(originator_version) AS version FROM {schema}.{table}"
-            " WHERE originator_id = ANY(%s) GROUP BY originator_id"
-        ).format(schema=Identifier(datastore.schema), table=Identifier(recorder.events_table_name))
+            "SELECT {columns} FROM {schema}.{table} WHERE originator_id = ANY(%s) {tail}"
+        )
+        query = statement.format(
+            columns=SQL(columns),
+            schema=Identifier(datastore.schema),
+            table=Identifier(recorder.events_table_name),
+            tail=SQL(tail),
+        )
         keys: list[UUID] | list[str] = (
             list(ids) if datastore.originator_id_type == "uuid" else [str(i) for i in ids]
         )
         with datastore.get_connection() as conn, conn.cursor() as cursor:
-            cursor.execute(statement, [keys])
-            return {UUID(str(r["originator_id"])): int(r["version"]) for r in cursor.fetchall()}
-    # Any other store (in memory): one look-up per id.
-    assert isinstance(recorder, AggregateRecorder)
-    latest = {i: recorder.select_events(i, desc=True, limit=1) for i in ids}
-    return {i: events[0].originator_version for i, events in latest.items() if events}
+            cursor.execute(query, [keys])
+            return [tuple(row.values()) for row in cursor.fetchall()]
+    return None
+
+
+def _uuid(value: Any) -> UUID:
+    # SQLite keeps ids as hex text, PostgreSQL as uuid.
+    return value if isinstance(value, UUID) else UUID(str(value))

@@ -175,6 +175,14 @@ async def test_a_page_of_names_is_read_in_one_go_and_logged_in_one_append(
     assert appends == [["allowed"] * 3 + ["denied"]], "one transaction for the whole page"
     assert loads == [], "cached volunteers are not loaded one by one"
 
+    # After a restart (an empty aggregate cache) the page is still read in one go.
+    cache = api.app.repository.cache
+    assert cache is not None
+    cache.clear()
+    answer = await api.names(page, staff)
+    assert set(answer["names"]) == set(mine) and answer["denied"] == [other]
+    assert loads == [], "volunteers missing from the cache are not loaded one by one"
+
     # A volunteer changed since they were cached is read fresh.
     rename = {"display_name": "Renamed"}
     headers = api.owner | {"Idempotency-Key": "rename-1"}
