@@ -17,7 +17,7 @@ from services.kit.http import Caller, IdempotencyKey, problems
 from services.kit.privacy.audit import AccessRecord, Outcome
 from services.kit.privacy.datakeys import ERASED, Decrypted
 from services.kit.scope import covers_school
-from services.volunteers.application import VolunteersApplication
+from services.volunteers.application import NameCard, VolunteersApplication
 from services.volunteers.domain import PostKind, Shift, Volunteer, VolunteerKind
 from services.volunteers.policy import POLICY
 from services.volunteers.responses import (
@@ -176,16 +176,20 @@ def volunteer_names(body: NamesLookup, caller: Caller, app: App) -> dict[str, An
         else:
             admitted[raw] = (_uuid(raw), not outright)
     found = app.name_cards([vid for vid, _ in admitted.values() if vid is not None])
+    allowed: dict[str, NameCard] = {}
     for raw, (vid, as_staff) in admitted.items():
         card = found.get(vid) if vid is not None else None
         if card is None:
             unknown.append(raw)
         elif as_staff and not covers_school(caller.scope, card.school_id):
             denied.append(raw)
-        elif (name := app.display_name(card)) is ERASED:
+        else:
+            allowed[raw] = card
+    for raw, name in zip(allowed, app.display_names(allowed.values()), strict=True):
+        if name is ERASED:
             erased.append(raw)
         else:
-            names[raw] = str(name)
+            names[raw] = name
     denied.sort(key=order.__getitem__)
     records = [
         *_access_records(caller, [*names, *erased], purpose, "allowed"),

@@ -56,6 +56,26 @@ def test_round_trip_erasure_and_refusal(keys: DataKeys, store_settings: Settings
         fresh.close()
 
 
+def test_a_page_of_tokens_is_prefetched_in_one_query(
+    keys: DataKeys, store_settings: Settings
+) -> None:
+    tokens = {f"v-{n}": keys.encrypt(f"v-{n}", "display_name", f"Name {n}") for n in range(3)}
+    keys.erase("v-2")
+    fresh = DataKeys.open(store_settings, SERVICE)
+    try:
+        records = fresh.store.by_kids([t.split(":")[1] for t in tokens.values()] + ["nope"])
+        assert {r.person_id: r.wrapped is None for r in records} == {
+            "v-0": False,
+            "v-1": False,
+            "v-2": True,
+        }
+        fresh.prefetch(tokens.values())
+        opened = [fresh.decrypt(t, field="display_name") for t in tokens.values()]
+        assert opened == ["Name 0", "Name 1", ERASED]
+    finally:
+        fresh.close()
+
+
 def test_postgres_raw_table_after_erasure_holds_nothing_that_decrypts(
     pg_settings: Settings,
 ) -> None:

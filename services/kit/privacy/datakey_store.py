@@ -7,6 +7,7 @@ and their old tokens are known to be erased rather than foreign.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -26,6 +27,10 @@ class KeyRecord:
 
 class DataKeyStore(Protocol):
     def by_kid(self, kid: str) -> KeyRecord | None: ...
+
+    def by_kids(self, kids: Sequence[str]) -> list[KeyRecord]:
+        """The records of those of `kids` that exist, in one query."""
+        ...
 
     def by_person(self, person_id: str) -> KeyRecord | None: ...
 
@@ -61,6 +66,17 @@ class SqliteDataKeyStore:
 
     def by_kid(self, kid: str) -> KeyRecord | None:
         return self._one("kid", kid)
+
+    def by_kids(self, kids: Sequence[str]) -> list[KeyRecord]:
+        if not kids:
+            return []
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT person_id, kid, wrapped_key FROM {TABLE}"
+                f" WHERE kid IN ({','.join('?' * len(kids))})",
+                list(kids),
+            ).fetchall()
+        return [KeyRecord(row[0], row[1], row[2]) for row in rows]
 
     def by_person(self, person_id: str) -> KeyRecord | None:
         return self._one("person_id", person_id)
@@ -132,6 +148,16 @@ class PostgresDataKeyStore:
 
     def by_kid(self, kid: str) -> KeyRecord | None:
         return self._one("kid", kid)
+
+    def by_kids(self, kids: Sequence[str]) -> list[KeyRecord]:
+        if not kids:
+            return []
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT person_id, kid, wrapped_key FROM {TABLE} WHERE kid = ANY(%s)",
+                (list(kids),),
+            ).fetchall()
+        return [KeyRecord(row[0], row[1], _bytes(row[2])) for row in rows]
 
     def by_person(self, person_id: str) -> KeyRecord | None:
         return self._one("person_id", person_id)

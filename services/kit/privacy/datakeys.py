@@ -29,6 +29,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -197,6 +198,26 @@ class DataKeys:
                 f"token does not open as field {field!r} of its person (moved or altered)"
             ) from None
         return plain.decode("utf-8")
+
+    def prefetch(self, tokens: Iterable[str]) -> None:
+        """Read the keys of these tokens missing from the cache in one query, not one each.
+
+        For a page of tokens about to be decrypted. Tokens that are not this service's
+        are left for `decrypt` to refuse.
+        """
+        kids: list[str] = []
+        for token in tokens:
+            try:
+                kid = _parse(token)[1]
+            except DataKeyError:
+                continue
+            if self._cached(kid) is None:
+                kids.append(kid)
+        if not kids:
+            return
+        erasures = self._erasures
+        for record in self.store.by_kids(list(dict.fromkeys(kids))):
+            self._remember(record, erasures)
 
     def erase(self, person_id: str) -> bool:
         """Destroy the person's key; True if a key was destroyed now (idempotent)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from services.kit.privacy.datakey_store import KeyRecord
 from services.kit.privacy.datakeys import (
     ERASED,
     DataKeyError,
@@ -223,3 +224,32 @@ def test_a_key_read_before_an_erasure_is_not_cached_after_it(keys: DataKeys) -> 
     keys._remember(record, erasures=keys._erasures - 1)
     assert not keys._cache
     assert keys.decrypt(token, field="display_name") == "Chu"
+
+
+def test_a_page_of_tokens_has_its_keys_read_in_one_query(
+    settings: Settings, keys: DataKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = {f"p-{n}": keys.encrypt(f"p-{n}", "name", f"Name {n}") for n in range(5)}
+    keys.erase("p-4")
+    fresh = DataKeys.open(settings, SERVICE)  # another process: nothing cached
+    try:
+        batches: list[list[str]] = []
+        by_kids = fresh.store.by_kids
+
+        def counted(kids: list[str]) -> list[KeyRecord]:
+            batches.append(kids)
+            return by_kids(kids)
+
+        def refused(kid: str) -> None:
+            raise AssertionError("a prefetched key is read again")
+
+        monkeypatch.setattr(fresh.store, "by_kids", counted)
+        monkeypatch.setattr(fresh.store, "by_kid", refused)
+        fresh.prefetch([*tokens.values(), "not a token"])
+        assert len(batches) == 1 and len(batches[0]) == 5
+        opened = {p: fresh.decrypt(t, field="name", person_id=p) for p, t in tokens.items()}
+        assert opened == {f"p-{n}": f"Name {n}" for n in range(4)} | {"p-4": ERASED}
+        fresh.prefetch(tokens.values())
+        assert len(batches) == 1, "cached keys are not read again"
+    finally:
+        fresh.close()
