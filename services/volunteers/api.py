@@ -165,7 +165,8 @@ def volunteer_names(body: NamesLookup, caller: Caller, app: App) -> dict[str, An
     erased: list[str] = []
     denied: list[str] = []
     unknown: list[str] = []
-    # Each id: the school its volunteer's home must be in scope for (staff), or not (self).
+    # Per admitted id: its UUID (None: not one), and whether it was admitted as staff, so
+    # that its volunteer's home school must still be in the caller's scope.
     admitted: dict[str, tuple[UUID | None, bool]] = {}
     order = {raw: i for i, raw in enumerate(dict.fromkeys(body.ids))}
     for raw in order:
