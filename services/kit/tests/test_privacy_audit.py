@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from services.kit.privacy.audit import AccessLog, AccessRecord
-from services.kit.privacy.audit_chain import GENESIS
+from services.kit.privacy.audit_chain import GENESIS, Entry
 from services.kit.settings import Settings
 
 SERVICE = "volunteers"
@@ -176,6 +176,47 @@ def test_concurrent_appenders_never_fork_the_chain(settings: Settings) -> None:
     finally:
         for log in logs:
             log.close()
+
+
+def test_concurrent_pages_share_commits_but_each_stays_whole(log: AccessLog) -> None:
+    threads_n, pages, size = 4, 20, 5
+    barrier = threading.Barrier(threads_n)
+    appends: list[int] = []
+    append = log.store.append
+
+    def counted(records: list[AccessRecord]) -> list[Entry]:
+        appends.append(len(records))
+        return append(records)
+
+    log.store.append = counted  # type: ignore[method-assign]
+    returned: list[list[Entry]] = []
+
+    def write(subject: str) -> None:
+        barrier.wait()
+        for page in range(pages):
+            people = [f"{subject}-{page}-{n}" for n in range(size)]
+            entries = log.record(
+                subject=subject,
+                role="coordinator",
+                department="cyl",
+                person_ids=people,
+                fields=["display_name"],
+                purpose="p",
+                outcome="allowed",
+            )
+            assert [e.person_id for e in entries] == people
+            returned.append(entries)
+
+    threads = [threading.Thread(target=write, args=(f"s{n}",)) for n in range(threads_n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(returned) == threads_n * pages
+    for entries in returned:  # a page's entries are consecutive: one transaction
+        assert [e.seq for e in entries] == list(range(entries[0].seq, entries[0].seq + size))
+    assert sum(appends) == threads_n * pages * size and all(n % size == 0 for n in appends)
+    assert log.verify().ok
 
 
 def test_records_are_validated() -> None:
