@@ -14,6 +14,7 @@ import httpx
 from fastapi import FastAPI
 
 from gateway.core.service import ServiceClient, http_client_for
+from gateway.dashboard import mount_dashboard
 from gateway.features import build_features, feature_readiness, open_feature
 from gateway.schema import create_router, create_schema
 from services.kit.auth import JwksVerifier
@@ -102,4 +103,5 @@ def create_gateway(
         ),
         prefix="/graphql",
     )
+    mount_dashboard(app, settings)
     return app

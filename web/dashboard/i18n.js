@@ -1,0 +1,67 @@
+// Chinese first (the users are Chinese officials), English on request; the choice is kept.
+const WORDS = {
+  zh: {
+    title: "教联体数据看板", headline: "核心指标", districts: "各区县志愿服务时长",
+    districtsTable: "各区县数据", map: "全域育人地图", departments: "十三个部门", live: "实时动态",
+    signIn: "登录", signInHint: "本机演示环境：选择身份登录（正式环境使用市统一身份认证）。",
+    roleCoordinator: "领导小组工作人员（全部数据）", roleViewer: "公众查看（仅公开汇总）",
+    enter: "进入看板", signOut: "退出", allDistricts: "全部区县",
+    volunteerHours: "志愿服务时长（小时）", volunteersCredited: "记录时长的志愿者（人次）",
+    schoolsWithVolunteers: "有志愿服务的学校", openPlaces: "待招募岗位名额",
+    ofSchools: (n) => `全市共 ${n} 所学校`, upcomingShifts: (n) => `未来 ${n} 个班次`,
+    district: "区县", school: "学校", hours: "时长（小时）", volunteers: "志愿者",
+    department: "部门", role: "职责", services: "负责的平台服务", systems: "对接的部门系统",
+    connected: "已连接，实时更新中", reconnecting: "连接中断，正在重连…",
+    shiftChanged: (s) => `${s.school}「${s.title}」已报名 ${s.filled}/${s.capacity}`,
+    asCoordinator: "领导小组工作人员", asViewer: "公众查看", noData: "暂无数据",
+    signInFailed: "登录失败：", loadFailed: "数据加载失败：",
+  },
+  en: {
+    title: "Education Alliance Dashboard", headline: "Headline figures",
+    districts: "Volunteer hours by district", districtsTable: "Figures by district",
+    map: "City-wide learning map", departments: "The thirteen departments", live: "Live",
+    signIn: "Sign in", signInHint: "Local demo: choose who you are (production signs in with the city's identity provider).",
+    roleCoordinator: "Leading group staff (every figure)", roleViewer: "Public viewer (published totals only)",
+    enter: "Open the dashboard", signOut: "Sign out", allDistricts: "All districts",
+    volunteerHours: "Volunteer hours", volunteersCredited: "Volunteers credited",
+    schoolsWithVolunteers: "Schools with volunteers", openPlaces: "Places still open",
+    ofSchools: (n) => `of ${n} schools in the city`, upcomingShifts: (n) => `on ${n} upcoming shifts`,
+    district: "District", school: "School", hours: "Hours", volunteers: "Volunteers",
+    department: "Department", role: "Role", services: "Services it owns", systems: "Its own systems",
+    connected: "Connected: updates arrive live", reconnecting: "Connection lost, reconnecting…",
+    shiftChanged: (s) => `${s.school} “${s.title}”: ${s.filled}/${s.capacity} places taken`,
+    asCoordinator: "Leading group staff", asViewer: "Public viewer", noData: "No data yet",
+    signInFailed: "Sign-in failed: ", loadFailed: "Could not load the figures: ",
+  },
+};
+
+let language = localStorage.getItem("tongxin.language") === "en" ? "en" : "zh";
+
+export function lang() { return language; }
+
+export function t(key, ...args) {
+  const word = WORDS[language][key] ?? WORDS.zh[key] ?? key;
+  return typeof word === "function" ? word(...args) : word;
+}
+
+export function setLanguage(next) {
+  language = next;
+  localStorage.setItem("tongxin.language", next);
+  document.documentElement.lang = next === "en" ? "en" : "zh-CN";
+  document.title = `${t("title")} · Tongxin`;
+  for (const element of document.querySelectorAll("[data-i18n]")) {
+    element.textContent = t(element.dataset.i18n);
+  }
+}
+
+// A number as people read it in the chosen language.
+export function number(value, digits = 0) {
+  return new Intl.NumberFormat(language === "en" ? "en" : "zh-CN", {
+    maximumFractionDigits: digits,
+  }).format(value);
+}
+
+// Names shown in the chosen language (the gateway gives both).
+export function named(item) {
+  return language === "en" && item.nameEn ? item.nameEn : item.name;
+}
