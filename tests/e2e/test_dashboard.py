@@ -1,0 +1,206 @@
+"""The city dashboard at the gateway's `/`, in a real browser (Debian's chromium).
+
+Volunteers' hours recorded through the API show on the page with the figures GraphQL
+gives; a sign-up made while the page is open arrives live, without a reload; a district
+opens its schools; the language switches; a viewer sees the published totals; nothing
+the page asks for leaves the machine and nothing fails on the console.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page
+
+from gateway.main import create_gateway
+from services.kit.auth import DevIssuer
+from services.kit.settings import Settings
+from services.volunteers.main import create_service as create_volunteers
+from tests.support.apps import served
+from tests.support.browser import Traffic, is_loopback
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.timeout(240)
+
+HANJIANG = "321003"
+SCHOOL = "yz-hanjiang-experimental"  # in Hanjiang district (contracts/city.json)
+
+
+@dataclass
+class City:
+    gateway: str
+    volunteers: httpx.Client
+    graphql: httpx.Client
+
+
+@pytest.fixture
+def city(sqlite_settings: Settings, nats_url: str, tmp_path: Path) -> Iterator[City]:
+    # The embedded default's way: the gateway trusts, and signs in with, the dev issuer
+    # whose keys are in the state folder.
+    settings = sqlite_settings.model_copy(
+        update={"nats_urls": nats_url, "auth_dev": True, "relay_idle_s": 0.01}
+    )
+    issuer = DevIssuer(settings.state_dir / "keys")
+    staff = {"Authorization": f"Bearer {issuer.token(role='coordinator', department='cyl')}"}
+    gateway = create_gateway(settings, readmodel_dir=tmp_path / "readmodels")
+    with (
+        served(create_volunteers(settings)) as volunteers_url,
+        served(gateway) as gateway_url,
+        httpx.Client(base_url=volunteers_url, headers=staff, timeout=30) as volunteers,
+        httpx.Client(base_url=gateway_url, headers=staff, timeout=30) as graphql,
+    ):
+        yield City(gateway_url, volunteers, graphql)
+
+
+def post(client: httpx.Client, path: str, body: dict[str, Any], status: int = 200) -> Any:
+    response = client.post(path, json=body)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def shift(city: City, *, days: int, capacity: int) -> str:
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+    body = {
+        "school_id": SCHOOL,
+        "post": "library",
+        "title": "图书角 Reading corner",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=2)).isoformat(),
+        "capacity": capacity,
+        "child_facing": False,
+    }
+    return str(post(city.volunteers, "/shifts", body, 201)["shift_id"])
+
+
+def volunteer(city: City, name: str) -> str:
+    body = {"display_name": name, "kind": "parent", "school_id": SCHOOL}
+    return str(post(city.volunteers, "/volunteers", body, 201)["volunteer_id"])
+
+
+def school_hours(city: City) -> dict[str, float]:
+    query = "{ schoolHours(first: 100) { edges { node { schoolId hours } } } }"
+    body = city.graphql.post("/graphql", json={"query": query}).json()
+    assert "errors" not in body, body
+    return {e["node"]["schoolId"]: e["node"]["hours"] for e in body["data"]["schoolHours"]["edges"]}
+
+
+@dataclass
+class Visit:
+    page: Page
+    traffic: Traffic
+    console: list[str]
+
+
+async def open_dashboard(browser: Browser, url: str, role: str) -> Visit:
+    traffic = Traffic()
+    console: list[str] = []
+    context = await browser.new_context(viewport={"width": 1366, "height": 768})
+    await context.route("**/*", traffic.route)
+    page = await context.new_page()
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: console.append(str(error)))
+    page.on("requestfailed", lambda r: console.append(f"failed: {r.url}"))
+    await page.goto(url)
+    await page.get_by_role("dialog").wait_for()
+    await page.check(f"input[name=role][value={role}]")
+    await page.get_by_role("button", name="进入看板").click()
+    await page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+    return Visit(page, traffic, console)
+
+
+def figure(visit: Visit, selector: str) -> Any:
+    return visit.page.locator(selector).inner_text()
+
+
+async def test_the_dashboard_shows_live_figures_by_district_and_school(
+    browser: Browser, city: City, tmp_path: Path
+) -> None:
+    # Hours credited yesterday at a Hanjiang school; a shift tomorrow with three places.
+    past = shift(city, days=-1, capacity=2)
+    first = volunteer(city, "Chen Dong 陈东")
+    post(city.volunteers, f"/shifts/{past}/sign-ups", {"volunteer_id": first})
+    starts = datetime.now(UTC) - timedelta(days=1)
+    post(
+        city.volunteers,
+        f"/shifts/{past}/check-ins",
+        {"volunteer_id": first, "at": starts.isoformat()},
+    )
+    ends = (starts + timedelta(hours=1, minutes=30)).isoformat()
+    post(city.volunteers, f"/shifts/{past}/check-outs", {"volunteer_id": first, "at": ends})
+    upcoming = shift(city, days=1, capacity=3)
+    await eventually(lambda: school_hours(city).get(SCHOOL) == 1.5, timeout=30)
+
+    visit = await open_dashboard(browser, f"{city.gateway}/", "coordinator")
+    page = visit.page
+    total = sum(school_hours(city).values())
+    assert await figure(visit, "[data-figure=volunteerHours]") == f"{total:g}"
+    assert await figure(visit, "[data-figure=openPlaces]") == "3"
+    row = page.locator(f"#districts tr[data-row='{HANJIANG}']")
+    assert await row.locator("[data-figure=hours]").inner_text() == "1.5"
+
+    # A sign-up made elsewhere arrives without a reload.
+    second = volunteer(city, "Lin Xia 林霞")
+    post(city.volunteers, f"/shifts/{upcoming}/sign-ups", {"volunteer_id": second})
+    await page.locator(f"#live .feed li[data-shift='{upcoming}']").first.wait_for(timeout=30_000)
+    await page.wait_for_function(
+        "document.querySelector('[data-figure=openPlaces]').textContent === '2'", timeout=30_000
+    )
+
+    # A district opens its schools; back to every district.
+    await page.locator(f"#districts button[data-district='{HANJIANG}']").click()
+    await page.locator(f"#districts tr[data-row='{SCHOOL}']").wait_for()
+    assert (
+        await page.locator(f"#districts tr[data-row='{SCHOOL}'] [data-figure=hours]").inner_text()
+        == "1.5"
+    )
+    await page.get_by_role("button", name="全部区县").click()
+    await row.wait_for()
+
+    # Keyboard: the controls are reachable and named.
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate(
+        "document.activeElement.textContent || document.activeElement.ariaLabel"
+    )
+    assert focused.strip(), "the first control reached by keyboard has no name"
+    for button in await page.get_by_role("button").all():
+        assert (await button.inner_text()).strip() or await button.get_attribute("aria-label")
+
+    # English on request, the same figures.
+    await page.get_by_role("button", name="English / 中文").click()
+    assert await page.locator("h1 [data-i18n=title]").inner_text() == "Education Alliance Dashboard"
+    assert await row.locator("th").inner_text() == "Hanjiang"
+    await page.screenshot(path=tmp_path / "dashboard-en.png", full_page=True)
+
+    assert not visit.console, visit.console
+    assert not visit.traffic.refused, visit.traffic.refused
+    assert all(is_loopback(url) for url in visit.traffic.requests)
+
+
+async def test_a_viewer_sees_the_published_totals(browser: Browser, city: City) -> None:
+    visit = await open_dashboard(browser, f"{city.gateway}/", "viewer")
+    assert await visit.page.locator("#who").inner_text() == "公众查看"
+    assert await figure(visit, "[data-figure=volunteerHours]") == "0"
+    assert await visit.page.locator("#departments tbody tr").count() == 13
+    assert not visit.console, visit.console
+
+
+def test_the_sign_in_is_only_the_embedded_defaults(
+    sqlite_settings: Settings, dev_issuer: DevIssuer, tmp_path: Path
+) -> None:
+    production = sqlite_settings.model_copy(update={"auth_jwks_url": str(dev_issuer.jwks_path)})
+    app = create_gateway(production, readmodel_dir=tmp_path / "readmodels", start_projector=False)
+    with served(app) as url:
+        refused = httpx.post(f"{url}/dashboard/sign-in", json={"role": "coordinator"})
+        assert refused.status_code == 404
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["code"] == "sign-in-elsewhere"
+        page = httpx.get(f"{url}/")
+        assert page.status_code == 200
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert httpx.get(f"{url}/dashboard/../../contracts/city.json").status_code == 404
