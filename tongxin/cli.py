@@ -371,6 +371,7 @@ def banner_lines(p: ports.Ports, platform: Platform | None = None) -> list[tuple
     ordered = sorted(platform.processes, key=lambda process: process.kind != "gateway")
     for process in ordered:
         if process.kind == "gateway":
+            lines.append(("city dashboard", f"{p.url(process.name)}/"))
             lines.append(("GraphQL / GraphiQL", f"{p.url(process.name)}/graphql"))
         else:
             lines.append((f"{process.title} docs", f"{p.url(process.name)}/docs"))

@@ -25,6 +25,7 @@ from tests.support.browser import Traffic, is_loopback
 
 pytestmark = pytest.mark.timeout(180)
 
+
 @pytest.fixture
 def settings(sqlite_settings: Settings, nats_url: str, dev_issuer: DevIssuer) -> Settings:
     return journey_settings(sqlite_settings, nats_url, dev_issuer)
