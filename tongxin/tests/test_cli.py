@@ -122,10 +122,12 @@ def test_children_are_the_manifest_processes_with_their_port_user_and_key(
 def test_the_banner_lists_every_process(tmp_path: Path) -> None:
     p = Ports.from_env({})
     lines = dict(cli.banner_lines(p))
+    assert lines["city dashboard"] == "http://127.0.0.1:8000/"
     assert lines["GraphQL / GraphiQL"] == "http://127.0.0.1:8000/graphql"
     assert lines["volunteers API docs"] == "http://127.0.0.1:8001/docs"
     assert lines["NATS"] == "nats://127.0.0.1:4222"
-    assert len(lines) == len(load_platform().processes) + 1
+    # One line per process, the gateway's two pages, and NATS.
+    assert len(lines) == len(load_platform().processes) + 2
 
 
 def test_run_refuses_a_taken_port(tmp_path: Path) -> None:
