@@ -62,7 +62,8 @@ sync_python() {
   echo "bootstrap: ready ($VENV)"
 }
 
-# GraphiQL's files (package.json pins the versions strawberry's page names) from the npm
+# The pages' browser files (GraphiQL at the versions strawberry's page names, the dashboard's
+# chart library and maps; package.json pins them) from the npm
 # registry, exactly as package-lock.json says, with no install scripts run.
 WEB_STAMP=node_modules/.tongxin-stamp
 
@@ -73,14 +74,14 @@ install_web_assets() {
     return
   fi
   command -v npm >/dev/null 2>&1 ||
-    die "npm is needed for GraphiQL's files (package-lock.json); install Node.js/npm (Debian: apt install npm) and run 'make bootstrap' again"
-  echo "bootstrap: installing GraphiQL's files into node_modules/ (npm ci)"
+    die "npm is needed for the pages' browser files (package-lock.json); install Node.js/npm (Debian: apt install npm) and run 'make bootstrap' again"
+  echo "bootstrap: installing the pages' browser files into node_modules/ (npm ci)"
   local log
   log="$(mktemp)"
   if ! npm ci --ignore-scripts --no-audit --no-fund --fetch-retries=1 --fetch-timeout=60000 >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
-    die "could not install GraphiQL's files from the npm registry ($(npm config get registry)); is it reachable? Run 'make bootstrap' again once it is (the gateway's /graphql page says what is missing meanwhile)"
+    die "could not install the pages' browser files from the npm registry ($(npm config get registry)); is it reachable? Run 'make bootstrap' again once it is (the gateway's /graphql page says what is missing meanwhile)"
   fi
   rm -f "$log"
   echo "$want_web" >"$WEB_STAMP"
