@@ -34,6 +34,8 @@ _TYPE_RE = re.compile(r"^org\.tongxin\.([a-z][a-z0-9-]*)\.([a-z][a-z0-9-]*)\.v([
 
 Privacy = Literal["id", "code", "fact", "time", "public-text", "personal", "sealed"]
 PRIVACY_CLASSES: frozenset[str] = frozenset(get_args(Privacy))
+# The only classes a partner's agreement may select from an event marked `partner_feed`.
+PARTNER_CLASSES: frozenset[str] = frozenset({"id", "code", "fact", "time", "public-text"})
 # JSON Schema keywords carrying the classification (`x-` keeps validators out of them).
 PRIVACY_KEY = "x-privacy"
 SEALED_TO_KEY = "x-sealed-to"
@@ -80,6 +82,8 @@ class ContractEvent(BaseModel):
     event_name: ClassVar[str]
     major: ClassVar[int] = 1
     published: ClassVar[bool] = True
+    partner_feed: ClassVar[bool] = False
+    """True when partners may receive it (the feeds service); never about a child."""
 
     def upcast(self) -> ContractEvent:
         """The event as the current major of its type says it (itself, when current)."""
@@ -93,6 +97,15 @@ class ContractEvent(BaseModel):
             for name, info in cls.model_fields.items()
             if privacy_of(info) == "sealed" and (service := sealed_to(info)) is not None
         }
+
+    @classmethod
+    def partner_fields(cls) -> tuple[str, ...]:
+        """The fields an agreement may select: none unless the event is for partners."""
+        if not (cls.partner_feed and cls.published):
+            return ()
+        return tuple(
+            name for name, info in cls.model_fields.items() if privacy_of(info) in PARTNER_CLASSES
+        )
 
     @classmethod
     def event_type(cls) -> str:

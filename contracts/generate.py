@@ -25,6 +25,8 @@ def schema_of(cls: type[ContractEvent]) -> dict[str, object]:
     schema["x-subject"] = cls.subject()
     schema["x-department"] = cls.department()
     schema["x-published"] = cls.published
+    if cls.partner_feed:
+        schema["x-partner-feed"] = list(cls.partner_fields())
     return schema
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts import checks, volunteers
+from contracts import checks, feeds, volunteers
 from contracts.events import ContractEvent
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
@@ -17,6 +17,12 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     volunteers.VolunteerCheckedIn,
     volunteers.VolunteerCheckedOut,
     checks.BackgroundCheckCompleted,
+    feeds.AgreementSet,
+    feeds.EndpointAdded,
+    feeds.EndpointDisabled,
+    feeds.EndpointEnabled,
+    feeds.MessageDelivered,
+    feeds.MessageDeadLettered,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}

@@ -86,6 +86,8 @@ class ShiftPublished(_VolunteersEvent):
     """A post or shift at a school was opened for volunteers."""
 
     event_name = "shift-published"
+    # Museums and hospitals teach lectures at schools: an opening is public news.
+    partner_feed = True
     shift_id: str = classified("id", "Shift id (UUID).")
     school_id: str = classified("code", "School where the shift takes place.")
     post: PostKind = classified("code", "Kind of post.")

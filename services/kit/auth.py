@@ -22,7 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.kit.scope import covers_school
 
-Role = Literal["admin", "coordinator", "school-staff", "volunteer", "department-system", "viewer"]
+# A partner's token names the partner (contracts/partners.json) in `sub`.
+Role = Literal[
+    "admin", "coordinator", "school-staff", "volunteer", "department-system", "viewer", "partner"
+]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 # Roles that act for schools (scope decides which ones).
 STAFF_ROLES: tuple[str, ...] = ("admin", "coordinator", "school-staff")

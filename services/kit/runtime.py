@@ -108,6 +108,15 @@ class Reaction:
 
 
 @dataclass(frozen=True)
+class Background:
+    """A long-running worker of the service's own (a webhook dispatcher), built from the
+    application; it runs where the relay runs, so there is exactly one of it."""
+
+    name: str
+    work: Callable[[Any], Work]
+
+
+@dataclass(frozen=True)
 class Service:
     """What a service declares; `create_app` and `main` give it the platform's processes."""
 
@@ -117,6 +126,7 @@ class Service:
     router: APIRouter
     translate: Translate
     reactions: tuple[Reaction, ...] = field(default=())
+    background: tuple[Background, ...] = field(default=())
 
     def __post_init__(self) -> None:
         process = load_platform().process(self.name)
@@ -218,6 +228,9 @@ class ServiceParts:
                 )
                 for reaction in service.reactions
             ]
+        self.background: list[tuple[str, Work]] = (
+            [(b.name, b.work(self.application)) for b in service.background] if with_relay else []
+        )
         self._wake_relay: Callable[[], None] | None = None
 
     def start(self, workers: Workers) -> None:
@@ -233,6 +246,8 @@ class ServiceParts:
             workers.start("relay", relay.run)
         for consumer in self.reactions:
             workers.start(consumer.name, consumer.run)
+        for name, work in self.background:
+            workers.start(name, work)
 
     def close(self) -> None:
         if self._wake_relay is not None:

@@ -1,0 +1,264 @@
+"""HTTP routes of the feeds service: agreements (prop staff), endpoints and feeds (partners)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import Field
+
+from services.feeds.agreements import partner_events
+from services.feeds.application import FeedsApplication, iso, known_partner
+from services.feeds.domain import Delivery, Endpoint
+from services.feeds.policy import POLICY, authorize_partner
+from services.feeds.responses import (
+    AgreementView,
+    DeliveryLog,
+    EndpointCreated,
+    EndpointSwitched,
+    EndpointView,
+    EventTypes,
+    Redriven,
+    SecretRotated,
+)
+from services.kit.commands import Command
+from services.kit.errors import NotFoundError
+from services.kit.http import Caller, IdempotencyKey, problems
+
+BATCH_MEDIA_TYPE = "application/cloudevents-batch+json"
+MAX_FEED_LIMIT = 500
+MAX_WAIT_S = 30.0
+POLL_S = 0.1
+EventType = Annotated[str, Field(min_length=1, max_length=200)]
+FieldName = Annotated[str, Field(min_length=1, max_length=100)]
+PartnerId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+
+
+class SetAgreement(Command):
+    event_types: dict[EventType, list[FieldName] | None] = Field(
+        max_length=100,
+        description="Event type -> the fields the partner receives (null: every public one).",
+    )
+
+
+class AddEndpoint(Command):
+    url: str = Field(min_length=8, max_length=2000, description="https URL of the receiver.")
+    event_types: list[EventType] = Field(
+        default_factory=list, max_length=100, description="Only these types (empty: all agreed)."
+    )
+    ordered: bool = Field(default=False, description="Events of one subject arrive in order.")
+    rate_per_s: float = Field(default=10.0, gt=0, le=1000, description="Most deliveries/s.")
+
+
+class Redrive(Command):
+    since: float | None = Field(default=None, ge=0, description="Events from (epoch seconds).")
+    until: float | None = Field(default=None, ge=0, description="Events before (epoch seconds).")
+
+
+class SwitchEndpoint(Command):
+    pass
+
+
+def application(request: Request) -> FeedsApplication:
+    return request.app.state.application
+
+
+App = Annotated[FeedsApplication, Depends(application)]
+router = APIRouter(tags=["feeds"])
+COMMAND = problems(404, 409)
+
+
+@router.get("/event-types", response_model=EventTypes, responses=problems())
+def event_types(caller: Caller) -> dict[str, Any]:
+    """Every event type partners may be agreed, with the fields they may receive."""
+    return {
+        "event_types": [
+            {"type": t, "fields": list(cls.partner_fields())}
+            for t, cls in sorted(partner_events().items())
+        ]
+    }
+
+
+@router.put("/partners/{partner_id}/agreement", response_model=AgreementView, responses=COMMAND)
+def set_agreement(
+    partner_id: PartnerId, body: SetAgreement, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    """Prop staff: which event types, and which of their public fields, the partner receives."""
+    POLICY.authorize(caller, "set-agreement")
+    return app.set_agreement(key, partner_id, body.event_types)
+
+
+@router.get("/partners/{partner_id}/agreement", response_model=AgreementView, responses=COMMAND)
+def read_agreement(partner_id: PartnerId, caller: Caller, app: App) -> Any:
+    authorize_partner(caller, "read-agreement", partner_id)
+    known_partner(partner_id)
+    agreement = app.agreement(partner_id)
+    return {"partner_id": partner_id, "fields": agreement.fields if agreement else {}}
+
+
+@router.post(
+    "/partners/{partner_id}/endpoints",
+    status_code=201,
+    response_model=EndpointCreated,
+    responses=COMMAND,
+)
+def add_endpoint(
+    partner_id: PartnerId, body: AddEndpoint, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    """A partner adds a webhook endpoint; the answer carries its signing secret."""
+    authorize_partner(caller, "manage-endpoints", partner_id)
+    return app.add_endpoint(
+        key,
+        partner_id,
+        url=body.url,
+        event_types=body.event_types,
+        ordered=body.ordered,
+        rate_per_s=body.rate_per_s,
+    )
+
+
+@router.get(
+    "/partners/{partner_id}/endpoints", response_model=list[EndpointView], responses=COMMAND
+)
+def list_endpoints(partner_id: PartnerId, caller: Caller, app: App) -> Any:
+    authorize_partner(caller, "read-endpoints", partner_id)
+    known_partner(partner_id)
+    return [_endpoint_view(e) for e in app.endpoints(partner_id)]
+
+
+@router.post(
+    "/partners/{partner_id}/endpoints/{endpoint_id}/rotate-secret",
+    response_model=SecretRotated,
+    responses=COMMAND,
+)
+def rotate_secret(
+    partner_id: PartnerId, endpoint_id: UUID, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    """A new secret; the old one keeps signing (a second signature) for 24 hours."""
+    authorize_partner(caller, "manage-endpoints", partner_id)
+    return app.rotate_secret(key, partner_id, endpoint_id)
+
+
+@router.post(
+    "/partners/{partner_id}/endpoints/{endpoint_id}/enable",
+    response_model=EndpointSwitched,
+    responses=COMMAND,
+)
+def enable_endpoint(
+    partner_id: PartnerId, endpoint_id: UUID, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    """Enable an endpoint again after fixing the receiver (then redrive what it missed)."""
+    authorize_partner(caller, "manage-endpoints", partner_id)
+    return app.set_enabled(key, partner_id, endpoint_id, True)
+
+
+@router.post(
+    "/partners/{partner_id}/endpoints/{endpoint_id}/disable",
+    response_model=EndpointSwitched,
+    responses=COMMAND,
+)
+def disable_endpoint(
+    partner_id: PartnerId, endpoint_id: UUID, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    """Stop deliveries; what comes meanwhile is dead-lettered, for a redrive."""
+    authorize_partner(caller, "manage-endpoints", partner_id)
+    return app.set_enabled(key, partner_id, endpoint_id, False)
+
+
+@router.post(
+    "/partners/{partner_id}/endpoints/{endpoint_id}/redrive",
+    response_model=Redriven,
+    responses=COMMAND,
+)
+def redrive(
+    partner_id: PartnerId,
+    endpoint_id: UUID,
+    body: Redrive,
+    caller: Caller,
+    key: IdempotencyKey,
+    app: App,
+) -> Any:
+    """Send again the dead letters whose events happened in [since, until) (all if omitted)."""
+    authorize_partner(caller, "manage-endpoints", partner_id)
+    return app.redrive(key, partner_id, endpoint_id, body.since, body.until)
+
+
+@router.get(
+    "/partners/{partner_id}/endpoints/{endpoint_id}/deliveries",
+    response_model=DeliveryLog,
+    responses=COMMAND,
+)
+def deliveries(
+    partner_id: PartnerId,
+    endpoint_id: UUID,
+    caller: Caller,
+    app: App,
+    state: Annotated[str | None, Query(pattern="^(pending|delivered|dead)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    """The delivery log, newest first: attempts, status codes, latency; `state=dead`: the
+    endpoint's dead letters."""
+    authorize_partner(caller, "read-endpoints", partner_id)
+    endpoint = app.endpoint(partner_id, endpoint_id)
+    found = [d for d in reversed(app.deliveries(endpoint)) if state is None or d.state == state]
+    return {"deliveries": [_delivery_view(d) for d in found[:limit]]}
+
+
+@router.get(
+    "/partners/{partner_id}/feed",
+    responses=problems(404) | {200: {"content": {BATCH_MEDIA_TYPE: {}}}},
+)
+async def feed(
+    partner_id: PartnerId,
+    caller: Caller,
+    app: App,
+    after: Annotated[str, Query(pattern=r"^[0-9]{1,18}$", description="Cursor.")] = "0",
+    limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 100,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="Long poll (s).")] = 0,
+) -> Response:
+    """The partner's events after the cursor, as a CloudEvents batch (oldest first).
+
+    The `Feed-Cursor` header is the cursor to ask with next: it stays valid across
+    restarts. With `wait`, an empty answer is held until an event comes or time runs out.
+    """
+    authorize_partner(caller, "read-feed", partner_id)
+    known_partner(partner_id)
+    deadline = time.monotonic() + wait
+    while True:
+        entries, cursor = await asyncio.to_thread(app.feed, partner_id, int(after), limit)
+        if entries or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(POLL_S)
+    return Response(
+        json.dumps(entries, ensure_ascii=False),
+        media_type=BATCH_MEDIA_TYPE,
+        headers={"Feed-Cursor": str(cursor)},
+    )
+
+
+def _endpoint_view(endpoint: Endpoint) -> dict[str, Any]:
+    return {
+        "id": str(endpoint.id),
+        "url": endpoint.url,
+        "event_types": endpoint.event_types,
+        "ordered": endpoint.ordered,
+        "rate_per_s": endpoint.rate_per_s,
+        "disabled": endpoint.disabled,
+        "failing_since": iso(endpoint.failing_since) if endpoint.failing_since else None,
+    }
+
+
+def _delivery_view(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "message_id": delivery.message_id,
+        "state": delivery.state,
+        "event_time": iso(delivery.event_time),
+        "attempts": [a | {"at": iso(a["at"])} for a in delivery.attempts],
+    }
+
+
+__all__ = ["NotFoundError", "router"]

@@ -1,0 +1,70 @@
+"""Response bodies of the feeds API."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.kit.commands import Answer
+
+
+class AgreementView(Answer):
+    partner_id: str
+    fields: dict[str, list[str]] = Field(description="Event type -> the fields received.")
+
+
+class EndpointCreated(Answer):
+    id: str
+    secret: str = Field(description="whsec_… secret: shown once, verifies every delivery.")
+
+
+class SecretRotated(Answer):
+    id: str
+    secret: str = Field(description="The new secret; the previous one signs until below.")
+    previous_valid_until: str
+
+
+class EndpointSwitched(Answer):
+    id: str
+    enabled: bool
+
+
+class Redriven(Answer):
+    id: str
+    redriven: int = Field(description="Dead-lettered messages scheduled again.")
+
+
+class EndpointView(Answer):
+    id: str
+    url: str
+    event_types: list[str]
+    ordered: bool
+    rate_per_s: float
+    disabled: str | None = Field(description="Why it is disabled, or null when on.")
+    failing_since: str | None
+
+
+class Attempt(Answer):
+    at: str
+    status: int | None
+    latency_ms: float
+    error: str | None
+
+
+class DeliveryView(Answer):
+    message_id: str
+    state: str = Field(description="pending, delivered or dead.")
+    event_time: str
+    attempts: list[Attempt]
+
+
+class DeliveryLog(Answer):
+    deliveries: list[DeliveryView]
+
+
+class PartnerEventType(Answer):
+    type: str
+    fields: list[str]
+
+
+class EventTypes(Answer):
+    event_types: list[PartnerEventType]

@@ -1,0 +1,57 @@
+"""Standard Webhooks signatures: signing every delivery, and verifying on the partner's side.
+
+A message is signed with every current secret of its endpoint (`v1,<base64>` each,
+space separated), so a receiver that still knows only the old secret keeps verifying
+during a rotation's grace period.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+__all__ = ["WebhookVerificationError", "new_secret", "signed_headers", "verify"]
+
+
+def new_secret() -> str:
+    """A fresh endpoint secret, `whsec_` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def signed_headers(
+    message_id: str, body: str, endpoint_secrets: Sequence[str], at: datetime | None = None
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for one attempt.
+
+    The timestamp is the wall clock's, not the scheduling clock's: receivers check it
+    against their own clock (5 minutes' tolerance).
+    """
+    when = at or datetime.now(UTC)
+    signatures = " ".join(Webhook(s).sign(message_id, when, body) for s in endpoint_secrets)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(when.timestamp())),
+        "webhook-signature": signatures,
+        "content-type": "application/cloudevents+json",
+    }
+
+
+def verify(body: bytes | str, headers: Mapping[str, str], endpoint_secrets: Sequence[str]) -> Any:
+    """The partner's side: the parsed body if one of its secrets signed it, else raise.
+
+    In constant time per signature and within 5 minutes of the receiver's clock (the
+    `standardwebhooks` library's checks); several secrets let a receiver rotate too.
+    """
+    error: WebhookVerificationError | None = None
+    for secret in endpoint_secrets:
+        try:
+            return Webhook(secret).verify(body, dict(headers))
+        except WebhookVerificationError as exc:
+            error = exc
+    raise error or WebhookVerificationError("no secret to verify with")

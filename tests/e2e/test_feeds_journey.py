@@ -1,0 +1,304 @@
+"""Partners subscribe to public events: signed webhooks to a real receiver, retries on a
+test clock, auto-disable and redrive, a pull feed with cursors, and no child's or
+volunteer's name ever reaching a partner. Real NATS, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from services.feeds.application import FeedsApplication
+from services.feeds.domain import DISABLE_AFTER_S, RETRY_WAITS_S
+from services.feeds.main import create_service as create_feeds
+from services.feeds.schedule import JITTER
+from services.kit.auth import DevIssuer
+from services.kit.clock import ManualClock
+from services.kit.settings import Settings
+from tests.support.apps import running
+from tests.support.receiver import Receiver, receiving
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.timeout(180)
+
+SCHOOL = "yz-dongguan-primary"
+SHIFT = "org.tongxin.volunteers.shift-published.v1"
+AGREED = ["shift_id", "school_id", "post", "title", "starts_at", "ends_at"]
+
+
+@dataclass
+class Feeds:
+    client: httpx.AsyncClient
+    issuer: DevIssuer
+    clock: ManualClock
+
+    @property
+    def app(self) -> FeedsApplication:
+        application = self.client._transport.app.state.application  # type: ignore[attr-defined]
+        assert isinstance(application, FeedsApplication)
+        return application
+
+    def prop(self) -> dict[str, str]:
+        token = self.issuer.token(role="coordinator", department="prop", subject="prop-1")
+        return {"Authorization": f"Bearer {token}"}
+
+    def partner(self, partner_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.token(role='partner', subject=partner_id)}"}
+
+    async def agree(self, partner_id: str, fields: list[str] | None = None) -> None:
+        response = await self.client.put(
+            f"/partners/{partner_id}/agreement",
+            json={"event_types": {SHIFT: fields or AGREED}},
+            headers=self.prop(),
+        )
+        assert response.status_code == 200, response.text
+
+    async def add_endpoint(self, partner_id: str, receiver: Receiver, **extra: Any) -> str:
+        response = await self.client.post(
+            f"/partners/{partner_id}/endpoints",
+            json={"url": receiver.url, **extra},
+            headers=self.partner(partner_id),
+        )
+        assert response.status_code == 201, response.text
+        receiver.secrets.append(response.json()["secret"])
+        return str(response.json()["id"])
+
+    async def log(self, partner_id: str, endpoint_id: str, **params: Any) -> list[Any]:
+        response = await self.client.get(
+            f"/partners/{partner_id}/endpoints/{endpoint_id}/deliveries",
+            params=params,
+            headers=self.partner(partner_id),
+        )
+        assert response.status_code == 200, response.text
+        return list(response.json()["deliveries"])
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+
+@pytest.fixture
+async def feeds(settings: Settings, dev_issuer: DevIssuer) -> AsyncIterator[Feeds]:
+    clock = ManualClock()
+    app = create_feeds(settings)
+    app.state.application.clock = clock
+    app.state.application.allow_local_targets = True
+    async with running(app) as client:
+        yield Feeds(client, dev_issuer, clock)
+
+
+async def publish_shift(volunteers: httpx.AsyncClient, title: str = "Museum lecture") -> str:
+    start = datetime.now(UTC) + timedelta(days=3)
+    response = await volunteers.post(
+        "/shifts",
+        json={
+            "school_id": SCHOOL,
+            "post": "lecture",
+            "title": title,
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=2)).isoformat(),
+            "capacity": 30,
+            "child_facing": True,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["shift_id"])
+
+
+class TestAMuseumSubscribes:
+    async def test_a_shift_reaches_the_museum_signed_with_only_the_agreed_fields(
+        self, feeds: Feeds, volunteers: httpx.AsyncClient
+    ) -> None:
+        with receiving() as receiver:
+            # Prop staff agree what the museum receives; the museum adds its endpoint.
+            await feeds.agree("city-museum")
+            endpoint_id = await feeds.add_endpoint("city-museum", receiver)
+
+            # A school publishes a lecture; a volunteer registers (never for partners).
+            await volunteers.post(
+                "/volunteers",
+                json={"display_name": "王小明", "kind": "parent", "school_id": SCHOOL},
+            )
+            shift_id = await publish_shift(volunteers)
+
+            # It arrives once, verified by the receiver, with the agreed fields only.
+            await eventually(lambda: receiver.delivered(), timeout=30)
+            [arrival] = receiver.arrivals
+            assert arrival.verified
+            assert arrival.body["type"] == SHIFT
+            assert arrival.body["subject"] == shift_id
+            assert sorted(arrival.body["data"]) == sorted(AGREED)
+            assert arrival.message_id == arrival.body["id"]
+
+            # The pull feed holds the same message; the delivery log one 2xx attempt.
+            response = await feeds.client.get(
+                "/partners/city-museum/feed", headers=feeds.partner("city-museum")
+            )
+            assert response.headers["content-type"].startswith("application/cloudevents-batch")
+            assert [e["id"] for e in response.json()] == [arrival.message_id]
+            log = await eventually(
+                lambda: _delivered_log(feeds, "city-museum", endpoint_id), timeout=10
+            )
+            assert log[0]["attempts"][0]["status"] == 204
+
+            # Nothing about a person reached the museum, in any delivered body.
+            assert "王小明" not in str([a.body for a in receiver.arrivals])
+
+
+async def _delivered_log(feeds: Feeds, partner: str, endpoint_id: str) -> list[Any]:
+    log = await feeds.log(partner, endpoint_id)
+    return log if log and log[0]["state"] == "delivered" else []
+
+
+class TestBadInput:
+    async def test_refusals_are_clear_and_store_nothing(
+        self, feeds: Feeds, volunteers: httpx.AsyncClient
+    ) -> None:
+        await feeds.agree("city-museum")
+        before = feeds.head()
+        museum = feeds.partner("city-museum")
+
+        async def refused(method: str, url: str, status: int, code: str, **kw: Any) -> None:
+            response = await feeds.client.request(method, url, **kw)
+            assert response.status_code == status, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["code"] == code
+
+        # A private address (production: no local targets).
+        feeds.app.allow_local_targets = False
+        for url in ("https://10.0.0.8/hook", "https://127.0.0.1/hook", "http://example.org/h"):
+            await refused(
+                "POST",
+                "/partners/city-museum/endpoints",
+                422,
+                "endpoint-url-refused",
+                json={"url": url},
+                headers=museum,
+            )
+        feeds.app.allow_local_targets = True
+        # A filter outside the agreement, or an unknown type.
+        await refused(
+            "POST",
+            "/partners/city-museum/endpoints",
+            422,
+            "filter-refused",
+            json={"url": "http://127.0.0.1:9/h", "event_types": ["org.tongxin.x.y.v1"]},
+            headers=museum,
+        )
+        # A personal field, or an event not for partners, in an agreement.
+        for asked in (
+            {SHIFT: ["title", "display_name"]},
+            {"org.tongxin.volunteers.volunteer-registered.v2": None},
+        ):
+            await refused(
+                "PUT",
+                "/partners/city-museum/agreement",
+                422,
+                "agreement-refused",
+                json={"event_types": asked},
+                headers=feeds.prop(),
+            )
+        # A partner reading another's feed, or setting its own agreement.
+        await refused("GET", "/partners/childrens-hospital/feed", 403, "forbidden", headers=museum)
+        await refused(
+            "PUT",
+            "/partners/city-museum/agreement",
+            403,
+            "forbidden",
+            json={"event_types": {SHIFT: None}},
+            headers=museum,
+        )
+        assert feeds.head() == before
+
+
+class TestRetries:
+    async def test_the_schedule_on_a_test_clock_then_five_days_disable_and_a_redrive(
+        self, feeds: Feeds, volunteers: httpx.AsyncClient
+    ) -> None:
+        failing = True
+
+        def script(n: int) -> tuple[int, dict[str, str]]:
+            if not failing:
+                return 200, {}
+            if n == 1:
+                return 429, {"Retry-After": "600"}
+            return 500, {}
+
+        with receiving(Receiver(script=script)) as receiver:
+            await feeds.agree("city-museum")
+            endpoint_id = await feeds.add_endpoint("city-museum", receiver)
+            await publish_shift(volunteers, "first")
+            await eventually(lambda: len(receiver.arrivals) == 1, timeout=30)
+
+            # Each retry waits its step of the schedule (jitter within 10%); a 429's
+            # Retry-After (600 s) is honoured over the 5 minutes due.
+            start = feeds.clock.now()
+            expected = [5.0, 600.0, *RETRY_WAITS_S[2:]]
+            for n, wait in enumerate(expected, start=2):
+                log = await eventually(lambda n=n: _attempts(feeds, endpoint_id, n - 1), timeout=10)
+                due = log[0]["attempts"]
+                assert len(due) == n - 1
+                feeds.clock.advance(wait * (1 + JITTER))
+                await eventually(lambda n=n: len(receiver.arrivals) == n, timeout=10)
+            assert len(receiver.arrivals) == len(RETRY_WAITS_S) + 1
+            log = await eventually(lambda: _dead(feeds, endpoint_id), timeout=10)
+            gaps = _gaps(log[0]["attempts"])
+            for gap, wait in zip(gaps, expected, strict=True):
+                assert wait * (1 - JITTER) <= gap <= wait * (1 + JITTER) or gap == wait
+            assert {a.message_id for a in receiver.arrivals} == {log[0]["message_id"]}
+            assert all(a.verified for a in receiver.arrivals)
+
+            # Five days of failure: the next failure disables the endpoint.
+            feeds.clock.advance(DISABLE_AFTER_S - (feeds.clock.now() - start))
+            since = time.time()
+            await publish_shift(volunteers, "second")
+            await eventually(lambda: _disabled(feeds, "city-museum"), timeout=30)
+            # What comes while it is disabled waits as a dead letter.
+            await publish_shift(volunteers, "third")
+            await eventually(lambda: _dead_count(feeds, endpoint_id, 3), timeout=30)
+            arrived = len(receiver.arrivals)
+
+            # The museum fixes its server, enables the endpoint and redrives the events
+            # since the second was published: exactly the second and third arrive, once each.
+            failing = False
+            museum = feeds.partner("city-museum")
+            url = f"/partners/city-museum/endpoints/{endpoint_id}"
+            assert (await feeds.client.post(f"{url}/enable", headers=museum)).status_code == 200
+            response = await feeds.client.post(
+                f"{url}/redrive", json={"since": since}, headers=museum
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["redriven"] == 2, response.text
+            await eventually(lambda: len(receiver.delivered()) == 2, timeout=30)
+            titles = sorted(a.body["data"]["title"] for a in receiver.delivered())
+            assert titles == ["second", "third"]
+            assert len(receiver.arrivals) == arrived + 2
+
+
+async def _attempts(feeds: Feeds, endpoint_id: str, count: int) -> list[Any]:
+    log = await feeds.log("city-museum", endpoint_id)
+    return log if log and len(log[0]["attempts"]) >= count else []
+
+
+async def _dead(feeds: Feeds, endpoint_id: str) -> list[Any]:
+    return await feeds.log("city-museum", endpoint_id, state="dead")
+
+
+async def _dead_count(feeds: Feeds, endpoint_id: str, count: int) -> bool:
+    return len(await _dead(feeds, endpoint_id)) == count
+
+
+async def _disabled(feeds: Feeds, partner: str) -> bool:
+    response = await feeds.client.get(
+        f"/partners/{partner}/endpoints", headers=feeds.partner(partner)
+    )
+    return response.json()[0]["disabled"] == "failing-5-days"
+
+
+def _gaps(attempts: list[Any]) -> list[float]:
+    times = [datetime.fromisoformat(a["at"]).timestamp() for a in attempts]
+    return [b - a for a, b in zip(times, times[1:], strict=False)]
