@@ -302,3 +302,103 @@ async def _disabled(feeds: Feeds, partner: str) -> bool:
 def _gaps(attempts: list[Any]) -> list[float]:
     times = [datetime.fromisoformat(a["at"]).timestamp() for a in attempts]
     return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+class TestNoHeadOfLineBlocking:
+    async def test_a_dead_endpoint_never_delays_another_partners(
+        self, feeds: Feeds, volunteers: httpx.AsyncClient
+    ) -> None:
+        stuck = Receiver()
+        with receiving(stuck), receiving() as healthy:
+            await feeds.agree("city-museum")
+            await feeds.agree("childrens-hospital")
+            await feeds.add_endpoint("city-museum", stuck)
+            await feeds.add_endpoint("childrens-hospital", healthy)
+            # The museum's server takes every request and never answers while closed.
+            stuck.open.clear()
+            try:
+                for n in range(5):
+                    await publish_shift(volunteers, f"lecture {n}")
+                # All five reach the hospital while the museum's first request still hangs.
+                await eventually(lambda: len(healthy.delivered()) == 5, timeout=30)
+                assert stuck.arrivals == []
+                assert all(a.verified for a in healthy.arrivals)
+            finally:
+                stuck.open.set()
+            await eventually(lambda: len(stuck.delivered()) == 5, timeout=30)
+
+
+class TestRateLimit:
+    async def test_the_rate_holds_on_the_clock(
+        self, feeds: Feeds, volunteers: httpx.AsyncClient
+    ) -> None:
+        with receiving() as receiver:
+            await feeds.agree("city-museum")
+            await feeds.add_endpoint("city-museum", receiver, rate_per_s=2, ordered=True)
+            shift_ids = [await publish_shift(volunteers, f"lecture {n}") for n in range(6)]
+            # Two per second: with the test clock still, two arrive and no more.
+            await eventually(lambda: len(receiver.arrivals) == 2, timeout=30)
+            await eventually(lambda: _feed_holds(feeds, 6), timeout=30)
+            assert len(receiver.arrivals) == 2
+            for expected in (4, 6):
+                feeds.clock.advance(1.0)
+                await eventually(lambda e=expected: len(receiver.arrivals) == e, timeout=10)
+            assert sorted(a.body["subject"] for a in receiver.arrivals) == sorted(shift_ids)
+
+
+async def _feed_holds(feeds: Feeds, count: int) -> bool:
+    response = await feeds.client.get(
+        "/partners/city-museum/feed", headers=feeds.partner("city-museum")
+    )
+    return len(response.json()) == count
+
+
+class TestPullFeed:
+    async def test_resume_from_the_cursor_after_a_restart_with_nothing_missing_or_repeated(
+        self, settings: Settings, dev_issuer: DevIssuer, volunteers: httpx.AsyncClient
+    ) -> None:
+        museum = {
+            "Authorization": f"Bearer {dev_issuer.token(role='partner', subject='city-museum')}"
+        }
+        prop = {
+            "Authorization": "Bearer "
+            + dev_issuer.token(role="coordinator", department="prop", subject="prop-1")
+        }
+        seen: list[str] = []
+        async with running(create_feeds(settings)) as client:
+            await client.put(
+                "/partners/city-museum/agreement",
+                json={"event_types": {SHIFT: None}},
+                headers=prop,
+            )
+            for n in range(3):
+                await publish_shift(volunteers, f"first {n}")
+            await eventually(lambda: _pull(client, museum, "0", 3), timeout=30)
+            batch, cursor = await _pull(client, museum, "0", 2)
+            seen += [e["id"] for e in batch]
+        # Stopped; more happens meanwhile; started again from its own store.
+        for n in range(2):
+            await publish_shift(volunteers, f"second {n}")
+        async with running(create_feeds(settings)) as client:
+            await eventually(lambda: _pull(client, museum, cursor, 3), timeout=30)
+            # A long poll after the last cursor waits, then answers empty.
+            batch, cursor = await _pull(client, museum, cursor, 100)
+            seen += [e["id"] for e in batch]
+            late, same = await _pull(client, museum, cursor, 100, wait=0.3)
+            assert late == [] and same == cursor
+        assert len(seen) == 5 and len(set(seen)) == 5
+
+
+async def _pull(
+    client: httpx.AsyncClient, headers: dict[str, str], after: str, limit: int, wait: float = 0
+) -> Any:
+    response = await client.get(
+        "/partners/city-museum/feed",
+        params={"after": after, "limit": limit, "wait": wait},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    batch = response.json()
+    if len(batch) < limit and wait == 0 and limit <= 3:
+        return None
+    return batch, response.headers["Feed-Cursor"]

@@ -1,0 +1,133 @@
+"""The feeds service's small parts: agreements, signatures, targets, the schedule, the bucket."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from standardwebhooks import Webhook
+
+from contracts.events import PARTNER_CLASSES, privacy_of
+from contracts.registry import ALL_EVENTS
+from services.feeds.agreements import AgreementRefusedError, checked_fields, partner_events
+from services.feeds.dispatcher import RateBucket
+from services.feeds.domain import RETRY_WAITS_S
+from services.feeds.schedule import JITTER, next_wait, retry_after
+from services.feeds.signing import WebhookVerificationError, new_secret, signed_headers, verify
+from services.feeds.targets import TargetRefusedError, check_url
+
+SHIFT = "org.tongxin.volunteers.shift-published.v1"
+
+
+class TestAgreements:
+    def test_no_partner_schema_holds_a_personal_or_sealed_field(self) -> None:
+        # Every partner-facing schema, as the published language defines it.
+        assert partner_events(), "some event is for partners"
+        for cls in ALL_EVENTS:
+            for name in cls.partner_fields():
+                assert privacy_of(cls.model_fields[name]) in PARTNER_CLASSES, (cls, name)
+
+    def test_a_personal_field_or_an_event_not_for_partners_is_refused(self) -> None:
+        with pytest.raises(AgreementRefusedError):
+            checked_fields({"org.tongxin.volunteers.volunteer-registered.v1": ["display_name"]})
+        with pytest.raises(AgreementRefusedError):
+            checked_fields({"org.tongxin.volunteers.volunteer-registered.v2": None})
+        with pytest.raises(AgreementRefusedError):
+            checked_fields({SHIFT: ["title", "display_name"]})
+
+    def test_null_means_every_public_field_in_contract_order(self) -> None:
+        fields = checked_fields({SHIFT: None})[SHIFT]
+        assert fields[0] == "shift_id" and "title" in fields
+        assert checked_fields({SHIFT: ["title", "shift_id"]})[SHIFT] == ["shift_id", "title"]
+
+
+class TestSignatures:
+    def test_both_secrets_sign_during_a_rotation_and_either_verifies(self) -> None:
+        old, new = new_secret(), new_secret()
+        body = '{"a":1}'
+        headers = signed_headers("msg_1", body, [old, new])
+        assert len(headers["webhook-signature"].split(" ")) == 2
+        assert Webhook(old).verify(body, headers) == {"a": 1}
+        assert Webhook(new).verify(body, headers) == {"a": 1}
+        assert verify(body, headers, [new_secret(), new]) == {"a": 1}
+
+    def test_a_changed_body_or_another_secret_fails(self) -> None:
+        secret = new_secret()
+        headers = signed_headers("msg_1", '{"a":1}', [secret])
+        with pytest.raises(WebhookVerificationError):
+            verify('{"a":2}', headers, [secret])
+        with pytest.raises(WebhookVerificationError):
+            verify('{"a":1}', headers, [new_secret()])
+
+
+class TestTargets:
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://example.org/hook",
+            "https://127.0.0.1/hook",
+            "https://10.1.2.3/hook",
+            "https://192.168.0.1/hook",
+            "https://169.254.169.254/latest",
+            "https://[::1]/hook",
+            "https://user:pw@example.org/hook",
+            "ftp://example.org/hook",
+        ],
+    )
+    def test_production_refuses(self, url: str) -> None:
+        with pytest.raises(TargetRefusedError):
+            check_url(url, allow_local=False)
+
+    def test_public_https_passes_and_the_demo_may_use_localhost(self) -> None:
+        check_url("https://93.184.216.34/hook", allow_local=False)
+        check_url("http://127.0.0.1:8108/hook", allow_local=True)
+        with pytest.raises(TargetRefusedError):
+            check_url("http://10.0.0.1/hook", allow_local=True)
+
+
+class TestSchedule:
+    def test_each_step_within_its_jitter_then_give_up(self) -> None:
+        rng = random.Random(7)
+        for n, base in enumerate(RETRY_WAITS_S, start=1):
+            wait = next_wait(n, rng=rng)
+            assert wait is not None and base * (1 - JITTER) <= wait <= base * (1 + JITTER)
+        assert next_wait(len(RETRY_WAITS_S) + 1) is None
+
+    def test_retry_after_is_honoured_but_capped(self) -> None:
+        assert (next_wait(1, 600.0) or 0) >= 600
+        assert (next_wait(1, 10**9) or 0) <= max(RETRY_WAITS_S) * (1 + JITTER)
+        assert retry_after("120", 0) == 120
+        assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480.0) == 0
+        assert retry_after("soon", 0) is None
+
+
+class TestRateBucket:
+    def test_no_more_than_the_rate_per_second(self) -> None:
+        bucket = RateBucket(rate=2.0)
+        assert [bucket.wait(100.0) for _ in range(3)] == [0.0, 0.0, 0.5]
+        assert bucket.wait(100.5) == 0.0
+        assert bucket.wait(100.5) > 0
+
+
+class TestOrderPerSubject:
+    async def test_an_ordered_endpoint_offers_only_each_subjects_oldest(self) -> None:
+        from types import SimpleNamespace
+        from uuid import uuid4
+
+        from services.feeds.dispatcher import EndpointWorker, Pending
+
+        endpoint = SimpleNamespace(rate_per_s=10.0, ordered=True, disabled=None)
+        worker = EndpointWorker(SimpleNamespace(), endpoint)  # type: ignore[arg-type]
+        items = [
+            Pending(uuid4(), uuid4(), f"msg_{n}", subject, due_at=0.0, seq=n)
+            for n, subject in enumerate(["a", "a", "b", "a"])
+        ]
+        for item in items:
+            worker.add(item)
+        offered = {delivery_id for _, _, delivery_id in worker.heap}
+        assert offered == {items[0].delivery_id, items[2].delivery_id}
+        # Once a's first is done (delivered or dead-lettered), its second is offered.
+        worker.done(items[0].delivery_id)
+        offered = {delivery_id for _, _, delivery_id in worker.heap}
+        assert items[1].delivery_id in offered and items[3].delivery_id not in offered
+        await worker.client.aclose()
