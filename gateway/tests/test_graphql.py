@@ -393,7 +393,9 @@ class TestOperations:
         response = await client.get("/readyz")
         assert response.status_code == 200
         checks = response.json()["checks"]
-        assert checks == {"readmodel:volunteers": {"ok": True, "positions": {CONSUMER: 0}}}
+        # One check per feature; the volunteers' read model here is fed by hand.
+        assert checks["readmodel:volunteers"] == {"ok": True, "positions": {CONSUMER: 0}}
+        assert all(check["ok"] for check in checks.values())
 
 
 def people(gateway: FastAPI) -> None:

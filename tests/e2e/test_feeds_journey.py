@@ -8,11 +8,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from gateway.main import create_gateway
 from services.feeds.application import FeedsApplication
 from services.feeds.domain import DISABLE_AFTER_S, RETRY_WAITS_S
 from services.feeds.main import create_service as create_feeds
@@ -402,3 +404,38 @@ async def _pull(
     if len(batch) < limit and wait == 0 and limit <= 3:
         return None
     return batch, response.headers["Feed-Cursor"]
+
+
+class TestProp:
+    async def test_prop_staff_see_endpoints_and_deliveries_in_graphql(
+        self, feeds: Feeds, volunteers: httpx.AsyncClient, settings: Settings, tmp_path: Path
+    ) -> None:
+        query = '{ feedEndpoints(partnerId: "city-museum") { url delivered disabled } }'
+        with receiving() as receiver:
+            await feeds.agree("city-museum")
+            await feeds.add_endpoint("city-museum", receiver)
+            await publish_shift(volunteers)
+            gateway = create_gateway(settings, readmodel_dir=tmp_path / "readmodels")
+            async with running(gateway) as client:
+
+                async def endpoints(headers: dict[str, str]) -> Any:
+                    response = await client.post("/graphql", json={"query": query}, headers=headers)
+                    return response.json()
+
+                async def delivered() -> Any:
+                    found = (await endpoints(feeds.prop())).get("data") or {}
+                    rows = found.get("feedEndpoints") or []
+                    return rows if rows and rows[0]["delivered"] == 1 else None
+
+                [row] = await eventually(delivered, timeout=30)
+                assert row == {"url": receiver.url, "delivered": 1, "disabled": None}
+                # Not for other departments' staff, nor for the partner itself.
+                for headers in (
+                    {
+                        "Authorization": "Bearer "
+                        + feeds.issuer.token(role="coordinator", department="cyl")
+                    },
+                    feeds.partner("city-museum"),
+                ):
+                    body = await endpoints(headers)
+                    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
