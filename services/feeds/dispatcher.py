@@ -29,6 +29,7 @@ import httpx
 
 from services.feeds.application import FeedsApplication
 from services.feeds.domain import (
+    DISABLE_AFTER_S,
     Delivery,
     DeliveryAttempted,
     DeliveryDeadLettered,
@@ -181,6 +182,14 @@ class EndpointWorker:
             await asyncio.gather(*self.tasks, return_exceptions=True)
             await self.client.aclose()
 
+    def _health_changes(self, ok: bool, now: float) -> bool:
+        """Whether this outcome changes the endpoint's health record (most do not: a
+        success of a healthy endpoint, a failure of one failing for less than 5 days)."""
+        since = self.endpoint.failing_since
+        if ok:
+            return since is not None
+        return since is None or now - since >= DISABLE_AFTER_S
+
     async def _wait(self, stop: asyncio.Event, seconds: float | None) -> None:
         self.changed.clear()
         waits: list[asyncio.Task[Any]] = [
@@ -241,7 +250,7 @@ class EndpointWorker:
             )
             if status == 410:
                 await asyncio.to_thread(app.disable_gone, endpoint.id, now)
-            else:
+            elif self._health_changes(ok, now):
                 await asyncio.to_thread(app.note_endpoint_health, endpoint.id, ok=ok, at=now)
         except Exception:
             # The attempt stays pending in memory and is tried again shortly; the store
