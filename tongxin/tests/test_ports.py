@@ -20,12 +20,10 @@ def listening():
 
 def test_defaults_and_environment() -> None:
     defaults = ports.Ports.from_env({})
-    assert [(name, port) for name, port, _ in defaults.items()] == [
-        ("volunteers", 8001),
-        ("ingest", 8002),
-        ("gateway", 8000),
-        ("nats", 4222),
-    ]
+    found = [(name, port) for name, port, _ in defaults.items()]
+    # Every process of the manifest at its port, in manifest order, then NATS.
+    assert found == [(p.name, p.port) for p in load_platform().processes] + [("nats", 4222)]
+    assert {("volunteers", 8001), ("ingest", 8002), ("gateway", 8000)} <= set(found)
     p = ports.Ports.from_env({"TONGXIN_GATEWAY_PORT": "9000", "TONGXIN_NATS_PORT": "5222"})
     assert [p.of(n) for n in ("gateway", "volunteers", "ingest")] == [9000, 8001, 8002]
     assert p.nats == 5222
