@@ -27,6 +27,18 @@ from tongxin.demo.volunteers import PLAN
 ANCHOR = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
+def volunteers_demo_only(data: dict | None = None):
+    """The manifest with the volunteers' demo part only: these tests fake its APIs alone."""
+    data = data or load_data()
+    for process in data["processes"]:
+        if process["name"] != "volunteers":
+            process.pop("demo", None)
+    return parse_platform(data)
+
+
+VOLUNTEERS = volunteers_demo_only()
+
+
 def test_content_is_a_small_realistic_city() -> None:
     assert 3 <= len(PLAN.schools) <= 6
     assert all(s.id.startswith("yz-") for s in PLAN.schools)
@@ -203,13 +215,14 @@ def load(tmp_path: Path, fake: FakeServices, **options) -> dict[str, dict]:
         transport=httpx.MockTransport(fake),
         travel_timeout_s=2,
         retry_delay_s=0.01,
+        platform=VOLUNTEERS,
         **options,
     )
 
 
 def test_load_goes_through_the_apis_and_marks_completion(tmp_path: Path) -> None:
     fake = FakeServices(DevIssuer(tmp_path / "keys"))
-    assert [p.name for p in demo.pending(tmp_path)] == ["volunteers"]
+    assert [p.name for p in demo.pending(tmp_path, VOLUNTEERS)] == ["volunteers"]
     loaded = load(tmp_path, fake)["volunteers"]
     assert len(loaded["volunteers"]) == len(PLAN.volunteers)
     assert len(loaded["shifts"]) == len(PLAN.shifts)
@@ -226,7 +239,7 @@ def test_load_goes_through_the_apis_and_marks_completion(tmp_path: Path) -> None
         == {v: fake.volunteers[i]["volunteer_id"] for v, i in loaded["volunteers"].items()}
     )
     assert demo.is_loaded(tmp_path, "volunteers")
-    assert demo.pending(tmp_path) == ()
+    assert demo.pending(tmp_path, VOLUNTEERS) == ()
 
 
 def test_an_interrupted_load_resumes_without_duplicates(tmp_path: Path) -> None:
@@ -245,11 +258,12 @@ def test_an_interrupted_load_resumes_without_duplicates(tmp_path: Path) -> None:
 def test_the_old_single_marker_means_the_volunteers_part_is_in(tmp_path: Path) -> None:
     (tmp_path / demo.LEGACY_MARKER).write_text("{}")
     assert demo.is_loaded(tmp_path, "volunteers")
-    assert demo.pending(tmp_path) == ()
+    assert demo.pending(tmp_path, VOLUNTEERS) == ()
 
 
 def with_extra_demo(name: str, module: str):
     data = load_data()
+    volunteers_demo_only(data)
     data["processes"].insert(
         1,
         {"name": name, "kind": "service", "module": f"services.{name}", "port": 8003,
