@@ -15,6 +15,12 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 from opentelemetry import propagate
 
+from services.kit.outbox import (
+    Converter,
+    OutboxStoredEvent,
+    PostgresOutboxRecorder,
+    SQLiteOutboxRecorder,
+)
 from services.kit.settings import Settings
 
 TRACEPARENT_KEY = "__traceparent__"
@@ -25,6 +31,10 @@ def store_env(settings: Settings, service: str) -> dict[str, str]:
     """The eventsourcing environment for one service's application."""
     env: dict[str, str] = {
         "MAPPER_TOPIC": get_topic(TracingMapper),
+        # The process recorder with each event's published form beside it (services.kit.outbox).
+        "PROCESS_RECORDER_TOPIC": get_topic(
+            PostgresOutboxRecorder if settings.store == "postgres" else SQLiteOutboxRecorder
+        ),
         # Commands load aggregates from a cache, fast-forwarded with the events stored since
         # (by any replica): replaying a busy shift's whole history for every sign-up was
         # most of a command's cost.
@@ -69,10 +79,25 @@ class TracingMapper(Mapper[Any]):
     again before the domain event is rebuilt.
     """
 
+    # Set by `services.kit.outbox.convert_at_write`: the published form is made on save.
+    converter: Converter | None = None
+
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
-        if not carrier.get("traceparent"):
+        stored = self._to_stored_event(domain_event, carrier.get("traceparent"))
+        if self.converter is None:
+            return stored
+        return OutboxStoredEvent(
+            originator_id=stored.originator_id,
+            originator_version=stored.originator_version,
+            topic=stored.topic,
+            state=stored.state,
+            published=self.converter.form(domain_event, carrier.get("traceparent")),
+        )
+
+    def _to_stored_event(self, domain_event: Any, traceparent: str | None) -> StoredEvent:
+        if not traceparent:
             return super().to_stored_event(domain_event)
         topic = get_topic(domain_event.__class__)
         event_state = dict(vars(domain_event))
@@ -81,7 +106,7 @@ class TracingMapper(Mapper[Any]):
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             event_state["class_version"] = class_version
-        event_state[TRACEPARENT_KEY] = carrier["traceparent"]
+        event_state[TRACEPARENT_KEY] = traceparent
         stored_state = self.transcoder.encode(event_state)
         if self.compressor:
             stored_state = self.compressor.compress(stored_state)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -30,10 +31,11 @@ from services.kit import bus
 from services.kit.application import ServiceApplication
 from services.kit.backoff import Backoff
 from services.kit.eventstore import TracingMapper
+from services.kit.outbox import OutboxEntry, OutboxRecorder, is_current
 from services.kit.settings import Settings
 from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context, traceparent_of
-from services.kit.wire import binary_message
+from services.kit.wire import binary_message, with_position
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("tongxin.relay")
@@ -45,6 +47,7 @@ PUBLISHED = Counter("tongxin_relay_published_total", "Events published by the re
 LAG = Gauge("tongxin_relay_lag_events", "Stored events not yet published", ["service"])
 
 Translate = Callable[[Any], ContractEvent | None]
+Message = tuple[str, bytes, dict[str, str]]
 
 
 def message_id(service: str, position: int) -> str:
@@ -207,31 +210,65 @@ class OutboxRelay:
     def _head(self) -> int:
         return self._recorder.max_notification_id() or 0
 
-    def _prepare(self, after: int) -> tuple[int | None, list[tuple[str, bytes, dict[str, str]]]]:
+    def _prepare(self, after: int) -> tuple[int | None, list[Message]]:
         """The next batch after a position, as NATS messages (runs in a worker thread)."""
-        batch = self._recorder.select_notifications(
-            after, self.settings.relay_batch, inclusive_of_start=False
-        )
-        if not batch:
+        if not isinstance(self._recorder, OutboxRecorder):
+            batch = self._recorder.select_notifications(
+                after, self.settings.relay_batch, inclusive_of_start=False
+            )
+            if not batch:
+                return None, []
+            return batch[-1].id, [m for n in batch if (m := self._message(n)) is not None]
+        entries = self._recorder.select_outbox(after, self.settings.relay_batch)
+        if not entries:
             return None, []
-        return batch[-1].id, [m for n in batch if (m := self._message(n)) is not None]
+        return entries[-1].notification_id, [
+            m for e in entries if (m := self._stored_message(e)) is not None
+        ]
 
-    def _message(self, notification: Notification) -> tuple[str, bytes, dict[str, str]] | None:
+    def _stored_message(self, entry: OutboxEntry) -> Message | None:
+        """The message of a form written with the event; converted here when there is none."""
+        form = entry.form
+        if form is None or (form.subject is not None and not is_current(form)):
+            return self._message(self._notification(entry))
+        if form.subject is None or form.headers is None or form.body is None:
+            return None
+        mid = message_id(self.service, entry.notification_id)
+        headers = with_position(orjson.loads(form.headers), mid, entry.notification_id)
+        if spans_recorded():
+            traceparent = _producer_span(
+                form.subject, headers.pop("traceparent", None), entry.notification_id
+            )
+            if traceparent:
+                headers["traceparent"] = traceparent
+        return form.subject, form.body, headers
+
+    def _notification(self, entry: OutboxEntry) -> Notification:
+        if entry.state is not None and entry.topic is not None:
+            state, topic = entry.state, entry.topic
+        else:  # A form made with another version of its contract: read the event again.
+            (stored,) = self._recorder.select_events(
+                entry.originator_id,
+                gt=entry.originator_version - 1,
+                lte=entry.originator_version,
+            )
+            state, topic = stored.state, stored.topic
+        return Notification(
+            id=entry.notification_id,
+            originator_id=entry.originator_id,
+            originator_version=entry.originator_version,
+            topic=topic,
+            state=state,
+        )
+
+    def _message(self, notification: Notification) -> Message | None:
+        """Read-time conversion: decode the stored event, translate and serialise it."""
         domain_event, traceparent = self._mapper.to_domain_event_with_trace(notification)
         contract = self.translate(domain_event)
         if contract is None:
             return None
         if spans_recorded():
-            # The producer span is started and ended here without becoming the current span:
-            # attaching and detaching the context for every event cost as much as publishing.
-            span = tracer.start_span(
-                f"publish {type(contract).subject()}",
-                context=parent_context(traceparent),
-                kind=trace.SpanKind.PRODUCER,
-                attributes={"messaging.system": "nats", "tongxin.position": notification.id},
-            )
-            span.end()
-            traceparent = traceparent_of(span)
+            traceparent = _producer_span(type(contract).subject(), traceparent, notification.id)
         # Otherwise the command's own traceparent travels on: consumers continue its trace.
         return binary_message(
             contract,
@@ -242,6 +279,22 @@ class OutboxRelay:
             sequence=notification.id,
             traceparent=traceparent,
         )
+
+
+def _producer_span(subject: str, traceparent: str | None, position: int) -> str | None:
+    """A producer span, child of the command's; the traceparent the message carries on.
+
+    It is started and ended here without becoming the current span: attaching and
+    detaching the context for every event cost as much as publishing.
+    """
+    span = tracer.start_span(
+        f"publish {subject}",
+        context=parent_context(traceparent),
+        kind=trace.SpanKind.PRODUCER,
+        attributes={"messaging.system": "nats", "tongxin.position": position},
+    )
+    span.end()
+    return traceparent_of(span)
 
 
 def source_of(service: str) -> str:

@@ -35,6 +35,7 @@ from services.kit.application import ServiceApplication
 from services.kit.consumer import Consumer, Projection
 from services.kit.eventstore import build_application
 from services.kit.http import create_app, create_operations_app
+from services.kit.outbox import convert_at_write
 from services.kit.privacy.personal import PersonalData, UsesPersonalData
 from services.kit.relay import OutboxRelay, Translate
 from services.kit.settings import Settings
@@ -194,6 +195,9 @@ class ServiceParts:
         self.application: ServiceApplication = build_application(
             service.application, settings, service.name
         )
+        # Every process that saves (API replicas, the relay's reactions) stores each event's
+        # published form with it, so the relay publishes bytes.
+        convert_at_write(self.application, service.name, service.translate)
         self.personal: PersonalData | None = None
         keeper = self.application if isinstance(self.application, UsesPersonalData) else None
         if keeper is not None:

@@ -115,6 +115,42 @@ def _headers(
     return headers
 
 
+def fixed_headers(
+    *,
+    source: str,
+    type: str,
+    time: datetime,
+    department: str,
+    subject: str | None,
+    traceparent: str | None,
+) -> dict[str, str]:
+    """The attributes of a binary-mode CloudEvent that do not depend on its log position.
+
+    `with_position` completes them; together they are the headers `binary_message` gives.
+    """
+    headers = {
+        "ce-specversion": SPEC_VERSION,
+        "ce-source": source,
+        "ce-type": type,
+        "ce-time": time.isoformat(),
+        "ce-department": department,
+        "content-type": "application/json",
+    }
+    if subject:
+        headers["ce-subject"] = subject
+    if traceparent:
+        headers["traceparent"] = traceparent
+    return headers
+
+
+def with_position(fixed: dict[str, str], id: str, sequence: int) -> dict[str, str]:
+    """Fixed attributes completed with the id and sequence a log position gives."""
+    fixed["ce-id"] = id
+    fixed["Nats-Msg-Id"] = id
+    fixed["ce-sequence"] = str(sequence)
+    return fixed
+
+
 def binary_message(
     data: ContractEvent,
     *,
