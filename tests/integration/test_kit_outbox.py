@@ -49,9 +49,7 @@ def app(settings: Settings) -> Iterator[VolunteersApplication]:
 def save_some(app: VolunteersApplication) -> None:
     """Published events, a command record (never published) and a traceparent on some."""
     volunteers = [
-        Volunteer(
-            id=uuid4(), display_name="tok", kind="youth", school_id="s1", registered_at=NOW
-        )
+        Volunteer(id=uuid4(), display_name="tok", kind="youth", school_id="s1", registered_at=NOW)
         for _ in range(3)
     ]
     shift = Shift.publish(
@@ -150,7 +148,9 @@ def test_after_a_minor_version_change_the_relay_publishes_the_current_form(
     messages, entries = both_paths(relay_of(app, settings, translate_after_change), app.recorder)
 
     registrations = [
-        (e, m) for e, m in zip(entries, messages, strict=True) if m and m[2]["ce-type"] == event_type
+        (e, m)
+        for e, m in zip(entries, messages, strict=True)
+        if m and m[2]["ce-type"] == event_type
     ]
     assert len(registrations) == 6
     stale = [e for e, _ in registrations if e.form is not None and not is_current(e.form)]
