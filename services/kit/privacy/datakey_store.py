@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from services.kit.groupcommit import GroupCommitter
 from services.kit.privacy.database import SqliteDatabase
 
 TABLE = "person_data_keys"
@@ -54,6 +55,8 @@ class SqliteDataKeyStore:
 
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
+        # Concurrent registrations' keys share one transaction (see `_stored_record`).
+        self._creates = GroupCommitter(self._create_all)
         with db.write() as conn:
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} ("
@@ -89,17 +92,24 @@ class SqliteDataKeyStore:
         return None if row is None else KeyRecord(row[0], row[1], row[2])
 
     def create(self, record: KeyRecord) -> KeyRecord:
+        return _stored_record(self._creates.save([record]))
+
+    def _create_all(self, records: Sequence[KeyRecord]) -> list[KeyRecord]:
+        now = _now()
+        people = [r.person_id for r in records]
         with self.db.write() as conn:
-            conn.execute(
+            conn.executemany(
                 f"INSERT INTO {TABLE} (person_id, kid, wrapped_key, created_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (person_id) DO NOTHING",
-                (record.person_id, record.kid, record.wrapped, _now()),
+                [(r.person_id, r.kid, r.wrapped, now) for r in records],
             )
-            row = conn.execute(
-                f"SELECT person_id, kid, wrapped_key FROM {TABLE} WHERE person_id = ?",
-                (record.person_id,),
-            ).fetchone()
-        return KeyRecord(row[0], row[1], row[2])
+            rows = conn.execute(
+                f"SELECT person_id, kid, wrapped_key FROM {TABLE}"
+                f" WHERE person_id IN ({','.join('?' * len(people))})",
+                people,
+            ).fetchall()
+        stored = {row[0]: KeyRecord(row[0], row[1], row[2]) for row in rows}
+        return [stored[person] for person in people]
 
     def erase(self, person_id: str, tombstone_kid: str) -> bool:
         now = _now()
@@ -136,6 +146,7 @@ class PostgresDataKeyStore:
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool
+        self._creates = GroupCommitter(self._create_all)
         with pool.connection() as conn:
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} ("
@@ -170,19 +181,22 @@ class PostgresDataKeyStore:
         return None if row is None else KeyRecord(row[0], row[1], _bytes(row[2]))
 
     def create(self, record: KeyRecord) -> KeyRecord:
-        with self.pool.connection() as conn:
-            row = conn.execute(
+        return _stored_record(self._creates.save([record]))
+
+    def _create_all(self, records: Sequence[KeyRecord]) -> list[KeyRecord]:
+        people = [r.person_id for r in records]
+        with self.pool.connection() as conn, conn.transaction():
+            conn.cursor().executemany(
                 f"INSERT INTO {TABLE} (person_id, kid, wrapped_key, created_at)"
-                " VALUES (%s, %s, %s, now()) ON CONFLICT (person_id) DO NOTHING"
-                " RETURNING person_id, kid, wrapped_key",
-                (record.person_id, record.kid, record.wrapped),
-            ).fetchone()
-            if row is None:
-                row = conn.execute(
-                    f"SELECT person_id, kid, wrapped_key FROM {TABLE} WHERE person_id = %s",
-                    (record.person_id,),
-                ).fetchone()
-        return KeyRecord(row[0], row[1], _bytes(row[2]))
+                " VALUES (%s, %s, %s, now()) ON CONFLICT (person_id) DO NOTHING",
+                [(r.person_id, r.kid, r.wrapped) for r in records],
+            )
+            rows = conn.execute(
+                f"SELECT person_id, kid, wrapped_key FROM {TABLE} WHERE person_id = ANY(%s)",
+                (people,),
+            ).fetchall()
+        stored = {row[0]: KeyRecord(row[0], row[1], _bytes(row[2])) for row in rows}
+        return [stored[person] for person in people]
 
     def erase(self, person_id: str, tombstone_kid: str) -> bool:
         with self.pool.connection() as conn, conn.transaction():
@@ -200,6 +214,16 @@ class PostgresDataKeyStore:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def _stored_record(records: Sequence[KeyRecord]) -> KeyRecord:
+    """The one record a grouped create returns for its caller.
+
+    A key was its own transaction and commit, which halved registrations: concurrent
+    creates now share one (`GroupCommitter`), each caller still waiting for its commit.
+    """
+    (record,) = records
+    return record
 
 
 def _bytes(value: Any) -> bytes | None:

@@ -243,13 +243,11 @@ class DataKeys:
             if cached is not None:
                 return cached
         erasures = self._erasures
-        record = self.store.by_person(person_id)
-        if record is None:
-            kid = _new_kid()
-            data_key = AESGCM.generate_key(bit_length=256)
-            record = self.store.create(
-                KeyRecord(person_id, kid, self._wrap(person_id, kid, data_key))
-            )
+        # No read first: a person not in the cache is nearly always new, and `create` returns
+        # the stored record (their key, or their tombstone) when they are not.
+        kid = _new_kid()
+        data_key = AESGCM.generate_key(bit_length=256)
+        record = self.store.create(KeyRecord(person_id, kid, self._wrap(person_id, kid, data_key)))
         return self._remember(record, erasures)
 
     def _key_by_kid(self, kid: str) -> _CachedKey:
