@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -35,6 +36,7 @@ from services.kit.outbox import OutboxEntry, OutboxRecorder, is_current
 from services.kit.settings import Settings
 from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context, traceparent_of
+from services.kit.wakeup import listen_for_commits
 from services.kit.wire import binary_message, with_position
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,10 @@ tracer = trace.get_tracer("tongxin.relay")
 RELAY_TRACKING = "relay:nats"
 # Batches published but not yet acknowledged, at most.
 PIPELINE_DEPTH = 2
+# While every commit wakes the relay (LISTEN/NOTIFY, or saves in the same process), it
+# still looks at the log this often: a lost notification delays an event, never loses it.
+SAFETY_POLL_S = 2.0
+RETRY_CAP_S = 1.0
 PUBLISHED = Counter("tongxin_relay_published_total", "Events published by the relay", ["service"])
 LAG = Gauge("tongxin_relay_lag_events", "Stored events not yet published", ["service"])
 
@@ -75,6 +81,9 @@ class OutboxRelay:
         self.head = 0
         self.connected = False
         self._wakeup = asyncio.Event()
+        # Set by the process that runs the relay beside its API: its saves call `poke`.
+        self.woken_by_saves = False
+        self._listening = False
         # Each publish names the previous one's Nats-Msg-Id (Nats-Expected-Last-Msg-Id), so
         # the stream refuses a message unless the one before it is stored: after a reconnect,
         # publishes buffered by the client cannot land past a lost one. A new chain starts
@@ -96,21 +105,51 @@ class OutboxRelay:
     def lag(self) -> int:
         return max(0, self.head - self.position)
 
+    def _pushed(self) -> bool:
+        """Whether every commit wakes the relay, so that polling is only a safety net."""
+        return self._listening or (self.woken_by_saves and self.settings.store == "sqlite")
+
+    def _set_listening(self, listening: bool) -> None:
+        self._listening = listening
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set, surviving NATS and store outages."""
-        backoff = Backoff(first=0.1)
-        while not stop.is_set():
-            try:
-                js = await self._jetstream()
-                await self._catch_up_position(js)
-                backoff.reset()
-                await self._pump(js, stop)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.connected = False
-                log.warning("relay %s: %s; retrying in %.1fs", self.service, exc, backoff.delay)
-                await backoff.wait(stop)
+        # A JetStream leader election refuses publishes for a moment: retry within a second,
+        # not after the kit's usual cap, so a failover costs little more than the election.
+        backoff = Backoff(first=0.1, cap=RETRY_CAP_S)
+        # The idle wait ends on a poke: stopping pokes too, so it is never waited out.
+        stopping = asyncio.create_task(stop.wait())
+        stopping.add_done_callback(lambda _: self.poke())
+        listener = None
+        if isinstance(self._recorder, PostgresApplicationRecorder):
+            listener = asyncio.create_task(
+                listen_for_commits(
+                    self.settings,
+                    self.service,
+                    self._recorder.channel_name,
+                    self.poke,
+                    self._set_listening,
+                )
+            )
+        try:
+            while not stop.is_set():
+                try:
+                    js = await self._jetstream()
+                    await self._catch_up_position(js)
+                    backoff.reset()
+                    await self._pump(js, stop)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self.connected = False
+                    log.warning("relay %s: %s; retrying in %.1fs", self.service, exc, backoff.delay)
+                    await backoff.wait(stop)
+        finally:
+            stopping.cancel()
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(BaseException):
+                    await listener
         await self.close()
 
     async def close(self) -> None:
@@ -166,9 +205,12 @@ class OutboxRelay:
                     await self._settle(in_flight, keep=0)
                     self.head = await asyncio.to_thread(self._head)
                     LAG.labels(self.service).set(self.lag())
-                    self._wakeup.clear()
+                    idle = SAFETY_POLL_S if self._pushed() else self.settings.relay_idle_s
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), self.settings.relay_idle_s)
+                        await asyncio.wait_for(self._wakeup.wait(), idle)
+                    # Cleared before the read: a commit after this wakes the next wait, and
+                    # one before it is in what is read now (no poke can fall in between).
+                    self._wakeup.clear()
                     reading = asyncio.create_task(asyncio.to_thread(self._prepare, self.position))
                     continue
                 reading = asyncio.create_task(asyncio.to_thread(self._prepare, last))

@@ -247,6 +247,7 @@ class ServiceParts:
 
             self._wake_relay = wake_relay
             self.application.on_saved.append(wake_relay)
+            relay.woken_by_saves = True
             workers.start("relay", relay.run)
         for consumer in self.reactions:
             workers.start(consumer.name, consumer.run)
