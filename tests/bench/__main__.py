@@ -92,11 +92,13 @@ async def raw_postgres_step(env: Environment, sizes: Sizes) -> list[Figure]:
 async def relay_step(env: Environment, sizes: Sizes) -> list[Figure]:
     figures = []
     for store in ("sqlite", "postgres"):
-        await env.reset_streams()
-        settings = (
-            env.sqlite_settings("relay") if store == "sqlite" else env.postgres_settings("relay")
-        )
-        figures.append(await relay.relay_rate(settings, sizes.events, store))
+        for write_time in (False, True):
+            await env.reset_streams()
+            name = f"relay_{'forms' if write_time else 'read'}"
+            settings = (
+                env.sqlite_settings(name) if store == "sqlite" else env.postgres_settings(name)
+            )
+            figures += await relay.relay_rate(settings, sizes.events, store, write_time=write_time)
     return figures
 
 

@@ -57,7 +57,7 @@ TARGETS = (
     Target("relay, PostgreSQL log / raw publish_async", "relay.postgres", "raw.publish_async", 0.8),
     Target("relay, SQLite log / raw publish_async", "relay.sqlite", "raw.publish_async", 0.8),
     Target(
-        "projection catch-up / raw pull consume", "projection.catch_up", "raw.pull_consume", 0.5
+        "projection catch-up / raw pull consume", "projection.catch_up", "raw.pull_consume", 0.6
     ),
     Target(
         "HTTP commands on PostgreSQL / raw 1-connection commits",
@@ -65,7 +65,10 @@ TARGETS = (
         "raw.psycopg_commits_1",
         1.0,
     ),
-    Target("command -> GraphQL-visible p99 at 300/s (ms)", "visible.300.p99", at_most=100.0),
+    # How close a command comes to the HTTP stack's own ceiling (reported; no bar).
+    Target("HTTP commands / GET /healthz, same process", "http.volunteers", "http.healthz"),
+    Target("command -> GraphQL-visible p99 at 300/s (ms)", "visible.300.p99", at_most=150.0),
+    Target("command -> GraphQL-visible p99 at 100/s (ms)", "visible.100.p99", at_most=50.0),
 )
 
 
@@ -75,8 +78,13 @@ def table(figures: list[Figure], targets: list[dict[str, Any]]) -> str:
     if targets:
         lines += ["", f"{'target':<58}{'value':>14}  bound", "-" * 80]
         for t in targets:
-            bound = f">= {t['at_least']}" if t["at_least"] is not None else f"<= {t['at_most']}"
-            verdict = "met" if t["met"] else "MISSED"
+            if t["at_least"] is not None:
+                bound = f">= {t['at_least']}"
+            elif t["at_most"] is not None:
+                bound = f"<= {t['at_most']}"
+            else:
+                bound = "(reported)"
+            verdict = "" if bound == "(reported)" else "met" if t["met"] else "MISSED"
             suffix = "x" if t["raw"] else ""
             lines.append(f"{t['name']:<58}{t['value']:>13.2f}{suffix or ' '}  {bound} {verdict}")
     return "\n".join(lines)
