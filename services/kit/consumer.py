@@ -141,7 +141,7 @@ class Consumer:
             durable=self.name,
             stream=self.stream,
             config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT,
+                ack_policy=AckPolicy.ALL,
                 max_deliver=-1,
                 ack_wait=self.settings.consumer_ack_wait_s,
                 inactive_threshold=self.settings.consumer_inactive_s,
@@ -172,6 +172,13 @@ class Consumer:
             info = await js.consumer_info(self.stream, self.name)
         except NotFoundError:
             return
+        if info.config.ack_policy != AckPolicy.ALL:
+            # A durable made when every message was acknowledged on its own: the policy of an
+            # existing durable cannot change, so it is made again from the projection's position.
+            log.warning("consumer %s: recreating the durable to acknowledge per batch", self.name)
+            with contextlib.suppress(NotFoundError):
+                await js.delete_consumer(self.stream, self.name)
+            return
         acked = int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
         delivered = int(info.delivered.stream_seq or 0) if info.delivered else 0
         if max(acked, delivered) <= position:
@@ -196,7 +203,7 @@ class Consumer:
     async def _handle(self, js: JetStreamContext, messages: list[Msg]) -> None:
         fresh: list[tuple[Msg, Delivered]] = []
         for msg in messages:
-            seq = msg.metadata.sequence.stream
+            seq = stream_sequence(msg)
             if seq <= self.position:
                 await msg.ack()  # Already applied: a redelivery changes nothing.
                 continue
@@ -211,8 +218,8 @@ class Consumer:
         except Exception:
             await self._apply_one_by_one(js, fresh)
             return
-        for msg, _ in fresh:
-            await msg.ack()
+        # The durable acknowledges up to a message (AckPolicy.ALL): one ack for the batch.
+        await fresh[-1][0].ack()
 
     async def _apply_one_by_one(
         self, js: JetStreamContext, fresh: list[tuple[Msg, Delivered]]
@@ -303,3 +310,20 @@ class Consumer:
         await msg.ack()
         DEAD.labels(self.name).inc()
         log.error("consumer %s: seq %d dead-lettered: %s", self.name, seq, exc)
+
+
+def stream_sequence(msg: Msg) -> int:
+    """The message's stream sequence, read from its ack subject alone.
+
+    nats-py's `msg.metadata` parses every field of it (timestamps into datetimes) on
+    each message; the consumer needs only this one.
+    """
+    reply = msg.reply or ""
+    tokens = reply.split(".")
+    # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>,
+    # or with <domain>.<account hash> after ACK and a random token at the end.
+    if len(tokens) == 9 and reply.startswith("$JS.ACK."):
+        return int(tokens[5])
+    if len(tokens) >= 12 and reply.startswith("$JS.ACK."):
+        return int(tokens[7])
+    return int(msg.metadata.sequence.stream)

@@ -629,3 +629,43 @@ async def _durable_ack_floor(url: str) -> int:
         info = await nc.jetstream().consumer_info(STREAM, CONSUMER)
     assert info.ack_floor is not None
     return int(info.ack_floor.stream_seq)
+
+
+async def test_a_durable_acknowledging_each_message_is_recreated_to_acknowledge_per_batch(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    """The durable of an earlier version (AckPolicy.EXPLICIT) is migrated without a loss."""
+    from nats.js.api import AckPolicy, ConsumerConfig
+
+    app.fill(60)
+    projection = CounterProjection(tmp_path / "projection.sqlite3")
+    async with running(relay_for(app, settings).run):
+        await eventually(lambda: _stream_count(nats_url, STREAM, 60))
+    # Applied up to 30 with the old durable, which acknowledged 1-30 one by one.
+    async with nats_client(nats_url) as nc:
+        js = nc.jetstream()
+        old = await js.pull_subscribe(
+            SUBJECT,
+            durable=CONSUMER,
+            stream=STREAM,
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_deliver=-1),
+        )
+        messages = await old.fetch(30, timeout=5)
+        projection.apply(
+            CONSUMER,
+            [
+                Delivered(m.metadata.sequence.stream, from_headers(m.headers, m.data))
+                for m in messages
+            ],
+        )
+        for msg in messages:
+            await msg.ack()
+
+    consumer = consumer_for(projection, settings)
+    async with running(consumer.run):
+        await eventually(lambda: projection.count() == 60, timeout=30)
+    async with nats_client(nats_url) as nc:
+        info = await nc.jetstream().consumer_info(STREAM, CONSUMER)
+    assert info.config.ack_policy == AckPolicy.ALL
+    assert [seq for seq, *_ in projection.rows()] == list(range(1, 61))
+    assert int(info.ack_floor.stream_seq) == 60, "the last batch's ack covers all before it"
