@@ -9,6 +9,7 @@ The last line is `results: PATH`.
     make bench ARGS="--quick"                    small sizes: a smoke run of every path
     make bench ARGS="--only relay --only raw-nats"
     make bench ARGS="--only graphql-names"       the volunteers list with names from the service
+    make bench ARGS="--only idle"                the whole `tongxin run` stack at rest
     make bench ARGS="--rebuild-events 1000000"   the 1M-event rebuild (opt-in)
 """
 
@@ -51,6 +52,8 @@ class Sizes:
     named_volunteers: int = 500
     names_requests: int = 500
     names_clients: int = 4
+    # The whole `tongxin run` stack left alone after its demo.
+    idle_seconds: float = 60.0
 
     def quick(self) -> Sizes:
         return replace(
@@ -64,6 +67,7 @@ class Sizes:
             graphql_requests=300,
             named_volunteers=150,
             names_requests=100,
+            idle_seconds=15.0,
         )
 
 
@@ -212,6 +216,12 @@ async def graphql_names_step(env: Environment, sizes: Sizes) -> list[Figure]:
         )
 
 
+async def idle_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import idle
+
+    return await asyncio.to_thread(idle.measure, env.folder("idle"), sizes.idle_seconds)
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
@@ -222,6 +232,7 @@ STEPS: dict[str, Step] = {
     "visible": visible_step,
     "graphql": graphql_step,
     "graphql-names": graphql_names_step,
+    "idle": idle_step,
 }
 
 

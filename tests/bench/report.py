@@ -69,6 +69,8 @@ TARGETS = (
     Target("HTTP commands / GET /healthz, same process", "http.volunteers", "http.healthz"),
     Target("command -> GraphQL-visible p99 at 300/s (ms)", "visible.300.p99", at_most=150.0),
     Target("command -> GraphQL-visible p99 at 100/s (ms)", "visible.100.p99", at_most=50.0),
+    Target("`tongxin run` idle: CPU (% of one core)", "idle.cpu_percent", at_most=5.0),
+    Target("`tongxin run` idle: resident memory (MB)", "idle.rss_mb", at_most=1536.0),
 )
 
 
