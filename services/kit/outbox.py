@@ -254,7 +254,7 @@ class SQLiteOutboxRecorder(SQLiteProcessRecorder, OutboxRecorder):
             f"CREATE TABLE IF NOT EXISTS {self.events_table_name}_published ("
             "originator_id TEXT, originator_version INTEGER, "
             "subject TEXT, event_type TEXT, contract TEXT, headers BLOB, body BLOB, "
-            "PRIMARY KEY (originator_id, originator_version)) WITHOUT ROWID",
+            "PRIMARY KEY (originator_id, originator_version))",
         ]
 
     def _insert_events(
