@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts import checks, feeds, volunteers
+from contracts import care, checks, civil_registry, feeds, screening, volunteers
 from contracts.events import ContractEvent
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
@@ -23,6 +23,17 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     feeds.EndpointEnabled,
     feeds.MessageDelivered,
     feeds.MessageDeadLettered,
+    care.FileOpened,
+    care.IntakeReceived,
+    care.FileStatusChanged,
+    care.LeadAssigned,
+    care.ReviewScheduled,
+    care.HomeVisitRecorded,
+    care.BreakGlassOpened,
+    care.FileErased,
+    care.ReferralChanged,
+    civil_registry.ChildReferredToCare,
+    screening.ScreeningResultIssued,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}

@@ -37,6 +37,8 @@ from services.kit.eventstore import build_application
 from services.kit.http import create_app, create_operations_app
 from services.kit.outbox import convert_at_write
 from services.kit.privacy.personal import PersonalData, UsesPersonalData
+from services.kit.privacy.receiving import ReceivesSealed
+from services.kit.privacy.sealing import SealingKeys, jwks_router
 from services.kit.relay import OutboxRelay, Translate
 from services.kit.settings import Settings
 from services.kit.telemetry import setup_logging, setup_tracing
@@ -171,6 +173,8 @@ class Service:
         )
         app.state.application = parts.application
         app.state.parts = parts
+        if parts.sealing is not None:
+            app.include_router(jwks_router(parts.sealing))
         app.include_router(self.router)
         return app
 
@@ -209,6 +213,10 @@ class ServiceParts:
                 self.application.close()
                 raise
             keeper.personal = self.personal
+        self.sealing: SealingKeys | None = None
+        if isinstance(self.application, ReceivesSealed):
+            self.sealing = SealingKeys.load(settings, service.name)
+            self.application.sealing = self.sealing
         self.relay: OutboxRelay | None = None
         self.reactions: list[Consumer] = []
         if with_relay:

@@ -1,0 +1,120 @@
+"""Domain events -> published contract events (one function per event).
+
+Only facts the city's figures and worklists need leave the service: which school, class
+and district a file counts towards, its status, its next review date and its visits.
+Nothing names the child or says why the file exists: categories, evidence, screening
+results, notes, reasons, team members other than the lead, consents and intakes' details
+stay here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from contracts import care as published
+from contracts.events import ContractEvent
+
+
+def _opened(e: Any) -> ContractEvent:
+    return published.FileOpened(
+        file_id=str(e.originator_id),
+        school_id=e.school_id,
+        class_id=e.class_id,
+        district_id=e.district_id,
+        source=e.source,
+        opened_at=e.opened_at,
+    )
+
+
+def _intake(e: Any) -> ContractEvent:
+    return published.IntakeReceived(
+        intake_id=str(e.originator_id),
+        school_id=e.school_id,
+        source=e.source,
+        received_at=e.received_at,
+    )
+
+
+def _status(e: Any) -> ContractEvent:
+    return published.FileStatusChanged(
+        file_id=str(e.originator_id), status=e.status, changed_at=e.at
+    )
+
+
+def _assigned(e: Any) -> ContractEvent | None:
+    if e.role != "lead":
+        return None
+    return published.LeadAssigned(file_id=str(e.originator_id), lead_id=e.account, assigned_at=e.at)
+
+
+def _review(e: Any) -> ContractEvent | None:
+    if e.review_on is None:
+        return None
+    return published.ReviewScheduled(
+        file_id=str(e.originator_id), review_on=date.fromisoformat(e.review_on)
+    )
+
+
+def _visited(e: Any) -> ContractEvent:
+    return published.HomeVisitRecorded(
+        file_id=str(e.originator_id),
+        visit_id=e.visit_id,
+        visited_on=date.fromisoformat(e.visited_on),
+        mode=e.mode,
+        visitors=len(e.visitors),
+        head_teacher_went="head-teacher" in e.visitors,
+        next_visit_on=date.fromisoformat(e.next_visit_on) if e.next_visit_on else None,
+    )
+
+
+def _break_glass(e: Any) -> ContractEvent:
+    return published.BreakGlassOpened(
+        file_id=str(e.originator_id),
+        school_id=e.school_id,
+        opened_by=e.account,
+        until=e.until,
+    )
+
+
+def _erased(e: Any) -> ContractEvent:
+    return published.FileErased(file_id=str(e.originator_id), erased_at=e.at)
+
+
+def _referral_sent(e: Any) -> ContractEvent:
+    return published.ReferralChanged(
+        referral_id=str(e.originator_id),
+        to_department=e.department,
+        status="sent",
+        changed_at=e.sent_at,
+    )
+
+
+def _referral_answered(e: Any) -> ContractEvent:
+    return published.ReferralChanged(
+        referral_id=str(e.originator_id),
+        to_department=e.department,
+        status=e.status,
+        changed_at=e.at,
+    )
+
+
+TRANSLATIONS: dict[str, Callable[[Any], ContractEvent | None]] = {
+    "CareFile.Opened": _opened,
+    "Intake.Received": _intake,
+    "CareFile.StatusChanged": _status,
+    "CareFile.MemberAssigned": _assigned,
+    "CareFile.ReviewScheduled": _review,
+    "CareFile.VisitRecorded": _visited,
+    "CareFile.BreakGlassOpened": _break_glass,
+    "CareFile.Erased": _erased,
+    "Referral.Sent": _referral_sent,
+    "Referral.Answered": _referral_answered,
+}
+
+
+def translate(domain_event: Any) -> ContractEvent | None:
+    """The contract event to publish for a domain event, or None (not published)."""
+    translation = TRANSLATIONS.get(type(domain_event).__qualname__)
+    return translation(domain_event) if translation else None
