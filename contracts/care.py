@@ -25,6 +25,14 @@ class _CareEvent(ContractEvent):
     boundary = "care"
 
 
+class CareLeadNamed(_CareEvent):
+    """A staff member was named care lead of a school: they get its worklist and alerts."""
+
+    event_name = "care-lead-named"
+    school_id: str = classified("code", "The school.")
+    lead_id: str = classified("id", "The care lead's account id (the token subject).")
+
+
 class FileOpened(_CareEvent):
     """A care file was opened for a child (who, and why, stay in the care service)."""
 

@@ -23,6 +23,7 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     feeds.EndpointEnabled,
     feeds.MessageDelivered,
     feeds.MessageDeadLettered,
+    care.CareLeadNamed,
     care.FileOpened,
     care.IntakeReceived,
     care.FileStatusChanged,

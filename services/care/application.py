@@ -112,12 +112,12 @@ class CareApplication(ServiceApplication):
         return clearance.passed_on(self.today())
 
     # -- commands -----------------------------------------------------------------------
-    def name_care_lead(self, key: CommandKey | None, school_id: str, account: str) -> dict[str, Any]:
+    def name_care_lead(
+        self, key: CommandKey | None, school_id: str, account: str
+    ) -> dict[str, Any]:
         def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
             try:
-                lead: SchoolCareLead = self.get(
-                    SchoolCareLead.create_id(school_id), SchoolCareLead
-                )
+                lead: SchoolCareLead = self.get(SchoolCareLead.create_id(school_id), SchoolCareLead)
                 lead.rename(account)
             except NotFoundError:
                 lead = SchoolCareLead(school_id=school_id, account=account)
@@ -457,14 +457,14 @@ class CareApplication(ServiceApplication):
             raise RuntimeError("the care application needs its sealing keys (sealing)")
         if isinstance(received, ChildReferredToCare):
             source, reference = "civ", received.referral_id
-            details: ChildReferralDetails | ScreeningDetails = (
-                ChildReferralDetails.model_validate(
-                    json.loads(self.sealing.open(received.child))
-                )
+            details: ChildReferralDetails | ScreeningDetails = ChildReferralDetails.model_validate(
+                json.loads(self.sealing.open(received.child))
             )
         else:
             source, reference = "hlth", received.result_id
-            details = ScreeningDetails.model_validate(json.loads(self.sealing.open(received.result)))
+            details = ScreeningDetails.model_validate(
+                json.loads(self.sealing.open(received.result))
+            )
         intake_id = intake_file_id(source, reference)
         try:
             self.intake(intake_id)
@@ -472,9 +472,7 @@ class CareApplication(ServiceApplication):
         except NotFoundError:
             pass
         evidence = details.evidence if isinstance(details, ChildReferralDetails) else ""
-        category = (
-            details.category if isinstance(details, ChildReferralDetails) else "screening"
-        )
+        category = details.category if isinstance(details, ChildReferralDetails) else "screening"
         screening = (
             {
                 "result_id": reference,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any, Literal, get_args
-from uuid import UUID, NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -286,9 +286,7 @@ class CareFile(Aggregate):
 
     @event("ScreeningAdded")
     def _screened(self, result_id: str, level: str, screened_on: str) -> None:
-        self.screenings.append(
-            {"result_id": result_id, "level": level, "screened_on": screened_on}
-        )
+        self.screenings.append({"result_id": result_id, "level": level, "screened_on": screened_on})
 
     def change_status(self, status: str, reason_token: str, at: datetime) -> None:
         if self.erased:
@@ -401,8 +399,11 @@ class SchoolCareLead(Aggregate):
         self.school_id = school_id
         self.account = account
 
-    @event("Renamed")
     def rename(self, account: str) -> None:
+        self._renamed(account=account, school_id=self.school_id)
+
+    @event("Renamed")
+    def _renamed(self, account: str, school_id: str) -> None:
         self.account = account
 
 

@@ -17,6 +17,14 @@ from contracts import care as published
 from contracts.events import ContractEvent
 
 
+def _care_lead(e: Any) -> ContractEvent:
+    return published.CareLeadNamed(school_id=e.school_id, lead_id=e.account)
+
+
+def _care_lead_renamed(e: Any) -> ContractEvent:
+    return published.CareLeadNamed(school_id=e.school_id, lead_id=e.account)
+
+
 def _opened(e: Any) -> ContractEvent:
     return published.FileOpened(
         file_id=str(e.originator_id),
@@ -101,6 +109,8 @@ def _referral_answered(e: Any) -> ContractEvent:
 
 
 TRANSLATIONS: dict[str, Callable[[Any], ContractEvent | None]] = {
+    "SchoolCareLead.Named": _care_lead,
+    "SchoolCareLead.Renamed": _care_lead_renamed,
     "CareFile.Opened": _opened,
     "Intake.Received": _intake,
     "CareFile.StatusChanged": _status,

@@ -83,7 +83,11 @@ def expected() -> dict[tuple[str, str], bool]:
     lines = [line.split() for line in MATRIX.strip().splitlines()]
     header, rows = lines[0][1:], lines[1:]
     assert tuple(header) == ACTIONS
-    return {(row[0], action): mark == "Y" for row in rows for action, mark in zip(header, row[1:])}
+    return {
+        (row[0], action): mark == "Y"
+        for row in rows
+        for action, mark in zip(header, row[1:], strict=True)
+    }
 
 
 class Care:
@@ -116,7 +120,12 @@ class Care:
             "care-lead",
             "POST",
             "/files",
-            {"school_id": SCHOOL, "class_id": "g5-c2", "district_id": "guangling", "name": "李小明"},
+            {
+                "school_id": SCHOOL,
+                "class_id": "g5-c2",
+                "district_id": "guangling",
+                "name": "李小明",
+            },
         )
         file_id = str(answer["file_id"])
         for account, role, kind in (
@@ -135,18 +144,30 @@ class Care:
         return file_id
 
     async def seed(self) -> None:
-        await self.ok("district-officer", "PUT", f"/schools/{SCHOOL}/care-lead", {"account": "care-lead-1"})
+        await self.ok(
+            "district-officer", "PUT", f"/schools/{SCHOOL}/care-lead", {"account": "care-lead-1"}
+        )
         # The volunteers service published the volunteer's passed check (a reaction, not a call).
         passed = BackgroundCheckRecorded(
             volunteer_id=VOLUNTEER, check_id="chk-1", outcome="passed", expires_on=date(2099, 1, 1)
         )
         self.app.learn_checks("care-volunteer-checks", 1, [passed])
         self.file_id = await self.new_file()
-        await self.ok("break-glass", "POST", f"/files/{self.file_id}/break-glass", {"reason": "fire drill injury"})
+        await self.ok(
+            "break-glass",
+            "POST",
+            f"/files/{self.file_id}/break-glass",
+            {"reason": "fire drill injury"},
+        )
         real = self.app.clock
         self.app.clock = lambda: real() - timedelta(hours=5)  # type: ignore[method-assign]
         try:
-            await self.ok("break-glass-expired", "POST", f"/files/{self.file_id}/break-glass", {"reason": "old emergency"})
+            await self.ok(
+                "break-glass-expired",
+                "POST",
+                f"/files/{self.file_id}/break-glass",
+                {"reason": "old emergency"},
+            )
         finally:
             self.app.clock = real  # type: ignore[method-assign]
         # fmt: skip
@@ -161,14 +182,20 @@ class Care:
                     "review_on": (today + timedelta(days=60)).isoformat()}  # fmt: skip
             return await self.as_(caller, "POST", f"/files/{fid}/categories", body)
         if action == "visit":
-            body = {"visited_on": today.isoformat(), "mode": "home",
-                    "visitors": ["head-teacher", "volunteer"], "notes": "grandmother well"}  # fmt: skip
+            body = {
+                "visited_on": today.isoformat(),
+                "mode": "home",
+                "visitors": ["head-teacher", "volunteer"],
+                "notes": "grandmother well",
+            }
             return await self.as_(caller, "POST", f"/files/{fid}/visits", body)
         if action == "assign":
             body = {"account": "extra-teacher", "role": "mentor", "kind": "teacher"}
             return await self.as_(caller, "POST", f"/files/{fid}/team", body)
         if action == "status":
-            status = {"open": "monitoring", "monitoring": "open"}[self.app.file(UUID(self.file_id)).status]
+            status = {"open": "monitoring", "monitoring": "open"}[
+                self.app.file(UUID(self.file_id)).status
+            ]
             body = {"status": status, "reason": "settled at home"}
             return await self.as_(caller, "POST", f"/files/{fid}/status", body)
         if action == "consent":
@@ -176,7 +203,11 @@ class Care:
                     "guardian": "李奶奶", "granted_on": today.isoformat()}  # fmt: skip
             return await self.as_(caller, "POST", f"/files/{fid}/consents", body)
         if action == "refer":
-            body = {"department": "jus", "purpose": "protection", "legal_basis": "minors-protection-law"}
+            body = {
+                "department": "jus",
+                "purpose": "protection",
+                "legal_basis": "minors-protection-law",
+            }
             return await self.as_(caller, "POST", f"/files/{fid}/referrals", body)
         assert action == "erase"
         return await self.as_(caller, "POST", f"/files/{self.erase_target}/erase", {})
@@ -245,7 +276,9 @@ async def test_every_caller_against_every_read_and_command(care: Care) -> None:
             view = response.json()
             if caller in READS and set(view["fields"]) != READS[caller]:
                 wrong.append(f"{caller} read fields {view['fields']}")
-            if caller == "volunteer-mentor" and ({"categories", "screenings", "visits"} & set(view)):
+            if caller == "volunteer-mentor" and (
+                {"categories", "screenings", "visits"} & set(view)
+            ):
                 wrong.append(f"a volunteer mentor saw {sorted(view)}")
             if len(log.who_viewed(care.file_id)) != before_log + 1:
                 wrong.append(f"{caller} read: not in the access log")
