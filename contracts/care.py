@@ -51,7 +51,8 @@ class IntakeReceived(_CareEvent):
     """A department referred a child to a school's care (details sealed, kept in care)."""
 
     event_name = "intake-received"
-    intake_id: str = classified("id", "Intake id (UUID); the file opened from it has this id.")
+    intake_id: str = classified("id", "Intake id (UUID), to open the file from.")
+    file_id: str = classified("id", "The id the file opened from it will have (UUID).")
     school_id: str = classified("code", "The school asked to open a file.")
     source: FileSource = classified("code", "civ or hlth.")
     received_at: datetime = classified("time", "When care received it.")

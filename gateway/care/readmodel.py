@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS care_leads (
 );
 CREATE TABLE IF NOT EXISTS intakes (
     id TEXT PRIMARY KEY,
+    file_id TEXT NOT NULL,
     school_id TEXT NOT NULL,
     source TEXT NOT NULL,
     received_at TEXT NOT NULL
@@ -150,9 +151,15 @@ class CareReadModel(SqliteProjection):
             return
         if isinstance(event, IntakeReceived):
             conn.execute(
-                "INSERT OR IGNORE INTO intakes (id, school_id, source, received_at) "
-                "VALUES (?, ?, ?, ?)",
-                (event.intake_id, event.school_id, event.source, event.received_at.isoformat()),
+                "INSERT OR IGNORE INTO intakes (id, file_id, school_id, source, received_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    event.intake_id,
+                    event.file_id,
+                    event.school_id,
+                    event.source,
+                    event.received_at.isoformat(),
+                ),
             )
             changed.add(f"school:{event.school_id}")
             return
@@ -169,8 +176,8 @@ class CareReadModel(SqliteProjection):
                     event.opened_at.isoformat(),
                 ),
             )
-            # A file opened from an intake has the intake's id: it is no longer waiting.
-            conn.execute("DELETE FROM intakes WHERE id = ?", (event.file_id,))
+            # The intake this file was opened from (if any) is no longer waiting.
+            conn.execute("DELETE FROM intakes WHERE file_id = ?", (event.file_id,))
             self._timeline(conn, event.file_id, event.opened_at.isoformat(), "opened", event.source)
         elif isinstance(event, FileStatusChanged):
             conn.execute("UPDATE files SET status = ? WHERE id = ?", (event.status, event.file_id))

@@ -30,6 +30,7 @@ from services.care.domain import (
     Referral,
     SchoolCareLead,
     intake_file_id,
+    intake_id,
 )
 from services.kit.application import CommandKey, ServiceApplication
 from services.kit.commands import check_version
@@ -162,7 +163,7 @@ class CareApplication(ServiceApplication):
                 raise AlreadyUsedError("a file was already opened from this intake")
             intake.use()
             care_file = CareFile(
-                id=intake.id,
+                id=intake.file_id,
                 school_id=intake.school_id,
                 class_id=intake.class_id,
                 district_id=intake.district_id,
@@ -465,9 +466,10 @@ class CareApplication(ServiceApplication):
             details = ScreeningDetails.model_validate(
                 json.loads(self.sealing.open(received.result))
             )
-        intake_id = intake_file_id(source, reference)
+        kept_as = intake_id(source, reference)
+        file_id = intake_file_id(source, reference)
         try:
-            self.intake(intake_id)
+            self.intake(kept_as)
             return None  # already received: a redelivery
         except NotFoundError:
             pass
@@ -483,15 +485,16 @@ class CareApplication(ServiceApplication):
             else None
         )
         return Intake(
-            id=intake_id,
+            id=kept_as,
+            file_id=file_id,
             source=source,
             reference=reference,
             school_id=details.school_id,
             class_id=details.class_id,
             district_id=details.district_id,
-            child_token=self.seal_field(intake_id, "name", details.name),
+            child_token=self.seal_field(file_id, "name", details.name),
             category=category,
-            evidence_token=self.seal_field(intake_id, "evidence", evidence),
+            evidence_token=self.seal_field(file_id, "evidence", evidence),
             screening=screening,
             received_at=self.now(),
         )

@@ -94,7 +94,13 @@ def _iso(day: date | None) -> str | None:
 
 
 def intake_file_id(source: str, reference: str) -> UUID:
+    """The id of the file a department's referral becomes (the child's data key's person)."""
     return uuid5(INTAKE_NAMESPACE, f"{source}:{reference}")
+
+
+def intake_id(source: str, reference: str) -> UUID:
+    """The id of the intake a department's referral is kept as until a file is opened."""
+    return uuid5(INTAKE_NAMESPACE, f"intake:{source}:{reference}")
 
 
 class CareFile(Aggregate):
@@ -325,7 +331,7 @@ class CareFile(Aggregate):
 class Intake(Aggregate):
     """A child referred in by a department (sealed, opened here), waiting for a school.
 
-    Its id is the file id the school will open from it (`intake_file_id`), so the data
+    It names the file id the school will open from it (`intake_file_id`), so the data
     key that protects the child's details from arrival is the file's.
     """
 
@@ -333,6 +339,7 @@ class Intake(Aggregate):
     def __init__(
         self,
         id: UUID,
+        file_id: UUID,
         source: str,
         reference: str,
         school_id: str,
@@ -344,6 +351,7 @@ class Intake(Aggregate):
         screening: dict[str, str] | None,
         received_at: datetime,
     ) -> None:
+        self.file_id = file_id
         self.source = source
         self.reference = reference
         self.school_id = school_id

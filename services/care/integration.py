@@ -39,6 +39,7 @@ def _opened(e: Any) -> ContractEvent:
 def _intake(e: Any) -> ContractEvent:
     return published.IntakeReceived(
         intake_id=str(e.originator_id),
+        file_id=str(e.file_id),
         school_id=e.school_id,
         source=e.source,
         received_at=e.received_at,
