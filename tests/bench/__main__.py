@@ -11,6 +11,7 @@ The last line is `results: PATH`.
     make bench ARGS="--only graphql-names"       the volunteers list with names from the service
     make bench ARGS="--only idle"                the whole `tongxin run` stack at rest
     make bench ARGS="--rebuild-events 1000000"   the 1M-event rebuild (opt-in)
+    make bench ARGS="--only care"                care commands and the coverage query
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.kit.telemetry import setup_tracing
-from tests.bench import processes, raw_nats, raw_postgres, relay
+from tests.bench import care, processes, raw_nats, raw_postgres, relay
 from tests.bench.environment import Environment
 from tests.bench.report import TARGETS, Figure, table, write
 
@@ -54,6 +55,12 @@ class Sizes:
     names_clients: int = 4
     # The whole `tongxin run` stack left alone after its demo.
     idle_seconds: float = 60.0
+    # Care: files opened and visits per file on PostgreSQL; the coverage read model's size.
+    care_files: int = 1_000
+    care_visits_per_file: int = 2
+    coverage_files: int = 3_000
+    coverage_visits: int = 30_000
+    coverage_queries: int = 200
 
     def quick(self) -> Sizes:
         return replace(
@@ -68,6 +75,8 @@ class Sizes:
             named_volunteers=150,
             names_requests=100,
             idle_seconds=15.0,
+            care_files=200,
+            coverage_queries=50,
         )
 
 
@@ -220,6 +229,20 @@ async def idle_step(env: Environment, sizes: Sizes) -> list[Figure]:
     from tests.bench import idle
 
     return await asyncio.to_thread(idle.measure, env.folder("idle"), sizes.idle_seconds)
+async def care_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    settings = env.postgres_settings("care")
+    raw = await asyncio.to_thread(raw_postgres.psycopg_commits, settings, sizes.commits, 1)
+    measured = await asyncio.to_thread(
+        care.commands, settings, sizes.care_files, sizes.care_visits_per_file
+    )
+    figures = await asyncio.to_thread(
+        care.coverage,
+        env.folder("care-coverage"),
+        sizes.coverage_files,
+        sizes.coverage_visits,
+        sizes.coverage_queries,
+    )
+    return [raw, *measured, *figures]
 
 
 STEPS: dict[str, Step] = {
@@ -233,6 +256,7 @@ STEPS: dict[str, Step] = {
     "graphql": graphql_step,
     "graphql-names": graphql_names_step,
     "idle": idle_step,
+    "care": care_step,
 }
 
 

@@ -1,0 +1,165 @@
+"""Care: opening files and recording visits on PostgreSQL, and the coverage query.
+
+Commands go through `CareApplication` in this process (no HTTP: that cost is the
+`http` step's), each one a full command: the child's fields encrypted with their own
+data key, decided on fresh state and committed with its events. They are compared with
+raw one-row psycopg commits measured in the same run (`raw-postgres`).
+
+The coverage query runs over a read model of `files` files and `visits` visits (the
+issue's 3,000 and 30,000), per class, school and district, p50/p95 of the whole query
+with its suppression, next to a raw `COUNT(*)` over the same table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+from contracts.care import FileOpened, HomeVisitRecorded
+from gateway.care.readmodel import CareReadModel
+from gateway.care.types import CoverageFigure
+from gateway.tests.support import Stream
+from services.care.application import CareApplication
+from services.kit.eventstore import build_application
+from services.kit.privacy.personal import PersonalData
+from services.kit.settings import Settings
+from tests.bench.report import Figure, percentiles
+
+SCHOOLS = 60
+CLASSES = 10
+TODAY = date(2026, 11, 20)
+
+
+def _spread(latencies: list[float]) -> dict[str, float]:
+    return {k: round(v * 1000, 3) for k, v in percentiles(latencies, 50, 95).items()}
+
+
+def commands(settings: Settings, files: int, visits_per_file: int) -> list[Figure]:
+    app = build_application(CareApplication, settings, "care")
+    assert isinstance(app, CareApplication)
+    app.personal = PersonalData.open(settings, "care")
+    try:
+        opened: list[UUID] = []
+        latencies: list[float] = []
+        started = time.perf_counter()
+        for n in range(files):
+            t = time.perf_counter()
+            answer = app.open_file(
+                None,
+                opened_by="bench",
+                school_id=f"s{n % SCHOOLS}",
+                class_id=f"c{n % CLASSES}",
+                district_id=f"d{n % 6}",
+                name=f"child {n}",
+            )
+            latencies.append(time.perf_counter() - t)
+            opened.append(UUID(answer["file_id"]))
+        elapsed = time.perf_counter() - started
+        open_figure = Figure(
+            "care-open-file",
+            "care: open a file (data key + encrypted name + commit)",
+            files / elapsed,
+            "commands/s",
+            _spread(latencies),
+        )
+        latencies = []
+        started = time.perf_counter()
+        today = datetime.now(UTC).date()
+        for n, file_id in enumerate(opened[: max(1, files // 2)]):
+            for v in range(visits_per_file):
+                t = time.perf_counter()
+                app.record_visit(
+                    None,
+                    file_id,
+                    visited_on=today - timedelta(days=visits_per_file - v),
+                    mode="home",
+                    visitors=["head-teacher", "volunteer"],
+                    notes=f"visit {n}-{v}",
+                    next_visit_on=None,
+                    recorded_by="bench",
+                )
+                latencies.append(time.perf_counter() - t)
+        elapsed = time.perf_counter() - started
+        visit_figure = Figure(
+            "care-record-visit",
+            "care: record a home visit (load file + encrypted notes + commit)",
+            len(latencies) / elapsed,
+            "commands/s",
+            _spread(latencies),
+        )
+        return [open_figure, visit_figure]
+    finally:
+        app.personal.close()
+        app.close()
+
+
+def coverage(folder: Path, files: int, visits: int, queries: int) -> list[Figure]:
+    model = CareReadModel(folder / "care-coverage.sqlite3").open()
+    try:
+        stream = Stream()
+        opened_at = datetime(2026, 9, 2, tzinfo=UTC)
+        batch = [
+            FileOpened(
+                file_id=f"f{n}",
+                school_id=f"s{n % SCHOOLS}",
+                class_id=f"c{n % CLASSES}",
+                district_id=f"d{n % 6}",
+                source="school",
+                opened_at=opened_at,
+            )
+            for n in range(files)
+        ]
+        model.apply("bench", stream(*batch))
+        for start in range(0, visits, 5_000):
+            model.apply(
+                "bench",
+                stream(
+                    *(
+                        HomeVisitRecorded(
+                            file_id=f"f{(n * 7) % files}",
+                            visit_id=f"v{n}",
+                            visited_on=date(2026, 9, 2) + timedelta(days=n % 70),
+                            mode="home",
+                            visitors=2,
+                            head_teacher_went=True,
+                        )
+                        for n in range(start, min(start + 5_000, visits))
+                    )
+                ),
+            )
+        figures = []
+        for level in ("class", "school", "district"):
+            latencies = []
+            for _ in range(queries):
+                t = time.perf_counter()
+                page = model.coverage(level, today=TODAY, first=100, after=None)  # type: ignore[arg-type]
+                [CoverageFigure.from_row(row) for row in page.rows]
+                latencies.append(time.perf_counter() - t)
+            spread = _spread(latencies)
+            figures.append(
+                Figure(
+                    f"care-coverage-{level}",
+                    f"care: coverage by {level}, {files} files / {visits} visits (p50)",
+                    spread["p50"],
+                    "ms",
+                    spread,
+                )
+            )
+        raw = sqlite3.connect(folder / "care-coverage.sqlite3")
+        latencies = []
+        for _ in range(queries):
+            t = time.perf_counter()
+            raw.execute("SELECT COUNT(*) FROM files").fetchone()
+            latencies.append(time.perf_counter() - t)
+        raw.close()
+        spread = _spread(latencies)
+        figures.append(
+            Figure("care-coverage-raw-count", "raw SQLite COUNT(*) of the same files (p50)",
+                   spread["p50"], "ms", spread)  # fmt: skip
+        )
+        return figures
+    finally:
+        model.close()
