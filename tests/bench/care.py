@@ -157,8 +157,13 @@ def coverage(folder: Path, files: int, visits: int, queries: int) -> list[Figure
         raw.close()
         spread = _spread(latencies)
         figures.append(
-            Figure("care-coverage-raw-count", "raw SQLite COUNT(*) of the same files (p50)",
-                   spread["p50"], "ms", spread)  # fmt: skip
+            Figure(
+                "care-coverage-raw-count",
+                "raw SQLite COUNT(*) of the same files (p50)",
+                spread["p50"],
+                "ms",
+                spread,
+            )  # fmt: skip
         )
         return figures
     finally:
