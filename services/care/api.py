@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from services.care.application import REFERRAL_DEPARTMENTS, CareApplication
 from services.care.domain import CareFile, Category, MemberKind, TeamRole, VisitMode, VisitorRole
@@ -41,6 +41,18 @@ class OpenFile(Command):
     class_id: Code
     district_id: Code
     name: str = Field(min_length=1, max_length=100, description="The child's name.")
+    category: Category | None = Field(
+        default=None, description="The category identified at enrolment (with evidence)."
+    )
+    evidence: Text | None = None
+    review_on: date | None = None
+    lead: Account | None = Field(default=None, description="The team lead (head teacher).")
+
+    @model_validator(mode="after")
+    def _a_category_comes_with_evidence(self) -> OpenFile:
+        if self.category is not None and (self.evidence is None or self.review_on is None):
+            raise ValueError("a category needs its evidence and a review date")
+        return self
 
 
 class OpenFromIntake(Command):
@@ -186,6 +198,10 @@ def open_file(body: OpenFile, caller: Caller, key: IdempotencyKey, app: App) -> 
         class_id=body.class_id,
         district_id=body.district_id,
         name=body.name,
+        category=body.category,
+        evidence=body.evidence,
+        review_on=body.review_on,
+        lead=body.lead,
     )
 
 

@@ -135,9 +135,15 @@ class CareApplication(ServiceApplication):
         class_id: str,
         district_id: str,
         name: str,
+        category: str | None = None,
+        evidence: str | None = None,
+        review_on: date | None = None,
+        lead: str | None = None,
     ) -> dict[str, Any]:
+        """Open a file; the enrolment check's category and the head teacher may come with it."""
         file_id = uuid4()
         child = self.seal_field(file_id, "name", name)
+        evidence_token = self.seal_field(file_id, "evidence", evidence) if evidence else ""
 
         def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
             care_file = CareFile(
@@ -150,6 +156,10 @@ class CareApplication(ServiceApplication):
                 opened_by=opened_by,
                 opened_at=self.now(),
             )
+            if category is not None and review_on is not None:
+                care_file.tag(category, evidence_token, review_on, self.today())
+            if lead is not None:
+                care_file.assign(lead, "lead", "teacher", False, self.now())
             return [care_file], _changed(care_file)
 
         return self.run_command(key, decide)

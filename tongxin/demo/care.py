@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ("小明", "晓红", "子涵", "欣怡", "浩然", "梓轩", "雨桐", "思远", "佳怡", "宇航")
 CIVIL_REFERRAL_ID = "demo-civ-referral-1"
 SCREENING_RESULT_ID = "demo-hlth-screening-1"
+IN_FLIGHT = 8
 CIV_TYPE = "org.tongxin.registry.child-referred-to-care.v1"
 HLTH_TYPE = "org.tongxin.screening.screening-result-issued.v1"
 
@@ -108,7 +110,7 @@ def load(run: DemoRun) -> dict[str, Any]:
         TimeElapsedColumn(),
         console=run.console,
     ) as progress:
-        steps = len(SCHOOLS) + 3 * len(files) + sum(f.visited_days_ago is not None for f in files)
+        steps = len(SCHOOLS) + len(files) + sum(f.visited_days_ago is not None for f in files)
         task = progress.add_task("care", total=steps + 4)
 
         def step(description: str) -> None:
@@ -123,60 +125,47 @@ def load(run: DemoRun) -> dict[str, Any]:
             )
             step(f"care lead named at {school}")
         file_ids: dict[int, str] = {}
-        for f in files:
+
+        def open_and_visit(f: FilePlan) -> tuple[int, str, bool]:
+            body = {
+                "school_id": f.school_id,
+                "class_id": f.class_id,
+                "district_id": DISTRICT,
+                "name": f.name,
+                "category": f.category,
+                "evidence": "入学排查登记 identified at enrolment",
+                "review_on": (anchor_day + timedelta(days=30 + f.n % 90)).isoformat(),
+                "lead": head_teacher(f.school_id, f.class_id),
+            }
             answer = officer.send(
-                "POST",
-                f"{care_url}/files",
-                key=f"demo-care-file-{f.n}",
-                json_body={
-                    "school_id": f.school_id,
-                    "class_id": f.class_id,
-                    "district_id": DISTRICT,
-                    "name": f.name,
-                },
+                "POST", f"{care_url}/files", key=f"demo-care-file-{f.n}", json_body=body
             )
-            fid = file_ids[f.n] = str(answer["file_id"])
-            step(f"file opened at {f.school_id}")
+            fid = str(answer["file_id"])
+            if f.visited_days_ago is None:
+                return f.n, fid, False
+            day = anchor_day - timedelta(days=f.visited_days_ago)
             officer.send(
                 "POST",
-                f"{care_url}/files/{fid}/categories",
-                key=f"demo-care-tag-{f.n}",
+                f"{care_url}/files/{fid}/visits",
+                key=f"demo-care-visit-{f.n}",
                 json_body={
-                    "category": f.category,
-                    "evidence": "入学排查登记 identified at enrolment",
-                    "review_on": (anchor_day + timedelta(days=30 + f.n % 90)).isoformat(),
+                    "visited_on": day.isoformat(),
+                    "mode": "home" if f.n % 5 else "phone",
+                    "visitors": ["head-teacher", "psychology-teacher", "volunteer"][: 2 + f.n % 2],
+                    "notes": "家访记录 family visited; grandparents caring",
+                    "next_visit_on": (day + timedelta(days=60)).isoformat(),
                 },
             )
-            step("category recorded")
-            officer.send(
-                "POST",
-                f"{care_url}/files/{fid}/team",
-                key=f"demo-care-lead-of-{f.n}",
-                json_body={
-                    "account": head_teacher(f.school_id, f.class_id),
-                    "role": "lead",
-                    "kind": "teacher",
-                },
-            )
-            step("head teacher leads the team")
-            if f.visited_days_ago is not None:
-                day = anchor_day - timedelta(days=f.visited_days_ago)
-                officer.send(
-                    "POST",
-                    f"{care_url}/files/{fid}/visits",
-                    key=f"demo-care-visit-{f.n}",
-                    json_body={
-                        "visited_on": day.isoformat(),
-                        "mode": "home" if f.n % 5 else "phone",
-                        "visitors": ["head-teacher", "psychology-teacher", "volunteer"][
-                            : 2 + f.n % 2
-                        ],
-                        "notes": "家访记录 family visited; grandparents caring",
-                        "next_visit_on": (day + timedelta(days=60)).isoformat(),
-                    },
-                )
-                visited += 1
-                step("home visit recorded")
+            return f.n, fid, True
+
+        # A few commands in flight at once: each has its own key, so a retry is safe.
+        with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
+            for n, fid, was_visited in pool.map(open_and_visit, files):
+                file_ids[n] = fid
+                visited += was_visited
+                step("file opened, category and lead recorded")
+                if was_visited:
+                    step("home visit recorded")
         mentor = _volunteer_mentor(run, officer, care_url, file_ids[1])
         step("volunteer mentor assigned" if mentor else "no volunteer with a passed check")
         civ_file = _department_referral(run, care_url, "civ")
