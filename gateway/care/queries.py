@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -33,12 +33,13 @@ from gateway.core.pagination import (
 )
 from gateway.errors import bad_input, forbidden
 from services.kit.auth import Principal
+from services.kit.citytime import CITY_TIME
 
 authenticated: list[type[BasePermission]] = [Authenticated]
 
 
 def _today() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(CITY_TIME)
 
 
 def reach(

@@ -16,6 +16,7 @@ from gateway.care.queries import may_see
 from gateway.care.types import WorklistItem
 from gateway.context import Authenticated
 from gateway.core.subscriptions import changes
+from services.kit.citytime import city_day
 
 FILE_KEY = "file:"
 
@@ -42,4 +43,4 @@ class CareSubscription:
                 if row is None or not await asyncio.to_thread(may_see, readmodel, principal, row):
                     continue
                 await access.caller(info)  # Never push on an expired token.
-                yield WorklistItem.of(row, datetime.now(UTC).date())
+                yield WorklistItem.of(row, city_day(datetime.now(UTC)))

@@ -33,6 +33,7 @@ from services.care.domain import (
     intake_id,
 )
 from services.kit.application import CommandKey, ServiceApplication
+from services.kit.citytime import city_day
 from services.kit.commands import check_version
 from services.kit.errors import DomainError, NotFoundError
 from services.kit.privacy.datakeys import ERASED, Decrypted, PersonErasedError
@@ -69,7 +70,7 @@ class CareApplication(ServiceApplication):
         return self.clock()
 
     def today(self) -> date:
-        return self.now().date()
+        return city_day(self.now())
 
     # -- personal data ------------------------------------------------------------------
     def seal_field(self, file_id: UUID, field: str, value: str) -> str:

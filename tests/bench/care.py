@@ -23,6 +23,7 @@ from gateway.care.readmodel import CareReadModel
 from gateway.care.types import CoverageFigure
 from gateway.tests.support import Stream
 from services.care.application import CareApplication
+from services.kit.citytime import city_day
 from services.kit.eventstore import build_application
 from services.kit.privacy.personal import PersonalData
 from services.kit.settings import Settings
@@ -67,7 +68,7 @@ def commands(settings: Settings, files: int, visits_per_file: int) -> list[Figur
         )
         latencies = []
         started = time.perf_counter()
-        today = datetime.now(UTC).date()
+        today = city_day(datetime.now(UTC))
         for n, file_id in enumerate(opened[: max(1, files // 2)]):
             for v in range(visits_per_file):
                 t = time.perf_counter()

@@ -30,6 +30,7 @@ from services.care.main import create_service as create_care
 from services.ingest.main import create_service as create_ingest
 from services.kit import bus
 from services.kit.auth import DevIssuer
+from services.kit.citytime import city_day
 from services.kit.privacy.sealing import Jwks, SealingKeys, seal
 from services.kit.settings import Settings
 from services.kit.wire import envelope_for
@@ -190,7 +191,7 @@ async def test_a_referred_child_from_referral_to_withdrawn_consent(
     care, ingest, gateway = stack
     people = People(dev_issuer)
     app = app_of(care)
-    today = datetime.now(UTC).date()
+    today = city_day(datetime.now(UTC))
 
     # The district names the school's care lead.
     answer = await care.put(

@@ -24,6 +24,7 @@ from services.care.api import router
 from services.care.application import CareApplication
 from services.care.main import create_service
 from services.kit.auth import DevIssuer
+from services.kit.citytime import city_day
 from services.kit.settings import Settings
 from tests.support.apps import running
 
@@ -174,7 +175,7 @@ class Care:
 
     async def attempt(self, caller: str, action: str) -> httpx.Response:
         fid = self.file_id
-        today = datetime.now(UTC).date()
+        today = city_day(datetime.now(UTC))
         if action == "read":
             return await self.as_(caller, "GET", f"/files/{fid}")
         if action == "tag":
