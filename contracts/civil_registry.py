@@ -37,6 +37,10 @@ class ChildReferralDetails(BaseModel):
     name: str = Field(min_length=1, max_length=100, description="The child's name.")
     school_id: str = Field(min_length=1, max_length=64, description="The child's school.")
     class_id: str = Field(min_length=1, max_length=64, description="The child's class.")
-    district_id: str = Field(min_length=1, max_length=64, description="The school's district.")
+    district_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The school's district, for a school the city's list does not know yet.",
+    )
     category: str = Field(min_length=1, max_length=40, description="orphan, left-behind …")
     evidence: str = Field(default="", max_length=2000, description="The registry's record.")

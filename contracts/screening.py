@@ -36,6 +36,6 @@ class ScreeningDetails(BaseModel):
     name: str = Field(min_length=1, max_length=100, description="The child's name.")
     school_id: str = Field(min_length=1, max_length=64)
     class_id: str = Field(min_length=1, max_length=64)
-    district_id: str = Field(min_length=1, max_length=64)
+    district_id: str | None = Field(default=None, max_length=64)
     level: Literal["watch", "concern", "urgent"] = Field(description="The screening's finding.")
     screened_on: date

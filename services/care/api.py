@@ -15,13 +15,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field, model_validator
 
+from contracts.city import load_city
 from services.care.application import REFERRAL_DEPARTMENTS, CareApplication
 from services.care.domain import CareFile, Category, MemberKind, TeamRole, VisitMode, VisitorRole
 from services.care.policy import FIELDS, POLICY, Relation, may_open, relation, require
 from services.care.views import file_view
 from services.kit.auth import Principal
 from services.kit.commands import Command, SchoolId
-from services.kit.errors import ForbiddenError
+from services.kit.errors import DomainError, ForbiddenError
 from services.kit.http import Caller, IdempotencyKey, problems
 from services.kit.privacy.audit import Outcome
 
@@ -37,9 +38,8 @@ class NameCareLead(Command):
 
 
 class OpenFile(Command):
-    school_id: SchoolId
+    school_id: SchoolId = Field(description="One of the city's schools (its district follows).")
     class_id: Code
-    district_id: Code
     name: str = Field(min_length=1, max_length=100, description="The child's name.")
     category: Category | None = Field(
         default=None, description="The category identified at enrolment (with evidence)."
@@ -191,12 +191,15 @@ def name_care_lead(
 @router.post("/files", status_code=201, responses=NEW)
 def open_file(body: OpenFile, caller: Caller, key: IdempotencyKey, app: App) -> Any:
     may_open(caller, body.school_id, app.care_lead(body.school_id))
+    district = load_city().district_of(body.school_id)
+    if district is None:
+        raise DomainError(f"{body.school_id!r} is not one of the city's schools")
     return app.open_file(
         key,
         opened_by=caller.subject,
         school_id=body.school_id,
         class_id=body.class_id,
-        district_id=body.district_id,
+        district_id=district.code,
         name=body.name,
         category=body.category,
         evidence=body.evidence,

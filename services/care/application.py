@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 from pydantic import ValidationError
 
+from contracts.city import load_city
 from contracts.civil_registry import ChildReferralDetails, ChildReferredToCare
 from contracts.screening import ScreeningDetails, ScreeningResultIssued
 from contracts.volunteers import BackgroundCheckRecorded, VolunteerErased
@@ -484,6 +485,11 @@ class CareApplication(ServiceApplication):
             return None  # already received: a redelivery
         except NotFoundError:
             pass
+        # The city's list decides a known school's district; the sender's word, otherwise.
+        place = load_city().district_of(details.school_id)
+        district = place.code if place is not None else details.district_id
+        if district is None:
+            raise ValueError(f"school {details.school_id!r} is unknown and no district given")
         evidence = details.evidence if isinstance(details, ChildReferralDetails) else ""
         category = details.category if isinstance(details, ChildReferralDetails) else "screening"
         screening = (
@@ -502,7 +508,7 @@ class CareApplication(ServiceApplication):
             reference=reference,
             school_id=details.school_id,
             class_id=details.class_id,
-            district_id=details.district_id,
+            district_id=district,
             child_token=self.seal_field(file_id, "name", details.name),
             category=category,
             evidence_token=self.seal_field(file_id, "evidence", evidence),

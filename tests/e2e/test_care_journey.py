@@ -135,7 +135,6 @@ def referral_event(jwks: Jwks, referral_id: str) -> dict[str, Any]:
         "name": CHILD,
         "school_id": SCHOOL,
         "class_id": "g4-c1",
-        "district_id": "guangling",
         "category": "left-behind",
         "evidence": EVIDENCE,
     }
@@ -244,7 +243,7 @@ async def test_a_referred_child_from_referral_to_withdrawn_consent(
     # Eleven more children at the school, then home visits move the coverage figure.
     files = [file_id]
     for n in range(11):
-        body = {"school_id": SCHOOL, "class_id": "g5-c1", "district_id": "guangling",
+        body = {"school_id": SCHOOL, "class_id": "g5-c1",
                 "name": f"child {n}"}  # fmt: skip
         opened_file = await care.post("/files", json=body, headers=people.lead)
         assert opened_file.status_code == 201, opened_file.text
@@ -371,7 +370,7 @@ async def test_bad_input_is_a_problem_and_appends_nothing(
     people = People(dev_issuer)
     opened = await care.post(
         "/files",
-        json={"school_id": SCHOOL, "class_id": "c", "district_id": "d", "name": "n"},
+        json={"school_id": SCHOOL, "class_id": "c", "name": "n"},
         headers=people.officer,
     )
     assert opened.status_code == 201, opened.text

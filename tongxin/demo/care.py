@@ -26,7 +26,6 @@ from tongxin.demo.core import CST, Api, DemoError
 
 OFFICER_SUBJECT = "demo-care-officer"
 SCHOOLS = ("yz-dongguan-primary", "yz-meiling-primary", "yz-yucai-primary", "yz-wenhe-primary")
-DISTRICT = "guangling"
 # Files per class: the last classes are small, so their coverage cells are suppressed.
 CLASS_SIZES = (
     ("g4-c1", 14),
@@ -130,7 +129,6 @@ def load(run: DemoRun) -> dict[str, Any]:
             body = {
                 "school_id": f.school_id,
                 "class_id": f.class_id,
-                "district_id": DISTRICT,
                 "name": f.name,
                 "category": f.category,
                 "evidence": "入学排查登记 identified at enrolment",
@@ -227,7 +225,6 @@ def _department_referral(run: DemoRun, care_url: str, department: str) -> str:
             "name": "周小雨",
             "school_id": school,
             "class_id": "g4-c1",
-            "district_id": DISTRICT,
             "category": "left-behind",
             "evidence": "民政留守儿童登记 parents working in Suzhou since 2024",
         }
@@ -240,7 +237,6 @@ def _department_referral(run: DemoRun, care_url: str, department: str) -> str:
             "name": "孙浩然",
             "school_id": school,
             "class_id": "g6-c1",
-            "district_id": DISTRICT,
             "level": "concern",
             "screened_on": (anchor.date() - timedelta(days=10)).isoformat(),
         }

@@ -124,7 +124,6 @@ class Care:
             {
                 "school_id": SCHOOL,
                 "class_id": "g5-c2",
-                "district_id": "guangling",
                 "name": "李小明",
             },
         )
