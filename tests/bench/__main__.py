@@ -229,6 +229,8 @@ async def idle_step(env: Environment, sizes: Sizes) -> list[Figure]:
     from tests.bench import idle
 
     return await asyncio.to_thread(idle.measure, env.folder("idle"), sizes.idle_seconds)
+
+
 async def care_step(env: Environment, sizes: Sizes) -> list[Figure]:
     settings = env.postgres_settings("care")
     raw = await asyncio.to_thread(raw_postgres.psycopg_commits, settings, sizes.commits, 1)

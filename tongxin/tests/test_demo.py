@@ -206,16 +206,10 @@ ENDPOINTS = demo.Endpoints(
 )
 
 
-def pending_names(tmp_path: Path, platform=None) -> list[str]:
-    return [p.name for p in demo.pending(tmp_path, platform)]
-
-
 def load(tmp_path: Path, fake: FakeServices, **options) -> dict[str, dict]:
-    """The volunteers' part alone (the fake answers only its APIs)."""
     return demo.load_demo(
         ENDPOINTS,
         tmp_path,
-        only=(load_platform().process("volunteers"),),
         issuer=fake.issuer,
         console=Console(file=io.StringIO()),
         transport=httpx.MockTransport(fake),
@@ -229,7 +223,6 @@ def load(tmp_path: Path, fake: FakeServices, **options) -> dict[str, dict]:
 def test_load_goes_through_the_apis_and_marks_completion(tmp_path: Path) -> None:
     fake = FakeServices(DevIssuer(tmp_path / "keys"))
     assert [p.name for p in demo.pending(tmp_path, VOLUNTEERS)] == ["volunteers"]
-    assert "volunteers" in pending_names(tmp_path)
     loaded = load(tmp_path, fake)["volunteers"]
     assert len(loaded["volunteers"]) == len(PLAN.volunteers)
     assert len(loaded["shifts"]) == len(PLAN.shifts)
@@ -247,7 +240,6 @@ def test_load_goes_through_the_apis_and_marks_completion(tmp_path: Path) -> None
     )
     assert demo.is_loaded(tmp_path, "volunteers")
     assert demo.pending(tmp_path, VOLUNTEERS) == ()
-    assert "volunteers" not in pending_names(tmp_path)
 
 
 def test_an_interrupted_load_resumes_without_duplicates(tmp_path: Path) -> None:
@@ -267,7 +259,6 @@ def test_the_old_single_marker_means_the_volunteers_part_is_in(tmp_path: Path) -
     (tmp_path / demo.LEGACY_MARKER).write_text("{}")
     assert demo.is_loaded(tmp_path, "volunteers")
     assert demo.pending(tmp_path, VOLUNTEERS) == ()
-    assert "volunteers" not in pending_names(tmp_path)
 
 
 def with_extra_demo(name: str, module: str):
@@ -294,8 +285,7 @@ def test_a_new_service_demo_loads_on_a_state_that_has_the_volunteers(tmp_path: P
     sys.modules[module.__name__] = module
     try:
         platform = with_extra_demo("courses", module.__name__)
-        pending = tuple(p for p in demo.pending(tmp_path, platform) if p.name == "courses")
-        assert "volunteers" not in pending_names(tmp_path, platform)
+        pending = demo.pending(tmp_path, platform)
         assert [p.name for p in pending] == ["courses"]
         fake = FakeServices(DevIssuer(tmp_path / "keys"))
         endpoints = demo.Endpoints(ENDPOINTS.urls | {"courses": "http://127.0.0.1:9003"})
@@ -312,7 +302,7 @@ def test_a_new_service_demo_loads_on_a_state_that_has_the_volunteers(tmp_path: P
     assert calls == ["http://127.0.0.1:9003"]
     assert loaded["courses"]["courses"] == 3
     assert fake.requests == []  # the volunteers' part was not loaded again
-    assert "courses" not in pending_names(tmp_path, platform)
+    assert demo.pending(tmp_path, platform) == ()
 
 
 def test_every_demo_module_of_the_manifest_has_a_loader() -> None:
