@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -35,6 +35,7 @@ from services.care.domain import (
 )
 from services.kit.application import CommandKey, ServiceApplication
 from services.kit.citytime import city_day
+from services.kit.clock import Clock, SystemClock
 from services.kit.commands import check_version
 from services.kit.errors import DomainError, NotFoundError
 from services.kit.privacy.datakeys import ERASED, Decrypted, PersonErasedError
@@ -58,8 +59,8 @@ class CareApplication(ServiceApplication):
     name = "care"
     personal: PersonalData | None = None
     sealing: SealingKeys | None = None
-    # Every rule about time reads this, so that tests and demos can move the day.
-    clock: Callable[[], datetime] = staticmethod(lambda: datetime.now(UTC))
+    # Every rule about time reads the kit's clock, so that a test can move the day.
+    clock: Clock = SystemClock()
 
     @property
     def privacy(self) -> PersonalData:
@@ -68,7 +69,7 @@ class CareApplication(ServiceApplication):
         return self.personal
 
     def now(self) -> datetime:
-        return self.clock()
+        return datetime.fromtimestamp(self.clock.now(), UTC)
 
     def today(self) -> date:
         return city_day(self.now())

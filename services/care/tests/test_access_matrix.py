@@ -25,6 +25,7 @@ from services.care.application import CareApplication
 from services.care.main import create_service
 from services.kit.auth import DevIssuer
 from services.kit.citytime import city_day
+from services.kit.clock import ManualClock
 from services.kit.settings import Settings
 from tests.support.apps import running
 
@@ -160,7 +161,7 @@ class Care:
             {"reason": "fire drill injury"},
         )
         real = self.app.clock
-        self.app.clock = lambda: real() - timedelta(hours=5)  # type: ignore[method-assign]
+        self.app.clock = ManualClock(real.now() - timedelta(hours=5).total_seconds())
         try:
             await self.ok(
                 "break-glass-expired",
@@ -169,7 +170,7 @@ class Care:
                 {"reason": "old emergency"},
             )
         finally:
-            self.app.clock = real  # type: ignore[method-assign]
+            self.app.clock = real
         # fmt: skip
 
     async def attempt(self, caller: str, action: str) -> httpx.Response:
