@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contracts import checks, feeds, volunteers
+from contracts import alliance, checks, reports, volunteers
 from contracts.events import ContractEvent
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
@@ -23,6 +24,8 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     feeds.EndpointEnabled,
     feeds.MessageDelivered,
     feeds.MessageDeadLettered,
+    *reports.REPORTS,
+    *alliance.ALLIANCE_EVENTS,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}
