@@ -9,7 +9,7 @@ department. Each is measurable (`contracts.measures`), so the alliance's targets
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from contracts.events import ContractEvent, classified
 from contracts.measures import measurable
@@ -23,8 +23,8 @@ def _report_id() -> str:
     )
 
 
-def _school(required: bool = True) -> str | None:
-    kwargs = {} if required else {"default": None}
+def _school(required: bool = True) -> Any:
+    kwargs: dict[str, Any] = {} if required else {"default": None}
     return classified(
         "code",
         "The school it was for (school code).",

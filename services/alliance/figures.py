@@ -162,7 +162,9 @@ class CampaignProgress:
     lagging: list[str]
 
 
-def evaluate_campaign(ledger: Ledger, campaign: CampaignDefinition, as_of: date) -> CampaignProgress:
+def evaluate_campaign(
+    ledger: Ledger, campaign: CampaignDefinition, as_of: date
+) -> CampaignProgress:
     period = period_of(campaign.period, as_of)  # type: ignore[arg-type]
     last = min(as_of, period.ends_on)
     events, _ = _counts(ledger, campaign.counts, campaign.unit, period.starts_on, last)
@@ -175,9 +177,7 @@ def evaluate_campaign(ledger: Ledger, campaign: CampaignDefinition, as_of: date)
     return CampaignProgress(campaign.campaign_id, period, as_of, rows, lagging)
 
 
-def scorecards(
-    plan: Plan, ledger: Ledger, period: Period, as_of: date
-) -> list[dict[str, Any]]:
+def scorecards(plan: Plan, ledger: Ledger, period: Period, as_of: date) -> list[dict[str, Any]]:
     """Each department's scorecard over `period`, as it stands on `as_of`.
 
     A milestone is on time when reported done by its due date; one due in the period and
@@ -221,10 +221,10 @@ def scorecards(
         if reached is not None and reached <= min(milestone["due_on"], as_of):
             entry["milestones_on_time"] += 1
     for target in plan.targets.values():
-        task = active.get(target.task_id)
-        if task is None:
+        led = active.get(target.task_id)
+        if led is None:
             continue
-        entry = card(task["lead"])
+        entry = card(led["lead"])
         entry["targets"] += 1
         if _met_over(ledger, target, period, last):
             entry["targets_met"] += 1

@@ -156,8 +156,8 @@ class Ledger:
     """The measured facts; see the module docstring. Thread-safe, synchronous."""
 
     def __init__(self, settings: Settings) -> None:
-        self._db: _Database = _Postgres(settings) if settings.store == "postgres" else _Sqlite(
-            settings
+        self._db: _Database = (
+            _Postgres(settings) if settings.store == "postgres" else _Sqlite(settings)
         )
         with self._db.write() as cur:
             for statement in SCHEMA:
@@ -283,7 +283,19 @@ class Ledger:
                 (*event_types, first.isoformat(), last.isoformat(), limit),
             )
         return [
-            (Contribution(*(str(v) for v in r[:7]), quantity=float(r[7])), json.loads(r[8]))
+            (
+                Contribution(
+                    event_key=str(r[0]),
+                    event_type=str(r[1]),
+                    department=str(r[2]),
+                    day=str(r[3]),
+                    school=str(r[4]),
+                    district=str(r[5]),
+                    unit=str(r[6]),
+                    quantity=float(r[7]),
+                ),
+                json.loads(r[8]),
+            )
             for r in rows
         ]
 

@@ -31,7 +31,9 @@ def period_of(kind: PeriodKind, day: date) -> Period:
     first_year = day.year if day.month >= 9 else day.year - 1
     year = f"{first_year}-{first_year + 1}"
     if kind == "school-year":
-        return Period(kind, f"{year}-school-year", date(first_year, 9, 1), date(first_year + 1, 8, 31))
+        return Period(
+            kind, f"{year}-school-year", date(first_year, 9, 1), date(first_year + 1, 8, 31)
+        )
     if day.month >= 9 or day.month == 1:
         return Period(kind, f"{year}-term-1", date(first_year, 9, 1), date(first_year + 1, 1, 31))
     return Period(kind, f"{year}-term-2", date(first_year + 1, 2, 1), date(first_year + 1, 8, 31))

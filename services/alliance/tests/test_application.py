@@ -150,9 +150,7 @@ class TestThePlan:
     def test_the_plan_publishes_its_definitions(self, app: AllianceApplication) -> None:
         task_id = task(app)
         lectures_target(app, task_id)
-        published = [
-            translate(e) for _, e in _events(app) if translate(e) is not None
-        ]
+        published = [translate(e) for _, e in _events(app) if translate(e) is not None]
         types = [type(p).__name__ for p in published]
         assert types[:2] == ["TaskDefined", "TargetDefined"]
 
