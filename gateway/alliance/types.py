@@ -12,11 +12,13 @@ from gateway.alliance.readmodel import AssessmentRow, MilestoneRow, TargetRow, T
 
 @strawberry.type(description="A milestone of a key task, with its due date.")
 class Milestone:
-    id: strawberry.ID
-    title: str
+    id: strawberry.ID = strawberry.field(description="Its id.")
+    title: str = strawberry.field(description="As the city's plan words it.")
     answerable: str = strawberry.field(description="The department answerable for it.")
-    due_on: date
-    reached_on: date | None
+    due_on: date = strawberry.field(description="Due date.")
+    reached_on: date | None = strawberry.field(
+        description="When it was reported done; null while not done."
+    )
     on_time: bool | None = strawberry.field(
         description="Done by its due date; null while not done."
     )
@@ -37,10 +39,12 @@ class Milestone:
 
 @strawberry.type(description="A figure of one group (school, district, unit, department).")
 class GroupFigure:
-    group: str
+    group: str = strawberry.field(
+        description="The school, district, unit or department code ('city' for the whole city)."
+    )
     value: float | None = strawberry.field(description="Null when suppressed or not computable.")
     basis: int | None = strawberry.field(description="Events or people the value rests on.")
-    met: bool | None
+    met: bool | None = strawberry.field(description="At or above the threshold.")
     suppressed: str | None = strawberry.field(
         description='"<5", "[c]" or "[x]" when hidden so that no child is singled out.'
     )
@@ -48,28 +52,32 @@ class GroupFigure:
 
 @strawberry.type(description="The value of a target on a day.")
 class TrendPoint:
-    day: date
-    value: float | None
+    day: date = strawberry.field(description="The day.")
+    value: float | None = strawberry.field(description="The value.")
 
 
 @strawberry.type(description="A target: its definition, and its value as of a day.")
 class Target:
-    id: strawberry.ID
-    task_id: strawberry.ID
-    title: str
+    id: strawberry.ID = strawberry.field(description="Its id.")
+    task_id: strawberry.ID = strawberry.field(description="The key task it belongs to.")
+    title: str = strawberry.field(description="As the city's plan words it.")
     metric: str = strawberry.field(description="count, sum, share, coverage or rate.")
     event_types: list[str] = strawberry.field(description="The event types it counts.")
     denominator_types: list[str] = strawberry.field(description="What a ratio is taken of.")
-    group_by: str
+    group_by: str = strawberry.field(
+        description="What each group figure is per: city, district, school, unit, department."
+    )
     period_kind: str = strawberry.field(description="term, school-year or calendar-year.")
-    threshold: float
-    about_children: bool
+    threshold: float = strawberry.field(description="The value each group must reach.")
+    about_children: bool = strawberry.field(
+        description="Small cells are suppressed (fewer than five)."
+    )
     period: str | None = strawberry.field(description="The period the value runs over.")
-    as_of: date | None
+    as_of: date | None = strawberry.field(description="The day the figure is as of.")
     value: float | None = strawberry.field(description="The value over all groups.")
     met: bool | None = strawberry.field(description="Every group at or above the threshold.")
-    groups_met: int | None
-    groups: list[GroupFigure]
+    groups_met: int | None = strawberry.field(description="Groups at or above the threshold.")
+    groups: list[GroupFigure] = strawberry.field(description="The figure per group.")
     trend: list[TrendPoint] = strawberry.field(
         description="The value at weekly steps up to the day asked about."
     )
@@ -104,16 +112,18 @@ class Target:
 
 @strawberry.type(description="A key task: lead and supporting departments, milestones, targets.")
 class Task:
-    id: strawberry.ID
-    code: str
-    title: str
+    id: strawberry.ID = strawberry.field(description="Its id.")
+    code: str = strawberry.field(description="The task's code in the city's list.")
+    title: str = strawberry.field(description="As the city's plan words it.")
     action: str = strawberry.field(description="Which of the six actions it belongs to.")
     lead: str = strawberry.field(description="Lead department (code).")
     supporting: list[str] = strawberry.field(description="Supporting departments (codes).")
-    starts_on: date
-    ends_on: date
-    milestones: list[Milestone]
-    targets: list[Target]
+    starts_on: date = strawberry.field(description="First day.")
+    ends_on: date = strawberry.field(description="Last day.")
+    milestones: list[Milestone] = strawberry.field(description="Milestones, by due date.")
+    targets: list[Target] = strawberry.field(
+        description="Targets of the tasks it leads (scorecard) or of this task."
+    )
 
     @classmethod
     def of(cls, row: TaskRow, milestones: list[Milestone], targets: list[Target]) -> Task:
@@ -133,53 +143,55 @@ class Task:
 
 @strawberry.type(description="A unit's progress against its campaign quota.")
 class UnitProgress:
-    unit: str
-    done: float
-    percent_of_quota: float
+    unit: str = strawberry.field(description="The unit.")
+    done: float = strawberry.field(description="Events counted so far in the period.")
+    percent_of_quota: float = strawberry.field(description="Done as a percentage of the quota.")
 
 
 @strawberry.type(description="A campaign with a quota per unit, as of a day.")
 class Campaign:
-    id: strawberry.ID
-    task_id: strawberry.ID
-    title: str
+    id: strawberry.ID = strawberry.field(description="Its id.")
+    task_id: strawberry.ID = strawberry.field(description="The key task it belongs to.")
+    title: str = strawberry.field(description="As the city's plan words it.")
     unit: str = strawberry.field(description="What a quota is per: school, district, unit.")
-    quota: float
-    period: str
-    as_of: date
-    units: list[UnitProgress]
+    quota: float = strawberry.field(description="Each unit's quota for the period.")
+    period: str = strawberry.field(description="The period (e.g. 2026-2027-term-1).")
+    as_of: date = strawberry.field(description="The day the figure is as of.")
+    units: list[UnitProgress] = strawberry.field(description="Each unit's progress.")
     lagging: list[str] = strawberry.field(description="Units below their quota.")
 
 
 @strawberry.type(description="One department's results over a period.")
 class Scorecard:
-    department: str
-    tasks_led: int
-    tasks_supported: int
-    milestones_due: int
-    milestones_on_time: int
-    targets: int
-    targets_met: int
+    department: str = strawberry.field(description="Department code.")
+    tasks_led: int = strawberry.field(description="Key tasks it leads.")
+    tasks_supported: int = strawberry.field(description="Key tasks it supports.")
+    milestones_due: int = strawberry.field(description="Its milestones due in the period.")
+    milestones_on_time: int = strawberry.field(description="Of those, done by the due date.")
+    targets: int = strawberry.field(
+        description="Targets of the tasks it leads (scorecard) or of this task."
+    )
+    targets_met: int = strawberry.field(description="Of those, met.")
 
 
 @strawberry.type(description="Department scorecards over a period, as of a day.")
 class Scorecards:
-    period: str
-    as_of: date
-    scorecards: list[Scorecard]
+    period: str = strawberry.field(description="The period (e.g. 2026-2027-term-1).")
+    as_of: date = strawberry.field(description="The day the figure is as of.")
+    scorecards: list[Scorecard] = strawberry.field(description="One per department.")
 
 
 @strawberry.type(description="A closed assessment: the frozen scorecards and the corrected ones.")
 class Assessment:
-    id: strawberry.ID
-    period: str
-    starts_on: date
-    ends_on: date
-    closed_at: str
+    id: strawberry.ID = strawberry.field(description="Its id.")
+    period: str = strawberry.field(description="The period (e.g. 2026-2027-term-1).")
+    starts_on: date = strawberry.field(description="First day.")
+    ends_on: date = strawberry.field(description="Last day.")
+    closed_at: str = strawberry.field(description="When it was closed.")
     frozen: list[Scorecard] = strawberry.field(description="As closed; never rewritten.")
     current: list[Scorecard] = strawberry.field(description="After the latest correction.")
-    corrections: int
-    last_reason: str | None
+    corrections: int = strawberry.field(description="How many corrections followed.")
+    last_reason: str | None = strawberry.field(description="Why it was last corrected.")
 
     @classmethod
     def from_row(cls, row: AssessmentRow) -> Assessment:
@@ -199,20 +211,20 @@ class Assessment:
 @strawberry.type(description="An event behind a figure: ids, day and groups, no person.")
 class Contribution:
     event_key: str = strawberry.field(description="<source>/<CloudEvent id>.")
-    event_type: str
-    department: str
-    day: date
-    school: str
-    district: str
-    unit: str
-    quantity: float
+    event_type: str = strawberry.field(description="The CloudEvents type.")
+    department: str = strawberry.field(description="Department code.")
+    day: date = strawberry.field(description="The day.")
+    school: str = strawberry.field(description="School code ('' if none).")
+    district: str = strawberry.field(description="District code ('' if none).")
+    unit: str = strawberry.field(description="The unit.")
+    quantity: float = strawberry.field(description="What it adds to a sum (1 for a count).")
 
 
 @strawberry.type(description="A target's figure moved (pushed live).")
 class TargetMove:
-    target_id: strawberry.ID
-    period: str | None
-    value: float | None
-    groups: int | None
-    groups_met: int | None
-    moved_at: str | None
+    target_id: strawberry.ID = strawberry.field(description="The target.")
+    period: str | None = strawberry.field(description="The period (e.g. 2026-2027-term-1).")
+    value: float | None = strawberry.field(description="The value.")
+    groups: int | None = strawberry.field(description="The figure per group.")
+    groups_met: int | None = strawberry.field(description="Groups at or above the threshold.")
+    moved_at: str | None = strawberry.field(description="When the movement was recorded.")
