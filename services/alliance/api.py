@@ -21,6 +21,7 @@ from services.alliance.responses import (
     CampaignFigures,
     CampaignLaunched,
     Contributions,
+    LedgerTotals,
     MilestoneReached,
     MilestoneScheduled,
     Scorecards,
@@ -284,3 +285,10 @@ def contributions(body: ContributionsQuery, caller: Caller, app: App) -> Any:
 
 def _matches(facets: dict[str, str], where: dict[str, str]) -> bool:
     return all(facets.get(k) == v for k, v in where.items())
+
+
+@router.post("/figures/ledger", response_model=LedgerTotals)
+def ledger_totals(body: AsOf, caller: Caller, app: App) -> Any:
+    POLICY.authorize(caller, "read-figures")
+    as_of = body.as_of or clock.today()
+    return {"as_of": as_of.isoformat(), "events": app.ledger.totals(as_of)}

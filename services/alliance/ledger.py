@@ -299,6 +299,16 @@ class Ledger:
             for r in rows
         ]
 
+    def totals(self, last: date) -> dict[str, int]:
+        """Events kept per event type, up to a day."""
+        with self._db.read() as cur:
+            rows = cur.rows(
+                "SELECT event_type, SUM(events) FROM ledger_daily WHERE day <= ?"
+                " GROUP BY event_type ORDER BY event_type",
+                (last.isoformat(),),
+            )
+        return {str(r[0]): int(r[1]) for r in rows}
+
     def checksum(self) -> str:
         """A digest of the buckets and facts: equal after a rebuild from the same streams."""
         digest = hashlib.sha256()

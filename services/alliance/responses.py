@@ -130,3 +130,8 @@ class Contributions(Answer):
     target_id: str
     as_of: str
     events: list[ContributionView]
+
+
+class LedgerTotals(Answer):
+    as_of: str
+    events: dict[str, int] = Field(description="Measured events kept, per event type.")
