@@ -38,7 +38,7 @@ def _school(required: bool = True) -> Any:
 def _district() -> str:
     return classified(
         "code",
-        "The district or county-level unit (e.g. hanjiang).",
+        "The district or county-level unit (its GB/T 2260 code, contracts/city.json).",
         min_length=1,
         max_length=64,
         pattern=r"^[a-z0-9-]+$",

@@ -8,9 +8,11 @@ a `measurable` declaration on its contract events, never a change here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
-from contracts.measures import measure_of
+from contracts.city import City, load_city
+from contracts.measures import Fact, measure_of
 from contracts.platform import load_platform
 from services.alliance.application import AllianceApplication
 from services.alliance.ledger import Measured
@@ -21,8 +23,10 @@ from services.kit.runtime import Reaction
 class MeasuredFacts:
     """A boundary's measurable events, into the alliance's ledger (see the module doc)."""
 
-    def __init__(self, app: AllianceApplication) -> None:
+    def __init__(self, app: AllianceApplication, city: City | None = None) -> None:
         self.app = app
+        # By school id, looked up once per event on the catch-up path.
+        self.districts = {s.id: s.district for s in (city or load_city()).schools}
 
     def position(self, consumer: str) -> int:
         return self.app.ledger.position(consumer)
@@ -42,10 +46,18 @@ class MeasuredFacts:
                     event_key=f"{envelope.source}/{envelope.id}",
                     event_type=type(data).event_type(),
                     department=envelope.department,
-                    fact=measure.fact_of(data),
+                    fact=self._placed(measure.fact_of(data)),
                 )
             )
         self.app.measured(consumer, events[-1].stream_seq, measured)
+
+    def _placed(self, fact: Fact) -> Fact:
+        """A fact naming a school but no district is counted in the school's district
+        (contracts/city.json): services record school ids only."""
+        if fact.district is not None or fact.school is None:
+            return fact
+        district = self.districts.get(fact.school)
+        return fact if district is None else dataclasses.replace(fact, district=district)
 
 
 def consumer_name(subjects: str) -> str:

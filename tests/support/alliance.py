@@ -11,7 +11,7 @@ from contracts.events import ContractEvent
 from services.kit.auth import DevIssuer
 
 SCHOOL = "yz-dongguan-primary"
-DISTRICT = "guangling"
+DISTRICT = "321002"  # Guangling (contracts/city.json)
 
 # One valid report of each department system, on a given day (data without the day field).
 SAMPLES: dict[type[ContractEvent], tuple[str, dict[str, Any]]] = {

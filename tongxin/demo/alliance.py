@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from contracts import checks, reports, volunteers
+from contracts.city import load_city
 from services.alliance.default_tasks import DEFAULT_TASKS
 from services.alliance.periods import Period, period_of
 from tongxin.demo import DemoRun
@@ -24,16 +25,10 @@ from tongxin.demo.core import CST, Api, DemoError, publish_department_events
 
 ADMIN_SUBJECT = "demo-alliance-admin"
 
-# The volunteers' demo schools, with the district each is in, and two more schools.
-SCHOOLS: dict[str, str] = {
-    "yz-dongguan-primary": "guangling",
-    "yz-meiling-primary": "guangling",
-    "yz-yucai-primary": "hanjiang",
-    "yz-wenhe-primary": "hanjiang",
-    "yz-jiangdu-middle": "jiangdu",
-    "yz-gaoyou-primary": "gaoyou",
-}
-COMMUNITIES = {"wanfu": "guangling", "shuangqiao": "hanjiang", "xiannv": "jiangdu"}
+# The city's schools (contracts/city.json), each in its district.
+SCHOOLS: dict[str, str] = {school.id: school.district for school in load_city().schools}
+# Communities (社区) where the Women's Federation and Civil Affairs work, by district code.
+COMMUNITIES = {"wanfu": "321002", "shuangqiao": "321003", "xiannv": "321012"}
 
 
 @dataclass(frozen=True)
