@@ -109,8 +109,9 @@ def _values(
         chosen: dict[str, float] = (
             {k: float(v) for k, v in events.items()} if target.metric == "count" else quantity
         )
-        total = sum(chosen.values()) if chosen else None
-        return dict(chosen.items()), dict(events), total
+        # Sums of hours or yuan: rounded, so that float noise never reads as a figure.
+        total = round(sum(chosen.values()), 4) if chosen else None
+        return {k: round(v, 4) for k, v in chosen.items()}, dict(events), total
     assert target.denominator is not None
     if target.metric == "coverage":
         reached, reached_all = _subjects(ledger, target.numerator, group, first, last)
