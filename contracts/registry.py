@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from contracts import checks, feeds, volunteers
-from contracts import alliance, checks, reports, volunteers
+from contracts import alliance, checks, feeds, reports, volunteers
 from contracts.events import ContractEvent
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
