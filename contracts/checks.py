@@ -8,8 +8,10 @@ from typing import Literal
 from pydantic import model_validator
 
 from contracts.events import ContractEvent, classified
+from contracts.measures import measurable
 
 
+@measurable(at="completed_at", subject="volunteer_id", facets=("outcome",))
 class BackgroundCheckCompleted(ContractEvent):
     """Public security finished a background check of a person working with children."""
 

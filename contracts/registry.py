@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from contracts import care, checks, civil_registry, feeds, screening, volunteers
+from contracts import (
+    alliance,
+    care,
+    checks,
+    civil_registry,
+    feeds,
+    reports,
+    screening,
+    volunteers,
+)
 from contracts.events import ContractEvent
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
@@ -35,6 +44,8 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     care.ReferralChanged,
     civil_registry.ChildReferredToCare,
     screening.ScreeningResultIssued,
+    *reports.REPORTS,
+    *alliance.ALLIANCE_EVENTS,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from contracts.events import ContractEvent, classified
+from contracts.measures import measurable
 
 VolunteerKind = Literal["parent", "five-elders", "youth", "teacher", "professional"]
 PostKind = Literal["safety-post", "library", "after-school", "lecture"]
@@ -82,6 +83,7 @@ class BackgroundCheckRecorded(_VolunteersEvent):
     expires_on: date | None = classified("time", "Last day a pass is valid.", default=None)
 
 
+@measurable(at="starts_at", school="school_id", facets=("post", "child_facing"))
 class ShiftPublished(_VolunteersEvent):
     """A post or shift at a school was opened for volunteers."""
 
@@ -125,6 +127,7 @@ class VolunteerCheckedIn(_VolunteersEvent):
     at: datetime = classified("time", "Arrival time.")
 
 
+@measurable(at="at", school="school_id", subject="volunteer_id", quantity="hours")
 class VolunteerCheckedOut(_VolunteersEvent):
     """A volunteer left a shift; the hours are credited."""
 

@@ -1,0 +1,1 @@
+"""The alliance service: key tasks, targets measured from every boundary, assessment."""

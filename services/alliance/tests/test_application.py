@@ -1,0 +1,260 @@
+"""The alliance application on a real SQLite store: the plan's rules, the ledger counting
+each event once, figures as of a day, assessments frozen and corrected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts import reports
+from contracts.measures import measure_of
+from services.alliance.application import AllianceApplication
+from services.alliance.domain import (
+    AlreadyClosedError,
+    MilestoneBeforeStartError,
+    NotMeasurableError,
+    PeriodNotOverError,
+    Selection,
+    ThresholdOutOfRangeError,
+    UnknownEventTypeError,
+)
+from services.alliance.figures import evaluate_campaign, evaluate_target
+from services.alliance.integration import translate
+from services.alliance.ledger import Measured
+from services.alliance.periods import parse_label, period_of
+from services.kit.eventstore import build_application
+from services.kit.settings import Settings
+
+LECTURE = reports.LegalLectureGiven.event_type()
+DRILL = reports.SafetyDrillSupervised.event_type()
+LAST_TERM = "2025-2026-term-2"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[AllianceApplication]:
+    application = build_application(AllianceApplication, Settings(state_dir=tmp_path), "alliance")
+    yield application
+    application.close()
+
+
+def task(app: AllianceApplication, **changes: Any) -> str:
+    fields: dict[str, Any] = {
+        "code": "T03",
+        "title": "Parent-child curriculum",
+        "action": "curriculum",
+        "lead": "edu",
+        "supporting": ["jus", "wf"],
+        "starts_on": date(2025, 9, 1),
+        "ends_on": date(2027, 8, 31),
+    } | changes
+    return str(app.define_task(None, **fields)["task_id"])
+
+
+def lectures_target(app: AllianceApplication, task_id: str, threshold: float = 2) -> str:
+    return str(
+        app.define_target(
+            None,
+            task_id=task_id,
+            title="Each school at least two legal lectures a term",
+            metric="count",
+            numerator=Selection((LECTURE,)),
+            denominator=None,
+            group_by="school",
+            threshold=threshold,
+            period="term",
+            about_children=False,
+        )["target_id"]
+    )
+
+
+def lecture(seq: int, school: str, held_on: date, consumer: str = "c-legal") -> Measured:
+    event = reports.LegalLectureGiven(
+        report_id=f"r{seq}",
+        school_id=school,
+        district_id="hanjiang",
+        held_on=held_on,
+        audience="families",
+        attendance=120,
+    )
+    measure = measure_of(type(event))
+    assert measure is not None
+    return Measured(consumer, seq, f"jus/{seq}", LECTURE, "jus", measure.fact_of(event))
+
+
+class TestThePlan:
+    def test_a_milestone_due_before_its_task_starts_is_refused(
+        self, app: AllianceApplication
+    ) -> None:
+        task_id = task(app, starts_on=date(2026, 9, 1))
+        version = app.plan().version
+        with pytest.raises(MilestoneBeforeStartError):
+            app.schedule_milestone(
+                None, task_id, title="Early", answerable="edu", due_on=date(2026, 8, 1)
+            )
+        assert app.plan().version == version
+
+    def test_a_target_over_an_event_type_that_does_not_exist_is_refused(
+        self, app: AllianceApplication
+    ) -> None:
+        task_id = task(app)
+        with pytest.raises(UnknownEventTypeError):
+            app.define_target(
+                None,
+                task_id=task_id,
+                title="x",
+                metric="count",
+                numerator=Selection(("org.tongxin.care.home-visit-made.v9",)),
+                denominator=None,
+                group_by="city",
+                threshold=1,
+                period="term",
+                about_children=False,
+            )
+
+    def test_a_type_without_a_measure_is_refused(self, app: AllianceApplication) -> None:
+        task_id = task(app)
+        with pytest.raises(NotMeasurableError):
+            app.define_target(
+                None,
+                task_id=task_id,
+                title="x",
+                metric="count",
+                numerator=Selection(("org.tongxin.volunteers.volunteer-registered.v2",)),
+                denominator=None,
+                group_by="city",
+                threshold=1,
+                period="term",
+                about_children=False,
+            )
+
+    def test_a_share_threshold_above_100_is_refused(self, app: AllianceApplication) -> None:
+        task_id = task(app)
+        with pytest.raises(ThresholdOutOfRangeError):
+            app.define_target(
+                None,
+                task_id=task_id,
+                title="x",
+                metric="share",
+                numerator=Selection((DRILL,), {"kind": "fire"}),
+                denominator=Selection((DRILL,)),
+                group_by="city",
+                threshold=120,
+                period="term",
+                about_children=False,
+            )
+
+    def test_the_plan_publishes_its_definitions(self, app: AllianceApplication) -> None:
+        task_id = task(app)
+        lectures_target(app, task_id)
+        published = [translate(e) for _, e in _events(app) if translate(e) is not None]
+        types = [type(p).__name__ for p in published]
+        assert types[:2] == ["TaskDefined", "TargetDefined"]
+
+
+def _events(app: AllianceApplication) -> list[tuple[int, Any]]:
+    return [
+        (n.id, app.mapper.to_domain_event(n))
+        for n in app.recorder.select_notifications(start=0, limit=1000)
+    ]
+
+
+class TestTheLedger:
+    def test_each_event_counts_once_and_a_redelivery_changes_nothing(
+        self, app: AllianceApplication
+    ) -> None:
+        task_id = task(app)
+        target_id = lectures_target(app, task_id)
+        target = app.plan().targets[target_id]
+        day = date(2026, 10, 10)
+        app.measured("c-legal", 2, [lecture(1, "s1", day), lecture(2, "s1", day)])
+        before = app.ledger.checksum()
+        # The same batch again, and the same events under later positions.
+        app.measured("c-legal", 2, [lecture(1, "s1", day), lecture(2, "s1", day)])
+        app.measured("c-legal", 4, [lecture(1, "s1", day, "c-legal"), lecture(2, "s1", day)])
+        assert app.ledger.checksum() == before
+        value = evaluate_target(app.ledger, target, date(2026, 11, 1))
+        assert value.value == 2 and value.met
+
+    def test_as_of_a_day_counts_what_happened_up_to_that_day(
+        self, app: AllianceApplication
+    ) -> None:
+        target_id = lectures_target(app, task(app))
+        target = app.plan().targets[target_id]
+        app.measured(
+            "c-legal",
+            3,
+            [
+                lecture(1, "s1", date(2026, 9, 10)),
+                lecture(2, "s2", date(2026, 10, 10)),
+                lecture(3, "s1", date(2026, 11, 10)),
+            ],
+        )
+        assert evaluate_target(app.ledger, target, date(2026, 9, 30)).value == 1
+        assert evaluate_target(app.ledger, target, date(2026, 11, 30)).value == 3
+        # The term before counts nothing of this one.
+        assert evaluate_target(app.ledger, target, date(2026, 8, 31)).value is None
+
+    def test_a_rebuilt_ledger_is_identical(self, app: AllianceApplication) -> None:
+        batch = [lecture(n, f"s{n % 3}", date(2026, 10, n)) for n in range(1, 20)]
+        app.measured("c-legal", 19, batch)
+        before = app.ledger.checksum()
+        app.ledger.reset()
+        assert app.ledger.position("c-legal") == 0
+        app.measured("c-legal", 19, batch)
+        assert app.ledger.checksum() == before
+
+    def test_campaign_lists_the_lagging_units(self, app: AllianceApplication) -> None:
+        task_id = task(app)
+        campaign_id = app.launch_campaign(
+            None,
+            task_id=task_id,
+            title="A hundred lectures",
+            counts=Selection((LECTURE,)),
+            unit="school",
+            units=("s1", "s2", "s3"),
+            quota=2,
+            period="term",
+        )["campaign_id"]
+        app.measured(
+            "c-legal",
+            3,
+            [lecture(1, "s1", date(2026, 10, 1)), lecture(2, "s1", date(2026, 10, 2)),
+             lecture(3, "s2", date(2026, 10, 3))],
+        )  # fmt: skip
+        progress = evaluate_campaign(
+            app.ledger, app.plan().campaigns[campaign_id], date(2026, 11, 1)
+        )
+        assert progress.lagging == ["s2", "s3"]
+        assert progress.units[0] == ("s1", 2.0, 100.0)
+
+
+class TestAssessment:
+    def test_closed_once_frozen_and_corrected_as_a_correction(
+        self, app: AllianceApplication
+    ) -> None:
+        task_id = task(app, lead="jus", supporting=["edu"])
+        lectures_target(app, task_id, threshold=2)
+        last_term = parse_label(LAST_TERM)
+        app.measured("c-legal", 1, [lecture(1, "s1", date(2026, 3, 1))])
+        closed = app.close_assessment(None, last_term)
+        jus = next(c for c in closed["scorecards"] if c["department"] == "jus")
+        assert (jus["targets"], jus["targets_met"]) == (1, 0)
+        with pytest.raises(AlreadyClosedError):
+            app.close_assessment(None, last_term)
+        # A late report for that term arrives: the correction shows it, the frozen one stays.
+        app.measured("c-legal", 2, [lecture(2, "s1", date(2026, 4, 1))])
+        corrected = app.correct_assessment(None, last_term, reason="late report")
+        assert corrected["corrected"] and corrected["correction"] == 1
+        jus = next(c for c in corrected["scorecards"] if c["department"] == "jus")
+        assert jus["targets_met"] == 1
+        assessment = app.assessment(LAST_TERM)
+        frozen = next(c for c in assessment.scorecards if c["department"] == "jus")
+        assert frozen["targets_met"] == 0
+
+    def test_a_period_not_yet_over_is_not_closed(self, app: AllianceApplication) -> None:
+        with pytest.raises(PeriodNotOverError):
+            app.close_assessment(None, period_of("term", date.today()))
