@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts import care, checks, civil_registry, feeds, screening, volunteers
+from contracts import care, checks, civil_registry, courses, feeds, guidance, screening, volunteers
 from contracts.events import ContractEvent
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
@@ -35,6 +35,22 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     care.ReferralChanged,
     civil_registry.ChildReferredToCare,
     screening.ScreeningResultIssued,
+    courses.ParentSchoolRegistered,
+    courses.TenHaveEvidenceRecorded,
+    courses.ParentSchoolInspected,
+    courses.CoursePublished,
+    courses.CourseRetired,
+    courses.SessionScheduled,
+    courses.SessionPlaceTaken,
+    courses.SessionWaitlisted,
+    courses.SessionRegistrationCancelled,
+    courses.SessionAttended,
+    courses.ParentEnrolled,
+    courses.RankingConsentChanged,
+    courses.ParentErased,
+    courses.PointsAwarded,
+    courses.PointsRulesChanged,
+    guidance.CommunityParentSchoolInspected,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}

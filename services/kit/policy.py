@@ -27,6 +27,7 @@ from services.kit.scope import covers_school
 __all__ = ["Grant", "Policy", "Rule"]
 
 School = str | None | Callable[[], str | None]
+SELF_SERVICE_ROLES = ("volunteer", "parent")
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ class Policy:
         rule = self.rules[action]
         if caller.role in rule.open_to:
             return True
-        if rule.self_service and caller.role == "volunteer" and caller.subject == volunteer_id:
+        # A person acting for themself: a volunteer, or a parent (courses), named by id.
+        if rule.self_service and caller.role in SELF_SERVICE_ROLES and caller.subject == volunteer_id:
             return True
         if caller.role not in rule.staff:
             raise ForbiddenError(f"role {caller.role!r} may not {action}")
