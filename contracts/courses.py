@@ -55,7 +55,9 @@ class ParentSchoolRegistered(_CoursesEvent):
     parent_school_id: str = classified("id", "Parent school id (UUID).")
     name: str = classified("public-text", "The parent school's public name.")
     level: Level = classified("code", "city-county, school, community or online.")
-    host_kind: HostKind = classified("code", "What hosts it: district, school, community, platform.")
+    host_kind: HostKind = classified(
+        "code", "What hosts it: district, school, community, platform."
+    )
     host_id: str = classified("code", "The host's code (a district, school or community code).")
     district: str = classified("code", "District or county-level unit it belongs to.")
     registered_at: datetime = classified("time", "When it was registered.")

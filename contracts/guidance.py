@@ -24,7 +24,9 @@ class CommunityParentSchoolInspected(ContractEvent):
     event_name = "community-parent-school-inspected"
     inspection_id: str = classified("id", "The inspection's id.", min_length=1, max_length=100)
     parent_school_id: str = classified(
-        "id", "The parent school (UUID, as registered in the courses service).", pattern=UUID_PATTERN
+        "id",
+        "The parent school (UUID, as registered in the courses service).",
+        pattern=UUID_PATTERN,
     )
     verified: list[TenHave] = classified("code", "Items verified.", max_length=10)
     rejected: list[TenHave] = classified("code", "Items found wanting.", max_length=10)

@@ -176,9 +176,7 @@ def _parent_school_of(app: CoursesApplication, parent_id: UUID) -> Callable[[], 
     return lambda: app.parent(parent_id).school_id
 
 
-@router.post(
-    "/parent-schools", status_code=201, response_model=ParentSchoolChanged, responses=NEW
-)
+@router.post("/parent-schools", status_code=201, response_model=ParentSchoolChanged, responses=NEW)
 def register_parent_school(
     body: RegisterParentSchool, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
@@ -209,15 +207,13 @@ def inspect(
     return app.inspect(
         key,
         parent_school_id,
-        dict(body.verdicts),
+        {str(item): verdict for item, verdict in body.verdicts.items()},
         body.inspected_on,
         caller.department or "",
     )
 
 
-@router.get(
-    "/parent-schools/{parent_school_id}", response_model=ParentSchoolView, responses=READ
-)
+@router.get("/parent-schools/{parent_school_id}", response_model=ParentSchoolView, responses=READ)
 def get_parent_school(parent_school_id: UUID, caller: Caller, app: App) -> Any:
     POLICY.authorize(caller, "record-evidence", school=_host_school(app, parent_school_id))
     return parent_school_view(app.parent_school(parent_school_id), app)
@@ -261,7 +257,9 @@ def get_session(session_id: UUID, caller: Caller, app: App) -> Any:
     return session_view(app.session(session_id))
 
 
-@router.post("/sessions/{session_id}/registrations", response_model=Registration, responses=EXISTING)
+@router.post(
+    "/sessions/{session_id}/registrations", response_model=Registration, responses=EXISTING
+)
 def register(
     session_id: UUID, body: Register, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
@@ -274,7 +272,9 @@ def register(
     return app.register(key, session_id, body.parent_id, body.expected_version)
 
 
-@router.post("/sessions/{session_id}/cancellations", response_model=Cancellation, responses=EXISTING)
+@router.post(
+    "/sessions/{session_id}/cancellations", response_model=Cancellation, responses=EXISTING
+)
 def cancel_registration(
     session_id: UUID, body: Register, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
@@ -299,7 +299,9 @@ def enrol_parent(body: EnrolParent, caller: Caller, key: IdempotencyKey, app: Ap
     return app.enrol_parent(key, **body.model_dump())
 
 
-@router.put("/parents/{parent_id}/ranking-consent", response_model=ParentChanged, responses=EXISTING)
+@router.put(
+    "/parents/{parent_id}/ranking-consent", response_model=ParentChanged, responses=EXISTING
+)
 def consent_to_ranking(
     parent_id: UUID, body: RankingConsent, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
@@ -317,7 +319,10 @@ def submit_homework(
     parent_id: UUID, body: Homework, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
     POLICY.authorize(
-        caller, "submit-homework", school=_parent_school_of(app, parent_id), volunteer_id=str(parent_id)
+        caller,
+        "submit-homework",
+        school=_parent_school_of(app, parent_id),
+        volunteer_id=str(parent_id),
     )
     return app.submit_homework(key, parent_id, body.course_id)
 

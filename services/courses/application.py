@@ -13,11 +13,6 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 
 from contracts.guidance import CommunityParentSchoolInspected
-from services.kit.application import CommandKey, Decision, ServiceApplication
-from services.kit.commands import check_version
-from services.kit.errors import DomainError, NotFoundError, StaleVersionError
-from services.kit.privacy.datakeys import ERASED, Decrypted, PersonErasedError, is_token
-from services.kit.privacy.personal import PersonalData, PersonErasedProblem
 from services.courses.domain import (
     POINTS_RULES_ID,
     Course,
@@ -27,6 +22,11 @@ from services.courses.domain import (
     PointsRules,
     Session,
 )
+from services.kit.application import CommandKey, Decision, ServiceApplication
+from services.kit.commands import check_version
+from services.kit.errors import DomainError, NotFoundError, StaleVersionError
+from services.kit.privacy.datakeys import ERASED, Decrypted, PersonErasedError, is_token
+from services.kit.privacy.personal import PersonalData, PersonErasedProblem
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class CoursesApplication(ServiceApplication):
 
     def points_rules(self) -> PointsRules | None:
         try:
-            return self.get(POINTS_RULES_ID, PointsRules)  # type: ignore[no-any-return]
+            return self.get(POINTS_RULES_ID, PointsRules)
         except NotFoundError:
             return None
 
@@ -98,7 +98,9 @@ class CoursesApplication(ServiceApplication):
     def name_of(self, parent: Parent) -> Decrypted:
         if parent.erased or not is_token(parent.name_token):
             return ERASED
-        return self.privacy.keys.decrypt(parent.name_token, field=NAME_FIELD, person_id=str(parent.id))
+        return self.privacy.keys.decrypt(
+            parent.name_token, field=NAME_FIELD, person_id=str(parent.id)
+        )
 
     # Parent schools.
     def register_parent_school(self, key: CommandKey | None, **fields: Any) -> dict[str, Any]:
@@ -383,9 +385,8 @@ class CoursesApplication(ServiceApplication):
                     school = self.parent_school(school_id)
                 if school.level != "community":
                     raise NotCommunityParentSchoolError("not a community parent school")
-                verdicts = dict.fromkeys(inspection.verified, "verified") | dict.fromkeys(
-                    inspection.rejected, "rejected"
-                )
+                verdicts: dict[str, str] = {item: "verified" for item in inspection.verified}
+                verdicts |= {item: "rejected" for item in inspection.rejected}
                 school.inspect(
                     inspection_id=inspection.inspection_id,
                     verdicts=verdicts,
@@ -404,4 +405,3 @@ class CoursesApplication(ServiceApplication):
             touched[school_id] = school
         aggregates: list[Aggregate] = list(touched.values())
         self.save_tracked(Tracking(consumer, position), *aggregates)
-

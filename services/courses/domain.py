@@ -130,7 +130,9 @@ class ParentSchool(Aggregate):
             raise DomainError("an inspection gives a verdict on at least one item")
         if inspected_on > today:
             raise InvalidTimeError("an inspection cannot take place in the future")
-        missing = sorted(i for i, v in verdicts.items() if v == "verified" and i not in self.evidence)
+        missing = sorted(
+            i for i, v in verdicts.items() if v == "verified" and i not in self.evidence
+        )
         if missing:
             raise EvidenceMissingError(f"no evidence on file for: {', '.join(missing)}")
         after = self.verdicts | {

@@ -108,7 +108,11 @@ class Policy:
         if caller.role in rule.open_to:
             return True
         # A person acting for themself: a volunteer, or a parent (courses), named by id.
-        if rule.self_service and caller.role in SELF_SERVICE_ROLES and caller.subject == volunteer_id:
+        if (
+            rule.self_service
+            and caller.role in SELF_SERVICE_ROLES
+            and caller.subject == volunteer_id
+        ):
             return True
         if caller.role not in rule.staff:
             raise ForbiddenError(f"role {caller.role!r} may not {action}")
