@@ -20,7 +20,7 @@ READS = Policy(
     rules={
         "read-catalogue": Rule(open_to=ROLES),
         "read-figures": Rule(open_to=ROLES),
-        "read-points": Rule(staff=STAFF, self_service=True),
+        "read-points": Rule(staff=STAFF, self_service=True, self_role="parent"),
         "read-ranking-ids": Rule(staff=STAFF),
     },
 )

@@ -47,10 +47,11 @@ def _inspected(e: Any) -> ContractEvent:
     )
 
 
-def _course(e: Any, revision: int) -> ContractEvent:
+def _course_published(e: Any) -> ContractEvent:
+    # The first publication has no revision field: it is revision 1. A revision carries its own.
     return published.CoursePublished(
         course_id=str(e.originator_id),
-        revision=revision,
+        revision=getattr(e, "revision", 1),
         title=e.title,
         problem=e.problem,
         stages=e.stages,
@@ -163,8 +164,8 @@ TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "ParentSchool.Registered": _school_registered,
     "ParentSchool.EvidenceRecorded": _evidence,
     "ParentSchool.Inspected": _inspected,
-    "Course.Published": lambda e: _course(e, 1),
-    "Course.Revised": lambda e: _course(e, e.revision),
+    "Course.Published": _course_published,
+    "Course.Revised": _course_published,
     "Course.Retired": _retired,
     "Session.Scheduled": _scheduled,
     "Session.PlaceTaken": _place_taken,
