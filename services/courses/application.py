@@ -106,7 +106,7 @@ class CoursesApplication(ServiceApplication):
     def register_parent_school(self, key: CommandKey | None, **fields: Any) -> dict[str, Any]:
         def decide() -> Decision:
             school = ParentSchool(registered_at=self.clock(), **fields)
-            return [school], {"parent_school_id": str(school.id), "version": school.version}
+            return [school], self._school_response(school)
 
         return self.run_command(key, decide)
 
