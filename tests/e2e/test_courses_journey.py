@@ -252,9 +252,7 @@ class TestCoursesJourney:
         promoted = []
         for parent_id in placed[:3]:
             cancelled = await ok(
-                courses.post(
-                    f"/sessions/{session_id}/cancellations", json={"parent_id": parent_id}
-                )
+                courses.post(f"/sessions/{session_id}/cancellations", json={"parent_id": parent_id})
             )
             promoted.append(cancelled["promoted_parent_id"])
         assert promoted == [a["parent_id"] for a in waiting[:3]]
@@ -271,9 +269,7 @@ class TestCoursesJourney:
             )
             assert answer["points"] == 10
         top = attending[0]
-        homework = await ok(
-            courses.post(f"/parents/{top}/homework", json={"course_id": course_id})
-        )
+        homework = await ok(courses.post(f"/parents/{top}/homework", json={"course_id": course_id}))
         assert homework["points_earned"] == 3 and homework["points"] == 13
 
         # GraphQL: the parent school, the session's places, the parent's points and rank.
@@ -312,7 +308,12 @@ class TestCoursesJourney:
         }
         ranked = [e["node"] for e in data["ranking"]["edges"]]
         assert len(ranked) == 20
-        assert ranked[0] == {"rank": 1, "points": 13, "parentId": None, "name": _name_of(top, parents)}
+        assert ranked[0] == {
+            "rank": 1,
+            "points": 13,
+            "parentId": None,
+            "name": _name_of(top, parents),
+        }
         assert {(r["rank"], r["points"]) for r in ranked[1:]} == {(2, 10)}
         # The dashboard sees names only of parents who opted in, and no ids at all.
         assert all(r["parentId"] is None for r in ranked)
@@ -476,3 +477,102 @@ def _name_of(parent_id: str, parents: list[str]) -> str | None:
     n = parents.index(parent_id)
     return f"家长 Parent {n:03d}" if n < 10 else None
 
+
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    if code is not None:
+        assert body["code"] == code, body
+
+
+class TestBadInputChangesNothing:
+    async def test_every_command_refuses_bad_input_with_a_problem_and_appends_nothing(
+        self, courses: httpx.AsyncClient, clock: Clock, gateway: httpx.AsyncClient
+    ) -> None:
+        school_id = await parent_school(courses)
+        course_id = await course(courses)
+        starts_at = clock.now + timedelta(days=1)
+        session_id = await session(courses, course_id, starts_at, school_id=school_id)
+        parent_id = await enrol(courses, 1, opted_in=False)
+        version = (await ok(courses.post("/courses", json=COURSE), 201))["version"]
+        good = {
+            "course_id": course_id,
+            "mode": "in-person",
+            "parent_school_id": school_id,
+            "school_id": SCHOOL,
+            "district": DISTRICT,
+            "lecturer_kind": "volunteer",
+            "lecturer_id": LECTURER,
+            "starts_at": starts_at.isoformat(),
+            "ends_at": (starts_at + timedelta(hours=2)).isoformat(),
+            "capacity": 10,
+        }
+        before_start = (starts_at - timedelta(hours=1)).isoformat()
+        refused: list[tuple[str, str, dict[str, Any], int, str | None]] = [
+            ("POST", "/sessions", good | {"capacity": 0}, 422, None),
+            ("POST", "/sessions", good | {"ends_at": before_start}, 422, "invalid-time"),
+            ("POST", "/sessions", good | {"lecturer_kind": "celebrity"}, 422, None),
+            ("POST", "/courses", COURSE | {"themes": ["astrology"]}, 422, None),
+            ("POST", "/courses", COURSE | {"steps": COURSE["steps"][:4]}, 422, None),
+            (
+                "PUT",
+                f"/courses/{course_id}",
+                COURSE | {"expected_version": version + 5},
+                409,
+                "stale-version",
+            ),
+            (
+                "POST",
+                f"/parent-schools/{school_id}/inspections",
+                {"verdicts": {"signage": "verified"}, "inspected_on": "2026-09-01"},
+                422,
+                "evidence-missing",
+            ),
+            (
+                "POST",
+                f"/parent-schools/{school_id}/evidence",
+                {"item": "sofas", "document_ref": "d1", "dated": "2026-09-01"},
+                422,
+                None,
+            ),
+            (
+                "POST",
+                f"/sessions/{session_id}/attendance",
+                {"parent_id": parent_id},
+                409,
+                "not-registered",
+            ),
+            (
+                "PUT",
+                "/points-rules",
+                {"attendance": -1, "online_completion": 1, "homework": 1},
+                422,
+                None,
+            ),
+        ]
+        for method, path, body, status, code in refused:
+            before = head(courses)
+            assert_problem(await courses.request(method, path, json=body), status, code)
+            assert head(courses) == before, (method, path)
+
+        # Registration for a session that has started (the clock moves past its start).
+        clock.now = starts_at + timedelta(minutes=1)
+        before = head(courses)
+        late = await courses.post(
+            f"/sessions/{session_id}/registrations", json={"parent_id": parent_id}
+        )
+        assert_problem(late, 422, "registration-closed")
+        assert head(courses) == before
+
+        # GraphQL: an unknown theme is refused by the schema, a ranking without its school
+        # is a BAD_USER_INPUT error.
+        unknown = await gateway.post(
+            "/graphql", json={"query": "{ courses(theme: ASTROLOGY) { edges { cursor } } }"}
+        )
+        assert unknown.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        schoolless = await gateway.post(
+            "/graphql", json={"query": "{ ranking(scope: SCHOOL) { edges { cursor } } }"}
+        )
+        assert schoolless.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
