@@ -164,7 +164,9 @@ class TestRegistrations:
 
 
 class TestPoints:
-    def test_a_rule_change_applies_from_then_on(self, app: CoursesApplication, clock: Clock) -> None:
+    def test_a_rule_change_applies_from_then_on(
+        self, app: CoursesApplication, clock: Clock
+    ) -> None:
         session_id = session(app, capacity=5)
         early, late = parent(app, 1), parent(app, 2)
         for p in (early, late):
