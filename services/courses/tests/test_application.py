@@ -121,8 +121,12 @@ class TestTheTenHaves:
         with_evidence(app, hosted)
         events = [
             CommunityParentSchoolInspected(
-                inspection_id=f"wf-{n}", parent_school_id=str(school_id),
-                verified=list(TEN_HAVES), rejected=[], inspected_on=NOW.date(), reported_at=NOW,
+                inspection_id=f"wf-{n}",
+                parent_school_id=str(school_id),
+                verified=list(TEN_HAVES),
+                rejected=[],
+                inspected_on=NOW.date(),
+                reported_at=NOW,
             )  # fmt: skip
             for n, school_id in enumerate((community, hosted))
         ]
