@@ -4,12 +4,13 @@ Parent schools with their "ten haves", the course catalogue with its tags, sessi
 places left, parents as ids and facts (school, class, district, consent, points) and
 points per period. Changes notify the ids of the sessions touched (`sessionChanged`).
 
-Ranks stay fast among 800,000 parents because nobody is sorted to find one: for every
-scope (city, district, school, class) and period (all time, ISO week, month, in China
-time) the model keeps how many parents hold each points total (`points_histogram`). A
-parent's rank is one plus the parents holding more points, a sum over the distinct
-totals above theirs (hundreds of rows at most), whatever the number of parents. Equal
-points share a rank. Ranking pages read `points_periods` through an index per scope.
+Ranks stay fast among 800,000 parents because nobody is sorted to find one. A rank is
+one plus the parents of the scope holding more points in the period (ISO week or month,
+in China time); equal points share a rank. For a district and the city, scopes of
+tens or hundreds of thousands, the model keeps how many parents hold each points total
+(`points_histogram`), so the count is a sum over the distinct totals above (hundreds of
+rows at most), whatever the number of parents. A class (~40 parents) or a school (~2,000)
+is counted from the school's index of `points_periods`; ranking pages read it too.
 
 No personal data: names stay in the courses service, which gives them only to the
 bureau's staff and, for rankings, only for the parents who opted in.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -44,11 +46,12 @@ from contracts.courses import (
 from contracts.events import ContractEvent
 from gateway.core.pagination import InvalidCursorError, Page, decode_cursor, encode_cursor
 from gateway.core.projection import SqliteProjection
+from services.kit.consumer import Delivered
 
 # Weeks and months are those of the city's calendar.
 CST = timezone(timedelta(hours=8))
 ScopeKind = Literal["city", "district", "school", "class"]
-PeriodKind = Literal["all", "week", "month"]
+PeriodKind = Literal["week", "month"]
 ACTIVITY_COUNTS = {"attendance", "online-completion", "homework"}
 
 TABLES_DDL = """
@@ -136,12 +139,8 @@ CREATE TABLE IF NOT EXISTS points_periods (
     PRIMARY KEY (parent_id, period)
 );
 CREATE INDEX IF NOT EXISTS points_in_city ON points_periods (period, points DESC, parent_id);
-CREATE INDEX IF NOT EXISTS points_in_district
-    ON points_periods (district, period, points DESC, parent_id);
 CREATE INDEX IF NOT EXISTS points_in_school
     ON points_periods (school_id, period, points DESC, parent_id);
-CREATE INDEX IF NOT EXISTS points_in_class
-    ON points_periods (school_id, class_id, period, points DESC, parent_id);
 CREATE TABLE IF NOT EXISTS points_histogram (
     scope TEXT NOT NULL,
     period TEXT NOT NULL,
@@ -264,16 +263,14 @@ def _today() -> date:
     return datetime.now(CST).date()
 
 
-def period_keys(moment: datetime) -> tuple[str, str, str]:
-    """The periods points earned at `moment` count in: all time, its week, its month."""
+def period_keys(moment: datetime) -> tuple[str, str]:
+    """The periods points earned at `moment` count in: its ISO week and its month."""
     local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(CST)
     year, week, _ = local.isocalendar()
-    return "all", f"week:{year}-W{week:02d}", f"month:{local.year}-{local.month:02d}"
+    return f"week:{year}-W{week:02d}", f"month:{local.year}-{local.month:02d}"
 
 
 def period_key(kind: PeriodKind, day: date) -> str:
-    if kind == "all":
-        return "all"
     if kind == "week":
         year, week, _ = day.isocalendar()
         return f"week:{year}-W{week:02d}"
@@ -296,7 +293,8 @@ class CoursesReadModel(SqliteProjection):
     """Parent schools, courses, sessions, parents' points and participation, from events."""
 
     SCHEMA = TABLES_DDL
-    VERSION = 1
+    # 2: weeks and months only; histograms for the district and the city, summed per batch.
+    VERSION = 2
     TABLES = (
         "parent_schools",
         "ten_haves",
@@ -325,6 +323,7 @@ class CoursesReadModel(SqliteProjection):
     ) -> None:
         super().__init__(path, busy_timeout_s=busy_timeout_s)
         self._today = today
+        self._histogram: Counter[tuple[str, str, int]] = Counter()
 
     def apply_event(
         self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
@@ -499,55 +498,53 @@ class CoursesReadModel(SqliteProjection):
         )
         self._participation(conn, event.school_id, event.class_id, event.district)
 
-    def _awarded(self, conn: sqlite3.Connection, event: PointsAwarded) -> None:
-        self._parent(conn, event.parent_id)
-        was_active = conn.execute(
-            "SELECT active FROM parents WHERE id = ?", (event.parent_id,)
-        ).fetchone()[0]
-        if not was_active and event.activity in ACTIVITY_COUNTS:
-            conn.execute("UPDATE parents SET active = 1 WHERE id = ?", (event.parent_id,))
-            self._participation(conn, event.school_id, event.class_id, event.district)
-        scopes = (
-            "city",
-            f"district:{event.district}",
-            f"school:{event.school_id}",
-            f"class:{event.school_id}/{event.class_id}",
+    def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
+        # Histogram changes are summed over the batch and written once (`before_commit`):
+        # a batch of 500 awards touches a few hundred totals, not 2,000 rows one by one.
+        self._histogram.clear()
+        super().apply(consumer, events)
+
+    def before_commit(self, conn: sqlite3.Connection) -> None:
+        conn.executemany(
+            "INSERT INTO points_histogram (scope, period, points, parents) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (scope, period, points) "
+            "DO UPDATE SET parents = parents + excluded.parents",
+            [(*key, delta) for key, delta in self._histogram.items() if delta],
         )
+        self._histogram.clear()
+
+    def _awarded(self, conn: sqlite3.Connection, event: PointsAwarded) -> None:
+        # One statement marks the parent active and says whether they were not before.
+        became_active = conn.execute(
+            "INSERT INTO parents (id, active) VALUES (?, 1) "
+            "ON CONFLICT (id) DO UPDATE SET active = 1 WHERE active = 0",
+            (event.parent_id,),
+        ).rowcount
+        if became_active:
+            self._participation(conn, event.school_id, event.class_id, event.district)
+        # Only the large scopes keep a histogram (see the module docstring); it counts the
+        # parents with points above zero, which is all a rank needs.
+        scopes = ("city", f"district:{event.district}")
         for period in period_keys(event.earned_at):
-            row = conn.execute(
-                "SELECT points FROM points_periods WHERE parent_id = ? AND period = ?",
-                (event.parent_id, period),
-            ).fetchone()
-            before = int(row[0]) if row else 0
-            after = before + event.points
-            if after == before and row is not None:
-                continue
-            conn.execute(
+            after = conn.execute(
                 "INSERT INTO points_periods (parent_id, period, points, school_id, class_id, "
                 "district) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (parent_id, period) DO UPDATE "
-                "SET points = excluded.points",
+                "SET points = points + excluded.points RETURNING points",
                 (
                     event.parent_id,
                     period,
-                    after,
+                    event.points,
                     event.school_id,
                     event.class_id,
                     event.district,
                 ),
-            )
+            ).fetchone()[0]
+            before = after - event.points
             for scope in scopes:
-                if row is not None:
-                    conn.execute(
-                        "UPDATE points_histogram SET parents = parents - 1 "
-                        "WHERE scope = ? AND period = ? AND points = ?",
-                        (scope, period, before),
-                    )
-                conn.execute(
-                    "INSERT INTO points_histogram (scope, period, points, parents) "
-                    "VALUES (?, ?, ?, 1) ON CONFLICT (scope, period, points) "
-                    "DO UPDATE SET parents = parents + 1",
-                    (scope, period, after),
-                )
+                if before > 0:
+                    self._histogram[(scope, period, before)] -= 1
+                if after > 0:
+                    self._histogram[(scope, period, after)] += 1
 
     @staticmethod
     def _participation(
@@ -789,12 +786,11 @@ class CoursesReadModel(SqliteProjection):
 
     def standings(self, parent: ParentRow, period: str) -> list[Standing]:
         """The parent's points and rank in their class, school, district and the city."""
-        scopes = [
-            scope_key("class", school_id=parent.school_id or "", class_id=parent.class_id or ""),
-            scope_key("school", school_id=parent.school_id or ""),
-            scope_key("district", district=parent.district or ""),
-            "city",
-        ]
+        district, school, klass = (
+            parent.district or "",
+            parent.school_id or "",
+            parent.class_id or "",
+        )
         with self._locked() as conn:
             row = conn.execute(
                 "SELECT points FROM points_periods WHERE parent_id = ? AND period = ?",
@@ -802,15 +798,42 @@ class CoursesReadModel(SqliteProjection):
             ).fetchone()
             points = int(row[0]) if row else 0
             out = []
-            for scope in scopes:
-                above, ranked = conn.execute(
-                    "SELECT COALESCE(SUM(CASE WHEN points > ? THEN parents END), 0), "
-                    "COALESCE(SUM(parents), 0) FROM points_histogram "
-                    "WHERE scope = ? AND period = ?",
-                    (points, scope, period),
-                ).fetchone()
-                out.append(Standing(scope, points, int(above) + 1, int(ranked)))
+            for kind in ("class", "school", "district", "city"):
+                above, ranked = self._above(conn, kind, period, points, district, school, klass)
+                out.append(Standing(kind, points, above + 1, ranked))
         return out
+
+    @staticmethod
+    def _above(
+        conn: sqlite3.Connection,
+        kind: ScopeKind,
+        period: str,
+        points: int,
+        district: str = "",
+        school_id: str = "",
+        class_id: str = "",
+    ) -> tuple[int, int]:
+        """Parents of the scope with more points than `points`, and parents with any."""
+        if kind in ("district", "city"):
+            key = scope_key(kind, district=district)
+            found = conn.execute(
+                "SELECT COALESCE(SUM(CASE WHEN points > ? THEN parents END), 0), "
+                "COALESCE(SUM(parents), 0) FROM points_histogram WHERE scope = ? AND period = ?",
+                (points, key, period),
+            ).fetchone()
+        else:
+            where = "school_id = ? AND period = ?"
+            params: list[Any] = [school_id, period]
+            if kind == "class":
+                where = "school_id = ? AND class_id = ? AND period = ?"
+                params.insert(1, class_id)
+            found = conn.execute(
+                "SELECT COALESCE(SUM(CASE WHEN points > ? THEN 1 END), 0), "
+                f"COALESCE(SUM(CASE WHEN points > 0 THEN 1 END), 0) FROM points_periods "
+                f"WHERE {where}",
+                (points, *params),
+            ).fetchone()
+        return int(found[0]), int(found[1])
 
     def ranking(
         self,
@@ -844,7 +867,6 @@ class CoursesReadModel(SqliteProjection):
                 raise InvalidCursorError("the cursor is not valid")
             where.append("(p.points < ? OR (p.points = ? AND p.parent_id > ?))")
             params.extend([points, points, parent_id])
-        key = scope_key(scope, district=district, school_id=school_id, class_id=class_id)
         with self._locked() as conn:
             rows = conn.execute(
                 "SELECT p.parent_id, p.points, p.school_id, COALESCE(r.opted_in, 0) AS opted_in "
@@ -853,14 +875,11 @@ class CoursesReadModel(SqliteProjection):
                 (*params, first + 1),
             ).fetchall()
             page = rows[:first]
-            ranks: dict[int, int] = {}
-            for points in {int(r["points"]) for r in page}:
-                above = conn.execute(
-                    "SELECT COALESCE(SUM(parents), 0) FROM points_histogram "
-                    "WHERE scope = ? AND period = ? AND points > ?",
-                    (key, period, points),
-                ).fetchone()[0]
-                ranks[points] = int(above) + 1
+            ranks = {
+                points: 1
+                + self._above(conn, scope, period, points, district, school_id, class_id)[0]
+                for points in {int(r["points"]) for r in page}
+            }
         return Page(
             rows=[
                 RankedRow(

@@ -74,7 +74,6 @@ class SessionMode(Enum):
 
 @strawberry.enum(description="A period points are counted over (weeks and months in China time).")
 class PointsPeriod(Enum):
-    ALL = "all"
     WEEK = "week"
     MONTH = "month"
 
