@@ -34,7 +34,7 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.timeout(300)
 
 SCHOOL = "yz-dongguan-primary"
-DISTRICT = "guangling"
+DISTRICT = "321002"  # Guangling (contracts/city.json)
 PARENTS = 200
 PLACES = 150
 LECTURER = str(uuid4())  # a volunteer lecturer's id, as the volunteers service issued it

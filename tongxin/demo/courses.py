@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from contracts.city import load_city
 from services.courses.domain import TEN_HAVES
 from tongxin.demo import DemoRun
 from tongxin.demo.core import CST, Api, load_anchor, publish_department_events
@@ -40,18 +41,21 @@ class SchoolPlan:
 
 
 ALL = TEN_HAVES
+# District codes of the city's reference data (contracts/city.json).
+CITY = load_city().city.code
+GUANGLING, HANJIANG = "321002", "321003"
 PARENT_SCHOOLS = (
     SchoolPlan(
-        "ps1", "扬州市东关小学家长学校", "school", "school", "yz-dongguan-primary", "guangling", ALL
+        "ps1", "扬州市东关小学家长学校", "school", "school", "yz-dongguan-primary", GUANGLING, ALL
     ),
     SchoolPlan(
-        "ps2", "扬州市梅岭小学家长学校", "school", "school", "yz-meiling-primary", "guangling", ALL
+        "ps2", "扬州市梅岭小学家长学校", "school", "school", "yz-meiling-primary", GUANGLING, ALL
     ),
     SchoolPlan(
-        "ps3", "扬州市育才小学家长学校", "school", "school", "yz-yucai-primary", "hanjiang", ALL[:8]
+        "ps3", "扬州市育才小学家长学校", "school", "school", "yz-yucai-primary", GUANGLING, ALL[:8]
     ),
     SchoolPlan(
-        "ps4", "扬州市汶河小学家长学校", "school", "school", "yz-wenhe-primary", "guangling", ()
+        "ps4", "扬州市汶河小学家长学校", "school", "school", "yz-wenhe-primary", GUANGLING, ()
     ),
     SchoolPlan(
         "ps5",
@@ -59,18 +63,18 @@ PARENT_SCHOOLS = (
         "community",
         "community",
         "yz-wenchang-community",
-        "guangling",
+        GUANGLING,
         ALL,
         by_wf=True,
     ),
-    SchoolPlan("ps6", "邗江区家长学校", "city-county", "district", "hanjiang", "hanjiang", ALL),
+    SchoolPlan("ps6", "邗江区家长学校", "city-county", "district", HANJIANG, HANJIANG, ALL),
     SchoolPlan(
         "ps7",
         "扬州智慧学堂 online parent school",
         "online",
         "platform",
         "zhihui-xuetang",
-        "yangzhou",
+        CITY,
         ALL[:6],
     ),
 )
@@ -137,6 +141,14 @@ COURSES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("心理求助 When to ask for help", ("middle", "high"), ("mental-health",)),
 )
 
+
+def _district(school_id: str) -> str:
+    district = load_city().district_of(school_id)
+    if district is None:
+        raise ValueError(f"{school_id} is not in contracts/city.json")
+    return district.code
+
+
 STEPS = (
     "视频导入 Video intro: one family's story ({title})",
     "讨论交流 Discussion: what happens in our homes",
@@ -146,10 +158,13 @@ STEPS = (
 )
 
 SCHOOLS = {
-    "yz-dongguan-primary": ("guangling", "ps1"),
-    "yz-meiling-primary": ("guangling", "ps2"),
-    "yz-yucai-primary": ("hanjiang", "ps3"),
-    "yz-wenhe-primary": ("guangling", "ps4"),
+    school_id: (_district(school_id), parent_school)
+    for school_id, parent_school in (
+        ("yz-dongguan-primary", "ps1"),
+        ("yz-meiling-primary", "ps2"),
+        ("yz-yucai-primary", "ps3"),
+        ("yz-wenhe-primary", "ps4"),
+    )
 }
 PARENTS_PER_SCHOOL = 60
 CLASSES = ("1-1", "2-1", "3-2", "4-1", "5-3", "6-2")
