@@ -104,3 +104,21 @@ class TestSessionPlaces:
             live.readmodel.apply("c", stream(taken))
             assert ws.receive_json()["payload"]["data"]["sessionPlaces"]["placesLeft"] == 1
             ws.send_json({"id": "1", "type": "complete"})
+
+
+class TestBadInput:
+    def test_an_unknown_theme_and_a_ranking_without_its_school_are_refused(
+        self, app, issuer
+    ) -> None:  # type: ignore[no-untyped-def]
+        headers = {"Authorization": f"Bearer {issuer.token(role='viewer')}"}
+        refused = {
+            "{ courses(theme: ASTROLOGY) { edges { cursor } } }": "GRAPHQL_VALIDATION_FAILED",
+            "{ ranking(scope: SCHOOL) { edges { cursor } } }": "BAD_USER_INPUT",
+            '{ ranking(scope: CLASS, schoolId: "s1") { edges { cursor } } }': "BAD_USER_INPUT",
+            "{ sessions(first: 1000) { edges { cursor } } }": "BAD_USER_INPUT",
+            '{ courses(after: "not-a-cursor") { edges { cursor } } }': "BAD_USER_INPUT",
+        }
+        with TestClient(app) as client:
+            for query, code in refused.items():
+                body = client.post("/graphql", json={"query": query}, headers=headers).json()
+                assert body["errors"][0]["extensions"]["code"] == code, query
