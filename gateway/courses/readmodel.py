@@ -10,7 +10,8 @@ in China time); equal points share a rank. For a district and the city, scopes o
 tens or hundreds of thousands, the model keeps how many parents hold each points total
 (`points_histogram`), so the count is a sum over the distinct totals above (hundreds of
 rows at most), whatever the number of parents. A class (~40 parents) or a school (~2,000)
-is counted from the school's index of `points_periods`; ranking pages read it too.
+is counted from the school's index of `points_periods` (it covers the class too); ranking
+pages read it as well.
 
 No personal data: names stay in the courses service, which gives them only to the
 bureau's staff and, for rankings, only for the parents who opted in.
@@ -140,7 +141,7 @@ CREATE TABLE IF NOT EXISTS points_periods (
 );
 CREATE INDEX IF NOT EXISTS points_in_city ON points_periods (period, points DESC, parent_id);
 CREATE INDEX IF NOT EXISTS points_in_school
-    ON points_periods (school_id, period, points DESC, parent_id);
+    ON points_periods (school_id, period, points DESC, parent_id, class_id);
 CREATE TABLE IF NOT EXISTS points_histogram (
     scope TEXT NOT NULL,
     period TEXT NOT NULL,
