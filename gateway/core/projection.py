@@ -282,6 +282,7 @@ class SqliteProjection:
                         continue  # Already applied: a redelivery changes nothing.
                     self.apply_event(conn, delivered.envelope.data, changed)
                     last = delivered.stream_seq
+                self.before_commit(conn)
                 if last > start:
                     conn.execute(
                         "INSERT INTO positions (consumer, position) VALUES (?, ?) "
@@ -295,6 +296,10 @@ class SqliteProjection:
                 raise
         if changed:
             self._notify(changed)
+
+    def before_commit(self, conn: sqlite3.Connection) -> None:
+        """Write what the batch's events gathered (totals summed over the batch), in its
+        transaction; by default nothing. Called once per `apply`, after the last event."""
 
     def apply_event(
         self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]

@@ -22,9 +22,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.kit.scope import covers_school
 
-# A partner's token names the partner (contracts/partners.json) in `sub`.
+# A partner's token names the partner (contracts/partners.json) in `sub`; a parent's, the
+# parent (courses).
 Role = Literal[
-    "admin", "coordinator", "school-staff", "volunteer", "department-system", "viewer", "partner"
+    "admin",
+    "coordinator",
+    "school-staff",
+    "volunteer",
+    "parent",
+    "department-system",
+    "viewer",
+    "partner",
 ]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 # Roles that act for schools (scope decides which ones).

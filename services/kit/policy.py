@@ -35,6 +35,8 @@ class Rule:
 
     staff: tuple[str, ...] = ()
     self_service: bool = False
+    self_role: str = "volunteer"
+    """The role a person acting for themself holds (a parent in courses), named by id."""
     open_to: tuple[str, ...] = ()
     owner_only: bool = False
     """Only the owning department's staff: grants to other departments do not reach it."""
@@ -58,7 +60,7 @@ class Policy:
                 raise ValueError(f"{owner!r} owns {self.service!r}: it needs no grant")
             _known_roles(grant.roles)
         for rule in self.rules.values():
-            _known_roles(rule.staff + rule.open_to)
+            _known_roles((*rule.staff, *rule.open_to, rule.self_role))
 
     @property
     def owner(self) -> str:
@@ -106,7 +108,7 @@ class Policy:
         rule = self.rules[action]
         if caller.role in rule.open_to:
             return True
-        if rule.self_service and caller.role == "volunteer" and caller.subject == volunteer_id:
+        if rule.self_service and caller.role == rule.self_role and caller.subject == volunteer_id:
             return True
         if caller.role not in rule.staff:
             raise ForbiddenError(f"role {caller.role!r} may not {action}")

@@ -12,6 +12,7 @@ The last line is `results: PATH`.
     make bench ARGS="--only idle"                the whole `tongxin run` stack at rest
     make bench ARGS="--rebuild-events 1000000"   the 1M-event rebuild (opt-in)
     make bench ARGS="--only care"                care commands and the coverage query
+    make bench ARGS="--only courses"             registrations, points projection, ranks
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ class Sizes:
     coverage_files: int = 3_000
     coverage_visits: int = 30_000
     coverage_queries: int = 200
+    # The courses service: a popular lecture, the points projection, ranks among parents.
+    course_registrations: int = 3_000
+    course_capacity: int = 2_000
+    points_events: int = 1_000_000
+    ranked_parents: int = 800_000
+    rank_reads: int = 2_000
 
     def quick(self) -> Sizes:
         return replace(
@@ -77,6 +84,11 @@ class Sizes:
             idle_seconds=15.0,
             care_files=200,
             coverage_queries=50,
+            course_registrations=400,
+            course_capacity=300,
+            points_events=20_000,
+            ranked_parents=50_000,
+            rank_reads=300,
         )
 
 
@@ -247,6 +259,24 @@ async def care_step(env: Environment, sizes: Sizes) -> list[Figure]:
     return [raw, *measured, *figures]
 
 
+async def courses_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import courses
+
+    settings = env.postgres_settings("courses")
+    one = await asyncio.to_thread(raw_postgres.psycopg_commits, settings, sizes.commits, 1)
+    registered = await asyncio.to_thread(
+        courses.registrations, settings, sizes.course_registrations, sizes.course_capacity
+    )
+    folder = env.folder("courses")
+    projected = await asyncio.to_thread(
+        courses.points_projection, folder, sizes.points_events, sizes.ranked_parents
+    )
+    ranks = await asyncio.to_thread(
+        courses.rank_reads, folder, sizes.ranked_parents, sizes.rank_reads
+    )
+    return [one, registered, *projected, *ranks]
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
@@ -259,6 +289,7 @@ STEPS: dict[str, Step] = {
     "graphql-names": graphql_names_step,
     "idle": idle_step,
     "care": care_step,
+    "courses": courses_step,
 }
 
 
@@ -351,6 +382,16 @@ def main(argv: list[str] | None = None) -> None:
         "--names-clients",
         type=int,
         help=f"concurrent clients listing names ({defaults.names_clients})",
+    )
+    parser.add_argument(
+        "--points-events",
+        type=int,
+        help=f"points awards the courses projection catches up on ({defaults.points_events})",
+    )
+    parser.add_argument(
+        "--ranked-parents",
+        type=int,
+        help=f"parents in the month a rank is read among ({defaults.ranked_parents})",
     )
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     args = parser.parse_args(argv)

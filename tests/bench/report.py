@@ -71,6 +71,13 @@ TARGETS = (
     Target("command -> GraphQL-visible p99 at 100/s (ms)", "visible.100.p99", at_most=50.0),
     Target("`tongxin run` idle: CPU (% of one core)", "idle.cpu_percent", at_most=5.0),
     Target("`tongxin run` idle: resident memory (MB)", "idle.rss_mb", at_most=1536.0),
+    Target(
+        "courses registrations, one session / raw 1-connection commits",
+        "courses.registrations",
+        "raw.psycopg_commits_1",
+        0.5,
+    ),
+    Target("my points and rank among 800,000, p95 (ms)", "courses.my_rank.p95", at_most=20.0),
 )
 
 

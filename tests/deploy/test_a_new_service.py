@@ -26,7 +26,7 @@ from tests.deploy.test_helm import (
 from tongxin import cli, deploygen, natsauth
 from tongxin.ports import Ports
 
-NAME = "trial"  # takes the courses boundary, which has no process yet
+NAME = "trial"  # takes the alliance boundary, which has no process yet
 PORT = 8093
 
 
@@ -35,11 +35,11 @@ def with_trial() -> Platform:
     data["processes"].insert(
         1,
         {"name": NAME, "kind": "service", "module": f"services.{NAME}", "port": PORT,
-         "boundary": "courses", "database": NAME, "relay": True,
+         "boundary": "alliance", "database": NAME, "relay": True,
          "reactions": ["evt.wf.guidance.>"], "title": f"{NAME} API"},
     )  # fmt: skip
     gateway = next(p for p in data["processes"] if p["kind"] == "gateway")
-    gateway["features"].append({"name": NAME, "consumes": ["evt.edu.courses.>"], "service": NAME})
+    gateway["features"].append({"name": NAME, "consumes": ["evt.edu.alliance.>"], "service": NAME})
     return parse_platform(data)
 
 
@@ -66,12 +66,12 @@ def test_the_supervisor_starts_it_with_its_port_user_and_key(tmp_path: Path) -> 
 def test_its_nats_user_reads_its_reactions_and_the_gateway_its_feature() -> None:
     users = {u.name: u for u in natsauth.users(platform=PLATFORM)}
     trial = users[f"svc-{NAME}"]
-    assert "evt.edu.courses.>" in trial.publish
+    assert "evt.edu.alliance.>" in trial.publish
     assert "$JS.API.CONSUMER.CREATE.GUIDANCE.*.evt.wf.guidance.>" in trial.publish
     gateway = users["svc-gateway"].publish
-    assert "$JS.API.CONSUMER.CREATE.COURSES.*.evt.edu.courses.>" in gateway
+    assert "$JS.API.CONSUMER.CREATE.ALLIANCE.*.evt.edu.alliance.>" in gateway
     # The ownership map's placeholder user for the boundary gives way to the process's.
-    assert "svc-courses" not in users
+    assert "svc-alliance" not in users
 
 
 def test_compose_runs_it_and_its_relay(tmp_path: Path) -> None:

@@ -592,7 +592,7 @@ def _with(service_change: Obj, name: str = "volunteers-relay") -> Obj:
         ("the one shared cipher key", {"cipherKey": {"secretName": "k", "key": "cipher-key"}}),
         (
             "service without required fields",
-            {"services": {"courses": {"component": "api", "command": ["x"]}}},
+            {"services": {"trial": {"component": "api", "command": ["x"]}}},
         ),
     ],
 )

@@ -274,21 +274,24 @@ def with_extra_demo(name: str, module: str):
 
 def test_a_new_service_demo_loads_on_a_state_that_has_the_volunteers(tmp_path: Path) -> None:
     (tmp_path / demo.LEGACY_MARKER).write_text("{}")  # a state folder from before the split
+    for process in load_platform().services():  # and every other service's part loaded
+        if process.demo and process.name != "volunteers":
+            demo.marker_path(tmp_path, process.name).write_text("{}")
     calls: list[str] = []
 
-    def load_courses(run: demo.DemoRun) -> dict:
-        calls.append(run.endpoints.of("courses"))
-        return {"courses": 3}
+    def load_alliance(run: demo.DemoRun) -> dict:
+        calls.append(run.endpoints.of("alliance"))
+        return {"alliance": 3}
 
-    module = types.ModuleType("tongxin_test_courses_demo")
-    module.load = load_courses  # type: ignore[attr-defined]
+    module = types.ModuleType("tongxin_test_alliance_demo")
+    module.load = load_alliance  # type: ignore[attr-defined]
     sys.modules[module.__name__] = module
     try:
-        platform = with_extra_demo("courses", module.__name__)
+        platform = with_extra_demo("alliance", module.__name__)
         pending = demo.pending(tmp_path, platform)
-        assert [p.name for p in pending] == ["courses"]
+        assert [p.name for p in pending] == ["alliance"]
         fake = FakeServices(DevIssuer(tmp_path / "keys"))
-        endpoints = demo.Endpoints(ENDPOINTS.urls | {"courses": "http://127.0.0.1:9003"})
+        endpoints = demo.Endpoints(ENDPOINTS.urls | {"alliance": "http://127.0.0.1:9003"})
         loaded = demo.load_demo(
             endpoints,
             tmp_path,
@@ -300,7 +303,7 @@ def test_a_new_service_demo_loads_on_a_state_that_has_the_volunteers(tmp_path: P
     finally:
         del sys.modules[module.__name__]
     assert calls == ["http://127.0.0.1:9003"]
-    assert loaded["courses"]["courses"] == 3
+    assert loaded["alliance"]["alliance"] == 3
     assert fake.requests == []  # the volunteers' part was not loaded again
     assert demo.pending(tmp_path, platform) == ()
 

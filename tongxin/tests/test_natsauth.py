@@ -103,8 +103,8 @@ def test_consumers_get_their_consumed_streams_and_dead_letters_only() -> None:
     assert "$JS.API.STREAM.UPDATE.CHECKS" not in volunteers
     assert "dlq.>" in volunteers
     # A service consuming nothing has no business with consumers or dead letters.
-    courses = by_name()["svc-courses"].publish
-    assert not [s for s in courses if "CONSUMER" in s or s.startswith("dlq")]
+    alliance = by_name()["svc-alliance"].publish
+    assert not [s for s in alliance if "CONSUMER" in s or s.startswith("dlq")]
 
 
 def test_the_gateway_reads_what_its_features_project() -> None:
@@ -124,16 +124,16 @@ def test_reactions_and_users_come_from_the_manifest() -> None:
     gateway["features"].append({"name": "care", "consumes": ["evt.civ.registry.>"]})
     data["processes"].insert(
         1,
-        {"name": "courses", "kind": "service", "module": "services.courses", "port": 8003,
-         "boundary": "courses", "database": "courses", "title": "courses API",
+        {"name": "alliance", "kind": "service", "module": "services.alliance", "port": 8003,
+         "boundary": "alliance", "database": "alliance", "title": "alliance API",
          "reactions": ["evt.wf.guidance.>"]},
     )  # fmt: skip
     users = {u.name: u for u in natsauth.users(platform=parse_platform(data))}
     assert not [s for s in users["svc-volunteers"].publish if "CONSUMER" in s]
-    assert "$JS.API.CONSUMER.CREATE.GUIDANCE.*.evt.wf.guidance.>" in users["svc-courses"].publish
-    assert "evt.edu.courses.>" in users["svc-courses"].publish
+    assert "$JS.API.CONSUMER.CREATE.GUIDANCE.*.evt.wf.guidance.>" in users["svc-alliance"].publish
+    assert "evt.edu.alliance.>" in users["svc-alliance"].publish
     assert "$JS.API.CONSUMER.CREATE.REGISTRY.*.evt.civ.registry.>" in users["svc-gateway"].publish
-    assert set(users) == set(by_name())  # courses had its user already, from the ownership map
+    assert set(users) == set(by_name())  # alliance had its user already, from the ownership map
 
 
 def test_nats_server_accepts_the_config(tmp_path: Path) -> None:

@@ -34,15 +34,15 @@ def test_every_process_of_the_manifest_has_its_port_and_variable() -> None:
     data = load_data()
     data["processes"].insert(
         0,
-        {"name": "courses", "kind": "service", "module": "services.courses", "port": 8003,
-         "boundary": "courses", "database": "courses", "title": "courses API"},
+        {"name": "alliance", "kind": "service", "module": "services.alliance", "port": 8003,
+         "boundary": "alliance", "database": "alliance", "title": "alliance API"},
     )  # fmt: skip
     bigger = parse_platform(data)
-    p = ports.Ports.from_env({"TONGXIN_COURSES_PORT": "9003"}, bigger)
-    assert p.of("courses") == 9003
-    assert ("courses", 9003, "TONGXIN_COURSES_PORT") in p.items()
+    p = ports.Ports.from_env({"TONGXIN_ALLIANCE_PORT": "9003"}, bigger)
+    assert p.of("alliance") == 9003
+    assert ("alliance", 9003, "TONGXIN_ALLIANCE_PORT") in p.items()
     assert len(p.items()) == len(platform.processes) + 2
-    with pytest.raises(ports.PortError, match="TONGXIN_VOLUNTEERS_PORT and TONGXIN_COURSES_PORT"):
+    with pytest.raises(ports.PortError, match="TONGXIN_VOLUNTEERS_PORT and TONGXIN_ALLIANCE_PORT"):
         ports.Ports.from_env({"TONGXIN_VOLUNTEERS_PORT": "8003"}, bigger)
 
 

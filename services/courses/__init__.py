@@ -1,0 +1,1 @@
+"""The courses service: parent schools, the course supermarket, lectures, points."""

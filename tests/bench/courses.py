@@ -1,0 +1,244 @@
+"""The courses service's peak paths: a popular lecture's registrations, the points projection,
+a parent's points and rank among 800,000, a school's monthly ranking page.
+
+- Registrations: 64 threads register distinct parents into one session of the courses
+  application on PostgreSQL (in process, no HTTP): throughput, and the places counted
+  afterwards (never more than the capacity). Beside it in the same run, the raw
+  building block: single-row PostgreSQL commits.
+- Points projection: `PointsAwarded` events applied to the read model in batches of 500,
+  as the consumer hands them over (no NATS: the projection's own cost). Beside it, plain
+  single-row SQLite upserts of the same count in batches of the same size.
+- My points and rank: the read model holds 800,000 parents' points for a month (bulk
+  loaded); one parent's standings (class, school, district, city) are read again and
+  again: p50 / p95. Rank is 1 + the parents holding more points, summed over the distinct
+  totals above (`points_histogram`), so it does not grow with the number of parents.
+- A school's monthly ranking page (20 rows, with ranks): p95.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from contracts.courses import PointsAwarded
+from gateway.courses.readmodel import CoursesReadModel, period_keys
+from services.courses.application import CoursesApplication
+from services.kit.consumer import Delivered
+from services.kit.eventstore import build_application
+from services.kit.privacy.personal import PersonalData
+from services.kit.settings import Settings
+from services.kit.wire import envelope_for
+from tests.bench.report import Figure, percentiles
+
+SCHOOLS = 370
+CLASSES_PER_SCHOOL = 40
+DISTRICTS = 6
+BATCH = 500
+EARNED = datetime(2026, 11, 10, 19, 0, tzinfo=UTC)
+
+
+def registrations(settings: Settings, parents: int, capacity: int, clients: int = 64) -> Figure:
+    app = build_application(CoursesApplication, settings, "courses")
+    app.personal = personal = PersonalData.open(settings, "courses")
+    try:
+        course = app.publish_course(
+            None, title="Popular lecture", problem="Everyone wants in.", stages=["primary"],
+            themes=["study-guidance"], steps=["v", "d", "s", "h", "m"],
+        )  # fmt: skip
+        starts = datetime.now(UTC) + timedelta(days=3)
+        session = app.schedule_session(
+            None, course_id=course["course_id"], parent_school_id=None, school_id="s1",
+            district="d1", mode="online", lecturer_kind="teacher", lecturer_id="t1",
+            starts_at=starts, ends_at=starts + timedelta(hours=2), capacity=capacity,
+        )  # fmt: skip
+        session_id = uuid.UUID(session["session_id"])
+        ids = [
+            uuid.UUID(
+                app.enrol_parent(
+                    None,
+                    name=f"P{n}",
+                    school_id="s1",
+                    class_id="1-1",
+                    district="d1",
+                    ranking_opt_in=False,
+                )["parent_id"]
+            )  # fmt: skip
+            for n in range(parents)
+        ]
+        shares = [ids[i::clients] for i in range(clients)]
+
+        def work(mine: list[uuid.UUID]) -> None:
+            for parent_id in mine:
+                app.register(None, session_id, parent_id)
+
+        threads = [threading.Thread(target=work, args=(share,)) for share in shares]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        held = app.session(session_id)
+        if held.places_filled > capacity or held.places_filled + len(held.waitlist) != parents:
+            raise AssertionError(f"overbooked or lost: {held.places_filled} / {len(held.waitlist)}")
+    finally:
+        app.close()
+        personal.close()
+    return Figure(
+        "courses.registrations",
+        f"courses registrations, one session, {clients} threads",
+        parents / elapsed,
+        "commits/s",
+        {
+            "parents": parents,
+            "capacity": capacity,
+            "placed": held.places_filled,
+            "waitlisted": len(held.waitlist),
+            "seconds": elapsed,
+        },
+    )
+
+
+def _points_events(count: int, parents: int) -> list[Delivered]:
+    rng = random.Random(7)
+    out = []
+    for seq in range(1, count + 1):
+        n = rng.randrange(parents)
+        school = n % SCHOOLS
+        event = PointsAwarded(
+            parent_id=f"p-{n}",
+            school_id=f"school-{school}",
+            class_id=f"c-{n % CLASSES_PER_SCHOOL}",
+            district=f"d-{school % DISTRICTS}",
+            activity="online-completion",
+            source_id=f"s-{seq}",
+            points=5,
+            rule_version=1,
+            earned_at=EARNED + timedelta(minutes=seq % 40_000),
+        )
+        envelope = envelope_for(
+            event, id=f"courses-{seq}", source="/courses", subject=event.parent_id, sequence=seq
+        )
+        out.append(Delivered(seq, envelope))
+    return out
+
+
+def points_projection(folder: Path, events: int, parents: int) -> list[Figure]:
+    delivered = _points_events(events, parents)
+    model = CoursesReadModel(folder / "points.sqlite3").open()
+    try:
+        started = time.perf_counter()
+        for at in range(0, len(delivered), BATCH):
+            model.apply("bench", delivered[at : at + BATCH])
+        elapsed = time.perf_counter() - started
+    finally:
+        model.close()
+    raw = _raw_upserts(folder / "raw.sqlite3", events)
+    return [
+        Figure(
+            "courses.points_projection",
+            "courses points projection catch-up",
+            events / elapsed,
+            "events/s",
+            {"events": events, "parents": parents, "seconds": elapsed},
+        ),
+        raw,
+    ]
+
+
+def _raw_upserts(path: Path, count: int) -> Figure:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
+    started = time.perf_counter()
+    for at in range(0, count, BATCH):
+        conn.execute("BEGIN")
+        for n in range(at, min(at + BATCH, count)):
+            conn.execute(
+                "INSERT INTO t (k, v) VALUES (?, 1) ON CONFLICT (k) DO UPDATE SET v = v + 1",
+                (f"k-{n % 100_000}",),
+            )
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return Figure(
+        "raw.sqlite_upserts",
+        "raw SQLite single-row upserts, batches of 500",
+        count / elapsed,
+        "rows/s",
+        {"rows": count, "seconds": elapsed},
+    )
+
+
+def _bulk_month(model: CoursesReadModel, parents: int) -> str:
+    """800,000 parents' points for one month, written straight into the tables."""
+    _, month = period_keys(EARNED)
+    rng = random.Random(11)
+    rows = []
+    histogram: dict[tuple[str, int], int] = {}
+    for n in range(parents):
+        school = n % SCHOOLS
+        klass = f"c-{(n // SCHOOLS) % CLASSES_PER_SCHOOL}"
+        district = f"d-{school % DISTRICTS}"
+        points = rng.choice((0, 3, 5, 5, 8, 10, 10, 13, 15, 20, 25, 30, 40, 55))
+        rows.append((f"p-{n}", month, points, f"school-{school}", klass, district))
+        if points > 0:  # the read model's histograms: the district's and the city's
+            for scope in ("city", f"district:{district}"):
+                histogram[(scope, points)] = histogram.get((scope, points), 0) + 1
+    with model._locked() as conn:  # noqa: SLF001 - bulk loading the bench's fixture
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO points_periods (parent_id, period, points, school_id, class_id, "
+            "district) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.executemany(
+            "INSERT INTO parents (id, school_id, class_id, district) VALUES (?, ?, ?, ?)",
+            [(r[0], r[3], r[4], r[5]) for r in rows],
+        )
+        conn.executemany(
+            "INSERT INTO points_histogram (scope, period, points, parents) VALUES (?, ?, ?, ?)",
+            [(scope, month, points, count) for (scope, points), count in histogram.items()],
+        )
+        conn.execute("COMMIT")
+    return month
+
+
+def rank_reads(folder: Path, parents: int, reads: int) -> list[Figure]:
+    model = CoursesReadModel(folder / "ranks.sqlite3").open()
+    try:
+        month = _bulk_month(model, parents)
+        rng = random.Random(3)
+        samples: list[float] = []
+        for _ in range(reads):
+            parent = model.parent(f"p-{rng.randrange(parents)}")
+            assert parent is not None
+            started = time.perf_counter()
+            model.standings(parent, month)
+            samples.append((time.perf_counter() - started) * 1000)
+        pages: list[float] = []
+        for _ in range(max(reads // 5, 20)):
+            school = f"school-{rng.randrange(SCHOOLS)}"
+            started = time.perf_counter()
+            model.ranking(scope="school", period=month, first=20, school_id=school)
+            pages.append((time.perf_counter() - started) * 1000)
+    finally:
+        model.close()
+    mine = percentiles(samples, 50, 95)
+    page = percentiles(pages, 50, 95)
+    detail: dict[str, Any] = {"parents": parents, "reads": reads}
+    return [
+        Figure("courses.my_rank.p50", "my points and rank (4 scopes), p50", mine["p50"], "ms",
+               detail),
+        Figure("courses.my_rank.p95", "my points and rank (4 scopes), p95", mine["p95"], "ms",
+               detail),
+        Figure("courses.school_ranking.p95", "a school's monthly ranking page, p95", page["p95"],
+               "ms", detail | {"pages": len(pages), "p50": page["p50"]}),
+    ]  # fmt: skip
