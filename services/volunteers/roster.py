@@ -25,7 +25,9 @@ BATCH = 1000
 class SchoolRoster:
     """The ids of each school's volunteers, in the order they were registered."""
 
-    def __init__(self, recorder: ApplicationRecorder, decode: Callable[[Notification], Any]) -> None:
+    def __init__(
+        self, recorder: ApplicationRecorder, decode: Callable[[Notification], Any]
+    ) -> None:
         self._recorder = recorder
         self._decode = decode
         self._topic = get_topic(Volunteer.Registered)  # type: ignore[attr-defined]
