@@ -73,6 +73,8 @@ class Volunteer:
         "reads as null for everyone; hours and places taken stay."
     )
     check: strawberry.Private[tuple[CheckStatus | None, date | None]] = (None, None)
+    # The name as a list by name already read it from the service (None: not given).
+    given_name: strawberry.Private[tuple[str | None] | None] = None
 
     @strawberry.field(
         description="Name shown to staff, read from the volunteers service as the caller (one "
@@ -83,6 +85,8 @@ class Volunteer:
     async def display_name(self, info: strawberry.Info) -> str | None:
         if self.personal_data_erased:
             return None  # Nothing to read: the service would only say so.
+        if self.given_name is not None:
+            return self.given_name[0]  # Read (and logged) once already, by the list.
         found = await personal.resolve(info, state.NAMES, str(self.id))
         shown = personal.shown(found)
         return None if shown is None else str(shown)
@@ -123,7 +127,8 @@ class Volunteer:
         return [SignUp.from_row(row) for row in rows[:first]]
 
     @classmethod
-    def from_row(cls, row: VolunteerRow) -> Volunteer:
+    def from_row(cls, row: VolunteerRow, **given: str | None) -> Volunteer:
+        """The volunteer of a read model row; `name=` when the name was read already."""
         return cls(
             id=strawberry.ID(row.id),
             kind=_enum(VolunteerKind, row.kind),  # type: ignore[arg-type]
@@ -135,6 +140,7 @@ class Volunteer:
                 _enum(CheckStatus, row.check_status),  # type: ignore[arg-type]
                 row.check_expires_on,
             ),
+            given_name=(given["name"],) if "name" in given else None,
         )
 
 
