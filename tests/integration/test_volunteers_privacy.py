@@ -330,7 +330,7 @@ async def test_only_the_owners_senior_staff_erase(api: Api) -> None:
 async def test_a_stream_written_before_encryption_still_reads(api: Api) -> None:
     """Events from before names were encrypted hold the name itself: it reads as it was,
     and as erased once erased (the plain text in those old rows is beyond a key's reach:
-    such stores need their events rewritten, see the README)."""
+    `tongxin privacy migrate` rewrites them, see test_volunteers_privacy_migration)."""
     from services.volunteers.domain import Volunteer
 
     legacy = Volunteer(
