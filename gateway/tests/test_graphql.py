@@ -29,6 +29,8 @@ from services.kit.auth import ROLES, DevIssuer
 from services.kit.settings import Settings
 
 STAFF = {"admin", "coordinator", "school-staff"}
+# One volunteer credited at a school: a count of people under five, never shown.
+FEWER_THAN_FIVE = {"suppressed": "<5"}
 
 
 class FakeVolunteers:
@@ -300,7 +302,7 @@ class TestReads:
               shift(id: "sh1") { title placesFilled placesLeft startsAt
                 signUps { status hours volunteer { displayName hours } } }
               missing: shift(id: "nope") { id }
-              schoolHours { edges { node { schoolId hours volunteers } } }
+              schoolHours { edges { node { schoolId hours volunteers { suppressed } } } }
             }""",
             token=token,
         )
@@ -317,7 +319,7 @@ class TestReads:
         ]
         assert result["data"]["missing"] is None
         assert result["data"]["schoolHours"]["edges"] == [
-            {"node": {"schoolId": "s1", "hours": 2.0, "volunteers": 1}}
+            {"node": {"schoolId": "s1", "hours": 2.0, "volunteers": FEWER_THAN_FIVE}}
         ]
 
 
@@ -489,7 +491,7 @@ class TestAuthorisation:
             client,
             """{ shifts { edges { node { id placesFilled } } }
                  shift(id: "sh1") { title placesLeft }
-                 schoolHours { edges { node { schoolId hours volunteers } } } }""",
+                 schoolHours { edges { node { schoolId hours volunteers { suppressed } } } } }""",
             token=token,
         )
         assert "errors" not in result
@@ -499,7 +501,7 @@ class TestAuthorisation:
         ]
         assert result["data"]["shift"] == {"title": "Gate sh1", "placesLeft": 1}
         assert result["data"]["schoolHours"]["edges"] == [
-            {"node": {"schoolId": "s1", "hours": 2.0, "volunteers": 1}}
+            {"node": {"schoolId": "s1", "hours": 2.0, "volunteers": FEWER_THAN_FIVE}}
         ]
 
         refused = await gql(client, SHIFT_SIGN_UPS, {"id": "sh1"}, token=token)
@@ -834,9 +836,11 @@ class TestPersonalNames:
             "hours": 2.0,
         }
         assert nodes["v2"]["displayName"] == "Wang" and not nodes["v2"]["personalDataErased"]
-        hours = "{ schoolHours { edges { node { schoolId hours volunteers } } } }"
+        hours = "{ schoolHours { edges { node { schoolId hours volunteers { suppressed } } } } }"
         assert (await gql(client, hours, token=token))["data"] == {
-            "schoolHours": {"edges": [{"node": {"schoolId": "s1", "hours": 2.0, "volunteers": 1}}]}
+            "schoolHours": {
+                "edges": [{"node": {"schoolId": "s1", "hours": 2.0, "volunteers": FEWER_THAN_FIVE}}]
+            }
         }
         # The erased one is not asked about: nothing to read, nothing to log.
         assert "v1" not in names_calls(fake)[-1]["body"]["ids"]

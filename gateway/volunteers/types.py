@@ -9,10 +9,17 @@ import strawberry
 
 from gateway import access
 from gateway.core import personal
+from gateway.core.figures import Count, count_row
 from gateway.core.pagination import First, check_first
 from gateway.volunteers import state
 from gateway.volunteers.policy import READS
-from gateway.volunteers.readmodel import SchoolHoursRow, ShiftRow, SignUpRow, VolunteerRow
+from gateway.volunteers.readmodel import (
+    UNKNOWN_KIND,
+    SchoolHoursRow,
+    ShiftRow,
+    SignUpRow,
+    VolunteerRow,
+)
 
 
 @strawberry.enum(description="Kind of volunteer.")
@@ -225,12 +232,41 @@ class SignUp:
         )
 
 
-@strawberry.type(description="Volunteer hours credited at one school.")
+@strawberry.type(description="How many of a school's credited volunteers are of one kind.")
+class KindCount:
+    kind: VolunteerKind | None = strawberry.field(
+        description="The kind; null for volunteers whose registration the gateway has not seen yet."
+    )
+    volunteers: Count = strawberry.field(description="Volunteers of this kind.")
+
+
+@strawberry.type(
+    description="Volunteer hours credited at one school, and the volunteers credited: counts "
+    "of people, so fewer than five read as suppressed, and the counts by kind are hidden "
+    "enough that none can be worked out from the others and the total."
+)
 class SchoolHours:
     school_id: str = strawberry.field(description="School id.")
     hours: float = strawberry.field(description="Hours credited at the school.")
-    volunteers: int = strawberry.field(description="Volunteers credited with hours there.")
+    volunteers: Count = strawberry.field(description="Volunteers credited with hours there.")
+    volunteers_by_kind: list[KindCount] = strawberry.field(
+        description="The same volunteers by kind, every kind listed (zero is a small count "
+        "too), with complementary suppression against `volunteers`."
+    )
 
     @classmethod
     def from_row(cls, row: SchoolHoursRow) -> SchoolHours:
-        return cls(school_id=row.school_id, hours=row.hours, volunteers=row.volunteers)
+        cells = {kind.value: row.by_kind.get(kind.value, 0) for kind in VolunteerKind}
+        if row.by_kind.get(UNKNOWN_KIND):
+            cells[UNKNOWN_KIND] = row.by_kind[UNKNOWN_KIND]
+        figures = count_row(cells, total=sum(row.by_kind.values()))
+        assert figures.total is not None
+        return cls(
+            school_id=row.school_id,
+            hours=row.hours,
+            volunteers=figures.total,
+            volunteers_by_kind=[
+                KindCount(kind=_enum(VolunteerKind, key), volunteers=value)  # type: ignore[arg-type]
+                for key, value in figures.cells.items()
+            ],
+        )
