@@ -1,4 +1,5 @@
-"""`tongxin privacy`: erase a person, verify an access log, and list who viewed a person.
+"""`tongxin privacy`: erase a person, verify an access log, list who viewed a person, and
+migrate an installation from before personal data was kept apart.
 
 Operators run these on the host of a service's store, with the service's settings
 (`TONGXIN_STORE`, `TONGXIN_STATE_DIR`, `TONGXIN_POSTGRES_*`, `TONGXIN_CIPHER_KEY`). On
@@ -9,6 +10,7 @@ service is down; a running service's relay publishes the erasure it finds there.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 from collections.abc import Callable, Iterator
@@ -17,19 +19,25 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
+import nats.errors
 import typer
 from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from contracts.events import ContractEvent
+from services.kit import bus
+from services.kit.application import RequestDigests
 from services.kit.errors import NotFoundError
 from services.kit.eventstore import build_application
 from services.kit.privacy.audit import AccessLog, Head
-from services.kit.privacy.personal import PersonalData
+from services.kit.privacy.personal import PersonalData, local_master_key
+from services.kit.privacy.rewrite import rekey_request_digests
+from services.kit.privacy.stream_rewrite import Replaced, replace_retired_major
 from services.kit.settings import Settings
 
 privacy_app = typer.Typer(
-    help="Personal data: erase a person, verify an access log, who viewed a person.",
+    help="Personal data: erase a person, verify an access log, who viewed a person, migrate.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -61,6 +69,46 @@ def _erase_volunteer(settings: Settings, person_id: str, reason: str) -> dict[st
             outcome="allowed",
         )
     return response
+
+
+def _migrate_volunteers(settings: Settings, *, stream: bool) -> dict[str, Any]:
+    from contracts.volunteers import VolunteerRegisteredV1
+    from services.volunteers.application import VolunteersApplication
+    from services.volunteers.migration import encrypt_plain_names
+
+    done: dict[str, Any] = {}
+    master = local_master_key(settings, "volunteers")
+    with _personal(settings, "volunteers") as personal:
+        app = build_application(VolunteersApplication, settings, "volunteers")
+        try:
+            app.personal = personal
+            done["names_encrypted"] = encrypt_plain_names(app)
+            digests = RequestDigests.from_master(master)
+            done["request_digests_keyed"] = rekey_request_digests(app, digests)
+        finally:
+            app.close()
+    if stream:
+        replaced = asyncio.run(_replace_on_stream(settings, "volunteers", VolunteerRegisteredV1))
+        done["stream_messages_replaced"] = replaced.replaced
+    return done
+
+
+async def _replace_on_stream(
+    settings: Settings, boundary: str, retired: type[ContractEvent]
+) -> Replaced:
+    # The bus client retries for ever; an operator's command should rather say so.
+    nc = await asyncio.wait_for(bus.connect(settings, f"{boundary}-privacy-migrate"), 30)
+    try:
+        js = nc.jetstream(timeout=10.0)
+        return await replace_retired_major(js, bus.stream_name(boundary), retired)
+    finally:
+        await nc.drain()
+
+
+# How each service that keeps personal data is migrated from before it was kept apart.
+MIGRATIONS: dict[str, Callable[..., dict[str, Any]]] = {
+    "volunteers": _migrate_volunteers,
+}
 
 
 # The services that keep personal data, and how a person of theirs is erased.
@@ -109,6 +157,30 @@ def erase(
         err.print(f"[red]tongxin:[/] {exc}")
         raise typer.Exit(1) from None
     console.print_json(json.dumps(response))
+
+
+@privacy_app.command()
+def migrate(
+    service: Annotated[str, typer.Argument(help="The service to migrate, e.g. volunteers.")],
+    stream: Annotated[
+        bool,
+        typer.Option(help="Also replace the stream's messages of retired majors (needs NATS)."),
+    ] = True,
+) -> None:
+    """Encrypt names stored in plain text, key old request digests, purge old majors.
+
+    For installations from before personal data was kept apart; idempotent, so safe to
+    run again. Best with the service stopped: a running service keeps cached volunteers
+    (with the old plain names) until it restarts, and its relay's chain of publishes is
+    broken once by the replaced messages (it starts a new one by itself).
+    """
+    settings = _settings(service)
+    try:
+        done = MIGRATIONS[service](settings, stream=stream)
+    except (OSError, nats.errors.Error) as exc:
+        err.print(f"[red]tongxin:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print_json(json.dumps(done))
 
 
 @privacy_app.command()

@@ -1,11 +1,12 @@
 """Counts of people as GraphQL figures, small cells suppressed (`services.kit.privacy.suppression`).
 
-Every count of people the gateway publishes about children (care, courses, committees)
-goes through here, so that no dashboard singles anyone out: fewer than five people
-(zero included) reads `suppressed: "<5"` with a null `value`, and a row published with
-its total hides enough other cells that the small ones cannot be recovered by
-subtraction. A count of things that are not people (places left on a shift), or of
-adults who chose to be listed (volunteers), does not need it.
+Every count of people the gateway publishes (children in care, courses and committees;
+the volunteers credited at a school, by kind) goes through here, so that no dashboard
+singles anyone out: fewer than five people (zero included) reads `suppressed: "<5"` with
+a null `value`, and a row published with its total hides enough other cells that the
+small ones cannot be recovered by subtraction. A count of things that are not people
+does not need it; nor do a shift's places (taken and left), which are the state of a
+post that volunteers need to take one, not a figure about the people who took them.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""A client of one Tongxin service's REST API: commands and personal-field lookups are
-POSTed as the caller, so the service authorises (and logs) them as the caller's."""
+"""A client of one Tongxin service's REST API: commands, personal-field lookups and the
+reads only the service can answer go as the caller, so the service authorises (and logs)
+them as the caller's."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def http_client_for(service: str, settings: Settings) -> httpx.AsyncClient:
 
 
 class ServiceClient:
-    """POSTs to one service's REST API with the caller's bearer token."""
+    """Calls one service's REST API with the caller's bearer token."""
 
     def __init__(self, service: str, http: httpx.AsyncClient) -> None:
         self.service = service
@@ -60,12 +61,31 @@ class ServiceClient:
         token: str,
         idempotency_key: str | None = None,
     ) -> Accepted | Problem:
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
+        extra = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
+        return await self._request("POST", path, token=token, json=body, headers=extra)
+
+    async def get(self, path: str, params: dict[str, str], *, token: str) -> Accepted | Problem:
+        """A read the service answers itself (a list in an order only it can give)."""
+        return await self._request("GET", path, token=token, params=params)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Accepted | Problem:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"} | (
+            headers or {}
+        )
         propagate.inject(headers)  # Continue the caller's trace in the service.
         try:
-            response = await self.http.post(path, json=body, headers=headers)
+            response = await self.http.request(
+                method, path, json=json, params=params, headers=headers
+            )
         except httpx.HTTPError as exc:
             log.warning("%s service unreachable: %s", self.service, exc)
             return Problem(

@@ -29,6 +29,8 @@ from services.kit.auth import ROLES, DevIssuer
 from services.kit.settings import Settings
 
 STAFF = {"admin", "coordinator", "school-staff"}
+# One volunteer credited at a school: a count of people under five, never shown.
+FEWER_THAN_FIVE = {"suppressed": "<5"}
 
 
 class FakeVolunteers:
@@ -72,6 +74,35 @@ class FakeVolunteers:
                 else:
                     answer["names"][vid] = self.names[vid]
             return JSONResponse(answer)
+
+        @self.app.get("/volunteers")
+        async def by_name(request: Request) -> JSONResponse:
+            # By name among the names it keeps, erased ones last; staff only.
+            params = dict(request.query_params)
+            self.calls.append(
+                {"path": "GET /volunteers", "headers": dict(request.headers), "params": params}
+            )
+            claims = jwt.decode(
+                request.headers["authorization"].removeprefix("Bearer "),
+                options={"verify_signature": False},
+            )
+            if claims["role"] not in STAFF:
+                return JSONResponse({"code": "forbidden", "detail": "no"}, status_code=403)
+            order = sorted(self.names, key=lambda vid: self.names[vid]) + sorted(self.erased)
+            start = order.index(params["after"]) + 1 if "after" in params else 0
+            page = order[start : start + int(params["first"])]
+            listed = [
+                {"volunteer_id": vid, "display_name": self.names.get(vid), "erased": False}
+                for vid in page
+            ]
+            more = len(order) > start + len(page)
+            return JSONResponse(
+                {
+                    "school_id": params["school_id"],
+                    "volunteers": listed,
+                    "next_cursor": page[-1] if more else None,
+                }
+            )
 
         @self.app.post("/{path:path}")
         async def anything(path: str, request: Request) -> JSONResponse:
@@ -271,7 +302,7 @@ class TestReads:
               shift(id: "sh1") { title placesFilled placesLeft startsAt
                 signUps { status hours volunteer { displayName hours } } }
               missing: shift(id: "nope") { id }
-              schoolHours { edges { node { schoolId hours volunteers } } }
+              schoolHours { edges { node { schoolId hours volunteers { suppressed } } } }
             }""",
             token=token,
         )
@@ -288,7 +319,7 @@ class TestReads:
         ]
         assert result["data"]["missing"] is None
         assert result["data"]["schoolHours"]["edges"] == [
-            {"node": {"schoolId": "s1", "hours": 2.0, "volunteers": 1}}
+            {"node": {"schoolId": "s1", "hours": 2.0, "volunteers": FEWER_THAN_FIVE}}
         ]
 
 
@@ -460,7 +491,7 @@ class TestAuthorisation:
             client,
             """{ shifts { edges { node { id placesFilled } } }
                  shift(id: "sh1") { title placesLeft }
-                 schoolHours { edges { node { schoolId hours volunteers } } } }""",
+                 schoolHours { edges { node { schoolId hours volunteers { suppressed } } } } }""",
             token=token,
         )
         assert "errors" not in result
@@ -470,7 +501,7 @@ class TestAuthorisation:
         ]
         assert result["data"]["shift"] == {"title": "Gate sh1", "placesLeft": 1}
         assert result["data"]["schoolHours"]["edges"] == [
-            {"node": {"schoolId": "s1", "hours": 2.0, "volunteers": 1}}
+            {"node": {"schoolId": "s1", "hours": 2.0, "volunteers": FEWER_THAN_FIVE}}
         ]
 
         refused = await gql(client, SHIFT_SIGN_UPS, {"id": "sh1"}, token=token)
@@ -615,6 +646,80 @@ def crowd(gateway: FastAPI, count: int) -> list[str]:
     return ids
 
 
+BY_NAME = """
+query($first: Int!, $after: String, $school: String) {
+  volunteers(first: $first, after: $after, schoolId: $school, orderBy: NAME) {
+    edges { cursor node { id displayName hours } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+class TestVolunteersByName:
+    """A list by name is the volunteers service's; the gateway adds the facts."""
+
+    async def test_pages_by_name_from_the_service_with_no_second_names_call(
+        self, gateway, client, token, fake
+    ):
+        name(gateway, v1="Zhao", v2="Li", v3="Wang", v4="An")
+        feed(gateway, *(registered(f"v{n}", minute=n) for n in range(1, 5)))
+        checked = await gql(client, BY_NAME, {"first": 3, "school": "s1"}, token=token)
+        assert "errors" not in checked, checked
+        page = checked["data"]["volunteers"]
+        assert [e["node"]["displayName"] for e in page["edges"]] == ["An", "Li", "Wang"]
+        assert page["pageInfo"]["hasNextPage"] is True
+        after = page["pageInfo"]["endCursor"]
+        rest = await gql(client, BY_NAME, {"first": 3, "school": "s1", "after": after}, token=token)
+        assert [e["node"]["displayName"] for e in rest["data"]["volunteers"]["edges"]] == ["Zhao"]
+        assert rest["data"]["volunteers"]["pageInfo"]["hasNextPage"] is False
+        # Each page is one call to the service, as the caller, and names are not asked again.
+        lists = [c for c in fake.calls if c["path"] == "GET /volunteers"]
+        assert [c["params"] for c in lists] == [
+            {"school_id": "s1", "first": "3"},
+            {"school_id": "s1", "first": "3", "after": "v3"},
+        ]
+        assert lists[0]["headers"]["authorization"] == f"Bearer {token}"
+        assert names_calls(fake) == []
+
+    async def test_a_volunteer_the_read_model_has_not_seen_is_left_out(
+        self, gateway, client, token
+    ):
+        name(gateway, v1="Li", v2="An")
+        feed(gateway, registered("v1"))
+        result = await gql(client, BY_NAME, {"first": 5, "school": "s1"}, token=token)
+        assert [e["node"]["id"] for e in result["data"]["volunteers"]["edges"]] == ["v1"]
+
+    async def test_viewers_are_refused_and_a_school_is_needed(self, gateway, client, issuer, fake):
+        people(gateway)
+        viewer = issuer.token(role="viewer", department="edu", subject="dashboard")
+        refused = await gql(client, BY_NAME, {"first": 5, "school": "s1"}, token=viewer)
+        assert codes(refused) == ["FORBIDDEN"] and refused["data"] is None
+        other = issuer.token(role="school-staff", department="edu", scope="school:s2")
+        refused = await gql(client, BY_NAME, {"first": 5, "school": "s1"}, token=other)
+        assert codes(refused) == ["FORBIDDEN"]
+        assert not [c for c in fake.calls if c["path"] == "GET /volunteers"]
+        coordinator = issuer.token(role="coordinator", department="cyl")
+        no_school = await gql(client, BY_NAME, {"first": 5}, token=coordinator)
+        assert codes(no_school) == ["BAD_USER_INPUT"]
+        bad = await gql(
+            client, BY_NAME, {"first": 5, "school": "s1", "after": "x"}, token=coordinator
+        )
+        assert codes(bad) == ["BAD_USER_INPUT"]
+
+    async def test_a_service_that_cannot_answer_is_a_service_error(
+        self, gateway, client, token, fake
+    ):
+        people(gateway)
+        fake.app.router.routes = [
+            r
+            for r in fake.app.router.routes
+            if getattr(r, "path", "") != "/volunteers" or "GET" not in getattr(r, "methods", set())
+        ]
+        result = await gql(client, BY_NAME, {"first": 5, "school": "s1"}, token=token)
+        assert codes(result) == ["SERVICE_UNAVAILABLE"]
+
+
 class TestPersonalNames:
     """Names come from the volunteers service, batched, as the caller."""
 
@@ -731,9 +836,11 @@ class TestPersonalNames:
             "hours": 2.0,
         }
         assert nodes["v2"]["displayName"] == "Wang" and not nodes["v2"]["personalDataErased"]
-        hours = "{ schoolHours { edges { node { schoolId hours volunteers } } } }"
+        hours = "{ schoolHours { edges { node { schoolId hours volunteers { suppressed } } } } }"
         assert (await gql(client, hours, token=token))["data"] == {
-            "schoolHours": {"edges": [{"node": {"schoolId": "s1", "hours": 2.0, "volunteers": 1}}]}
+            "schoolHours": {
+                "edges": [{"node": {"schoolId": "s1", "hours": 2.0, "volunteers": FEWER_THAN_FIVE}}]
+            }
         }
         # The erased one is not asked about: nothing to read, nothing to log.
         assert "v1" not in names_calls(fake)[-1]["body"]["ids"]

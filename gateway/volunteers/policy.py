@@ -26,6 +26,8 @@ READS = Policy(
     rules={
         # Staff: the volunteers of the schools in their scope; viewers: all, without names.
         "list-volunteers": Rule(staff=STAFF, open_to=VIEWERS),
+        # By name: the order says something about the names, so staff of the school only.
+        "list-volunteers-by-name": Rule(staff=STAFF),
         # Staff covering the school the record is read through: the volunteer's home
         # school, or the school of a shift they signed up for. Viewers: without names.
         "read-volunteer": Rule(staff=STAFF, self_service=True, open_to=VIEWERS),

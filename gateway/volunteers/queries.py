@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -20,19 +21,36 @@ from gateway.core.pagination import (
 )
 from gateway.errors import bad_input
 from gateway.volunteers import state
+from gateway.volunteers.by_name import volunteers_by_name
 from gateway.volunteers.policy import READS
 from gateway.volunteers.types import SchoolHours, Shift, Volunteer
 
 SchoolFilter = Annotated[str | None, strawberry.argument(description="Only those of this school.")]
+
+
+@strawberry.enum(description="The order of a list of volunteers.")
+class VolunteerOrder(Enum):
+    REGISTRATION = strawberry.enum_value(
+        "registration", description="By registration time, oldest first (then by id)."
+    )
+    NAME = strawberry.enum_value(
+        "name",
+        description="By name, for one school (`schoolId`), from the volunteers service; "
+        "erased volunteers last. Staff of that school only: viewers may not read names, nor "
+        "their order.",
+    )
+
+
 authenticated: list[type[BasePermission]] = [Authenticated]
 
 
 @strawberry.type
 class VolunteersQuery:
     @strawberry.field(
-        description="Volunteers by registration time, oldest first (then by id); a list by "
-        "name is the volunteers service's to give, as names are its own. Staff (school staff: "
-        "the volunteers of the schools in their scope) and viewers, who see every name as null.",
+        description="Volunteers by registration time, oldest first (then by id), for staff "
+        "(school staff: the volunteers of the schools in their scope) and viewers, who see "
+        "every name as null. `orderBy: NAME` lists one school's volunteers by name, as the "
+        "volunteers service gives them (it logs the page's reads); staff of that school only.",
         permission_classes=authenticated,
     )
     async def volunteers(
@@ -41,8 +59,15 @@ class VolunteersQuery:
         first: First = 20,
         after: After = None,
         school_id: SchoolFilter = None,
+        order_by: Annotated[
+            VolunteerOrder, strawberry.argument(description="REGISTRATION, or NAME for a school.")
+        ] = VolunteerOrder.REGISTRATION,
     ) -> Connection[Volunteer]:
         principal = await access.caller(info)
+        if order_by is VolunteerOrder.NAME:
+            if school_id is None:
+                raise bad_input("orderBy NAME lists one school: give schoolId")
+            return await volunteers_by_name(info, principal, school_id, check_first(first), after)
         if school_id is None:
             anyone = access.admit(READS, principal, "list-volunteers")
             schools = None if anyone else access.schools(principal)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -137,11 +137,17 @@ class SignUpRow:
     school_id: str | None = None  # The shift's school, once the shift is known.
 
 
+UNKNOWN_KIND = "unknown"
+"""The kind of a volunteer credited with hours whose registration the model has not seen."""
+
+
 @dataclass(frozen=True)
 class SchoolHoursRow:
     school_id: str
     hours: float
     volunteers: int
+    by_kind: dict[str, int] = field(default_factory=dict)
+    """Volunteers credited with hours there, by kind (disjoint; they add up to the total)."""
 
 
 def _utc(moment: datetime) -> str:
@@ -504,7 +510,8 @@ class VolunteersReadModel(SqliteProjection):
         )
 
     def school_hours(self, *, first: int, after: str | None = None) -> Page[SchoolHoursRow]:
-        """Schools by hours credited, most first (then by school id)."""
+        """Schools by hours credited, most first (then by school id), with their volunteers
+        by kind (read in the same transaction, so the kinds add up to the school's total)."""
         params: list[Any] = []
         sql = "SELECT * FROM school_hours"
         if after is not None:
@@ -516,8 +523,14 @@ class VolunteersReadModel(SqliteProjection):
         sql += " ORDER BY hours DESC, school_id LIMIT ?"
         with self._locked() as conn:
             rows = conn.execute(sql, [*params, first + 1]).fetchall()
+            by_kind = self._volunteers_by_kind(conn, [r["school_id"] for r in rows[:first]])
         items = [
-            SchoolHoursRow(r["school_id"], float(r["hours"]), int(r["volunteers"]))
+            SchoolHoursRow(
+                r["school_id"],
+                float(r["hours"]),
+                sum(by_kind.get(r["school_id"], {}).values()),
+                by_kind.get(r["school_id"], {}),
+            )
             for r in rows[:first]
         ]
         return Page(
@@ -525,6 +538,25 @@ class VolunteersReadModel(SqliteProjection):
             cursors=[encode_cursor("school-hours", s.hours, s.school_id) for s in items],
             has_next=len(rows) > first,
         )
+
+    @staticmethod
+    def _volunteers_by_kind(
+        conn: sqlite3.Connection, schools: Sequence[str]
+    ) -> dict[str, dict[str, int]]:
+        if not schools:
+            return {}
+        marks = ",".join("?" * len(schools))
+        rows = conn.execute(
+            "SELECT s.school_id, COALESCE(v.kind, ?) AS kind, "
+            "COUNT(DISTINCT s.volunteer_id) AS volunteers "
+            "FROM sign_ups s LEFT JOIN volunteers v ON v.id = s.volunteer_id "
+            f"WHERE s.school_id IN ({marks}) AND s.hours > 0 GROUP BY s.school_id, kind",
+            [UNKNOWN_KIND, *schools],
+        ).fetchall()
+        found: dict[str, dict[str, int]] = {}
+        for row in rows:
+            found.setdefault(row["school_id"], {})[row["kind"]] = int(row["volunteers"])
+        return found
 
     def sign_ups_for_shifts(self, shift_ids: Sequence[str]) -> dict[str, list[SignUpRow]]:
         return self._sign_ups_by("shift_id", shift_ids)

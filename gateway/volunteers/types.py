@@ -9,10 +9,17 @@ import strawberry
 
 from gateway import access
 from gateway.core import personal
+from gateway.core.figures import Count, count_row
 from gateway.core.pagination import First, check_first
 from gateway.volunteers import state
 from gateway.volunteers.policy import READS
-from gateway.volunteers.readmodel import SchoolHoursRow, ShiftRow, SignUpRow, VolunteerRow
+from gateway.volunteers.readmodel import (
+    UNKNOWN_KIND,
+    SchoolHoursRow,
+    ShiftRow,
+    SignUpRow,
+    VolunteerRow,
+)
 
 
 @strawberry.enum(description="Kind of volunteer.")
@@ -73,6 +80,8 @@ class Volunteer:
         "reads as null for everyone; hours and places taken stay."
     )
     check: strawberry.Private[tuple[CheckStatus | None, date | None]] = (None, None)
+    # The name as a list by name already read it from the service (None: not given).
+    given_name: strawberry.Private[tuple[str | None] | None] = None
 
     @strawberry.field(
         description="Name shown to staff, read from the volunteers service as the caller (one "
@@ -83,6 +92,8 @@ class Volunteer:
     async def display_name(self, info: strawberry.Info) -> str | None:
         if self.personal_data_erased:
             return None  # Nothing to read: the service would only say so.
+        if self.given_name is not None:
+            return self.given_name[0]  # Read (and logged) once already, by the list.
         found = await personal.resolve(info, state.NAMES, str(self.id))
         shown = personal.shown(found)
         return None if shown is None else str(shown)
@@ -123,7 +134,8 @@ class Volunteer:
         return [SignUp.from_row(row) for row in rows[:first]]
 
     @classmethod
-    def from_row(cls, row: VolunteerRow) -> Volunteer:
+    def from_row(cls, row: VolunteerRow, **given: str | None) -> Volunteer:
+        """The volunteer of a read model row; `name=` when the name was read already."""
         return cls(
             id=strawberry.ID(row.id),
             kind=_enum(VolunteerKind, row.kind),  # type: ignore[arg-type]
@@ -135,6 +147,7 @@ class Volunteer:
                 _enum(CheckStatus, row.check_status),  # type: ignore[arg-type]
                 row.check_expires_on,
             ),
+            given_name=(given["name"],) if "name" in given else None,
         )
 
 
@@ -219,12 +232,41 @@ class SignUp:
         )
 
 
-@strawberry.type(description="Volunteer hours credited at one school.")
+@strawberry.type(description="How many of a school's credited volunteers are of one kind.")
+class KindCount:
+    kind: VolunteerKind | None = strawberry.field(
+        description="The kind; null for volunteers whose registration the gateway has not seen yet."
+    )
+    volunteers: Count = strawberry.field(description="Volunteers of this kind.")
+
+
+@strawberry.type(
+    description="Volunteer hours credited at one school, and the volunteers credited: counts "
+    "of people, so fewer than five read as suppressed, and the counts by kind are hidden "
+    "enough that none can be worked out from the others and the total."
+)
 class SchoolHours:
     school_id: str = strawberry.field(description="School id.")
     hours: float = strawberry.field(description="Hours credited at the school.")
-    volunteers: int = strawberry.field(description="Volunteers credited with hours there.")
+    volunteers: Count = strawberry.field(description="Volunteers credited with hours there.")
+    volunteers_by_kind: list[KindCount] = strawberry.field(
+        description="The same volunteers by kind, every kind listed (zero is a small count "
+        "too), with complementary suppression against `volunteers`."
+    )
 
     @classmethod
     def from_row(cls, row: SchoolHoursRow) -> SchoolHours:
-        return cls(school_id=row.school_id, hours=row.hours, volunteers=row.volunteers)
+        cells = {kind.value: row.by_kind.get(kind.value, 0) for kind in VolunteerKind}
+        if row.by_kind.get(UNKNOWN_KIND):
+            cells[UNKNOWN_KIND] = row.by_kind[UNKNOWN_KIND]
+        figures = count_row(cells, total=sum(row.by_kind.values()))
+        assert figures.total is not None
+        return cls(
+            school_id=row.school_id,
+            hours=row.hours,
+            volunteers=figures.total,
+            volunteers_by_kind=[
+                KindCount(kind=_enum(VolunteerKind, key), volunteers=value)  # type: ignore[arg-type]
+                for key, value in figures.cells.items()
+            ],
+        )

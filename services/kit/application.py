@@ -12,15 +12,18 @@ Commands run through `run_command`, which gives each service three guarantees:
 from __future__ import annotations
 
 import hashlib
+import hmac
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
@@ -39,21 +42,78 @@ CONFLICT_BACKOFF_CAP_S = 0.05
 LOAD_LOCK_STRIPES = 64
 
 
+# The digest key is derived, not the master key itself: the same master key wraps the
+# data keys and may encrypt the whole event store.
+DIGEST_INFO = b"tongxin/idempotency/request-digest/v1"
+KEYED_PREFIX = "hmac1:"
+
+
+class RequestDigests:
+    """Digests of command requests for the idempotency records, keyed by a service secret.
+
+    A request body may carry personal data (a volunteer's name): a plain hash of it would
+    let whoever reads the store confirm a guessed name. The digest kept is an HMAC-SHA256,
+    keyed with a secret derived from the service's master key, of the request's SHA-256.
+    A record written before (the bare SHA-256, unkeyed) still tells a retry from another
+    request, and `rekey` turns it into the keyed form without the request itself (what
+    `tongxin privacy migrate` does), so both forms compare with a new request alike.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("a request digest secret needs at least 16 bytes")
+        self._secret = secret
+
+    @classmethod
+    def from_master(cls, master: bytes) -> RequestDigests:
+        """The service's digests, keyed by a secret derived from its master key."""
+        secret = HKDF(hashes.SHA256(), length=32, salt=None, info=DIGEST_INFO).derive(master)
+        return cls(secret)
+
+    def rekey(self, unkeyed: str) -> str:
+        """The keyed digest of a request whose unkeyed digest (a bare SHA-256) this is."""
+        mac = hmac.new(self._secret, unkeyed.encode("ascii"), hashlib.sha256).hexdigest()
+        return KEYED_PREFIX + mac
+
+    def of(self, route: str, body: bytes) -> tuple[str, str]:
+        """The request's keyed digest (to record) and unkeyed one (to compare old records)."""
+        unkeyed = hashlib.sha256(route.encode() + b"\0" + body).hexdigest()
+        return self.rekey(unkeyed), unkeyed
+
+
+def is_keyed(digest: str) -> bool:
+    """Whether a recorded request digest is keyed (an HMAC) rather than a bare SHA-256."""
+    return digest.startswith(KEYED_PREFIX)
+
+
 @dataclass(frozen=True)
 class CommandKey:
-    """Who sent a command with which Idempotency-Key, and a digest of the request."""
+    """Who sent a command with which Idempotency-Key, and a digest of the request.
+
+    `request_digest` is what the record keeps (keyed); `unkeyed_digest` is only compared
+    with records written before digests were keyed, and never stored.
+    """
 
     principal: str
     key: str
     request_digest: str
+    unkeyed_digest: str | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, principal: str, key: str, route: str, body: bytes) -> CommandKey:
-        digest = hashlib.sha256(route.encode() + b"\0" + body).hexdigest()
-        return cls(principal=principal, key=key, request_digest=digest)
+    def of(
+        cls, principal: str, key: str, route: str, body: bytes, digests: RequestDigests
+    ) -> CommandKey:
+        keyed, unkeyed = digests.of(route, body)
+        return cls(principal=principal, key=key, request_digest=keyed, unkeyed_digest=unkeyed)
 
     def record_id(self) -> UUID:
         return uuid5(NAMESPACE_URL, f"tongxin:command:{self.principal}:{self.key}")
+
+    def matches(self, recorded: str) -> bool:
+        """Whether a record's digest is of this same request (in either form)."""
+        if is_keyed(recorded) or self.unkeyed_digest is None:
+            return hmac.compare_digest(recorded, self.request_digest)
+        return hmac.compare_digest(recorded, self.unkeyed_digest)
 
 
 class CommandRecord(Aggregate):
@@ -162,7 +222,7 @@ class ServiceApplication(Application):
         except AggregateNotFoundError:
             return None
         assert isinstance(record, CommandRecord)
-        if record.request_digest != key.request_digest:
+        if not key.matches(record.request_digest):
             raise IdempotencyKeyReusedError(
                 "this Idempotency-Key was already used for a different request"
             )

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.kit.application import CommandKey
+from services.kit.application import CommandKey, RequestDigests
 from services.kit.auth import AuthError, JwksVerifier, Principal, bearer_token
 from services.kit.errors import DomainError, ForbiddenError
 from services.kit.settings import Settings
@@ -152,10 +152,13 @@ def create_app(
     readiness: ReadinessCheck,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     verifier: JwksVerifier | None = None,
+    request_digests: RequestDigests | None = None,
 ) -> FastAPI:
     """A FastAPI app with the platform's defaults; the service adds its routers.
 
     Its /docs and /redoc pages load their files from the app itself (`webassets`).
+    An app taking idempotent commands (`IdempotencyKey`) needs `request_digests`, the
+    service's keyed request digests (`services.kit.runtime` derives them).
     """
     app = offline_docs_app(
         title=title,
@@ -163,6 +166,7 @@ def create_app(
         telemetry=FASTAPI_TELEMETRY,
     )
     app.state.settings = settings
+    app.state.request_digests = request_digests
     app.state.verifier = verifier or JwksVerifier(
         settings.jwks_location(), issuer=settings.auth_issuer, audience=settings.auth_audience
     )
@@ -336,9 +340,12 @@ async def command_key(request: Request, principal: Caller) -> CommandKey | None:
         return None
     if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
         raise DomainError(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} printable characters")
+    digests: RequestDigests | None = request.app.state.request_digests
+    if digests is None:
+        raise RuntimeError("this app was created without request_digests: it takes no commands")
     body = await request.body()
     route = f"{request.method} {request.url.path}"
-    return CommandKey.of(principal.subject, key, route, body)
+    return CommandKey.of(principal.subject, key, route, body, digests)
 
 
 IdempotencyKey = Annotated[CommandKey | None, Depends(command_key)]

@@ -31,12 +31,12 @@ from fastapi import APIRouter, FastAPI
 
 from contracts.departments import load_ownership_map
 from contracts.platform import ManifestError, boundary_of, load_platform
-from services.kit.application import ServiceApplication
+from services.kit.application import RequestDigests, ServiceApplication
 from services.kit.consumer import Consumer, Projection
 from services.kit.eventstore import build_application
 from services.kit.http import create_app, create_operations_app
 from services.kit.outbox import convert_at_write
-from services.kit.privacy.personal import PersonalData, UsesPersonalData
+from services.kit.privacy.personal import PersonalData, UsesPersonalData, local_master_key
 from services.kit.privacy.receiving import ReceivesSealed
 from services.kit.privacy.sealing import SealingKeys, jwks_router
 from services.kit.relay import OutboxRelay, Translate
@@ -170,6 +170,7 @@ class Service:
             settings=settings,
             readiness=parts.readiness,
             lifespan=lifespan,
+            request_digests=parts.request_digests,
         )
         app.state.application = parts.application
         app.state.parts = parts
@@ -203,16 +204,20 @@ class ServiceParts:
         # published form with it, so the relay publishes bytes.
         convert_at_write(self.application, service.name, service.translate)
         self.personal: PersonalData | None = None
-        keeper = self.application if isinstance(self.application, UsesPersonalData) else None
-        if keeper is not None:
-            # Reactions may record personal data too (care's sealed referrals): every
-            # process of the service opens it, not only the API.
-            try:
-                self.personal = PersonalData.open(settings, service.name)
-            except BaseException:
-                self.application.close()
-                raise
-            keeper.personal = self.personal
+        try:
+            # A command's body may name a person: its idempotency record keeps a digest
+            # keyed by the service's own secret, never a plain hash of it.
+            master = local_master_key(settings, service.name)
+            self.request_digests = RequestDigests.from_master(master)
+            keeper = self.application if isinstance(self.application, UsesPersonalData) else None
+            if keeper is not None:
+                # Reactions may record personal data too (care's sealed referrals): every
+                # process of the service opens it, not only the API.
+                self.personal = PersonalData.open(settings, service.name, master=master)
+                keeper.personal = self.personal
+        except BaseException:
+            self.application.close()
+            raise
         self.sealing: SealingKeys | None = None
         if isinstance(self.application, ReceivesSealed):
             self.sealing = SealingKeys.load(settings, service.name)

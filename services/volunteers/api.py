@@ -32,12 +32,15 @@ from services.volunteers.responses import (
     VolunteerChanged,
     VolunteerErased,
     VolunteerRegistered,
+    VolunteersByName,
     VolunteerView,
 )
 
 MAX_NAMES = 100
+MAX_NAMED_PAGE = 100
 NAME_FIELDS = ("display_name",)
 DEFAULT_PURPOSE = "names lookup"
+LIST_PURPOSE = "volunteers by name"
 RECORD_PURPOSE = "volunteer record"
 
 
@@ -198,6 +201,47 @@ def volunteer_names(body: NamesLookup, caller: Caller, app: App) -> dict[str, An
     ]
     app.privacy.log.append(records)
     return {"names": names, "erased": erased, "denied": denied, "unknown": unknown}
+
+
+@router.get("/volunteers", response_model=VolunteersByName, responses=problems())
+def volunteers_by_name(
+    caller: Caller,
+    app: App,
+    school_id: Annotated[SchoolId, Query(description="The school whose volunteers to list.")],
+    first: Annotated[int, Query(ge=1, le=MAX_NAMED_PAGE)] = 20,
+    after: Annotated[
+        UUID | None, Query(description="`next_cursor` of the previous page (a volunteer id).")
+    ] = None,
+    purpose: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Why they are read (access log)."),
+    ] = None,
+) -> dict[str, Any]:
+    """A school's volunteers sorted by name, paged, for staff whose scope covers the school.
+
+    Names are the service's own, so a list in their order is the service's to give: it
+    decrypts the school's names, sorts them and answers one page. Every volunteer on the
+    page is a read of their name, logged (allowed) in one append per page. Viewers, and
+    staff of another school, are refused (403): the order of names says something about
+    the names. A refused listing names no one, so it has no one to log a read against.
+    """
+    POLICY.authorize(caller, "list-volunteers-by-name", school=school_id)
+    page = app.volunteers_by_name(school_id, first, after)
+    entries = [
+        {
+            "volunteer_id": str(card.id),
+            "display_name": None if name is ERASED else name,
+            "erased": name is ERASED,
+        }
+        for card, name in page.entries
+    ]
+    read = [str(card.id) for card, _ in page.entries]
+    app.privacy.log.append(_access_records(caller, read, purpose or LIST_PURPOSE, "allowed"))
+    return {
+        "school_id": school_id,
+        "volunteers": entries,
+        "next_cursor": read[-1] if page.has_next else None,
+    }
 
 
 def _uuid(raw: str) -> UUID | None:

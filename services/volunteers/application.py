@@ -6,13 +6,20 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from threading import Lock
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import AggregateRecorder, Recorder, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    Recorder,
+    StoredEvent,
+    Tracking,
+)
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg.sql import SQL, Identifier
@@ -20,15 +27,30 @@ from psycopg.sql import SQL, Identifier
 from contracts.checks import BackgroundCheckCompleted
 from services.kit.application import CommandKey, ServiceApplication
 from services.kit.commands import check_version
-from services.kit.errors import NotFoundError
+from services.kit.errors import DomainError, NotFoundError
 from services.kit.privacy.datakeys import ERASED, Decrypted, PersonErasedError, is_token
 from services.kit.privacy.personal import PersonalData, PersonErasedProblem
 from services.volunteers.domain import Shift, Volunteer
+from services.volunteers.roster import SchoolRoster
 
 log = logging.getLogger(__name__)
 
 
 NAME_FIELD = "display_name"
+
+
+class UnknownCursorError(DomainError):
+    """A cursor of a listing by name that names no volunteer of that school."""
+
+    code = "invalid-cursor"
+
+
+@dataclass(frozen=True)
+class NamedPage:
+    """A page of a school's volunteers by name: each one's card and name (or ERASED)."""
+
+    entries: list[tuple[NameCard, Decrypted]]
+    has_next: bool
 
 
 @dataclass(frozen=True)
@@ -57,7 +79,32 @@ class VolunteersApplication(ServiceApplication):
             raise RuntimeError("the volunteers application needs its PersonalData (personal)")
         return self.personal
 
+    @cached_property
+    def roster(self) -> SchoolRoster:
+        recorder = self.recorder
+        assert isinstance(recorder, ApplicationRecorder)
+        return SchoolRoster(recorder, self.mapper.to_domain_event)
+
     # Queries.
+    def volunteers_by_name(self, school_id: str, first: int, after: UUID | None) -> NamedPage:
+        """A page of the school's volunteers sorted by name, after the volunteer `after`.
+
+        Every name of the school is decrypted to sort them (their keys read in one query);
+        only the page's leave. Erased volunteers come last, by id. The cursor is a volunteer
+        id, not a name, so no name travels in a URL; a volunteer renamed between two pages
+        moves, and the next page continues from where the cursor's volunteer sorts now.
+        """
+        cards = self.name_cards(self.roster.volunteers_at(school_id))
+        named = list(zip(cards.values(), self.display_names(cards.values()), strict=True))
+        named.sort(key=_by_name)
+        start = 0
+        if after is not None:
+            at = next((i for i, (card, _) in enumerate(named) if card.id == after), None)
+            if at is None:
+                raise UnknownCursorError("the cursor names no volunteer of this school")
+            start = at + 1
+        return NamedPage(named[start : start + first], has_next=len(named) > start + first)
+
     def volunteer(self, volunteer_id: UUID) -> Volunteer:
         return self.get(volunteer_id, Volunteer)
 
@@ -318,6 +365,14 @@ class VolunteersApplication(ServiceApplication):
             "places_left": shift.places_left,
             "version": shift.version,
         }
+
+
+def _by_name(entry: tuple[NameCard, Decrypted]) -> tuple[int, str, str, str]:
+    card, name = entry
+    if name is ERASED:
+        return (1, "", "", str(card.id))
+    # Case-insensitive first, then exact, then by id: a total order, so pages never overlap.
+    return (0, name.casefold(), name, str(card.id))
 
 
 def _latest_versions(recorder: Recorder, ids: Collection[UUID]) -> dict[UUID, int]:

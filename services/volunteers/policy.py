@@ -20,6 +20,9 @@ POLICY = Policy(
         "register-volunteer": Rule(staff=STAFF),
         # A name is personal data: every read of one, allowed or not, is logged (api.py).
         "read-volunteer": Rule(staff=STAFF, self_service=True),
+        # A school's volunteers by name: the names are read (and logged), and even their
+        # order says something about them, so staff of the school only, never viewers.
+        "list-volunteers-by-name": Rule(staff=STAFF),
         "rename-volunteer": Rule(staff=STAFF, self_service=True),
         # Erasure destroys the person's key for good: the owner's senior staff decide it.
         "erase-volunteer": Rule(staff=("admin", "coordinator"), owner_only=True),

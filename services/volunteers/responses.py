@@ -119,3 +119,17 @@ class AccessLogPage(Answer):
     volunteer_id: str
     entries: list[AccessLogEntry] = Field(description="Newest first.")
     next_cursor: str | None = Field(description="Pass as `cursor` for older entries; none left.")
+
+
+class NamedVolunteer(Answer):
+    volunteer_id: str
+    display_name: str | None = Field(description="Null once the volunteer is erased.")
+    erased: bool = Field(description="True once the volunteer's personal data is erased.")
+
+
+class VolunteersByName(Answer):
+    school_id: str
+    volunteers: list[NamedVolunteer] = Field(
+        description="By name (case-insensitive, then exact, then id); erased ones last."
+    )
+    next_cursor: str | None = Field(description="Pass as `after` for the next page; none left.")

@@ -12,7 +12,7 @@ from tests.bench.report import Figure, percentiles
 
 QUERY = """
 {
-  schoolHours(first: 10) { edges { node { schoolId hours volunteers } } }
+  schoolHours(first: 10) { edges { node { schoolId hours volunteers { value suppressed } } } }
   shifts(first: 20) { edges { node { id title post schoolId placesFilled placesLeft } } }
 }
 """

@@ -200,7 +200,8 @@ class TestPersonalDataThroughTheGateway:
             )
             assert response.status_code == 200, response.text
 
-        hours = "{ schoolHours(first: 10) { edges { node { schoolId hours volunteers } } } }"
+        hours = """{ schoolHours(first: 10) {
+            edges { node { schoolId hours volunteers { suppressed } } } } }"""
 
         async def credited() -> dict[str, Any] | None:
             body = await query(as_coordinator, ONE, id=volunteer_id)
@@ -230,7 +231,7 @@ class TestPersonalDataThroughTheGateway:
         assert figures["schoolHours"]["edges"][0]["node"] == {
             "schoolId": SCHOOL,
             "hours": 1.5,
-            "volunteers": 1,
+            "volunteers": {"suppressed": "<5"},
         }
         other = await query(as_coordinator, ONE, id=other_id)
         assert other["data"]["volunteer"]["displayName"] == "Stay Here"

@@ -154,7 +154,7 @@ class TestVolunteerJourney:
             query ($id: ID!, $shift: ID!) {
               volunteer(id: $id) { displayName checkStatus hours }
               shift(id: $shift) { placesFilled placesLeft }
-              schoolHours(first: 10) { edges { node { schoolId hours volunteers } } }
+              schoolHours(first: 10) { edges { node { schoolId hours volunteers { suppressed } } } }
             }
         """
 
@@ -175,7 +175,7 @@ class TestVolunteerJourney:
         assert data["schoolHours"]["edges"][0]["node"] == {
             "schoolId": SCHOOL,
             "hours": 1.5,
-            "volunteers": 1,
+            "volunteers": {"suppressed": "<5"},
         }
 
     async def test_a_mutation_through_the_gateway_reaches_the_service(

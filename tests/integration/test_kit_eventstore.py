@@ -7,12 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.kit.application import CommandKey
+from services.kit.application import CommandKey, RequestDigests
 from services.kit.errors import ConflictError, IdempotencyKeyReusedError
 from services.kit.settings import Settings
 from tests.support.counter import Counter, CounterApp, build_counter_app
 
 pytestmark = pytest.mark.timeout(120)
+
+DIGESTS = RequestDigests(b"a service's own digest secret")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -52,7 +54,7 @@ def test_a_retried_command_returns_the_first_response_and_appends_nothing(
     app: CounterApp,
 ) -> None:
     counter_id = app.create("visits")
-    key = CommandKey.of("user-1", "key-1", "POST /counters/x/increment", b'{"by": 5}')
+    key = CommandKey.of("user-1", "key-1", "POST /counters/x/increment", b'{"by": 5}', DIGESTS)
     first = app.increment(counter_id, by=5, key=key)
     before = head(app)
 
@@ -64,7 +66,7 @@ def test_a_retried_command_returns_the_first_response_and_appends_nothing(
 
 
 def test_an_idempotent_creation_is_not_repeated(app: CounterApp) -> None:
-    key = CommandKey.of("user-1", "create-1", "POST /counters", b'{"name": "a"}')
+    key = CommandKey.of("user-1", "create-1", "POST /counters", b'{"name": "a"}', DIGESTS)
     first = app.create("a", key=key)
     before = head(app)
     assert app.create("a", key=key) == first
@@ -74,16 +76,18 @@ def test_an_idempotent_creation_is_not_repeated(app: CounterApp) -> None:
 def test_the_same_key_for_another_request_is_refused(app: CounterApp) -> None:
     counter_id = app.create("visits")
     route = "POST /counters/x/increment"
-    app.increment(counter_id, by=1, key=CommandKey.of("user-1", "k", route, b'{"by": 1}'))
+    app.increment(counter_id, by=1, key=CommandKey.of("user-1", "k", route, b'{"by": 1}', DIGESTS))
     before = head(app)
 
     with pytest.raises(IdempotencyKeyReusedError):
-        app.increment(counter_id, by=2, key=CommandKey.of("user-1", "k", route, b'{"by": 2}'))
+        app.increment(
+            counter_id, by=2, key=CommandKey.of("user-1", "k", route, b'{"by": 2}', DIGESTS)
+        )
 
     assert head(app) == before
     assert app.count(counter_id) == 1
     # The key is scoped to the caller: another principal may use the same key.
-    app.increment(counter_id, by=2, key=CommandKey.of("user-2", "k", route, b'{"by": 2}'))
+    app.increment(counter_id, by=2, key=CommandKey.of("user-2", "k", route, b'{"by": 2}', DIGESTS))
     assert app.count(counter_id) == 3
 
 

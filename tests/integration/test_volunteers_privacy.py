@@ -330,7 +330,7 @@ async def test_only_the_owners_senior_staff_erase(api: Api) -> None:
 async def test_a_stream_written_before_encryption_still_reads(api: Api) -> None:
     """Events from before names were encrypted hold the name itself: it reads as it was,
     and as erased once erased (the plain text in those old rows is beyond a key's reach:
-    such stores need their events rewritten, see the README)."""
+    `tongxin privacy migrate` rewrites them, see test_volunteers_privacy_migration)."""
     from services.volunteers.domain import Volunteer
 
     legacy = Volunteer(
@@ -496,3 +496,77 @@ async def test_the_access_log_of_no_volunteer_is_not_found_and_logs_nothing(api:
     response = await api.client.get(access_log_path(missing), headers=api.owner)
     assert response.status_code == 404
     assert api.app.privacy.log.who_viewed(missing) == []
+
+
+async def test_a_schools_volunteers_by_name_in_pages_each_page_logged(api: Api) -> None:
+    # Five volunteers at one school, one elsewhere; one of the five is erased.
+    school = f"school-{uuid4().hex[:8]}"
+    ids: dict[str, str] = {}
+    for name in ("delta", "Alpha", "charlie", "Bravo", "echo"):
+        body = {"display_name": name, "kind": "parent", "school_id": school}
+        response = await api.client.post("/volunteers", json=body, headers=api.owner)
+        ids[name] = response.json()["volunteer_id"]
+    await api.register("Aaron Elsewhere")
+    erase = await api.client.post(f"/volunteers/{ids['charlie']}/erase", json={}, headers=api.owner)
+    assert erase.status_code == 200, erase.text
+    staff = api.auth(role="school-staff", department="edu", subject="t-9", scope=f"school:{school}")
+
+    # Page through by two: by name whatever the case, the erased one last and nameless.
+    pages: list[list[tuple[str, str | None]]] = []
+    after: str | None = None
+    while True:
+        params = {"school_id": school, "first": "2"} | ({"after": after} if after else {})
+        response = await api.client.get("/volunteers", params=params, headers=staff)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        pages.append([(v["volunteer_id"], v["display_name"]) for v in answer["volunteers"]])
+        after = answer["next_cursor"]
+        if after is None:
+            break
+    assert pages == [
+        [(ids["Alpha"], "Alpha"), (ids["Bravo"], "Bravo")],
+        [(ids["delta"], "delta"), (ids["echo"], "echo")],
+        [(ids["charlie"], None)],
+    ]
+
+    # Each name on a page is one read, logged for that person with the listing's purpose.
+    log = api.app.privacy.log
+    for name in ("Alpha", "Bravo", "delta", "echo"):
+        [entry] = [e for e in log.who_viewed(ids[name]) if e.subject == "t-9"]
+        assert (entry.purpose, entry.outcome, entry.fields) == (
+            "volunteers by name",
+            "allowed",
+            ("display_name",),
+        )
+    assert log.verify().ok
+
+
+async def test_viewers_and_other_schools_get_no_list_by_name(api: Api) -> None:
+    school = f"school-{uuid4().hex[:8]}"
+    body = {"display_name": "Someone", "kind": "parent", "school_id": school}
+    vid = (await api.client.post("/volunteers", json=body, headers=api.owner)).json()[
+        "volunteer_id"
+    ]
+    refused = [
+        api.auth(role="viewer", department="cyl"),
+        api.auth(role="school-staff", department="edu", scope="school:another-school"),
+        api.auth(role="coordinator", department="pol"),
+    ]
+    for headers in refused:
+        response = await api.client.get(
+            "/volunteers", params={"school_id": school}, headers=headers
+        )
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert api.app.privacy.log.who_viewed(vid) == [], "no one's name was read"
+
+    # A cursor that names no volunteer of the school, and a bad page size, are refused.
+    for params in (
+        {"school_id": school, "after": str(uuid4())},
+        {"school_id": school, "first": "101"},
+        {"school_id": school, "after": "not-an-id"},
+        {},
+    ):
+        response = await api.client.get("/volunteers", params=params, headers=api.owner)
+        assert response.status_code == 422, (params, response.text)
+        assert response.json()["code"] in {"invalid-cursor", "invalid-request"}

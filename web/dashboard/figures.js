@@ -14,18 +14,29 @@ export function schoolName(state, schoolId) {
   return school ? named(school) : schoolId;
 }
 
+// A sum of counts of people: the shown ones added up; `partial` when some were suppressed,
+// so the sum is "at least" (a suppressed count is never guessed at, nor worked out).
+export function sumOfPeople(counts) {
+  const total = { value: 0, suppressed: null, partial: false };
+  for (const count of counts) {
+    if (count.value === null) total.partial = true;
+    else total.value += count.value;
+  }
+  return total;
+}
+
 // Hours and volunteers per district; a school the city list does not know is left out of
 // the districts (and said so by the table's total) rather than guessed.
 export function byDistrict(state) {
-  const rows = new Map(state.city.districts.map((d) => [d.code, { district: d, hours: 0, volunteers: 0 }]));
+  const rows = new Map(state.city.districts.map((d) => [d.code, { district: d, hours: 0, counts: [] }]));
   for (const row of state.hours) {
     const school = state.schools.get(row.schoolId);
     if (!school) continue;
     const entry = rows.get(school.district.code);
     entry.hours += row.hours;
-    entry.volunteers += row.volunteers;
+    entry.counts.push(row.volunteers);
   }
-  return [...rows.values()];
+  return [...rows.values()].map(({ district, hours, counts }) => ({ district, hours, volunteers: sumOfPeople(counts) }));
 }
 
 export function bySchool(state, districtCode) {
@@ -34,6 +45,7 @@ export function bySchool(state, districtCode) {
   return district.schools.map((school) => ({
     school,
     hours: hours.get(school.id)?.hours ?? 0,
-    volunteers: hours.get(school.id)?.volunteers ?? 0,
+    // No hours there: no one credited, and zero is a small count like any under five.
+    volunteers: hours.get(school.id)?.volunteers ?? { value: null, suppressed: "<5" },
   }));
 }

@@ -61,6 +61,14 @@ export function number(value, digits = 0) {
   }).format(value);
 }
 
+// A count of people as GraphQL gives it: the number, its suppression mark ("<5"), or a
+// sum of the shown ones marked "+" when some were suppressed ("—" when none was shown).
+export function people(count) {
+  if (count.value === null) return count.suppressed;
+  if (count.partial) return count.value === 0 ? "—" : `${number(count.value)}+`;
+  return number(count.value);
+}
+
 // Names shown in the chosen language (the gateway gives both).
 export function named(item) {
   return language === "en" && item.nameEn ? item.nameEn : item.name;

@@ -44,8 +44,10 @@ class PersonalData:
     log: AccessLog
 
     @classmethod
-    def open(cls, settings: Settings, service: str) -> PersonalData:
-        master = local_master_key(settings, service)
+    def open(cls, settings: Settings, service: str, *, master: bytes | None = None) -> PersonalData:
+        """The service's data keys and access log; `master` defaults to `local_master_key`."""
+        if master is None:
+            master = local_master_key(settings, service)
         keys = DataKeys.open(settings, service, master=master)
         try:
             log = AccessLog.open(settings, service)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
+from services.kit.application import RequestDigests
 from services.kit.auth import DevIssuer, JwksVerifier
 from services.kit.errors import ConflictError
 from services.kit.http import Caller, IdempotencyKey, create_app
@@ -39,6 +40,7 @@ async def client(issuer: DevIssuer, tmp_path: Path) -> AsyncIterator[httpx.Async
         settings=settings,
         readiness=readiness,
         verifier=JwksVerifier(str(issuer.jwks_path), issuer="tongxin-dev", audience="tongxin"),
+        request_digests=RequestDigests(b"the tiny app's digest secret"),
     )
 
     @app.post("/things")

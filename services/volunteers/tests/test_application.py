@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -12,7 +13,7 @@ from uuid import UUID
 import pytest
 
 from contracts.checks import BackgroundCheckCompleted
-from services.kit.application import CommandKey
+from services.kit.application import CommandKey, RequestDigests, is_keyed
 from services.kit.errors import IdempotencyKeyReusedError, StaleVersionError
 from services.kit.eventstore import build_application
 from services.kit.privacy.personal import PersonalData
@@ -22,6 +23,8 @@ from services.volunteers.domain import BackgroundCheckRequiredError
 from services.volunteers.integration import translate
 
 START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+
+DIGESTS = RequestDigests(b"a service's own digest secret")
 
 
 @pytest.fixture
@@ -76,21 +79,76 @@ class TestIdempotency:
     def test_a_retried_command_returns_the_first_result_and_appends_nothing(
         self, app: VolunteersApplication
     ) -> None:
-        key = CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{}")
+        key = CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{}", DIGESTS)
         first = register(app, key)
         before = head(app)
         assert register(app, key) == first
         assert head(app) == before
 
     def test_a_key_reused_for_another_request_is_refused(self, app: VolunteersApplication) -> None:
-        register(app, CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{}"))
+        register(app, CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{}", DIGESTS))
         with pytest.raises(IdempotencyKeyReusedError):
-            register(app, CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{1}"))
+            register(
+                app, CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{1}", DIGESTS)
+            )
 
     def test_keys_are_scoped_to_the_caller(self, app: VolunteersApplication) -> None:
-        a = register(app, CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{}"))
-        b = register(app, CommandKey.of("coordinator-2", "k-1", "POST /volunteers", b"{}"))
+        a = register(app, CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{}", DIGESTS))
+        b = register(app, CommandKey.of("coordinator-2", "k-1", "POST /volunteers", b"{}", DIGESTS))
         assert a != b
+
+
+class TestRequestDigests:
+    """A name in a command's body cannot be confirmed from its idempotency record."""
+
+    BODY = b'{"display_name": "Qiao Wanting", "kind": "parent"}'
+
+    def raw_states(self, app: VolunteersApplication) -> bytes:
+        notifications = app.recorder.select_notifications(0, 1000)
+        return b"".join(n.state for n in notifications)
+
+    def test_the_record_keeps_a_keyed_digest_not_a_hash_of_the_body(
+        self, app: VolunteersApplication
+    ) -> None:
+        # Register with a key; someone reading the store guesses the body.
+        register(app, CommandKey.of("coordinator-1", "k-1", "POST /volunteers", self.BODY, DIGESTS))
+        guessed = hashlib.sha256(b"POST /volunteers\0" + self.BODY).hexdigest()
+        # Their guess is not in the store; the keyed digest is, and another secret's is not.
+        states = self.raw_states(app)
+        assert guessed.encode() not in states
+        assert DIGESTS.rekey(guessed).encode() in states
+        other = RequestDigests(b"another service's digest secret")
+        assert other.rekey(guessed).encode() not in states
+
+    def test_a_record_written_with_an_unkeyed_digest_still_compares(
+        self, app: VolunteersApplication
+    ) -> None:
+        # A record as the service wrote it before digests were keyed: the bare SHA-256.
+        unkeyed = hashlib.sha256(b"POST /volunteers\0" + self.BODY).hexdigest()
+        first = register(app, CommandKey("coordinator-1", "k-1", unkeyed))
+        before = head(app)
+        # The same request retried now answers as the first time, and appends nothing.
+        retry = CommandKey.of("coordinator-1", "k-1", "POST /volunteers", self.BODY, DIGESTS)
+        assert register(app, retry) == first
+        assert head(app) == before
+        # Another request under the same key is refused.
+        other = CommandKey.of("coordinator-1", "k-1", "POST /volunteers", b"{}", DIGESTS)
+        with pytest.raises(IdempotencyKeyReusedError):
+            register(app, other)
+        assert head(app) == before
+
+    def test_a_rekeyed_old_digest_equals_the_new_one(self) -> None:
+        keyed, unkeyed = DIGESTS.of("POST /volunteers", self.BODY)
+        assert DIGESTS.rekey(unkeyed) == keyed
+        assert is_keyed(keyed) and not is_keyed(unkeyed)
+        # Derived from the master key: the same key gives the same digests after a restart.
+        master = b"k" * 32
+        assert RequestDigests.from_master(master).of("POST /volunteers", self.BODY) == (
+            RequestDigests.from_master(master).of("POST /volunteers", self.BODY)
+        )
+        assert RequestDigests.from_master(b"j" * 32).of("POST /volunteers", self.BODY) != (
+            RequestDigests.from_master(master).of("POST /volunteers", self.BODY)
+        )
 
 
 class TestPoliceResults:

@@ -51,6 +51,7 @@ NAMES = ("POST", "/volunteers/names")
 ACTIONS: dict[str, tuple[str, str]] = {
     "register-volunteer": ("POST", "/volunteers"),
     "read-volunteer": ("GET", "/volunteers/{volunteer_id}"),
+    "list-volunteers-by-name": ("GET", "/volunteers"),
     "rename-volunteer": ("PUT", "/volunteers/{volunteer_id}/display-name"),
     "erase-volunteer": ("POST", "/volunteers/{volunteer_id}/erase"),
     "read-access-log": ("GET", "/volunteers/{volunteer_id}/access-log"),
@@ -114,6 +115,7 @@ class Api:
         method, template = ACTIONS[action]
         path = template.format(volunteer_id=self.volunteer_id, shift_id=self.shift_id)
         body: dict[str, Any] | None = None
+        params = {"school_id": SCHOOL} if action == "list-volunteers-by-name" else None
         if action == "register-volunteer":
             body = {"display_name": "Wang Fang", "kind": "youth", "school_id": SCHOOL}
         elif action == "publish-shift":
@@ -125,7 +127,7 @@ class Api:
         elif action in {"request-background-check", "erase-volunteer"}:
             body = {}
         return await self.client.request(
-            method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+            method, path, json=body, params=params, headers={"Authorization": f"Bearer {token}"}
         )
 
     def head(self) -> int:

@@ -1,6 +1,6 @@
 // Each district's figure, and a click on a district (bar or row) opens its schools.
 import { byDistrict, bySchool } from "../figures.js";
-import { named, number, t } from "../i18n.js";
+import { named, number, people, t } from "../i18n.js";
 
 let chart = null;
 let selected = null;
@@ -34,7 +34,7 @@ export function render(root, state) {
     const name = selected === null
       ? `<button type="button" class="link" data-district="${r.key}">${r.name}</button>` : r.name;
     return `<tr data-row="${r.key}"><th scope="row">${name}</th><td class="number" data-figure="hours">${number(r.hours, 1)}</td>` +
-      `<td class="number" data-figure="volunteers">${number(r.volunteers)}</td></tr>`;
+      `<td class="number" data-figure="volunteers">${people(r.volunteers)}</td></tr>`;
   }).join("");
   for (const button of root.querySelectorAll("[data-district]")) {
     button.onclick = () => { selected = button.dataset.district; render(root, state); };

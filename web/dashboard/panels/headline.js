@@ -1,5 +1,6 @@
 // The figures the leading group reads first, each with what it is out of.
-import { number, t } from "../i18n.js";
+import { sumOfPeople } from "../figures.js";
+import { number, people, t } from "../i18n.js";
 
 function card(key, value, note) {
   return `<div class="card" role="listitem"><div class="value" data-figure="${key}">${value}</div>` +
@@ -8,13 +9,13 @@ function card(key, value, note) {
 
 export function render(root, state) {
   const hours = state.hours.reduce((sum, row) => sum + row.hours, 0);
-  const credited = state.hours.reduce((sum, row) => sum + row.volunteers, 0);
+  const credited = sumOfPeople(state.hours.map((row) => row.volunteers));
   const schools = new Set(state.hours.filter((row) => row.hours > 0).map((row) => row.schoolId));
   const upcoming = state.shifts.filter((shift) => new Date(shift.startsAt) > new Date());
   const open = upcoming.reduce((sum, shift) => sum + shift.placesLeft, 0);
   root.querySelector(".cards").innerHTML = [
     card("volunteerHours", number(hours, 1)),
-    card("volunteersCredited", number(credited)),
+    card("volunteersCredited", people(credited)),
     card("schoolsWithVolunteers", number(schools.size), t("ofSchools", state.schools.size)),
     card("openPlaces", number(open), t("upcomingShifts", upcoming.length)),
   ].join("");
