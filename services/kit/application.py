@@ -18,13 +18,16 @@ import time
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
 
+from services.kit.deadlines.clock import Clock, default_clock
+from services.kit.deadlines.model import DEADLINE_PRINCIPAL, Changes, Deadline, DeadlineRules
+from services.kit.deadlines.table import KWARG as DEADLINES
 from services.kit.errors import IdempotencyKeyReusedError, NotFoundError, VersionConflictError
 from services.kit.groupcommit import GroupCommitter
 
@@ -55,6 +58,11 @@ class CommandKey:
     def record_id(self) -> UUID:
         return uuid5(NAMESPACE_URL, f"tongxin:command:{self.principal}:{self.key}")
 
+    @classmethod
+    def of_deadline(cls, deadline: Deadline) -> CommandKey:
+        """The key a fired deadline's command carries: one command per scheduling."""
+        return cls(principal=DEADLINE_PRINCIPAL, key=deadline.key, request_digest=deadline.key)
+
 
 class CommandRecord(Aggregate):
     """The response first given to an idempotent command (never published)."""
@@ -75,8 +83,13 @@ Decision = tuple[Sequence[Aggregate], dict[str, Any]]
 class ServiceApplication(Application):
     """An eventsourcing application with idempotent, conflict-retrying commands."""
 
+    # How this service's events schedule and cancel deadlines (services.kit.deadlines).
+    deadlines: ClassVar[DeadlineRules | None] = None
+
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
+        # What time it is for decisions and deadlines; tests move it.
+        self.clock: Clock = default_clock()
         # Called (from the saving thread) after every save, e.g. to wake the relay.
         self.on_saved: list[Callable[[], None]] = []
         # A command's save (no tracking) shares a transaction with concurrent ones.
@@ -107,8 +120,17 @@ class ServiceApplication(Application):
             raise NotFoundError(f"{kind.__name__.lower()} {aggregate_id} not found")
         return aggregate
 
-    def run_command(self, key: CommandKey | None, decide: Callable[[], Decision]) -> dict[str, Any]:
-        """Decide on fresh state and save atomically; see the module docstring."""
+    def run_command(
+        self,
+        key: CommandKey | None,
+        decide: Callable[[], Decision],
+        *,
+        fired: Deadline | None = None,
+    ) -> dict[str, Any]:
+        """Decide on fresh state and save atomically; see the module docstring.
+
+        `fired`: the deadline this command answers, removed with the command's events.
+        """
         # A retried command is found by its record's id clashing when the save is tried,
         # not by a read before every command: the read would cost each command a round trip.
         deadline = time.monotonic() + CONFLICT_BUDGET_S
@@ -131,7 +153,7 @@ class ServiceApplication(Application):
                     )
                 )
             try:
-                self.save(*pending)
+                self.save(*pending, **({DEADLINES: fired} if fired is not None else {}))
             except IntegrityError:
                 if key is not None and (prior := self._prior_response(key)) is not None:
                     return prior
@@ -144,6 +166,17 @@ class ServiceApplication(Application):
                 attempt += 1
                 continue
             return response
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
+        # The deadlines the events schedule or cancel go into the same transaction.
+        fired = processing_event.saved_kwargs.pop(DEADLINES, None)
+        if self.deadlines is not None:
+            changes = self.deadlines.changes(processing_event.events, fired)
+        else:
+            changes = Changes(done=[fired.key] if fired is not None else [])
+        if changes:
+            processing_event.saved_kwargs[DEADLINES] = changes
+        return super()._record(processing_event)
 
     def save_tracked(self, tracking: Tracking, *aggregates: Aggregate) -> None:
         """Save the aggregates' new events with a consumer position, in one transaction."""
