@@ -242,13 +242,13 @@ class ServiceParts:
                 )
                 for reaction in service.reactions
             ]
-        self.background: list[tuple[str, Work]] = (
-            [(b.name, b.work(self.application)) for b in service.background] if with_relay else []
-        )
             # Deadlines fire where the relay runs, for the same reason: one runner.
             rules = service.application.deadlines
             if rules is not None:
                 self.deadlines = DeadlineRunner(self.application, rules, self.application.clock)
+        self.background: list[tuple[str, Work]] = (
+            [(b.name, b.work(self.application)) for b in service.background] if with_relay else []
+        )
         self._wake_relay: Callable[[], None] | None = None
 
     def start(self, workers: Workers) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from services.kit.telemetry import setup_tracing
 from tests.bench import care, processes, raw_nats, raw_postgres, relay
+from tests.bench import deadlines, processes, raw_nats, raw_postgres, relay
 from tests.bench.environment import Environment
 from tests.bench.report import TARGETS, Figure, table, write
 
@@ -259,6 +260,7 @@ STEPS: dict[str, Step] = {
     "graphql-names": graphql_names_step,
     "idle": idle_step,
     "care": care_step,
+    "deadlines": deadlines.step,
 }
 
 

@@ -54,6 +54,14 @@ class DeadlineQueries:
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(self.deadline_statements.done, (key,))
 
+    def forget_deadlines(self, keys: list[str]) -> None:
+        """Remove these deadlines in one transaction (those still there)."""
+        if not keys:
+            return
+        with self.datastore.transaction(commit=True) as cursor:
+            for key in keys:
+                cursor.execute(self.deadline_statements.done, (key,))
+
 
 class SQLiteRecorder(DeadlineQueries, SQLiteOutboxRecorder):
     def __init__(self, datastore: SQLiteDatastore, *, events_table_name: str = "stored_events"):

@@ -15,8 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from uuid import UUID
 
 from services.kit.backoff import Backoff
 from services.kit.deadlines.clock import Clock
@@ -31,6 +35,9 @@ BATCH = 200
 # The longest the runner sleeps: a deadline scheduled meanwhile, or a moved test clock,
 # is noticed within this.
 POLL_S = 0.25
+# Deadlines of different aggregates fire side by side (one commit each); an aggregate's
+# own deadlines fire one after another.
+CONCURRENCY = 4
 
 
 class DeadlineRunner:
@@ -43,6 +50,7 @@ class DeadlineRunner:
         clock: Clock,
         *,
         poll_s: float = POLL_S,
+        concurrency: int = CONCURRENCY,
         on_fired: Callable[[Deadline], None] | None = None,
     ) -> None:
         recorder = application.recorder
@@ -54,11 +62,19 @@ class DeadlineRunner:
         self.clock = clock
         self.poll_s = poll_s
         self.on_fired = on_fired
+        self._count_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="deadline")
         self.fired = 0
         self.dropped = 0
         self.healthy = True
 
     async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self._run(stop)
+        finally:
+            self._pool.shutdown(wait=True)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         backoff = Backoff()
         while not stop.is_set():
             try:
@@ -85,29 +101,53 @@ class DeadlineRunner:
     def fire_due(self) -> bool:
         """Fire what is due now, one batch; True when nothing more was due."""
         due = self.recorder.due_deadlines(self.clock.now(), BATCH)
+        by_owner: dict[UUID, list[Deadline]] = defaultdict(list)
         for deadline in due:
-            self.fire(deadline)
+            by_owner[deadline.owner_id].append(deadline)
+        handled: list[str] = []
+        failures: list[Exception] = []
+        for keys, error in self._pool.map(self._fire_all, by_owner.values()):
+            handled += keys
+            if error is not None:
+                failures.append(error)
+        # Normally each is gone with its command's events already; a handler whose command
+        # saved nothing leaves its row, removed here (by key: never a later scheduling).
+        self.recorder.forget_deadlines(handled)
+        if failures:
+            raise failures[0]
         return len(due) < BATCH
+
+    def _fire_all(self, deadlines: list[Deadline]) -> tuple[list[str], Exception | None]:
+        """Fire one aggregate's due deadlines in order; stop at the first failure."""
+        handled: list[str] = []
+        for deadline in deadlines:
+            try:
+                self.fire(deadline)
+            except Exception as exc:
+                return handled, exc
+            handled.append(deadline.key)
+        return handled, None
 
     def fire(self, deadline: Deadline) -> None:
         handler_name = self.rules.handlers.get(deadline.name)
         if handler_name is None:
             log.error("no handler for deadline %s; dropped", deadline.name)
             self.recorder.forget_deadline(deadline.key)
-            self.dropped += 1
+            with self._count_lock:
+                self.dropped += 1
             return
         try:
+            # The handler's command removes the deadline with its events (`fired=`).
             getattr(self.application, handler_name)(deadline)
         except DomainError as exc:
             # The rules say the command no longer applies: the deadline is moot.
             log.warning("deadline %s refused by its command: %s", deadline.key, exc)
             self.recorder.forget_deadline(deadline.key)
-            self.dropped += 1
+            with self._count_lock:
+                self.dropped += 1
             return
-        # Normally already gone with the command's events; a handler that decided to do
-        # nothing at all leaves it to be removed here.
-        self.recorder.forget_deadline(deadline.key)
-        self.fired += 1
+        with self._count_lock:
+            self.fired += 1
         if self.on_fired is not None:
             self.on_fired(deadline)
 
