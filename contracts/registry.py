@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts import care, checks, civil_registry, feeds, screening, volunteers
+from contracts import care, checks, civil_registry, committees, feeds, screening, volunteers
 from contracts.events import ContractEvent
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
@@ -35,6 +35,17 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     care.ReferralChanged,
     civil_registry.ChildReferredToCare,
     screening.ScreeningResultIssued,
+    committees.CommitteeFormed,
+    committees.CommitteeMemberJoined,
+    committees.CommitteeMemberLeft,
+    committees.MeetingScheduled,
+    committees.MeetingHeld,
+    committees.SuggestionSubmitted,
+    committees.SuggestionAssigned,
+    committees.SuggestionEscalated,
+    committees.SuggestionAnswered,
+    committees.SuggestionClosed,
+    committees.SuggestionReopened,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}
