@@ -28,14 +28,14 @@ class Member:
 
 @strawberry.type(description="A parent committee.")
 class Committee:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Committee id.")
     level: str = strawberry.field(
         description="city, district, school, grade, class, community or village."
     )
     scope_id: str = strawberry.field(description="The school, district, community or village.")
-    school_id: str | None
-    district: str
-    title: str
+    school_id: str | None = strawberry.field(description="Its school (school, grade, class).")
+    district: str = strawberry.field(description="District or county.")
+    title: str = strawberry.field(description="Public name.")
     grandparents: bool = strawberry.field(description="A grandparent committee (祖辈家委会).")
     term_ends_on: str = strawberry.field(description="Last day of the term.")
     members: list[Member] = strawberry.field(description="Sitting now, chair first.")
@@ -63,21 +63,21 @@ class Committee:
 
 @strawberry.type(description="A suggestion's way to an answer (its text stays with the service).")
 class Suggestion:
-    id: strawberry.ID
-    committee_id: str
-    school_id: str | None
-    district: str
-    topic: str
-    anonymous: bool
+    id: strawberry.ID = strawberry.field(description="Suggestion id.")
+    committee_id: str = strawberry.field(description="The submitting committee.")
+    school_id: str | None = strawberry.field(description="The committee's school, if any.")
+    district: str = strawberry.field(description="The committee's district.")
+    topic: str = strawberry.field(description="Topic code.")
+    anonymous: bool = strawberry.field(description="The submitter is hidden from the school.")
     received_on: str = strawberry.field(description="The day it was received.")
-    submitted_at: datetime
+    submitted_at: datetime = strawberry.field(description="When it was entered.")
     status: str = strawberry.field(description="assigned, answered or closed.")
     level: str = strawberry.field(description="Who owes the answer: school, district or city.")
     department: str | None = strawberry.field(description="The department responsible, if not edu.")
     due_at: datetime | None = strawberry.field(description="When the answer is due now.")
     escalations: int = strawberry.field(description="Deadlines passed unanswered.")
     overdue: bool = strawberry.field(description="Unanswered past its deadline.")
-    answered_at: datetime | None
+    answered_at: datetime | None = strawberry.field(description="When it was answered.")
     on_time: bool | None = strawberry.field(description="Answered before its first deadline.")
     rating: int | None = strawberry.field(description="The submitter's satisfaction, 1 to 5.")
 
@@ -108,15 +108,15 @@ class Suggestion:
 
 @strawberry.type(description="A count under a key.")
 class Count:
-    key: str
-    count: int
+    key: str = strawberry.field(description="What is counted.")
+    count: int = strawberry.field(description="How many.")
 
 
 @strawberry.type(description="Answers on time, under a school or a department.")
 class OnTimeRate:
     key: str = strawberry.field(description="School id, or department code (edu: the schools).")
-    answered: int
-    on_time: int
+    answered: int = strawberry.field(description="Answered.")
+    on_time: int = strawberry.field(description="Answered on time.")
     rate: float = strawberry.field(description="on_time / answered.")
 
     @classmethod
@@ -131,23 +131,29 @@ class OnTimeRate:
 
 @strawberry.type(description="What the city wants to know about suggestions and committees.")
 class CommitteeFigures:
-    suggestions_by_status: list[Count]
+    suggestions_by_status: list[Count] = strawberry.field(description="By status.")
     escalated: int = strawberry.field(description="Suggestions that escalated at least once.")
     overdue: int = strawberry.field(description="Unanswered past their deadline now.")
-    answered: int
+    answered: int = strawberry.field(description="Suggestions answered.")
     median_days_to_answer: float | None = strawberry.field(
         description="From the day received to the answer (calendar days)."
     )
-    p90_days_to_answer: float | None
-    on_time_by_school: list[OnTimeRate]
-    on_time_by_department: list[OnTimeRate]
-    closed: int
+    p90_days_to_answer: float | None = strawberry.field(
+        description="90th percentile of the days to answer."
+    )
+    on_time_by_school: list[OnTimeRate] = strawberry.field(description="Per school.")
+    on_time_by_department: list[OnTimeRate] = strawberry.field(
+        description="Per department (edu: the schools)."
+    )
+    closed: int = strawberry.field(description="Suggestions closed with a rating.")
     satisfied_share: float | None = strawberry.field(
         description="Share of closed suggestions rated 4 or 5."
     )
-    committees_by_level: list[Count]
+    committees_by_level: list[Count] = strawberry.field(description="Committees per level.")
     schools_with_committee: int = strawberry.field(description="Schools with a school committee.")
-    villages_with_grandparent_committee: int
+    villages_with_grandparent_committee: int = strawberry.field(
+        description="Villages with a grandparent committee."
+    )
 
     @classmethod
     def from_figures(cls, f: Figures) -> CommitteeFigures:

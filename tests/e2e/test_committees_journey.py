@@ -181,20 +181,19 @@ class TestSuggestionJourney:
         assert closed.status_code == 200, closed.text
 
         # The city's figures show it.
-        query = """{ committeeFigures { suggestionsByStatus { key count } escalated closed
-                     satisfiedShare answered onTimeByDepartment { key answered onTime } }
-                     suggestions(schoolId: "%s") { edges { node { id level escalations status
-                     rating } } } committees(schoolId: "%s") { level members { role } } }""" % (
-            SCHOOL,
-            SCHOOL,
-        )
+        query = """query ($school: String!) {
+            committeeFigures { suggestionsByStatus { key count } escalated closed
+                satisfiedShare answered onTimeByDepartment { key answered onTime } }
+            suggestions(schoolId: $school) { edges { node { id level escalations status rating } } }
+            committees(schoolId: $school) { level members { role } }
+        }"""
 
         async def shown() -> bool:
-            data = await graphql(gateway, query)
+            data = await graphql(gateway, query, school=SCHOOL)
             return bool(data["committeeFigures"]["closed"] == 1)
 
         await eventually(shown, timeout=20, message="the figures reach the gateway")
-        data = await graphql(gateway, query)
+        data = await graphql(gateway, query, school=SCHOOL)
         figures = data["committeeFigures"]
         assert figures["suggestionsByStatus"] == [{"key": "closed", "count": 1}]
         assert (figures["escalated"], figures["answered"], figures["satisfiedShare"]) == (1, 1, 1.0)

@@ -124,7 +124,7 @@ def test_reactions_and_users_come_from_the_manifest() -> None:
     gateway["features"].append({"name": "care", "consumes": ["evt.civ.registry.>"]})
     data["processes"].insert(
         1,
-        {"name": "courses", "kind": "service", "module": "services.courses", "port": 8003,
+        {"name": "courses", "kind": "service", "module": "services.courses", "port": 8099,
          "boundary": "courses", "database": "courses", "title": "courses API",
          "reactions": ["evt.wf.guidance.>"]},
     )  # fmt: skip
