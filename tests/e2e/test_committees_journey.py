@@ -5,6 +5,9 @@ is answered and closed; bad input changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +24,7 @@ from services.kit.deadlines import FileClock
 from services.kit.settings import Settings
 from tests.support.apps import running
 from tests.support.apps import store_head as head
+from tests.support.environ import settings_env
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(180)
@@ -266,3 +270,47 @@ class TestBadInput:
             {"committee_id": committee_id, "topic": "safety", "text": "x", "department": "nope"},
             422,
         )
+
+
+class TestEscalationWithTheRelayKilled:
+    async def test_killed_at_the_due_time_it_escalates_once(
+        self, settings: Settings, people: People, clock: FileClock, tmp_path: Path
+    ) -> None:
+        # The API here, the relay (with the deadline runner) as its own process.
+        api_settings = settings.model_copy(update={"relay_in_process": False})
+        env = settings_env(api_settings) | {"TONGXIN_CLOCK_FILE": str(clock.path)}
+        app = create_service(api_settings)
+        async with running(app, people.city()) as api:
+            api.app = app  # type: ignore[attr-defined]
+            committee_id = await form_class_committee(api)
+            suggestion_id = (await submit(api, committee_id, people.city()))["suggestion_id"]
+
+            def relay() -> subprocess.Popen[bytes]:
+                return subprocess.Popen(
+                    [sys.executable, "-m", "services.committees", "relay"],
+                    env=env,
+                    cwd=Path(__file__).resolve().parents[2],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+
+            # The deadline passes and the relay dies right then, fired or not.
+            first = relay()
+            await asyncio.sleep(2.0)
+            clock.move(timedelta(days=30))
+            await asyncio.sleep(0.3)
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            # A new relay takes over: the suggestion escalates, once.
+            second = relay()
+            try:
+                await eventually(
+                    lambda: escalations_stored(api, suggestion_id) >= 1,
+                    timeout=90,  # a relay process starts slowly on a loaded machine
+                    message="the suggestion escalates",
+                )
+                await asyncio.sleep(1.0)
+                assert escalations_stored(api, suggestion_id) == 1
+            finally:
+                second.send_signal(signal.SIGKILL)
+                second.wait()
