@@ -54,7 +54,7 @@ class CommitteesApplication(ServiceApplication):
     calendar = WorkingCalendar.load()
 
     def now(self) -> datetime:
-        return self.clock.now()
+        return self.deadline_clock.now()
 
     # Queries.
     def committee(self, committee_id: UUID) -> Committee:

@@ -88,8 +88,8 @@ class ServiceApplication(Application):
 
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
-        # What time it is for decisions and deadlines; tests move it.
-        self.clock: Clock = default_clock()
+        # What time it is for deadlines and the decisions about them; tests move it.
+        self.deadline_clock: Clock = default_clock()
         # Called (from the saving thread) after every save, e.g. to wake the relay.
         self.on_saved: list[Callable[[], None]] = []
         # A command's save (no tracking) shares a transaction with concurrent ones.

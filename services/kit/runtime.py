@@ -245,7 +245,9 @@ class ServiceParts:
             # Deadlines fire where the relay runs, for the same reason: one runner.
             rules = service.application.deadlines
             if rules is not None:
-                self.deadlines = DeadlineRunner(self.application, rules, self.application.clock)
+                self.deadlines = DeadlineRunner(
+                    self.application, rules, self.application.deadline_clock
+                )
         self.background: list[tuple[str, Work]] = (
             [(b.name, b.work(self.application)) for b in service.background] if with_relay else []
         )

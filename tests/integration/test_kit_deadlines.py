@@ -33,14 +33,14 @@ def store_settings(request: pytest.FixtureRequest) -> Settings:
 @pytest.fixture
 def app(store_settings: Settings) -> Iterator[RemindersApp]:
     application = build_reminders_app(store_settings)
-    application.clock = ManualClock(T0)
+    application.deadline_clock = ManualClock(T0)
     yield application
     application.close()
 
 
 def runner(app: RemindersApp) -> DeadlineRunner:
     assert RemindersApp.deadlines is not None
-    return DeadlineRunner(app, RemindersApp.deadlines, app.clock)
+    return DeadlineRunner(app, RemindersApp.deadlines, app.deadline_clock)
 
 
 def test_a_deadline_is_stored_with_the_events_that_schedule_it(app: RemindersApp) -> None:
@@ -65,8 +65,8 @@ def test_an_event_that_makes_it_moot_cancels_it(app: RemindersApp) -> None:
     assert app.recorder.pending_deadlines(reminder_id) == []
 
     # Past the due time nothing fires.
-    assert isinstance(app.clock, ManualClock)
-    app.clock.move(timedelta(days=2))
+    assert isinstance(app.deadline_clock, ManualClock)
+    app.deadline_clock.move(timedelta(days=2))
     runner(app).fire_due()
     assert app.lapses(reminder_id) == 0
 
@@ -74,15 +74,15 @@ def test_an_event_that_makes_it_moot_cancels_it(app: RemindersApp) -> None:
 def test_it_fires_when_due_once_on_the_moving_clock(app: RemindersApp) -> None:
     reminder_id = app.set(T0 + timedelta(hours=1))
     fire = runner(app)
-    assert isinstance(app.clock, ManualClock)
+    assert isinstance(app.deadline_clock, ManualClock)
 
     # Not yet due.
-    app.clock.move(timedelta(minutes=59))
+    app.deadline_clock.move(timedelta(minutes=59))
     fire.fire_due()
     assert app.lapses(reminder_id) == 0
 
     # Due: fires, and is gone.
-    app.clock.move(timedelta(minutes=1))
+    app.deadline_clock.move(timedelta(minutes=1))
     fire.fire_due()
     assert app.lapses(reminder_id) == 1
     assert app.recorder.pending_deadlines(reminder_id) == []
@@ -108,8 +108,8 @@ def test_a_moved_deadline_fires_at_its_new_time_under_a_new_key(app: RemindersAp
     app.move(reminder_id, T0 + timedelta(hours=3))
     [moved] = app.recorder.pending_deadlines(reminder_id)
     assert moved.key != first.key and moved.due_at == T0 + timedelta(hours=3)
-    assert isinstance(app.clock, ManualClock)
-    app.clock.move(timedelta(hours=2))
+    assert isinstance(app.deadline_clock, ManualClock)
+    app.deadline_clock.move(timedelta(hours=2))
     runner(app).fire_due()
     assert app.lapses(reminder_id) == 0
 
@@ -135,7 +135,7 @@ def test_killed_around_the_due_time_each_deadline_fires_once(
     os.environ.pop("TONGXIN_CLOCK_FILE", None)
     app = build_reminders_app(store_settings)
     clock = FileClock(clock_file)
-    app.clock = clock
+    app.deadline_clock = clock
     try:
         # Forty reminders due a day from now, a second apart (on the moved clock).
         base = datetime.now(UTC) + timedelta(days=1)

@@ -17,7 +17,7 @@ from tests.support.reminders import RemindersApp, build_reminders_app
 async def main() -> None:
     app = build_reminders_app(Settings())
     assert RemindersApp.deadlines is not None
-    runner = DeadlineRunner(app, RemindersApp.deadlines, app.clock, poll_s=0.02)
+    runner = DeadlineRunner(app, RemindersApp.deadlines, app.deadline_clock, poll_s=0.02)
     print("deadlines-started", flush=True)
     await runner.run(asyncio.Event())
 

@@ -96,7 +96,7 @@ class RemindersApp(ServiceApplication):
 
         def decide() -> Decision:
             reminder: Reminder = self.get(deadline.owner_id, Reminder)
-            reminder.lapse(at=self.clock.now())
+            reminder.lapse(at=self.deadline_clock.now())
             return [reminder], {"lapses": reminder.lapses}
 
         self.run_command(CommandKey.of_deadline(deadline), decide, fired=deadline)

@@ -34,7 +34,7 @@ def test_every_process_of_the_manifest_has_its_port_and_variable() -> None:
     data = load_data()
     data["processes"].insert(
         0,
-        {"name": "courses", "kind": "service", "module": "services.courses", "port": 8003,
+        {"name": "courses", "kind": "service", "module": "services.courses", "port": 8099,
          "boundary": "courses", "database": "courses", "title": "courses API"},
     )  # fmt: skip
     bigger = parse_platform(data)
@@ -43,7 +43,7 @@ def test_every_process_of_the_manifest_has_its_port_and_variable() -> None:
     assert ("courses", 9003, "TONGXIN_COURSES_PORT") in p.items()
     assert len(p.items()) == len(platform.processes) + 2
     with pytest.raises(ports.PortError, match="TONGXIN_VOLUNTEERS_PORT and TONGXIN_COURSES_PORT"):
-        ports.Ports.from_env({"TONGXIN_VOLUNTEERS_PORT": "8003"}, bigger)
+        ports.Ports.from_env({"TONGXIN_VOLUNTEERS_PORT": "8099"}, bigger)
 
 
 @pytest.mark.parametrize(
