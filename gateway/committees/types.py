@@ -107,7 +107,7 @@ class Suggestion:
 
 
 @strawberry.type(description="A count under a key.")
-class Count:
+class CommitteeCount:
     key: str = strawberry.field(description="What is counted.")
     count: int = strawberry.field(description="How many.")
 
@@ -131,7 +131,7 @@ class OnTimeRate:
 
 @strawberry.type(description="What the city wants to know about suggestions and committees.")
 class CommitteeFigures:
-    suggestions_by_status: list[Count] = strawberry.field(description="By status.")
+    suggestions_by_status: list[CommitteeCount] = strawberry.field(description="By status.")
     escalated: int = strawberry.field(description="Suggestions that escalated at least once.")
     overdue: int = strawberry.field(description="Unanswered past their deadline now.")
     answered: int = strawberry.field(description="Suggestions answered.")
@@ -149,7 +149,9 @@ class CommitteeFigures:
     satisfied_share: float | None = strawberry.field(
         description="Share of closed suggestions rated 4 or 5."
     )
-    committees_by_level: list[Count] = strawberry.field(description="Committees per level.")
+    committees_by_level: list[CommitteeCount] = strawberry.field(
+        description="Committees per level."
+    )
     schools_with_committee: int = strawberry.field(description="Schools with a school committee.")
     villages_with_grandparent_committee: int = strawberry.field(
         description="Villages with a grandparent committee."
@@ -158,7 +160,9 @@ class CommitteeFigures:
     @classmethod
     def from_figures(cls, f: Figures) -> CommitteeFigures:
         return cls(
-            suggestions_by_status=[Count(key=k, count=v) for k, v in sorted(f.by_status.items())],
+            suggestions_by_status=[
+                CommitteeCount(key=k, count=v) for k, v in sorted(f.by_status.items())
+            ],
             escalated=f.escalated,
             overdue=f.overdue,
             answered=f.answered,
@@ -169,7 +173,7 @@ class CommitteeFigures:
             closed=f.closed,
             satisfied_share=f.satisfied / f.closed if f.closed else None,
             committees_by_level=[
-                Count(key=k, count=v) for k, v in sorted(f.committees_by_level.items())
+                CommitteeCount(key=k, count=v) for k, v in sorted(f.committees_by_level.items())
             ],
             schools_with_committee=f.schools_with_committee,
             villages_with_grandparent_committee=f.villages_with_grandparent_committee,
