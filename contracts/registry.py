@@ -7,6 +7,7 @@ from contracts import (
     care,
     checks,
     civil_registry,
+    committees,
     courses,
     feeds,
     guidance,
@@ -64,6 +65,17 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     courses.PointsAwarded,
     courses.PointsRulesChanged,
     guidance.CommunityParentSchoolInspected,
+    committees.CommitteeFormed,
+    committees.CommitteeMemberJoined,
+    committees.CommitteeMemberLeft,
+    committees.MeetingScheduled,
+    committees.MeetingHeld,
+    committees.SuggestionSubmitted,
+    committees.SuggestionAssigned,
+    committees.SuggestionEscalated,
+    committees.SuggestionAnswered,
+    committees.SuggestionClosed,
+    committees.SuggestionReopened,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}

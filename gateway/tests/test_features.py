@@ -34,8 +34,8 @@ def test_every_feature_folder_is_in_the_manifest() -> None:
 
 
 def test_a_manifest_feature_without_a_folder_is_refused() -> None:
-    with pytest.raises(features.FeatureNotFoundError, match="no gateway/alliance/"):
-        features.load_feature("alliance")
+    with pytest.raises(features.FeatureNotFoundError, match="no gateway/trial/"):
+        features.load_feature("trial")
 
 
 def test_a_folder_must_register_its_own_name(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,7 +104,7 @@ def test_rebuild_takes_features_by_name(monkeypatch: pytest.MonkeyPatch) -> None
     entry.main(["rebuild"])
     assert asked == [["volunteers"], None]
     assert processes == ["gateway-rebuild", "gateway-rebuild"]
-    for refused in (["rebuild", "--feature", "alliance"], ["serve", "--feature", "volunteers"]):
+    for refused in (["rebuild", "--feature", "trial"], ["serve", "--feature", "volunteers"]):
         with pytest.raises(SystemExit):
             entry.main(refused)
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from cryptography.hazmat.primitives import hashes
@@ -28,6 +28,9 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
 
+from services.kit.deadlines.clock import Clock, default_clock
+from services.kit.deadlines.model import DEADLINE_PRINCIPAL, Changes, Deadline, DeadlineRules
+from services.kit.deadlines.table import KWARG as DEADLINES
 from services.kit.errors import IdempotencyKeyReusedError, NotFoundError, VersionConflictError
 from services.kit.groupcommit import GroupCommitter
 
@@ -115,6 +118,11 @@ class CommandKey:
             return hmac.compare_digest(recorded, self.request_digest)
         return hmac.compare_digest(recorded, self.unkeyed_digest)
 
+    @classmethod
+    def of_deadline(cls, deadline: Deadline) -> CommandKey:
+        """The key a fired deadline's command carries: one command per scheduling."""
+        return cls(principal=DEADLINE_PRINCIPAL, key=deadline.key, request_digest=deadline.key)
+
 
 class CommandRecord(Aggregate):
     """The response first given to an idempotent command (never published)."""
@@ -135,8 +143,13 @@ Decision = tuple[Sequence[Aggregate], dict[str, Any]]
 class ServiceApplication(Application):
     """An eventsourcing application with idempotent, conflict-retrying commands."""
 
+    # How this service's events schedule and cancel deadlines (services.kit.deadlines).
+    deadlines: ClassVar[DeadlineRules | None] = None
+
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
+        # What time it is for deadlines and the decisions about them; tests move it.
+        self.deadline_clock: Clock = default_clock()
         # Called (from the saving thread) after every save, e.g. to wake the relay.
         self.on_saved: list[Callable[[], None]] = []
         # A command's save (no tracking) shares a transaction with concurrent ones.
@@ -167,8 +180,17 @@ class ServiceApplication(Application):
             raise NotFoundError(f"{kind.__name__.lower()} {aggregate_id} not found")
         return aggregate
 
-    def run_command(self, key: CommandKey | None, decide: Callable[[], Decision]) -> dict[str, Any]:
-        """Decide on fresh state and save atomically; see the module docstring."""
+    def run_command(
+        self,
+        key: CommandKey | None,
+        decide: Callable[[], Decision],
+        *,
+        fired: Deadline | None = None,
+    ) -> dict[str, Any]:
+        """Decide on fresh state and save atomically; see the module docstring.
+
+        `fired`: the deadline this command answers, removed with the command's events.
+        """
         # A retried command is found by its record's id clashing when the save is tried,
         # not by a read before every command: the read would cost each command a round trip.
         deadline = time.monotonic() + CONFLICT_BUDGET_S
@@ -191,7 +213,7 @@ class ServiceApplication(Application):
                     )
                 )
             try:
-                self.save(*pending)
+                self.save(*pending, **({DEADLINES: fired} if fired is not None else {}))
             except IntegrityError:
                 if key is not None and (prior := self._prior_response(key)) is not None:
                     return prior
@@ -204,6 +226,17 @@ class ServiceApplication(Application):
                 attempt += 1
                 continue
             return response
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
+        # The deadlines the events schedule or cancel go into the same transaction.
+        fired = processing_event.saved_kwargs.pop(DEADLINES, None)
+        if self.deadlines is not None:
+            changes = self.deadlines.changes(processing_event.events, fired)
+        else:
+            changes = Changes(done=[fired.key] if fired is not None else [])
+        if changes:
+            processing_event.saved_kwargs[DEADLINES] = changes
+        return super()._record(processing_event)
 
     def save_tracked(self, tracking: Tracking, *aggregates: Aggregate) -> None:
         """Save the aggregates' new events with a consumer position, in one transaction."""

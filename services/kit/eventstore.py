@@ -15,11 +15,10 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 from opentelemetry import propagate
 
+from services.kit.deadlines.recorders import PostgresRecorder, SQLiteRecorder
 from services.kit.outbox import (
     Converter,
     OutboxStoredEvent,
-    PostgresOutboxRecorder,
-    SQLiteOutboxRecorder,
 )
 from services.kit.settings import Settings
 
@@ -32,8 +31,10 @@ def store_env(settings: Settings, service: str) -> dict[str, str]:
     env: dict[str, str] = {
         "MAPPER_TOPIC": get_topic(TracingMapper),
         # The process recorder with each event's published form beside it (services.kit.outbox).
+        # The kit's recorders: the outbox's published forms and the deadlines a save
+        # schedules are written in the transaction that stores its events.
         "PROCESS_RECORDER_TOPIC": get_topic(
-            PostgresOutboxRecorder if settings.store == "postgres" else SQLiteOutboxRecorder
+            PostgresRecorder if settings.store == "postgres" else SQLiteRecorder
         ),
         # Commands load aggregates from a cache, fast-forwarded with the events stored since
         # (by any replica): replaying a busy shift's whole history for every sign-up was

@@ -33,6 +33,7 @@ from contracts.departments import load_ownership_map
 from contracts.platform import ManifestError, boundary_of, load_platform
 from services.kit.application import RequestDigests, ServiceApplication
 from services.kit.consumer import Consumer, Projection
+from services.kit.deadlines.runner import DeadlineRunner
 from services.kit.eventstore import build_application
 from services.kit.http import create_app, create_operations_app
 from services.kit.outbox import convert_at_write
@@ -224,6 +225,7 @@ class ServiceParts:
             self.application.sealing = self.sealing
         self.relay: OutboxRelay | None = None
         self.reactions: list[Consumer] = []
+        self.deadlines: DeadlineRunner | None = None
         if with_relay:
             self.relay = OutboxRelay(
                 self.application,
@@ -245,6 +247,12 @@ class ServiceParts:
                 )
                 for reaction in service.reactions
             ]
+            # Deadlines fire where the relay runs, for the same reason: one runner.
+            rules = service.application.deadlines
+            if rules is not None:
+                self.deadlines = DeadlineRunner(
+                    self.application, rules, self.application.deadline_clock
+                )
         self.background: list[tuple[str, Work]] = (
             [(b.name, b.work(self.application)) for b in service.background] if with_relay else []
         )
@@ -266,6 +274,8 @@ class ServiceParts:
             workers.start(consumer.name, consumer.run)
         for name, work in self.background:
             workers.start(name, work)
+        if self.deadlines is not None:
+            workers.start("deadlines", self.deadlines.run)
 
     def close(self) -> None:
         if self._wake_relay is not None:
@@ -297,6 +307,8 @@ class ServiceParts:
                 "position": self.relay.position,
                 "lag": max(0, int(store.get("head", 0)) - self.relay.position),
             }
+        if self.deadlines is not None:
+            report["deadlines"] = self.deadlines.readiness()
         for consumer in self.reactions:
             report[f"reaction:{consumer.name}"] = {
                 "ok": consumer.connected,

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.kit.telemetry import setup_tracing
-from tests.bench import care, processes, raw_nats, raw_postgres, relay
+from tests.bench import care, deadlines, processes, raw_nats, raw_postgres, relay
 from tests.bench.environment import Environment
 from tests.bench.report import TARGETS, Figure, table, write
 
@@ -290,6 +290,7 @@ STEPS: dict[str, Step] = {
     "idle": idle_step,
     "care": care_step,
     "courses": courses_step,
+    "deadlines": deadlines.step,
 }
 
 

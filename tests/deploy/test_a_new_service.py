@@ -26,12 +26,13 @@ from tests.deploy.test_helm import (
 from tongxin import cli, deploygen, natsauth
 from tongxin.ports import Ports
 
-NAME = "trial"  # takes the alliance boundary, which has no process yet
+NAME = "trial"  # takes the alliance's boundary, in a copy of the manifest without the alliance
 PORT = 8093
 
 
 def with_trial() -> Platform:
     data = load_data()
+    data["processes"] = [p for p in data["processes"] if p["name"] != "alliance"]
     data["processes"].insert(
         1,
         {"name": NAME, "kind": "service", "module": f"services.{NAME}", "port": PORT,
@@ -39,6 +40,7 @@ def with_trial() -> Platform:
          "reactions": ["evt.wf.guidance.>"], "title": f"{NAME} API"},
     )  # fmt: skip
     gateway = next(p for p in data["processes"] if p["kind"] == "gateway")
+    gateway["features"] = [f for f in gateway["features"] if f["name"] != "alliance"]
     gateway["features"].append({"name": NAME, "consumes": ["evt.edu.alliance.>"], "service": NAME})
     return parse_platform(data)
 

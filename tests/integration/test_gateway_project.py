@@ -204,8 +204,8 @@ async def test_rebuild_replays_only_the_feature_asked_for(settings: Settings) ->
         "gateway-volunteers": 2
     }
     assert stored_position(settings) == 2
-    with pytest.raises(ValueError, match="no gateway feature named alliance"):
-        await gateway_main.rebuild(settings, features=["alliance"])
+    with pytest.raises(ValueError, match="no gateway feature named trial"):
+        await gateway_main.rebuild(settings, features=["trial"])
 
 
 async def test_readiness_has_a_projector_check_per_feature(

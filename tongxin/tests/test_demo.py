@@ -266,7 +266,7 @@ def with_extra_demo(name: str, module: str):
     volunteers_demo_only(data)
     data["processes"].insert(
         1,
-        {"name": name, "kind": "service", "module": f"services.{name}", "port": 8003,
+        {"name": name, "kind": "service", "module": f"services.{name}", "port": 8099,
          "boundary": name, "database": name, "title": f"{name} API", "demo": module},
     )  # fmt: skip
     return parse_platform(data)

@@ -32,18 +32,22 @@ def test_defaults_and_environment() -> None:
 def test_every_process_of_the_manifest_has_its_port_and_variable() -> None:
     platform = load_platform()
     data = load_data()
+    # A new process on the alliance's boundary, in a copy without the alliance's own.
+    data["processes"] = [p for p in data["processes"] if p["name"] != "alliance"]
+    gateway = next(p for p in data["processes"] if p["kind"] == "gateway")
+    gateway["features"] = [f for f in gateway["features"] if f["name"] != "alliance"]
     data["processes"].insert(
         0,
-        {"name": "alliance", "kind": "service", "module": "services.alliance", "port": 8003,
-         "boundary": "alliance", "database": "alliance", "title": "alliance API"},
+        {"name": "trial", "kind": "service", "module": "services.trial", "port": 8099,
+         "boundary": "alliance", "database": "trial", "title": "trial API"},
     )  # fmt: skip
     bigger = parse_platform(data)
-    p = ports.Ports.from_env({"TONGXIN_ALLIANCE_PORT": "9003"}, bigger)
-    assert p.of("alliance") == 9003
-    assert ("alliance", 9003, "TONGXIN_ALLIANCE_PORT") in p.items()
-    assert len(p.items()) == len(platform.processes) + 2
-    with pytest.raises(ports.PortError, match="TONGXIN_VOLUNTEERS_PORT and TONGXIN_ALLIANCE_PORT"):
-        ports.Ports.from_env({"TONGXIN_VOLUNTEERS_PORT": "8003"}, bigger)
+    p = ports.Ports.from_env({"TONGXIN_TRIAL_PORT": "9003"}, bigger)
+    assert p.of("trial") == 9003
+    assert ("trial", 9003, "TONGXIN_TRIAL_PORT") in p.items()
+    assert len(p.items()) == len(platform.processes) + 1
+    with pytest.raises(ports.PortError, match="TONGXIN_VOLUNTEERS_PORT and TONGXIN_TRIAL_PORT"):
+        ports.Ports.from_env({"TONGXIN_VOLUNTEERS_PORT": "8099"}, bigger)
 
 
 @pytest.mark.parametrize(

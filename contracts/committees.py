@@ -1,0 +1,144 @@
+"""Events published by the committees service (owned by the Education Bureau, `edu`).
+
+Members are ids; a suggestion's text, its answer and who submitted it stay in the
+service (the submitter may be anonymous to the school). What is published is enough
+for the city's figures: suggestions by status and level, time to answer, on-time
+rates per school and department, satisfaction, committee coverage.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from contracts.events import ContractEvent, classified
+
+CommitteeLevel = Literal["city", "district", "school", "grade", "class", "community", "village"]
+SuggestionLevel = Literal["school", "district", "city"]
+
+
+class _CommitteesEvent(ContractEvent):
+    boundary = "committees"
+
+
+class CommitteeFormed(_CommitteesEvent):
+    """A parent committee was formed for a scope and a term."""
+
+    event_name = "committee-formed"
+    committee_id: str = classified("id", "Committee id (UUID).")
+    level: CommitteeLevel = classified("code", "Level of the committee.")
+    scope_id: str = classified("code", "The school, district, community or village it is for.")
+    school_id: str | None = classified("code", "The school (school, grade, class levels).")
+    district: str = classified("code", "District or county it belongs to.")
+    title: str = classified("public-text", "The committee's public name.")
+    grandparents: bool = classified("fact", "A grandparent committee (祖辈家委会).")
+    term_ends_on: str = classified("time", "Last day of the term (ISO date).")
+    formed_at: datetime = classified("time", "When it was formed.")
+
+
+class CommitteeMemberJoined(_CommitteesEvent):
+    """A parent (or grandparent) joined a committee."""
+
+    event_name = "committee-member-joined"
+    committee_id: str = classified("id", "Committee id (UUID).")
+    member_id: str = classified("id", "The member's id (names stay with the service).")
+    role: Literal["chair", "vice-chair", "member"] = classified("code", "Role on the committee.")
+    grandparent: bool = classified("fact", "The member is a grandparent.")
+    joined_at: datetime = classified("time", "When they joined.")
+
+
+class CommitteeMemberLeft(_CommitteesEvent):
+    """A member's membership ended."""
+
+    event_name = "committee-member-left"
+    committee_id: str = classified("id", "Committee id (UUID).")
+    member_id: str = classified("id", "The member's id.")
+    left_at: datetime = classified("time", "When the membership ended.")
+
+
+class MeetingScheduled(_CommitteesEvent):
+    """A committee meeting was scheduled."""
+
+    event_name = "meeting-scheduled"
+    meeting_id: str = classified("id", "Meeting id (UUID).")
+    committee_id: str = classified("id", "Committee id (UUID).")
+    school_id: str | None = classified("code", "The committee's school, if any.")
+    starts_at: datetime = classified("time", "Start.")
+    ends_at: datetime = classified("time", "End.")
+
+
+class MeetingHeld(_CommitteesEvent):
+    """A meeting took place; minutes stay with the service."""
+
+    event_name = "meeting-held"
+    meeting_id: str = classified("id", "Meeting id (UUID).")
+    attended: int = classified("fact", "Members attending.")
+    resolutions: int = classified("fact", "Resolutions adopted.")
+    held_at: datetime = classified("time", "When the record was kept.")
+
+
+class SuggestionSubmitted(_CommitteesEvent):
+    """A committee submitted a suggestion (text and submitter stay with the service)."""
+
+    event_name = "suggestion-submitted"
+    suggestion_id: str = classified("id", "Suggestion id (UUID).")
+    committee_id: str = classified("id", "The submitting committee (UUID).")
+    school_id: str | None = classified("code", "The committee's school, if any.")
+    district: str = classified("code", "The committee's district.")
+    topic: str = classified("code", "Topic code (safety, teaching, canteen, ...).")
+    anonymous: bool = classified("fact", "The submitter is hidden from the school.")
+    received_on: str = classified("time", "The day it was received (ISO date).")
+    submitted_at: datetime = classified("time", "When it was entered.")
+
+
+class SuggestionAssigned(_CommitteesEvent):
+    """A suggestion was assigned to a school, district or department, with its deadline."""
+
+    event_name = "suggestion-assigned"
+    suggestion_id: str = classified("id", "Suggestion id (UUID).")
+    level: SuggestionLevel = classified("code", "Who owes the answer: school, district, city.")
+    assigned_department: str | None = classified(
+        "code", "The department responsible, if not edu (its schools)."
+    )
+    due_at: datetime = classified("time", "When the answer is due.")
+    assigned_at: datetime = classified("time", "When it was assigned.")
+
+
+class SuggestionEscalated(_CommitteesEvent):
+    """An unanswered suggestion's deadline passed: it went up a level (once per deadline)."""
+
+    event_name = "suggestion-escalated"
+    suggestion_id: str = classified("id", "Suggestion id (UUID).")
+    from_level: SuggestionLevel = classified("code", "The level whose deadline passed.")
+    to_level: SuggestionLevel = classified("code", "The level owing the answer now.")
+    due_at: datetime | None = classified("time", "The new deadline (none past the city).")
+    escalated_at: datetime = classified("time", "When it escalated.")
+
+
+class SuggestionAnswered(_CommitteesEvent):
+    """A suggestion was answered (the answer's text stays with the service)."""
+
+    event_name = "suggestion-answered"
+    suggestion_id: str = classified("id", "Suggestion id (UUID).")
+    answered_by: str = classified("code", "Department code (or staff id) answering.")
+    on_time: bool = classified("fact", "Answered before its first deadline, unescalated.")
+    answered_at: datetime = classified("time", "When it was answered.")
+
+
+class SuggestionClosed(_CommitteesEvent):
+    """The submitter rated the answer and the suggestion was closed."""
+
+    event_name = "suggestion-closed"
+    suggestion_id: str = classified("id", "Suggestion id (UUID).")
+    rating: int = classified("fact", "Satisfaction, 1 to 5.")
+    satisfied: bool = classified("fact", "Rating 4 or 5.")
+    closed_at: datetime = classified("time", "When it was closed.")
+
+
+class SuggestionReopened(_CommitteesEvent):
+    """The submitter was not satisfied: the suggestion is owed a new answer."""
+
+    event_name = "suggestion-reopened"
+    suggestion_id: str = classified("id", "Suggestion id (UUID).")
+    due_at: datetime = classified("time", "When the new answer is due.")
+    reopened_at: datetime = classified("time", "When it was reopened.")

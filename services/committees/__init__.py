@@ -1,0 +1,1 @@
+"""The committees service: parent committees, meetings and suggestions (owned by edu)."""

@@ -1,0 +1,282 @@
+"""HTTP routes of the committees service: parse, authorise, call the application."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import AwareDatetime, Field
+
+from contracts.departments import load_ownership_map
+from services.committees.application import CommitteesApplication
+from services.committees.domain import SCHOOL_LEVELS, CommitteeLevel, MemberRole, Suggestion
+from services.committees.policy import POLICY
+from services.committees.responses import (
+    CommitteeFormed,
+    CommitteeView,
+    MeetingChanged,
+    MembersChanged,
+    SuggestionChanged,
+    SuggestionView,
+)
+from services.kit.auth import Principal
+from services.kit.commands import Command
+from services.kit.errors import ForbiddenError
+from services.kit.http import Caller, IdempotencyKey, problems
+from services.kit.scope import CITY
+
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+DEPARTMENTS = tuple(d.code for d in load_ownership_map().departments)
+
+
+class FormCommittee(Command):
+    level: CommitteeLevel = Field(
+        description="city, district, school, grade, class, community or village."
+    )
+    scope_id: Code = Field(
+        description="What it is for: the school (school, grade and class committees), the "
+        "district, the community or the village."
+    )
+    district: Code = Field(description="The district (or county) it belongs to.")
+    title: str = Field(min_length=1, max_length=100, description="e.g. 三年级二班家委会.")
+    term_ends_on: date = Field(description="The last day of the elected term.")
+
+
+class AddMember(Command):
+    member_id: Code = Field(description="The parent's (or grandparent's) id.")
+    role: MemberRole = "member"
+    grandparent: bool = Field(default=False, description="Grandparent committees only.")
+
+
+class EndMembership(Command):
+    member_id: Code
+
+
+class ScheduleMeeting(Command):
+    committee_id: UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class HoldMeeting(Command):
+    attended: int = Field(ge=0, le=500)
+    resolutions: int = Field(ge=0, le=100, description="Resolutions adopted.")
+
+
+class SubmitSuggestion(Command):
+    committee_id: UUID
+    member_id: Code | None = Field(default=None, description="The member submitting, if one.")
+    anonymous: bool = Field(default=False, description="Hide the member from the school.")
+    topic: Literal[
+        "safety", "teaching", "homework", "canteen", "facilities", "activities", "care", "other"
+    ]
+    text: str = Field(min_length=1, max_length=2000)
+    department: Literal[DEPARTMENTS] | None = Field(  # type: ignore[valid-type]
+        default=None, description="The department responsible (default: the school)."
+    )
+    received_on: date | None = Field(
+        default=None,
+        description="The day it was received, if entered later (e.g. from a waiting station).",
+    )
+
+
+class AnswerSuggestion(Command):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CloseSuggestion(Command):
+    rating: int = Field(ge=1, le=5, description="The submitter's satisfaction, 1 to 5.")
+
+
+class Reopen(Command):
+    pass
+
+
+def application(request: Request) -> CommitteesApplication:
+    return request.app.state.application
+
+
+App = Annotated[CommitteesApplication, Depends(application)]
+router = APIRouter(tags=["committees"])
+NEW = problems(404, 409)
+EXISTING = problems(404, 409)
+
+
+def _committee_school(app: CommitteesApplication, committee_id: UUID) -> str | None:
+    return app.committee(committee_id).school_id
+
+
+@router.post("/committees", status_code=201, response_model=CommitteeFormed, responses=NEW)
+def form_committee(body: FormCommittee, caller: Caller, key: IdempotencyKey, app: App) -> Any:
+    school = body.scope_id if body.level in SCHOOL_LEVELS else None
+    POLICY.authorize(caller, "form-committee", school=school)
+    return app.form_committee(
+        key,
+        level=body.level,
+        scope_id=body.scope_id,
+        district=body.district,
+        title=body.title,
+        term_ends_on=body.term_ends_on,
+    )
+
+
+@router.get("/committees/{committee_id}", response_model=CommitteeView, responses=EXISTING)
+def read_committee(committee_id: UUID, caller: Caller, app: App) -> Any:
+    POLICY.authorize(caller, "read-committee", school=lambda: _committee_school(app, committee_id))
+    c = app.committee(committee_id)
+    return CommitteeView(
+        committee_id=str(c.id),
+        level=c.level,
+        scope_id=c.scope_id,
+        school_id=c.school_id,
+        district=c.district,
+        title=c.title,
+        grandparents=c.grandparents,
+        term_ends_on=c.term_ends_on,
+        members=dict(c.members),
+        version=c.version,
+    )
+
+
+@router.post(
+    "/committees/{committee_id}/members", response_model=MembersChanged, responses=EXISTING
+)
+def add_member(
+    committee_id: UUID, body: AddMember, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    POLICY.authorize(caller, "change-members", school=lambda: _committee_school(app, committee_id))
+    return app.add_member(
+        key, committee_id, member_id=body.member_id, role=body.role, grandparent=body.grandparent
+    )
+
+
+@router.post(
+    "/committees/{committee_id}/members/end", response_model=MembersChanged, responses=EXISTING
+)
+def end_membership(
+    committee_id: UUID, body: EndMembership, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    POLICY.authorize(caller, "change-members", school=lambda: _committee_school(app, committee_id))
+    return app.end_membership(key, committee_id, member_id=body.member_id)
+
+
+@router.post("/meetings", status_code=201, response_model=MeetingChanged, responses=NEW)
+def schedule_meeting(body: ScheduleMeeting, caller: Caller, key: IdempotencyKey, app: App) -> Any:
+    POLICY.authorize(
+        caller, "schedule-meeting", school=lambda: _committee_school(app, body.committee_id)
+    )
+    return app.schedule_meeting(
+        key, committee_id=body.committee_id, starts_at=body.starts_at, ends_at=body.ends_at
+    )
+
+
+@router.post("/meetings/{meeting_id}/held", response_model=MeetingChanged, responses=EXISTING)
+def hold_meeting(
+    meeting_id: UUID, body: HoldMeeting, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    POLICY.authorize(caller, "schedule-meeting", school=lambda: app.meeting(meeting_id).school_id)
+    return app.hold_meeting(key, meeting_id, attended=body.attended, resolutions=body.resolutions)
+
+
+@router.post("/suggestions", status_code=201, response_model=SuggestionChanged, responses=NEW)
+def submit_suggestion(body: SubmitSuggestion, caller: Caller, key: IdempotencyKey, app: App) -> Any:
+    POLICY.authorize(
+        caller, "submit-suggestion", school=lambda: _committee_school(app, body.committee_id)
+    )
+    return app.submit_suggestion(
+        key,
+        committee_id=body.committee_id,
+        member_id=body.member_id,
+        anonymous=body.anonymous,
+        topic=body.topic,
+        text=body.text,
+        department=body.department,
+        received_on=body.received_on,
+    )
+
+
+def _answering(caller: Principal, suggestion: Suggestion) -> None:
+    """Who owes the answer now: the department named, the school, the district or city."""
+    if POLICY.admit(caller, "answer-suggestion"):
+        return
+    if suggestion.department is not None:
+        if caller.department != suggestion.department:
+            raise ForbiddenError("this suggestion is assigned to another department")
+        return
+    if caller.department != POLICY.owner:
+        raise ForbiddenError("this suggestion is the schools' to answer")
+    if suggestion.level == "school":
+        if not caller.covers_school(suggestion.school_id):
+            raise ForbiddenError("this credential acts only for the schools in its scope")
+    elif CITY not in caller.scope or caller.role == "school-staff":
+        raise ForbiddenError(f"an escalated suggestion is answered at the {suggestion.level}")
+
+
+@router.get("/suggestions/{suggestion_id}", response_model=SuggestionView, responses=EXISTING)
+def read_suggestion(suggestion_id: UUID, caller: Caller, app: App) -> Any:
+    suggestion = app.suggestion(suggestion_id)
+    if not POLICY.admit(caller, "read-suggestion"):
+        if caller.department == POLICY.owner:
+            if not caller.covers_school(suggestion.school_id) and CITY not in caller.scope:
+                raise ForbiddenError("this credential acts only for the schools in its scope")
+        else:
+            _answering(caller, suggestion)
+    s = suggestion
+    # Anonymous to the school: the service keeps who for abuse handling, nobody reads it here.
+    return SuggestionView(
+        suggestion_id=str(s.id),
+        committee_id=str(s.committee_id),
+        school_id=s.school_id,
+        district=s.district,
+        topic=s.topic,
+        text=s.text,
+        anonymous=s.anonymous,
+        member_id=None if s.anonymous else s.member_id,
+        received_on=s.received_on,
+        status=s.status,
+        level=s.level,
+        department=s.department,
+        due_at=s.due_at.isoformat() if s.due_at else None,
+        escalations=s.escalations,
+        answer=s.answer,
+        rating=s.rating,
+        version=s.version,
+    )
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/answer", response_model=SuggestionChanged, responses=EXISTING
+)
+def answer_suggestion(
+    suggestion_id: UUID, body: AnswerSuggestion, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _answering(caller, app.suggestion(suggestion_id))
+    return app.answer_suggestion(
+        key, suggestion_id, text=body.text, by=caller.department or caller.subject
+    )
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/close", response_model=SuggestionChanged, responses=EXISTING
+)
+def close_suggestion(
+    suggestion_id: UUID, body: CloseSuggestion, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    POLICY.authorize(
+        caller, "rate-suggestion", school=lambda: app.suggestion(suggestion_id).school_id
+    )
+    return app.close_suggestion(key, suggestion_id, rating=body.rating)
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/reopen", response_model=SuggestionChanged, responses=EXISTING
+)
+def reopen_suggestion(
+    suggestion_id: UUID, body: Reopen, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    POLICY.authorize(
+        caller, "rate-suggestion", school=lambda: app.suggestion(suggestion_id).school_id
+    )
+    return app.reopen_suggestion(key, suggestion_id)

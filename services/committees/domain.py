@@ -1,0 +1,250 @@
+"""Parent committees, their meetings, and the suggestions they submit. No I/O here.
+
+A suggestion is answered within a service level of working days by whoever it is
+assigned to; unanswered, it escalates at its deadline to the next level (school →
+district → city), each level getting the same service level counted from the previous
+deadline. The deadlines themselves are the kit's (`application.py` declares the rules).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from services.kit.errors import ConflictError, DomainError
+
+CommitteeLevel = Literal["city", "district", "school", "grade", "class", "community", "village"]
+MemberRole = Literal["chair", "vice-chair", "member"]
+SuggestionLevel = Literal["school", "district", "city"]
+SuggestionStatus = Literal["assigned", "answered", "closed"]
+# The level above each; the city has none.
+NEXT_LEVEL: dict[str, str | None] = {"school": "district", "district": "city", "city": None}
+# Levels that belong to one school (their committees act for it).
+SCHOOL_LEVELS = ("school", "grade", "class")
+SATISFIED_FROM = 4  # a rating of 4 or 5 counts as satisfied
+
+
+class InvalidTimeError(DomainError):
+    """A time given makes no sense (a meeting ending before it starts)."""
+
+    code = "invalid-time"
+
+
+class MembershipError(ConflictError):
+    """The person already sits on the committee, or does not."""
+
+    code = "membership"
+
+
+class GrandparentCommitteeError(DomainError):
+    """Grandparents sit on grandparent committees (in villages) only."""
+
+    code = "grandparents-in-village-committees"
+
+
+class SuggestionClosedError(ConflictError):
+    """The suggestion is closed: it takes no answer (reopen it first)."""
+
+    code = "suggestion-closed"
+
+
+class SuggestionStateError(ConflictError):
+    """The suggestion is not in a state that allows this."""
+
+    code = "suggestion-state"
+
+
+class Committee(Aggregate):
+    """A parent committee at one level, for one scope, for a term."""
+
+    @event("Formed")
+    def __init__(
+        self,
+        level: str,
+        scope_id: str,
+        school_id: str | None,
+        district: str,
+        title: str,
+        grandparents: bool,
+        term_ends_on: str,
+        formed_at: datetime,
+    ) -> None:
+        self.level = level
+        self.scope_id = scope_id
+        self.school_id = school_id
+        self.district = district
+        self.title = title
+        self.grandparents = grandparents
+        self.term_ends_on = term_ends_on
+        self.formed_at = formed_at
+        # member id -> role, for the members sitting now
+        self.members: dict[str, str] = {}
+
+    def add_member(self, member_id: str, role: str, grandparent: bool, at: datetime) -> None:
+        if member_id in self.members:
+            raise MembershipError("this person already sits on the committee")
+        if grandparent and not self.grandparents:
+            raise GrandparentCommitteeError(
+                "grandparents join grandparent committees; this committee is a parents' one"
+            )
+        if role == "chair" and "chair" in self.members.values():
+            raise MembershipError("the committee has a chair; end their membership first")
+        self._member_joined(member_id=member_id, role=role, grandparent=grandparent, at=at)
+
+    @event("MemberJoined")
+    def _member_joined(self, member_id: str, role: str, grandparent: bool, at: datetime) -> None:
+        self.members[member_id] = role
+
+    def end_membership(self, member_id: str, at: datetime) -> None:
+        if member_id not in self.members:
+            raise MembershipError("this person does not sit on the committee")
+        self._member_left(member_id=member_id, at=at)
+
+    @event("MemberLeft")
+    def _member_left(self, member_id: str, at: datetime) -> None:
+        del self.members[member_id]
+
+
+class Meeting(Aggregate):
+    """A committee's meeting: scheduled, then held with attendance and resolutions."""
+
+    @event("Scheduled")
+    def __init__(
+        self, committee_id: UUID, school_id: str | None, starts_at: datetime, ends_at: datetime
+    ) -> None:
+        self.committee_id = committee_id
+        self.school_id = school_id
+        self.starts_at = starts_at
+        self.ends_at = ends_at
+        self.held = False
+        self.resolutions = 0
+
+    @staticmethod
+    def check_times(starts_at: datetime, ends_at: datetime) -> None:
+        if ends_at <= starts_at:
+            raise InvalidTimeError("a meeting ends after it starts")
+
+    def hold(self, attended: int, resolutions: int, at: datetime) -> None:
+        if self.held:
+            raise ConflictError("the meeting's record is already kept")
+        self._held(attended=attended, resolutions=resolutions, at=at)
+
+    @event("Held")
+    def _held(self, attended: int, resolutions: int, at: datetime) -> None:
+        self.held = True
+        self.resolutions = resolutions
+
+
+class Suggestion(Aggregate):
+    """A suggestion (建言献策) and its way to an answer and the submitter's rating.
+
+    The submitting member is kept even when the suggestion is anonymous to the school:
+    the service must know who for abuse handling, and never publishes it.
+    """
+
+    @event("Submitted")
+    def __init__(
+        self,
+        committee_id: UUID,
+        school_id: str | None,
+        district: str,
+        member_id: str | None,
+        anonymous: bool,
+        topic: str,
+        text: str,
+        received_on: str,
+        submitted_at: datetime,
+    ) -> None:
+        self.committee_id = committee_id
+        self.school_id = school_id
+        self.district = district
+        self.member_id = member_id
+        self.anonymous = anonymous
+        self.topic = topic
+        self.text = text
+        self.received_on = received_on
+        self.submitted_at = submitted_at
+        self.status: str = "assigned"
+        self.level: str = "school"
+        self.department: str | None = None
+        self.due_at: datetime | None = None
+        self.escalations = 0
+        self.answered_at: datetime | None = None
+        self.answer: str | None = None
+        self.rating: int | None = None
+
+    def assign(self, level: str, department: str | None, due_at: datetime, at: datetime) -> None:
+        if self.status == "closed":
+            raise SuggestionClosedError("a closed suggestion is not assigned")
+        self._assigned(level=level, department=department, due_at=due_at, at=at)
+
+    @event("Assigned")
+    def _assigned(self, level: str, department: str | None, due_at: datetime, at: datetime) -> None:
+        self.status = "assigned"
+        self.level = level
+        self.department = department
+        self.due_at = due_at
+
+    def escalate(self, due_at: datetime | None, at: datetime) -> None:
+        """Move up a level at the deadline (the city's passing deadline is only recorded)."""
+        if self.status != "assigned":
+            raise SuggestionStateError("only an unanswered suggestion escalates")
+        target = NEXT_LEVEL[self.level]
+        self._escalated(
+            from_level=self.level,
+            to_level=target or self.level,
+            due_at=due_at if target else None,
+            at=at,
+        )
+
+    @event("Escalated")
+    def _escalated(
+        self, from_level: str, to_level: str, due_at: datetime | None, at: datetime
+    ) -> None:
+        self.escalations += 1
+        self.level = to_level
+        self.due_at = due_at
+
+    def answer_with(self, text: str, by: str, at: datetime) -> bool:
+        """Record the answer; whether it came before the deadline (of the current level)."""
+        if self.status == "closed":
+            raise SuggestionClosedError("the suggestion is closed: reopen it to answer again")
+        if self.status == "answered":
+            raise SuggestionStateError("the suggestion is answered already")
+        on_time = self.escalations == 0 and (self.due_at is None or at <= self.due_at)
+        self._answered(text=text, by=by, on_time=on_time, at=at)
+        return on_time
+
+    @event("Answered")
+    def _answered(self, text: str, by: str, on_time: bool, at: datetime) -> None:
+        self.status = "answered"
+        self.answer = text
+        self.answered_at = at
+
+    def close(self, rating: int, at: datetime) -> None:
+        if self.status != "answered":
+            raise SuggestionStateError("a suggestion is closed once answered")
+        if not 1 <= rating <= 5:
+            raise DomainError("a rating is from 1 to 5")
+        self._closed(rating=rating, satisfied=rating >= SATISFIED_FROM, at=at)
+
+    @event("Closed")
+    def _closed(self, rating: int, satisfied: bool, at: datetime) -> None:
+        self.status = "closed"
+        self.rating = rating
+
+    def reopen(self, due_at: datetime, at: datetime) -> None:
+        """The submitter is not satisfied with the answer: it is owed a new one."""
+        if self.status not in ("answered", "closed"):
+            raise SuggestionStateError("only an answered or closed suggestion is reopened")
+        self._reopened(due_at=due_at, at=at)
+
+    @event("Reopened")
+    def _reopened(self, due_at: datetime, at: datetime) -> None:
+        self.status = "assigned"
+        self.due_at = due_at
+        self.answered_at = None
+        self.rating = None

@@ -1,0 +1,33 @@
+"""Who may do what in the committees service: the whole table, read in one place.
+
+The Education Bureau (edu) owns the service. Its school staff act for the committees and
+suggestions of the schools in their scope; its coordinators and admins with a city scope
+act for districts and the city (escalated suggestions, community and village
+committees). A suggestion assigned to another department is answered by that
+department's staff or system: those grants are in contracts/departments.json, and the
+service checks that the suggestion is assigned to the caller's department (api.py).
+"""
+
+from __future__ import annotations
+
+from services.kit.policy import Policy, Rule
+
+STAFF = ("admin", "coordinator", "school-staff")
+ANSWERING = ("admin", "coordinator", "school-staff", "department-system")
+
+POLICY = Policy(
+    service="committees",
+    rules={
+        "form-committee": Rule(staff=STAFF, owner_only=True),
+        "change-members": Rule(staff=STAFF, owner_only=True),
+        "read-committee": Rule(staff=STAFF, open_to=("viewer",)),
+        "schedule-meeting": Rule(staff=STAFF, owner_only=True),
+        # Staff enter suggestions for the committee (from its meeting or its members).
+        "submit-suggestion": Rule(staff=STAFF, owner_only=True),
+        # Read with the submitter hidden unless staff of the owner (api.py).
+        "read-suggestion": Rule(staff=ANSWERING, open_to=("viewer",)),
+        "answer-suggestion": Rule(staff=ANSWERING),
+        # The submitter's rating, entered by the school's staff for them.
+        "rate-suggestion": Rule(staff=STAFF, owner_only=True),
+    },
+)

@@ -1,0 +1,65 @@
+"""What the committees API answers, as documented in its OpenAPI and checked on the way out."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.kit.commands import Answer
+
+
+class CommitteeFormed(Answer):
+    committee_id: str
+    version: int
+
+
+class MembersChanged(Answer):
+    committee_id: str
+    members: int = Field(description="Members sitting now.")
+    version: int
+
+
+class CommitteeView(Answer):
+    committee_id: str
+    level: str
+    scope_id: str
+    school_id: str | None
+    district: str
+    title: str
+    grandparents: bool
+    term_ends_on: str
+    members: dict[str, str] = Field(description="Member id -> role, for those sitting now.")
+    version: int
+
+
+class MeetingChanged(Answer):
+    meeting_id: str
+    version: int
+
+
+class SuggestionChanged(Answer):
+    suggestion_id: str
+    status: str = Field(description="assigned, answered or closed.")
+    level: str = Field(description="school, district or city: who owes the answer now.")
+    due_at: str | None = Field(description="When the answer is due at this level.")
+    version: int
+    on_time: bool | None = Field(default=None, description="For an answer: before its deadline.")
+
+
+class SuggestionView(Answer):
+    suggestion_id: str
+    committee_id: str
+    school_id: str | None
+    district: str
+    topic: str
+    text: str
+    anonymous: bool
+    member_id: str | None = Field(description="The submitter; hidden when anonymous.")
+    received_on: str
+    status: str
+    level: str
+    department: str | None
+    due_at: str | None
+    escalations: int
+    answer: str | None
+    rating: int | None
+    version: int

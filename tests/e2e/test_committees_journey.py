@@ -1,0 +1,316 @@
+"""Committees' journeys through the public HTTP and GraphQL interfaces, on SQLite and
+PostgreSQL with a real NATS: a suggestion escalates once at its deadline on a moved clock,
+is answered and closed; bad input changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+from gateway.main import create_gateway
+from services.committees.main import create_service
+from services.kit.auth import DevIssuer
+from services.kit.deadlines import FileClock
+from services.kit.settings import Settings
+from tests.support.apps import running
+from tests.support.apps import store_head as head
+from tests.support.environ import settings_env
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.timeout(180)
+
+SCHOOL = "yz-dongguan-primary"
+OTHER_SCHOOL = "yz-meiling-primary"
+
+
+class People:
+    def __init__(self, issuer: DevIssuer) -> None:
+        self.issuer = issuer
+
+    def city(self) -> str:
+        return self.issuer.token(
+            role="coordinator", department="edu", subject="edu-city", scope="city"
+        )
+
+    def school_staff(self, school: str = SCHOOL) -> str:
+        return self.issuer.token(
+            role="school-staff",
+            department="edu",
+            subject=f"staff-{school}",
+            scope=f"school:{school}",
+        )
+
+    def viewer(self) -> str:
+        return self.issuer.token(role="viewer", department="edu", subject="dashboard")
+
+
+@pytest.fixture
+def clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FileClock:
+    path = tmp_path / "clock"
+    monkeypatch.setenv("TONGXIN_CLOCK_FILE", str(path))
+    return FileClock(path)
+
+
+@pytest.fixture
+def people(dev_issuer: DevIssuer) -> People:
+    return People(dev_issuer)
+
+
+@pytest.fixture
+async def committees(
+    settings: Settings, people: People, clock: FileClock
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_service(settings)
+    async with running(app, people.city()) as client:
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+
+
+@pytest.fixture
+async def gateway(
+    settings: Settings, people: People, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_gateway(settings, readmodel_dir=tmp_path / "readmodels")
+    async with running(app, people.viewer()) as client:
+        yield client
+
+
+def as_(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def form_class_committee(committees: httpx.AsyncClient, school: str = SCHOOL) -> str:
+    formed = await committees.post(
+        "/committees",
+        json={
+            "level": "class",
+            "scope_id": school,
+            "district": "guangling",
+            "title": "三年级二班家委会",
+            "term_ends_on": "2099-07-31",
+        },
+    )
+    assert formed.status_code == 201, formed.text
+    committee_id = str(formed.json()["committee_id"])
+    joined = await committees.post(
+        f"/committees/{committee_id}/members", json={"member_id": "p-1", "role": "chair"}
+    )
+    assert joined.status_code == 200, joined.text
+    return committee_id
+
+
+async def submit(committees: httpx.AsyncClient, committee_id: str, token: str) -> dict[str, Any]:
+    response = await committees.post(
+        "/suggestions",
+        json={
+            "committee_id": committee_id,
+            "member_id": "p-1",
+            "anonymous": True,
+            "topic": "safety",
+            "text": "放学时校门口车辆拥堵，建议增设护学岗。",
+        },
+        headers=as_(token),
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def graphql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
+    response = await client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+def escalations_stored(committees: httpx.AsyncClient, suggestion_id: str) -> int:
+    app = committees.app  # type: ignore[attr-defined]
+    stored = app.state.application.recorder.select_events(UUID(suggestion_id))
+    return sum(1 for e in stored if e.topic.endswith("Suggestion.Escalated"))
+
+
+class TestSuggestionJourney:
+    async def test_escalates_once_at_its_deadline_then_is_answered_and_closed(
+        self,
+        committees: httpx.AsyncClient,
+        gateway: httpx.AsyncClient,
+        people: People,
+        clock: FileClock,
+    ) -> None:
+        # A class committee submits a suggestion; it is assigned to its school.
+        committee_id = await form_class_committee(committees)
+        submitted = await submit(committees, committee_id, people.school_staff())
+        suggestion_id = submitted["suggestion_id"]
+        assert (submitted["status"], submitted["level"]) == ("assigned", "school")
+
+        # The school does not answer; the clock moves past the 15 working days.
+        clock.move(timedelta(days=30))
+
+        async def escalated() -> bool:
+            found = (await committees.get(f"/suggestions/{suggestion_id}")).json()
+            return bool(found["level"] == "district")
+
+        await eventually(escalated, timeout=20, message="the suggestion escalates")
+        found = (await committees.get(f"/suggestions/{suggestion_id}")).json()
+        assert found["escalations"] == 1 and found["member_id"] is None  # anonymous
+        # The district's new deadline is still ahead: the runner fires nothing more.
+        await asyncio.sleep(1.0)
+        assert escalations_stored(committees, suggestion_id) == 1
+
+        # Now the district answers it (the school no longer may).
+        refused = await committees.post(
+            f"/suggestions/{suggestion_id}/answer",
+            json={"text": "已协调交警设置临时停车区。"},
+            headers=as_(people.school_staff()),
+        )
+        assert refused.status_code == 403, refused.text
+        answered = await committees.post(
+            f"/suggestions/{suggestion_id}/answer", json={"text": "已协调交警设置临时停车区。"}
+        )
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["on_time"] is False
+
+        # The submitter is satisfied.
+        closed = await committees.post(f"/suggestions/{suggestion_id}/close", json={"rating": 5})
+        assert closed.status_code == 200, closed.text
+
+        # The city's figures show it.
+        query = """query ($school: String!) {
+            committeeFigures { suggestionsByStatus { key count } escalated closed
+                satisfiedShare answered onTimeByDepartment { key answered onTime } }
+            suggestions(schoolId: $school) { edges { node { id level escalations status rating } } }
+            committees(schoolId: $school) { level members { role } }
+        }"""
+
+        async def shown() -> bool:
+            data = await graphql(gateway, query, school=SCHOOL)
+            return bool(data["committeeFigures"]["closed"] == 1)
+
+        await eventually(shown, timeout=20, message="the figures reach the gateway")
+        data = await graphql(gateway, query, school=SCHOOL)
+        figures = data["committeeFigures"]
+        assert figures["suggestionsByStatus"] == [{"key": "closed", "count": 1}]
+        assert (figures["escalated"], figures["answered"], figures["satisfiedShare"]) == (1, 1, 1.0)
+        assert figures["onTimeByDepartment"] == [{"key": "edu", "answered": 1, "onTime": 0}]
+        [edge] = data["suggestions"]["edges"]
+        assert edge["node"] == {
+            "id": suggestion_id,
+            "level": "district",
+            "escalations": 1,
+            "status": "closed",
+            "rating": 5,
+        }
+        assert data["committees"] == [{"level": "class", "members": [{"role": "chair"}]}]
+
+
+class TestBadInput:
+    async def test_refusals_append_nothing(
+        self, committees: httpx.AsyncClient, people: People
+    ) -> None:
+        committee_id = await form_class_committee(committees)
+        suggestion_id = (await submit(committees, committee_id, people.city()))["suggestion_id"]
+        answer = {"text": "已处理。"}
+        assert (
+            await committees.post(f"/suggestions/{suggestion_id}/answer", json=answer)
+        ).status_code == 200
+        assert (
+            await committees.post(f"/suggestions/{suggestion_id}/close", json={"rating": 4})
+        ).status_code == 200
+        before = head(committees)
+
+        async def refused(
+            path: str, body: dict[str, Any], status: int, token: str | None = None
+        ) -> dict[str, Any]:
+            response = await committees.post(path, json=body, headers=as_(token) if token else None)
+            assert response.status_code == status, response.text
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert head(committees) == before
+            return dict(response.json())
+
+        # A member added to another school's committee by staff out of scope.
+        await refused(
+            f"/committees/{committee_id}/members",
+            {"member_id": "p-9"},
+            403,
+            people.school_staff(OTHER_SCHOOL),
+        )
+        # An answer to a closed suggestion.
+        problem = await refused(f"/suggestions/{suggestion_id}/answer", answer, 409)
+        assert problem["code"] == "suggestion-closed"
+        # A rating outside 1-5.
+        await refused(f"/suggestions/{suggestion_id}/close", {"rating": 6}, 422)
+        await refused(f"/suggestions/{suggestion_id}/close", {"rating": 0}, 422)
+        # A meeting ending before it starts.
+        problem = await refused(
+            "/meetings",
+            {
+                "committee_id": committee_id,
+                "starts_at": "2026-12-01T17:00:00+08:00",
+                "ends_at": "2026-12-01T16:00:00+08:00",
+            },
+            422,
+        )
+        assert problem["code"] == "invalid-time"
+        # A grandparent on a parents' committee; an unknown department.
+        await refused(
+            f"/committees/{committee_id}/members", {"member_id": "g-1", "grandparent": True}, 422
+        )
+        await refused(
+            "/suggestions",
+            {"committee_id": committee_id, "topic": "safety", "text": "x", "department": "nope"},
+            422,
+        )
+
+
+class TestEscalationWithTheRelayKilled:
+    async def test_killed_at_the_due_time_it_escalates_once(
+        self, settings: Settings, people: People, clock: FileClock, tmp_path: Path
+    ) -> None:
+        # The API here, the relay (with the deadline runner) as its own process.
+        api_settings = settings.model_copy(update={"relay_in_process": False})
+        env = settings_env(api_settings) | {"TONGXIN_CLOCK_FILE": str(clock.path)}
+        app = create_service(api_settings)
+        async with running(app, people.city()) as api:
+            api.app = app  # type: ignore[attr-defined]
+            committee_id = await form_class_committee(api)
+            suggestion_id = (await submit(api, committee_id, people.city()))["suggestion_id"]
+
+            def relay() -> subprocess.Popen[bytes]:
+                return subprocess.Popen(
+                    [sys.executable, "-m", "services.committees", "relay"],
+                    env=env,
+                    cwd=Path(__file__).resolve().parents[2],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+
+            # The deadline passes and the relay dies right then, fired or not.
+            first = relay()
+            await asyncio.sleep(2.0)
+            clock.move(timedelta(days=30))
+            await asyncio.sleep(0.3)
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            # A new relay takes over: the suggestion escalates, once.
+            second = relay()
+            try:
+                await eventually(
+                    lambda: escalations_stored(api, suggestion_id) >= 1,
+                    timeout=90,  # a relay process starts slowly on a loaded machine
+                    message="the suggestion escalates",
+                )
+                await asyncio.sleep(1.0)
+                assert escalations_stored(api, suggestion_id) == 1
+            finally:
+                second.send_signal(signal.SIGKILL)
+                second.wait()
