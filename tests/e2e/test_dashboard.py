@@ -17,8 +17,10 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Browser, Page
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from gateway.main import create_gateway
+from services.alliance.main import create_service as create_alliance
 from services.kit.auth import DevIssuer
 from services.kit.settings import Settings
 from services.volunteers.main import create_service as create_volunteers
@@ -48,10 +50,17 @@ def city(sqlite_settings: Settings, nats_url: str, tmp_path: Path) -> Iterator[C
     )
     issuer = DevIssuer(settings.state_dir / "keys")
     staff = {"Authorization": f"Bearer {issuer.token(role='coordinator', department='cyl')}"}
-    gateway = create_gateway(settings, readmodel_dir=tmp_path / "readmodels")
     with (
         served(create_volunteers(settings)) as volunteers_url,
-        served(gateway) as gateway_url,
+        served(create_alliance(settings)) as alliance_url,
+        served(
+            create_gateway(
+                settings.model_copy(
+                    update={"service_urls": f"volunteers={volunteers_url},alliance={alliance_url}"}
+                ),
+                readmodel_dir=tmp_path / "readmodels",
+            )
+        ) as gateway_url,
         httpx.Client(base_url=volunteers_url, headers=staff, timeout=30) as volunteers,
         httpx.Client(base_url=gateway_url, headers=staff, timeout=30) as graphql,
     ):
@@ -110,7 +119,11 @@ async def open_dashboard(browser: Browser, url: str, role: str) -> Visit:
     await page.get_by_role("dialog").wait_for()
     await page.check(f"input[name=role][value={role}]")
     await page.get_by_role("button", name="进入看板").click()
-    await page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+    try:
+        await page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+    except PlaywrightTimeoutError:
+        status = await page.locator("#live .status").inner_text()
+        raise AssertionError(f"the dashboard did not load: {status} {console}") from None
     return Visit(page, traffic, console)
 
 
@@ -171,6 +184,17 @@ async def test_the_dashboard_shows_live_figures_by_district_and_school(
     for button in await page.get_by_role("button").all():
         assert (await button.inner_text()).strip() or await button.get_attribute("aria-label")
 
+    # As of a past day: the alliance's figures are asked for that day.
+    asked: list[str] = []
+    page.on(
+        "request", lambda r: asked.append(r.post_data or "") if r.url.endswith("/graphql") else None
+    )
+    day = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+    await page.locator("#as-of").fill(day)
+    await page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+    assert any(f'"asOf":"{day}"' in body for body in asked), asked
+    assert await page.locator("#departments tbody tr").count() == 13
+
     # English on request, the same figures.
     await page.get_by_role("button", name="English / 中文").click()
     assert await page.locator("h1 [data-i18n=title]").inner_text() == "Education Alliance Dashboard"
@@ -187,6 +211,8 @@ async def test_a_viewer_sees_the_published_totals(browser: Browser, city: City) 
     assert await visit.page.locator("#who").inner_text() == "公众查看"
     assert await figure(visit, "[data-figure=volunteerHours]") == "0"
     assert await visit.page.locator("#departments tbody tr").count() == 13
+    # The alliance answered (a service away would be said in the targets panel).
+    assert await visit.page.locator("#targets .chosen").inner_text() == ""
     assert not visit.console, visit.console
 
 

@@ -8,15 +8,31 @@ import * as headline from "./panels/headline.js";
 import * as live from "./panels/live.js";
 import * as map from "./panels/map.js";
 import * as session from "./session.js";
+import * as targets from "./panels/targets.js";
 
 const $ = (selector) => document.querySelector(selector);
-const state = { city: null, schools: new Map(), departments: [], hours: [], shifts: [] };
+const state = {
+  city: null, schools: new Map(), departments: [], hours: [], shifts: [], alliance: null, asOf: null,
+};
 
 function drawAll() {
   headline.render($("#headline"), state);
   districts.render($("#districts"), state);
   map.render($("#map"), state);
+  targets.render($("#targets"), state);
   departments.render($("#departments"), state);
+}
+
+// Targets and scorecards as of the chosen day (the alliance answers from the events up to it).
+// A panel whose service is away says so; the others still draw.
+async function refreshAlliance(gateway) {
+  try {
+    state.alliance = await gateway.query("alliance", { asOf: state.asOf });
+    $("#targets .chosen").textContent = "";
+  } catch (error) {
+    state.alliance = null;
+    $("#targets .chosen").textContent = t("loadFailed") + error.message;
+  }
 }
 
 async function refreshHours(gateway) {
@@ -33,10 +49,29 @@ async function start(current) {
   state.departments = reference.departments;
   state.schools = schoolIndex(state.city);
   $("#city-name").textContent = lang() === "en" ? state.city.nameEn : state.city.name;
-  const [, shifts] = await Promise.all([refreshHours(gateway), gateway.all("shifts", "shifts")]);
+  const [, shifts] = await Promise.all([
+    refreshHours(gateway), gateway.all("shifts", "shifts"), refreshAlliance(gateway),
+  ]);
   state.shifts = shifts;
   drawAll();
   document.body.dataset.ready = "true";
+
+  $("#as-of").max = new Date().toISOString().slice(0, 10);
+  $("#as-of").onchange = async (event) => {
+    state.asOf = event.target.value || null;
+    document.body.dataset.ready = "false";
+    await refreshAlliance(gateway);
+    drawAll();
+    document.body.dataset.ready = "true";
+  };
+  let moved = null;
+  gateway.subscribe("target-moved", {}, {
+    onData: () => {
+      if (state.asOf) return; // a past day's figures do not move
+      clearTimeout(moved);
+      moved = setTimeout(async () => { await refreshAlliance(gateway); drawAll(); }, 300);
+    },
+  });
 
   let pending = null;
   gateway.subscribe("shift-changed", {}, {
@@ -80,7 +115,7 @@ function main() {
     }
   };
   $("#sign-out").onclick = () => { session.signOut(); location.reload(); };
-  addEventListener("resize", () => { districts.resize(); map.resize(); });
+  addEventListener("resize", () => { districts.resize(); map.resize(); targets.resize(); });
   const current = session.current();
   if (current) {
     start(current).catch((error) => { $("#live .status").textContent = t("loadFailed") + error.message; });

@@ -15,6 +15,11 @@ const WORDS = {
     shiftChanged: (s) => `${s.school}「${s.title}」已报名 ${s.filled}/${s.capacity}`,
     asCoordinator: "领导小组工作人员", asViewer: "公众查看", noData: "暂无数据",
     signInFailed: "登录失败：", loadFailed: "数据加载失败：",
+    targets: "重点任务目标", target: "目标", value: "当前值", threshold: "目标值",
+    unitsMeeting: "达标单位", status: "状态", met: "已达标", notMet: "未达标",
+    period: "考核周期", tasksLed: "牵头任务", tasksSupported: "配合任务",
+    milestonesOnTime: "节点按时完成", targetsMet: "目标达标", asOf: "截至日期",
+    asOfHint: "目标与考核按所选日期计算；留空为今天",
   },
   en: {
     title: "Education Alliance Dashboard", headline: "Headline figures",
@@ -32,6 +37,11 @@ const WORDS = {
     shiftChanged: (s) => `${s.school} “${s.title}”: ${s.filled}/${s.capacity} places taken`,
     asCoordinator: "Leading group staff", asViewer: "Public viewer", noData: "No data yet",
     signInFailed: "Sign-in failed: ", loadFailed: "Could not load the figures: ",
+    targets: "Key tasks' targets", target: "Target", value: "Value", threshold: "Threshold",
+    unitsMeeting: "Units meeting it", status: "Status", met: "Met", notMet: "Not met",
+    period: "Assessment period", tasksLed: "Tasks led", tasksSupported: "Tasks supported",
+    milestonesOnTime: "Milestones on time", targetsMet: "Targets met", asOf: "As of",
+    asOfHint: "Targets and scorecards as of the chosen day; empty for today",
   },
 };
 
