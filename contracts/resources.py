@@ -8,8 +8,10 @@ so a reader can place it without having seen the slot before (tolerant readers).
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,6 +49,36 @@ class OpeningHours(BaseModel):
     weekday: int = Field(ge=1, le=7, description="ISO weekday: 1 Monday … 7 Sunday.")
     opens: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM.")
     closes: str = Field(pattern=r"^([01][0-9]|2[0-4]):[0-5][0-9]$", description="HH:MM.")
+
+
+# The city's local time, in which opening hours are given (China keeps one offset all year).
+CITY_TZ = timezone(timedelta(hours=8), "CST")
+
+
+def slot_id(venue_id: UUID | str, starts_at: datetime) -> UUID:
+    """The id of a venue's slot starting then: readers can name a slot no event told them of."""
+    moment = starts_at.astimezone(UTC).isoformat()
+    return uuid5(NAMESPACE_URL, f"tongxin:resources:slot:{UUID(str(venue_id))}:{moment}")
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def slot_starts_on(
+    opening_hours: Iterable[OpeningHours], slot_minutes: int, day: date
+) -> Iterator[datetime]:
+    """The starts of a venue's slots on a day: from opening, one slot after another, each
+    ending by closing time (the venue's slots as every reader computes them)."""
+    for hours in opening_hours:
+        if hours.weekday != day.isoweekday():
+            continue
+        minute, closes = _minutes(hours.opens), _minutes(hours.closes)
+        midnight = datetime.combine(day, time(0, 0), CITY_TZ)
+        while minute + slot_minutes <= closes:
+            yield midnight + timedelta(minutes=minute)
+            minute += slot_minutes
 
 
 class _ResourcesEvent(ContractEvent):

@@ -11,16 +11,15 @@ transaction, so a school cannot exceed it by booking two slots at once.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from contracts.resources import CITY_TZ, OpeningHours, slot_id, slot_starts_on
 from services.kit.errors import ConflictError, DomainError
 
-# The city's local time: opening hours are local. China keeps one offset all year.
-CITY_TZ = timezone(timedelta(hours=8), "CST")
 # A closure covers at most this long: it creates (and closes) every slot it covers.
 MAX_CLOSURE = timedelta(days=31)
 # A booked group that has not checked in this long after its slot started is a no-show.
@@ -96,11 +95,6 @@ class InvalidTimeError(DomainError):
     code = "invalid-time"
 
 
-def slot_id(venue_id: UUID, starts_at: datetime) -> UUID:
-    """The id of a venue's slot starting then: the same for every command about it."""
-    return uuid5(NAMESPACE_URL, f"tongxin:resources:slot:{venue_id}:{_utc(starts_at)}")
-
-
 def quota_id(venue_id: UUID, school_id: str, term: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"tongxin:resources:quota:{venue_id}:{school_id}:{term}")
 
@@ -112,10 +106,6 @@ def term_of(day: date) -> str:
     if day.month == 1:
         return f"{day.year - 1}-autumn"
     return f"{day.year}-spring"
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
 
 
 def _minutes(hhmm: str) -> int:
@@ -199,14 +189,8 @@ class Venue(Aggregate):
         return None
 
     def slot_starts_on(self, day: date) -> Iterator[datetime]:
-        hours = self.hours_on(day)
-        if hours is None:
-            return
-        opens, closes = hours
-        minute = opens
-        while minute + self.slot_minutes <= closes:
-            yield datetime.combine(day, time(0, 0), CITY_TZ) + timedelta(minutes=minute)
-            minute += self.slot_minutes
+        hours = [OpeningHours(**h) for h in self.opening_hours]
+        return slot_starts_on(hours, self.slot_minutes, day)
 
     def slot_starts_between(self, start: datetime, end: datetime) -> Iterator[datetime]:
         """Starts of the slots overlapping [start, end), in order."""
