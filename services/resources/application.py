@@ -3,11 +3,16 @@
 A booking's decision reads the venue (hours, closures, capacity, rules), then changes its
 slot and, where the venue has a quota, the school's quota for the term; both are saved
 in one transaction, and `run_command` decides again when a concurrent save won.
+
+Commands on one slot also queue for it inside the process: dozens of schools racing for
+the last places of a popular slot would otherwise spend their retry budget losing the
+same version race again and again. Across replicas the version check still decides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,8 +24,26 @@ from services.kit.errors import NotFoundError
 from services.resources.domain import Quota, Slot, Venue, local, quota_id, slot_id, term_of
 
 
+# Commands on a slot queue under one of this many locks (by slot id).
+SLOT_LOCK_STRIPES = 64
+
+
 class ResourcesApplication(ServiceApplication):
     name = "resources"
+
+    def __init__(self, env: Any = None) -> None:
+        super().__init__(env)
+        self._slot_locks = [threading.Lock() for _ in range(SLOT_LOCK_STRIPES)]
+
+    def _on_slot(
+        self,
+        slot: UUID,
+        key: CommandKey | None,
+        decide: Callable[[], tuple[Sequence[Aggregate], dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """`run_command`, one command at a time per slot in this process."""
+        with self._slot_locks[hash(slot) % SLOT_LOCK_STRIPES]:
+            return self.run_command(key, decide)
 
     # Queries.
     def venue(self, venue_id: UUID) -> Venue:
@@ -124,7 +147,7 @@ class ResourcesApplication(ServiceApplication):
             response = _booking_response(slot, booking_id) | {"status": status}
             return changed, response
 
-        return self.run_command(key, decide)
+        return self._on_slot(slot_id(venue_id, local(starts_at)), key, decide)
 
     def cancel_visit(
         self, key: CommandKey | None, slot_id: UUID, booking_id: str, now: datetime
@@ -143,7 +166,7 @@ class ResourcesApplication(ServiceApplication):
             }
             return changed, response
 
-        return self.run_command(key, decide)
+        return self._on_slot(slot_id, key, decide)
 
     def _give_back(
         self,
@@ -175,7 +198,7 @@ class ResourcesApplication(ServiceApplication):
             slot.check_in(booking_id, head_count, at)
             return [slot], _booking_response(slot, booking_id) | {"status": "checked-in"}
 
-        return self.run_command(key, decide)
+        return self._on_slot(slot_id, key, decide)
 
     def complete_visit(
         self,
@@ -192,7 +215,7 @@ class ResourcesApplication(ServiceApplication):
             slot.complete(booking_id, head_count, rating, at)
             return [slot], _booking_response(slot, booking_id) | {"status": "completed"}
 
-        return self.run_command(key, decide)
+        return self._on_slot(slot_id, key, decide)
 
     def release_no_shows(
         self, key: CommandKey | None, slot_id: UUID, now: datetime
@@ -208,7 +231,7 @@ class ResourcesApplication(ServiceApplication):
             }
             return [slot], response
 
-        return self.run_command(key, decide)
+        return self._on_slot(slot_id, key, decide)
 
 
 def _booking_response(slot: Slot, booking_id: str) -> dict[str, Any]:
