@@ -30,8 +30,8 @@ class BookVisitInput:
 
 @strawberry.type(description="The visit is booked, or waitlisted.")
 class BookVisitSuccess:
-    booking_id: strawberry.ID
-    slot_id: strawberry.ID
+    booking_id: strawberry.ID = strawberry.field(description="The new booking's id.")
+    slot_id: strawberry.ID = strawberry.field(description="Its slot (to cancel or check in).")
     status: str = strawberry.field(description="booked or waitlisted.")
     places_left: int = strawberry.field(description="Places left on the slot.")
 
@@ -49,15 +49,15 @@ BookVisitResult = Annotated[
 
 @strawberry.input(description="A booking to cancel.")
 class CancelVisitInput:
-    slot_id: strawberry.ID
-    booking_id: strawberry.ID
+    slot_id: strawberry.ID = strawberry.field(description="The booking's slot.")
+    booking_id: strawberry.ID = strawberry.field(description="The booking.")
     idempotency_key: str | None = IdempotencyKey
 
 
 @strawberry.type(description="The booking is cancelled; waitlisted schools may be booked.")
 class CancelVisitSuccess:
-    booking_id: strawberry.ID
-    places_left: int
+    booking_id: strawberry.ID = strawberry.field(description="The cancelled booking.")
+    places_left: int = strawberry.field(description="Places left on the slot after it.")
     booked_from_waitlist: list[strawberry.ID] = strawberry.field(
         description="Waitlisted bookings the freed places booked, in order."
     )

@@ -152,8 +152,8 @@ class DistrictUtilisation:
 @strawberry.type(description="A slot with places free for the group asked about.")
 class FreeSlot:
     slot_id: strawberry.ID = strawberry.field(description="Slot id (book with its start).")
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: datetime = strawberry.field(description="Start of the slot.")
+    ends_at: datetime = strawberry.field(description="End of the slot.")
     places_left: int = strawberry.field(description="Places left on the slot.")
 
     @classmethod
@@ -168,7 +168,7 @@ class FreeSlot:
 
 @strawberry.type(description="A venue with free slots, and how far it is.")
 class AvailableVenue:
-    venue: Venue
+    venue: Venue = strawberry.field(description="The venue, with its properties.")
     distance_km: float | None = strawberry.field(
         description="Distance from the point asked about (null when none was given)."
     )
@@ -187,14 +187,14 @@ class AvailableVenue:
 @strawberry.type(description="A school's booking of a visit (a class group, never names).")
 class VisitBooking:
     id: strawberry.ID = strawberry.field(description="Booking id.")
-    slot_id: strawberry.ID
-    venue_id: strawberry.ID
-    school_id: str
-    starts_at: datetime
+    slot_id: strawberry.ID = strawberry.field(description="The slot booked.")
+    venue_id: strawberry.ID = strawberry.field(description="The venue.")
+    school_id: str = strawberry.field(description="The booking school.")
+    starts_at: datetime = strawberry.field(description="Start of the slot.")
     head_count: int = strawberry.field(description="Children booked.")
-    age: int | None
-    teachers: int | None
-    status: BookingStatus | None
+    age: int | None = strawberry.field(description="Age of the children (years).")
+    teachers: int | None = strawberry.field(description="Teachers accompanying them.")
+    status: BookingStatus | None = strawberry.field(description="Where the booking stands.")
     from_waitlist: bool = strawberry.field(description="Booked automatically from the waitlist.")
     arrived: int | None = strawberry.field(description="Children checked in.")
     attended: int | None = strawberry.field(description="Children at the completed visit.")
@@ -227,11 +227,11 @@ class VisitBooking:
 
 @strawberry.type(description="Places on a slot, pushed when they change.")
 class SlotPlaces:
-    slot_id: strawberry.ID
-    venue_id: strawberry.ID
-    starts_at: datetime
-    capacity: int
-    places_left: int
+    slot_id: strawberry.ID = strawberry.field(description="Slot id.")
+    venue_id: strawberry.ID = strawberry.field(description="Its venue.")
+    starts_at: datetime = strawberry.field(description="Start of the slot.")
+    capacity: int = strawberry.field(description="Children per slot.")
+    places_left: int = strawberry.field(description="Places left.")
     waitlisted: int = strawberry.field(description="Bookings waiting for places.")
 
     @classmethod
