@@ -33,10 +33,11 @@ MAX_RESULTS = 50
 
 From = Annotated[
     datetime | None,
-    strawberry.argument(name="from", description="Start of the period (default: 90 days ago)."),
+    strawberry.argument(name="from", description="Start of the period (default: 30 days ago)."),
 ]
 To = Annotated[
-    datetime | None, strawberry.argument(description="End of the period (default: now).")
+    datetime | None,
+    strawberry.argument(description="End of the period (default: 30 days from now)."),
 ]
 KindFilter = Annotated[VenueKind | None, strawberry.argument(description="Only this kind.")]
 ListFilter = Annotated[VenueList | None, strawberry.argument(description="Only on this list.")]
@@ -45,8 +46,10 @@ ListFilter = Annotated[VenueList | None, strawberry.argument(description="Only o
 def _period(
     start: datetime | None, end: datetime | None, longest: timedelta
 ) -> tuple[datetime, datetime]:
-    end = end or datetime.now(UTC)
-    start = start or end - timedelta(days=90)
+    # By default the month behind and the month ahead: what was used, and what is booked.
+    now = datetime.now(UTC)
+    start = start or (end or now) - timedelta(days=60 if end else 30)
+    end = end or start + timedelta(days=60)
     if start.tzinfo is None or end.tzinfo is None:
         raise bad_input("give times with an offset")
     if end <= start:
