@@ -82,6 +82,8 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     resources.VisitBooked,
     resources.VisitWaitlisted,
     resources.VisitCancelled,
+    resources.VisitApproved,
+    resources.VisitDeclined,
     resources.VisitCheckedIn,
     resources.VisitCompleted,
     resources.VisitReleased,

@@ -110,6 +110,9 @@ class VenueRegistered(_ResourcesEvent):
     min_notice_hours: int = classified("fact", "Hours of notice a booking needs.", ge=0)
     accessible: bool = classified("fact", "Step-free access for wheelchairs.")
     registered_at: datetime = classified("time", "When the venue was registered.")
+    requires_approval: bool = classified(
+        "fact", "Bookings are provisional until the venue approves them.", default=False
+    )
 
 
 class VenueClosed(_ResourcesEvent):
@@ -138,6 +141,11 @@ class VisitBooked(_ResourcesEvent):
     teachers: int = classified("fact", "Teachers accompanying them.", ge=0)
     from_waitlist: bool = classified("fact", "True when a freed place booked it automatically.")
     places_left: int = classified("fact", _PLACES_LEFT, ge=0)
+    approved: bool = classified(
+        "fact",
+        "False while the venue has still to approve it: the places are held meanwhile.",
+        default=True,
+    )
 
 
 class VisitWaitlisted(_ResourcesEvent):
@@ -168,6 +176,28 @@ class VisitCancelled(_ResourcesEvent):
     school_id: str = classified("code", _SCHOOL_ID)
     reason: CancelReason = classified("code", "Who cancelled it.")
     detail: str = classified("public-text", "What the school is told (the closure's reason).")
+    places_left: int = classified("fact", _PLACES_LEFT, ge=0)
+
+
+class VisitApproved(_ResourcesEvent):
+    """The venue approved a provisional booking."""
+
+    event_name = "visit-approved"
+    booking_id: str = classified("id", _BOOKING_ID)
+    slot_id: str = classified("id", _SLOT_ID)
+    venue_id: str = classified("id", _VENUE_ID)
+    school_id: str = classified("code", _SCHOOL_ID)
+
+
+class VisitDeclined(_ResourcesEvent):
+    """The venue declined a provisional booking; its places are free again."""
+
+    event_name = "visit-declined"
+    booking_id: str = classified("id", _BOOKING_ID)
+    slot_id: str = classified("id", _SLOT_ID)
+    venue_id: str = classified("id", _VENUE_ID)
+    school_id: str = classified("code", _SCHOOL_ID)
+    reason: str = classified("public-text", "Why, as told to the school.")
     places_left: int = classified("fact", _PLACES_LEFT, ge=0)
 
 

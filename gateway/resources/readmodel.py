@@ -28,10 +28,12 @@ from contracts.resources import (
     OpeningHours,
     VenueClosed,
     VenueRegistered,
+    VisitApproved,
     VisitBooked,
     VisitCancelled,
     VisitCheckedIn,
     VisitCompleted,
+    VisitDeclined,
     VisitReleased,
     VisitWaitlisted,
     slot_id,
@@ -39,8 +41,8 @@ from contracts.resources import (
 )
 from gateway.core.projection import SqliteProjection
 
-# Statuses whose children count as booked on a slot's places.
-HOLDING = ("booked", "checked-in", "completed")
+# Statuses whose children count as booked on a slot's places ("requested": provisional).
+HOLDING = ("requested", "booked", "checked-in", "completed")
 # ... and in utilisation (a no-show held its places until released).
 BOOKED = (*HOLDING, "no-show")
 EARTH_RADIUS_KM = 6371.0
@@ -250,7 +252,9 @@ class ResourcesReadModel(SqliteProjection):
                 changed.add(event.venue_id)
             case VisitBooked() | VisitWaitlisted():
                 self._slot(conn, event)
-                status = "booked" if isinstance(event, VisitBooked) else "waitlisted"
+                status = "waitlisted"
+                if isinstance(event, VisitBooked):
+                    status = "booked" if event.approved else "requested"
                 from_waitlist = isinstance(event, VisitBooked) and event.from_waitlist
                 conn.execute(
                     "INSERT INTO bookings (id, slot_id, venue_id, school_id, starts_at, "
@@ -277,6 +281,15 @@ class ResourcesReadModel(SqliteProjection):
                 conn.execute(
                     "UPDATE bookings SET cancel_reason = ?, detail = ? WHERE id = ?",
                     (event.reason, event.detail, event.booking_id),
+                )
+                self._places(conn, event.slot_id)
+                changed.add(event.slot_id)
+            case VisitApproved():
+                self._status(conn, event.booking_id, "booked")
+            case VisitDeclined():
+                self._status(conn, event.booking_id, "declined")
+                conn.execute(
+                    "UPDATE bookings SET detail = ? WHERE id = ?", (event.reason, event.booking_id)
                 )
                 self._places(conn, event.slot_id)
                 changed.add(event.slot_id)

@@ -51,8 +51,10 @@ class VenueList(Enum):
 
 @strawberry.enum(description="Where a school's booking stands.")
 class BookingStatus(Enum):
+    REQUESTED = "requested"
     BOOKED = "booked"
     WAITLISTED = "waitlisted"
+    DECLINED = "declined"
     CANCELLED = "cancelled"
     CHECKED_IN = "checked-in"
     COMPLETED = "completed"
@@ -202,7 +204,9 @@ class VisitBooking:
     cancel_reason: str | None = strawberry.field(
         description="school-cancelled or venue-closed, when cancelled."
     )
-    detail: str | None = strawberry.field(description="What the school was told (a closure).")
+    detail: str | None = strawberry.field(
+        description="What the school was told (a closure's or a decline's reason)."
+    )
 
     @classmethod
     def from_row(cls, row: BookingRow) -> VisitBooking:

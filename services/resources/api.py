@@ -53,6 +53,9 @@ class RegisterVenue(Command):
     )
     min_notice_hours: int = Field(default=0, ge=0, le=24 * 90)
     accessible: bool = False
+    requires_approval: bool = Field(
+        default=False, description="Bookings stay provisional until the venue approves them."
+    )
 
     @model_validator(mode="after")
     def _hours_in_order(self) -> RegisterVenue:
@@ -92,6 +95,14 @@ class CompleteVisit(Command):
     head_count: int = Field(ge=1, le=5000, description="Children who took part.")
     rating: int = Field(ge=1, le=5, description="The school's rating of the visit.")
     at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
+
+
+class ApproveVisit(Command):
+    pass
+
+
+class DeclineVisit(Command):
+    reason: str = Field(min_length=1, max_length=300, description="Told to the school.")
 
 
 class ReleaseNoShows(Command):
@@ -229,6 +240,36 @@ def complete_visit(
     )
 
 
+@router.post(f"{BOOKING}/approval", response_model=BookingChanged, responses=EXISTING)
+def approve_visit(
+    slot_id: UUID,
+    booking_id: UUID,
+    body: ApproveVisit,
+    caller: Caller,
+    key: IdempotencyKey,
+    app: App,
+) -> Any:
+    """Approve a provisional booking (venues that approve their bookings)."""
+    POLICY.authorize(caller, "decide-booking")
+    _act_for_owner(caller, app.venue(app.slot(slot_id).venue_id).owner)
+    return app.approve_visit(key, slot_id, str(booking_id))
+
+
+@router.post(f"{BOOKING}/decline", response_model=BookingChanged, responses=EXISTING)
+def decline_visit(
+    slot_id: UUID,
+    booking_id: UUID,
+    body: DeclineVisit,
+    caller: Caller,
+    key: IdempotencyKey,
+    app: App,
+) -> Any:
+    """Decline a provisional booking; the waitlist moves up in order."""
+    POLICY.authorize(caller, "decide-booking")
+    _act_for_owner(caller, app.venue(app.slot(slot_id).venue_id).owner)
+    return app.decline_visit(key, slot_id, str(booking_id), body.reason)
+
+
 @router.post("/slots/{slot_id}/no-shows", response_model=NoShowsReleased, responses=EXISTING)
 def release_no_shows(
     slot_id: UUID, body: ReleaseNoShows, caller: Caller, key: IdempotencyKey, app: App
@@ -259,6 +300,7 @@ def venue_view(venue: Venue) -> dict[str, Any]:
         "quota_per_term": venue.quota_per_term,
         "min_notice_hours": venue.min_notice_hours,
         "accessible": venue.accessible,
+        "requires_approval": venue.requires_approval,
         "closures": [
             {
                 "starts_at": c["starts_at"].isoformat(),

@@ -23,7 +23,6 @@ from services.kit.application import CommandKey, ServiceApplication
 from services.kit.errors import NotFoundError
 from services.resources.domain import Quota, Slot, Venue, local, quota_id, slot_id, term_of
 
-
 # Commands on a slot queue under one of this many locks (by slot id).
 SLOT_LOCK_STRIPES = 64
 
@@ -57,7 +56,11 @@ class ResourcesApplication(ServiceApplication):
             return self.slot(slot_id(venue.id, starts_at))
         except NotFoundError:
             return Slot(
-                venue_id=venue.id, starts_at=starts_at, ends_at=ends_at, capacity=venue.capacity
+                venue_id=venue.id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                capacity=venue.capacity,
+                requires_approval=venue.requires_approval,
             )
 
     def _quota_of(self, venue_id: UUID, school_id: str, term: str) -> Quota:
@@ -165,6 +168,36 @@ class ResourcesApplication(ServiceApplication):
                 "booked_from_waitlist": promoted,
             }
             return changed, response
+
+        return self._on_slot(slot_id, key, decide)
+
+    def approve_visit(
+        self, key: CommandKey | None, slot_id: UUID, booking_id: str
+    ) -> dict[str, Any]:
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            slot = self.slot(slot_id)
+            slot.approve(booking_id)
+            return [slot], _booking_response(slot, booking_id) | {"status": "booked"}
+
+        return self._on_slot(slot_id, key, decide)
+
+    def decline_visit(
+        self, key: CommandKey | None, slot_id: UUID, booking_id: str, reason: str
+    ) -> dict[str, Any]:
+        """Decline a requested booking: its places and its quota go back, the queue moves."""
+
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            slot = self.slot(slot_id)
+            venue = self.venue(slot.venue_id)
+            school_id = slot.booking(booking_id)["school_id"]
+            promoted = slot.decline(booking_id, reason)
+            quotas: dict[UUID, Quota] = {}
+            self._give_back(venue, slot, school_id, booking_id, quotas)
+            response = _booking_response(slot, booking_id) | {
+                "status": "declined",
+                "booked_from_waitlist": promoted,
+            }
+            return [slot, *quotas.values()], response
 
         return self._on_slot(slot_id, key, decide)
 

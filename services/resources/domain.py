@@ -24,8 +24,10 @@ from services.kit.errors import ConflictError, DomainError
 MAX_CLOSURE = timedelta(days=31)
 # A booked group that has not checked in this long after its slot started is a no-show.
 NO_SHOW_GRACE = timedelta(minutes=30)
-# Statuses that hold places on a slot.
-HOLDING = ("booked", "checked-in", "completed")
+# Statuses that hold places on a slot ("requested": waiting for the venue's approval).
+HOLDING = ("requested", "booked", "checked-in", "completed")
+# Statuses a school may still cancel, and a closure cancels.
+OPEN = ("requested", "booked", "waitlisted")
 
 
 class OutsideOpeningHoursError(DomainError):
@@ -143,6 +145,7 @@ class Venue(Aggregate):
         min_notice_hours: int,
         accessible: bool,
         registered_at: datetime,
+        requires_approval: bool = False,
     ) -> None:
         self.name = name
         self.kind = kind
@@ -162,6 +165,7 @@ class Venue(Aggregate):
         self.min_notice_hours = min_notice_hours
         self.accessible = accessible
         self.registered_at = registered_at
+        self.requires_approval = requires_approval
         self.closures: list[dict[str, Any]] = []
 
     @classmethod
@@ -267,12 +271,18 @@ class Slot(Aggregate):
 
     @event("Opened")
     def __init__(
-        self, venue_id: UUID, starts_at: datetime, ends_at: datetime, capacity: int
+        self,
+        venue_id: UUID,
+        starts_at: datetime,
+        ends_at: datetime,
+        capacity: int,
+        requires_approval: bool = False,
     ) -> None:
         self.venue_id = venue_id
         self.starts_at = starts_at
         self.ends_at = ends_at
         self.capacity = capacity
+        self.requires_approval = requires_approval
         # booking id -> {"school_id", "head_count", "age", "teachers", "status", ...}
         self.bookings: dict[str, dict[str, Any]] = {}
         self.waitlist: list[str] = []
@@ -326,9 +336,10 @@ class Slot(Aggregate):
                 teachers=teachers,
                 from_waitlist=False,
                 places_left=self.places_left - head_count,
+                status=self._held_status,
                 **self._common(),
             )
-            return "booked"
+            return self._held_status
         if not waitlist:
             raise SlotFullError(
                 f"{self.places_left} places left on this slot, {head_count} asked for"
@@ -345,6 +356,11 @@ class Slot(Aggregate):
         )
         return "waitlisted"
 
+    @property
+    def _held_status(self) -> str:
+        """What places taken on this slot are: provisional where the venue approves them."""
+        return "requested" if self.requires_approval else "booked"
+
     @event("Booked")
     def _booked(
         self,
@@ -355,6 +371,7 @@ class Slot(Aggregate):
         teachers: int,
         from_waitlist: bool,
         places_left: int,
+        status: str,
         venue_id: str,
         starts_at: datetime,
         ends_at: datetime,
@@ -362,15 +379,52 @@ class Slot(Aggregate):
     ) -> None:
         if from_waitlist:
             self.waitlist.remove(booking_id)
-            self.bookings[booking_id]["status"] = "booked"
+            self.bookings[booking_id]["status"] = status
         else:
             self.bookings[booking_id] = {
                 "school_id": school_id,
                 "head_count": head_count,
                 "age": age,
                 "teachers": teachers,
-                "status": "booked",
+                "status": status,
             }
+
+    def approve(self, booking_id: str) -> None:
+        booking = self._requested(booking_id)
+        self._approved(
+            booking_id=booking_id, school_id=booking["school_id"], venue_id=str(self.venue_id)
+        )
+
+    @event("Approved")
+    def _approved(self, booking_id: str, school_id: str, venue_id: str) -> None:
+        self.bookings[booking_id]["status"] = "booked"
+
+    def decline(self, booking_id: str, reason: str) -> list[str]:
+        """Decline a requested booking; the waitlisted bookings its places go to, in order."""
+        booking = self._requested(booking_id)
+        self._declined(
+            booking_id=booking_id,
+            school_id=booking["school_id"],
+            reason=reason,
+            places_left=self.places_left + booking["head_count"],
+            venue_id=str(self.venue_id),
+        )
+        return self.promote()
+
+    @event("Declined")
+    def _declined(
+        self, booking_id: str, school_id: str, reason: str, places_left: int, venue_id: str
+    ) -> None:
+        self.bookings[booking_id] |= {"status": "declined", "reason": reason}
+
+    def _requested(self, booking_id: str) -> dict[str, Any]:
+        booking = self.booking(booking_id)
+        if booking["status"] != "requested":
+            raise BookingStateError(
+                f"only a requested booking is approved or declined (this one is "
+                f"{booking['status']})"
+            )
+        return booking
 
     @event("Waitlisted")
     def _waitlisted(
@@ -398,7 +452,7 @@ class Slot(Aggregate):
     def cancel(self, booking_id: str, now: datetime) -> list[str]:
         """Cancel a booking or waitlist entry; the waitlisted bookings it books, in order."""
         booking = self.booking(booking_id)
-        if booking["status"] not in ("booked", "waitlisted"):
+        if booking["status"] not in OPEN:
             raise BookingStateError(f"a {booking['status']} booking cannot be cancelled")
         if now >= self.starts_at:
             raise NoticeTooShortError("the visit has begun: it cannot be cancelled any more")
@@ -408,7 +462,7 @@ class Slot(Aggregate):
             reason="school-cancelled",
             detail="",
             places_left=self.places_left
-            + (booking["head_count"] if booking["status"] == "booked" else 0),
+            + (booking["head_count"] if booking["status"] in HOLDING else 0),
             **self._common(),
         )
         return self.promote()
@@ -429,6 +483,7 @@ class Slot(Aggregate):
                 teachers=booking["teachers"],
                 from_waitlist=True,
                 places_left=self.places_left - booking["head_count"],
+                status=self._held_status,
                 **self._common(),
             )
             promoted.append(booking_id)
@@ -457,9 +512,9 @@ class Slot(Aggregate):
         """Close the slot for a blackout: every booking and waitlist entry is cancelled."""
         cancelled: list[dict[str, Any]] = []
         for booking_id, booking in list(self.bookings.items()):
-            if booking["status"] not in ("booked", "waitlisted"):
+            if booking["status"] not in OPEN:
                 continue
-            freed = booking["head_count"] if booking["status"] == "booked" else 0
+            freed = booking["head_count"] if booking["status"] in HOLDING else 0
             self._cancelled(
                 booking_id=booking_id,
                 school_id=booking["school_id"],

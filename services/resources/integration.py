@@ -34,6 +34,7 @@ def _venue_registered(e: Any) -> ContractEvent:
         min_notice_hours=e.min_notice_hours,
         accessible=e.accessible,
         registered_at=e.registered_at,
+        requires_approval=e.requires_approval,
     )
 
 
@@ -59,6 +60,7 @@ def _booked(e: Any) -> ContractEvent:
         teachers=e.teachers,
         from_waitlist=e.from_waitlist,
         places_left=e.places_left,
+        approved=e.status == "booked",
     )
 
 
@@ -84,6 +86,16 @@ def _cancelled(e: Any) -> ContractEvent:
         reason=e.reason,
         detail=e.detail,
         places_left=e.places_left,
+    )
+
+
+def _approved(e: Any) -> ContractEvent:
+    return published.VisitApproved(**_slot_fields(e), school_id=e.school_id)
+
+
+def _declined(e: Any) -> ContractEvent:
+    return published.VisitDeclined(
+        **_slot_fields(e), school_id=e.school_id, reason=e.reason, places_left=e.places_left
     )
 
 
@@ -116,6 +128,8 @@ TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "Slot.Booked": _booked,
     "Slot.Waitlisted": _waitlisted,
     "Slot.Cancelled": _cancelled,
+    "Slot.Approved": _approved,
+    "Slot.Declined": _declined,
     "Slot.CheckedIn": _checked_in,
     "Slot.Completed": _completed,
     "Slot.Released": _released,

@@ -29,6 +29,8 @@ POLICY = Policy(
         "cancel-visit": Rule(staff=STAFF),
         "check-in": Rule(staff=STAFF),
         "complete-visit": Rule(staff=STAFF),
+        # Approving or declining a provisional booking is the venue's act.
+        "decide-booking": Rule(staff=VENUE_STAFF),
         # Releasing no-shows is the venue's act, for every school on the slot at once.
         "release-no-shows": Rule(staff=VENUE_STAFF),
     },

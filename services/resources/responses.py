@@ -8,7 +8,16 @@ from pydantic import Field
 
 from services.kit.commands import Answer
 
-BookingStatus = Literal["booked", "waitlisted", "cancelled", "checked-in", "completed", "no-show"]
+BookingStatus = Literal[
+    "requested",
+    "booked",
+    "waitlisted",
+    "declined",
+    "cancelled",
+    "checked-in",
+    "completed",
+    "no-show",
+]
 
 
 class VenueRegistered(Answer):
@@ -81,6 +90,7 @@ class VenueView(Answer):
     quota_per_term: int | None
     min_notice_hours: int
     accessible: bool
+    requires_approval: bool
     closures: list[ClosureView]
     version: int
 

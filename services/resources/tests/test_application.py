@@ -15,6 +15,7 @@ from services.kit.settings import Settings
 from services.resources.application import ResourcesApplication
 from services.resources.domain import (
     CITY_TZ,
+    BookingStateError,
     HeadCountError,
     NoticeTooShortError,
     OutsideOpeningHoursError,
@@ -210,3 +211,30 @@ class TestClosure:
         assert book(app, museum, "school-a", starts_at=SLOT + timedelta(days=2))["status"] == (
             "booked"
         )
+
+
+class TestApproval:
+    def test_a_request_holds_its_places_until_approved_or_declined(
+        self, app: ResourcesApplication
+    ) -> None:
+        hospital = venue(app, quota_per_term=1, requires_approval=True)
+        a = book(app, hospital, "school-a", 40)
+        assert (a["status"], a["places_left"]) == ("requested", 20)
+        b = book(app, hospital, "school-b", 30, waitlist=True)
+        slot_id = UUID(a["slot_id"])
+        # A requested visit does not check in before the venue approves it.
+        with pytest.raises(BookingStateError):
+            app.check_in(None, slot_id, a["booking_id"], 40, SLOT)
+
+        # Declined: A's places go to B (provisional too), and A's quota comes back.
+        declined = app.decline_visit(None, slot_id, a["booking_id"], "展厅维护")
+        assert declined["booked_from_waitlist"] == [b["booking_id"]]
+        assert app.slot(slot_id).bookings[b["booking_id"]]["status"] == "requested"
+        again = book(app, hospital, "school-a", 20, starts_at=SLOT + timedelta(days=1))
+        assert again["status"] == "requested"
+
+        app.approve_visit(None, slot_id, b["booking_id"])
+        assert app.slot(slot_id).bookings[b["booking_id"]]["status"] == "booked"
+        with pytest.raises(BookingStateError):
+            app.approve_visit(None, slot_id, b["booking_id"])
+        assert published(app).count("visit-approved") == 1
