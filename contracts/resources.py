@@ -146,6 +146,9 @@ class VisitBooked(_ResourcesEvent):
         "False while the venue has still to approve it: the places are held meanwhile.",
         default=True,
     )
+    series_id: str | None = classified(
+        "id", "The weekly series the booking belongs to, if any.", default=None
+    )
 
 
 class VisitWaitlisted(_ResourcesEvent):

@@ -18,10 +18,11 @@ from services.kit.http import Caller, IdempotencyKey, problems
 from services.kit.scope import covers_school
 from services.resources.application import ResourcesApplication
 from services.resources.domain import Slot, Venue
-from services.resources.policy import POLICY
+from services.resources.policy import POLICY, VENUES_ONLY
 from services.resources.responses import (
     BookingChanged,
     NoShowsReleased,
+    SeriesBooked,
     SlotView,
     VenueClosed,
     VenueRegistered,
@@ -82,6 +83,15 @@ class BookVisit(Command):
     )
 
 
+class BookSeries(Command):
+    starts_at: AwareDatetime = Field(description="Start of the first visit's slot.")
+    weeks: int = Field(ge=2, le=20, description="Visits, one a week at the same time.")
+    school_id: SchoolId
+    head_count: int = Field(ge=1, le=5000, description="Children in the class group.")
+    age: int = Field(ge=0, le=25, description="Age of the children (years).")
+    teachers: int = Field(default=1, ge=0, le=200)
+
+
 class CancelVisit(Command):
     pass
 
@@ -130,6 +140,14 @@ def _booking_school(
     return lambda: str(app.slot(slot_id).booking(str(booking_id))["school_id"])
 
 
+def _book_for_schools(caller: Principal) -> None:
+    """Departments granted the map for their own venues do not act for schools."""
+    if caller.department in VENUES_ONLY:
+        raise ForbiddenError(
+            f"{caller.department!r} manages its own venues here; bookings are the schools'"
+        )
+
+
 def _act_for_owner(caller: Principal, owner: str) -> None:
     """A granted department acts on its own venues only; the owning department on all."""
     if caller.department not in (POLICY.owner, owner):
@@ -173,6 +191,7 @@ def book_visit(
     venue_id: UUID, body: BookVisit, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
     """Book places on a slot for a class group, or join its waitlist (`waitlist: true`)."""
+    _book_for_schools(caller)
     POLICY.authorize(caller, "book-visit", school=body.school_id)
     return app.book_visit(
         key,
@@ -185,6 +204,21 @@ def book_visit(
         waitlist=body.waitlist,
         now=_now(),
     )
+
+
+@router.post(
+    "/venues/{venue_id}/booking-series",
+    status_code=201,
+    response_model=SeriesBooked,
+    responses=EXISTING,
+)
+def book_series(
+    venue_id: UUID, body: BookSeries, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    """Book a class group into the same slot every week for `weeks` weeks: all or none."""
+    _book_for_schools(caller)
+    POLICY.authorize(caller, "book-visit", school=body.school_id)
+    return app.book_series(key, venue_id, **body.model_dump(), now=_now())
 
 
 @router.get(
@@ -208,6 +242,7 @@ def cancel_visit(
     app: App,
 ) -> Any:
     """Cancel; waitlisted schools whose groups now fit are booked at once, in order."""
+    _book_for_schools(caller)
     POLICY.authorize(caller, "cancel-visit", school=_booking_school(app, slot_id, booking_id))
     return app.cancel_visit(key, slot_id, str(booking_id), _now())
 
@@ -216,6 +251,7 @@ def cancel_visit(
 def check_in(
     slot_id: UUID, booking_id: UUID, body: CheckIn, caller: Caller, key: IdempotencyKey, app: App
 ) -> Any:
+    _book_for_schools(caller)
     POLICY.authorize(caller, "check-in", school=_booking_school(app, slot_id, booking_id))
     return app.check_in(key, slot_id, str(booking_id), body.head_count, _now(body.at))
 
@@ -229,6 +265,7 @@ def complete_visit(
     key: IdempotencyKey,
     app: App,
 ) -> Any:
+    _book_for_schools(caller)
     POLICY.authorize(caller, "complete-visit", school=_booking_school(app, slot_id, booking_id))
     return app.complete_visit(
         key,

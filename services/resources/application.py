@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -151,6 +151,54 @@ class ResourcesApplication(ServiceApplication):
             return changed, response
 
         return self._on_slot(slot_id(venue_id, local(starts_at)), key, decide)
+
+    def book_series(
+        self,
+        key: CommandKey | None,
+        venue_id: UUID,
+        *,
+        starts_at: datetime,
+        weeks: int,
+        school_id: str,
+        head_count: int,
+        age: int,
+        teachers: int,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Book the same slot `weeks` weeks running: every visit, or none (no waitlist)."""
+        series_id = str(uuid4())
+        booking_ids = [str(uuid4()) for _ in range(weeks)]
+
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            venue = self.venue(venue_id)
+            slots: list[Slot] = []
+            quotas: dict[str, Quota] = {}
+            visits = []
+            for week, booking_id in enumerate(booking_ids):
+                # The same local time each week, whatever the calendar does in between.
+                start = local(starts_at) + timedelta(weeks=week)
+                ends_at = venue.check_booking(start, head_count, age, now)
+                slot = self._slot_of(venue, start, ends_at)
+                if venue.quota_per_term is not None:
+                    term = term_of(start.date())
+                    if term not in quotas:
+                        quotas[term] = self._quota_of(venue.id, school_id, term)
+                    quotas[term].take(booking_id, venue.quota_per_term)
+                status = slot.book(
+                    booking_id,
+                    school_id=school_id,
+                    head_count=head_count,
+                    age=age,
+                    teachers=teachers,
+                    waitlist=False,
+                    series_id=series_id,
+                )
+                slots.append(slot)
+                visits.append(_booking_response(slot, booking_id) | {"status": status})
+            response = {"series_id": series_id, "bookings": visits}
+            return [*slots, *quotas.values()], response
+
+        return self.run_command(key, decide)
 
     def cancel_visit(
         self, key: CommandKey | None, slot_id: UUID, booking_id: str, now: datetime

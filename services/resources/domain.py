@@ -323,6 +323,7 @@ class Slot(Aggregate):
         age: int,
         teachers: int,
         waitlist: bool,
+        series_id: str | None = None,
     ) -> str:
         """Book the places, or join the waitlist when full and the school asked to; the status."""
         if self.closed_reason is not None:
@@ -337,6 +338,7 @@ class Slot(Aggregate):
                 from_waitlist=False,
                 places_left=self.places_left - head_count,
                 status=self._held_status,
+                series_id=series_id,
                 **self._common(),
             )
             return self._held_status
@@ -376,6 +378,7 @@ class Slot(Aggregate):
         starts_at: datetime,
         ends_at: datetime,
         capacity: int,
+        series_id: str | None = None,
     ) -> None:
         if from_waitlist:
             self.waitlist.remove(booking_id)

@@ -61,6 +61,7 @@ def _booked(e: Any) -> ContractEvent:
         from_waitlist=e.from_waitlist,
         places_left=e.places_left,
         approved=e.status == "booked",
+        series_id=getattr(e, "series_id", None),
     )
 
 

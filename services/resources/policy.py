@@ -14,6 +14,8 @@ from services.kit.auth import ROLES
 from services.kit.policy import Policy, Rule
 
 VENUE_STAFF = ("admin", "coordinator")
+# Departments granted the service for their own venues only: they do not book for schools.
+VENUES_ONLY = frozenset({"sci"})
 STAFF = ("admin", "coordinator", "school-staff")
 
 POLICY = Policy(
@@ -24,7 +26,8 @@ POLICY = Policy(
         "close-venue": Rule(staff=VENUE_STAFF),
         "read-venue": Rule(open_to=ROLES),
         "read-slot": Rule(open_to=ROLES),
-        # Staff act for the booking's school (the venue's city-wide staff too).
+        # Staff act for the booking's school (the venue's city-wide staff too), except
+        # those of VENUES_ONLY departments (api.py).
         "book-visit": Rule(staff=STAFF),
         "cancel-visit": Rule(staff=STAFF),
         "check-in": Rule(staff=STAFF),

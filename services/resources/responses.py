@@ -52,6 +52,11 @@ class BookingChanged(Answer):
     version: int = Field(description="The slot's version after the command.")
 
 
+class SeriesBooked(Answer):
+    series_id: str = Field(description="The weekly series.")
+    bookings: list[BookingChanged] = Field(description="One booking per week, in order.")
+
+
 class NoShowsReleased(Answer):
     slot_id: str
     released: list[CancelledBooking]

@@ -448,6 +448,13 @@ class TestBadInput:
         # The Science Association puts a venue of the Culture bureau on the map: refused.
         sci = people.science_association()
         refused(await resources.post("/venues", json=MUSEUM, headers=sci), 403, "forbidden")
+        # ... nor does it book for schools.
+        response = await resources.post(
+            f"/venues/{venue_id}/bookings",
+            json={"starts_at": SLOT.isoformat(), "school_id": SCHOOL_B, "head_count": 5, "age": 10},
+            headers=sci,
+        )
+        refused(response, 403, "forbidden")
         assert head(resources) == before
         # ... and cannot publish into the resources boundary through the ingest either.
         sci_system = people.issuer.token(role="department-system", department="sci")

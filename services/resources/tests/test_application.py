@@ -238,3 +238,42 @@ class TestApproval:
         with pytest.raises(BookingStateError):
             app.approve_visit(None, slot_id, b["booking_id"])
         assert published(app).count("visit-approved") == 1
+
+
+class TestSeries:
+    def test_a_weekly_series_books_every_week_or_none(self, app: ResourcesApplication) -> None:
+        library = venue(app, quota_per_term=None, capacity=45)
+        fields: dict[str, Any] = {
+            "starts_at": SLOT,
+            "school_id": "school-a",
+            "head_count": 40,
+            "age": 10,
+            "teachers": 2,
+            "now": NOW,
+        }
+        series = app.book_series(None, library, weeks=4, **fields)
+        starts = [datetime.fromisoformat(b["starts_at"]) for b in series["bookings"]]
+        assert starts == [SLOT + timedelta(weeks=n) for n in range(4)]
+        assert {b["status"] for b in series["bookings"]} == {"booked"}
+
+        # Week 3 of another school's series is full: nothing of it is booked.
+        head = app.recorder.max_notification_id()
+        with pytest.raises(SlotFullError):
+            app.book_series(
+                None, library, weeks=3, **(fields | {"starts_at": SLOT - timedelta(weeks=1)})
+            )
+        assert app.recorder.max_notification_id() == head
+
+    def test_the_quota_counts_every_week(self, app: ResourcesApplication) -> None:
+        museum = venue(app, quota_per_term=3)
+        fields: dict[str, Any] = {
+            "starts_at": SLOT,
+            "school_id": "school-a",
+            "head_count": 10,
+            "age": 10,
+            "teachers": 1,
+            "now": NOW,
+        }
+        with pytest.raises(QuotaReachedError):
+            app.book_series(None, museum, weeks=4, **fields)
+        assert len(app.book_series(None, museum, weeks=3, **fields)["bookings"]) == 3
