@@ -35,9 +35,9 @@ from tests.bench.client import Connection
 from tests.bench.report import Figure, percentiles
 
 CLIENTS = 64
-ONE_SLOT_PLACES = 640
+ONE_SLOT_PLACES = 320
 MANY_SLOTS = 100
-PLACES_PER_SLOT = 32
+PLACES_PER_SLOT = 8
 SEARCH_VENUES = 500
 TERM = timedelta(weeks=20)
 
@@ -171,7 +171,7 @@ async def contention(settings: Settings, folder: Path) -> list[Figure]:
     return figures
 
 
-def search(folder: Path, requests: int = 200) -> list[Figure]:
+def search(folder: Path, requests: int = 50) -> list[Figure]:
     """Fill a read model with 500 venues and a term of bookings, then search it."""
     rng = random.Random(14)
     model = ResourcesReadModel(folder / "search.sqlite3").open()
