@@ -92,7 +92,7 @@ class VenueRegistered(_ResourcesEvent):
     venue_id: str = classified("id", _VENUE_ID)
     name: str = classified("public-text", "The venue's public name.")
     kind: VenueKind = classified("code", "Kind of venue.")
-    district: str = classified("code", "District code of the city (e.g. guangling).")
+    district: str = classified("code", "District: GB/T 2260 code, as in contracts/city.json.")
     address: str = classified("public-text", "Street address.")
     latitude: float = classified("fact", "WGS 84 latitude.", ge=-90, le=90)
     longitude: float = classified("fact", "WGS 84 longitude.", ge=-180, le=180)

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
+from contracts.city import load_city
 from contracts.resources import OpeningHours, VenueKind, VenueList
 from services.kit.auth import Principal
 from services.kit.commands import Command, SchoolId
@@ -29,13 +30,15 @@ from services.resources.responses import (
     VenueView,
 )
 
-DistrictCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9-]*$")]
+DistrictCode = Annotated[str, Field(pattern=r"^\d{6}$")]
 
 
 class RegisterVenue(Command):
     name: str = Field(min_length=1, max_length=200, description="Public name of the venue.")
     kind: VenueKind
-    district: DistrictCode = Field(description="District code (e.g. guangling).")
+    district: DistrictCode = Field(
+        description="District: its GB/T 2260 code in the city's list (contracts/city.json)."
+    )
     address: str = Field(min_length=1, max_length=300)
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
@@ -57,6 +60,13 @@ class RegisterVenue(Command):
     requires_approval: bool = Field(
         default=False, description="Bookings stay provisional until the venue approves them."
     )
+
+    @field_validator("district")
+    @classmethod
+    def _a_district_of_the_city(cls, district: str) -> str:
+        if district not in {d.code for d in load_city().districts}:
+            raise ValueError("not a district of the city (contracts/city.json)")
+        return district
 
     @model_validator(mode="after")
     def _hours_in_order(self) -> RegisterVenue:

@@ -46,7 +46,7 @@ def _venue(capacity: int, slot_minutes: int, days: tuple[int, ...]) -> dict[str,
     return {
         "name": "Bench venue",
         "kind": "museum",
-        "district": "guangling",
+        "district": "321002",
         "address": "bench",
         "latitude": 32.39,
         "longitude": 119.43,
@@ -185,9 +185,7 @@ def search(folder: Path, requests: int = 50) -> list[Figure]:
                 venue_id=venue_id,
                 name=f"Venue {n}",
                 kind="museum",
-                district=("guangling", "hanjiang", "jiangdu", "yizheng", "gaoyou", "baoying")[
-                    n % 6
-                ],
+                district=("321002", "321003", "321012", "321081", "321084", "321023")[n % 6],
                 address="bench",
                 latitude=32.2 + rng.random() * 1.0,
                 longitude=119.1 + rng.random() * 0.5,

@@ -46,7 +46,7 @@ SLOT = next_tuesday()
 MUSEUM = {
     "name": "扬州中国大运河博物馆 Grand Canal Museum",
     "kind": "museum",
-    "district": "guangling",
+    "district": "321002",
     "address": "文旅路1号",
     "latitude": 32.3836,
     "longitude": 119.4490,
@@ -181,7 +181,7 @@ query ($from: DateTime!, $to: DateTime!, $near: Near) {
 
 FIGURES = """
 query ($from: DateTime!, $to: DateTime!) {
-  learningMap(from: $from, to: $to, district: "guangling") {
+  learningMap(from: $from, to: $to, district: "321002") {
     id
     utilisation {
       offeredPlaces
@@ -293,7 +293,7 @@ class TestBookingJourney:
         }
         assert data["districtUtilisation"] == [
             {
-                "district": "guangling",
+                "district": "321002",
                 "venues": 1,
                 "utilisation": {"offeredPlaces": 240, "rate": 0.125},
             }
@@ -444,6 +444,11 @@ class TestBadInput:
         )
         assert malformed.status_code == 422
         assert malformed.headers["content-type"].startswith("application/problem+json")
+
+        # A venue in no district of the city.
+        unknown = await resources.post("/venues", json=MUSEUM | {"district": "999999"})
+        assert unknown.status_code == 422
+        assert unknown.headers["content-type"].startswith("application/problem+json")
 
         # The Science Association puts a venue of the Culture bureau on the map: refused.
         sci = people.science_association()

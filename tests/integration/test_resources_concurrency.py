@@ -33,7 +33,7 @@ SLOT = datetime(DAY.year, DAY.month, DAY.day, 9, 0, tzinfo=CITY_TZ)
 VENUE = {
     "name": "扬州市图书馆 Yangzhou Library",
     "kind": "library",
-    "district": "hanjiang",
+    "district": "321003",
     "address": "文昌西路",
     "latitude": 32.392,
     "longitude": 119.41,

@@ -37,7 +37,7 @@ def venue_fields(**changes: Any) -> dict[str, Any]:
     return {
         "name": "扬州博物馆 Yangzhou Museum",
         "kind": "museum",
-        "district": "hanjiang",
+        "district": "321003",
         "address": "文昌西路468号",
         "latitude": 32.3935,
         "longitude": 119.3870,
