@@ -12,6 +12,7 @@ from contracts import (
     feeds,
     guidance,
     reports,
+    resources,
     screening,
     volunteers,
 )
@@ -76,6 +77,16 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     committees.SuggestionAnswered,
     committees.SuggestionClosed,
     committees.SuggestionReopened,
+    resources.VenueRegistered,
+    resources.VenueClosed,
+    resources.VisitBooked,
+    resources.VisitWaitlisted,
+    resources.VisitCancelled,
+    resources.VisitApproved,
+    resources.VisitDeclined,
+    resources.VisitCheckedIn,
+    resources.VisitCompleted,
+    resources.VisitReleased,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}

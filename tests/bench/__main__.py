@@ -10,6 +10,7 @@ The last line is `results: PATH`.
     make bench ARGS="--only relay --only raw-nats"
     make bench ARGS="--only graphql-names"       the volunteers list with names from the service
     make bench ARGS="--only idle"                the whole `tongxin run` stack at rest
+    make bench ARGS="--only bookings"            booking contention and availability search
     make bench ARGS="--rebuild-events 1000000"   the 1M-event rebuild (opt-in)
     make bench ARGS="--only care"                care commands and the coverage query
     make bench ARGS="--only courses"             registrations, points projection, ranks
@@ -277,6 +278,14 @@ async def courses_step(env: Environment, sizes: Sizes) -> list[Figure]:
     return [one, registered, *projected, *ranks]
 
 
+async def bookings_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import bookings
+
+    settings = env.postgres_settings("bookings")
+    figures = await bookings.contention(settings, env.folder("bookings"))
+    return figures + await asyncio.to_thread(bookings.search, env.folder("bookings-search"))
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
@@ -291,6 +300,7 @@ STEPS: dict[str, Step] = {
     "care": care_step,
     "courses": courses_step,
     "deadlines": deadlines.step,
+    "bookings": bookings_step,
 }
 
 

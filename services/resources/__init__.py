@@ -1,0 +1,1 @@
+"""The resources service: the city-wide learning map (venues, slots, bookings, visits)."""
