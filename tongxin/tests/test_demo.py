@@ -261,13 +261,17 @@ def test_the_old_single_marker_means_the_volunteers_part_is_in(tmp_path: Path) -
     assert demo.pending(tmp_path, VOLUNTEERS) == ()
 
 
-def with_extra_demo(name: str, module: str):
+def with_extra_demo(name: str, module: str, boundary: str = "alliance"):
+    """A copy of the manifest where a new service takes `boundary` (its process removed)."""
     data = load_data()
     volunteers_demo_only(data)
+    data["processes"] = [p for p in data["processes"] if p.get("boundary") != boundary]
+    gateway = next(p for p in data["processes"] if p["kind"] == "gateway")
+    gateway["features"] = [f for f in gateway["features"] if f.get("service") != boundary]
     data["processes"].insert(
         1,
         {"name": name, "kind": "service", "module": f"services.{name}", "port": 8099,
-         "boundary": name, "database": name, "title": f"{name} API", "demo": module},
+         "boundary": boundary, "database": name, "title": f"{name} API", "demo": module},
     )  # fmt: skip
     return parse_platform(data)
 
@@ -279,19 +283,19 @@ def test_a_new_service_demo_loads_on_a_state_that_has_the_volunteers(tmp_path: P
             demo.marker_path(tmp_path, process.name).write_text("{}")
     calls: list[str] = []
 
-    def load_alliance(run: demo.DemoRun) -> dict:
-        calls.append(run.endpoints.of("alliance"))
-        return {"alliance": 3}
+    def load_trial(run: demo.DemoRun) -> dict:
+        calls.append(run.endpoints.of("trial"))
+        return {"trial": 3}
 
-    module = types.ModuleType("tongxin_test_alliance_demo")
-    module.load = load_alliance  # type: ignore[attr-defined]
+    module = types.ModuleType("tongxin_test_trial_demo")
+    module.load = load_trial  # type: ignore[attr-defined]
     sys.modules[module.__name__] = module
     try:
-        platform = with_extra_demo("alliance", module.__name__)
+        platform = with_extra_demo("trial", module.__name__)
         pending = demo.pending(tmp_path, platform)
-        assert [p.name for p in pending] == ["alliance"]
+        assert [p.name for p in pending] == ["trial"]
         fake = FakeServices(DevIssuer(tmp_path / "keys"))
-        endpoints = demo.Endpoints(ENDPOINTS.urls | {"alliance": "http://127.0.0.1:9003"})
+        endpoints = demo.Endpoints(ENDPOINTS.urls | {"trial": "http://127.0.0.1:9003"})
         loaded = demo.load_demo(
             endpoints,
             tmp_path,
@@ -303,7 +307,7 @@ def test_a_new_service_demo_loads_on_a_state_that_has_the_volunteers(tmp_path: P
     finally:
         del sys.modules[module.__name__]
     assert calls == ["http://127.0.0.1:9003"]
-    assert loaded["alliance"]["alliance"] == 3
+    assert loaded["trial"]["trial"] == 3
     assert fake.requests == []  # the volunteers' part was not loaded again
     assert demo.pending(tmp_path, platform) == ()
 

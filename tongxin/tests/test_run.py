@@ -36,6 +36,7 @@ def test_run_loads_the_demo_once_and_stops_cleanly(tmp_path: Path) -> None:
     platform = load_platform()
     ports = {p.port_env: free_port() for p in platform.processes}
     ports["TONGXIN_NATS_PORT"] = free_port()
+    ports["TONGXIN_FEEDS_RECEIVER_PORT"] = free_port()  # the demo museum's webhook receiver
     env = os.environ | {k: str(v) for k, v in ports.items()} | {"TONGXIN_STATE_DIR": str(tmp_path)}
     first = _run_until_ready(env)
     marker = json.loads(marker_path(tmp_path, "volunteers").read_text())
