@@ -13,6 +13,7 @@ import * as targets from "./panels/targets.js";
 const $ = (selector) => document.querySelector(selector);
 const state = {
   city: null, schools: new Map(), departments: [], hours: [], shifts: [], alliance: null, asOf: null,
+  venues: null, coverage: null,
 };
 
 function drawAll() {
@@ -24,6 +25,24 @@ function drawAll() {
 }
 
 // Targets and scorecards as of the chosen day (the alliance answers from the events up to it).
+// Figures of one service; when it is away its panels show nothing and the rest still draw.
+async function optional(load) {
+  try {
+    return await load();
+  } catch {
+    return null;
+  }
+}
+
+async function refreshServices(gateway) {
+  const [venues, coverage] = await Promise.all([
+    optional(() => gateway.query("venues")),
+    optional(() => gateway.all("care-coverage", "careCoverage")),
+  ]);
+  state.venues = venues;
+  state.coverage = coverage;
+}
+
 // A panel whose service is away says so; the others still draw.
 async function refreshAlliance(gateway) {
   try {
@@ -51,6 +70,7 @@ async function start(current) {
   $("#city-name").textContent = lang() === "en" ? state.city.nameEn : state.city.name;
   const [, shifts] = await Promise.all([
     refreshHours(gateway), gateway.all("shifts", "shifts"), refreshAlliance(gateway),
+    refreshServices(gateway),
   ]);
   state.shifts = shifts;
   drawAll();

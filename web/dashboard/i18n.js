@@ -20,6 +20,9 @@ const WORDS = {
     period: "考核周期", tasksLed: "牵头任务", tasksSupported: "配合任务",
     milestonesOnTime: "节点按时完成", targetsMet: "目标达标", asOf: "截至日期",
     asOfHint: "目标与考核按所选日期计算；留空为今天",
+    homeVisitCoverage: "关爱对象家访覆盖率", target100: "目标 100%（每学年）",
+    resourceUtilisation: "社会资源利用率", target80: (n) => `目标 80%，${n} 个场馆`,
+    venue: "场馆", utilisation: "利用率",
   },
   en: {
     title: "Education Alliance Dashboard", headline: "Headline figures",
@@ -42,6 +45,9 @@ const WORDS = {
     period: "Assessment period", tasksLed: "Tasks led", tasksSupported: "Tasks supported",
     milestonesOnTime: "Milestones on time", targetsMet: "Targets met", asOf: "As of",
     asOfHint: "Targets and scorecards as of the chosen day; empty for today",
+    homeVisitCoverage: "Home visits to families in care", target100: "target 100% each school year",
+    resourceUtilisation: "Community resource utilisation", target80: (n) => `target 80%, ${n} venues`,
+    venue: "Venue", utilisation: "Utilisation",
   },
 };
 

@@ -7,16 +7,41 @@ function card(key, value, note) {
     `<div class="label">${t(key)}</div><div class="note">${note ?? ""}</div></div>`;
 }
 
+// A share of two counts where both are shown; null when any cell is hidden or empty.
+function share(parts) {
+  let done = 0;
+  let all = 0;
+  for (const [part, whole] of parts) {
+    if (part.value === null || whole === null) return null;
+    done += part.value;
+    all += whole;
+  }
+  return all ? (100 * done) / all : null;
+}
+
+function percent(value) {
+  return value === null ? "—" : `${number(value, 1)}%`;
+}
+
 export function render(root, state) {
   const hours = state.hours.reduce((sum, row) => sum + row.hours, 0);
   const credited = sumOfPeople(state.hours.map((row) => row.volunteers));
   const schools = new Set(state.hours.filter((row) => row.hours > 0).map((row) => row.schoolId));
   const upcoming = state.shifts.filter((shift) => new Date(shift.startsAt) > new Date());
   const open = upcoming.reduce((sum, shift) => sum + shift.placesLeft, 0);
-  root.querySelector(".cards").innerHTML = [
+  const cards = [
     card("volunteerHours", number(hours, 1)),
     card("volunteersCredited", people(credited)),
     card("schoolsWithVolunteers", number(schools.size), t("ofSchools", state.schools.size)),
     card("openPlaces", number(open), t("upcomingShifts", upcoming.length)),
-  ].join("");
+  ];
+  if (state.coverage) {
+    const rows = state.coverage.map((row) => [row.visited, row.filesInCare.value]);
+    cards.push(card("homeVisitCoverage", percent(share(rows)), t("target100")));
+  }
+  if (state.venues) {
+    const rows = state.venues.districtUtilisation.map((d) => [d.utilisation.bookedChildren, d.utilisation.offeredPlaces]);
+    cards.push(card("resourceUtilisation", percent(share(rows)), t("target80", state.venues.learningMap.length)));
+  }
+  root.querySelector(".cards").innerHTML = cards.join("");
 }
