@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from contracts.events import ContractEvent, classified
+from contracts.measures import measurable
 
 FileSource = Literal["school", "civ", "hlth"]
 FileStatus = Literal["open", "monitoring", "closed", "reopened"]
@@ -33,6 +34,13 @@ class CareLeadNamed(_CareEvent):
     lead_id: str = classified("id", "The care lead's account id (the token subject).")
 
 
+@measurable(
+    at="opened_at",
+    school="school_id",
+    district="district_id",
+    subject="file_id",
+    facets=("source",),
+)
 class FileOpened(_CareEvent):
     """A care file was opened for a child (who, and why, stay in the care service)."""
 
@@ -84,6 +92,7 @@ class ReviewScheduled(_CareEvent):
     review_on: date = classified("time", "The earliest review date of the file's open items.")
 
 
+@measurable(at="visited_on", subject="file_id", facets=("mode", "head_teacher_went"))
 class HomeVisitRecorded(_CareEvent):
     """A home visit (家访) to a child's family was recorded: who went by role, not by name."""
 

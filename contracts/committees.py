@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from contracts.events import ContractEvent, classified
+from contracts.measures import measurable
 
 CommitteeLevel = Literal["city", "district", "school", "grade", "class", "community", "village"]
 SuggestionLevel = Literal["school", "district", "city"]
@@ -77,6 +78,13 @@ class MeetingHeld(_CommitteesEvent):
     held_at: datetime = classified("time", "When the record was kept.")
 
 
+@measurable(
+    at="submitted_at",
+    school="school_id",
+    district="district",
+    subject="suggestion_id",
+    facets=("topic",),
+)
 class SuggestionSubmitted(_CommitteesEvent):
     """A committee submitted a suggestion (text and submitter stay with the service)."""
 
@@ -115,6 +123,7 @@ class SuggestionEscalated(_CommitteesEvent):
     escalated_at: datetime = classified("time", "When it escalated.")
 
 
+@measurable(at="answered_at", unit="answered_by", subject="suggestion_id", facets=("on_time",))
 class SuggestionAnswered(_CommitteesEvent):
     """A suggestion was answered (the answer's text stays with the service)."""
 

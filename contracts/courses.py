@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from contracts.events import ContractEvent, classified
+from contracts.measures import measurable
 
 Level = Literal["city-county", "school", "community", "online"]
 HostKind = Literal["district", "school", "community", "platform"]
@@ -116,6 +117,9 @@ class CourseRetired(_CoursesEvent):
     retired_at: datetime = classified("time", "When it was retired.")
 
 
+@measurable(
+    at="starts_at", school="school_id", district="district", facets=("mode", "lecturer_kind")
+)
 class SessionScheduled(_CoursesEvent):
     """A lecture session of a course was scheduled at a parent school or online."""
 
@@ -165,6 +169,7 @@ class SessionRegistrationCancelled(_CoursesEvent):
     waitlisted: int = classified("fact", "Parents on the waitlist after this.", ge=0)
 
 
+@measurable(at="at", subject="parent_id")
 class SessionAttended(_CoursesEvent):
     """A parent attended a session (checked in by the host, or completed it online)."""
 
@@ -201,6 +206,14 @@ class ParentErased(_CoursesEvent):
     erased_at: datetime = classified("time", "When the personal data was erased.")
 
 
+@measurable(
+    at="earned_at",
+    school="school_id",
+    district="district",
+    subject="parent_id",
+    quantity="points",
+    facets=("activity",),
+)
 class PointsAwarded(_CoursesEvent):
     """A parent earned points, by the rule version in force when they earned them."""
 

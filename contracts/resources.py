@@ -16,6 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.events import ContractEvent, classified
+from contracts.measures import measurable
 
 VenueKind = Literal[
     "museum",
@@ -216,6 +217,7 @@ class VisitCheckedIn(_ResourcesEvent):
     at: datetime = classified("time", "Arrival time.")
 
 
+@measurable(at="at", school="school_id", unit="venue_id", quantity="head_count")
 class VisitCompleted(_ResourcesEvent):
     """A visit ended with its head count and the school's rating."""
 

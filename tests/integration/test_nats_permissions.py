@@ -233,7 +233,9 @@ async def test_the_real_code_paths_run_with_their_own_credentials(
     """Relay, police-checks consumer (with a dead letter), gateway projector and rebuild."""
     await ensure_system_stream(secured, "checks")
     # The gateway's other features read streams whose services do not run in this test.
-    await ensure_service_streams(secured, "alliance", "feeds")
+    await ensure_service_streams(
+        secured, "alliance", "feeds", "care", "courses", "committees", "resources"
+    )
     issuer = DevIssuer(tmp_path / "keys")
     tokens = Tokens(issuer)
     common = {"auth_jwks_url": str(issuer.jwks_path), "relay_idle_s": 0.01}

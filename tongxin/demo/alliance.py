@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from contracts import checks, reports, volunteers
+from contracts import care, checks, committees, courses, reports, resources, volunteers
 from contracts.city import load_city
 from services.alliance.default_tasks import DEFAULT_TASKS
 from services.alliance.periods import Period, period_of
@@ -42,6 +42,7 @@ class TargetPlan:
     period: str
     where: dict[str, str] | None = None
     denominator: list[str] | None = None
+    about_children: bool = False
 
     def body(self, task_id: str) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -53,6 +54,8 @@ class TargetPlan:
             "threshold": self.threshold,
             "period": self.period,
         }
+        if self.about_children:
+            body["about_children"] = True
         if self.denominator:
             body["denominator"] = {"event_types": self.denominator}
         return body
@@ -86,6 +89,22 @@ TARGETS: tuple[TargetPlan, ...] = (
                [reports.RegisterReviewed.event_type()], "district", 1, "term"),
     TargetPlan("T03", "五老活动每区每学期≥2次 Five-elders activities, 2+ per district a term",
                "count", [reports.EldersActivityHeld.event_type()], "district", 2, "term"),
+    # The newer services' own events (contracts/care.py, courses.py, resources.py,
+    # committees.py declare them measurable); figures fill as their demo parts load.
+    TargetPlan("T08", "在册儿童本学年家访全覆盖 Every family in care visited this school year",
+               "coverage", [care.HomeVisitRecorded.event_type()], "city", 100, "school-year",
+               denominator=[care.FileOpened.event_type()], about_children=True),
+    TargetPlan("T05", "家长到课 Parents' attendance at sessions, by school, 10+ a term", "count",
+               [courses.PointsAwarded.event_type()], "school", 10, "term",
+               where={"activity": "attendance"}),
+    TargetPlan("T02", "每校每学期家长课堂 A parent-school session a term at every school",
+               "count", [courses.SessionScheduled.event_type()], "school", 1, "term"),
+    TargetPlan("T01", "场馆研学完成 Venue visits completed per district, 2+ a term", "count",
+               [resources.VisitCompleted.event_type()], "district", 2, "term"),
+    TargetPlan("T10", "家委会建议按时答复≥90% Committee suggestions answered on time, 90%+",
+               "share", [committees.SuggestionAnswered.event_type()], "unit", 90, "school-year",
+               where={"on_time": "true"},
+               denominator=[committees.SuggestionAnswered.event_type()]),
 )  # fmt: skip
 
 MILESTONES: tuple[tuple[str, str, str, int, int | None], ...] = (

@@ -4,13 +4,13 @@ each event once, figures as of a day, assessments frozen and corrected."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from contracts import reports
+from contracts import care, reports, resources
 from contracts.measures import measure_of
 from services.alliance.application import AllianceApplication
 from services.alliance.domain import (
@@ -26,6 +26,7 @@ from services.alliance.figures import evaluate_campaign, evaluate_target
 from services.alliance.integration import translate
 from services.alliance.ledger import Measured
 from services.alliance.periods import parse_label, period_of
+from services.alliance.reactions import MeasuredFacts
 from services.kit.eventstore import build_application
 from services.kit.settings import Settings
 
@@ -258,3 +259,97 @@ class TestAssessment:
     def test_a_period_not_yet_over_is_not_closed(self, app: AllianceApplication) -> None:
         with pytest.raises(PeriodNotOverError):
             app.close_assessment(None, period_of("term", date.today()))
+
+
+class TestTheNewerServicesEvents:
+    """Care's home visits and resources' completed visits count through their contracts'
+    measures alone: no alliance code names the care or the resources service."""
+
+    def test_a_home_visit_counts_toward_the_families_in_care_visited(
+        self, app: AllianceApplication
+    ) -> None:
+        opened, visit = care.FileOpened.event_type(), care.HomeVisitRecorded.event_type()
+        target_id = app.define_target(
+            None,
+            task_id=task(app, code="T08", action="care"),
+            title="Every family in care visited this school year",
+            metric="coverage",
+            numerator=Selection((visit,)),
+            denominator=Selection((opened,)),
+            group_by="city",
+            threshold=100,
+            period="school-year",
+            about_children=True,
+        )["target_id"]
+        target = app.plan().targets[str(target_id)]
+        files = [
+            care.FileOpened(
+                file_id=f"f{n}",
+                school_id="yz-dongguan-primary",
+                class_id="3-2",
+                district_id="321002",
+                source="school",
+                opened_at=datetime(2026, 9, 5, 9, tzinfo=UTC),
+            )
+            for n in range(5)
+        ]
+        visits = [
+            care.HomeVisitRecorded(
+                file_id=f"f{n}",
+                visit_id=f"v{n}-{k}",
+                visited_on=date(2026, 10, 10 + k),
+                mode="home",
+                visitors=2,
+                head_teacher_went=True,
+            )
+            for n in range(4)
+            for k in range(2 if n == 0 else 1)
+        ]
+        app.measured("c-care", 5, [_measured(n, e) for n, e in enumerate(files, 1)])
+        assert evaluate_target(app.ledger, target, date(2026, 11, 1)).value == 0
+        app.measured("c-care", 10, [_measured(n, e) for n, e in enumerate(visits, 6)])
+        value = evaluate_target(app.ledger, target, date(2026, 11, 1))
+        # Four of the five files visited (the first twice, counted once).
+        assert value.value == 80 and not value.met
+
+    def test_a_completed_venue_visit_counts_in_its_school_s_district(
+        self, app: AllianceApplication
+    ) -> None:
+        completed = resources.VisitCompleted.event_type()
+        target_id = app.define_target(
+            None,
+            task_id=task(app, code="T01", action="learning-map", lead="cult"),
+            title="Venue visits completed per district",
+            metric="count",
+            numerator=Selection((completed,)),
+            denominator=None,
+            group_by="district",
+            threshold=1,
+            period="term",
+            about_children=False,
+        )["target_id"]
+        target = app.plan().targets[str(target_id)]
+        event = resources.VisitCompleted(
+            booking_id="b1",
+            slot_id="s1",
+            venue_id="canal-museum",
+            school_id="yz-dongguan-primary",
+            head_count=30,
+            rating=5,
+            at=datetime(2026, 10, 20, 11, tzinfo=UTC),
+        )
+        app.measured("c-resources", 1, [_measured(1, event)])
+        value = evaluate_target(app.ledger, target, date(2026, 11, 1))
+        assert value.value == 1 and value.met
+        assert [(g.group, g.value) for g in value.groups] == [("321002", 1)]
+
+
+def _measured(seq: int, event: Any) -> Measured:
+    """A contract event as the measuring reaction keeps it (its school placed in a district)."""
+    measure = measure_of(type(event))
+    assert measure is not None
+    fact = MeasuredFacts(None)._placed(measure.fact_of(event))  # type: ignore[arg-type]
+    return Measured(
+        f"c-{event.boundary}", seq, f"{event.boundary}/{seq}", event.event_type(),
+        event.department(), fact,
+    )  # fmt: skip
