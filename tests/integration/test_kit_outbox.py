@@ -18,7 +18,7 @@ from opentelemetry import trace
 from contracts import registry
 from contracts import volunteers as published
 from contracts.events import ContractEvent, classified
-from services.kit.application import CommandKey
+from services.kit.application import CommandKey, RequestDigests
 from services.kit.eventstore import build_application
 from services.kit.outbox import OutboxRecorder, PublishedForm, convert_at_write, is_current
 from services.kit.relay import Message, OutboxRelay
@@ -30,6 +30,8 @@ from services.volunteers.integration import translate
 tracer = trace.get_tracer("tests.outbox")
 SERVICE = "volunteers"
 NOW = datetime(2026, 9, 1, 8, tzinfo=UTC)
+
+DIGESTS = RequestDigests(b"the outbox test's digest secret")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -66,7 +68,7 @@ def save_some(app: VolunteersApplication) -> None:
         app.save(*volunteers, shift)
         for volunteer in volunteers:
             shift.sign_up(volunteer)
-        key = CommandKey.of("tester", str(uuid4()), "/shifts/sign-ups", b"{}")
+        key = CommandKey.of("tester", str(uuid4()), "/shifts/sign-ups", b"{}", DIGESTS)
         app.run_command(key, lambda: ([shift], {"ok": True}))
 
 
