@@ -27,9 +27,10 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from contracts.events import ContractEvent
@@ -200,6 +201,44 @@ class PostgresOutboxRecorder(PostgresProcessRecorder, OutboxRecorder):
             "ON p.originator_id = e.originator_id AND p.originator_version = e.originator_version "
             "WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s"
         ).format(schema=schema, table=table, events=events)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """eventsourcing's pipelined insert, but a connection whose insert failed is closed.
+
+        A transaction that fails inside psycopg's pipeline (a version conflict: another
+        replica stored the same aggregate version first) can leave the connection's cache
+        of prepared statements out of step with the server: psycopg counts a statement as
+        prepared whose PREPARE the server skipped after the error. Back in the pool, that
+        connection would fail a later command's insert with 'prepared statement "_pg3_N"
+        does not exist' (a ProgrammingError, so neither the group commit nor `run_command`
+        sees a version conflict: HTTP 500). So its prepared statements are dropped before it
+        goes back (or, if that fails too, the connection is closed and the pool replaces it).
+        """
+        if self.datastore.enable_db_functions:
+            return super().insert_events(stored_events, **kwargs)
+        with self.datastore.get_connection() as conn:
+            try:
+                with conn.pipeline() as pipeline, conn.transaction():
+                    with conn.cursor() as curs:
+                        self._insert_events(curs, stored_events, **kwargs)
+                    if not stored_events:
+                        return None
+                    with conn.cursor() as curs:
+                        self._insert_stored_events(curs, stored_events, **kwargs)
+                        # Sync now, so that a version conflict raises an IntegrityError here.
+                        pipeline.sync()
+                        return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            except BaseException:
+                # Start the connection's prepared statements afresh, on both sides: psycopg
+                # clears its cache when it sees DEALLOCATE ALL. Failing that, drop it.
+                try:
+                    conn.execute("DEALLOCATE ALL", prepare=False)
+                except Exception:
+                    conn.close()
+                raise
 
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from services.kit.application import CommandKey
 from services.kit.settings import Settings
@@ -48,3 +49,44 @@ def test_concurrent_commands_share_transactions(pg_settings: Settings) -> None:
         assert len(inserts) < commands, "every command committed alone"
     finally:
         app.close()
+
+
+def test_a_lost_version_race_is_a_conflict_on_both_replicas(pg_settings: Settings) -> None:
+    """Two replicas on one database save the same version of a counter at once, many times.
+
+    Each round, one save is stored and the other raises the store's IntegrityError (the
+    version conflict `run_command` retries); afterwards both replicas go on working: no
+    'prepared statement does not exist' from a connection the failed transaction left behind.
+    """
+    apps = [build_counter_app(pg_settings), build_counter_app(pg_settings)]
+    try:
+        counter_id = apps[0].create("raced")
+        for round_ in range(12):  # past psycopg's prepare threshold on every pooled connection
+            counters = [app.repository.get(counter_id) for app in apps]
+            assert counters[0].version == counters[1].version == round_ + 1
+            for counter in counters:
+                counter.increment()
+            start = threading.Barrier(2)
+
+            def save(
+                n: int, counters: list[Any] = counters, start: threading.Barrier = start
+            ) -> BaseException | None:
+                start.wait()
+                try:
+                    apps[n].save(counters[n])
+                except IntegrityError as exc:
+                    return exc
+                return None
+
+            with ThreadPoolExecutor(2) as pool:
+                outcomes = list(pool.map(save, range(2)))
+            assert sum(outcome is None for outcome in outcomes) == 1, outcomes
+            assert all(o is None or isinstance(o, IntegrityError) for o in outcomes), outcomes
+            # The winner's event alone is stored, with its published form: nothing half-written.
+            assert apps[0].count(counter_id) == apps[1].count(counter_id) == round_ + 1
+        # Commands on both replicas still work (and run_command retries its own conflicts).
+        for app in apps:
+            assert app.increment(counter_id)["count"] == app.count(counter_id)
+    finally:
+        for app in apps:
+            app.close()

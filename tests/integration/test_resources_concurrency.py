@@ -1,6 +1,8 @@
 """Bookings never overbook: concurrent HTTP requests against the resources API on PostgreSQL.
 
-64 class groups of 10 ask for the 60 places of one slot at once: exactly six are booked,
+64 class groups of 10 ask for the 60 places of one slot at once, through two API replicas on
+one database (so the store's version check decides between them, not only the lock
+each replica queues a slot's commands under): exactly six are booked,
 the others are refused `slot-full` (or wait, when they asked to), and the slot's stored
 bookings add up to its capacity. One school asking for eight slots at once, with a quota
 of one booking per term, gets exactly one.
@@ -69,17 +71,20 @@ class TestConcurrentBookings:
     ) -> None:
         staff = bearer(dev_issuer, role="coordinator", department="cult")
         limits = httpx.Limits(max_connections=CLIENTS)
-        with served(create_service(settings)) as url:
-            async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        with served(create_service(settings)) as url, served(create_service(settings)) as other:
+            async with (
+                httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client,
+                httpx.AsyncClient(base_url=other, timeout=60, limits=limits) as replica,
+            ):
                 created = await client.post("/venues", json=VENUE, headers=staff)
                 assert created.status_code == 201, created.text
                 venue_id = created.json()["venue_id"]
 
-                # Half ask to wait when full; all ask at once.
+                # Half ask to wait when full; all ask at once, half of them of each replica.
                 answers = await asyncio.gather(
                     *(
                         booking(
-                            client,
+                            (client, replica)[(n // 2) % 2],
                             dev_issuer,
                             venue_id,
                             f"school-{n}",
