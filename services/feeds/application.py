@@ -2,18 +2,22 @@
 
 The application's own notification log is the feed: a `EntryRecorded` notification
 id is a partner's cursor (ordered, durable, the same after a restart or a rebuild of
-anything else), and the dispatcher follows the same log to fan entries out to endpoints.
+anything else). Recording an entry also adds a pending delivery per endpoint that wants
+it, in the same transaction (services.feeds.pending); the dispatcher reads those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Tracking
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import get_topic
 
 from contracts.partners import load_partners
@@ -28,6 +32,14 @@ from services.feeds.domain import (
     EntryRecorded,
     FeedEntry,
     agreement_id,
+)
+from services.feeds.pending import (
+    KWARG,
+    Changes,
+    FeedsPostgresRecorder,
+    FeedsSQLiteRecorder,
+    PendingDelivery,
+    PendingQueries,
 )
 from services.feeds.signing import new_secret
 from services.feeds.targets import check_url
@@ -62,16 +74,86 @@ def iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat()
 
 
+def _timestamp(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt to deliver a pending delivery, as the dispatcher saw it."""
+
+    pending: PendingDelivery
+    at: float
+    status: int | None
+    latency_ms: float
+    error: str | None
+    next_at: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
 class FeedsApplication(ServiceApplication):
     name = "feeds"
     # Deliveries are scheduled on this clock (tests set a ManualClock before starting).
     clock: Clock = SystemClock()
 
     def __init__(self, env: Any = None) -> None:
+        env = dict(env or {})
+        # The kit's recorder with the pending deliveries table beside the events.
+        postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+        env["PROCESS_RECORDER_TOPIC"] = get_topic(
+            FeedsPostgresRecorder if postgres else FeedsSQLiteRecorder
+        )
         super().__init__(env)
         # Whether endpoints may be plain http on this machine: only in the embedded default
         # (dev tokens), so that its demo can run a receiver beside the platform.
         self.allow_local_targets = Settings().auth_dev
+        # Called (from the saving thread) after pending deliveries were added or changed.
+        self.on_pending: list[Callable[[Collection[UUID]], None]] = []
+        # Changes to the table that the command being saved on this thread makes.
+        self._staged = threading.local()
+        # Endpoint ids by partner, kept up to date from the log (endpoints are never removed).
+        self._endpoint_ids: dict[str, list[UUID]] = {}
+        self._endpoints_seen = 0
+        self._endpoints_lock = threading.Lock()
+
+    @property
+    def pending(self) -> PendingQueries:
+        recorder = self.recorder
+        assert isinstance(recorder, PendingQueries)
+        return recorder
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
+        changes: Changes | None = getattr(self._staged, "changes", None)
+        if changes:
+            self._staged.changes = None
+            processing_event.saved_kwargs[KWARG] = changes
+        recordings = super()._record(processing_event)
+        saved: Changes | None = processing_event.saved_kwargs.get(KWARG)
+        if saved and saved.add:
+            endpoint_ids = {d.endpoint_id for d in saved.add}
+            for callback in self.on_pending:
+                callback(endpoint_ids)
+        return recordings
+
+    def _command(
+        self,
+        key: CommandKey | None,
+        decide: Callable[[], tuple[Sequence[Aggregate], dict[str, Any], Changes]],
+    ) -> dict[str, Any]:
+        """`run_command`, with the decision's changes to pending deliveries in its save."""
+
+        def decided() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            aggregates, response, changes = decide()
+            self._staged.changes = changes
+            return aggregates, response
+
+        try:
+            return self.run_command(key, decided)
+        finally:
+            self._staged.changes = None
 
     # Reading the log.
     def notifications(
@@ -101,16 +183,34 @@ class FeedsApplication(ServiceApplication):
             raise NotFoundError(f"endpoint {endpoint_id} not found")
         return endpoint
 
+    def endpoint_ids(self, partner_id: str | None = None) -> list[UUID]:
+        """The endpoints' ids (a partner's, or all), oldest first."""
+        with self._endpoints_lock:
+            # Notification ids commit in order (SQLite writes one at a time; PostgreSQL's
+            # recorder locks the table to insert): nothing lands behind the head later.
+            head = self.recorder.max_notification_id() or 0
+            topics = [get_topic(EndpointAdded)]
+            while self._endpoints_seen < head:
+                found = self.recorder.select_notifications(
+                    self._endpoints_seen,
+                    SCAN_BATCH,
+                    stop=head,
+                    topics=topics,
+                    inclusive_of_start=False,
+                )
+                for n in found:
+                    e: Any = self.mapper.to_domain_event(n)
+                    self._endpoint_ids.setdefault(e.partner_id, []).append(e.originator_id)
+                self._endpoints_seen = found[-1].id if len(found) == SCAN_BATCH else head
+            if partner_id is not None:
+                return list(self._endpoint_ids.get(partner_id, []))
+            return [i for ids in self._endpoint_ids.values() for i in ids]
+
     def endpoints(self, partner_id: str | None = None) -> list[Endpoint]:
-        ids = [
-            e.originator_id
-            for _, e in self.scan([get_topic(EndpointAdded)])
-            if partner_id is None or getattr(e, "partner_id", None) == partner_id
-        ]
-        return [self.get(i, Endpoint) for i in ids]
+        return [self.get(i, Endpoint) for i in self.endpoint_ids(partner_id)]
 
     def deliveries(self, endpoint: Endpoint) -> list[Delivery]:
-        """Every delivery to the endpoint, oldest first."""
+        """Every delivery to the endpoint that was attempted or dead-lettered, oldest first."""
         ids = [
             e.originator_id
             for _, e in self.scan([SCHEDULED_TOPIC])
@@ -204,15 +304,17 @@ class FeedsApplication(ServiceApplication):
     def set_enabled(
         self, key: CommandKey | None, partner_id: str, endpoint_id: UUID, enabled: bool
     ) -> dict[str, Any]:
-        def decide() -> tuple[list[Endpoint], dict[str, Any]]:
+        def decide() -> tuple[list[Aggregate], dict[str, Any], Changes]:
             endpoint = self.endpoint(partner_id, endpoint_id)
+            now = self.clock.now()
             if enabled:
-                endpoint.enable(at=self.clock.now())
-            else:
-                endpoint.disable("by-partner", at=self.clock.now())
-            return [endpoint], {"id": str(endpoint_id), "enabled": enabled}
+                endpoint.enable(at=now)
+                return [endpoint], {"id": str(endpoint_id), "enabled": True}, Changes()
+            endpoint.disable("by-partner", at=now)
+            dead, changes = self._dead_letter_pending(endpoint, now)
+            return [endpoint, *dead], {"id": str(endpoint_id), "enabled": False}, changes
 
-        return self.run_command(key, decide)
+        return self._command(key, decide)
 
     def redrive(
         self,
@@ -224,7 +326,7 @@ class FeedsApplication(ServiceApplication):
     ) -> dict[str, Any]:
         """Send again the endpoint's dead letters whose events happened in [since, until)."""
 
-        def decide() -> tuple[list[Delivery], dict[str, Any]]:
+        def decide() -> tuple[list[Delivery], dict[str, Any], Changes]:
             endpoint = self.endpoint(partner_id, endpoint_id)
             now = self.clock.now()
             chosen = [
@@ -234,53 +336,120 @@ class FeedsApplication(ServiceApplication):
                 and (since is None or d.event_time >= since)
                 and (until is None or d.event_time < until)
             ]
+            chosen.sort(key=lambda d: (d.event_time, d.message_id))
             for delivery in chosen:
                 delivery.redrive(at=now)
-            return chosen, {"id": str(endpoint_id), "redriven": len(chosen)}
+            changes = Changes(add=[_pending_of(d, endpoint, now, recorded=True) for d in chosen])
+            return chosen, {"id": str(endpoint_id), "redriven": len(chosen)}, changes
 
-        return self.run_command(key, decide)
+        return self._command(key, decide)
 
     # What the public-events reaction records.
     def record_entries(
         self, consumer: str, position: int, entries: Sequence[tuple[str, str, dict[str, Any]]]
     ) -> None:
-        """Feed entries (partner, message id, CloudEvent) with the consumer's position."""
-        made = [FeedEntry(partner_id=p, message_id=m, cloudevent=ce) for p, m, ce in entries]
-        self.save_tracked(Tracking(consumer, position), *made)
+        """Feed entries (partner, message id, CloudEvent) with the consumer's position, and
+        a pending delivery for each endpoint that wants one (a dead letter if it is off)."""
+        made: list[Aggregate] = []
+        changes = Changes()
+        now = self.clock.now()
+        endpoints: dict[str, list[Endpoint]] = {}
+        for partner_id, message_id, cloudevent in entries:
+            entry = FeedEntry(partner_id=partner_id, message_id=message_id, cloudevent=cloudevent)
+            made.append(entry)
+            if partner_id not in endpoints:
+                endpoints[partner_id] = self.endpoints(partner_id)
+            for endpoint in endpoints[partner_id]:
+                if not endpoint.wants(cloudevent["type"]):
+                    continue
+                pending = PendingDelivery(
+                    delivery_id=Delivery.create_id(endpoint.id, entry.id),
+                    endpoint_id=endpoint.id,
+                    partner_id=partner_id,
+                    entry_id=entry.id,
+                    message_id=message_id,
+                    subject=cloudevent.get("subject") or "",
+                    ordered=endpoint.ordered,
+                    event_time=_timestamp(cloudevent["time"]),
+                    due_at=now,
+                )
+                if endpoint.disabled is None:
+                    changes.add.append(pending)
+                else:
+                    dead = _delivery_of(pending)
+                    dead.dead_letter(now)
+                    made.append(dead)
+        self._staged.changes = changes
+        try:
+            self.save_tracked(Tracking(consumer, position), *made)
+        finally:
+            self._staged.changes = None
 
     # What the dispatcher records.
-    def schedule(self, consumer: str, position: int, deliveries: Sequence[Delivery]) -> None:
-        self.save_tracked(Tracking(consumer, position), *deliveries)
+    def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        """Attempts' outcomes, with their pending deliveries changed or removed.
 
-    def record_attempt(
-        self,
-        delivery_id: UUID,
-        *,
-        at: float,
-        status: int | None,
-        latency_ms: float,
-        error: str | None,
-        next_at: float | None,
-    ) -> None:
-        def decide() -> tuple[list[Delivery], dict[str, Any]]:
-            delivery: Delivery = self.get(delivery_id, Delivery)
+        One transaction for the lot; should another writer have got there first (a disable
+        dead-lettering what was in flight, a redrive), each is decided again on its own.
+        """
+        if not outcomes:
+            return
+        try:
+            aggregates, changes = self._outcomes(outcomes, fresh=False)
+            self.save(*aggregates, **{KWARG: changes})
+        except IntegrityError:
+            for outcome in outcomes:
+                self._command(None, self._decide_outcome(outcome))
+
+    def _decide_outcome(
+        self, outcome: Outcome
+    ) -> Callable[[], tuple[Sequence[Aggregate], dict[str, Any], Changes]]:
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any], Changes]:
+            made, changes = self._outcomes([outcome], fresh=True)
+            return made, {}, changes
+
+        return decide
+
+    def _outcomes(self, outcomes: Sequence[Outcome], fresh: bool) -> tuple[list[Delivery], Changes]:
+        made: list[Delivery] = []
+        changes = Changes()
+        for outcome in outcomes:
+            pending = outcome.pending
+            if pending.recorded or fresh:
+                try:
+                    delivery: Delivery = self.get(pending.delivery_id, Delivery)
+                except NotFoundError:
+                    if pending.recorded:
+                        continue
+                    delivery = _delivery_of(pending)
+            else:
+                delivery = _delivery_of(pending)
+            if delivery.state != "pending":
+                continue
+            delivery.attempt(
+                at=outcome.at,
+                status=outcome.status,
+                latency_ms=outcome.latency_ms,
+                error=outcome.error,
+                next_at=outcome.next_at,
+            )
+            made.append(delivery)
+            if outcome.ok or outcome.next_at is None:
+                changes.remove.append(pending.delivery_id)
+            else:
+                changes.retry[pending.delivery_id] = (outcome.next_at, pending.rounds + 1)
+        return made, changes
+
+    def _dead_letter_pending(self, endpoint: Endpoint, at: float) -> tuple[list[Delivery], Changes]:
+        """Every pending delivery of a disabled endpoint, given up until a redrive."""
+        rows = self.pending.pending_of(endpoint.id)
+        dead: list[Delivery] = []
+        for row in rows:
+            delivery = self.get(row.delivery_id, Delivery) if row.recorded else _delivery_of(row)
             if delivery.state == "pending":
-                delivery.attempt(
-                    at=at, status=status, latency_ms=latency_ms, error=error, next_at=next_at
-                )
-            return [delivery], {}
-
-        self.run_command(None, decide)
-
-    def dead_letter(self, delivery_ids: Sequence[UUID], at: float) -> None:
-        def decide() -> tuple[list[Delivery], dict[str, Any]]:
-            found = [self.get(i, Delivery) for i in delivery_ids]
-            pending = [d for d in found if d.state == "pending"]
-            for delivery in pending:
                 delivery.dead_letter(at)
-            return pending, {}
-
-        self.run_command(None, decide)
+                dead.append(delivery)
+        return dead, Changes(remove=[r.delivery_id for r in rows])
 
     def note_endpoint_health(self, endpoint_id: UUID, *, ok: bool, at: float) -> str | None:
         """Keep when the endpoint started failing; disable it after 5 days of failure.
@@ -289,11 +458,11 @@ class FeedsApplication(ServiceApplication):
         """
         disabled: list[str] = []
 
-        def decide() -> tuple[list[Endpoint], dict[str, Any]]:
+        def decide() -> tuple[list[Aggregate], dict[str, Any], Changes]:
             disabled.clear()
             endpoint: Endpoint = self.get(endpoint_id, Endpoint)
             if endpoint.disabled is not None:
-                return [], {}
+                return [], {}, Changes()
             if ok:
                 if endpoint.failing_since is not None:
                     endpoint.note_recovered(at=at)
@@ -302,17 +471,50 @@ class FeedsApplication(ServiceApplication):
             elif at - endpoint.failing_since >= DISABLE_AFTER_S:
                 endpoint.disable("failing-5-days", at=at)
                 disabled.append("failing-5-days")
-            return [endpoint], {}
+                dead, changes = self._dead_letter_pending(endpoint, at)
+                return [endpoint, *dead], {}, changes
+            return [endpoint], {}, Changes()
 
-        self.run_command(None, decide)
+        self._command(None, decide)
         return disabled[0] if disabled else None
 
     def disable_gone(self, endpoint_id: UUID, at: float) -> None:
-        def decide() -> tuple[list[Endpoint], dict[str, Any]]:
+        def decide() -> tuple[list[Aggregate], dict[str, Any], Changes]:
             endpoint: Endpoint = self.get(endpoint_id, Endpoint)
             if endpoint.disabled is not None:
-                return [], {}
+                return [], {}, Changes()
             endpoint.disable("gone-410", at=at)
-            return [endpoint], {}
+            dead, changes = self._dead_letter_pending(endpoint, at)
+            return [endpoint, *dead], {}, changes
 
-        self.run_command(None, decide)
+        self._command(None, decide)
+
+
+def _delivery_of(pending: PendingDelivery) -> Delivery:
+    """The Delivery aggregate a pending delivery starts (before its first attempt)."""
+    return Delivery(
+        endpoint_id=pending.endpoint_id,
+        partner_id=pending.partner_id,
+        entry_id=pending.entry_id,
+        message_id=pending.message_id,
+        subject=pending.subject,
+        event_time=pending.event_time,
+        due_at=pending.due_at,
+    )
+
+
+def _pending_of(
+    delivery: Delivery, endpoint: Endpoint, due_at: float, recorded: bool
+) -> PendingDelivery:
+    return PendingDelivery(
+        delivery_id=delivery.id,
+        endpoint_id=endpoint.id,
+        partner_id=endpoint.partner_id,
+        entry_id=delivery.entry_id,
+        message_id=delivery.message_id,
+        subject=delivery.subject,
+        ordered=endpoint.ordered,
+        event_time=delivery.event_time,
+        due_at=due_at,
+        recorded=recorded,
+    )

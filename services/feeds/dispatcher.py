@@ -1,66 +1,63 @@
 """Delivering feed entries to partners' endpoints: one worker per endpoint, never in line.
 
-The dispatcher follows the application's notification log. A `EntryRecorded` is
-fanned out to a `Delivery` per endpoint that wants it (saved with the dispatcher's
-position, so a restart neither loses nor repeats one); delivery events keep each
-endpoint worker's pending set. On start the whole log is read again to rebuild them.
+What is to be sent is the pending deliveries table (services.feeds.pending), written
+with the feed entries: each endpoint's worker takes its own due rows from it (an indexed
+read), sends them, and records the outcomes in batches, each batch with its rows' changes
+in one transaction. A restart finds the rows where they were; a delivery sent but not yet
+recorded is sent again with the same `webhook-id` (at least once).
 
 Each endpoint has its own worker, its own HTTP connection pool and its own rate bucket:
 a slow, dead or rate-limited endpoint holds up only itself. Within an endpoint, messages
 go out concurrently (up to `MAX_IN_FLIGHT`), or, for an endpoint that asked for order,
-one subject at a time in feed order (other subjects still go).
+one subject at a time in feed order (the table hands out only a subject's first row).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import json
 import logging
 import time
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import httpx
+from eventsourcing.utils import get_topic
 
-from services.feeds.application import FeedsApplication
-from services.feeds.domain import (
-    DISABLE_AFTER_S,
-    Delivery,
-    DeliveryAttempted,
-    DeliveryDeadLettered,
-    DeliveryDelivered,
-    DeliveryRedriven,
-    DeliveryScheduled,
-    Endpoint,
-    EntryRecorded,
-    FeedEntry,
-)
+from services.feeds.application import FeedsApplication, Outcome
+from services.feeds.domain import DISABLE_AFTER_S, Endpoint, FeedEntry
+from services.feeds.pending import PendingDelivery
 from services.feeds.schedule import next_wait, retry_after
 from services.feeds.signing import signed_headers
 from services.feeds.targets import TIMEOUT_S, TargetRefusedError, check_url
 
 log = logging.getLogger(__name__)
 
-FANOUT = "feeds-fanout"
 MAX_IN_FLIGHT = 8
-IDLE_S = 0.05
-BATCH = 1000
-
-
-@dataclass
-class Pending:
-    delivery_id: UUID
-    entry_id: UUID
-    message_id: str
-    subject: str
-    due_at: float
-    seq: int
-    rounds: int = 0
+# Rows a worker holds at most (taken from the table, not yet recorded as attempted).
+MAX_HELD = 256
+# A worker takes more rows when fewer than this are ready to go.
+LOW_WATER = 4 * MAX_IN_FLIGHT
+# How often a worker looks at the table unwoken (rows saved by another process).
+IDLE_S = 2.0
+# Outcomes recorded in one transaction at most.
+RECORD_BATCH = 200
+RECORD_RETRY_S = 1.0
+ENDPOINT_TOPICS = [
+    get_topic(cls)
+    for cls in (
+        Endpoint.Added,  # type: ignore[attr-defined]
+        Endpoint.Disabled,  # type: ignore[attr-defined]
+        Endpoint.Enabled,  # type: ignore[attr-defined]
+        Endpoint.SecretRotated,  # type: ignore[attr-defined]
+        Endpoint.FailingSince,  # type: ignore[attr-defined]
+        Endpoint.Recovered,  # type: ignore[attr-defined]
+    )
+]
 
 
 @dataclass
@@ -85,17 +82,21 @@ class RateBucket:
 
 
 class EndpointWorker:
-    """Everything pending for one endpoint, and the loop sending it."""
+    """One endpoint's due deliveries, taken from the table, and the loop sending them."""
 
     def __init__(self, app: FeedsApplication, endpoint: Endpoint) -> None:
         self.app = app
         self.endpoint = endpoint
-        self.pending: dict[UUID, Pending] = {}
-        self.in_flight: set[UUID] = set()
-        self.heap: list[tuple[float, int, UUID]] = []
-        self.subjects: dict[str, deque[Pending]] = {}
+        # Taken from the table and not yet recorded: never taken twice.
+        self.held: dict[UUID, PendingDelivery] = {}
+        self.ready: deque[PendingDelivery] = deque()
+        self.in_flight = 0
+        self.outcomes: list[Outcome] = []
+        self.recording: asyncio.Task[None] | None = None
+        self.next_due: float | None = None
+        # Whether the table may hold rows this worker has not taken.
+        self.wanted = True
         self.changed = asyncio.Event()
-        self.bodies: dict[UUID, str] = {}
         self.bucket = RateBucket(endpoint.rate_per_s)
         self.client = httpx.AsyncClient(
             timeout=TIMEOUT_S,
@@ -103,76 +104,30 @@ class EndpointWorker:
             limits=httpx.Limits(max_connections=MAX_IN_FLIGHT),
         )
         self.tasks: set[asyncio.Task[None]] = set()
+        self.bodies: dict[UUID, str] = {}
 
-    # The pending set, kept from the log.
-    def add(self, item: Pending) -> None:
-        if item.delivery_id in self.pending:
-            return
-        self.pending[item.delivery_id] = item
-        if self.endpoint.ordered:
-            queue = self.subjects.setdefault(item.subject, deque())
-            queue.append(item)
-            if len(queue) > 1 and queue[-2].seq > item.seq:  # a redrive of an older one
-                self.subjects[item.subject] = queue = deque(sorted(queue, key=lambda p: p.seq))
-            if queue[0] is not item:
-                return
-        self._push(item)
-
-    def done(self, delivery_id: UUID) -> None:
-        item = self.pending.pop(delivery_id, None)
-        self.bodies.pop(delivery_id, None)
-        if item is None or not self.endpoint.ordered:
-            self.changed.set()
-            return
-        queue = self.subjects.get(item.subject)
-        if queue is not None:
-            with contextlib.suppress(ValueError):
-                queue.remove(item)
-            if queue:
-                self._push(queue[0])
-            else:
-                del self.subjects[item.subject]
-        self.changed.set()
-
-    def _push(self, item: Pending) -> None:
-        heapq.heappush(self.heap, (item.due_at, item.seq, item.delivery_id))
-        self.changed.set()
-
-    def reschedule(self, delivery_id: UUID, due_at: float, rounds: int) -> None:
-        """What the log says of an attempt; the worker may know it already (its own)."""
-        item = self.pending.get(delivery_id)
-        if item is None or delivery_id in self.in_flight or rounds < item.rounds:
-            return
-        if (item.due_at, item.rounds) != (due_at, rounds):
-            item.due_at, item.rounds = due_at, rounds
-            self._push(item)
-
-    # Sending.
     async def run(self, stop: asyncio.Event) -> None:
         clock = self.app.clock
         try:
             while not stop.is_set():
-                if self.endpoint.disabled is not None or not self.heap:
+                if self.endpoint.disabled is not None:
+                    self.ready.clear()
                     await self._wait(stop, None)
-                    continue
-                due_at, _, delivery_id = self.heap[0]
-                item = self.pending.get(delivery_id)
-                if item is None or item.due_at != due_at or delivery_id in self.in_flight:
-                    heapq.heappop(self.heap)
                     continue
                 now = clock.now()
-                if due_at > now:
-                    await self._wait(stop, due_at - now)
-                    continue
-                if len(self.in_flight) >= MAX_IN_FLIGHT:
-                    await self._wait(stop, None)
+                if self.wanted and len(self.ready) < LOW_WATER and len(self.held) < MAX_HELD:
+                    self.wanted = False
+                    await self._take(now)
+                if not self.ready or self.in_flight >= MAX_IN_FLIGHT:
+                    due_in = None if self.next_due is None else max(0.0, self.next_due - now)
+                    await self._wait(stop, None if self.ready else due_in, due=True)
                     continue
                 wait = self.bucket.wait(now)
                 if wait > 0:
                     await self._wait(stop, wait)
                     continue
-                heapq.heappop(self.heap)
-                self.in_flight.add(delivery_id)
+                item = self.ready.popleft()
+                self.in_flight += 1
                 task = asyncio.create_task(self._attempt(item))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
@@ -180,7 +135,54 @@ class EndpointWorker:
             for task in list(self.tasks):
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
+            if self.recording is not None:
+                # What was sent is recorded before stopping, where the store allows.
+                with contextlib.suppress(Exception):
+                    await self.recording
             await self.client.aclose()
+
+    def wake(self) -> None:
+        """Rows of this endpoint were added or changed: look at the table again."""
+        self.wanted = True
+        self.changed.set()
+
+    async def _take(self, now: float) -> None:
+        """The endpoint's due rows not held yet (the held ones come first, so ask for more)."""
+        room = MAX_HELD - len(self.held)
+        endpoint_id = self.endpoint.id
+        try:
+            rows = await asyncio.to_thread(
+                self.app.pending.due_deliveries, endpoint_id, now, len(self.held) + room
+            )
+            self.next_due = await asyncio.to_thread(self.app.pending.next_due, endpoint_id, now)
+        except Exception:
+            log.exception("could not read the pending deliveries of endpoint %s", endpoint_id)
+            self.next_due = now + RECORD_RETRY_S
+            return
+        for row in rows:
+            if row.delivery_id not in self.held:
+                self.held[row.delivery_id] = row
+                self.ready.append(row)
+
+    async def _wait(self, stop: asyncio.Event, seconds: float | None, due: bool = False) -> None:
+        """Until something changes, the stop, `seconds` on the clock or an idle look.
+
+        `due`: the seconds are until a row falls due, so the table is looked at after them.
+        """
+        self.changed.clear()
+        slept = None if seconds is None else asyncio.create_task(self.app.clock.sleep(seconds))
+        waits: list[asyncio.Task[Any]] = [
+            asyncio.create_task(self.changed.wait()),
+            asyncio.create_task(stop.wait()),
+            *([slept] if slept else []),
+        ]
+        try:
+            done, _ = await asyncio.wait(waits, timeout=IDLE_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+        if not done or (due and slept in done):
+            self.wanted = True
 
     def _health_changes(self, ok: bool, now: float) -> bool:
         """Whether this outcome changes the endpoint's health record (most do not: a
@@ -190,29 +192,15 @@ class EndpointWorker:
             return since is not None
         return since is None or now - since >= DISABLE_AFTER_S
 
-    async def _wait(self, stop: asyncio.Event, seconds: float | None) -> None:
-        self.changed.clear()
-        waits: list[asyncio.Task[Any]] = [
-            asyncio.create_task(self.changed.wait()),
-            asyncio.create_task(stop.wait()),
-        ]
-        if seconds is not None:
-            waits.append(asyncio.create_task(self.app.clock.sleep(seconds)))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in waits:
-                task.cancel()
-
-    async def _body(self, item: Pending) -> str:
-        body = self.bodies.get(item.delivery_id)
+    async def _body(self, item: PendingDelivery) -> str:
+        body = self.bodies.get(item.entry_id)
         if body is None:
             entry: FeedEntry = await asyncio.to_thread(self.app.get, item.entry_id, FeedEntry)
             body = json.dumps(entry.cloudevent, ensure_ascii=False, separators=(",", ":"))
-            self.bodies[item.delivery_id] = body
+            self.bodies[item.entry_id] = body
         return body
 
-    async def _attempt(self, item: Pending) -> None:
+    async def _attempt(self, item: PendingDelivery) -> None:
         app, endpoint = self.app, self.endpoint
         status: int | None = None
         error: str | None = None
@@ -233,161 +221,135 @@ class EndpointWorker:
             error = "timeout"
         except httpx.HTTPError as exc:
             error = type(exc).__name__
+        finally:
+            self.in_flight -= 1
         latency_ms = (time.perf_counter() - started) * 1000
         now = app.clock.now()
         ok = status is not None and 200 <= status < 300
         wait = None if ok or status == 410 else next_wait(item.rounds + 1, after)
-        next_at = None if wait is None else now + wait
-        try:
-            await asyncio.to_thread(
-                app.record_attempt,
-                item.delivery_id,
+        self.outcomes.append(
+            Outcome(
+                pending=item,
                 at=now,
                 status=status,
                 latency_ms=round(latency_ms, 3),
                 error=error,
-                next_at=next_at,
+                next_at=None if wait is None else now + wait,
             )
-            if status == 410:
-                await asyncio.to_thread(app.disable_gone, endpoint.id, now)
-            elif self._health_changes(ok, now):
-                await asyncio.to_thread(app.note_endpoint_health, endpoint.id, ok=ok, at=now)
-        except Exception:
-            # The attempt stays pending in memory and is tried again shortly; the store
-            # will tell the truth on the next start.
-            log.exception("could not record an attempt to endpoint %s", endpoint.id)
-            next_at = now + 1.0
-            ok = False
+        )
+        if self.recording is None:
+            self.recording = asyncio.create_task(self._record())
+        self.changed.set()
+
+    async def _record(self) -> None:
+        """Record the outcomes gathered meanwhile, a batch per transaction, until none wait."""
+        app, endpoint = self.app, self.endpoint
+        try:
+            while self.outcomes:
+                batch, self.outcomes = self.outcomes[:RECORD_BATCH], self.outcomes[RECORD_BATCH:]
+                try:
+                    await asyncio.to_thread(app.record_outcomes, batch)
+                    await self._note_health(batch)
+                except Exception:
+                    # Kept, and tried again shortly: the rows stay held meanwhile.
+                    log.exception("could not record attempts to endpoint %s", endpoint.id)
+                    self.outcomes[:0] = batch
+                    await asyncio.sleep(RECORD_RETRY_S)
+                    continue
+                for outcome in batch:
+                    self.held.pop(outcome.pending.delivery_id, None)
+                    if outcome.ok or outcome.next_at is None:
+                        self.bodies.pop(outcome.pending.entry_id, None)
+                self.wake()
         finally:
-            self.in_flight.discard(item.delivery_id)
-        if ok or next_at is None:
-            self.done(item.delivery_id)
-        else:
-            item.rounds += 1
-            item.due_at = next_at
-            self._push(item)
+            self.recording = None
+
+    async def _note_health(self, batch: list[Outcome]) -> None:
+        app, endpoint = self.app, self.endpoint
+        if any(o.status == 410 for o in batch):
+            await asyncio.to_thread(app.disable_gone, endpoint.id, batch[-1].at)
+            return
+        last = batch[-1]
+        if self._health_changes(last.ok, last.at):
+            await asyncio.to_thread(app.note_endpoint_health, endpoint.id, ok=last.ok, at=last.at)
 
 
 @dataclass
 class Dispatcher:
-    """Follows the log: fans entries out, keeps each endpoint's worker fed."""
+    """Keeps a worker per endpoint, up to date with the endpoint's changes."""
 
     app: FeedsApplication
     workers: dict[UUID, EndpointWorker] = field(default_factory=dict)
     position: int = 0
-    # Each delivery's Scheduled event and log position, and its attempts since (re)scheduled.
-    scheduled: dict[UUID, tuple[Any, int]] = field(default_factory=dict)
-    rounds: dict[UUID, int] = field(default_factory=dict)
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks: dict[UUID, asyncio.Task[None]] = {}
-        fanned = await asyncio.to_thread(self.app.consumer_position, FANOUT)
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def saved() -> None:
+            # From the saving thread: an endpoint may have changed.
+            loop.call_soon_threadsafe(woken.set)
+
+        def pending(endpoint_ids: Collection[UUID]) -> None:
+            # From the saving thread: these endpoints have new rows.
+            loop.call_soon_threadsafe(self._wake, endpoint_ids)
+
+        self.app.on_pending.append(pending)
+        self.app.on_saved.append(saved)
         try:
             while not stop.is_set():
-                batch = await asyncio.to_thread(self.app.notifications, self.position, BATCH)
-                if not batch:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), IDLE_S)
-                    continue
-                fresh: list[Delivery] = []
-                last_entry = 0
-                for notification_id, event in batch:
-                    self.position = notification_id
-                    if isinstance(event, Endpoint.Event):
-                        await self._endpoint_changed(event.originator_id, tasks, stop)
-                    elif isinstance(event, EntryRecorded) and notification_id > fanned:
-                        fresh.extend(self._fan_out(event))
-                        last_entry = notification_id
-                    elif isinstance(event, Delivery.Event):
-                        self._delivery_event(notification_id, event)
-                if last_entry:
-                    await asyncio.to_thread(self.app.schedule, FANOUT, last_entry, fresh)
-                    fanned = last_entry
+                woken.clear()
+                await self._follow_endpoints(tasks, stop)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_first(woken, stop), IDLE_S)
         finally:
             stop.set()
+            self.app.on_pending.remove(pending)
+            self.app.on_saved.remove(saved)
             await asyncio.gather(*tasks.values(), return_exceptions=True)
 
-    async def _endpoint_changed(
-        self, endpoint_id: UUID, tasks: dict[UUID, asyncio.Task[None]], stop: asyncio.Event
+    async def _follow_endpoints(
+        self, tasks: dict[UUID, asyncio.Task[None]], stop: asyncio.Event
     ) -> None:
-        endpoint: Endpoint = await asyncio.to_thread(self.app.get, endpoint_id, Endpoint)
-        worker = self.workers.get(endpoint_id)
-        if worker is None:
-            worker = self.workers[endpoint_id] = EndpointWorker(self.app, endpoint)
-            tasks[endpoint_id] = asyncio.create_task(
-                worker.run(stop), name=f"endpoint {endpoint_id}"
+        """Endpoints added or changed since last time (only endpoint events are read)."""
+        head = await asyncio.to_thread(self.app.recorder.max_notification_id) or 0
+        changed: set[UUID] = set()
+        while self.position < head:
+            found = await asyncio.to_thread(
+                self.app.recorder.select_notifications,
+                self.position,
+                1000,
+                stop=head,
+                topics=ENDPOINT_TOPICS,
+                inclusive_of_start=False,
             )
-            return
-        was_disabled = worker.endpoint.disabled is not None
-        worker.endpoint = endpoint
-        worker.bucket.rate = endpoint.rate_per_s
-        worker.changed.set()
-        if endpoint.disabled is not None and not was_disabled:
-            # What waits is given up on now, so that a redrive of a time range finds it.
-            waiting = [i for i in worker.pending if i not in worker.in_flight]
-            if waiting:
-                await asyncio.to_thread(self.app.dead_letter, waiting, self.app.clock.now())
-
-    def _fan_out(self, event: Any) -> list[Delivery]:
-        cloudevent: dict[str, Any] = event.cloudevent
-        made: list[Delivery] = []
-        now = self.app.clock.now()
-        for worker in self.workers.values():
-            endpoint = worker.endpoint
-            if endpoint.partner_id != event.partner_id or not endpoint.wants(cloudevent["type"]):
+            changed.update(UUID(str(n.originator_id)) for n in found)
+            self.position = found[-1].id if len(found) == 1000 else head
+        for endpoint_id in sorted(changed, key=str):
+            endpoint: Endpoint = await asyncio.to_thread(self.app.get, endpoint_id, Endpoint)
+            worker = self.workers.get(endpoint_id)
+            if worker is None:
+                worker = self.workers[endpoint_id] = EndpointWorker(self.app, endpoint)
+                tasks[endpoint_id] = asyncio.create_task(
+                    worker.run(stop), name=f"endpoint {endpoint_id}"
+                )
                 continue
-            delivery = Delivery(
-                endpoint_id=endpoint.id,
-                partner_id=endpoint.partner_id,
-                entry_id=event.originator_id,
-                message_id=event.message_id,
-                subject=cloudevent.get("subject") or "",
-                event_time=_timestamp(cloudevent["time"]),
-                due_at=now,
-            )
-            if endpoint.disabled is not None:
-                delivery.dead_letter(now)
-            made.append(delivery)
-        return made
+            worker.endpoint = endpoint
+            worker.bucket.rate = endpoint.rate_per_s
+            worker.wake()
 
-    def _delivery_event(self, notification_id: int, event: Any) -> None:
-        delivery_id = event.originator_id
-        if isinstance(event, DeliveryScheduled):
-            self.scheduled[delivery_id] = (event, notification_id)
-            self.rounds[delivery_id] = 0
-            worker = self.workers.get(event.endpoint_id)
+    def _wake(self, endpoint_ids: Collection[UUID]) -> None:
+        for endpoint_id in endpoint_ids:
+            worker = self.workers.get(endpoint_id)
             if worker is not None:
-                worker.add(self._pending(delivery_id, event.due_at))
-            return
-        known = self.scheduled.get(delivery_id)
-        worker = self.workers.get(known[0].endpoint_id) if known else None
-        if worker is None:
-            return
-        if isinstance(event, DeliveryDelivered):
-            worker.done(delivery_id)
-            del self.scheduled[delivery_id]
-            self.rounds.pop(delivery_id, None)
-        elif isinstance(event, DeliveryDeadLettered):
-            worker.done(delivery_id)
-        elif isinstance(event, DeliveryRedriven):
-            self.rounds[delivery_id] = 0
-            worker.add(self._pending(delivery_id, event.at))
-        elif isinstance(event, DeliveryAttempted):
-            self.rounds[delivery_id] = rounds = self.rounds.get(delivery_id, 0) + 1
-            if event.next_at is not None:
-                worker.reschedule(delivery_id, event.next_at, rounds)
-
-    def _pending(self, delivery_id: UUID, due_at: float) -> Pending:
-        scheduled, seq = self.scheduled[delivery_id]
-        return Pending(
-            delivery_id=delivery_id,
-            entry_id=scheduled.entry_id,
-            message_id=scheduled.message_id,
-            subject=scheduled.subject,
-            due_at=due_at,
-            seq=seq,
-        )
+                worker.wake()
 
 
-def _timestamp(value: str) -> float:
-    return datetime.fromisoformat(value).timestamp()
+async def _first(woken: asyncio.Event, stop: asyncio.Event) -> None:
+    waits = [asyncio.create_task(woken.wait()), asyncio.create_task(stop.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
+from uuid import UUID, uuid4
 
 import pytest
 from standardwebhooks import Webhook
@@ -10,11 +12,15 @@ from standardwebhooks import Webhook
 from contracts.events import PARTNER_CLASSES, privacy_of
 from contracts.registry import ALL_EVENTS
 from services.feeds.agreements import AgreementRefusedError, checked_fields, partner_events
+from services.feeds.application import FeedsApplication
 from services.feeds.dispatcher import RateBucket
 from services.feeds.domain import RETRY_WAITS_S
+from services.feeds.pending import KWARG, Changes, PendingDelivery
 from services.feeds.schedule import JITTER, next_wait, retry_after
 from services.feeds.signing import WebhookVerificationError, new_secret, signed_headers, verify
 from services.feeds.targets import TargetRefusedError, check_url
+from services.kit.eventstore import store_env
+from services.kit.settings import Settings
 
 SHIFT = "org.tongxin.volunteers.shift-published.v1"
 
@@ -109,25 +115,36 @@ class TestRateBucket:
         assert bucket.wait(100.5) > 0
 
 
-class TestOrderPerSubject:
-    async def test_an_ordered_endpoint_offers_only_each_subjects_oldest(self) -> None:
-        from types import SimpleNamespace
-        from uuid import uuid4
+class TestPendingTable:
+    def test_due_rows_by_endpoint_and_time_and_only_each_subjects_oldest_when_ordered(
+        self, tmp_path: Path
+    ) -> None:
+        app = FeedsApplication(env=store_env(Settings(state_dir=tmp_path), "feeds"))
+        ordered, loose = uuid4(), uuid4()
 
-        from services.feeds.dispatcher import EndpointWorker, Pending
+        def row(endpoint_id: UUID, n: int, subject: str, due_at: float) -> PendingDelivery:
+            return PendingDelivery(
+                delivery_id=uuid4(),
+                endpoint_id=endpoint_id,
+                partner_id="city-museum",
+                entry_id=uuid4(),
+                message_id=f"msg_{n}",
+                subject=subject,
+                ordered=endpoint_id == ordered,
+                event_time=0.0,
+                due_at=due_at,
+            )
 
-        endpoint = SimpleNamespace(rate_per_s=10.0, ordered=True, disabled=None)
-        worker = EndpointWorker(SimpleNamespace(), endpoint)  # type: ignore[arg-type]
-        items = [
-            Pending(uuid4(), uuid4(), f"msg_{n}", subject, due_at=0.0, seq=n)
-            for n, subject in enumerate(["a", "a", "b", "a"])
-        ]
-        for item in items:
-            worker.add(item)
-        offered = {delivery_id for _, _, delivery_id in worker.heap}
-        assert offered == {items[0].delivery_id, items[2].delivery_id}
-        # Once a's first is done (delivered or dead-lettered), its second is offered.
-        worker.done(items[0].delivery_id)
-        offered = {delivery_id for _, _, delivery_id in worker.heap}
-        assert items[1].delivery_id in offered and items[3].delivery_id not in offered
-        await worker.client.aclose()
+        rows = [row(ordered, n, s, 10.0) for n, s in enumerate(["a", "a", "b", "a"])]
+        later = row(loose, 4, "a", 20.0)
+        app.save(**{KWARG: Changes(add=[*rows, row(loose, 5, "a", 10.0), later])})
+        due = app.pending.due_deliveries(ordered, now=10.0, limit=10)
+        assert [d.message_id for d in due] == ["msg_0", "msg_2"]
+        assert [d.message_id for d in app.pending.due_deliveries(loose, 10.0, 10)] == ["msg_5"]
+        assert app.pending.next_due(loose, 10.0) == 20.0
+        # Once a's first is delivered (or dead), its second goes; a retry waits its time.
+        retry = {rows[2].delivery_id: (15.0, 1)}
+        app.save(**{KWARG: Changes(remove=[rows[0].delivery_id], retry=retry)})
+        assert [d.message_id for d in app.pending.due_deliveries(ordered, 10.0, 10)] == ["msg_1"]
+        assert [d.rounds for d in app.pending.due_deliveries(ordered, 15.0, 10)] == [0, 1]
+        assert {b.pending for b in app.pending.backlogs()} == {3, 2}
