@@ -13,6 +13,7 @@ from pydantic import Field
 
 from services.feeds.agreements import partner_events
 from services.feeds.application import FeedsApplication, iso, known_partner
+from services.feeds.asyncapi import document
 from services.feeds.domain import Delivery, Endpoint
 from services.feeds.policy import POLICY, authorize_partner
 from services.feeds.responses import (
@@ -70,6 +71,13 @@ def application(request: Request) -> FeedsApplication:
 App = Annotated[FeedsApplication, Depends(application)]
 router = APIRouter(tags=["feeds"])
 COMMAND = problems(404, 409)
+
+
+@router.get("/asyncapi.json", responses=problems())
+def asyncapi() -> dict[str, Any]:
+    """The AsyncAPI 3 document of the webhooks partners receive (public: it holds schemas
+    of public facts only), to generate a receiver from."""
+    return document()
 
 
 @router.get("/event-types", response_model=EventTypes, responses=problems())

@@ -89,6 +89,8 @@ class EndpointWorker:
         self.endpoint = endpoint
         # Taken from the table and not yet recorded: never taken twice.
         self.held: dict[UUID, PendingDelivery] = {}
+        # Recorded while a read of the table was under way: it may still have seen them.
+        self.finished: set[UUID] = set()
         self.ready: deque[PendingDelivery] = deque()
         self.in_flight = 0
         self.outcomes: list[Outcome] = []
@@ -150,6 +152,7 @@ class EndpointWorker:
         """The endpoint's due rows not held yet (the held ones come first, so ask for more)."""
         room = MAX_HELD - len(self.held)
         endpoint_id = self.endpoint.id
+        self.finished.clear()
         try:
             rows = await asyncio.to_thread(
                 self.app.pending.due_deliveries, endpoint_id, now, len(self.held) + room
@@ -160,7 +163,7 @@ class EndpointWorker:
             self.next_due = now + RECORD_RETRY_S
             return
         for row in rows:
-            if row.delivery_id not in self.held:
+            if row.delivery_id not in self.held and row.delivery_id not in self.finished:
                 self.held[row.delivery_id] = row
                 self.ready.append(row)
 
@@ -258,6 +261,7 @@ class EndpointWorker:
                     continue
                 for outcome in batch:
                     self.held.pop(outcome.pending.delivery_id, None)
+                    self.finished.add(outcome.pending.delivery_id)
                     if outcome.ok or outcome.next_at is None:
                         self.bodies.pop(outcome.pending.entry_id, None)
                 self.wake()

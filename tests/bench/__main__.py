@@ -14,6 +14,7 @@ The last line is `results: PATH`.
     make bench ARGS="--rebuild-events 1000000"   the 1M-event rebuild (opt-in)
     make bench ARGS="--only care"                care commands and the coverage query
     make bench ARGS="--only courses"             registrations, points projection, ranks
+    make bench ARGS="--only feeds"               partner webhooks beside raw httpx POSTs
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ class Sizes:
     points_events: int = 1_000_000
     ranked_parents: int = 800_000
     rank_reads: int = 2_000
+    # Partner feeds: events fanned out to partners x endpoints on a local receiver.
+    feed_events: int = 10_000
+    feed_partners: int = 10
+    feed_endpoints: int = 2
+    feed_latency_events: int = 300
+    feed_latency_rate: float = 20.0
 
     def quick(self) -> Sizes:
         return replace(
@@ -90,6 +97,8 @@ class Sizes:
             points_events=20_000,
             ranked_parents=50_000,
             rank_reads=300,
+            feed_events=500,
+            feed_latency_events=60,
         )
 
 
@@ -286,6 +295,20 @@ async def bookings_step(env: Environment, sizes: Sizes) -> list[Figure]:
     return figures + await asyncio.to_thread(bookings.search, env.folder("bookings-search"))
 
 
+async def feeds_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import feeds
+
+    return await feeds.measure(
+        env.postgres_settings("feeds"),
+        env.folder("feeds"),
+        events=sizes.feed_events,
+        partners=sizes.feed_partners,
+        endpoints=sizes.feed_endpoints,
+        latency_events=sizes.feed_latency_events,
+        latency_rate=sizes.feed_latency_rate,
+    )
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
@@ -301,6 +324,7 @@ STEPS: dict[str, Step] = {
     "courses": courses_step,
     "deadlines": deadlines.step,
     "bookings": bookings_step,
+    "feeds": feeds_step,
 }
 
 
@@ -403,6 +427,11 @@ def main(argv: list[str] | None = None) -> None:
         "--ranked-parents",
         type=int,
         help=f"parents in the month a rank is read among ({defaults.ranked_parents})",
+    )
+    parser.add_argument(
+        "--feed-events",
+        type=int,
+        help=f"events fanned out to the partners' endpoints ({defaults.feed_events})",
     )
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     args = parser.parse_args(argv)

@@ -78,6 +78,7 @@ TARGETS = (
         0.5,
     ),
     Target("my points and rank among 800,000, p95 (ms)", "courses.my_rank.p95", at_most=20.0),
+    Target("feeds deliveries / raw httpx POSTs", "feeds.deliveries", "feeds.raw_httpx", 0.5),
 )
 
 

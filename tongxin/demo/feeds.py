@@ -10,6 +10,7 @@ signed and finds in its pull feed.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -27,7 +28,9 @@ SHIFT = "org.tongxin.volunteers.shift-published.v1"
 AGREED_FIELDS = ["shift_id", "school_id", "post", "title", "starts_at", "ends_at"]
 MUSEUM = "city-museum"
 HOSPITAL = "childrens-hospital"
-RECEIVER_PORT = int(os.environ.get("TONGXIN_FEEDS_RECEIVER_PORT", "8108"))
+# The receiver's port: this one if set, else whatever the kernel gives (two stacks on one
+# machine each get their own); the endpoint is registered with the port it got.
+RECEIVER_PORT = int(os.environ.get("TONGXIN_FEEDS_RECEIVER_PORT", "0"))
 
 
 class MuseumReceiver:
@@ -35,7 +38,11 @@ class MuseumReceiver:
 
     def __init__(self, console: Console, port: int) -> None:
         self.console = console
-        self.port = port
+        # Bound now, so that the endpoint is registered with the port actually held.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", port))
+        self.port = int(self._socket.getsockname()[1])
         self.secret = ""
         self.received: list[dict[str, Any]] = []
         self._server: uvicorn.Server | None = None
@@ -67,10 +74,15 @@ class MuseumReceiver:
 
     def start(self) -> None:
         """Serve in a daemon thread: it lives as long as the process running the platform."""
-        self._server = uvicorn.Server(
+        server = self._server = uvicorn.Server(
             uvicorn.Config(self.app(), host="127.0.0.1", port=self.port, log_config=None)
         )
-        threading.Thread(target=self._server.run, name="museum-receiver", daemon=True).start()
+        threading.Thread(
+            target=server.run,
+            kwargs={"sockets": [self._socket]},
+            name="museum-receiver",
+            daemon=True,
+        ).start()
 
 
 def load(run: DemoRun) -> dict[str, Any]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import random
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
+import jsonschema
 import pytest
 from standardwebhooks import Webhook
 
@@ -13,6 +17,7 @@ from contracts.events import PARTNER_CLASSES, privacy_of
 from contracts.registry import ALL_EVENTS
 from services.feeds.agreements import AgreementRefusedError, checked_fields, partner_events
 from services.feeds.application import FeedsApplication
+from services.feeds.asyncapi import document
 from services.feeds.dispatcher import RateBucket
 from services.feeds.domain import RETRY_WAITS_S
 from services.feeds.pending import KWARG, Changes, PendingDelivery
@@ -148,3 +153,26 @@ class TestPendingTable:
         assert [d.message_id for d in app.pending.due_deliveries(ordered, 10.0, 10)] == ["msg_1"]
         assert [d.rounds for d in app.pending.due_deliveries(ordered, 15.0, 10)] == [0, 1]
         assert {b.pending for b in app.pending.backlogs()} == {3, 2}
+
+
+class TestAsyncAPI:
+    SPEC = Path(__file__).parents[3] / "node_modules/@asyncapi/specs/schemas/3.0.0.json"
+
+    def validator(self) -> Any:
+        assert self.SPEC.exists(), "make bootstrap installs @asyncapi/specs (package.json)"
+        schema = json.loads(self.SPEC.read_text(encoding="utf-8"))
+        return jsonschema.validators.validator_for(schema)(schema)
+
+    def test_the_document_is_valid_asyncapi_3_with_a_channel_per_partner_event(self) -> None:
+        validator = self.validator()
+        made = document()
+        assert list(validator.iter_errors(made)) == []
+        assert len(made["channels"]) == len(partner_events())
+        message = made["components"]["messages"]["volunteers.shift-published.v1"]
+        data = message["payload"]["properties"]["data"]["properties"]
+        assert set(data) == set(partner_events()[SHIFT].partner_fields())
+        assert "webhook-signature" in message["headers"]["required"]
+        # The same validator refuses a document that breaks the specification.
+        broken = copy.deepcopy(made)
+        next(iter(broken["operations"].values()))["action"] = "push"
+        assert list(validator.iter_errors(broken))

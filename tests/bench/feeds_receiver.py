@@ -1,0 +1,45 @@
+"""A partner's receiver for the feeds bench: answers 204 at once and notes each arrival.
+
+`python -m tests.bench.feeds_receiver PORT`. Deliveries (`POST /hook`) are noted by
+`webhook-id` with their arrival time (the first arrival of each); raw posts (`POST /raw`)
+only counted. `GET /arrivals` answers both; the bench reads it when it is done.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import uvicorn
+
+arrivals: dict[str, float] = {}
+counts = {"hook": 0, "raw": 0}
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    path = scope["path"]
+    body = b""
+    if path == "/hook":
+        counts["hook"] += 1
+        for name, value in scope["headers"]:
+            if name == b"webhook-id":
+                arrivals.setdefault(value.decode(), time.time())
+    elif path == "/raw":
+        counts["raw"] += 1
+    elif path == "/arrivals":
+        body = json.dumps({"counts": counts, "arrivals": arrivals}).encode()
+    status = 200 if body else 204
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
