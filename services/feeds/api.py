@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
 from services.feeds.agreements import partner_events
-from services.feeds.application import FeedsApplication, iso, known_partner
+from services.feeds.application import FeedsApplication, iso
 from services.feeds.asyncapi import document
 from services.feeds.domain import Delivery, Endpoint
+from services.feeds.pending import EndpointBacklog, PendingDelivery
 from services.feeds.policy import POLICY, authorize_partner
 from services.feeds.responses import (
     AgreementView,
@@ -23,6 +24,8 @@ from services.feeds.responses import (
     EndpointSwitched,
     EndpointView,
     EventTypes,
+    PartnerFigures,
+    PartnerView,
     Redriven,
     SecretRotated,
 )
@@ -64,6 +67,17 @@ class SwitchEndpoint(Command):
     pass
 
 
+class PutPartner(Command):
+    name_zh: str = Field(min_length=1, max_length=100, description="The institution's name.")
+    name_en: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=500, description="What it does with us.")
+    event_types: dict[EventType, list[FieldName] | None] | None = Field(
+        default=None,
+        max_length=100,
+        description="Its agreement (as PUT …/agreement); omitted: the agreement stays.",
+    )
+
+
 def application(request: Request) -> FeedsApplication:
     return request.app.state.application
 
@@ -91,6 +105,45 @@ def event_types(caller: Caller) -> dict[str, Any]:
     }
 
 
+@router.get("/partners", response_model=list[PartnerView], responses=problems())
+def list_partners(caller: Caller, app: App) -> Any:
+    """Prop staff: every partner (contracts/partners.json's and those registered here)."""
+    POLICY.authorize(caller, "read-partners")
+    return app.partners()
+
+
+@router.put("/partners/{partner_id}", response_model=PartnerView, responses=COMMAND)
+def put_partner(
+    partner_id: PartnerId, body: PutPartner, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    """Prop staff register a partner institution, or change it, and its agreement."""
+    POLICY.authorize(caller, "manage-partners")
+    return app.put_partner(
+        key,
+        partner_id,
+        name_zh=body.name_zh,
+        name_en=body.name_en,
+        description=body.description,
+        agreement=body.event_types,
+    )
+
+
+@router.get("/partners/{partner_id}/figures", response_model=PartnerFigures, responses=COMMAND)
+def figures(partner_id: PartnerId, caller: Caller, app: App) -> Any:
+    """Per endpoint: pending, delivered and dead-lettered messages, attempts, failed
+    attempts and attempt latency (p50, p95) over the delivery log."""
+    authorize_partner(caller, "read-endpoints", partner_id)
+    app.known_partner(partner_id)
+    backlogs = {b.endpoint_id: b for b in app.pending.backlogs()}
+    return {
+        "partner_id": partner_id,
+        "endpoints": [
+            _figures(endpoint, app.deliveries(endpoint), backlogs.get(endpoint.id))
+            for endpoint in app.endpoints(partner_id)
+        ],
+    }
+
+
 @router.put("/partners/{partner_id}/agreement", response_model=AgreementView, responses=COMMAND)
 def set_agreement(
     partner_id: PartnerId, body: SetAgreement, caller: Caller, key: IdempotencyKey, app: App
@@ -103,7 +156,7 @@ def set_agreement(
 @router.get("/partners/{partner_id}/agreement", response_model=AgreementView, responses=COMMAND)
 def read_agreement(partner_id: PartnerId, caller: Caller, app: App) -> Any:
     authorize_partner(caller, "read-agreement", partner_id)
-    known_partner(partner_id)
+    app.known_partner(partner_id)
     agreement = app.agreement(partner_id)
     return {"partner_id": partner_id, "fields": agreement.fields if agreement else {}}
 
@@ -134,8 +187,9 @@ def add_endpoint(
 )
 def list_endpoints(partner_id: PartnerId, caller: Caller, app: App) -> Any:
     authorize_partner(caller, "read-endpoints", partner_id)
-    known_partner(partner_id)
-    return [_endpoint_view(e) for e in app.endpoints(partner_id)]
+    app.known_partner(partner_id)
+    backlogs = {b.endpoint_id: b for b in app.pending.backlogs()}
+    return [_endpoint_view(e, backlogs.get(e.id)) for e in app.endpoints(partner_id)]
 
 
 @router.post(
@@ -212,8 +266,13 @@ def deliveries(
     endpoint's dead letters."""
     authorize_partner(caller, "read-endpoints", partner_id)
     endpoint = app.endpoint(partner_id, endpoint_id)
-    found = [d for d in reversed(app.deliveries(endpoint)) if state is None or d.state == state]
-    return {"deliveries": [_delivery_view(d) for d in found[:limit]]}
+    found = [_delivery_view(d) for d in reversed(app.deliveries(endpoint))]
+    if state in (None, "pending"):
+        # Not attempted yet: only in the pending table (a delivery's log starts at its first).
+        waiting = [p for p in reversed(app.pending.pending_of(endpoint_id)) if not p.recorded]
+        found[:0] = [_waiting_view(p) for p in waiting]
+    found = [d for d in found if state is None or d["state"] == state]
+    return {"deliveries": found[:limit]}
 
 
 @router.get(
@@ -234,7 +293,7 @@ async def feed(
     restarts. With `wait`, an empty answer is held until an event comes or time runs out.
     """
     authorize_partner(caller, "read-feed", partner_id)
-    known_partner(partner_id)
+    app.known_partner(partner_id)
     deadline = time.monotonic() + wait
     while True:
         entries, cursor = await asyncio.to_thread(app.feed, partner_id, int(after), limit)
@@ -248,8 +307,10 @@ async def feed(
     )
 
 
-def _endpoint_view(endpoint: Endpoint) -> dict[str, Any]:
+def _endpoint_view(endpoint: Endpoint, backlog: EndpointBacklog | None) -> dict[str, Any]:
     return {
+        "pending": backlog.pending if backlog else 0,
+        "next_due": iso(backlog.next_due) if backlog and backlog.next_due else None,
         "id": str(endpoint.id),
         "url": endpoint.url,
         "event_types": endpoint.event_types,
@@ -257,6 +318,40 @@ def _endpoint_view(endpoint: Endpoint) -> dict[str, Any]:
         "rate_per_s": endpoint.rate_per_s,
         "disabled": endpoint.disabled,
         "failing_since": iso(endpoint.failing_since) if endpoint.failing_since else None,
+    }
+
+
+def _waiting_view(pending: PendingDelivery) -> dict[str, Any]:
+    return {
+        "message_id": pending.message_id,
+        "state": "pending",
+        "event_time": iso(pending.event_time),
+        "attempts": [],
+    }
+
+
+def _figures(
+    endpoint: Endpoint, deliveries: list[Delivery], backlog: EndpointBacklog | None
+) -> dict[str, Any]:
+    attempts = [a for d in deliveries for a in d.attempts]
+    latencies = sorted(a["latency_ms"] for a in attempts if a["status"] is not None)
+    failed = [a for a in attempts if a["status"] is None or not 200 <= a["status"] < 300]
+
+    def rank(point: float) -> float | None:
+        if not latencies:
+            return None
+        return float(latencies[min(len(latencies) - 1, int(point * len(latencies)))])
+
+    return {
+        "endpoint_id": str(endpoint.id),
+        "disabled": endpoint.disabled,
+        "pending": backlog.pending if backlog else 0,
+        "delivered": sum(d.state == "delivered" for d in deliveries),
+        "dead_lettered": sum(d.state == "dead" for d in deliveries),
+        "attempts": len(attempts),
+        "failed_attempts": len(failed),
+        "latency_ms_p50": rank(0.5),
+        "latency_ms_p95": rank(0.95),
     }
 
 

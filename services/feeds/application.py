@@ -31,7 +31,10 @@ from services.feeds.domain import (
     EndpointAdded,
     EntryRecorded,
     FeedEntry,
+    PartnerInstitution,
+    PartnerRegistered,
     agreement_id,
+    partner_aggregate_id,
 )
 from services.feeds.pending import (
     KWARG,
@@ -45,7 +48,7 @@ from services.feeds.signing import new_secret
 from services.feeds.targets import check_url
 from services.kit.application import CommandKey, ServiceApplication
 from services.kit.clock import Clock, SystemClock
-from services.kit.errors import DomainError, NotFoundError
+from services.kit.errors import ConflictError, DomainError, NotFoundError
 from services.kit.settings import Settings
 
 ENTRY_TOPIC = get_topic(EntryRecorded)
@@ -56,7 +59,11 @@ SCAN_BATCH = 1000
 
 
 class UnknownPartnerError(NotFoundError):
-    """The partner is not in contracts/partners.json."""
+    """The partner is neither in contracts/partners.json nor registered through the API."""
+
+
+class PartnerInFileError(ConflictError):
+    """Partners of contracts/partners.json change there, not through the API."""
 
 
 class FilterRefusedError(DomainError):
@@ -65,9 +72,8 @@ class FilterRefusedError(DomainError):
     code = "filter-refused"
 
 
-def known_partner(partner_id: str) -> None:
-    if partner_id not in {p.id for p in load_partners().partners}:
-        raise UnknownPartnerError(f"partner {partner_id!r} not found")
+def in_file(partner_id: str) -> bool:
+    return partner_id in {p.id for p in load_partners().partners}
 
 
 def iso(at: float) -> str:
@@ -114,10 +120,9 @@ class FeedsApplication(ServiceApplication):
         self.on_pending: list[Callable[[Collection[UUID]], None]] = []
         # Changes to the table that the command being saved on this thread makes.
         self._staged = threading.local()
-        # Endpoint ids by partner, kept up to date from the log (endpoints are never removed).
-        self._endpoint_ids: dict[str, list[UUID]] = {}
-        self._endpoints_seen = 0
-        self._endpoints_lock = threading.Lock()
+        # Aggregate ids by topic and partner, and how far the log was read for them.
+        self._index: dict[str, tuple[dict[str, list[UUID]], list[int]]] = {}
+        self._index_lock = threading.Lock()
 
     @property
     def pending(self) -> PendingQueries:
@@ -183,28 +188,68 @@ class FeedsApplication(ServiceApplication):
             raise NotFoundError(f"endpoint {endpoint_id} not found")
         return endpoint
 
-    def endpoint_ids(self, partner_id: str | None = None) -> list[UUID]:
-        """The endpoints' ids (a partner's, or all), oldest first."""
-        with self._endpoints_lock:
+    def _indexed(self, topic: str) -> dict[str, list[UUID]]:
+        """Aggregates made by events of `topic`, by partner, kept up to date from the log
+        (read from where it was last time: endpoints and partners are never removed)."""
+        with self._index_lock:
+            index = self._index.setdefault(topic, ({}, [0]))
+            ids, seen = index
             # Notification ids commit in order (SQLite writes one at a time; PostgreSQL's
             # recorder locks the table to insert): nothing lands behind the head later.
             head = self.recorder.max_notification_id() or 0
-            topics = [get_topic(EndpointAdded)]
-            while self._endpoints_seen < head:
+            while seen[0] < head:
                 found = self.recorder.select_notifications(
-                    self._endpoints_seen,
-                    SCAN_BATCH,
-                    stop=head,
-                    topics=topics,
-                    inclusive_of_start=False,
+                    seen[0], SCAN_BATCH, stop=head, topics=[topic], inclusive_of_start=False
                 )
                 for n in found:
                     e: Any = self.mapper.to_domain_event(n)
-                    self._endpoint_ids.setdefault(e.partner_id, []).append(e.originator_id)
-                self._endpoints_seen = found[-1].id if len(found) == SCAN_BATCH else head
-            if partner_id is not None:
-                return list(self._endpoint_ids.get(partner_id, []))
-            return [i for ids in self._endpoint_ids.values() for i in ids]
+                    ids.setdefault(e.partner_id, []).append(e.originator_id)
+                seen[0] = found[-1].id if len(found) == SCAN_BATCH else head
+            return {k: list(v) for k, v in ids.items()}
+
+    def endpoint_ids(self, partner_id: str | None = None) -> list[UUID]:
+        """The endpoints' ids (a partner's, or all), oldest first."""
+        ids = self._indexed(get_topic(EndpointAdded))
+        if partner_id is not None:
+            return ids.get(partner_id, [])
+        return [i for found in ids.values() for i in found]
+
+    # Partners: contracts/partners.json's, and those prop staff registered.
+    def partner_ids(self) -> list[str]:
+        registered = self._indexed(get_topic(PartnerRegistered))
+        return [p.id for p in load_partners().partners] + sorted(registered)
+
+    def known_partner(self, partner_id: str) -> None:
+        if not in_file(partner_id) and self.registered_partner(partner_id) is None:
+            raise UnknownPartnerError(f"partner {partner_id!r} not found")
+
+    def registered_partner(self, partner_id: str) -> PartnerInstitution | None:
+        try:
+            return self.get(partner_aggregate_id(partner_id), PartnerInstitution)
+        except NotFoundError:
+            return None
+
+    def partners(self) -> list[dict[str, Any]]:
+        """Every partner: who it is, where it comes from, and what it is agreed."""
+        found: list[dict[str, Any]] = [
+            p.model_dump() | {"source": "contracts"} for p in load_partners().partners
+        ]
+        for partner_id in sorted(self._indexed(get_topic(PartnerRegistered))):
+            partner = self.registered_partner(partner_id)
+            if partner is not None:
+                found.append(
+                    {
+                        "id": partner_id,
+                        "name_zh": partner.name_zh,
+                        "name_en": partner.name_en,
+                        "description": partner.description,
+                        "source": "api",
+                    }
+                )
+        for row in found:
+            agreement = self.agreement(row["id"])
+            row["agreement"] = agreement.fields if agreement else {}
+        return found
 
     def endpoints(self, partner_id: str | None = None) -> list[Endpoint]:
         return [self.get(i, Endpoint) for i in self.endpoint_ids(partner_id)]
@@ -238,7 +283,7 @@ class FeedsApplication(ServiceApplication):
     def set_agreement(
         self, key: CommandKey | None, partner_id: str, requested: Mapping[str, Sequence[str] | None]
     ) -> dict[str, Any]:
-        known_partner(partner_id)
+        self.known_partner(partner_id)
         fields = checked_fields(requested)
 
         def decide() -> tuple[list[Agreement], dict[str, Any]]:
@@ -249,6 +294,55 @@ class FeedsApplication(ServiceApplication):
             else:
                 agreement.change(fields=fields, at=now)
             return [agreement], {"partner_id": partner_id, "fields": fields}
+
+        return self.run_command(key, decide)
+
+    def put_partner(
+        self,
+        key: CommandKey | None,
+        partner_id: str,
+        *,
+        name_zh: str,
+        name_en: str,
+        description: str,
+        agreement: Mapping[str, Sequence[str] | None] | None,
+    ) -> dict[str, Any]:
+        """Register a partner or change it, with its agreement when one is given."""
+        if in_file(partner_id):
+            raise PartnerInFileError(
+                f"partner {partner_id!r} is defined in contracts/partners.json; it changes there"
+            )
+        fields = checked_fields(agreement) if agreement is not None else None
+
+        def decide() -> tuple[list[Aggregate], dict[str, Any]]:
+            now = self.clock.now()
+            partner = self.registered_partner(partner_id)
+            if partner is None:
+                partner = PartnerInstitution(
+                    partner_id=partner_id,
+                    name_zh=name_zh,
+                    name_en=name_en,
+                    description=description,
+                    at=now,
+                )
+            else:
+                partner.update(name_zh=name_zh, name_en=name_en, description=description, at=now)
+            changed: list[Aggregate] = [partner]
+            current = self.agreement(partner_id)
+            if fields is not None:
+                if current is None:
+                    current = Agreement(partner_id=partner_id, fields=fields, at=now)
+                else:
+                    current.change(fields=fields, at=now)
+                changed.append(current)
+            return changed, {
+                "id": partner_id,
+                "name_zh": name_zh,
+                "name_en": name_en,
+                "description": description,
+                "source": "api",
+                "agreement": current.fields if current else {},
+            }
 
         return self.run_command(key, decide)
 
@@ -263,7 +357,7 @@ class FeedsApplication(ServiceApplication):
         ordered: bool,
         rate_per_s: float,
     ) -> dict[str, Any]:
-        known_partner(partner_id)
+        self.known_partner(partner_id)
         check_url(url, allow_local=self.allow_local_targets)
         agreement = self.agreement(partner_id)
         agreed = set(agreement.fields) if agreement else set()

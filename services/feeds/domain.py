@@ -44,6 +44,39 @@ def agreement_id(partner_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"tongxin:feeds:agreement:{partner_id}")
 
 
+class PartnerInstitution(Aggregate):
+    """A partner prop staff registered through the API (beside contracts/partners.json).
+
+    An institution (a museum, a hospital, an enterprise), never a person: its names and
+    description are public.
+    """
+
+    @event("Registered")
+    def __init__(
+        self, partner_id: str, name_zh: str, name_en: str, description: str, at: float
+    ) -> None:
+        self.partner_id = partner_id
+        self.name_zh = name_zh
+        self.name_en = name_en
+        self.description = description
+        self.changed_at = at
+
+    @staticmethod
+    def create_id(partner_id: str, **_: Any) -> UUID:
+        return partner_aggregate_id(partner_id)
+
+    @event("Updated")
+    def update(self, name_zh: str, name_en: str, description: str, at: float) -> None:
+        self.name_zh = name_zh
+        self.name_en = name_en
+        self.description = description
+        self.changed_at = at
+
+
+def partner_aggregate_id(partner_id: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"tongxin:feeds:partner:{partner_id}")
+
+
 class Endpoint(Aggregate):
     """A partner's webhook endpoint: where, which types, its secrets, and whether it is on."""
 
@@ -234,6 +267,7 @@ class Delivery(Aggregate):
 # The event classes `@event` defines, by name, for the dispatcher's checks and the log's
 # topics (type checkers cannot see classes made by a decorator).
 EndpointAdded: Any = Endpoint.Added  # type: ignore[attr-defined]
+PartnerRegistered: Any = PartnerInstitution.Registered  # type: ignore[attr-defined]
 EntryRecorded: Any = FeedEntry.Recorded  # type: ignore[attr-defined]
 DeliveryScheduled: Any = Delivery.Scheduled  # type: ignore[attr-defined]
 DeliveryAttempted: Any = Delivery.Attempted  # type: ignore[attr-defined]

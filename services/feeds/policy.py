@@ -18,6 +18,8 @@ POLICY = Policy(
     service="feeds",
     rules={
         "set-agreement": Rule(staff=PROP_STAFF, owner_only=True),
+        "manage-partners": Rule(staff=PROP_STAFF, owner_only=True),
+        "read-partners": Rule(staff=PROP_STAFF, owner_only=True),
         "read-agreement": Rule(staff=PROP_STAFF, open_to=("partner",)),
         "manage-endpoints": Rule(open_to=("partner",)),
         "read-endpoints": Rule(staff=PROP_STAFF, open_to=("partner",)),

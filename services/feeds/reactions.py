@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
-from contracts.partners import load_partners
 from contracts.platform import load_platform
 from services.feeds.application import FeedsApplication
 from services.kit.consumer import Delivered
@@ -52,9 +51,9 @@ class PublicEvents:
 
     def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
         agreements = {
-            p.id: a.fields
-            for p in load_partners().partners
-            if (a := self.app.agreement(p.id)) is not None
+            partner_id: a.fields
+            for partner_id in self.app.partner_ids()
+            if (a := self.app.agreement(partner_id)) is not None
         }
         entries: list[tuple[str, str, dict[str, Any]]] = []
         for delivered in events:

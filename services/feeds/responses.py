@@ -41,6 +41,8 @@ class EndpointView(Answer):
     rate_per_s: float
     disabled: str | None = Field(description="Why it is disabled, or null when on.")
     failing_since: str | None
+    pending: int = Field(description="Messages waiting to be delivered (or retried).")
+    next_due: str | None = Field(description="When the next waiting message is due.")
 
 
 class Attempt(Answer):
@@ -68,3 +70,29 @@ class PartnerEventType(Answer):
 
 class EventTypes(Answer):
     event_types: list[PartnerEventType]
+
+
+class PartnerView(Answer):
+    id: str
+    name_zh: str
+    name_en: str
+    description: str
+    source: str = Field(description="contracts (contracts/partners.json) or api.")
+    agreement: dict[str, list[str]] = Field(description="Event type -> the fields received.")
+
+
+class EndpointFigures(Answer):
+    endpoint_id: str
+    disabled: str | None
+    pending: int
+    delivered: int
+    dead_lettered: int
+    attempts: int
+    failed_attempts: int = Field(description="Attempts answered other than 2xx, or not at all.")
+    latency_ms_p50: float | None = Field(description="Of answered attempts.")
+    latency_ms_p95: float | None
+
+
+class PartnerFigures(Answer):
+    partner_id: str
+    endpoints: list[EndpointFigures]

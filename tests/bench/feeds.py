@@ -92,15 +92,15 @@ def add_endpoints(app: FeedsApplication, url: str, partners: int, endpoints: int
     made = [
         Endpoint(
             partner_id=name,
-            url=f"{url}/hook",
+            url=f"{url}/hook/{p}-{e}",
             secret=new_secret(),
             event_types=[SHIFT],
             ordered=False,
             rate_per_s=RATE_PER_S,
             at=time.time(),
         )
-        for name in names
-        for _ in range(endpoints)
+        for p, name in enumerate(names)
+        for e in range(endpoints)
     ]
     app.save(*made)
     return names
@@ -208,9 +208,9 @@ async def measure(
                 await asyncio.sleep(max(0.0, paced - time.monotonic()))
             seen = await wait_delivered(url, total + latency_events * fanout, within=120)
             latencies = [
-                (seen["arrivals"][m] - at) * 1000
-                for m, at in feeder.recorded_at.items()
-                if m not in mark
+                (arrived - feeder.recorded_at[key.split(" ", 1)[1]]) * 1000
+                for key, arrived in seen["arrivals"].items()
+                if key.split(" ", 1)[1] not in mark
             ]
             stop.set()
             await task

@@ -1,8 +1,8 @@
 """A partner's receiver for the feeds bench: answers 204 at once and notes each arrival.
 
-`python -m tests.bench.feeds_receiver PORT`. Deliveries (`POST /hook`) are noted by
-`webhook-id` with their arrival time (the first arrival of each); raw posts (`POST /raw`)
-only counted. `GET /arrivals` answers both; the bench reads it when it is done.
+`python -m tests.bench.feeds_receiver PORT`. Deliveries (`POST /hook/<endpoint>`) are
+noted by endpoint and `webhook-id` (`"<endpoint> <id>"`) with their arrival time (the first
+arrival of each); raw posts (`POST /raw`) only counted. `GET /arrivals` answers both; the bench reads it when it is done.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         more = message.get("more_body", False)
     path = scope["path"]
     body = b""
-    if path == "/hook":
+    if path.startswith("/hook/"):
         counts["hook"] += 1
         for name, value in scope["headers"]:
             if name == b"webhook-id":
-                arrivals.setdefault(value.decode(), time.time())
+                arrivals.setdefault(f"{path[6:]} {value.decode()}", time.time())
     elif path == "/raw":
         counts["raw"] += 1
     elif path == "/arrivals":

@@ -446,3 +446,63 @@ class TestProp:
                 ):
                     body = await endpoints(headers)
                     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@SQLITE_ONLY
+class TestPartnerManagement:
+    async def test_prop_registers_a_partner_with_its_agreement_and_reads_its_figures(
+        self, feeds: Feeds, volunteers: httpx.AsyncClient
+    ) -> None:
+        library = {
+            "name_zh": "市图书馆",
+            "name_en": "City Library",
+            "description": "reading weeks for schools",
+            "event_types": {SHIFT: ["shift_id", "school_id", "title"]},
+        }
+        prop, client = feeds.prop(), feeds.client
+        # Refused, nothing stored: a partner registering itself, a file partner changed
+        # here, a personal field in the agreement.
+        refusals = [
+            (feeds.partner("city-library"), "city-library", library, 403),
+            (prop, "city-museum", library, 409),
+            (prop, "city-library", library | {"event_types": {SHIFT: ["display_name"]}}, 422),
+        ]
+        for headers, partner_id, body, status in refusals:
+            response = await client.put(f"/partners/{partner_id}", json=body, headers=headers)
+            assert response.status_code == status, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+        listed = (await client.get("/partners", headers=prop)).json()
+        assert "city-library" not in {p["id"] for p in listed}
+
+        response = await client.put("/partners/city-library", json=library, headers=prop)
+        assert response.status_code == 200, response.text
+        renamed = library | {"name_en": "City Library (Main)", "event_types": None}
+        response = await client.put("/partners/city-library", json=renamed, headers=prop)
+        assert response.json()["agreement"] == {SHIFT: ["shift_id", "school_id", "title"]}
+        listed = (await client.get("/partners", headers=prop)).json()
+        [row] = [p for p in listed if p["id"] == "city-library"]
+        assert (row["name_en"], row["source"]) == ("City Library (Main)", "api")
+
+        with receiving() as receiver:
+            endpoint_id = await feeds.add_endpoint("city-library", receiver)
+            await publish_shift(volunteers, "reading week")
+            await eventually(lambda: len(receiver.delivered()) == 1, timeout=30)
+            assert set(receiver.arrivals[0].body["data"]) == {"shift_id", "school_id", "title"}
+            figures = await eventually(lambda: _figures(feeds, "city-library"), timeout=10)
+            [endpoint] = figures["endpoints"]
+            assert endpoint["endpoint_id"] == endpoint_id
+            assert (endpoint["delivered"], endpoint["attempts"], endpoint["pending"]) == (1, 1, 0)
+            assert endpoint["latency_ms_p50"] > 0
+            # Another partner reads neither its figures nor its feed.
+            museum = feeds.partner("city-museum")
+            for path in ("figures", "feed"):
+                response = await client.get(f"/partners/city-library/{path}", headers=museum)
+                assert response.status_code == 403, response.text
+
+
+async def _figures(feeds: Feeds, partner: str) -> Any:
+    response = await feeds.client.get(f"/partners/{partner}/figures", headers=feeds.prop())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    done = body["endpoints"] and body["endpoints"][0]["delivered"]
+    return body if done and not body["endpoints"][0]["pending"] else None

@@ -30,6 +30,8 @@ def test_the_table(action: str) -> None:
         staff = (role, department) in PROP_STAFF
         expected = {
             "set-agreement": staff,
+            "manage-partners": staff,
+            "read-partners": staff,
             "read-agreement": staff or role == "partner",
             "read-endpoints": staff or role == "partner",
             "manage-endpoints": role == "partner",
