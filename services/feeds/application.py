@@ -8,6 +8,7 @@ it, in the same transaction (services.feeds.pending); the dispatcher reads those
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,11 @@ def in_file(partner_id: str) -> bool:
 
 def iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat()
+
+
+def posted(cloudevent: dict[str, Any]) -> str:
+    """The body a delivery posts: the CloudEvent in compact JSON."""
+    return json.dumps(cloudevent, ensure_ascii=False, separators=(",", ":"))
 
 
 def _timestamp(value: str) -> float:
@@ -433,7 +439,10 @@ class FeedsApplication(ServiceApplication):
             chosen.sort(key=lambda d: (d.event_time, d.message_id))
             for delivery in chosen:
                 delivery.redrive(at=now)
-            changes = Changes(add=[_pending_of(d, endpoint, now, recorded=True) for d in chosen])
+            entries = [self.get(d.entry_id, FeedEntry) for d in chosen]
+            changes = Changes(
+                add=[_pending_of(d, endpoint, now, e) for d, e in zip(chosen, entries, strict=True)]
+            )
             return chosen, {"id": str(endpoint_id), "redriven": len(chosen)}, changes
 
         return self._command(key, decide)
@@ -451,6 +460,7 @@ class FeedsApplication(ServiceApplication):
         for partner_id, message_id, cloudevent in entries:
             entry = FeedEntry(partner_id=partner_id, message_id=message_id, cloudevent=cloudevent)
             made.append(entry)
+            body = posted(cloudevent)
             if partner_id not in endpoints:
                 endpoints[partner_id] = self.endpoints(partner_id)
             for endpoint in endpoints[partner_id]:
@@ -466,6 +476,7 @@ class FeedsApplication(ServiceApplication):
                     ordered=endpoint.ordered,
                     event_time=_timestamp(cloudevent["time"]),
                     due_at=now,
+                    body=body,
                 )
                 if endpoint.disabled is None:
                     changes.add.append(pending)
@@ -598,8 +609,9 @@ def _delivery_of(pending: PendingDelivery) -> Delivery:
 
 
 def _pending_of(
-    delivery: Delivery, endpoint: Endpoint, due_at: float, recorded: bool
+    delivery: Delivery, endpoint: Endpoint, due_at: float, entry: FeedEntry
 ) -> PendingDelivery:
+    """A dead letter's delivery pending again (its Delivery aggregate exists)."""
     return PendingDelivery(
         delivery_id=delivery.id,
         endpoint_id=endpoint.id,
@@ -610,5 +622,6 @@ def _pending_of(
         ordered=endpoint.ordered,
         event_time=delivery.event_time,
         due_at=due_at,
-        recorded=recorded,
+        recorded=True,
+        body=posted(entry.cloudevent),
     )

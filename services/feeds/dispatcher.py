@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
@@ -29,7 +28,7 @@ import httpx
 from eventsourcing.utils import get_topic
 
 from services.feeds.application import FeedsApplication, Outcome
-from services.feeds.domain import DISABLE_AFTER_S, Endpoint, FeedEntry
+from services.feeds.domain import DISABLE_AFTER_S, Endpoint
 from services.feeds.pending import PendingDelivery
 from services.feeds.schedule import next_wait, retry_after
 from services.feeds.signing import signed_headers
@@ -47,6 +46,8 @@ IDLE_S = 2.0
 # Outcomes recorded in one transaction at most.
 RECORD_BATCH = 200
 RECORD_RETRY_S = 1.0
+# How long an endpoint URL's check holds (its host's addresses may change).
+RECHECK_S = 30.0
 ENDPOINT_TOPICS = [
     get_topic(cls)
     for cls in (
@@ -106,7 +107,9 @@ class EndpointWorker:
             limits=httpx.Limits(max_connections=MAX_IN_FLIGHT),
         )
         self.tasks: set[asyncio.Task[None]] = set()
-        self.bodies: dict[UUID, str] = {}
+        # The URL last checked, whether it passed, and when (monotonic seconds).
+        self.checked: tuple[str, bool] = ("", False)
+        self.checked_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         clock = self.app.clock
@@ -195,13 +198,13 @@ class EndpointWorker:
             return since is not None
         return since is None or now - since >= DISABLE_AFTER_S
 
-    async def _body(self, item: PendingDelivery) -> str:
-        body = self.bodies.get(item.entry_id)
-        if body is None:
-            entry: FeedEntry = await asyncio.to_thread(self.app.get, item.entry_id, FeedEntry)
-            body = json.dumps(entry.cloudevent, ensure_ascii=False, separators=(",", ":"))
-            self.bodies[item.entry_id] = body
-        return body
+    async def _check_target(self, now: float) -> None:
+        """The endpoint URL's check (https, a public address), again after `RECHECK_S`."""
+        url = self.endpoint.url
+        if self.checked != (url, True) or now - self.checked_at >= RECHECK_S:
+            self.checked = (url, False)
+            await asyncio.to_thread(check_url, url, allow_local=self.app.allow_local_targets)
+            self.checked, self.checked_at = (url, True), now
 
     async def _attempt(self, item: PendingDelivery) -> None:
         app, endpoint = self.app, self.endpoint
@@ -210,12 +213,11 @@ class EndpointWorker:
         after: float | None = None
         started = time.perf_counter()
         try:
-            body = await self._body(item)
-            await asyncio.to_thread(check_url, endpoint.url, allow_local=app.allow_local_targets)
+            await self._check_target(time.monotonic())
             headers = signed_headers(
-                item.message_id, body, endpoint.signing_secrets(app.clock.now())
+                item.message_id, item.body, endpoint.signing_secrets(app.clock.now())
             )
-            response = await self.client.post(endpoint.url, content=body, headers=headers)
+            response = await self.client.post(endpoint.url, content=item.body, headers=headers)
             status = response.status_code
             after = retry_after(response.headers.get("retry-after"), app.clock.now())
         except TargetRefusedError:
@@ -262,8 +264,6 @@ class EndpointWorker:
                 for outcome in batch:
                     self.held.pop(outcome.pending.delivery_id, None)
                     self.finished.add(outcome.pending.delivery_id)
-                    if outcome.ok or outcome.next_at is None:
-                        self.bodies.pop(outcome.pending.entry_id, None)
                 self.wake()
         finally:
             self.recording = None

@@ -32,7 +32,7 @@ from services.kit.deadlines.recorders import PostgresRecorder, SQLiteRecorder
 KWARG = "pending_deliveries"
 COLUMNS = (
     "seq, delivery_id, endpoint_id, partner_id, entry_id, message_id, subject, ordered, "
-    "event_time, due_us, rounds, recorded"
+    "event_time, due_us, rounds, recorded, body"
 )
 
 
@@ -53,6 +53,8 @@ class PendingDelivery:
     rounds: int = 0
     recorded: bool = False
     seq: int = 0
+    # The CloudEvent as posted (the entry's agreed fields only): no read per attempt.
+    body: str = ""
 
 
 @dataclass
@@ -95,8 +97,8 @@ _DUE = (
 _NEXT_DUE = "SELECT MIN(due_us) AS next_us FROM {t} WHERE endpoint_id = {p} AND due_us > {p}"
 _ADD = (
     "INSERT INTO {t} (delivery_id, endpoint_id, partner_id, entry_id, message_id, subject, "
-    "ordered, event_time, due_us, rounds, recorded) "
-    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+    "ordered, event_time, due_us, rounds, recorded, body) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
     "ON CONFLICT (delivery_id) DO NOTHING"
 )
 _RETRY = "UPDATE {t} SET due_us = {p}, rounds = {p}, recorded = {true} WHERE delivery_id = {p}"
@@ -120,7 +122,8 @@ def sqlite_statements(table: str = "pending_deliveries") -> Statements:
             "delivery_id TEXT NOT NULL UNIQUE, endpoint_id TEXT NOT NULL, "
             "partner_id TEXT NOT NULL, entry_id TEXT NOT NULL, message_id TEXT NOT NULL, "
             "subject TEXT NOT NULL, ordered INTEGER NOT NULL, event_time REAL NOT NULL, "
-            "due_us INTEGER NOT NULL, rounds INTEGER NOT NULL, recorded INTEGER NOT NULL)",
+            "due_us INTEGER NOT NULL, rounds INTEGER NOT NULL, recorded INTEGER NOT NULL, "
+            "body TEXT NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {table}_due ON {table} (endpoint_id, due_us, seq)",
             f"CREATE INDEX IF NOT EXISTS {table}_subject ON {table} (endpoint_id, subject, seq)",
         ),
@@ -159,7 +162,7 @@ def postgres_statements(schema: str, table: str) -> Statements:
                 "partner_id text NOT NULL, entry_id uuid NOT NULL, message_id text NOT NULL, "
                 "subject text NOT NULL, ordered boolean NOT NULL, "
                 "event_time double precision NOT NULL, due_us bigint NOT NULL, "
-                "rounds integer NOT NULL, recorded boolean NOT NULL)"
+                "rounds integer NOT NULL, recorded boolean NOT NULL, body text NOT NULL)"
             ).format(schema=Identifier(schema), table=Identifier(table)),
             index("due", "(endpoint_id, due_us, seq)"),
             index("subject", "(endpoint_id, subject, seq)"),
@@ -193,6 +196,7 @@ def write(cursor: Any, statements: Statements, changes: Changes | None, uuid: An
                 micros(d.due_at),
                 d.rounds,
                 d.recorded,
+                d.body,
             ),
         )
     for delivery_id, (due_at, rounds) in changes.retry.items():
@@ -215,6 +219,7 @@ def row_of(row: Any) -> PendingDelivery:
         due_at=int(row["due_us"]) / 1_000_000,
         rounds=int(row["rounds"]),
         recorded=bool(row["recorded"]),
+        body=str(row["body"]),
     )
 
 

@@ -192,9 +192,7 @@ async def measure(
 
             started = time.time()
             for first in range(0, events, EVENTS_PER_SAVE):
-                await asyncio.to_thread(
-                    feeder.record, first, min(EVENTS_PER_SAVE, events - first)
-                )
+                await asyncio.to_thread(feeder.record, first, min(EVENTS_PER_SAVE, events - first))
             seen = await wait_delivered(url, total, within=max(600.0, total / 50))
             last = max(seen["arrivals"].values())
             rate = total / (last - started)

@@ -2,7 +2,8 @@
 
 `python -m tests.bench.feeds_receiver PORT`. Deliveries (`POST /hook/<endpoint>`) are
 noted by endpoint and `webhook-id` (`"<endpoint> <id>"`) with their arrival time (the first
-arrival of each); raw posts (`POST /raw`) only counted. `GET /arrivals` answers both; the bench reads it when it is done.
+arrival of each); raw posts (`POST /raw`) only counted. `GET /arrivals` answers both;
+the bench reads it when it is done.
 """
 
 from __future__ import annotations
