@@ -30,6 +30,7 @@ from services.feeds.application import FeedsApplication
 from services.feeds.dispatcher import MAX_IN_FLIGHT, Dispatcher
 from services.feeds.domain import Endpoint
 from services.feeds.signing import new_secret
+from services.feeds.targets import TIMEOUT_S
 from services.kit.eventstore import build_application
 from services.kit.settings import Settings
 from tests.bench.processes import Process
@@ -148,7 +149,7 @@ async def raw_posts(url: str, count: int, connections: int, concurrency: int) ->
     """Plain `httpx` POSTs of a delivery's body: as many in flight as the dispatcher's."""
     body = httpx.Request("POST", url, json=cloudevent(0, "raw")).content
     clients = [
-        httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency))
+        httpx.AsyncClient(timeout=TIMEOUT_S, limits=httpx.Limits(max_connections=concurrency))
         for _ in range(connections)
     ]
     left = count
@@ -196,6 +197,7 @@ async def measure(
             seen = await wait_delivered(url, total, within=max(600.0, total / 50))
             last = max(seen["arrivals"].values())
             rate = total / (last - started)
+            print(f"   {total} deliveries at {rate:,.1f}/s", flush=True)
             duplicates = seen["counts"]["hook"] - len(seen["arrivals"])
 
             # Steady arrivals once the backlog is gone: event -> delivered.
