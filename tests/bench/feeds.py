@@ -158,8 +158,14 @@ async def raw_posts(url: str, count: int, connections: int, concurrency: int) ->
         nonlocal left
         while left > 0:
             left -= 1
-            response = await client.post(f"{url}/raw", content=body)
-            response.raise_for_status()
+            # As a dispatcher retries: a connection the loaded receiver dropped is tried again.
+            for _ in range(3):
+                try:
+                    response = await client.post(f"{url}/raw", content=body)
+                except httpx.TransportError:
+                    continue
+                response.raise_for_status()
+                break
 
     started = time.perf_counter()
     try:
