@@ -153,6 +153,11 @@ class TestPendingTable:
         assert [d.message_id for d in app.pending.due_deliveries(ordered, 10.0, 10)] == ["msg_1"]
         assert [d.rounds for d in app.pending.due_deliveries(ordered, 15.0, 10)] == [0, 1]
         assert {b.pending for b in app.pending.backlogs()} == {3, 2}
+        # The table is the store's: opened again (a restart), the same rows are there.
+        app.close()
+        again = FeedsApplication(env=store_env(Settings(state_dir=tmp_path), "feeds"))
+        assert [d.rounds for d in again.pending.due_deliveries(ordered, 15.0, 10)] == [0, 1]
+        again.close()
 
 
 class TestAsyncAPI:
