@@ -116,7 +116,9 @@ class EndpointWorker:
         try:
             while not stop.is_set():
                 if self.endpoint.disabled is not None:
-                    self.ready.clear()
+                    # Dead-lettered with the disable; a redrive may make them pending again.
+                    while self.ready:
+                        self.held.pop(self.ready.popleft().delivery_id, None)
                     await self._wait(stop, None)
                     continue
                 now = clock.now()
