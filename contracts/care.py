@@ -134,6 +134,13 @@ class ReferralChanged(_CareEvent):
     changed_at: datetime = classified("time", "When.")
 
 
+class ReviewsCleared(_CareEvent):
+    """Nothing on the file is due for review any more (its goals achieved or dropped)."""
+
+    event_name = "reviews-cleared"
+    file_id: str = classified("id", "Care file id (UUID).")
+
+
 class ReviewOverdue(_CareEvent):
     """A file's review date passed without a review (the care service's durable deadline):
     the school's care lead and the district's care officer have it on their worklists."""

@@ -59,9 +59,9 @@ def _assigned(e: Any) -> ContractEvent | None:
     return published.LeadAssigned(file_id=str(e.originator_id), lead_id=e.account, assigned_at=e.at)
 
 
-def _review(e: Any) -> ContractEvent | None:
+def _review(e: Any) -> ContractEvent:
     if e.review_on is None:
-        return None
+        return published.ReviewsCleared(file_id=str(e.originator_id))
     return published.ReviewScheduled(
         file_id=str(e.originator_id), review_on=date.fromisoformat(e.review_on)
     )
