@@ -484,8 +484,16 @@ async def _timeline_gone(gateway: httpx.AsyncClient, headers: dict[str, str], fi
                        "legal_basis": "minors-protection-law"}, 422, "rule-violated"),
         ("status", {"status": "closed", "reason": "x", "expected_version": 1}, 409,
          "stale-version"),
+        ("goals", {"goal": "x", "review_on": "2020-01-01"}, 422, "rule-violated"),
+        ("home-teaching/sessions", {"delivered_on": "2020-01-01", "hours": 1,
+                                    "subject": "maths", "notes": "x"}, 422,
+         "home-teaching-rule"),
+        ("follow-ups", {"on": "2020-01-01", "mode": "talk", "notes": "x",
+                        "goal_id": "00000000-0000-4000-8000-000000000000"}, 422,
+         "rule-violated"),
     ],
-    ids=["unknown-category", "visit-in-the-future", "unknown-department", "stale-version"],
+    ids=["unknown-category", "visit-in-the-future", "unknown-department", "stale-version",
+         "goal-reviewed-in-the-past", "session-without-schedule", "follow-up-of-no-goal"],
 )  # fmt: skip
 async def test_bad_input_is_a_problem_and_appends_nothing(
     care_alone: httpx.AsyncClient,

@@ -348,9 +348,9 @@ async def test_supervisors_see_break_glass_with_reason_and_who_viewed(care: Care
     # Who viewed this child: the district reads the log, newest first, paged.
     await care.attempt("viewer", "read")
     first = await care.ok("district-officer", "GET", f"/files/{care.file_id}/access-log?limit=2")
-    assert [e["outcome"] for e in first["entries"]] == ["allowed", "denied"]
-    assert first["entries"][1]["role"] == "viewer"
-    assert first["entries"][0]["purpose"] == "break-glass alerts"
+    assert [e["outcome"] for e in first["entries"]] == ["denied", "allowed"]
+    assert first["entries"][0]["role"] == "viewer"
+    assert first["entries"][1]["purpose"] == "break-glass alerts"
     after = await care.ok(
         "district-officer",
         "GET",
