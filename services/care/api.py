@@ -107,6 +107,11 @@ class RecordVisit(Command):
 class SetGoal(Command):
     goal: Text = Field(description="What the plan aims at for the child (kept encrypted).")
     review_on: date = Field(description="When the goal is reviewed (a durable deadline).")
+    set_on: date | None = Field(
+        default=None,
+        description="The day it was agreed, for a plan entered from the paper file (up to a "
+        "year back); today if omitted. A review already passed is overdue at once.",
+    )
 
 
 class ReviewGoal(Command):
@@ -346,7 +351,7 @@ def record_visit(
 def set_goal(file_id: UUID, body: SetGoal, caller: Caller, key: IdempotencyKey, app: App) -> Any:
     """A goal of the child's plan; its review date is on the file's review deadline."""
     _on_file(app, caller, file_id, "plan")
-    return app.set_goal(key, file_id, goal=body.goal, review_on=body.review_on)
+    return app.set_goal(key, file_id, goal=body.goal, review_on=body.review_on, set_on=body.set_on)
 
 
 @router.post("/files/{file_id}/goals/{goal_id}/reviews", responses=EXISTING)

@@ -390,14 +390,20 @@ class CareApplication(ServiceApplication):
 
     # -- plan, follow-ups, home-delivered teaching --------------------------------------
     def set_goal(
-        self, key: CommandKey | None, file_id: UUID, *, goal: str, review_on: date
+        self,
+        key: CommandKey | None,
+        file_id: UUID,
+        *,
+        goal: str,
+        review_on: date,
+        set_on: date | None = None,
     ) -> dict[str, Any]:
         goal_id = uuid4()
         text_token = self.seal_field(file_id, "goal", goal)
 
         def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
             care_file = self.file(file_id)
-            care_file.set_goal(goal_id, text_token, review_on, self.today())
+            care_file.set_goal(goal_id, text_token, review_on, self.today(), set_on)
             return [care_file], _changed(care_file) | {"goal_id": str(goal_id)}
 
         return self.run_command(key, decide)

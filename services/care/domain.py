@@ -7,7 +7,7 @@ it in clear, and an erased child's tokens open to nothing.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -32,6 +32,8 @@ FollowUpMode = Literal["talk", "call", "home", "class", "meeting"]
 # Home-delivered teaching (送教上门): how often a teacher goes, and how long a session runs.
 MAX_SESSIONS_PER_WEEK = 5
 SESSION_HOURS = (0.5, 4.0)
+# How far back a plan entered from the paper file may date its goals.
+MAX_PAPER_AGE = timedelta(days=366)
 
 # A status may move only along these edges; a closed file is reopened, never edited.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -247,17 +249,36 @@ class CareFile(Aggregate):
         self.review_overdue_on = review_on
 
     # -- plan and follow-ups ------------------------------------------------------------
-    def set_goal(self, goal_id: UUID, text_token: str, review_on: date, today: date) -> None:
-        """A goal of the child's plan, reviewed on a date (the file's review deadline)."""
+    def set_goal(
+        self,
+        goal_id: UUID,
+        text_token: str,
+        review_on: date,
+        today: date,
+        set_on: date | None = None,
+    ) -> None:
+        """A goal of the child's plan, reviewed on a date (the file's review deadline).
+
+        A plan entered from the paper file (一人一册) keeps the day it was agreed, up to a
+        year back; its review may then have passed already, and is overdue at once.
+        """
         self._refuse_if_closed_or_erased()
-        if review_on <= today:
-            raise DomainError("a goal's review date must be in the future")
+        agreed = set_on or today
+        if agreed > today or agreed < today - MAX_PAPER_AGE:
+            raise DomainError("a goal is agreed today, or within the last year on paper")
+        if review_on <= agreed:
+            raise DomainError("a goal's review date comes after the day it was agreed")
         before = self.next_review()
-        self._goal_set(goal_id=str(goal_id), text=text_token, review_on=review_on.isoformat())
+        self._goal_set(
+            goal_id=str(goal_id),
+            text=text_token,
+            review_on=review_on.isoformat(),
+            set_on=agreed.isoformat(),
+        )
         self._reschedule_if_moved(before)
 
     @event("GoalSet")
-    def _goal_set(self, goal_id: str, text: str, review_on: str) -> None:
+    def _goal_set(self, goal_id: str, text: str, review_on: str, set_on: str) -> None:
         self.goals[goal_id] = {"text": text, "review_on": review_on, "status": "active"}
 
     def review_goal(

@@ -166,6 +166,15 @@ class TestPlan:
         care_file.review_goal(str(goal), "continued", later + timedelta(days=30), "tok", later)
         assert care_file.review_overdue_on is None
 
+    def test_a_paper_plan_keeps_its_day_and_is_overdue_at_once(self) -> None:
+        care_file = a_file()
+        care_file.set_goal(
+            uuid4(), "tok", TODAY - timedelta(days=5), TODAY, TODAY - timedelta(days=40)
+        )
+        assert care_file.flag_review_overdue(TODAY)
+        with pytest.raises(DomainError):  # more than a year back
+            care_file.set_goal(uuid4(), "tok", TODAY, TODAY, TODAY - timedelta(days=400))
+
     def test_goal_rules(self) -> None:
         care_file = a_file()
         with pytest.raises(DomainError):
