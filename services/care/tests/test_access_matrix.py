@@ -34,7 +34,7 @@ OTHER_SCHOOL = "yz-meiling-primary"
 VOLUNTEER = "6f0c1a8e-3b7d-4c2e-9a51-2d8f0e4b7c19"
 ACTIONS = (
     "read", "tag", "visit", "assign", "status", "consent", "refer", "erase",
-    "goal", "follow-up", "teach", "who-viewed", "alerts",
+    "goal", "review-goal", "follow-up", "schedule", "teach", "who-viewed", "alerts",
 )  # fmt: skip
 
 # caller: (role, department, subject, scope)
@@ -57,21 +57,21 @@ CALLERS: dict[str, tuple[str, str | None, str, str]] = {
 
 # The matrix: Y allowed, - refused (403). Columns follow ACTIONS.
 MATRIX = """
-caller                  read tag visit assign status consent refer erase goal follow-up teach who-viewed alerts
-district-officer        Y    Y   Y     Y      Y      Y       Y     Y     Y    Y         Y     Y          Y
-care-lead               Y    Y   Y     Y      Y      Y       Y     -     Y    Y         Y     Y          Y
-team-lead               Y    Y   Y     Y      Y      Y       Y     -     Y    Y         Y     -          -
-psychology              Y    -   Y     -      -      -       Y     -     -    Y         -     -          -
-mentor-teacher          Y    -   Y     -      -      -       -     -     -    Y         Y     -          -
-volunteer-mentor        Y    -   -     -      -      -       -     -     -    -         -     -          -
-moved-teacher           -    -   -     -      -      -       -     -     -    -         -     -          -
-unassigned-staff        -    -   -     -      -      -       -     -     -    -         -     -          -
-break-glass             Y    -   -     -      -      -       -     -     -    -         -     -          -
-break-glass-expired     -    -   -     -      -      -       -     -     -    -         -     -          -
-other-school-officer    -    -   -     -      -      -       -     -     -    -         -     -          -
-volunteers-coordinator  -    -   -     -      -      -       -     -     -    -         -     -          -
-health-system           -    -   -     -      -      -       -     -     -    -         -     -          -
-viewer                  -    -   -     -      -      -       -     -     -    -         -     -          -
+caller                  read tag visit assign status consent refer erase goal review-goal follow-up schedule teach who-viewed alerts
+district-officer        Y    Y   Y     Y      Y      Y       Y     Y     Y    Y           Y         Y        Y     Y          Y
+care-lead               Y    Y   Y     Y      Y      Y       Y     -     Y    Y           Y         Y        Y     Y          Y
+team-lead               Y    Y   Y     Y      Y      Y       Y     -     Y    Y           Y         Y        Y     -          -
+psychology              Y    -   Y     -      -      -       Y     -     -    Y           Y         -        -     -          -
+mentor-teacher          Y    -   Y     -      -      -       -     -     -    -           Y         -        Y     -          -
+volunteer-mentor        Y    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+moved-teacher           -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+unassigned-staff        -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+break-glass             Y    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+break-glass-expired     -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+other-school-officer    -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+volunteers-coordinator  -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+health-system           -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+viewer                  -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
 """  # noqa: E501
 
 # Fields each reader sees: a volunteer mentor only who, where and when next.
@@ -101,6 +101,7 @@ class Care:
         self.issuer = issuer
         self.file_id = ""
         self.erase_target = ""
+        self.goal_id = ""
 
     @property
     def app(self) -> CareApplication:
@@ -174,19 +175,22 @@ class Care:
             )
         finally:
             self.app.deadline_clock = real
+        await self.ok("care-lead", "PUT", f"/files/{self.file_id}/home-teaching", self.schedule)
         today = city_day(datetime.now(UTC))
-        await self.ok(
-            "care-lead",
-            "PUT",
-            f"/files/{self.file_id}/home-teaching",
-            {
-                "teacher": "mentor-1",
-                "sessions_per_week": 2,
-                "starts_on": (today - timedelta(days=7)).isoformat(),
-                "ends_on": (today + timedelta(days=90)).isoformat(),
-                "reason": "recovering from surgery at home",
-            },
-        )
+        goal = {"goal": "joins a club", "review_on": (today + timedelta(days=20)).isoformat()}
+        answer = await self.ok("care-lead", "POST", f"/files/{self.file_id}/goals", goal)
+        self.goal_id = str(answer["goal_id"])
+
+    @property
+    def schedule(self) -> dict[str, Any]:
+        today = city_day(datetime.now(UTC))
+        return {
+            "teacher": "mentor-1",
+            "sessions_per_week": 2,
+            "starts_on": (today - timedelta(days=7)).isoformat(),
+            "ends_on": (today + timedelta(days=90)).isoformat(),
+            "reason": "recovering from surgery at home",
+        }
 
     async def attempt(self, caller: str, action: str) -> httpx.Response:
         fid = self.file_id
@@ -229,6 +233,14 @@ class Care:
             body = {"goal": "reads with a partner twice a week",
                     "review_on": (today + timedelta(days=30)).isoformat()}  # fmt: skip
             return await self.as_(caller, "POST", f"/files/{fid}/goals", body)
+        if action == "review-goal":
+            body = {"outcome": "continued", "note": "joined the chess club",
+                    "next_review_on": (today + timedelta(days=40)).isoformat()}  # fmt: skip
+            return await self.as_(
+                caller, "POST", f"/files/{fid}/goals/{self.goal_id}/reviews", body
+            )
+        if action == "schedule":
+            return await self.as_(caller, "PUT", f"/files/{fid}/home-teaching", self.schedule)
         if action == "follow-up":
             body = {"on": today.isoformat(), "mode": "talk", "notes": "calmer this week"}
             return await self.as_(caller, "POST", f"/files/{fid}/follow-ups", body)
