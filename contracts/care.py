@@ -132,3 +132,53 @@ class ReferralChanged(_CareEvent):
     to_department: str = classified("code", "The receiving department's code.")
     status: ReferralStatus = classified("code", "The referral's new state.")
     changed_at: datetime = classified("time", "When.")
+
+
+class ReviewsCleared(_CareEvent):
+    """Nothing on the file is due for review any more (its goals achieved or dropped)."""
+
+    event_name = "reviews-cleared"
+    file_id: str = classified("id", "Care file id (UUID).")
+
+
+class ReviewOverdue(_CareEvent):
+    """A file's review date passed without a review (the care service's durable deadline):
+    the school's care lead and the district's care officer have it on their worklists."""
+
+    event_name = "review-overdue"
+    file_id: str = classified("id", "Care file id (UUID).")
+    school_id: str = classified("code", "The file's school (whose care lead is told).")
+    district_id: str = classified("code", "The school's district (whose care officer is told).")
+    review_on: date = classified("time", "The review date that passed.")
+
+
+class FollowUpRecorded(_CareEvent):
+    """A follow-up was recorded on a file (what was said stays in the care service)."""
+
+    event_name = "follow-up-recorded"
+    file_id: str = classified("id", "Care file id (UUID).")
+    follow_up_id: str = classified("id", "Follow-up id (UUID).")
+    followed_up_on: date = classified("time", "The day of the follow-up.")
+    mode: Literal["talk", "call", "home", "class", "meeting"] = classified(
+        "code", "How: a talk, a call, at home, in class or at a meeting."
+    )
+
+
+class HomeTeachingScheduled(_CareEvent):
+    """Home-delivered teaching (送教上门) was scheduled for a file (why stays in care)."""
+
+    event_name = "home-teaching-scheduled"
+    file_id: str = classified("id", "Care file id (UUID).")
+    sessions_per_week: int = classified("fact", "Sessions a week (1 to 5).")
+    starts_on: date = classified("time", "First day of the schedule.")
+    ends_on: date = classified("time", "Last day of the schedule.")
+
+
+class HomeTeachingSessionDelivered(_CareEvent):
+    """A home-teaching session was given (the teacher and the notes stay in care)."""
+
+    event_name = "home-teaching-session-delivered"
+    file_id: str = classified("id", "Care file id (UUID).")
+    session_id: str = classified("id", "Session id (UUID).")
+    delivered_on: date = classified("time", "The day of the session.")
+    hours: float = classified("fact", "How long it lasted, in hours.")

@@ -1,5 +1,6 @@
 """The care feature: worklists, file timelines and coverage figures, without a child in them."""
 
+from gateway.care.mutations import CareMutation
 from gateway.care.policy import READS
 from gateway.care.queries import CareQuery
 from gateway.care.readmodel import CareReadModel
@@ -11,6 +12,7 @@ FEATURE = Feature(
     name=NAME,
     readmodel=CareReadModel,
     query=CareQuery,
+    mutation=CareMutation,
     subscription=CareSubscription,
     reads=READS,
 )

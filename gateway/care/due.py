@@ -3,8 +3,10 @@
 A review is overdue once its date has passed; a home visit is due when the last visit
 set a next date that has come, or when the family was not visited this school year
 (every family in care is visited each school year, the seeds' 100% target). Computed
-against the caller's "today" when read, so nothing has to fire at midnight; when the
-kit has durable deadlines, these rules move onto them unchanged.
+against the caller's "today" when read, so nothing has to fire at midnight. The care
+service also keeps the review on its durable deadline: when a review passes unreviewed
+on the service's clock it publishes `review-overdue`, which flags the file here (and
+pushes it to subscribed worklists) whatever the gateway's own day.
 """
 
 from __future__ import annotations

@@ -14,8 +14,11 @@ from gateway.care import state
 from gateway.care.policy import READS, SUPERVISORS
 from gateway.care.readmodel import CareReadModel, FileRow
 from gateway.care.types import (
+    BreakGlassAlert,
     CoverageFigure,
     CoverageLevel,
+    FileAccess,
+    HomeTeachingFigure,
     IntakesWaiting,
     TimelineEntry,
     WorklistItem,
@@ -30,16 +33,24 @@ from gateway.core.pagination import (
     PageInfo,
     check_first,
     connection,
+    decode_cursor,
+    encode_cursor,
 )
-from gateway.errors import bad_input, forbidden
+from gateway.core.service import segment
+from gateway.errors import SERVICE_UNAVAILABLE, bad_input, coded, forbidden
 from services.kit.auth import Principal
 from services.kit.citytime import CITY_TIME
+from services.kit.deadlines import default_clock
 
 authenticated: list[type[BasePermission]] = [Authenticated]
 
 
-def _today() -> datetime:
-    return datetime.now(CITY_TIME)
+def city_today() -> datetime:
+    # The deadlines' clock: the wall clock, or the one a test moves (TONGXIN_CLOCK_FILE).
+    return default_clock().now().astimezone(CITY_TIME)
+
+
+ACCESS_LOG_CURSOR = "care-access-log"
 
 
 def reach(
@@ -78,7 +89,7 @@ class CareQuery:
         principal = await access.caller(info)
         access.admit(READS, principal, "read-worklist")
         readmodel = state.readmodel(info)
-        today = _today().date()
+        today = city_today().date()
         schools, lead = await asyncio.to_thread(reach, readmodel, principal)
         try:
             page = await asyncio.to_thread(
@@ -171,10 +182,115 @@ class CareQuery:
             page = await asyncio.to_thread(
                 readmodel.coverage,
                 level.value,
-                today=_today().date(),
+                today=city_today().date(),
                 first=check_first(first),
                 after=after,
             )
         except InvalidCursorError as exc:
             raise bad_input(str(exc)) from None
         return connection(page, CoverageFigure)
+
+    @strawberry.field(
+        description="Home-delivered teaching (送教上门) this school year per class, school or "
+        "district: children taught at home (suppressed under five) and sessions delivered. "
+        "Open to every caller, like coverage.",
+        permission_classes=authenticated,
+    )
+    async def care_home_teaching(
+        self,
+        info: strawberry.Info,
+        level: Annotated[
+            CoverageLevel, strawberry.argument(description="Class, school or district.")
+        ] = CoverageLevel.DISTRICT,
+        first: First = 20,
+        after: After = None,
+    ) -> Connection[HomeTeachingFigure]:
+        access.require(READS, await access.caller(info), "read-coverage")
+        readmodel = state.readmodel(info)
+        try:
+            page = await asyncio.to_thread(
+                readmodel.home_teaching,
+                level.value,
+                today=city_today().date(),
+                first=check_first(first),
+                after=after,
+            )
+        except InvalidCursorError as exc:
+            raise bad_input(str(exc)) from None
+        return connection(page, HomeTeachingFigure)
+
+    @strawberry.field(
+        description="A school's emergency (break-glass) accesses to care files, open and of "
+        "the last seven days, newest first, with reason and expiry: for the school's care "
+        "lead and the district's care officer. Asked of the care service as the caller, "
+        "which logs the read of each reason.",
+        permission_classes=authenticated,
+    )
+    async def care_break_glass_alerts(
+        self,
+        info: strawberry.Info,
+        school_id: Annotated[str, strawberry.argument(description="The school.")],
+    ) -> list[BreakGlassAlert]:
+        principal = await access.caller(info)
+        access.admit(READS, principal, "read-worklist")
+        body = await state.ask(info, f"/schools/{segment(school_id)}/break-glass", {})
+        try:
+            return [
+                BreakGlassAlert(
+                    file_id=strawberry.ID(str(a["file_id"])),
+                    account=str(a["account"]),
+                    reason=a.get("reason"),
+                    opened_at=str(a["opened_at"]),
+                    until=str(a["until"]),
+                    open=bool(a["open"]),
+                )
+                for a in body["alerts"]
+            ]
+        except (KeyError, TypeError) as exc:
+            raise coded(f"the care service answered oddly ({exc})", SERVICE_UNAVAILABLE) from None
+
+    @strawberry.field(
+        description="Who viewed this child: the file's access-log entries (reads and "
+        "refusals), newest first, for the district's care officer and the school's care "
+        "lead. Asked of the care service as the caller; the look is itself logged.",
+        permission_classes=authenticated,
+    )
+    async def care_file_access_log(
+        self,
+        info: strawberry.Info,
+        file_id: Annotated[strawberry.ID, strawberry.argument(description="Care file id.")],
+        first: First = 20,
+        after: After = None,
+    ) -> Connection[FileAccess]:
+        principal = await access.caller(info)
+        access.admit(READS, principal, "read-timeline")
+        params = {"limit": str(max(1, check_first(first)))}
+        if after is not None:
+            try:
+                (before,) = decode_cursor(ACCESS_LOG_CURSOR, after, 1)
+            except InvalidCursorError as exc:
+                raise bad_input(str(exc)) from None
+            params["before"] = str(before)
+        body = await state.ask(info, f"/files/{segment(str(file_id))}/access-log", params)
+        try:
+            entries = [
+                FileAccess(
+                    seq=int(e["seq"]),
+                    at=str(e["at"]),
+                    subject=str(e["subject"]),
+                    role=str(e["role"]),
+                    department=e.get("department"),
+                    fields=[str(f) for f in e["fields"]],
+                    purpose=str(e["purpose"]),
+                    outcome=str(e["outcome"]),
+                )
+                for e in body["entries"]
+            ][:first]
+            more = body.get("next_before") is not None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise coded(f"the care service answered oddly ({exc})", SERVICE_UNAVAILABLE) from None
+        edges = [Edge(cursor=encode_cursor(ACCESS_LOG_CURSOR, e.seq), node=e) for e in entries]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        )

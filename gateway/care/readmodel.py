@@ -22,10 +22,15 @@ from contracts.care import (
     FileErased,
     FileOpened,
     FileStatusChanged,
+    FollowUpRecorded,
+    HomeTeachingScheduled,
+    HomeTeachingSessionDelivered,
     HomeVisitRecorded,
     IntakeReceived,
     LeadAssigned,
+    ReviewOverdue,
     ReviewScheduled,
+    ReviewsCleared,
 )
 from contracts.events import ContractEvent
 from gateway.care import due
@@ -47,8 +52,16 @@ CREATE TABLE IF NOT EXISTS files (
     review_on TEXT,
     last_visit_on TEXT,
     next_visit_on TEXT,
+    review_overdue_on TEXT,
     erased INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS home_sessions (
+    id TEXT PRIMARY KEY,
+    file_id TEXT NOT NULL,
+    delivered_on TEXT NOT NULL,
+    hours REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS home_sessions_by_day ON home_sessions (delivered_on);
 CREATE INDEX IF NOT EXISTS files_by_school ON files (school_id, id);
 CREATE INDEX IF NOT EXISTS files_by_lead ON files (lead_id, school_id, id);
 CREATE TABLE IF NOT EXISTS care_leads (
@@ -85,9 +98,11 @@ class FileRow:
     review_on: date | None
     last_visit_on: date | None
     next_visit_on: date | None
+    review_overdue_on: date | None = None
 
     def review_overdue(self, today: date) -> bool:
-        return due.review_overdue(self.review_on, today)
+        # The service's deadline flagged it (on its clock), or its date has passed.
+        return self.review_overdue_on is not None or due.review_overdue(self.review_on, today)
 
     def visit_due(self, today: date) -> bool:
         return due.visit_due(self.last_visit_on, self.next_visit_on, today)
@@ -99,6 +114,14 @@ class TimelineRow:
     at: str
     kind: str
     detail: str
+
+
+@dataclass(frozen=True)
+class HomeTeachingRow:
+    key: str
+    children: int
+    sessions: int
+    hours: float
 
 
 @dataclass(frozen=True)
@@ -124,19 +147,21 @@ def _file(row: sqlite3.Row) -> FileRow:
         review_on=_day(row["review_on"]),
         last_visit_on=_day(row["last_visit_on"]),
         next_visit_on=_day(row["next_visit_on"]),
+        review_overdue_on=_day(row["review_overdue_on"]),
     )
 
 
 class CareReadModel(SqliteProjection):
     SCHEMA = TABLES_DDL
-    TABLES = ("files", "care_leads", "intakes", "timeline")
+    TABLES = ("files", "care_leads", "intakes", "timeline", "home_sessions")
     DUMPED = {
         "files": "id",
+        "home_sessions": "id",
         "care_leads": "school_id",
         "intakes": "id",
         "timeline": "file_id, seq",
     }
-    VERSION = 1
+    VERSION = 2
 
     def apply_event(
         self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
@@ -193,11 +218,49 @@ class CareReadModel(SqliteProjection):
             )
         elif isinstance(event, ReviewScheduled):
             conn.execute(
-                "UPDATE files SET review_on = ? WHERE id = ?",
+                "UPDATE files SET review_on = ?, review_overdue_on = NULL WHERE id = ?",
                 (event.review_on.isoformat(), event.file_id),
             )
             self._timeline(
                 conn, event.file_id, event.review_on.isoformat(), "review-due", "scheduled"
+            )
+        elif isinstance(event, ReviewsCleared):
+            conn.execute(
+                "UPDATE files SET review_on = NULL, review_overdue_on = NULL WHERE id = ?",
+                (event.file_id,),
+            )
+        elif isinstance(event, ReviewOverdue):
+            conn.execute(
+                "UPDATE files SET review_overdue_on = ? WHERE id = ?",
+                (event.review_on.isoformat(), event.file_id),
+            )
+            self._timeline(
+                conn, event.file_id, event.review_on.isoformat(), "review-overdue", "not reviewed"
+            )
+        elif isinstance(event, FollowUpRecorded):
+            self._timeline(
+                conn, event.file_id, event.followed_up_on.isoformat(), "follow-up", event.mode
+            )
+        elif isinstance(event, HomeTeachingScheduled):
+            self._timeline(
+                conn,
+                event.file_id,
+                event.starts_on.isoformat(),
+                "home-teaching",
+                f"{event.sessions_per_week} a week until {event.ends_on.isoformat()}",
+            )
+        elif isinstance(event, HomeTeachingSessionDelivered):
+            conn.execute(
+                "INSERT OR IGNORE INTO home_sessions (id, file_id, delivered_on, hours) "
+                "VALUES (?, ?, ?, ?)",
+                (event.session_id, event.file_id, event.delivered_on.isoformat(), event.hours),
+            )
+            self._timeline(
+                conn,
+                event.file_id,
+                event.delivered_on.isoformat(),
+                "home-session",
+                f"{event.hours:g} hours",
             )
         elif isinstance(event, HomeVisitRecorded):
             # Visits may be recorded late: the latest visit decides, whatever the order.
@@ -289,7 +352,8 @@ class CareReadModel(SqliteProjection):
         sql = (
             "SELECT * FROM files WHERE erased = 0 AND status != 'closed' "
             f"AND ({' OR '.join(reach)}) "
-            f"AND ({due.REVIEW_OVERDUE_SQL} OR {due.VISIT_DUE_SQL})"
+            f"AND (review_overdue_on IS NOT NULL OR {due.REVIEW_OVERDUE_SQL} "
+            f"OR {due.VISIT_DUE_SQL})"
         )
         if after is not None:
             school, file_id = decode_cursor("care-worklist", after, 2)
@@ -368,5 +432,38 @@ class CareReadModel(SqliteProjection):
         return Page(
             rows=items,
             cursors=[encode_cursor(f"care-coverage-{level}", c.key) for c in items],
+            has_next=len(rows) > first,
+        )
+
+    def home_teaching(
+        self, level: Level, *, today: date, first: int, after: str | None
+    ) -> Page[HomeTeachingRow]:
+        """Per class, school or district: children taught at home this school year, the
+        sessions delivered and their hours (raw counts: suppress before showing)."""
+        key = {
+            "class": "f.school_id || '/' || f.class_id",
+            "school": "f.school_id",
+            "district": "f.district_id",
+        }[level]
+        params: dict[str, Any] = due.sql_params(today)
+        sql = (
+            f"SELECT {key} AS k, COUNT(DISTINCT s.file_id) AS children, COUNT(*) AS sessions, "
+            "SUM(s.hours) AS hours FROM home_sessions s JOIN files f ON f.id = s.file_id "
+            "WHERE s.delivered_on >= :year_start GROUP BY k"
+        )
+        if after is not None:
+            (last,) = decode_cursor(f"care-home-teaching-{level}", after, 1)
+            sql = f"SELECT * FROM ({sql}) WHERE k > :after"
+            params["after"] = str(last)
+        sql += " ORDER BY k LIMIT :limit"
+        params["limit"] = first + 1
+        with self._locked() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        items = [
+            HomeTeachingRow(r[0], int(r[1]), int(r[2]), float(r[3] or 0)) for r in rows[:first]
+        ]
+        return Page(
+            rows=items,
+            cursors=[encode_cursor(f"care-home-teaching-{level}", h.key) for h in items],
             has_next=len(rows) > first,
         )

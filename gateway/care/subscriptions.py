@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from datetime import UTC, datetime
 
 import strawberry
 
 from gateway import access
 from gateway.care import state
 from gateway.care.policy import READS
-from gateway.care.queries import may_see
+from gateway.care.queries import city_today, may_see
 from gateway.care.types import WorklistItem
 from gateway.context import Authenticated
 from gateway.core.subscriptions import changes
-from services.kit.citytime import city_day
 
 FILE_KEY = "file:"
 
@@ -43,4 +41,4 @@ class CareSubscription:
                 if row is None or not await asyncio.to_thread(may_see, readmodel, principal, row):
                     continue
                 await access.caller(info)  # Never push on an expired token.
-                yield WorklistItem.of(row, city_day(datetime.now(UTC)))
+                yield WorklistItem.of(row, city_today().date())

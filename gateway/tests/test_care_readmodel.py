@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from contracts.care import FileErased, FileOpened, HomeVisitRecorded, ReviewScheduled
+from contracts.care import (
+    FileErased,
+    FileOpened,
+    HomeTeachingSessionDelivered,
+    HomeVisitRecorded,
+    ReviewOverdue,
+    ReviewScheduled,
+    ReviewsCleared,
+)
+from contracts.events import ContractEvent
 from gateway.care import due
 from gateway.care.readmodel import CareReadModel
-from gateway.care.types import CoverageFigure
+from gateway.care.types import CoverageFigure, HomeTeachingFigure
 from gateway.tests.support import Stream
 
 CONSUMER = "gateway-care"
@@ -87,3 +96,72 @@ def test_the_school_year_starts_in_september() -> None:
     assert due.school_year_start(date(2027, 3, 1)) == date(2026, 9, 1)
     assert due.visit_due(date(2026, 6, 30), None, date(2026, 9, 2))
     assert not due.visit_due(date(2026, 9, 2), None, date(2026, 9, 3))
+
+
+def test_the_services_overdue_flag_puts_a_file_on_the_worklist_until_rescheduled(
+    tmp_path: Path,
+) -> None:
+    model = CareReadModel(tmp_path / "care.sqlite3").open()
+    stream = Stream()
+    later = TODAY + timedelta(days=10)
+    model.apply(
+        CONSUMER,
+        stream(
+            opened("f", "s"),
+            visited("f", TODAY - timedelta(days=2), TODAY + timedelta(days=60)),
+            ReviewScheduled(file_id="f", review_on=later),
+        ),
+    )
+
+    def listed() -> list[str]:
+        page = model.worklist(today=TODAY, first=10, after=None, school_ids=("s",), lead_id=None)
+        return [row.id for row in page.rows]
+
+    assert listed() == []
+    # The service's clock ran ahead of the gateway's day: its flag counts all the same.
+    model.apply(
+        CONSUMER,
+        stream(ReviewOverdue(file_id="f", school_id="s", district_id="d1", review_on=later)),
+    )
+    assert listed() == ["f"]
+    row = model.file("f")
+    assert row is not None and row.review_overdue(TODAY) and row.review_overdue_on == later
+    model.apply(CONSUMER, stream(ReviewScheduled(file_id="f", review_on=later + timedelta(30))))
+    assert listed() == []
+    model.apply(CONSUMER, stream(ReviewsCleared(file_id="f")))
+    cleared = model.file("f")
+    assert cleared is not None and cleared.review_on is None
+
+
+def test_home_teaching_by_district_suppresses_a_few_children(tmp_path: Path) -> None:
+    model = CareReadModel(tmp_path / "care.sqlite3").open()
+    stream = Stream()
+    events: list[ContractEvent] = [opened(f"t{n}", "s") for n in range(6)]
+    # Six children taught at home, two sessions each.
+    events += [
+        HomeTeachingSessionDelivered(
+            file_id=f"t{n % 6}", session_id=f"h{n}", delivered_on=TODAY, hours=2.0
+        )
+        for n in range(12)
+    ]
+    model.apply(CONSUMER, stream(*events))
+    page = model.home_teaching("district", today=TODAY, first=10, after=None)
+    [shown] = [HomeTeachingFigure.from_row(r) for r in page.rows]
+    assert (shown.children.value, shown.sessions_delivered, shown.hours_delivered) == (6, 12, 24)
+    # By school-and-class the same six are one cell; a class of two taught is hidden.
+    model.apply(CONSUMER, stream(opened("u0", "s", "c2"), opened("u1", "s", "c2")))
+    model.apply(
+        CONSUMER,
+        stream(
+            *(
+                HomeTeachingSessionDelivered(
+                    file_id=f"u{n}", session_id=f"hu{n}", delivered_on=TODAY, hours=1.0
+                )
+                for n in range(2)
+            )
+        ),
+    )
+    rows = model.home_teaching("class", today=TODAY, first=10, after=None).rows
+    hidden = {r.key: HomeTeachingFigure.from_row(r) for r in rows}["s/c2"]
+    assert hidden.children.suppressed == "<5"
+    assert (hidden.sessions_delivered, hidden.hours_delivered) == (None, None)

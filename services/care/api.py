@@ -17,8 +17,27 @@ from pydantic import Field, model_validator
 
 from contracts.city import load_city
 from services.care.application import REFERRAL_DEPARTMENTS, CareApplication
-from services.care.domain import CareFile, Category, MemberKind, TeamRole, VisitMode, VisitorRole
-from services.care.policy import FIELDS, POLICY, Relation, may_open, relation, require
+from services.care.domain import (
+    MAX_SESSIONS_PER_WEEK,
+    SESSION_HOURS,
+    CareFile,
+    Category,
+    FollowUpMode,
+    GoalOutcome,
+    MemberKind,
+    TeamRole,
+    VisitMode,
+    VisitorRole,
+)
+from services.care.policy import (
+    FIELDS,
+    POLICY,
+    Relation,
+    may_open,
+    may_supervise,
+    relation,
+    require,
+)
 from services.care.views import file_view
 from services.kit.auth import Principal
 from services.kit.commands import Command, SchoolId
@@ -83,6 +102,49 @@ class RecordVisit(Command):
     visitors: list[VisitorRole] = Field(min_length=1, max_length=10)
     notes: Text
     next_visit_on: date | None = None
+
+
+class SetGoal(Command):
+    goal: Text = Field(description="What the plan aims at for the child (kept encrypted).")
+    review_on: date = Field(description="When the goal is reviewed (a durable deadline).")
+    set_on: date | None = Field(
+        default=None,
+        description="The day it was agreed, for a plan entered from the paper file (up to a "
+        "year back); today if omitted. A review already passed is overdue at once.",
+    )
+
+
+class ReviewGoal(Command):
+    outcome: GoalOutcome
+    next_review_on: date | None = Field(
+        default=None, description="For a continued goal: its next review."
+    )
+    note: Text
+
+
+class RecordFollowUp(Command):
+    on: date
+    mode: FollowUpMode
+    goal_id: UUID | None = Field(default=None, description="The plan's goal it follows up.")
+    notes: Text
+
+
+class ScheduleHomeTeaching(Command):
+    teacher: Account = Field(description="A teacher of the child's team.")
+    sessions_per_week: int = Field(ge=1, le=MAX_SESSIONS_PER_WEEK)
+    starts_on: date
+    ends_on: date
+    reason: Text = Field(description="Why the child cannot attend (kept encrypted).")
+
+
+class DeliverSession(Command):
+    delivered_on: date
+    hours: float = Field(ge=SESSION_HOURS[0], le=SESSION_HOURS[1])
+    subject: Code = Field(description="The subject taught, e.g. chinese, maths.")
+    teacher: Account | None = Field(
+        default=None, description="Who taught (a teacher of the team); the caller if omitted."
+    )
+    notes: Text
 
 
 class ChangeStatus(Command):
@@ -283,6 +345,130 @@ def record_visit(
         next_visit_on=body.next_visit_on,
         recorded_by=caller.subject,
     )
+
+
+@router.post("/files/{file_id}/goals", status_code=201, responses=EXISTING)
+def set_goal(file_id: UUID, body: SetGoal, caller: Caller, key: IdempotencyKey, app: App) -> Any:
+    """A goal of the child's plan; its review date is on the file's review deadline."""
+    _on_file(app, caller, file_id, "plan")
+    return app.set_goal(key, file_id, goal=body.goal, review_on=body.review_on, set_on=body.set_on)
+
+
+@router.post("/files/{file_id}/goals/{goal_id}/reviews", responses=EXISTING)
+def review_goal(
+    file_id: UUID, goal_id: UUID, body: ReviewGoal, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _on_file(app, caller, file_id, "review")
+    return app.review_goal(
+        key,
+        file_id,
+        goal_id,
+        outcome=body.outcome,
+        next_review_on=body.next_review_on,
+        note=body.note,
+    )
+
+
+@router.post("/files/{file_id}/follow-ups", status_code=201, responses=EXISTING)
+def record_follow_up(
+    file_id: UUID, body: RecordFollowUp, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _on_file(app, caller, file_id, "follow-up")
+    return app.record_follow_up(
+        key,
+        file_id,
+        on=body.on,
+        mode=body.mode,
+        goal_id=body.goal_id,
+        notes=body.notes,
+        recorded_by=caller.subject,
+    )
+
+
+@router.put("/files/{file_id}/home-teaching", responses=EXISTING)
+def schedule_home_teaching(
+    file_id: UUID, body: ScheduleHomeTeaching, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    """Home-delivered teaching (送教上门) for a child who cannot attend school."""
+    _on_file(app, caller, file_id, "plan")
+    return app.schedule_home_teaching(
+        key,
+        file_id,
+        teacher=body.teacher,
+        sessions_per_week=body.sessions_per_week,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+        reason=body.reason,
+    )
+
+
+@router.post("/files/{file_id}/home-teaching/sessions", status_code=201, responses=EXISTING)
+def deliver_session(
+    file_id: UUID, body: DeliverSession, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _on_file(app, caller, file_id, "teach")
+    return app.deliver_session(
+        key,
+        file_id,
+        delivered_on=body.delivered_on,
+        hours=body.hours,
+        subject=body.subject,
+        teacher=body.teacher or caller.subject,
+        notes=body.notes,
+    )
+
+
+@router.get("/files/{file_id}/access-log", responses=READ)
+def who_viewed(
+    file_id: UUID,
+    caller: Caller,
+    app: App,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> dict[str, Any]:
+    """Who viewed this child: the file's access-log entries, newest first (paged by
+    `before`, the `seq` of the last one seen). Reading it is itself an entry."""
+    _on_file(app, caller, file_id, "audit")
+    entries = app.privacy.log.who_viewed_newest(str(file_id), before=before, limit=limit + 1)
+    _audit(app, caller, str(file_id), ("access-log",), "who viewed this child", "allowed")
+    page = entries[:limit]
+    return {
+        "file_id": str(file_id),
+        "entries": [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "subject": e.subject,
+                "role": e.role,
+                "department": e.department,
+                "fields": list(e.fields),
+                "purpose": e.purpose,
+                "outcome": e.outcome,
+            }
+            for e in page
+        ],
+        "next_before": page[-1].seq if len(entries) > limit else None,
+    }
+
+
+@router.get("/schools/{school_id}/break-glass", responses=READ)
+def break_glass_alerts(school_id: str, caller: Caller, app: App) -> dict[str, Any]:
+    """The school's emergency accesses, open and recent, with reason and expiry: for its
+    care lead and the district. Each child whose reason is shown gets an access entry."""
+    may_supervise(caller, school_id, app.care_lead(school_id))
+    alerts = app.break_glass_alerts(school_id)
+    children = sorted({a["file_id"] for a in alerts})
+    if children:
+        app.privacy.log.record(
+            subject=caller.subject,
+            role=caller.role,
+            department=caller.department,
+            person_ids=children,
+            fields=("break-glass",),
+            purpose="break-glass alerts",
+            outcome="allowed",
+        )
+    return {"school_id": school_id, "alerts": alerts}
 
 
 @router.post("/files/{file_id}/status", responses=EXISTING)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -23,6 +23,7 @@ from contracts.screening import ScreeningDetails, ScreeningResultIssued
 from contracts.volunteers import BackgroundCheckRecorded, VolunteerErased
 from services.care.domain import (
     AlreadyUsedError,
+    BreakGlassAlerts,
     CareFile,
     Clearance,
     Consent,
@@ -34,9 +35,10 @@ from services.care.domain import (
     intake_id,
 )
 from services.kit.application import CommandKey, ServiceApplication
-from services.kit.citytime import city_day
-from services.kit.clock import Clock, SystemClock
+from services.kit.citytime import CITY_TIME, city_day
 from services.kit.commands import check_version
+from services.kit.deadlines import Cancel, Deadline, DeadlineRules, Schedule
+from services.kit.deadlines.model import Change
 from services.kit.errors import DomainError, NotFoundError
 from services.kit.privacy.datakeys import ERASED, Decrypted, PersonErasedError
 from services.kit.privacy.personal import PersonalData, PersonErasedProblem
@@ -45,6 +47,31 @@ from services.kit.privacy.sealing import SealError, SealingKeys
 log = logging.getLogger(__name__)
 
 BREAK_GLASS_FOR = timedelta(hours=4)
+# Break-glass alerts a supervisor sees: the open ones, and those that ended this recently.
+RECENT_BREAK_GLASS = timedelta(days=7)
+# The file's earliest review (of a category or a goal of the plan) falls due on a
+# durable deadline; when it passes unreviewed the file is flagged, and the flag is
+# published for the school's care lead's and the district's worklists.
+REVIEW_DUE = "review-due"
+
+
+def review_deadline(review_on: date) -> datetime:
+    """A review is overdue once its day has passed in the city."""
+    return datetime.combine(review_on + timedelta(days=1), time(0), CITY_TIME)
+
+
+def _review_scheduled(e: Any) -> Iterable[Change]:
+    if e.review_on is None:
+        return [Cancel(REVIEW_DUE)]
+    return [Schedule(REVIEW_DUE, review_deadline(date.fromisoformat(e.review_on)))]
+
+
+def _review_moot(e: Any) -> Iterable[Change]:
+    if type(e).__qualname__ == "CareFile.StatusChanged" and e.status != "closed":
+        return []
+    return [Cancel(REVIEW_DUE)]
+
+
 # Departments care refers children to, and the legal bases that let it share without a
 # guardian's consent (the Minors Protection Law's duty to report and protect).
 REFERRAL_DEPARTMENTS = ("hlth", "jus", "proc")
@@ -57,10 +84,16 @@ LEGAL_BASES: dict[str, frozenset[str]] = {
 
 class CareApplication(ServiceApplication):
     name = "care"
+    deadlines = DeadlineRules(
+        rules={
+            "CareFile.ReviewScheduled": _review_scheduled,
+            "CareFile.StatusChanged": _review_moot,
+            "CareFile.Erased": _review_moot,
+        },
+        handlers={REVIEW_DUE: "flag_overdue_review"},
+    )
     personal: PersonalData | None = None
     sealing: SealingKeys | None = None
-    # Every rule about time reads the kit's clock, so that a test can move the day.
-    clock: Clock = SystemClock()
 
     @property
     def privacy(self) -> PersonalData:
@@ -69,7 +102,9 @@ class CareApplication(ServiceApplication):
         return self.personal
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock.now(), UTC)
+        # Every rule about time reads the deadlines' clock, so that a test moves the day
+        # for the rules and the deadlines at once (TONGXIN_CLOCK_FILE).
+        return self.deadline_clock.now()
 
     def today(self) -> date:
         return city_day(self.now())
@@ -315,11 +350,180 @@ class CareApplication(ServiceApplication):
 
         def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
             care_file = self.file(file_id)
-            until = self.now() + BREAK_GLASS_FOR
+            now = self.now()
+            until = now + BREAK_GLASS_FOR
             care_file.open_break_glass(account, reason_token, until)
-            return [care_file], _changed(care_file) | {"until": until.isoformat()}
+            alerts = self._alerts(care_file.school_id)
+            alerts.raise_alert(str(file_id), account, reason_token, now, until)
+            return [care_file, alerts], _changed(care_file) | {"until": until.isoformat()}
 
         return self.run_command(key, decide)
+
+    def _alerts(self, school_id: str) -> BreakGlassAlerts:
+        try:
+            alerts: BreakGlassAlerts = self.get(
+                BreakGlassAlerts.create_id(school_id), BreakGlassAlerts
+            )
+        except NotFoundError:
+            alerts = BreakGlassAlerts(school_id=school_id)
+        return alerts
+
+    def break_glass_alerts(self, school_id: str) -> list[dict[str, Any]]:
+        """The school's emergency accesses still open or ended within RECENT_BREAK_GLASS,
+        newest first, each reason opened with its child's key (null once erased)."""
+        now = self.now()
+        found = []
+        for alert in self._alerts(school_id).since(now - RECENT_BREAK_GLASS):
+            file_id = UUID(alert["file_id"])
+            reason = self.open_field(file_id, "break_glass_reason", alert["reason"])
+            found.append(
+                {
+                    "file_id": alert["file_id"],
+                    "account": alert["account"],
+                    "reason": None if reason is None or reason is ERASED else str(reason),
+                    "opened_at": alert["opened_at"],
+                    "until": alert["until"],
+                    "open": datetime.fromisoformat(alert["until"]) > now,
+                }
+            )
+        return found
+
+    # -- plan, follow-ups, home-delivered teaching --------------------------------------
+    def set_goal(
+        self,
+        key: CommandKey | None,
+        file_id: UUID,
+        *,
+        goal: str,
+        review_on: date,
+        set_on: date | None = None,
+    ) -> dict[str, Any]:
+        goal_id = uuid4()
+        text_token = self.seal_field(file_id, "goal", goal)
+
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            care_file = self.file(file_id)
+            care_file.set_goal(goal_id, text_token, review_on, self.today(), set_on)
+            return [care_file], _changed(care_file) | {"goal_id": str(goal_id)}
+
+        return self.run_command(key, decide)
+
+    def review_goal(
+        self,
+        key: CommandKey | None,
+        file_id: UUID,
+        goal_id: UUID,
+        *,
+        outcome: str,
+        next_review_on: date | None,
+        note: str,
+    ) -> dict[str, Any]:
+        note_token = self.seal_field(file_id, "goal_review", note)
+
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            care_file = self.file(file_id)
+            care_file.review_goal(str(goal_id), outcome, next_review_on, note_token, self.today())
+            return [care_file], _changed(care_file) | {"goal_id": str(goal_id)}
+
+        return self.run_command(key, decide)
+
+    def record_follow_up(
+        self,
+        key: CommandKey | None,
+        file_id: UUID,
+        *,
+        on: date,
+        mode: str,
+        goal_id: UUID | None,
+        notes: str,
+        recorded_by: str,
+    ) -> dict[str, Any]:
+        notes_token = self.seal_field(file_id, "follow_up_notes", notes)
+        follow_up_id = uuid4()
+
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            care_file = self.file(file_id)
+            care_file.record_follow_up(
+                follow_up_id=follow_up_id,
+                on=on,
+                today=self.today(),
+                mode=mode,
+                goal_id=str(goal_id) if goal_id else None,
+                notes_token=notes_token,
+                recorded_by=recorded_by,
+            )
+            return [care_file], _changed(care_file) | {"follow_up_id": str(follow_up_id)}
+
+        return self.run_command(key, decide)
+
+    def schedule_home_teaching(
+        self,
+        key: CommandKey | None,
+        file_id: UUID,
+        *,
+        teacher: str,
+        sessions_per_week: int,
+        starts_on: date,
+        ends_on: date,
+        reason: str,
+    ) -> dict[str, Any]:
+        reason_token = self.seal_field(file_id, "home_teaching_reason", reason)
+
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            care_file = self.file(file_id)
+            care_file.schedule_home_teaching(
+                teacher=teacher,
+                sessions_per_week=sessions_per_week,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                reason_token=reason_token,
+                today=self.today(),
+            )
+            return [care_file], _changed(care_file)
+
+        return self.run_command(key, decide)
+
+    def deliver_session(
+        self,
+        key: CommandKey | None,
+        file_id: UUID,
+        *,
+        delivered_on: date,
+        hours: float,
+        subject: str,
+        teacher: str,
+        notes: str,
+    ) -> dict[str, Any]:
+        notes_token = self.seal_field(file_id, "session_notes", notes)
+        session_id = uuid4()
+
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            care_file = self.file(file_id)
+            care_file.deliver_session(
+                session_id=session_id,
+                delivered_on=delivered_on,
+                today=self.today(),
+                hours=hours,
+                subject=subject,
+                teacher=teacher,
+                notes_token=notes_token,
+            )
+            return [care_file], _changed(care_file) | {
+                "session_id": str(session_id),
+                "sessions": len(care_file.sessions),
+            }
+
+        return self.run_command(key, decide)
+
+    def flag_overdue_review(self, deadline: Deadline) -> dict[str, Any]:
+        """The review-due deadline fell: flag the file's passed review (if still passed)."""
+
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            care_file = self.file(deadline.owner_id)
+            flagged = care_file.flag_review_overdue(self.today())
+            return ([care_file] if flagged else []), _changed(care_file)
+
+        return self.run_command(CommandKey.of_deadline(deadline), decide, fired=deadline)
 
     def erase(self, key: CommandKey | None, file_id: UUID) -> dict[str, Any]:
         """Destroy the child's data key, then record the erasure (see volunteers' erase)."""

@@ -7,7 +7,7 @@ it in clear, and an erased child's tokens open to nothing.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -27,6 +27,13 @@ VisitorRole = Literal[
 Source = Literal["school", "civ", "hlth"]
 ScreeningLevel = Literal["watch", "concern", "urgent"]
 ReferralStatus = Literal["sent", "accepted", "rejected", "done", "revoked"]
+GoalOutcome = Literal["continued", "achieved", "dropped"]
+FollowUpMode = Literal["talk", "call", "home", "class", "meeting"]
+# Home-delivered teaching (送教上门): how often a teacher goes, and how long a session runs.
+MAX_SESSIONS_PER_WEEK = 5
+SESSION_HOURS = (0.5, 4.0)
+# How far back a plan entered from the paper file may date its goals.
+MAX_PAPER_AGE = timedelta(days=366)
 
 # A status may move only along these edges; a closed file is reopened, never edited.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -83,6 +90,12 @@ class NoBasisError(ForbiddenError):
     code = "no-basis-for-sharing"
 
 
+class HomeTeachingRuleError(DomainError):
+    """A home-teaching schedule or session breaks its rules (dates, teacher, length)."""
+
+    code = "home-teaching-rule"
+
+
 class AlreadyUsedError(ConflictError):
     """The intake already opened a file."""
 
@@ -135,6 +148,14 @@ class CareFile(Aggregate):
         # account id -> iso time the emergency access ends
         self.break_glass: dict[str, str] = {}
         self.erased_at: datetime | None = None
+        # The plan: goal id -> {"text": token, "review_on": iso, "status": active|achieved|dropped}
+        self.goals: dict[str, dict[str, str]] = {}
+        self.follow_ups: list[dict[str, Any]] = []
+        # The review date a fired deadline found passed (cleared by the next scheduling).
+        self.review_overdue_on: str | None = None
+        # Home-delivered teaching: its schedule, if any, and the sessions delivered.
+        self.home_teaching: dict[str, Any] | None = None
+        self.sessions: list[dict[str, Any]] = []
 
     # -- reads --------------------------------------------------------------------------
     @property
@@ -149,7 +170,10 @@ class CareFile(Aggregate):
         return self.team.get(account)
 
     def next_review(self) -> date | None:
+        """The earliest review due: of a category, or of a goal of the plan still active."""
         dates = [date.fromisoformat(c["review_on"]) for c in self.categories.values()]
+        active = (g for g in self.goals.values() if g["status"] == "active")
+        dates += [date.fromisoformat(g["review_on"]) for g in active]
         return min(dates) if dates else None
 
     def next_visit(self) -> date | None:
@@ -177,8 +201,7 @@ class CareFile(Aggregate):
             raise DomainError("a review date must be in the future")
         before = self.next_review()
         self._tagged(category=category, evidence=evidence_token, review_on=review_on.isoformat())
-        if self.next_review() != before:
-            self._review_scheduled(review_on=_iso(self.next_review()))
+        self._reschedule_if_moved(before)
 
     @event("Tagged")
     def _tagged(self, category: str, evidence: str, review_on: str) -> None:
@@ -193,16 +216,252 @@ class CareFile(Aggregate):
             raise DomainError("the next review date must be in the future")
         before = self.next_review()
         self._reviewed(category=category, review_on=next_review_on.isoformat())
-        if self.next_review() != before:
-            self._review_scheduled(review_on=_iso(self.next_review()))
+        self._reschedule_if_moved(before)
 
     @event("Reviewed")
     def _reviewed(self, category: str, review_on: str) -> None:
         self.categories[category] = self.categories[category] | {"review_on": review_on}
 
+    def _reschedule_if_moved(self, before: date | None) -> None:
+        # A review still due on the same day (another item shares it) stays overdue.
+        if self.next_review() != before:
+            self._review_scheduled(review_on=_iso(self.next_review()))
+
     @event("ReviewScheduled")
     def _review_scheduled(self, review_on: str | None) -> None:
-        pass
+        # The kit's deadline `review-due` follows this event (application.DEADLINES).
+        self.review_overdue_on = None
+
+    def flag_review_overdue(self, today: date) -> bool:
+        """The review-due deadline fell: flag the passed review, once; False if moot."""
+        due = self.next_review()
+        if self.erased or self.status == "closed" or due is None or due >= today:
+            return False
+        if self.review_overdue_on == due.isoformat():
+            return False
+        self._review_overdue(
+            review_on=due.isoformat(), school_id=self.school_id, district_id=self.district_id
+        )
+        return True
+
+    @event("ReviewOverdue")
+    def _review_overdue(self, review_on: str, school_id: str, district_id: str) -> None:
+        self.review_overdue_on = review_on
+
+    # -- plan and follow-ups ------------------------------------------------------------
+    def set_goal(
+        self,
+        goal_id: UUID,
+        text_token: str,
+        review_on: date,
+        today: date,
+        set_on: date | None = None,
+    ) -> None:
+        """A goal of the child's plan, reviewed on a date (the file's review deadline).
+
+        A plan entered from the paper file (一人一册) keeps the day it was agreed, up to a
+        year back; its review may then have passed already, and is overdue at once.
+        """
+        self._refuse_if_closed_or_erased()
+        agreed = set_on or today
+        if agreed > today or agreed < today - MAX_PAPER_AGE:
+            raise DomainError("a goal is agreed today, or within the last year on paper")
+        if review_on <= agreed:
+            raise DomainError("a goal's review date comes after the day it was agreed")
+        before = self.next_review()
+        self._goal_set(
+            goal_id=str(goal_id),
+            text=text_token,
+            review_on=review_on.isoformat(),
+            set_on=agreed.isoformat(),
+        )
+        self._reschedule_if_moved(before)
+
+    @event("GoalSet")
+    def _goal_set(self, goal_id: str, text: str, review_on: str, set_on: str) -> None:
+        self.goals[goal_id] = {"text": text, "review_on": review_on, "status": "active"}
+
+    def review_goal(
+        self,
+        goal_id: str,
+        outcome: str,
+        next_review_on: date | None,
+        note_token: str,
+        today: date,
+    ) -> None:
+        """A goal was reviewed: continued to a next date, achieved or dropped."""
+        self._refuse_if_closed_or_erased()
+        goal = self.goals.get(goal_id)
+        if goal is None:
+            raise DomainError(f"the plan has no goal {goal_id}")
+        if goal["status"] != "active":
+            raise ConflictError(f"the goal is already {goal['status']}")
+        if outcome == "continued":
+            if next_review_on is None or next_review_on <= today:
+                raise DomainError("a continued goal needs a next review date in the future")
+        elif next_review_on is not None:
+            raise DomainError(f"an {outcome} goal has no next review")
+        before = self.next_review()
+        self._goal_reviewed(
+            goal_id=goal_id,
+            outcome=outcome,
+            review_on=_iso(next_review_on) or goal["review_on"],
+            note=note_token,
+            reviewed_on=today.isoformat(),
+        )
+        self._reschedule_if_moved(before)
+
+    @event("GoalReviewed")
+    def _goal_reviewed(
+        self, goal_id: str, outcome: str, review_on: str, note: str, reviewed_on: str
+    ) -> None:
+        status = "active" if outcome == "continued" else outcome
+        self.goals[goal_id] = self.goals[goal_id] | {"review_on": review_on, "status": status}
+
+    def record_follow_up(
+        self,
+        *,
+        follow_up_id: UUID,
+        on: date,
+        today: date,
+        mode: str,
+        goal_id: str | None,
+        notes_token: str,
+        recorded_by: str,
+    ) -> None:
+        """A follow-up (a talk, a call, a check in class) recorded in the file."""
+        self._refuse_if_closed_or_erased()
+        if on > today:
+            raise DomainError("a follow-up cannot be recorded before it happens")
+        if goal_id is not None and goal_id not in self.goals:
+            raise DomainError(f"the plan has no goal {goal_id}")
+        self._followed_up(
+            follow_up_id=str(follow_up_id),
+            on=on.isoformat(),
+            mode=mode,
+            goal_id=goal_id,
+            notes=notes_token,
+            recorded_by=recorded_by,
+        )
+
+    @event("FollowedUp")
+    def _followed_up(
+        self,
+        follow_up_id: str,
+        on: str,
+        mode: str,
+        goal_id: str | None,
+        notes: str,
+        recorded_by: str,
+    ) -> None:
+        self.follow_ups.append(
+            {
+                "follow_up_id": follow_up_id,
+                "on": on,
+                "mode": mode,
+                "goal_id": goal_id,
+                "notes": notes,
+                "recorded_by": recorded_by,
+            }
+        )
+
+    # -- home-delivered teaching (送教上门) -------------------------------------------
+    def schedule_home_teaching(
+        self,
+        *,
+        teacher: str,
+        sessions_per_week: int,
+        starts_on: date,
+        ends_on: date,
+        reason_token: str,
+        today: date,
+    ) -> None:
+        """A teacher of the team goes to the child who cannot attend, so often, so long."""
+        self._refuse_if_closed_or_erased()
+        member = self.member(teacher)
+        if member is None or member["kind"] == "volunteer":
+            raise HomeTeachingRuleError("home teaching is given by a teacher of the child's team")
+        if not 1 <= sessions_per_week <= MAX_SESSIONS_PER_WEEK:
+            raise HomeTeachingRuleError(
+                f"between 1 and {MAX_SESSIONS_PER_WEEK} sessions a week, not {sessions_per_week}"
+            )
+        if ends_on <= starts_on or ends_on < today:
+            raise HomeTeachingRuleError("a schedule ends after it starts, and not in the past")
+        self._home_teaching_scheduled(
+            teacher=teacher,
+            sessions_per_week=sessions_per_week,
+            starts_on=starts_on.isoformat(),
+            ends_on=ends_on.isoformat(),
+            reason=reason_token,
+        )
+
+    @event("HomeTeachingScheduled")
+    def _home_teaching_scheduled(
+        self, teacher: str, sessions_per_week: int, starts_on: str, ends_on: str, reason: str
+    ) -> None:
+        self.home_teaching = {
+            "teacher": teacher,
+            "sessions_per_week": sessions_per_week,
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+            "reason": reason,
+        }
+
+    def deliver_session(
+        self,
+        *,
+        session_id: UUID,
+        delivered_on: date,
+        today: date,
+        hours: float,
+        subject: str,
+        teacher: str,
+        notes_token: str,
+    ) -> None:
+        """A home-teaching session given, within the schedule, by a teacher of the team."""
+        self._refuse_if_closed_or_erased()
+        plan = self.home_teaching
+        if plan is None:
+            raise HomeTeachingRuleError("the child has no home-teaching schedule")
+        if delivered_on > today:
+            raise HomeTeachingRuleError("a session cannot be recorded before it is given")
+        if not plan["starts_on"] <= delivered_on.isoformat() <= plan["ends_on"]:
+            raise HomeTeachingRuleError("the session falls outside the schedule's dates")
+        low, high = SESSION_HOURS
+        if not low <= hours <= high:
+            raise HomeTeachingRuleError(f"a session lasts {low} to {high} hours, not {hours}")
+        member = self.member(teacher)
+        if member is None or member["kind"] == "volunteer":
+            raise HomeTeachingRuleError("sessions are given by a teacher of the child's team")
+        self._session_delivered(
+            session_id=str(session_id),
+            delivered_on=delivered_on.isoformat(),
+            hours=hours,
+            subject=subject,
+            teacher=teacher,
+            notes=notes_token,
+        )
+
+    @event("SessionDelivered")
+    def _session_delivered(
+        self,
+        session_id: str,
+        delivered_on: str,
+        hours: float,
+        subject: str,
+        teacher: str,
+        notes: str,
+    ) -> None:
+        self.sessions.append(
+            {
+                "session_id": session_id,
+                "delivered_on": delivered_on,
+                "hours": hours,
+                "subject": subject,
+                "teacher": teacher,
+                "notes": notes,
+            }
+        )
 
     def assign(self, account: str, role: str, kind: str, cleared: bool, at: datetime) -> None:
         """Put a person on the team; a volunteer only with a passed background check."""
@@ -300,6 +559,9 @@ class CareFile(Aggregate):
         if status not in TRANSITIONS.get(self.status, frozenset()):
             raise InvalidTransitionError(f"a file cannot go from {self.status} to {status}")
         self._status_changed(status=status, reason=reason_token, at=at)
+        if status == "reopened" and self.next_review() is not None:
+            # Closing cancelled the review deadline; reopening sets it again.
+            self._review_scheduled(review_on=_iso(self.next_review()))
 
     @event("StatusChanged")
     def _status_changed(self, status: str, reason: str, at: datetime) -> None:
@@ -413,6 +675,41 @@ class SchoolCareLead(Aggregate):
     @event("Renamed")
     def _renamed(self, account: str, school_id: str) -> None:
         self.account = account
+
+
+class BreakGlassAlerts(Aggregate):
+    """A school's emergency accesses, for its care lead and the district to see.
+
+    Each alert keeps its reason as a token of the child's data key (an erased child's
+    reason opens to nothing) and when the access ends.
+    """
+
+    @staticmethod
+    def create_id(school_id: str) -> UUID:
+        return uuid5(INTAKE_NAMESPACE, f"break-glass-alerts:{school_id}")
+
+    @event("Started")
+    def __init__(self, school_id: str) -> None:
+        self.school_id = school_id
+        self.alerts: list[dict[str, str]] = []
+
+    @event("Raised")
+    def raise_alert(
+        self, file_id: str, account: str, reason: str, opened_at: datetime, until: datetime
+    ) -> None:
+        self.alerts.append(
+            {
+                "file_id": file_id,
+                "account": account,
+                "reason": reason,
+                "opened_at": opened_at.isoformat(),
+                "until": until.isoformat(),
+            }
+        )
+
+    def since(self, start: datetime) -> list[dict[str, str]]:
+        """Alerts still open at `start` or opened after it, newest first."""
+        return [a for a in reversed(self.alerts) if datetime.fromisoformat(a["until"]) >= start]
 
 
 class Consent(Aggregate):

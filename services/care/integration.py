@@ -1,10 +1,11 @@
 """Domain events -> published contract events (one function per event).
 
 Only facts the city's figures and worklists need leave the service: which school, class
-and district a file counts towards, its status, its next review date and its visits.
+and district a file counts towards, its status, its next review date (and that it passed
+unreviewed), its visits, follow-ups and home-teaching sessions by date and size.
 Nothing names the child or says why the file exists: categories, evidence, screening
-results, notes, reasons, team members other than the lead, consents and intakes' details
-stay here.
+results, notes, reasons, goals, the home teacher, team members other than the lead,
+consents and intakes' details stay here.
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ def _assigned(e: Any) -> ContractEvent | None:
     return published.LeadAssigned(file_id=str(e.originator_id), lead_id=e.account, assigned_at=e.at)
 
 
-def _review(e: Any) -> ContractEvent | None:
+def _review(e: Any) -> ContractEvent:
     if e.review_on is None:
-        return None
+        return published.ReviewsCleared(file_id=str(e.originator_id))
     return published.ReviewScheduled(
         file_id=str(e.originator_id), review_on=date.fromisoformat(e.review_on)
     )
@@ -109,6 +110,42 @@ def _referral_answered(e: Any) -> ContractEvent:
     )
 
 
+def _review_overdue(e: Any) -> ContractEvent:
+    return published.ReviewOverdue(
+        file_id=str(e.originator_id),
+        school_id=e.school_id,
+        district_id=e.district_id,
+        review_on=date.fromisoformat(e.review_on),
+    )
+
+
+def _followed_up(e: Any) -> ContractEvent:
+    return published.FollowUpRecorded(
+        file_id=str(e.originator_id),
+        follow_up_id=e.follow_up_id,
+        followed_up_on=date.fromisoformat(e.on),
+        mode=e.mode,
+    )
+
+
+def _home_teaching(e: Any) -> ContractEvent:
+    return published.HomeTeachingScheduled(
+        file_id=str(e.originator_id),
+        sessions_per_week=e.sessions_per_week,
+        starts_on=date.fromisoformat(e.starts_on),
+        ends_on=date.fromisoformat(e.ends_on),
+    )
+
+
+def _session(e: Any) -> ContractEvent:
+    return published.HomeTeachingSessionDelivered(
+        file_id=str(e.originator_id),
+        session_id=e.session_id,
+        delivered_on=date.fromisoformat(e.delivered_on),
+        hours=e.hours,
+    )
+
+
 TRANSLATIONS: dict[str, Callable[[Any], ContractEvent | None]] = {
     "SchoolCareLead.Named": _care_lead,
     "SchoolCareLead.Renamed": _care_lead_renamed,
@@ -120,6 +157,10 @@ TRANSLATIONS: dict[str, Callable[[Any], ContractEvent | None]] = {
     "CareFile.VisitRecorded": _visited,
     "CareFile.BreakGlassOpened": _break_glass,
     "CareFile.Erased": _erased,
+    "CareFile.ReviewOverdue": _review_overdue,
+    "CareFile.FollowedUp": _followed_up,
+    "CareFile.HomeTeachingScheduled": _home_teaching,
+    "CareFile.SessionDelivered": _session,
     "Referral.Sent": _referral_sent,
     "Referral.Answered": _referral_answered,
 }

@@ -18,6 +18,10 @@ Two gates, both enforced here and audited by the API:
 
 Department systems (hlth, jus, proc) act only on referrals addressed to them, while the
 consent or legal basis holds (`services.care.api`).
+
+Supervision: a school's break-glass alerts (reasons included) and a file's access log
+("who viewed this child") are for its supervisors only, the district's care officer and
+the school's care lead; reading either is itself an access-log entry.
 """
 
 from __future__ import annotations
@@ -69,6 +73,9 @@ EVERYTHING = (
     "visit_notes",
     "next_visit",
     "next_review",
+    "plan",
+    "follow_ups",
+    "home_teaching",
 )
 FIELDS: dict[str, tuple[str, ...]] = {
     "district-officer": EVERYTHING,
@@ -82,14 +89,16 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 # What each relation may do on a file beyond reading it.
+# `plan`: goals and the home-teaching schedule; `teach`: a home-teaching session given;
+# `audit`: the file's access log.
+_LEADING = {"tag", "review", "assign", "visit", "status", "consent", "refer", "plan"}
+_LEADING |= {"follow-up", "teach"}
 ACTIONS: dict[str, frozenset[str]] = {
-    "district-officer": frozenset(
-        {"tag", "review", "assign", "visit", "status", "consent", "refer", "erase"}
-    ),
-    "care-lead": frozenset({"tag", "review", "assign", "visit", "status", "consent", "refer"}),
-    "lead": frozenset({"tag", "review", "assign", "visit", "status", "consent", "refer"}),
-    "psychology": frozenset({"review", "visit", "refer"}),
-    "mentor": frozenset({"visit"}),
+    "district-officer": frozenset(_LEADING | {"erase", "audit"}),
+    "care-lead": frozenset(_LEADING | {"audit"}),
+    "lead": frozenset(_LEADING),
+    "psychology": frozenset({"review", "visit", "refer", "follow-up"}),
+    "mentor": frozenset({"visit", "follow-up", "teach"}),
     "volunteer-mentor": frozenset(),
     "break-glass": frozenset(),
 }
@@ -126,6 +135,16 @@ def relation(
 def require(rel: Relation, action: str) -> None:
     if action not in ACTIONS[rel]:
         raise ForbiddenError(f"a {rel} may not {action} on this file")
+
+
+def may_supervise(caller: Principal, school_id: str, care_lead: str | None) -> None:
+    """A school's alerts are for the district's care officer and the school's care lead."""
+    POLICY.authorize(caller, "act-on-file", school=school_id)
+    if caller.role in SUPERVISORS and covers_school(caller.scope, school_id):
+        return
+    if care_lead is not None and caller.subject == care_lead:
+        return
+    raise ForbiddenError("a school's alerts are for its care lead and the district")
 
 
 def may_open(caller: Principal, school_id: str, care_lead: str | None) -> None:

@@ -74,4 +74,50 @@ def file_view(app: CareApplication, care_file: CareFile, relation: str) -> dict[
     if "next_review" in allowed:
         next_review = care_file.next_review()
         view["next_review_on"] = next_review.isoformat() if next_review else None
+    if "plan" in allowed:
+        view["plan"] = [
+            {
+                "goal_id": goal_id,
+                "goal": _text(app.open_field(fid, "goal", g["text"])),
+                "review_on": g["review_on"],
+                "status": g["status"],
+            }
+            for goal_id, g in care_file.goals.items()
+        ]
+        view["review_overdue_on"] = care_file.review_overdue_on
+    if "follow_ups" in allowed:
+        view["follow_ups"] = [
+            {
+                "follow_up_id": f["follow_up_id"],
+                "on": f["on"],
+                "mode": f["mode"],
+                "goal_id": f["goal_id"],
+                "notes": _text(app.open_field(fid, "follow_up_notes", f["notes"])),
+            }
+            for f in care_file.follow_ups
+        ]
+    if "home_teaching" in allowed:
+        plan = care_file.home_teaching
+        view["home_teaching"] = (
+            None
+            if plan is None
+            else {
+                "teacher": plan["teacher"],
+                "sessions_per_week": plan["sessions_per_week"],
+                "starts_on": plan["starts_on"],
+                "ends_on": plan["ends_on"],
+                "reason": _text(app.open_field(fid, "home_teaching_reason", plan["reason"])),
+                "sessions": [
+                    {
+                        "session_id": x["session_id"],
+                        "delivered_on": x["delivered_on"],
+                        "hours": x["hours"],
+                        "subject": x["subject"],
+                        "teacher": x["teacher"],
+                        "notes": _text(app.open_field(fid, "session_notes", x["notes"])),
+                    }
+                    for x in care_file.sessions
+                ],
+            }
+        )
     return view

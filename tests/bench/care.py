@@ -7,20 +7,23 @@ raw one-row psycopg commits measured in the same run (`raw-postgres`).
 
 The coverage query runs over a read model of `files` files and `visits` visits (the
 issue's 3,000 and 30,000), per class, school and district, p50/p95 of the whole query
-with its suppression, next to a raw `COUNT(*)` over the same table.
+with its suppression, next to a raw `COUNT(*)` over the same table; so do a care lead's
+worklist (one school's first page) and home-teaching sessions per district (one
+session for every tenth visit, on one file in twenty).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
-from contracts.care import FileOpened, HomeVisitRecorded
+from contracts.care import FileOpened, HomeTeachingSessionDelivered, HomeVisitRecorded
 from gateway.care.readmodel import CareReadModel
-from gateway.care.types import CoverageFigure
+from gateway.care.types import CoverageFigure, HomeTeachingFigure, WorklistItem
 from gateway.tests.support import Stream
 from services.care.application import CareApplication
 from services.kit.citytime import city_day
@@ -32,6 +35,8 @@ from tests.bench.report import Figure, percentiles
 SCHOOLS = 60
 CLASSES = 10
 TODAY = date(2026, 11, 20)
+# The first days of the next school year: every family is due a visit again.
+NEW_YEAR = date(2027, 9, 10)
 
 
 def _spread(latencies: list[float]) -> dict[str, float]:
@@ -149,6 +154,46 @@ def coverage(folder: Path, files: int, visits: int, queries: int) -> list[Figure
                     spread,
                 )
             )
+        model.apply(
+            "bench",
+            stream(
+                *(
+                    HomeTeachingSessionDelivered(
+                        file_id=f"f{(n * 20) % files}",
+                        session_id=f"h{n}",
+                        delivered_on=date(2026, 9, 2) + timedelta(days=n % 70),
+                        hours=2.0,
+                    )
+                    for n in range(visits // 10)
+                )
+            ),
+        )
+        figures.append(
+            _timed(
+                "care-worklist-school",
+                f"care: a care lead's worklist, 50 due at a school, {files} files (p50)",
+                queries,
+                lambda: [
+                    WorklistItem.of(row, NEW_YEAR)
+                    for row in model.worklist(
+                        today=NEW_YEAR, first=50, after=None, school_ids=("s1",), lead_id="lead"
+                    ).rows
+                ],
+            )
+        )
+        figures.append(
+            _timed(
+                "care-home-teaching-district",
+                f"care: home-teaching sessions by district, {visits // 10} sessions (p50)",
+                queries,
+                lambda: [
+                    HomeTeachingFigure.from_row(row)
+                    for row in model.home_teaching(
+                        "district", today=TODAY, first=100, after=None
+                    ).rows
+                ],
+            )
+        )
         raw = sqlite3.connect(folder / "care-coverage.sqlite3")
         latencies = []
         for _ in range(queries):
@@ -169,3 +214,13 @@ def coverage(folder: Path, files: int, visits: int, queries: int) -> list[Figure
         return figures
     finally:
         model.close()
+
+
+def _timed(name: str, title: str, queries: int, query: Callable[[], object]) -> Figure:
+    latencies = []
+    for _ in range(queries):
+        t = time.perf_counter()
+        query()
+        latencies.append(time.perf_counter() - t)
+    spread = _spread(latencies)
+    return Figure(name, title, spread["p50"], "ms", spread)

@@ -5,8 +5,12 @@ school's care lead opens the file and forms a team (a volunteer mentor whose pas
 check care learnt from the volunteers' events); home visits move the coverage figure in
 GraphQL; care refers the child to health with the guardian's consent; health reads the
 referral and accepts; the consent is withdrawn: health's next read and a second
-referral are refused. Nothing personal is on any stream, the access log verifies, and
-erasing a child leaves the figures as they were. Bad input is refused with a problem and
+referral are refused. The child gets a plan with a goal, a follow-up (a GraphQL
+mutation, repeated safely with its idempotency key) and home-delivered teaching; the
+clock moves past the goal's review and the care service's deadline puts the file on the
+care lead's worklist as overdue; the care lead sees an emergency access with its reason
+and who viewed the child. Nothing personal is on any stream, the access log verifies,
+and erasing a child leaves the figures as they were. Bad input is refused with a problem and
 nothing appended.
 """
 
@@ -31,6 +35,7 @@ from services.ingest.main import create_service as create_ingest
 from services.kit import bus
 from services.kit.auth import DevIssuer
 from services.kit.citytime import city_day
+from services.kit.deadlines import FileClock
 from services.kit.privacy.sealing import Jwks, SealingKeys, seal
 from services.kit.settings import Settings
 from services.kit.wire import envelope_for
@@ -46,6 +51,9 @@ CHILD = "周小雨"
 EVIDENCE = "民政留守儿童登记 parents in Suzhou"
 VOLUNTEER = "0b9f3c52-6a1e-4d3b-8c47-5e2a9d1f7b60"
 CIV_TYPE = "org.tongxin.registry.child-referred-to-care.v1"
+GOAL = "speaks with her mother on video every Sunday"
+FOLLOW_UP = "calmer in class since the call"
+BREAK_GLASS = "fainted in the playground"
 
 
 class People:
@@ -75,8 +83,16 @@ def settings(pg_settings: Settings, nats_url: str, dev_issuer: DevIssuer) -> Set
 
 
 @pytest.fixture
+def clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FileClock:
+    """The care service's clock (and the gateway's day for care), moved by the test."""
+    path = tmp_path / "clock"
+    monkeypatch.setenv("TONGXIN_CLOCK_FILE", str(path))
+    return FileClock(path)
+
+
+@pytest.fixture
 async def stack(
-    settings: Settings, dev_issuer: DevIssuer, tmp_path: Path
+    settings: Settings, dev_issuer: DevIssuer, tmp_path: Path, clock: FileClock
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient]]:
     care_app = create_care(settings)
     ingest_app = create_ingest(settings)
@@ -87,8 +103,15 @@ async def stack(
         return keys.jwks()
 
     ingest_app.state.receivers.fetch = care_jwks
-    gateway_app = create_gateway(settings, readmodel_dir=tmp_path / "readmodels")
+    # The gateway asks the care service itself (as the caller) for commands and reasons.
+    upstream = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=care_app), base_url="http://care"
+    )
+    gateway_app = create_gateway(
+        settings, readmodel_dir=tmp_path / "readmodels", http_clients={"care": upstream}
+    )
     async with (
+        upstream,
         running(care_app) as care,
         running(ingest_app) as ingest,
         running(gateway_app) as gateway,
@@ -162,8 +185,15 @@ async def publish_passed_check(settings: Settings, volunteer_id: str) -> None:
         await js.publish(envelope.nats_subject(), envelope.payload(), headers=envelope.headers())
 
 
-async def graphql(gateway: httpx.AsyncClient, headers: dict[str, str], query: str) -> Any:
-    response = await gateway.post("/graphql", json={"query": query}, headers=headers)
+async def graphql(
+    gateway: httpx.AsyncClient,
+    headers: dict[str, str],
+    query: str,
+    variables: dict[str, Any] | None = None,
+) -> Any:
+    response = await gateway.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert "errors" not in body, body
@@ -186,6 +216,7 @@ async def test_a_referred_child_from_referral_to_withdrawn_consent(
     stack: tuple[httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient],
     settings: Settings,
     dev_issuer: DevIssuer,
+    clock: FileClock,
 ) -> None:
     care, ingest, gateway = stack
     people = People(dev_issuer)
@@ -318,6 +349,103 @@ async def test_a_referred_child_from_referral_to_withdrawn_consent(
     assert ("hlth", "allowed") in outcomes and ("hlth", "denied") in outcomes
     assert log.verify().ok
 
+    # A plan: a goal reviewed in three days, and a follow-up through GraphQL.
+    goal = await care.post(
+        f"/files/{file_id}/goals",
+        json={"goal": GOAL, "review_on": (today + timedelta(days=3)).isoformat()},
+        headers=people.lead,
+    )
+    assert goal.status_code == 201, goal.text
+    follow_up = (
+        "mutation($input: AddCareFollowUpInput!) { addCareFollowUp(input: $input) { "
+        "__typename ... on CareFileChanged { recordedId } ... on CareCommandError { code } } }"
+    )
+    entry = {"fileId": file_id, "on": today.isoformat(), "mode": "TALK", "notes": FOLLOW_UP,
+             "goalId": goal.json()["goal_id"], "idempotencyKey": "fu-1"}  # fmt: skip
+    once = (await graphql(gateway, people.lead, follow_up, {"input": entry}))["addCareFollowUp"]
+    twice = (await graphql(gateway, people.lead, follow_up, {"input": entry}))["addCareFollowUp"]
+    assert once["__typename"] == "CareFileChanged" and once == twice
+    future = entry | {"on": (today + timedelta(days=9)).isoformat(), "idempotencyKey": "fu-2"}
+    refused = await graphql(gateway, people.lead, follow_up, {"input": future})
+    assert refused["addCareFollowUp"] == {"__typename": "CareCommandError", "code": "rule-violated"}
+
+    # Home-delivered teaching: the head teacher goes twice a week; one session so far.
+    scheduled = await care.put(
+        f"/files/{file_id}/home-teaching",
+        json={"teacher": "ht-1", "sessions_per_week": 2, "starts_on": today.isoformat(),
+              "ends_on": (today + timedelta(days=60)).isoformat(),
+              "reason": "broken leg, at home for two months"},
+        headers=people.lead,
+    )  # fmt: skip
+    assert scheduled.status_code == 200, scheduled.text
+    session = await care.post(
+        f"/files/{file_id}/home-teaching/sessions",
+        json={"delivered_on": today.isoformat(), "hours": 2, "subject": "maths",
+              "teacher": "ht-1", "notes": "fractions, did well"},
+        headers=people.lead,
+    )  # fmt: skip
+    assert session.status_code == 201, session.text
+
+    async def taught() -> dict[str, Any] | None:
+        data = await graphql(
+            gateway,
+            viewer,
+            "{ careHomeTeaching(level: DISTRICT) { edges { node { key "
+            "children { value suppressed } sessionsDelivered } } } }",
+        )
+        edges = data["careHomeTeaching"]["edges"]
+        return edges[0]["node"] if edges else None
+
+    # One child taught at home: the viewer sees a suppressed cell, not a one.
+    figure = await eventually(taught, timeout=30, message="home teaching projected")
+    assert figure["children"] == {"value": None, "suppressed": "<5"}
+    assert figure["sessionsDelivered"] is None
+
+    # Five days later nobody has reviewed the goal: the care service's deadline flags it
+    # and it surfaces on the care lead's worklist (its review passed, on the service's day).
+    clock.move(timedelta(days=5))
+    flagged_query = (
+        "{ careWorklist(first: 50) { edges { node { fileId reviewOverdue reviewFlaggedOn } } } }"
+    )
+
+    async def flagged() -> dict[str, Any] | None:
+        data = await graphql(gateway, people.lead, flagged_query)
+        rows = {e["node"]["fileId"]: e["node"] for e in data["careWorklist"]["edges"]}
+        row = rows.get(file_id)
+        return row if row and row["reviewFlaggedOn"] else None
+
+    row = await eventually(flagged, timeout=60, message="the overdue review surfaced")
+    assert (
+        row["reviewOverdue"] and row["reviewFlaggedOn"] == (today + timedelta(days=3)).isoformat()
+    )
+
+    # An emergency access by a teacher not on the team: the care lead sees it, with the
+    # reason, and who viewed the child (health's refused read among them).
+    stranger = people.header(
+        role="school-staff", department="edu", subject="staff-7", scope=f"school:{SCHOOL}"
+    )
+    broke = await care.post(
+        f"/files/{file_id}/break-glass", json={"reason": BREAK_GLASS}, headers=stranger
+    )
+    assert broke.status_code == 201, broke.text
+    alerts = await graphql(
+        gateway,
+        people.lead,
+        f'{{ careBreakGlassAlerts(schoolId: "{SCHOOL}") {{ fileId account reason open }} }}',
+    )
+    assert alerts["careBreakGlassAlerts"] == [
+        {"fileId": file_id, "account": "staff-7", "reason": BREAK_GLASS, "open": True}
+    ]
+    viewed = await graphql(
+        gateway,
+        people.lead,
+        f'{{ careFileAccessLog(fileId: "{file_id}", first: 50) '
+        "{ edges { node { department outcome } } } }",
+    )
+    entries = [e["node"] for e in viewed["careFileAccessLog"]["edges"]]
+    assert {"department": "hlth", "outcome": "denied"} in entries
+    assert (await care.get(f"/schools/{SCHOOL}/break-glass", headers=stranger)).status_code == 403
+
     # Erasing a visited child leaves the figures as they were.
     erased = await care.post(f"/files/{files[1]}/erase", json={}, headers=people.officer)
     assert erased.status_code == 200, erased.text
@@ -327,7 +455,8 @@ async def test_a_referred_child_from_referral_to_withdrawn_consent(
     assert await school_coverage(gateway, viewer) == after
 
     # Nothing personal on any stream: no name, evidence, note, guardian or category.
-    forbidden = [CHILD, EVIDENCE, "grandmother", "周奶奶", "left-behind", "child 0"]
+    forbidden = [CHILD, EVIDENCE, "grandmother", "周奶奶", "left-behind", "child 0", GOAL,
+                 FOLLOW_UP, BREAK_GLASS, "broken leg", "fractions"]  # fmt: skip
     for stream in ("CARE", "REGISTRY"):
         for message in await read_stream(settings.nats_urls, stream):
             text = message.data.decode("utf-8", "replace") + json.dumps(message.headers)
@@ -355,8 +484,16 @@ async def _timeline_gone(gateway: httpx.AsyncClient, headers: dict[str, str], fi
                        "legal_basis": "minors-protection-law"}, 422, "rule-violated"),
         ("status", {"status": "closed", "reason": "x", "expected_version": 1}, 409,
          "stale-version"),
+        ("goals", {"goal": "x", "review_on": "2020-01-01"}, 422, "rule-violated"),
+        ("home-teaching/sessions", {"delivered_on": "2020-01-01", "hours": 1,
+                                    "subject": "maths", "notes": "x"}, 422,
+         "home-teaching-rule"),
+        ("follow-ups", {"on": "2020-01-01", "mode": "talk", "notes": "x",
+                        "goal_id": "00000000-0000-4000-8000-000000000000"}, 422,
+         "rule-violated"),
     ],
-    ids=["unknown-category", "visit-in-the-future", "unknown-department", "stale-version"],
+    ids=["unknown-category", "visit-in-the-future", "unknown-department", "stale-version",
+         "goal-reviewed-in-the-past", "session-without-schedule", "follow-up-of-no-goal"],
 )  # fmt: skip
 async def test_bad_input_is_a_problem_and_appends_nothing(
     care_alone: httpx.AsyncClient,

@@ -1,7 +1,10 @@
 """The care part of the demo city: care leads for the four demo schools, 200 files with
-categories, a lead each and 1+N home visits for most, a volunteer mentor with a passed
-check (learnt from the volunteers' events), a child referred by civil affairs through the
-ingest (sealed to care) and a screening result from health.
+categories, a lead each and 1+N home visits for most, plans with goals (one entered from
+the paper file with its review already passed: the care service flags it overdue on the
+care lead's worklist) and follow-ups, home-delivered teaching (送教上门) for six children
+who cannot attend, a volunteer mentor with a passed check (learnt from the volunteers'
+events), a child referred by civil affairs through the ingest (sealed to care) and a
+screening result from health.
 
 Everything goes through the public HTTP APIs; idempotency keys are `demo-care-<step>-<n>`.
 Class sizes differ on purpose: the small classes show suppressed coverage cells.
@@ -41,6 +44,12 @@ GIVEN = ("小明", "晓红", "子涵", "欣怡", "浩然", "梓轩", "雨桐", "
 CIVIL_REFERRAL_ID = "demo-civ-referral-1"
 SCREENING_RESULT_ID = "demo-hlth-screening-1"
 IN_FLIGHT = 8
+# Every GOAL_EVERY-th file has a plan goal, every FOLLOW_UP_EVERY-th a follow-up on it.
+GOAL_EVERY = 5
+FOLLOW_UP_EVERY = 10
+# Children taught at home, and the sessions each has had so far (days before the anchor).
+HOME_TAUGHT = 6
+SESSION_DAYS_AGO = (14, 7, 3)
 CIV_TYPE = "org.tongxin.registry.child-referred-to-care.v1"
 HLTH_TYPE = "org.tongxin.screening.screening-result-issued.v1"
 
@@ -110,6 +119,8 @@ def load(run: DemoRun) -> dict[str, Any]:
         console=run.console,
     ) as progress:
         steps = len(SCHOOLS) + len(files) + sum(f.visited_days_ago is not None for f in files)
+        extras = [_extras_of(f) for f in files]
+        steps += sum(len(e) for e in extras)
         task = progress.add_task("care", total=steps + 4)
 
         def step(description: str) -> None:
@@ -164,6 +175,14 @@ def load(run: DemoRun) -> dict[str, Any]:
                 step("file opened, category and lead recorded")
                 if was_visited:
                     step("home visit recorded")
+        work = [
+            (f, file_ids[f.n], kind)
+            for f, kinds in zip(files, extras, strict=True)
+            for kind in kinds
+        ]
+        with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
+            for done in pool.map(lambda w: _extra(officer, care_url, anchor_day, *w), work):
+                step(done)
         mentor = _volunteer_mentor(run, officer, care_url, file_ids[1])
         step("volunteer mentor assigned" if mentor else "no volunteer with a passed check")
         civ_file = _department_referral(run, care_url, "civ")
@@ -172,7 +191,8 @@ def load(run: DemoRun) -> dict[str, Any]:
         step("screening result opened as a file")
         progress.update(task, description="done", advance=1)
     run.console.print(
-        f"demo loaded: {len(files)} care files at {len(SCHOOLS)} schools, {visited} visited; "
+        f"demo loaded: {len(files)} care files at {len(SCHOOLS)} schools, {visited} visited, "
+        f"{HOME_TAUGHT} taught at home, one review overdue; "
         "one civil-affairs referral and one screening result through the ingest"
     )
     return {
@@ -182,6 +202,89 @@ def load(run: DemoRun) -> dict[str, Any]:
         "hlth_file": hlth_file,
         "volunteer_mentor": mentor,
     }
+
+
+def _home_taught(f: FilePlan) -> bool:
+    return f.category == "disabled" and f.n <= len(CATEGORIES) * HOME_TAUGHT
+
+
+def _extras_of(f: FilePlan) -> list[str]:
+    """What else the demo records on a file, in order (each one command)."""
+    kinds = []
+    if f.n == 1:
+        kinds.append("paper-goal")  # its review passed ten days ago: overdue
+    if f.n % GOAL_EVERY == 0:
+        kinds.append("goal")
+    if _home_taught(f):
+        kinds.append("home-teaching")
+    return kinds
+
+
+def _extra(officer: Api, care_url: str, anchor_day: date, f: FilePlan, fid: str, kind: str) -> str:
+    files = f"{care_url}/files/{fid}"
+    if kind == "paper-goal":
+        officer.send(
+            "POST",
+            f"{files}/goals",
+            key=f"demo-care-paper-goal-{f.n}",
+            json_body={
+                "goal": "按时到校，每周出勤五天 attends school five days a week",
+                "set_on": (anchor_day - timedelta(days=45)).isoformat(),
+                "review_on": (anchor_day - timedelta(days=10)).isoformat(),
+            },
+        )
+        return "paper plan entered (its review has passed)"
+    if kind == "goal":
+        goal = officer.send(
+            "POST",
+            f"{files}/goals",
+            key=f"demo-care-goal-{f.n}",
+            json_body={
+                "goal": "每周与父母视频通话一次 a weekly video call with the parents",
+                "review_on": (anchor_day + timedelta(days=14 + f.n % 30)).isoformat(),
+            },
+        )
+        if f.n % FOLLOW_UP_EVERY == 0:
+            officer.send(
+                "POST",
+                f"{files}/follow-ups",
+                key=f"demo-care-follow-up-{f.n}",
+                json_body={
+                    "on": (anchor_day - timedelta(days=f.n % 7)).isoformat(),
+                    "mode": ("talk", "call", "class")[f.n % 3],
+                    "goal_id": goal["goal_id"],
+                    "notes": "谈心谈话 talked with the child; calmer this week",
+                },
+            )
+            return "plan goal and a follow-up recorded"
+        return "plan goal recorded"
+    teacher = head_teacher(f.school_id, f.class_id)
+    officer.send(
+        "PUT",
+        f"{files}/home-teaching",
+        key=f"demo-care-home-teaching-{f.n}",
+        json_body={
+            "teacher": teacher,
+            "sessions_per_week": 2,
+            "starts_on": (anchor_day - timedelta(days=21)).isoformat(),
+            "ends_on": (anchor_day + timedelta(days=90)).isoformat(),
+            "reason": "行动不便，居家康复 cannot travel to school while recovering",
+        },
+    )
+    for days_ago in SESSION_DAYS_AGO:
+        officer.send(
+            "POST",
+            f"{files}/home-teaching/sessions",
+            key=f"demo-care-session-{f.n}-{days_ago}",
+            json_body={
+                "delivered_on": (anchor_day - timedelta(days=days_ago)).isoformat(),
+                "hours": 2,
+                "subject": ("chinese", "maths")[days_ago % 2],
+                "teacher": teacher,
+                "notes": "送教上门 lesson at home",
+            },
+        )
+    return "home-delivered teaching scheduled and given"
 
 
 def _volunteer_mentor(run: DemoRun, officer: Api, care_url: str, file_id: str) -> str | None:

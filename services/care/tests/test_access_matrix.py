@@ -25,14 +25,17 @@ from services.care.application import CareApplication
 from services.care.main import create_service
 from services.kit.auth import DevIssuer
 from services.kit.citytime import city_day
-from services.kit.clock import ManualClock
+from services.kit.deadlines import ManualClock
 from services.kit.settings import Settings
 from tests.support.apps import running
 
 SCHOOL = "yz-dongguan-primary"
 OTHER_SCHOOL = "yz-meiling-primary"
 VOLUNTEER = "6f0c1a8e-3b7d-4c2e-9a51-2d8f0e4b7c19"
-ACTIONS = ("read", "tag", "visit", "assign", "status", "consent", "refer", "erase")
+ACTIONS = (
+    "read", "tag", "visit", "assign", "status", "consent", "refer", "erase",
+    "goal", "review-goal", "follow-up", "schedule", "teach", "who-viewed", "alerts",
+)  # fmt: skip
 
 # caller: (role, department, subject, scope)
 CALLERS: dict[str, tuple[str, str | None, str, str]] = {
@@ -54,29 +57,29 @@ CALLERS: dict[str, tuple[str, str | None, str, str]] = {
 
 # The matrix: Y allowed, - refused (403). Columns follow ACTIONS.
 MATRIX = """
-caller                  read tag visit assign status consent refer erase
-district-officer        Y    Y   Y     Y      Y      Y       Y     Y
-care-lead               Y    Y   Y     Y      Y      Y       Y     -
-team-lead               Y    Y   Y     Y      Y      Y       Y     -
-psychology              Y    -   Y     -      -      -       Y     -
-mentor-teacher          Y    -   Y     -      -      -       -     -
-volunteer-mentor        Y    -   -     -      -      -       -     -
-moved-teacher           -    -   -     -      -      -       -     -
-unassigned-staff        -    -   -     -      -      -       -     -
-break-glass             Y    -   -     -      -      -       -     -
-break-glass-expired     -    -   -     -      -      -       -     -
-other-school-officer    -    -   -     -      -      -       -     -
-volunteers-coordinator  -    -   -     -      -      -       -     -
-health-system           -    -   -     -      -      -       -     -
-viewer                  -    -   -     -      -      -       -     -
-"""
+caller                  read tag visit assign status consent refer erase goal review-goal follow-up schedule teach who-viewed alerts
+district-officer        Y    Y   Y     Y      Y      Y       Y     Y     Y    Y           Y         Y        Y     Y          Y
+care-lead               Y    Y   Y     Y      Y      Y       Y     -     Y    Y           Y         Y        Y     Y          Y
+team-lead               Y    Y   Y     Y      Y      Y       Y     -     Y    Y           Y         Y        Y     -          -
+psychology              Y    -   Y     -      -      -       Y     -     -    Y           Y         -        -     -          -
+mentor-teacher          Y    -   Y     -      -      -       -     -     -    -           Y         -        Y     -          -
+volunteer-mentor        Y    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+moved-teacher           -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+unassigned-staff        -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+break-glass             Y    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+break-glass-expired     -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+other-school-officer    -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+volunteers-coordinator  -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+health-system           -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+viewer                  -    -   -     -      -      -       -     -     -    -           -         -        -     -          -
+"""  # noqa: E501
 
 # Fields each reader sees: a volunteer mentor only who, where and when next.
 READS: dict[str, set[str]] = {
     "volunteer-mentor": {"name", "class", "next_visit"},
     "mentor-teacher": {
         "name", "class", "status", "categories", "evidence", "team", "visits",
-        "visit_notes", "next_visit", "next_review",
+        "visit_notes", "next_visit", "next_review", "plan", "follow_ups", "home_teaching",
     },
 }  # fmt: skip
 
@@ -98,6 +101,7 @@ class Care:
         self.issuer = issuer
         self.file_id = ""
         self.erase_target = ""
+        self.goal_id = ""
 
     @property
     def app(self) -> CareApplication:
@@ -160,8 +164,8 @@ class Care:
             f"/files/{self.file_id}/break-glass",
             {"reason": "fire drill injury"},
         )
-        real = self.app.clock
-        self.app.clock = ManualClock(real.now() - timedelta(hours=5).total_seconds())
+        real = self.app.deadline_clock
+        self.app.deadline_clock = ManualClock(real.now() - timedelta(hours=5))
         try:
             await self.ok(
                 "break-glass-expired",
@@ -170,8 +174,23 @@ class Care:
                 {"reason": "old emergency"},
             )
         finally:
-            self.app.clock = real
-        # fmt: skip
+            self.app.deadline_clock = real
+        await self.ok("care-lead", "PUT", f"/files/{self.file_id}/home-teaching", self.schedule)
+        today = city_day(datetime.now(UTC))
+        goal = {"goal": "joins a club", "review_on": (today + timedelta(days=20)).isoformat()}
+        answer = await self.ok("care-lead", "POST", f"/files/{self.file_id}/goals", goal)
+        self.goal_id = str(answer["goal_id"])
+
+    @property
+    def schedule(self) -> dict[str, Any]:
+        today = city_day(datetime.now(UTC))
+        return {
+            "teacher": "mentor-1",
+            "sessions_per_week": 2,
+            "starts_on": (today - timedelta(days=7)).isoformat(),
+            "ends_on": (today + timedelta(days=90)).isoformat(),
+            "reason": "recovering from surgery at home",
+        }
 
     async def attempt(self, caller: str, action: str) -> httpx.Response:
         fid = self.file_id
@@ -210,6 +229,29 @@ class Care:
                 "legal_basis": "minors-protection-law",
             }
             return await self.as_(caller, "POST", f"/files/{fid}/referrals", body)
+        if action == "goal":
+            body = {"goal": "reads with a partner twice a week",
+                    "review_on": (today + timedelta(days=30)).isoformat()}  # fmt: skip
+            return await self.as_(caller, "POST", f"/files/{fid}/goals", body)
+        if action == "review-goal":
+            body = {"outcome": "continued", "note": "joined the chess club",
+                    "next_review_on": (today + timedelta(days=40)).isoformat()}  # fmt: skip
+            return await self.as_(
+                caller, "POST", f"/files/{fid}/goals/{self.goal_id}/reviews", body
+            )
+        if action == "schedule":
+            return await self.as_(caller, "PUT", f"/files/{fid}/home-teaching", self.schedule)
+        if action == "follow-up":
+            body = {"on": today.isoformat(), "mode": "talk", "notes": "calmer this week"}
+            return await self.as_(caller, "POST", f"/files/{fid}/follow-ups", body)
+        if action == "teach":
+            body = {"delivered_on": today.isoformat(), "hours": 1.5, "subject": "maths",
+                    "teacher": "mentor-1", "notes": "fractions"}  # fmt: skip
+            return await self.as_(caller, "POST", f"/files/{fid}/home-teaching/sessions", body)
+        if action == "who-viewed":
+            return await self.as_(caller, "GET", f"/files/{fid}/access-log")
+        if action == "alerts":
+            return await self.as_(caller, "GET", f"/schools/{SCHOOL}/break-glass")
         assert action == "erase"
         return await self.as_(caller, "POST", f"/files/{self.erase_target}/erase", {})
 
@@ -248,6 +290,13 @@ def test_the_matrix_covers_every_route() -> None:
         "/files/{file_id}/referrals",
         "/referrals/{referral_id}/answer",
         "/referrals/{referral_id}",
+        "/files/{file_id}/goals",
+        "/files/{file_id}/goals/{goal_id}/reviews",
+        "/files/{file_id}/follow-ups",
+        "/files/{file_id}/home-teaching",
+        "/files/{file_id}/home-teaching/sessions",
+        "/files/{file_id}/access-log",
+        "/schools/{school_id}/break-glass",
     }, "a new route needs its row in the matrix"
 
 
@@ -271,7 +320,9 @@ async def test_every_caller_against_every_read_and_command(care: Care) -> None:
                 wrong.append(f"{caller} {action}: not a 403 problem: {response.text[:120]}")
             if care.app.recorder.max_notification_id() != before_head:
                 wrong.append(f"{caller} {action}: a refusal appended events")
-            if action != "erase" and len(log.who_viewed(care.file_id)) != before_log + 1:
+            # A school's alerts name no child to whoever is refused them.
+            audited = action not in ("erase", "alerts")
+            if audited and len(log.who_viewed(care.file_id)) != before_log + 1:
                 wrong.append(f"{caller} {action}: the refusal is not in the access log")
         elif action == "read":
             view = response.json()
@@ -283,6 +334,11 @@ async def test_every_caller_against_every_read_and_command(care: Care) -> None:
                 wrong.append(f"a volunteer mentor saw {sorted(view)}")
             if len(log.who_viewed(care.file_id)) != before_log + 1:
                 wrong.append(f"{caller} read: not in the access log")
+        elif action in ("who-viewed", "alerts") and (
+            len(log.who_viewed(care.file_id)) != before_log + 1
+        ):
+            # Reading who viewed a child, or an alert's reason, is itself in the log.
+            wrong.append(f"{caller} {action}: not in the access log")
     assert not wrong, "\n".join(wrong)
 
 
@@ -292,3 +348,27 @@ async def test_the_access_log_chain_holds_after_the_matrix(care: Care) -> None:
     assert care.app.privacy.log.verify().ok
     outcomes = [e.outcome for e in care.app.privacy.log.who_viewed(care.file_id)]
     assert outcomes[-2:] == ["allowed", "denied"]
+
+
+async def test_supervisors_see_break_glass_with_reason_and_who_viewed(care: Care) -> None:
+    # The care lead sees both emergency accesses: the open one and the one that ran out.
+    alerts = (await care.ok("care-lead", "GET", f"/schools/{SCHOOL}/break-glass"))["alerts"]
+    by_account = {a["account"]: a for a in alerts}
+    assert by_account["staff-bg"]["reason"] == "fire drill injury"
+    assert by_account["staff-bg"]["open"] is True
+    assert by_account["staff-old"]["open"] is False
+    # Who viewed this child: the district reads the log, newest first, paged.
+    await care.attempt("viewer", "read")
+    first = await care.ok("district-officer", "GET", f"/files/{care.file_id}/access-log?limit=2")
+    assert [e["outcome"] for e in first["entries"]] == ["denied", "allowed"]
+    assert first["entries"][0]["role"] == "viewer"
+    assert first["entries"][1]["purpose"] == "break-glass alerts"
+    after = await care.ok(
+        "district-officer",
+        "GET",
+        f"/files/{care.file_id}/access-log?limit=2&before={first['next_before']}",
+    )
+    assert after["entries"][0]["seq"] < first["entries"][-1]["seq"]
+    # The district's own look at the log is the newest entry now.
+    newest = care.app.privacy.log.who_viewed(care.file_id)[-1]
+    assert (newest.subject, newest.fields) == ("officer-1", ("access-log",))

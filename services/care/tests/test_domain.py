@@ -11,6 +11,7 @@ from services.care.domain import (
     CareFile,
     Consent,
     FileClosedError,
+    HomeTeachingRuleError,
     InvalidTransitionError,
     MentorNotClearedError,
     Referral,
@@ -130,3 +131,105 @@ class TestConsentAndReferrals:
         referral.answer("done", None, NOW)
         with pytest.raises(InvalidTransitionError):
             referral.answer("revoked", None, NOW)
+
+
+class TestPlan:
+    def test_a_goal_sets_the_files_review_and_a_review_moves_it(self) -> None:
+        care_file = a_file()
+        goal = uuid4()
+        care_file.set_goal(goal, "tok", TODAY + timedelta(days=30), TODAY)
+        assert care_file.next_review() == TODAY + timedelta(days=30)
+        care_file.review_goal(str(goal), "continued", TODAY + timedelta(days=60), "tok", TODAY)
+        assert care_file.next_review() == TODAY + timedelta(days=60)
+        care_file.review_goal(str(goal), "achieved", None, "tok", TODAY)
+        assert care_file.next_review() is None
+        scheduled = [
+            e.review_on
+            for e in care_file.collect_events()
+            if type(e).__qualname__ == "CareFile.ReviewScheduled"
+        ]
+        assert scheduled == [
+            (TODAY + timedelta(days=30)).isoformat(),
+            (TODAY + timedelta(days=60)).isoformat(),
+            None,
+        ]
+
+    def test_an_overdue_review_is_flagged_once_and_cleared_by_a_review(self) -> None:
+        care_file = a_file()
+        goal = uuid4()
+        care_file.set_goal(goal, "tok", TODAY + timedelta(days=3), TODAY)
+        assert not care_file.flag_review_overdue(TODAY + timedelta(days=3))  # not passed yet
+        later = TODAY + timedelta(days=4)
+        assert care_file.flag_review_overdue(later)
+        assert care_file.review_overdue_on == (TODAY + timedelta(days=3)).isoformat()
+        assert not care_file.flag_review_overdue(later)  # a second firing changes nothing
+        care_file.review_goal(str(goal), "continued", later + timedelta(days=30), "tok", later)
+        assert care_file.review_overdue_on is None
+
+    def test_a_paper_plan_keeps_its_day_and_is_overdue_at_once(self) -> None:
+        care_file = a_file()
+        care_file.set_goal(
+            uuid4(), "tok", TODAY - timedelta(days=5), TODAY, TODAY - timedelta(days=40)
+        )
+        assert care_file.flag_review_overdue(TODAY)
+        with pytest.raises(DomainError):  # more than a year back
+            care_file.set_goal(uuid4(), "tok", TODAY, TODAY, TODAY - timedelta(days=400))
+
+    def test_goal_rules(self) -> None:
+        care_file = a_file()
+        with pytest.raises(DomainError):
+            care_file.set_goal(uuid4(), "tok", TODAY, TODAY)
+        goal = uuid4()
+        care_file.set_goal(goal, "tok", TODAY + timedelta(days=3), TODAY)
+        with pytest.raises(DomainError):
+            care_file.review_goal(str(goal), "continued", None, "tok", TODAY)
+        with pytest.raises(DomainError):
+            care_file.review_goal(str(uuid4()), "achieved", None, "tok", TODAY)
+        with pytest.raises(DomainError):
+            care_file.record_follow_up(
+                follow_up_id=uuid4(), on=TODAY + timedelta(days=1), today=TODAY, mode="call",
+                goal_id=None, notes_token="tok", recorded_by="lead",
+            )  # fmt: skip
+
+
+class TestHomeTeaching:
+    def schedule(self, care_file: CareFile, teacher: str = "t-1") -> None:
+        care_file.schedule_home_teaching(
+            teacher=teacher,
+            sessions_per_week=2,
+            starts_on=TODAY - timedelta(days=10),
+            ends_on=TODAY + timedelta(days=80),
+            reason_token="tok",
+            today=TODAY,
+        )
+
+    def session(self, care_file: CareFile, on: date = TODAY, hours: float = 2.0) -> None:
+        care_file.deliver_session(
+            session_id=uuid4(), delivered_on=on, today=TODAY, hours=hours,
+            subject="maths", teacher="t-1", notes_token="tok",
+        )  # fmt: skip
+
+    def test_a_teacher_of_the_team_teaches_within_the_schedule(self) -> None:
+        care_file = a_file()
+        with pytest.raises(HomeTeachingRuleError):
+            self.schedule(care_file)  # not on the team
+        care_file.assign("t-1", "mentor", "teacher", False, NOW)
+        with pytest.raises(HomeTeachingRuleError):
+            self.session(care_file)  # nothing scheduled yet
+        self.schedule(care_file)
+        self.session(care_file)
+        assert len(care_file.sessions) == 1
+        for on, hours in (
+            (TODAY + timedelta(days=1), 2.0),  # in the future
+            (TODAY - timedelta(days=11), 2.0),  # before the schedule
+            (TODAY, 6.0),  # too long
+        ):
+            with pytest.raises(HomeTeachingRuleError):
+                self.session(care_file, on, hours)
+        assert len(care_file.sessions) == 1
+
+    def test_a_volunteer_does_not_teach(self) -> None:
+        care_file = a_file()
+        care_file.assign("v-1", "mentor", "volunteer", True, NOW)
+        with pytest.raises(HomeTeachingRuleError):
+            self.schedule(care_file, teacher="v-1")
