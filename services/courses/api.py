@@ -174,7 +174,9 @@ class NamesLookup(Command):
 
 class ScheduleTraining(Command):
     title: PublicText
-    audience: Audience = Field(description="head-teacher (one day), manager (three), lecturer (two).")
+    audience: Audience = Field(
+        description="head-teacher (one day), manager (three), lecturer (two)."
+    )
     starts_on: date
     capacity: int = Field(ge=1, le=MAX_BATCH, description="Head teachers: 150 to 180 a batch.")
     quotas: dict[SchoolId, Annotated[int, Field(ge=1, le=MAX_BATCH)]] = Field(
@@ -439,9 +441,7 @@ def change_points_rules(
 @router.post(
     "/training-batches", status_code=201, response_model=BatchChanged, responses=problems(409)
 )
-def schedule_training(
-    body: ScheduleTraining, caller: Caller, key: IdempotencyKey, app: App
-) -> Any:
+def schedule_training(body: ScheduleTraining, caller: Caller, key: IdempotencyKey, app: App) -> Any:
     POLICY.authorize(caller, "schedule-training")
     return app.schedule_training(key, **body.model_dump())
 
