@@ -11,7 +11,8 @@ a parent's points and rank among 800,000, a school's monthly ranking page.
 - My points and rank: the read model holds 800,000 parents' points for a month (bulk
   loaded); one parent's standings (class, school, district, city) are read again and
   again: p50 / p95. Rank is 1 + the parents holding more points, summed over the distinct
-  totals above (`points_histogram`), so it does not grow with the number of parents.
+  totals above in the scope's histogram (`points_histogram`, one per class, school,
+  district and the city), so it does not grow with the number of parents.
 - A school's monthly ranking page (20 rows, with ranks): p95.
 """
 
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.courses import PointsAwarded
-from gateway.courses.readmodel import CoursesReadModel, period_keys
+from gateway.courses.readmodel import CoursesReadModel, period_keys, scope_key
 from services.courses.application import CoursesApplication
 from services.kit.consumer import Delivered
 from services.kit.eventstore import build_application
@@ -189,8 +190,14 @@ def _bulk_month(model: CoursesReadModel, parents: int) -> str:
         district = f"d-{school % DISTRICTS}"
         points = rng.choice((0, 3, 5, 5, 8, 10, 10, 13, 15, 20, 25, 30, 40, 55))
         rows.append((f"p-{n}", month, points, f"school-{school}", klass, district))
-        if points > 0:  # the read model's histograms: the district's and the city's
-            for scope in ("city", f"district:{district}"):
+        if points > 0:  # the read model's histograms: one per scope
+            scopes = (
+                "city",
+                scope_key("district", district=district),
+                scope_key("school", school_id=f"school-{school}"),
+                scope_key("class", school_id=f"school-{school}", class_id=klass),
+            )
+            for scope in scopes:
                 histogram[(scope, points)] = histogram.get((scope, points), 0) + 1
     with model._locked() as conn:  # noqa: SLF001 - bulk loading the bench's fixture
         conn.execute("BEGIN")
