@@ -225,6 +225,22 @@ CREATE TABLE IF NOT EXISTS lecture_quotas (
 """
 
 
+# A parent's points in a period, and for each of their four scopes the parents above them
+# and the parents ranked. The LEFT JOIN keeps the parent's points when no scope has rows.
+STANDINGS_SQL = """
+WITH mine AS (
+    SELECT COALESCE(
+        (SELECT points FROM points_periods WHERE parent_id = ? AND period = ?), 0
+    ) AS points
+)
+SELECT mine.points AS mine, h.scope AS scope,
+       COALESCE(SUM(CASE WHEN h.points > mine.points THEN h.parents END), 0) AS above,
+       COALESCE(SUM(h.parents), 0) AS ranked
+FROM mine LEFT JOIN points_histogram h ON h.period = ? AND h.scope IN (?, ?, ?, ?)
+GROUP BY h.scope
+"""
+
+
 @dataclass(frozen=True)
 class TenHaveRow:
     item: str
@@ -1030,23 +1046,34 @@ class CoursesReadModel(SqliteProjection):
         )
 
     def standings(self, parent: ParentRow, period: str) -> list[Standing]:
-        """The parent's points and rank in their class, school, district and the city."""
-        district, school, klass = (
-            parent.district or "",
-            parent.school_id or "",
-            parent.class_id or "",
-        )
+        """The parent's points and rank in their class, school, district and the city.
+
+        One statement: the parent's points by primary key, then the four scopes'
+        histogram rows for the period, a range of one index each.
+        """
+        kinds: tuple[ScopeKind, ...] = ("class", "school", "district", "city")
+        keys = {
+            scope_key(
+                kind,
+                district=parent.district or "",
+                school_id=parent.school_id or "",
+                class_id=parent.class_id or "",
+            ): kind
+            for kind in kinds
+        }
         with self._locked() as conn:
-            row = conn.execute(
-                "SELECT points FROM points_periods WHERE parent_id = ? AND period = ?",
-                (parent.id, period),
-            ).fetchone()
-            points = int(row[0]) if row else 0
-            out = []
-            for kind in ("class", "school", "district", "city"):
-                above, ranked = self._above(conn, kind, period, points, district, school, klass)
-                out.append(Standing(kind, points, above + 1, ranked))
-        return out
+            rows = conn.execute(STANDINGS_SQL, (parent.id, period, period, *keys)).fetchall()
+        points = int(rows[0]["mine"]) if rows else 0
+        found = {keys[r["scope"]]: r for r in rows if r["scope"] is not None}
+        return [
+            Standing(
+                kind,
+                points,
+                1 + (int(found[kind]["above"]) if kind in found else 0),
+                int(found[kind]["ranked"]) if kind in found else 0,
+            )
+            for kind in kinds
+        ]
 
     @staticmethod
     def _above(
