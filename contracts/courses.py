@@ -8,6 +8,7 @@ school and district they count for, so rankings can be built without a name.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
@@ -43,6 +44,44 @@ Theme = Literal[
 Mode = Literal["in-person", "online"]
 LecturerKind = Literal["volunteer", "teacher"]
 Activity = Literal["attendance", "online-completion", "homework"]
+Audience = Literal["head-teacher", "manager", "lecturer"]
+
+
+@dataclass(frozen=True)
+class Term:
+    """A school term, labelled as the alliance labels its periods (`2026-2027-term-1`).
+
+    A school year runs from 1 September; its first term to 31 January, its second from
+    1 February to 31 August. Quotas and participation per term use these labels, so the
+    alliance's term targets and the courses service's figures name the same days.
+    """
+
+    label: str
+    starts_on: date
+    ends_on: date
+
+    def holds(self, day: date) -> bool:
+        return self.starts_on <= day <= self.ends_on
+
+
+def term_of(day: date) -> Term:
+    """The term `day` falls in."""
+    first = day.year if day.month >= 9 else day.year - 1
+    year = f"{first}-{first + 1}"
+    if day.month >= 9 or day.month == 1:
+        return Term(f"{year}-term-1", date(first, 9, 1), date(first + 1, 1, 31))
+    return Term(f"{year}-term-2", date(first + 1, 2, 1), date(first + 1, 8, 31))
+
+
+def parse_term(label: str) -> Term:
+    """The term a label names; ValueError for anything else."""
+    parts = label.split("-")
+    if len(parts) != 4 or parts[2] != "term" or parts[3] not in ("1", "2"):
+        raise ValueError(f"not a term label: {label!r} (e.g. 2026-2027-term-1)")
+    first, second = int(parts[0]), int(parts[1])
+    if second != first + 1 or not 2000 <= first <= 2100:
+        raise ValueError(f"not a term label: {label!r} (e.g. 2026-2027-term-1)")
+    return term_of(date(first, 10, 1) if parts[3] == "1" else date(second, 3, 1))
 
 
 class _CoursesEvent(ContractEvent):
@@ -238,3 +277,79 @@ class PointsRulesChanged(_CoursesEvent):
     online_completion: int = classified("fact", "Points for completing an online session.", ge=0)
     homework: int = classified("fact", "Points for a course's homework.", ge=0)
     changed_at: datetime = classified("time", "From when the new rules apply.")
+
+
+@measurable(at="starts_on", facets=("audience",))
+class TrainingBatchScheduled(_CoursesEvent):
+    """A teacher-training batch was scheduled, with each school's quota of places."""
+
+    event_name = "training-batch-scheduled"
+    batch_id: str = classified("id", "Training batch id (UUID).")
+    title: str = classified("public-text", "The batch's title.")
+    audience: Audience = classified("code", "head-teacher (one day), manager (three), lecturer.")
+    starts_on: date = classified("time", "First day of training.")
+    ends_on: date = classified("time", "Last day of training.")
+    capacity: int = classified("fact", "Places in the batch.", ge=1)
+    quotas: dict[str, int] = classified("fact", "Places per school (school id -> places).")
+
+
+class TrainingEnrolled(_CoursesEvent):
+    """A school enrolled teachers in a training batch, within its quota."""
+
+    event_name = "training-enrolled"
+    batch_id: str = classified("id", "Training batch id (UUID).")
+    school_id: str = classified("code", "The school that enrolled them.")
+    teacher_ids: list[str] = classified("id", "Staff ids of the teachers enrolled.")
+    school_enrolled: int = classified("fact", "The school's teachers enrolled after this.", ge=1)
+    enrolled: int = classified("fact", "Teachers enrolled in the batch after this.", ge=1)
+
+
+class TrainingAttendanceRecorded(_CoursesEvent):
+    """Teachers were present on one day of a training batch."""
+
+    event_name = "training-attendance-recorded"
+    batch_id: str = classified("id", "Training batch id (UUID).")
+    day: date = classified("time", "The day of training.")
+    teacher_ids: list[str] = classified("id", "Staff ids of the teachers present (new ones).")
+
+
+@measurable(
+    at="issued_on", school="school_id", district="district", subject="teacher_id",
+    facets=("audience",),
+)  # fmt: skip
+class TrainingCertificateIssued(_CoursesEvent):
+    """A teacher completed a training batch (present every day): the certificate, as a record."""
+
+    event_name = "training-certificate-issued"
+    batch_id: str = classified("id", "Training batch id (UUID).")
+    certificate_no: str = classified("id", "The certificate's number.")
+    teacher_id: str = classified("id", "Staff id of the teacher trained.")
+    school_id: str = classified("code", "The teacher's school.")
+    district: str = classified("code", "The school's district (contracts/city.json).")
+    audience: Audience = classified("code", "head-teacher, manager or lecturer.")
+    issued_on: date = classified("time", "Day the certificate was issued.")
+
+
+class TrainingBatchCompleted(_CoursesEvent):
+    """A training batch was closed: certificates went to the teachers present every day."""
+
+    event_name = "training-batch-completed"
+    batch_id: str = classified("id", "Training batch id (UUID).")
+    enrolled: int = classified("fact", "Teachers enrolled.", ge=0)
+    certified: int = classified("fact", "Teachers certified (present every day).", ge=0)
+    completed_on: date = classified("time", "Day it was closed.")
+
+
+class LectureQuotaSet(_CoursesEvent):
+    """The lecture quota of a term: each school listed holds at least this many lectures.
+
+    Sessions count toward it by `session-scheduled` (school_id, starts_at in the term).
+    """
+
+    event_name = "lecture-quota-set"
+    term: str = classified("code", "The term, labelled as the alliance does (2026-2027-term-1).")
+    starts_on: date = classified("time", "First day of the term.")
+    ends_on: date = classified("time", "Last day of the term.")
+    min_lectures: int = classified("fact", "Lectures each school holds at least.", ge=1)
+    schools: list[str] = classified("code", "The schools held to the quota.")
+    version: int = classified("fact", "1 when first set, one more per change.", ge=1)

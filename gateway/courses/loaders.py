@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from gateway.courses.readmodel import CourseRow, CoursesReadModel, TenHaveRow
+from gateway.courses.readmodel import CourseRow, CoursesReadModel, TenHaveRow, TrainingQuotaRow
 
 V = TypeVar("V")
 
@@ -28,10 +28,12 @@ def _batched(
 class Loaders:
     course: DataLoader[str, CourseRow | None]
     ten_haves: DataLoader[str, list[TenHaveRow]]
+    training_quotas: DataLoader[str, list[TrainingQuotaRow]]
 
 
 def create_loaders(readmodel: CoursesReadModel) -> Loaders:
     return Loaders(
         course=DataLoader(_batched(readmodel.courses_by_id, lambda: None), cache=False),
         ten_haves=DataLoader(_batched(readmodel.ten_haves, list), cache=False),
+        training_quotas=DataLoader(_batched(readmodel.training_quotas, list), cache=False),
     )

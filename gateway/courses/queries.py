@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 from strawberry.permission import BasePermission
 
+from contracts.courses import parse_term, term_of
 from gateway import access
 from gateway.context import Authenticated
 from gateway.core.pagination import (
@@ -28,6 +29,7 @@ from gateway.courses.types import (
     ChildStage,
     Course,
     CourseTheme,
+    LectureQuota,
     ParentPoints,
     ParentSchool,
     ParentSchoolLevel,
@@ -38,6 +40,9 @@ from gateway.courses.types import (
     RankScope,
     Session,
     StandardFigure,
+    TermParticipation,
+    TrainedFigure,
+    TrainingBatch,
 )
 from gateway.errors import bad_input
 from services.kit.errors import ForbiddenError
@@ -48,6 +53,19 @@ On = Annotated[
     strawberry.argument(description="A day in the week or month wanted (default: today)."),
 ]
 DistrictFilter = Annotated[str | None, strawberry.argument(description="Only this district.")]
+TermArgument = Annotated[
+    str | None,
+    strawberry.argument(description="A term, e.g. 2026-2027-term-1 (default: the current one)."),
+]
+
+
+def _term(label: str | None) -> str:
+    if label is None:
+        return term_of(_today()).label
+    try:
+        return parse_term(label).label
+    except ValueError as exc:
+        raise bad_input(str(exc)) from None
 
 
 def _today() -> date:
@@ -274,3 +292,70 @@ class CoursesQuery:
         except InvalidCursorError as exc:
             raise bad_input(str(exc)) from None
         return connection(page, Participation)
+
+    @strawberry.field(
+        description="Participation in one term against the 80% floor and the 90% target: per "
+        "school, or per class with `schoolId`.",
+        permission_classes=authenticated,
+    )
+    async def term_participation(
+        self,
+        info: strawberry.Info,
+        term: TermArgument = None,
+        school_id: Annotated[
+            str | None, strawberry.argument(description="Per class of this school.")
+        ] = None,
+        district: DistrictFilter = None,
+    ) -> list[TermParticipation]:
+        access.require(READS, await access.caller(info), "read-figures")
+        rows = await asyncio.to_thread(
+            state.readmodel(info).term_participation,
+            _term(term),
+            school_id=school_id,
+            district=district,
+        )
+        return [TermParticipation.from_row(row) for row in rows]
+
+    @strawberry.field(
+        description="A term's lecture quota with each school's lectures and the schools "
+        "lagging; null when no quota is set for the term.",
+        permission_classes=authenticated,
+    )
+    async def lecture_quota(
+        self, info: strawberry.Info, term: TermArgument = None
+    ) -> LectureQuota | None:
+        access.require(READS, await access.caller(info), "read-figures")
+        row = await asyncio.to_thread(
+            state.readmodel(info).lecture_quota, _term(term), now=datetime.now(UTC)
+        )
+        return LectureQuota.from_row(row) if row else None
+
+    @strawberry.field(
+        description="Teacher-training batches by first day.", permission_classes=authenticated
+    )
+    async def training_batches(
+        self, info: strawberry.Info, first: First = 20, after: After = None
+    ) -> Connection[TrainingBatch]:
+        access.require(READS, await access.caller(info), "read-catalogue")
+        try:
+            page = await asyncio.to_thread(
+                state.readmodel(info).training_batches, first=check_first(first), after=after
+            )
+        except InvalidCursorError as exc:
+            raise bad_input(str(exc)) from None
+        return connection(page, TrainingBatch)
+
+    @strawberry.field(
+        description="Teachers certified by training per district, or per school with `perSchool`.",
+        permission_classes=authenticated,
+    )
+    async def trained_teachers(
+        self,
+        info: strawberry.Info,
+        per_school: Annotated[
+            bool, strawberry.argument(description="One figure per school.")
+        ] = False,
+    ) -> list[TrainedFigure]:
+        access.require(READS, await access.caller(info), "read-figures")
+        rows = await asyncio.to_thread(state.readmodel(info).trained, per_school=per_school)
+        return [TrainedFigure.from_row(row) for row in rows]

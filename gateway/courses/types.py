@@ -12,15 +12,23 @@ from gateway.core.figures import Count, count
 from gateway.courses import state
 from gateway.courses.readmodel import (
     CourseRow,
+    LectureQuotaRow,
     ParentSchoolRow,
     ParticipationRow,
+    QuotaRow,
     SessionRow,
     StandardRow,
     TenHaveRow,
+    TermParticipationRow,
+    TrainedRow,
+    TrainingBatchRow,
+    TrainingQuotaRow,
 )
 
 PARTICIPATION_TARGET = 0.9
 """The alliance's target share of parents taking part (seeds: 80%+ reached, 90% target)."""
+PARTICIPATION_FLOOR = 0.8
+"""The share the seeds report as reached (80%+): below it a class or school lags."""
 
 
 @strawberry.enum(description="Level of a parent school.")
@@ -317,4 +325,156 @@ class Participation:
             rate=rate,
             target=PARTICIPATION_TARGET,
             meets_target=None if rate is None else rate >= PARTICIPATION_TARGET,
+        )
+
+
+@strawberry.type(
+    description="Parents taking part in one term, per school or per class of a school: "
+    "enrolled, active (points earned in the term), the rate against the 80% floor and the "
+    "90% target. Counts under five are suppressed, and the rate with them."
+)
+class TermParticipation:
+    term: str = strawberry.field(description="The term, e.g. 2026-2027-term-1.")
+    school_id: str = strawberry.field(description="School.")
+    class_id: str | None = strawberry.field(description="Class (null: the whole school).")
+    district: str | None = strawberry.field(description="District.")
+    enrolled: Count = strawberry.field(description="Parents enrolled.")
+    active: Count = strawberry.field(description="Parents with points earned in the term.")
+    rate: float | None = strawberry.field(description="active / enrolled; null when suppressed.")
+    floor: float = strawberry.field(description="The rate reached so far in the seeds (0.8).")
+    target: float = strawberry.field(description="The target rate (0.9).")
+    meets_floor: bool | None = strawberry.field(description="rate >= floor; null if suppressed.")
+    meets_target: bool | None = strawberry.field(description="rate >= target; null if suppressed.")
+
+    @classmethod
+    def from_row(cls, row: TermParticipationRow) -> TermParticipation:
+        enrolled, active = count(row.enrolled), count(row.active)
+        shown = enrolled.value is not None and active.value is not None
+        rate = round(row.active / row.enrolled, 4) if shown and row.enrolled else None
+        return cls(
+            term=row.term,
+            school_id=row.school_id,
+            class_id=row.class_id,
+            district=row.district,
+            enrolled=enrolled,
+            active=active,
+            rate=rate,
+            floor=PARTICIPATION_FLOOR,
+            target=PARTICIPATION_TARGET,
+            meets_floor=None if rate is None else rate >= PARTICIPATION_FLOOR,
+            meets_target=None if rate is None else rate >= PARTICIPATION_TARGET,
+        )
+
+
+@strawberry.type(description="One school's lectures against the term's quota.")
+class LectureProgress:
+    school_id: str = strawberry.field(description="School.")
+    district: str | None = strawberry.field(description="District (contracts/city.json).")
+    lectures: int = strawberry.field(description="Sessions for the school starting in the term.")
+    held: int = strawberry.field(description="Of those, over by now.")
+    min_lectures: int = strawberry.field(description="The quota.")
+    lagging: bool = strawberry.field(description="Fewer lectures than the quota.")
+
+    @classmethod
+    def from_row(cls, row: QuotaRow) -> LectureProgress:
+        return cls(
+            school_id=row.school_id,
+            district=row.district,
+            lectures=row.lectures,
+            held=row.held,
+            min_lectures=row.min_lectures,
+            lagging=row.lagging,
+        )
+
+
+@strawberry.type(description='A term\'s lecture quota: "each school at least N lectures a term".')
+class LectureQuota:
+    term: str = strawberry.field(description="The term, e.g. 2026-2027-term-1.")
+    starts_on: date = strawberry.field(description="First day of the term.")
+    ends_on: date = strawberry.field(description="Last day of the term.")
+    min_lectures: int = strawberry.field(description="Lectures each school holds at least.")
+    schools: list[LectureProgress] = strawberry.field(description="Every school held to it.")
+    lagging: list[LectureProgress] = strawberry.field(
+        description="Schools below the quota, fewest lectures first."
+    )
+
+    @classmethod
+    def from_row(cls, row: LectureQuotaRow) -> LectureQuota:
+        schools = [LectureProgress.from_row(r) for r in row.schools]
+        return cls(
+            term=row.term,
+            starts_on=row.starts_on,
+            ends_on=row.ends_on,
+            min_lectures=row.min_lectures,
+            schools=schools,
+            lagging=sorted(
+                (s for s in schools if s.lagging), key=lambda s: (s.lectures, s.school_id)
+            ),
+        )
+
+
+@strawberry.enum(description="Who a training batch is for.")
+class TrainingAudience(Enum):
+    HEAD_TEACHER = "head-teacher"
+    MANAGER = "manager"
+    LECTURER = "lecturer"
+
+
+@strawberry.type(description="A school's places in a training batch.")
+class TrainingQuota:
+    school_id: str = strawberry.field(description="School.")
+    quota: int = strawberry.field(description="Places.")
+    enrolled: int = strawberry.field(description="Teachers enrolled.")
+
+    @classmethod
+    def from_row(cls, row: TrainingQuotaRow) -> TrainingQuota:
+        return cls(school_id=row.school_id, quota=row.quota, enrolled=row.enrolled)
+
+
+@strawberry.type(description="A batch of teacher training (head teachers: 150-180, one day).")
+class TrainingBatch:
+    id: strawberry.ID = strawberry.field(description="Batch id (UUID).")
+    title: str = strawberry.field(description="Title.")
+    audience: TrainingAudience | None = strawberry.field(description="Who it trains.")
+    starts_on: date = strawberry.field(description="First day.")
+    ends_on: date = strawberry.field(description="Last day.")
+    capacity: int = strawberry.field(description="Places.")
+    enrolled: int = strawberry.field(description="Teachers enrolled.")
+    certified: int = strawberry.field(description="Certificates issued (present every day).")
+    completed_on: date | None = strawberry.field(description="Day it was closed, if it was.")
+
+    @strawberry.field(description="Places per school and teachers each enrolled.")
+    async def quotas(self, info: strawberry.Info) -> list[TrainingQuota]:
+        rows = await state.loaders(info).training_quotas.load(str(self.id))
+        return [TrainingQuota.from_row(r) for r in rows]
+
+    @classmethod
+    def from_row(cls, row: TrainingBatchRow) -> TrainingBatch:
+        return cls(
+            id=strawberry.ID(row.id),
+            title=row.title,
+            audience=_enum(TrainingAudience, row.audience),  # type: ignore[arg-type]
+            starts_on=row.starts_on,
+            ends_on=row.ends_on,
+            capacity=row.capacity,
+            enrolled=row.enrolled,
+            certified=row.certified,
+            completed_on=row.completed_on,
+        )
+
+
+@strawberry.type(description="Teachers certified by training, per district or per school.")
+class TrainedFigure:
+    district: str = strawberry.field(description="District.")
+    school_id: str | None = strawberry.field(description="School (null: the whole district).")
+    audience: TrainingAudience | None = strawberry.field(description="Who was trained.")
+    trained: int = strawberry.field(description="Teachers certified (staff, not children).")
+
+    @classmethod
+    def from_row(cls, row: TrainedRow) -> TrainedFigure:
+        return cls(
+            district=row.district,
+            school_id=row.school_id,
+            audience=_enum(TrainingAudience, row.audience),  # type: ignore[arg-type]
+            trained=row.trained,
         )

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from contracts.courses import ParentEnrolled, PointsAwarded, SessionPlaceTaken, SessionScheduled
+from contracts.courses import (
+    LectureQuotaSet,
+    ParentEnrolled,
+    PointsAwarded,
+    SessionPlaceTaken,
+    SessionScheduled,
+    TrainingBatchScheduled,
+    TrainingCertificateIssued,
+)
 from gateway.courses.readmodel import CoursesReadModel, period_keys
 from gateway.main import create_gateway
 from gateway.tests.support import Stream
@@ -122,3 +130,84 @@ class TestBadInput:
             for query, code in refused.items():
                 body = client.post("/graphql", json={"query": query}, headers=headers).json()
                 assert body["errors"][0]["extensions"]["code"] == code, query
+
+
+class TestTermFigures:
+    def test_participation_counts_a_parent_once_per_term_per_class(self, tmp_path: Path) -> None:
+        model = CoursesReadModel(tmp_path / "courses.sqlite3").open()
+        stream = Stream()
+        # Ten parents in class 1-1, five in 1-2; points in the first term and the second.
+        ones = [f"a{n}" for n in range(10)]
+        twos = [f"b{n}" for n in range(5)]
+        model.apply(
+            "c", stream(*(enrolled(p) for p in ones), *(enrolled(p, klass="1-2") for p in twos))
+        )
+        autumn = [awarded(p, 5) for p in ones[:9]] + [awarded(ones[0], 3)]
+        model.apply("c", stream(*autumn, *(awarded(p, 5, klass="1-2") for p in twos)))
+        spring = awarded(ones[0], 5).model_copy(update={"earned_at": T + timedelta(days=100)})
+        model.apply("c", stream(spring))
+        term = "2026-2027-term-1"
+        by_class = {
+            r.class_id: (r.enrolled, r.active)
+            for r in model.term_participation(term, school_id="s1")
+        }
+        assert by_class == {"1-1": (10, 9), "1-2": (5, 5)}
+        assert [(r.school_id, r.enrolled, r.active) for r in model.term_participation(term)] == [
+            ("s1", 15, 14)
+        ]
+        later = model.term_participation("2026-2027-term-2")
+        assert [(r.enrolled, r.active) for r in later] == [(15, 1)]
+        model.close()
+
+    def test_the_lecture_quota_lists_each_school_and_the_lagging_ones(self, tmp_path: Path) -> None:
+        model = CoursesReadModel(tmp_path / "courses.sqlite3").open()
+        stream = Stream()
+        quota = LectureQuotaSet(
+            term="2026-2027-term-1", starts_on=date(2026, 9, 1), ends_on=date(2027, 1, 31),
+            min_lectures=2, schools=["s1", "s2"], version=1,
+        )  # fmt: skip
+        # s1: two in the term (one over by now), one before it; s2: one.
+        before = scheduled("x0").model_copy(
+            update={"starts_at": datetime(2026, 8, 31, 15, tzinfo=UTC)}
+        )
+        s2 = scheduled("x3").model_copy(update={"school_id": "s2"})
+        later = scheduled("x2").model_copy(
+            update={"starts_at": T + timedelta(days=30), "ends_at": T + timedelta(days=30, hours=2)}
+        )
+        model.apply("c", stream(quota, before, scheduled("x1"), later, s2))
+        row = model.lecture_quota("2026-2027-term-1", now=T + timedelta(days=1))
+        assert row is not None
+        assert [(s.school_id, s.lectures, s.held, s.lagging) for s in row.schools] == [
+            ("s1", 2, 1, False),
+            ("s2", 1, 1, True),
+        ]
+        assert model.lecture_quota("2025-2026-term-2", now=T) is None
+        model.close()
+
+    def test_teachers_trained_per_school_and_district(self, tmp_path: Path) -> None:
+        model = CoursesReadModel(tmp_path / "courses.sqlite3").open()
+        stream = Stream()
+        day = date(2026, 11, 12)
+        batch = TrainingBatchScheduled(
+            batch_id="b1", title="Head teachers 1", audience="head-teacher", starts_on=day,
+            ends_on=day, capacity=150, quotas={"s1": 100, "s2": 50},
+        )  # fmt: skip
+
+        def certificate(n: int, school: str, district: str) -> TrainingCertificateIssued:
+            return TrainingCertificateIssued(
+                batch_id="b1", certificate_no=f"TT-{n}", teacher_id=f"t{n}", school_id=school,
+                district=district, audience="head-teacher", issued_on=day,
+            )  # fmt: skip
+
+        certificates = [certificate(n, "s1", "321002") for n in range(3)]
+        certificates += [certificate(9, "s2", "321003")]
+        model.apply("c", stream(batch, *certificates))
+        per_school = [(r.district, r.school_id, r.trained) for r in model.trained(per_school=True)]
+        assert per_school == [("321002", "s1", 3), ("321003", "s2", 1)]
+        assert [(r.district, r.trained) for r in model.trained(per_school=False)] == [
+            ("321002", 3),
+            ("321003", 1),
+        ]
+        quotas = model.training_quotas(["b1"])["b1"]
+        assert [(q.school_id, q.quota) for q in quotas] == [("s1", 100), ("s2", 50)]
+        model.close()

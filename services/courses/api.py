@@ -10,12 +10,31 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, Field, model_validator
 
-from contracts.courses import HostKind, LecturerKind, Level, Mode, Stage, TenHave, Theme
+from contracts.courses import (
+    Audience,
+    HostKind,
+    LecturerKind,
+    Level,
+    Mode,
+    Stage,
+    TenHave,
+    Theme,
+    parse_term,
+)
 from services.courses.application import CoursesApplication
-from services.courses.domain import FIVE_STEPS, TEN_HAVES, Parent, ParentSchool, Session
+from services.courses.domain import (
+    FIVE_STEPS,
+    TEN_HAVES,
+    Parent,
+    ParentSchool,
+    Session,
+    TrainingBatch,
+)
 from services.courses.policy import POLICY
 from services.courses.responses import (
     Attendance,
+    BatchChanged,
+    BatchView,
     Cancellation,
     CourseChanged,
     HomeworkCredited,
@@ -25,14 +44,18 @@ from services.courses.responses import (
     ParentSchoolChanged,
     ParentSchoolView,
     ParentView,
+    QuotaSet,
     Registration,
     RulesChanged,
     SessionChanged,
     SessionView,
+    TeachersEnrolled,
+    TrainingAttendance,
+    TrainingCompleted,
 )
 from services.kit.auth import Principal
 from services.kit.commands import Command, SchoolId
-from services.kit.errors import ForbiddenError
+from services.kit.errors import DomainError, ForbiddenError
 from services.kit.http import Caller, IdempotencyKey, problems
 from services.kit.privacy.audit import AccessRecord, Outcome
 from services.kit.privacy.datakeys import ERASED
@@ -41,6 +64,7 @@ from services.kit.scope import covers_school
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 PublicText = Annotated[str, Field(min_length=1, max_length=200)]
 MAX_NAMES = 100
+MAX_BATCH = 180
 NAME_FIELDS = ("name",)
 
 
@@ -146,6 +170,45 @@ class ChangePointsRules(Command):
 class NamesLookup(Command):
     ids: list[str] = Field(min_length=1, max_length=MAX_NAMES, description="Parent ids (UUIDs).")
     purpose: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class ScheduleTraining(Command):
+    title: PublicText
+    audience: Audience = Field(
+        description="head-teacher (one day), manager (three), lecturer (two)."
+    )
+    starts_on: date
+    capacity: int = Field(ge=1, le=MAX_BATCH, description="Head teachers: 150 to 180 a batch.")
+    quotas: dict[SchoolId, Annotated[int, Field(ge=1, le=MAX_BATCH)]] = Field(
+        min_length=1, max_length=MAX_BATCH, description="Places per school (school id -> places)."
+    )
+
+
+class EnrolTeachers(Command):
+    school_id: SchoolId
+    teacher_ids: list[Code] = Field(
+        min_length=1, max_length=MAX_BATCH, description="Staff ids of the school's teachers."
+    )
+    expected_version: int | None = Field(default=None, ge=1, description="Batch version seen.")
+
+
+class TrainingPresence(Command):
+    day: date
+    teacher_ids: list[Code] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class CompleteTraining(Command):
+    expected_version: int | None = Field(default=None, ge=1, description="Batch version seen.")
+
+
+class SetLectureQuota(Command):
+    min_lectures: int = Field(ge=1, le=200, description="Lectures each school holds at least.")
+    schools: list[SchoolId] | None = Field(
+        default=None, max_length=2000, description="Schools held to it (default: every school)."
+    )
+    expected_version: int | None = Field(
+        default=None, ge=0, description="The quota version seen (0: none set yet; 409 if stale)."
+    )
 
 
 def application(request: Request) -> CoursesApplication:
@@ -375,6 +438,70 @@ def change_points_rules(
     return app.change_points_rules(key, body.expected_version, **terms)
 
 
+@router.post(
+    "/training-batches", status_code=201, response_model=BatchChanged, responses=problems(409)
+)
+def schedule_training(body: ScheduleTraining, caller: Caller, key: IdempotencyKey, app: App) -> Any:
+    POLICY.authorize(caller, "schedule-training")
+    return app.schedule_training(key, **body.model_dump())
+
+
+@router.post(
+    "/training-batches/{batch_id}/enrolments", response_model=TeachersEnrolled, responses=EXISTING
+)
+def enrol_teachers(
+    batch_id: UUID, body: EnrolTeachers, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    POLICY.authorize(caller, "enrol-teachers", school=body.school_id)
+    return app.enrol_teachers(
+        key, batch_id, body.school_id, body.teacher_ids, body.expected_version
+    )
+
+
+@router.post(
+    "/training-batches/{batch_id}/attendance",
+    response_model=TrainingAttendance,
+    responses=EXISTING,
+)
+def record_training_attendance(
+    batch_id: UUID, body: TrainingPresence, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    POLICY.authorize(caller, "record-training-attendance")
+    return app.record_training_attendance(key, batch_id, body.day, body.teacher_ids)
+
+
+@router.post(
+    "/training-batches/{batch_id}/completion",
+    response_model=TrainingCompleted,
+    responses=EXISTING,
+)
+def complete_training(
+    batch_id: UUID, body: CompleteTraining, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    POLICY.authorize(caller, "complete-training")
+    return app.complete_training(key, batch_id, body.expected_version)
+
+
+@router.get("/training-batches/{batch_id}", response_model=BatchView, responses=READ)
+def get_training_batch(batch_id: UUID, caller: Caller, app: App) -> Any:
+    POLICY.authorize(caller, "read-training")
+    return batch_view(app, app.training_batch(batch_id))
+
+
+@router.put("/lecture-quotas/{term}", response_model=QuotaSet, responses=NEW)
+def set_lecture_quota(
+    term: str, body: SetLectureQuota, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    POLICY.authorize(caller, "set-lecture-quota")
+    try:
+        parsed = parse_term(term)
+    except ValueError as exc:
+        raise DomainError(str(exc)) from None
+    return app.set_lecture_quota(
+        key, parsed, body.min_lectures, body.schools, body.expected_version
+    )
+
+
 @router.post("/parents/names", response_model=Names, responses=problems())
 def parent_names(body: NamesLookup, caller: Caller, app: App) -> dict[str, Any]:
     """Names of up to 100 parents, each read authorised and logged on its own.
@@ -487,4 +614,16 @@ def session_view(session: Session) -> dict[str, Any]:
         "registered": list(session.places),
         "waitlist": list(session.waitlist),
         "version": session.version,
+    }
+
+
+def batch_view(app: CoursesApplication, batch: TrainingBatch) -> dict[str, Any]:
+    return app.batch_summary(batch) | {
+        "title": batch.title,
+        "audience": batch.audience,
+        "capacity": batch.capacity,
+        "quotas": batch.quotas,
+        "teachers": batch.teachers,
+        "present": batch.present,
+        "certificates": batch.certificates,
     }

@@ -12,15 +12,21 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 
+from contracts.city import load_city
+from contracts.courses import Term
 from contracts.guidance import CommunityParentSchoolInspected
 from services.courses.domain import (
     POINTS_RULES_ID,
     Course,
+    LectureQuota,
     NotCommunityParentSchoolError,
     Parent,
     ParentSchool,
     PointsRules,
     Session,
+    TrainingBatch,
+    UnknownSchoolError,
+    lecture_quota_id,
 )
 from services.kit.application import CommandKey, Decision, ServiceApplication
 from services.kit.commands import check_version
@@ -38,6 +44,10 @@ SESSION_LOCK_STRIPES = 256
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _city_schools() -> set[str]:
+    return {school.id for school in load_city().schools}
 
 
 class CoursesApplication(ServiceApplication):
@@ -363,6 +373,119 @@ class CoursesApplication(ServiceApplication):
             else:
                 rules.change(at=self.clock(), **terms)
             return [rules], {"rules_version": rules.terms.version}
+
+        return self.run_command(key, decide)
+
+    # Teacher training.
+    def training_batch(self, batch_id: UUID) -> TrainingBatch:
+        return self.get(batch_id, TrainingBatch)
+
+    def schedule_training(
+        self, key: CommandKey | None, *, title: str, audience: str, starts_on: date,
+        capacity: int, quotas: dict[str, int],
+    ) -> dict[str, Any]:  # fmt: skip
+        def decide() -> Decision:
+            batch = TrainingBatch.schedule(
+                title=title,
+                audience=audience,
+                starts_on=starts_on,
+                capacity=capacity,
+                quotas=quotas,
+                known_schools=_city_schools(),
+                today=self._today(),
+            )
+            return [batch], self.batch_summary(batch)
+
+        return self.run_command(key, decide)
+
+    def enrol_teachers(
+        self, key: CommandKey | None, batch_id: UUID, school_id: str, teacher_ids: list[str],
+        expected_version: int | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        def decide() -> Decision:
+            batch = self.training_batch(batch_id)
+            check_version(batch, expected_version)
+            batch.enrol(school_id, teacher_ids, self._today())
+            return [batch], self.batch_summary(batch) | {
+                "school_id": school_id,
+                "school_enrolled": batch.enrolled_from(school_id),
+                "school_quota": batch.quotas[school_id],
+            }
+
+        return self.run_command(key, decide)
+
+    def record_training_attendance(
+        self, key: CommandKey | None, batch_id: UUID, day: date, teacher_ids: list[str]
+    ) -> dict[str, Any]:
+        def decide() -> Decision:
+            batch = self.training_batch(batch_id)
+            changed = batch.record_attendance(day, teacher_ids, self._today())
+            present = len(batch.present.get(day.isoformat(), ()))
+            return ([batch] if changed else []), self.batch_summary(batch) | {
+                "day": day.isoformat(),
+                "present": present,
+            }
+
+        return self.run_command(key, decide)
+
+    def complete_training(
+        self, key: CommandKey | None, batch_id: UUID, expected_version: int | None
+    ) -> dict[str, Any]:
+        def decide() -> Decision:
+            batch = self.training_batch(batch_id)
+            check_version(batch, expected_version)
+            districts = {s.id: s.district for s in load_city().schools}
+            trained = batch.complete(self._today(), districts)
+            return [batch], self.batch_summary(batch) | {"certified": len(trained)}
+
+        return self.run_command(key, decide)
+
+    @staticmethod
+    def batch_summary(batch: TrainingBatch) -> dict[str, Any]:
+        return {
+            "batch_id": str(batch.id),
+            "starts_on": batch.starts_on.isoformat(),
+            "ends_on": batch.ends_on.isoformat(),
+            "enrolled": len(batch.teachers),
+            "completed": batch.completed_on is not None,
+            "version": batch.version,
+        }
+
+    # Lecture quotas per term.
+    def lecture_quota(self, term: str) -> LectureQuota | None:
+        try:
+            return self.get(lecture_quota_id(term), LectureQuota)
+        except NotFoundError:
+            return None
+
+    def set_lecture_quota(
+        self, key: CommandKey | None, term: Term, min_lectures: int, schools: list[str] | None,
+        expected_version: int | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        known = _city_schools()
+        held = sorted(known) if schools is None else sorted(set(schools))
+        unknown = sorted(set(held) - set(known))
+        if unknown:
+            raise UnknownSchoolError(f"schools not in the city's list: {', '.join(unknown)}")
+
+        def decide() -> Decision:
+            quota = self.lecture_quota(term.label)
+            current = quota.version if quota else 0
+            if expected_version is not None and expected_version != current:
+                raise StaleVersionError(
+                    f"expected quota version {expected_version}, but the current one is {current}"
+                )
+            if quota is None:
+                quota = LectureQuota.start(term, min_lectures, held)
+                changed = True
+            else:
+                changed = quota.change(min_lectures, held)
+            return ([quota] if changed else []), {
+                "term": quota.term,
+                "min_lectures": quota.min_lectures,
+                "schools": quota.schools,
+                "version": quota.version,
+            }
 
         return self.run_command(key, decide)
 

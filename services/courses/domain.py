@@ -6,6 +6,7 @@ tested without a clock.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
@@ -13,7 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from contracts.courses import Activity, Level, Mode, Stage, TenHave, Theme
+from contracts.courses import Activity, Audience, Level, Mode, Stage, TenHave, Term, Theme
 from services.kit.errors import ConflictError, DomainError
 
 TEN_HAVES: tuple[str, ...] = get_args(TenHave)
@@ -28,6 +29,11 @@ INSPECTION_VALID = timedelta(days=365)
 # The host checks parents in from an hour before the lecture to an hour after its end.
 CHECK_IN_SLACK = timedelta(hours=1)
 Verdict = Literal["verified", "rejected"]
+AUDIENCES: tuple[str, ...] = get_args(Audience)
+# Head teachers train in one day, managers in three, lecturer teams in two (seeds).
+TRAINING_DAYS = {"head-teacher": 1, "manager": 3, "lecturer": 2}
+# A head teachers' batch fills a hall: 150 to 180 of them; the others are smaller groups.
+BATCH_SIZES = {"head-teacher": (150, 180), "manager": (1, 180), "lecturer": (1, 180)}
 
 
 class InvalidTimeError(DomainError):
@@ -82,6 +88,30 @@ class AlreadyAwardedError(ConflictError):
     """Points for this activity were already awarded to this parent."""
 
     code = "already-awarded"
+
+
+class OverQuotaError(DomainError):
+    """More places than the batch has, or more teachers than the school's quota."""
+
+    code = "over-quota"
+
+
+class UnknownSchoolError(DomainError):
+    """A school the city's list (contracts/city.json) does not know."""
+
+    code = "unknown-school"
+
+
+class TrainingClosedError(ConflictError):
+    """The batch has started (no more enrolment) or was completed (nothing more recorded)."""
+
+    code = "training-closed"
+
+
+class NotEnrolledError(ConflictError):
+    """A teacher not enrolled in the batch."""
+
+    code = "not-enrolled"
 
 
 class ParentSchool(Aggregate):
@@ -561,3 +591,214 @@ class PointsRules(Aggregate):
     @staticmethod
     def terms_of(rules: PointsRules | None) -> PointsTerms:
         return STARTING_TERMS if rules is None else rules.terms
+
+
+class TrainingBatch(Aggregate):
+    """A batch of teacher training: places per school, attendance per day, certificates."""
+
+    @event("Scheduled")
+    def __init__(
+        self,
+        title: str,
+        audience: str,
+        starts_on: str,
+        days: int,
+        capacity: int,
+        quotas: dict[str, int],
+    ) -> None:
+        # Days travel as ISO strings: the stored events' transcoder knows no dates.
+        self.title = title
+        self.audience = audience
+        self.starts_on = date.fromisoformat(starts_on)
+        self.days = days
+        self.capacity = capacity
+        self.quotas = dict(quotas)
+        # teacher id -> school id, in the order enrolled
+        self.teachers: dict[str, str] = {}
+        # iso day -> teacher ids present
+        self.present: dict[str, list[str]] = {}
+        self.certificates: list[dict[str, str]] = []
+        self.completed_on: date | None = None
+
+    @classmethod
+    def schedule(
+        cls, *, title: str, audience: str, starts_on: date, capacity: int,
+        quotas: dict[str, int], known_schools: Collection[str], today: date,
+    ) -> TrainingBatch:  # fmt: skip
+        if starts_on < today:
+            raise InvalidTimeError("a training batch cannot start in the past")
+        low, high = BATCH_SIZES[audience]
+        if not low <= capacity <= high:
+            raise DomainError(f"a {audience} batch has {low} to {high} places, not {capacity}")
+        unknown = sorted(set(quotas) - set(known_schools))
+        if unknown:
+            raise UnknownSchoolError(f"schools not in the city's list: {', '.join(unknown)}")
+        if sum(quotas.values()) > capacity:
+            raise OverQuotaError(
+                f"the schools' quotas add up to {sum(quotas.values())}, over {capacity} places"
+            )
+        return cls(
+            title=title,
+            audience=audience,
+            starts_on=starts_on.isoformat(),
+            days=TRAINING_DAYS[audience],
+            capacity=capacity,
+            quotas=dict(sorted(quotas.items())),
+        )
+
+    @property
+    def ends_on(self) -> date:
+        return self.starts_on + timedelta(days=self.days - 1)
+
+    def enrolled_from(self, school_id: str) -> int:
+        return sum(1 for school in self.teachers.values() if school == school_id)
+
+    def enrol(self, school_id: str, teacher_ids: list[str], today: date) -> None:
+        self._refuse_if_completed()
+        if today >= self.starts_on:
+            raise TrainingClosedError("enrolment closes when the batch starts")
+        quota = self.quotas.get(school_id)
+        if quota is None:
+            raise OverQuotaError(f"{school_id} has no places in this batch")
+        again = sorted(t for t in teacher_ids if t in self.teachers)
+        if again or len(set(teacher_ids)) != len(teacher_ids):
+            raise ConflictError(f"already enrolled: {', '.join(again) or 'listed twice'}")
+        after = self.enrolled_from(school_id) + len(teacher_ids)
+        if after > quota:
+            raise OverQuotaError(f"{school_id} has {quota} places; this would make {after}")
+        self._enrolled(
+            school_id=school_id,
+            teacher_ids=list(teacher_ids),
+            school_enrolled=after,
+            enrolled=len(self.teachers) + len(teacher_ids),
+        )
+
+    @event("Enrolled")
+    def _enrolled(
+        self, school_id: str, teacher_ids: list[str], school_enrolled: int, enrolled: int
+    ) -> None:
+        for teacher_id in teacher_ids:
+            self.teachers[teacher_id] = school_id
+
+    def record_attendance(self, day: date, teacher_ids: list[str], today: date) -> bool:
+        """Mark teachers present on a day of training; False when all were already marked."""
+        self._refuse_if_completed()
+        if not self.starts_on <= day <= self.ends_on:
+            raise InvalidTimeError(
+                f"the batch trains from {self.starts_on} to {self.ends_on}, not on {day}"
+            )
+        if day > today:
+            raise InvalidTimeError("attendance cannot be recorded ahead of the day")
+        strangers = sorted(t for t in teacher_ids if t not in self.teachers)
+        if strangers:
+            raise NotEnrolledError(f"not enrolled in this batch: {', '.join(strangers)}")
+        marked = set(self.present.get(day.isoformat(), ()))
+        new = [t for t in dict.fromkeys(teacher_ids) if t not in marked]
+        if not new:
+            return False
+        self._attended(day=day.isoformat(), teacher_ids=new)
+        return True
+
+    @event("AttendanceRecorded")
+    def _attended(self, day: str, teacher_ids: list[str]) -> None:
+        self.present.setdefault(day, []).extend(teacher_ids)
+
+    def complete(self, today: date, district_of: dict[str, str]) -> list[str]:
+        """Close the batch; certificates for the teachers present every day (their ids)."""
+        self._refuse_if_completed()
+        if today < self.ends_on:
+            raise InvalidTimeError(f"the batch is completed after its last day, {self.ends_on}")
+        days = [(self.starts_on + timedelta(days=n)).isoformat() for n in range(self.days)]
+        present = [set(self.present.get(day, ())) for day in days]
+        trained = [t for t in self.teachers if all(t in p for p in present)]
+        prefix = str(self.id)[:8].upper()
+        for n, teacher_id in enumerate(trained, start=1):
+            school_id = self.teachers[teacher_id]
+            self._certified(
+                certificate_no=f"TT-{prefix}-{n:03d}",
+                teacher_id=teacher_id,
+                school_id=school_id,
+                district=district_of.get(school_id, ""),
+                audience=self.audience,
+                issued_on=today.isoformat(),
+            )
+        self._completed(
+            enrolled=len(self.teachers), certified=len(trained), completed_on=today.isoformat()
+        )
+        return trained
+
+    @event("CertificateIssued")
+    def _certified(
+        self, certificate_no: str, teacher_id: str, school_id: str, district: str,
+        audience: str, issued_on: str,
+    ) -> None:  # fmt: skip
+        self.certificates.append(
+            {
+                "certificate_no": certificate_no,
+                "teacher_id": teacher_id,
+                "school_id": school_id,
+                "issued_on": issued_on,
+            }
+        )
+
+    @event("Completed")
+    def _completed(self, enrolled: int, certified: int, completed_on: str) -> None:
+        self.completed_on = date.fromisoformat(completed_on)
+
+    def _refuse_if_completed(self) -> None:
+        if self.completed_on is not None:
+            raise TrainingClosedError("the batch was completed")
+
+
+def lecture_quota_id(term: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"tongxin:courses:lecture-quota:{term}")
+
+
+class LectureQuota(Aggregate):
+    """A term's lecture quota: each school listed holds at least `min_lectures` lectures."""
+
+    @event("Set")
+    def __init__(
+        self, id: UUID, term: str, starts_on: str, ends_on: str, min_lectures: int,
+        schools: list[str],
+    ) -> None:  # fmt: skip
+        self._take(term, starts_on, ends_on, min_lectures, schools)
+
+    def _take(
+        self, term: str, starts_on: str, ends_on: str, min_lectures: int, schools: list[str]
+    ) -> None:
+        self.term = term
+        self.starts_on = starts_on
+        self.ends_on = ends_on
+        self.min_lectures = min_lectures
+        self.schools = list(schools)
+
+    @classmethod
+    def start(cls, term: Term, min_lectures: int, schools: list[str]) -> LectureQuota:
+        return cls(
+            id=lecture_quota_id(term.label),
+            term=term.label,
+            starts_on=term.starts_on.isoformat(),
+            ends_on=term.ends_on.isoformat(),
+            min_lectures=min_lectures,
+            schools=sorted(schools),
+        )
+
+    def change(self, min_lectures: int, schools: list[str]) -> bool:
+        """False (and no event) when nothing changes."""
+        if min_lectures == self.min_lectures and sorted(schools) == self.schools:
+            return False
+        self._changed(
+            term=self.term,
+            starts_on=self.starts_on,
+            ends_on=self.ends_on,
+            min_lectures=min_lectures,
+            schools=sorted(schools),
+        )
+        return True
+
+    @event("Changed")
+    def _changed(
+        self, term: str, starts_on: str, ends_on: str, min_lectures: int, schools: list[str]
+    ) -> None:
+        self._take(term, starts_on, ends_on, min_lectures, schools)

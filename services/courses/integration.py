@@ -6,7 +6,7 @@ Personal data (a parent's name) is never published: `Parent.Enrolled` goes out w
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from contracts import courses as published
@@ -159,6 +159,67 @@ def _attended(e: Any) -> ContractEvent:
     )
 
 
+def _batch_scheduled(e: Any) -> ContractEvent:
+    starts_on = date.fromisoformat(e.starts_on)
+    return published.TrainingBatchScheduled(
+        batch_id=str(e.originator_id),
+        title=e.title,
+        audience=e.audience,
+        starts_on=starts_on,
+        ends_on=starts_on + timedelta(days=e.days - 1),
+        capacity=e.capacity,
+        quotas=e.quotas,
+    )
+
+
+def _training_enrolled(e: Any) -> ContractEvent:
+    return published.TrainingEnrolled(
+        batch_id=str(e.originator_id),
+        school_id=e.school_id,
+        teacher_ids=e.teacher_ids,
+        school_enrolled=e.school_enrolled,
+        enrolled=e.enrolled,
+    )
+
+
+def _training_attended(e: Any) -> ContractEvent:
+    return published.TrainingAttendanceRecorded(
+        batch_id=str(e.originator_id), day=date.fromisoformat(e.day), teacher_ids=e.teacher_ids
+    )
+
+
+def _certificate(e: Any) -> ContractEvent:
+    return published.TrainingCertificateIssued(
+        batch_id=str(e.originator_id),
+        certificate_no=e.certificate_no,
+        teacher_id=e.teacher_id,
+        school_id=e.school_id,
+        district=e.district,
+        audience=e.audience,
+        issued_on=date.fromisoformat(e.issued_on),
+    )
+
+
+def _training_completed(e: Any) -> ContractEvent:
+    return published.TrainingBatchCompleted(
+        batch_id=str(e.originator_id),
+        enrolled=e.enrolled,
+        certified=e.certified,
+        completed_on=date.fromisoformat(e.completed_on),
+    )
+
+
+def _quota(e: Any) -> ContractEvent:
+    return published.LectureQuotaSet(
+        term=e.term,
+        starts_on=date.fromisoformat(e.starts_on),
+        ends_on=date.fromisoformat(e.ends_on),
+        min_lectures=e.min_lectures,
+        schools=e.schools,
+        version=e.originator_version,
+    )
+
+
 # Keyed by the domain event's qualified name: the @event decorator defines the classes.
 TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "ParentSchool.Registered": _school_registered,
@@ -178,6 +239,13 @@ TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "Parent.PointsAwarded": _awarded,
     "PointsRules.Started": _rules,
     "PointsRules.Changed": _rules,
+    "TrainingBatch.Scheduled": _batch_scheduled,
+    "TrainingBatch.Enrolled": _training_enrolled,
+    "TrainingBatch.AttendanceRecorded": _training_attended,
+    "TrainingBatch.CertificateIssued": _certificate,
+    "TrainingBatch.Completed": _training_completed,
+    "LectureQuota.Set": _quota,
+    "LectureQuota.Changed": _quota,
 }
 
 

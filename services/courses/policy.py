@@ -37,6 +37,14 @@ POLICY = Policy(
         "read-parent": Rule(staff=STAFF, self_service=True, self_role="parent", owner_only=True),
         "erase-parent": Rule(staff=SENIOR, owner_only=True),
         "change-points-rules": Rule(staff=SENIOR, owner_only=True),
+        # Teacher training is the bureau's; a school's staff enrol their own teachers.
+        "schedule-training": Rule(staff=SENIOR, owner_only=True),
+        "enrol-teachers": Rule(staff=STAFF),
+        "record-training-attendance": Rule(staff=SENIOR, owner_only=True),
+        "complete-training": Rule(staff=SENIOR, owner_only=True),
+        "read-training": Rule(staff=STAFF),
+        # The term's lecture quota is the bureau's decision.
+        "set-lecture-quota": Rule(staff=SENIOR, owner_only=True),
         # Names beside ranks: staff of the bureau in scope see their parents' names;
         # anyone else sees the names of parents who opted in, and nothing else.
         "read-names": Rule(staff=STAFF, owner_only=True),

@@ -112,3 +112,51 @@ class Names(Answer):
     erased: list[str] = Field(description="Parents whose personal data was erased.")
     denied: list[str] = Field(description="Parents whose name the caller may not read.")
     unknown: list[str] = Field(description="Ids that name no parent.")
+
+
+class BatchChanged(Answer):
+    batch_id: str
+    starts_on: str
+    ends_on: str = Field(description="Last day of training (one day, or three for managers).")
+    enrolled: int = Field(description="Teachers enrolled in the batch.")
+    completed: bool
+    version: int
+
+
+class TeachersEnrolled(BatchChanged):
+    school_id: str
+    school_enrolled: int = Field(description="The school's teachers enrolled so far.")
+    school_quota: int = Field(description="The school's places in the batch.")
+
+
+class TrainingAttendance(BatchChanged):
+    day: str
+    present: int = Field(description="Teachers marked present that day.")
+
+
+class TrainingCompleted(BatchChanged):
+    certified: int = Field(description="Certificates issued (teachers present every day).")
+
+
+class CertificateView(Answer):
+    certificate_no: str
+    teacher_id: str
+    school_id: str
+    issued_on: str
+
+
+class BatchView(BatchChanged):
+    title: str
+    audience: str
+    capacity: int
+    quotas: dict[str, int] = Field(description="Places per school.")
+    teachers: dict[str, str] = Field(description="School of each teacher enrolled.")
+    present: dict[str, list[str]] = Field(description="Teachers present, per day.")
+    certificates: list[CertificateView]
+
+
+class QuotaSet(Answer):
+    term: str
+    min_lectures: int
+    schools: list[str]
+    version: int

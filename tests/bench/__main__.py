@@ -281,10 +281,14 @@ async def courses_step(env: Environment, sizes: Sizes) -> list[Figure]:
     projected = await asyncio.to_thread(
         courses.points_projection, folder, sizes.points_events, sizes.ranked_parents
     )
+    # The projection's catch-up beside what a bare consumer fetches and acks from NATS.
+    # Own message ids and durable: the raw-nats step may have used the stream before.
+    await raw_nats.publish_async(env.nats.url, sizes.points_events, b"x" * 300, "courses")
+    consumed = await raw_nats.pull_consume(env.nats.url, sizes.points_events, "courses-raw")
     ranks = await asyncio.to_thread(
         courses.rank_reads, folder, sizes.ranked_parents, sizes.rank_reads
     )
-    return [one, registered, *projected, *ranks]
+    return [one, registered, *projected, consumed, *ranks]
 
 
 async def bookings_step(env: Environment, sizes: Sizes) -> list[Figure]:

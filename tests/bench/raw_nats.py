@@ -15,7 +15,7 @@ SUBJECT = "raw.bench"
 BATCH = 500
 
 
-async def publish_async(url: str, events: int, payload: bytes) -> Figure:
+async def publish_async(url: str, events: int, payload: bytes, msg_ids: str = "raw") -> Figure:
     """Events/s of publish_async, each with its own Nats-Msg-Id, acks awaited per batch.
 
     It leaves the stream filled, for `pull_consume`.
@@ -27,7 +27,7 @@ async def publish_async(url: str, events: int, payload: bytes) -> Figure:
         started = time.perf_counter()
         for offset in range(0, events, BATCH):
             futures = [
-                await js.publish_async(SUBJECT, payload, headers={"Nats-Msg-Id": f"raw-{n}"})
+                await js.publish_async(SUBJECT, payload, headers={"Nats-Msg-Id": f"{msg_ids}-{n}"})
                 for n in range(offset, min(offset + BATCH, events))
             ]
             await asyncio.gather(*futures)
@@ -43,14 +43,14 @@ async def publish_async(url: str, events: int, payload: bytes) -> Figure:
     )
 
 
-async def pull_consume(url: str, events: int) -> Figure:
+async def pull_consume(url: str, events: int, durable: str = "raw-consumer") -> Figure:
     """Events/s of a durable pull consumer fetching batches of 500 and acking each message."""
     nc = await nats.connect(url)
     try:
         js = nc.jetstream(timeout=10)
         subscription = await js.pull_subscribe(
             SUBJECT,
-            durable="raw-consumer",
+            durable=durable,
             stream=STREAM,
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=BATCH * 4),
         )

@@ -20,6 +20,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from contracts.courses import term_of
 from gateway.courses.readmodel import CoursesReadModel
 from gateway.main import create_gateway
 from services.courses.domain import TEN_HAVES
@@ -34,6 +35,7 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.timeout(300)
 
 SCHOOL = "yz-dongguan-primary"
+OTHER_SCHOOL = "yz-meiling-primary"  # also in Guangling
 DISTRICT = "321002"  # Guangling (contracts/city.json)
 PARENTS = 200
 PLACES = 150
@@ -413,6 +415,130 @@ class TestCoursesJourney:
         rebuilt.close()
 
 
+class TestTrainingQuotasAndTermParticipation:
+    async def test_a_batch_is_trained_quotas_lag_and_a_term_is_taken_part_in(
+        self,
+        courses: httpx.AsyncClient,
+        gateway: httpx.AsyncClient,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        # A head teachers' batch of 150 tomorrow: 100 places for Dongguan, 50 for Meiling.
+        day = (clock.now + timedelta(days=1)).date()
+        batch = {
+            "title": "班主任家庭教育指导培训 Head teachers, batch 1",
+            "audience": "head-teacher",
+            "starts_on": day.isoformat(),
+            "capacity": 150,
+            "quotas": {SCHOOL: 100, OTHER_SCHOOL: 50},
+        }
+        batch_id = (await ok(courses.post("/training-batches", json=batch), 201))["batch_id"]
+        enrolments = f"/training-batches/{batch_id}/enrolments"
+        dongguan = [f"dg-{n:03d}" for n in range(100)]
+        meiling = [f"ml-{n:03d}" for n in range(50)]
+        await ok(courses.post(enrolments, json={"school_id": SCHOOL, "teacher_ids": dongguan}))
+        await ok(courses.post(enrolments, json={"school_id": OTHER_SCHOOL, "teacher_ids": meiling}))
+
+        # A school over its quota is refused; nothing is appended.
+        before = head(courses)
+        over = await courses.post(enrolments, json={"school_id": SCHOOL, "teacher_ids": ["x"]})
+        assert_problem(over, 422, "over-quota")
+        assert head(courses) == before
+
+        # The day of training: 148 present; the batch is completed with 148 certificates.
+        clock.now = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=8)
+        present = dongguan[:99] + meiling[:49]
+        body = {"day": day.isoformat(), "teacher_ids": present}
+        await ok(courses.post(f"/training-batches/{batch_id}/attendance", json=body))
+        done = await ok(courses.post(f"/training-batches/{batch_id}/completion", json={}))
+        assert done["certified"] == 148
+        record = await ok(courses.get(f"/training-batches/{batch_id}"))
+        assert len(record["certificates"]) == 148 and "dg-099" not in {
+            c["teacher_id"] for c in record["certificates"]
+        }
+
+        # The term's quota: each school at least two lectures. Dongguan schedules two.
+        term = term_of(clock.now.date()).label
+        quota = {"min_lectures": 2, "schools": [SCHOOL, OTHER_SCHOOL], "expected_version": 0}
+        assert (await ok(courses.put(f"/lecture-quotas/{term}", json=quota)))["version"] == 1
+        course_id = await course(courses)
+        opens = clock.now + timedelta(hours=1)
+        online = await session(courses, course_id, opens, mode="online", hours=6)
+        await session(courses, course_id, opens, mode="online", hours=6)
+
+        # Ten parents of class 3-2 and three of 3-3; nine of 3-2 complete a lecture online.
+        parents = [await enrol(courses, n, opted_in=False) for n in range(10)]
+        others = [await enrol(courses, n, opted_in=False, klass="3-3") for n in range(10, 13)]
+        clock.now = opens + timedelta(minutes=30)
+        for parent_id in parents[:9]:
+            registration = {"parent_id": parent_id}
+            await ok(courses.post(f"/sessions/{online}/registrations", json=registration))
+            await ok(courses.post(f"/sessions/{online}/attendance", json=registration))
+        assert others
+
+        await caught_up(gateway, courses, settings)
+        data = await graphql(
+            gateway,
+            """
+            query ($term: String!) {
+              trainingBatches { edges { node {
+                audience capacity enrolled certified quotas { schoolId quota enrolled } } } }
+              trainedTeachers(perSchool: true) { district schoolId audience trained }
+              lectureQuota(term: $term) {
+                minLectures schools { schoolId lectures } lagging { schoolId lectures } }
+              termParticipation(term: $term, schoolId: "yz-dongguan-primary") {
+                classId enrolled { value suppressed } active { value } rate meetsFloor
+                meetsTarget }
+            }
+            """,
+            term=term,
+        )
+        assert data["trainingBatches"]["edges"] == [
+            {
+                "node": {
+                    "audience": "HEAD_TEACHER",
+                    "capacity": 150,
+                    "enrolled": 150,
+                    "certified": 148,
+                    "quotas": [
+                        {"schoolId": SCHOOL, "quota": 100, "enrolled": 100},
+                        {"schoolId": OTHER_SCHOOL, "quota": 50, "enrolled": 50},
+                    ],
+                }
+            }
+        ]
+        assert data["trainedTeachers"] == [
+            {"district": DISTRICT, "schoolId": s, "audience": "HEAD_TEACHER", "trained": n}
+            for s, n in ((SCHOOL, 99), (OTHER_SCHOOL, 49))
+        ]
+        assert data["lectureQuota"] == {
+            "minLectures": 2,
+            "schools": [
+                {"schoolId": SCHOOL, "lectures": 2},
+                {"schoolId": OTHER_SCHOOL, "lectures": 0},
+            ],
+            "lagging": [{"schoolId": OTHER_SCHOOL, "lectures": 0}],
+        }
+        assert data["termParticipation"] == [
+            {
+                "classId": "3-2",
+                "enrolled": {"value": 10, "suppressed": None},
+                "active": {"value": 9},
+                "rate": 0.9,
+                "meetsFloor": True,
+                "meetsTarget": True,
+            },
+            {
+                "classId": "3-3",
+                "enrolled": {"value": None, "suppressed": "<5"},
+                "active": {"value": None},
+                "rate": None,
+                "meetsFloor": None,
+                "meetsTarget": None,
+            },
+        ]
+
+
 class TestWomensFederationInspections:
     async def test_wf_publishes_an_inspection_through_the_ingest(
         self,
@@ -510,6 +636,14 @@ class TestBadInputChangesNothing:
             "capacity": 10,
         }
         before_start = (starts_at - timedelta(hours=1)).isoformat()
+        batch = {
+            "title": "Head teachers",
+            "audience": "head-teacher",
+            "starts_on": starts_at.date().isoformat(),
+            "capacity": 160,
+            "quotas": {SCHOOL: 100, OTHER_SCHOOL: 60},
+        }
+        term = term_of(clock.now.date()).label
         refused: list[tuple[str, str, dict[str, Any], int, str | None]] = [
             ("POST", "/sessions", good | {"capacity": 0}, 422, None),
             ("POST", "/sessions", good | {"ends_at": before_start}, 422, "invalid-time"),
@@ -550,6 +684,24 @@ class TestBadInputChangesNothing:
                 {"attendance": -1, "online_completion": 1, "homework": 1},
                 422,
                 None,
+            ),
+            ("POST", "/training-batches", batch | {"capacity": 0}, 422, None),
+            (
+                "POST",
+                "/training-batches",
+                batch | {"quotas": {SCHOOL: 100, OTHER_SCHOOL: 70}},
+                422,
+                "over-quota",
+            ),
+            ("POST", "/training-batches", batch | {"quotas": {"yz-nowhere": 9}}, 422, None),
+            ("PUT", "/lecture-quotas/2026-autumn", {"min_lectures": 2}, 422, None),
+            ("PUT", f"/lecture-quotas/{term}", {"min_lectures": 0}, 422, None),
+            (
+                "PUT",
+                f"/lecture-quotas/{term}",
+                {"min_lectures": 2, "expected_version": 3},
+                409,
+                "stale-version",
             ),
         ]
         for method, path, body, status, code in refused:

@@ -18,6 +18,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from contracts.city import load_city
+from contracts.courses import term_of
 from services.courses.domain import TEN_HAVES
 from tongxin.demo import DemoRun
 from tongxin.demo.core import CST, Api, load_anchor, publish_department_events
@@ -197,6 +198,16 @@ SESSIONS = (
 )
 
 
+# Next week's training: a head teachers' day (150-180 places) and the managers' three days.
+# The demo schools enrol within their quotas; the other schools' places stay open.
+TRAINING = (
+    # title, audience, days from now, places, places per city school, demo teachers a school
+    ("班主任家庭教育指导培训 第1期 Head teachers, batch 1", "head-teacher", 7, 168, 18, 16),
+    ("家长学校管理者培训 Parent-school managers", "manager", 14, 36, 4, 3),
+)
+LECTURES_A_TERM = 2  # "each school at least N lectures a term", for the demo's term
+
+
 @dataclass
 class DemoResult:
     parent_schools: dict[str, str] = field(default_factory=dict)
@@ -216,7 +227,11 @@ def steps() -> int:
     evidence = sum(len(s.verified) for s in PARENT_SCHOOLS)
     sessions = len(SESSIONS) + sum(s.registrations + s.attended for s in SESSIONS)
     parents = len(SCHOOLS) * PARENTS_PER_SCHOOL
-    return len(PARENT_SCHOOLS) + evidence + inspections + len(COURSES) + sessions + parents
+    training = len(TRAINING) * (1 + len(SCHOOLS)) + 1
+    return (
+        len(PARENT_SCHOOLS) + evidence + inspections + len(COURSES) + sessions + parents
+        + training
+    )  # fmt: skip
 
 
 def load(run: DemoRun) -> dict[str, Any]:
@@ -289,7 +304,42 @@ def load_plan(run: DemoRun) -> DemoResult:
             result.parents[school_id] = ids
         for plan in SESSIONS:
             _session(edu, url, anchor, plan, result, step)
+        _training_and_quota(edu, url, anchor, step)
     return result
+
+
+def _training_and_quota(edu: Api, url: str, anchor: datetime, step: Any) -> None:
+    city_schools = [s.id for s in load_city().schools]
+    for n, (title, audience, in_days, capacity, quota, enrolled) in enumerate(TRAINING):
+        starts_on = (anchor.astimezone(CST) + timedelta(days=in_days)).date()
+        body: dict[str, Any] = {
+            "title": title,
+            "audience": audience,
+            "starts_on": starts_on.isoformat(),
+            "capacity": capacity,
+            "quotas": dict.fromkeys(city_schools, quota),
+        }
+        batch = edu.send(
+            "POST", f"{url}/training-batches", key=f"demo-courses-training-{n}", json_body=body
+        )
+        step(f"training batch {title}")
+        for i, school_id in enumerate(SCHOOLS):
+            teachers = [f"{school_id}-t{k:02d}" for k in range(enrolled - i % 2)]
+            edu.send(
+                "POST",
+                f"{url}/training-batches/{batch['batch_id']}/enrolments",
+                key=f"demo-courses-training-{n}-{school_id}",
+                json_body={"school_id": school_id, "teacher_ids": teachers},
+            )
+            step(f"{school_id} enrolled {len(teachers)} for {audience} training")
+    term = term_of(anchor.astimezone(CST).date()).label
+    edu.send(
+        "PUT",
+        f"{url}/lecture-quotas/{term}",
+        key="demo-courses-lecture-quota",
+        json_body={"min_lectures": LECTURES_A_TERM},
+    )
+    step(f"lecture quota for {term}")
 
 
 def _parent_schools(

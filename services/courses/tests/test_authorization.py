@@ -4,6 +4,8 @@ The Education Bureau (edu) owns the service; the Women's Federation's coordinato
 granted it (community parent schools); staff act only for the schools in their scope; a
 parent acts for themself. The course supermarket, the points rules, erasure and reading a
 parent's record are the bureau's own; inspections are for supervisors, not school staff.
+Teacher training and the term's lecture quota are the bureau's; a school's staff enrol
+their own teachers.
 """
 
 from __future__ import annotations
@@ -27,8 +29,27 @@ SELF_SERVICE = {
     "submit-homework",
     "read-parent",
 }
-OWNER_ONLY = {"publish-course", "change-points-rules", "erase-parent", "read-parent", "read-names"}
-FOR_SUPERVISORS = {"inspect-parent-school", "publish-course", "change-points-rules", "erase-parent"}
+BUREAU_DECISIONS = {
+    "schedule-training",
+    "record-training-attendance",
+    "complete-training",
+    "set-lecture-quota",
+}
+OWNER_ONLY = {
+    "publish-course",
+    "change-points-rules",
+    "erase-parent",
+    "read-parent",
+    "read-names",
+    *BUREAU_DECISIONS,
+}
+FOR_SUPERVISORS = {
+    "inspect-parent-school",
+    "publish-course",
+    "change-points-rules",
+    "erase-parent",
+    *BUREAU_DECISIONS,
+}
 DEPARTMENTS = (None, *(d.code for d in load_ownership_map().departments))
 
 
