@@ -83,6 +83,8 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         # Set by the process that runs the relay beside its API: its saves call `poke`.
         self.woken_by_saves = False
+        # Called with every poke, on the relay's loop: workers that care about commits too.
+        self.on_poke: list[Callable[[], None]] = []
         self._listening = False
         # Each publish names the previous one's Nats-Msg-Id (Nats-Expected-Last-Msg-Id), so
         # the stream refuses a message unless the one before it is stored: after a reconnect,
@@ -101,13 +103,17 @@ class OutboxRelay:
     def poke(self) -> None:
         """Wake the relay at once (thread-safe callers use `loop.call_soon_threadsafe`)."""
         self._wakeup.set()
+        for follower in self.on_poke:
+            follower()
 
     def lag(self) -> int:
         return max(0, self.head - self.position)
 
-    def _pushed(self) -> bool:
+    def woken_on_commit(self) -> bool:
         """Whether every commit wakes the relay, so that polling is only a safety net."""
         return self._listening or (self.woken_by_saves and self.settings.store == "sqlite")
+
+    _pushed = woken_on_commit
 
     def _set_listening(self, listening: bool) -> None:
         self._listening = listening
