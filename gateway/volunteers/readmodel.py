@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,74 @@ from gateway.core.pagination import InvalidCursorError, Page, decode_cursor, enc
 from gateway.core.projection import SqliteProjection
 
 ACTIVE = ("signed-up", "checked-in", "checked-out")  # Statuses that hold a place.
+
+REGISTER = (
+    "INSERT INTO volunteers (id, kind, school_id, registered_at, erased_at) "
+    "VALUES (?, ?, ?, ?, (SELECT erased_at FROM erasures WHERE volunteer_id = ?)) "
+    "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
+    "school_id = excluded.school_id, registered_at = excluded.registered_at"
+)
+FOLD_CHECK = (
+    "UPDATE volunteers SET (check_status, check_id, check_expires_on) = "
+    "(SELECT check_status, check_id, check_expires_on FROM background_checks "
+    "WHERE volunteer_id = volunteers.id) "
+    "WHERE id = ? AND EXISTS "
+    "(SELECT 1 FROM background_checks WHERE background_checks.volunteer_id = volunteers.id)"
+)
+SIGN_UP_STATUS = (
+    "INSERT INTO sign_ups (shift_id, volunteer_id, status, school_id) "
+    "VALUES (?, ?, ?, (SELECT school_id FROM shifts WHERE id = ?)) "
+    "ON CONFLICT (shift_id, volunteer_id) DO UPDATE SET status = excluded.status"
+)
+# The event carries the authoritative figure; an unknown shift gets it on publication.
+PLACES = "UPDATE shifts SET places_filled = ? WHERE id = ?"
+CHECK_OUT = (
+    "INSERT INTO sign_ups (shift_id, volunteer_id, status, hours, school_id) "
+    "VALUES (?, ?, 'checked-out', ?, ?) ON CONFLICT (shift_id, volunteer_id) "
+    "DO UPDATE SET status = 'checked-out', hours = sign_ups.hours + excluded.hours, "
+    "school_id = excluded.school_id"
+)
+VOLUNTEER_HOURS = (
+    "UPDATE volunteers SET hours = "
+    "(SELECT ROUND(COALESCE(SUM(hours), 0), 2) FROM sign_ups WHERE volunteer_id = ?) "
+    "WHERE id = ?"
+)
+SCHOOL_HOURS = (
+    "INSERT INTO school_hours (school_id, hours, volunteers) "
+    "SELECT ?, ROUND(COALESCE(SUM(hours), 0), 2), COUNT(DISTINCT volunteer_id) "
+    "FROM sign_ups "
+    "WHERE school_id = ? AND hours > 0 "
+    "ON CONFLICT (school_id) DO UPDATE SET hours = excluded.hours, "
+    "volunteers = excluded.volunteers"
+)
+
+# Kinds of event written a run at a time (`VolunteersReadModel.apply_events`).
+SIGN_UPS = "sign-ups"
+CHECK_OUTS = "check-outs"
+REGISTRATIONS = "registrations"
+_SIGN_UP_STATUS: dict[type, str] = {
+    VolunteerSignedUp: "signed-up",
+    SignUpCancelled: "cancelled",
+    VolunteerCheckedIn: "checked-in",
+}
+
+
+def _run_kind(event: ContractEvent) -> str | None:
+    if type(event) in _SIGN_UP_STATUS:
+        return SIGN_UPS
+    if isinstance(event, VolunteerCheckedOut):
+        return CHECK_OUTS
+    if isinstance(event, VolunteerRegistered | VolunteerRegisteredV1):
+        return REGISTRATIONS
+    return None
+
+
+def _registration(event: ContractEvent) -> VolunteerRegistered:
+    if isinstance(event, VolunteerRegisteredV1):
+        return event.upcast()  # The name is not kept.
+    assert isinstance(event, VolunteerRegistered)
+    return event
+
 
 TABLES_DDL = """
 CREATE TABLE IF NOT EXISTS volunteers (
@@ -194,6 +263,28 @@ class VolunteersReadModel(SqliteProjection):
         super().__init__(path, busy_timeout_s=busy_timeout_s)
         self._today = today
 
+    def apply_events(
+        self, conn: sqlite3.Connection, events: Sequence[ContractEvent], changed: set[str]
+    ) -> None:
+        """A term's busiest events (registrations, sign-ups, check-ins, check-outs) come in
+        runs of one kind: each run is written with one `executemany` per statement.
+
+        Within a run the statements touch rows the run's other statements do not read
+        (sign-ups against places), or recompute totals from what the whole run wrote
+        (hours): writing the run statement by statement ends in the state event by event
+        would, with each total computed once per volunteer or school instead of per event.
+        """
+        for kind, run in groupby(events, key=_run_kind):
+            if kind is SIGN_UPS:
+                self._sign_up_run(conn, list(run), changed)  # type: ignore[arg-type]
+            elif kind is CHECK_OUTS:
+                self._checked_out_run(conn, list(run))  # type: ignore[arg-type]
+            elif kind is REGISTRATIONS:
+                self._registered_run(conn, [_registration(e) for e in run])
+            else:
+                for event in run:
+                    self.apply_event(conn, event, changed)
+
     def apply_event(
         self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
     ) -> None:
@@ -230,32 +321,54 @@ class VolunteersReadModel(SqliteProjection):
     # -- event handlers ---------------------------------------------------------------------
 
     def _registered(self, conn: sqlite3.Connection, event: VolunteerRegistered) -> None:
-        conn.execute(
-            "INSERT INTO volunteers (id, kind, school_id, registered_at, erased_at) "
-            "VALUES (?, ?, ?, ?, (SELECT erased_at FROM erasures WHERE volunteer_id = ?)) "
-            "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
-            "school_id = excluded.school_id, registered_at = excluded.registered_at",
-            (
-                event.volunteer_id,
-                event.kind,
-                event.school_id,
-                _utc(event.registered_at),
-                event.volunteer_id,
-            ),
+        self._registered_run(conn, [event])
+
+    def _registered_run(
+        self, conn: sqlite3.Connection, events: Sequence[VolunteerRegistered]
+    ) -> None:
+        conn.executemany(
+            REGISTER,
+            [
+                (e.volunteer_id, e.kind, e.school_id, _utc(e.registered_at), e.volunteer_id)
+                for e in events
+            ],
         )
         # A check or hours may have arrived first (tolerant replay): fold them in.
-        check = conn.execute(
-            "SELECT check_status, check_id, check_expires_on FROM background_checks "
-            "WHERE volunteer_id = ?",
-            (event.volunteer_id,),
-        ).fetchone()
-        if check is not None:
-            conn.execute(
-                "UPDATE volunteers SET check_status = ?, check_id = ?, check_expires_on = ? "
-                "WHERE id = ?",
-                (*tuple(check), event.volunteer_id),
-            )
-        self._volunteer_hours(conn, event.volunteer_id)
+        ids = list(dict.fromkeys(e.volunteer_id for e in events))
+        conn.executemany(FOLD_CHECK, [(i,) for i in ids])
+        conn.executemany(VOLUNTEER_HOURS, [(i, i) for i in ids])
+
+    def _sign_up_run(
+        self,
+        conn: sqlite3.Connection,
+        events: Sequence[VolunteerSignedUp | SignUpCancelled | VolunteerCheckedIn],
+        changed: set[str],
+    ) -> None:
+        conn.executemany(
+            SIGN_UP_STATUS,
+            [(e.shift_id, e.volunteer_id, _SIGN_UP_STATUS[type(e)], e.shift_id) for e in events],
+        )
+        places = [
+            (e.places_filled, e.shift_id)
+            for e in events
+            if isinstance(e, VolunteerSignedUp | SignUpCancelled)
+        ]
+        if places:
+            # In order: the last event of a shift leaves its figure.
+            conn.executemany(PLACES, places)
+            changed.update(shift_id for _, shift_id in places)
+
+    def _checked_out_run(
+        self, conn: sqlite3.Connection, events: Sequence[VolunteerCheckedOut]
+    ) -> None:
+        conn.executemany(
+            CHECK_OUT,
+            [(e.shift_id, e.volunteer_id, e.hours, e.school_id) for e in events],
+        )
+        volunteers = list(dict.fromkeys(e.volunteer_id for e in events))
+        conn.executemany(VOLUNTEER_HOURS, [(v, v) for v in volunteers])
+        schools = list(dict.fromkeys(e.school_id for e in events))
+        conn.executemany(SCHOOL_HOURS, [(s, s) for s in schools])
 
     @staticmethod
     def _erased(conn: sqlite3.Connection, event: VolunteerErased) -> None:
@@ -334,49 +447,14 @@ class VolunteersReadModel(SqliteProjection):
     def _sign_up_status(
         conn: sqlite3.Connection, shift_id: str, volunteer_id: str, status: str
     ) -> None:
-        conn.execute(
-            "INSERT INTO sign_ups (shift_id, volunteer_id, status, school_id) "
-            "VALUES (?, ?, ?, (SELECT school_id FROM shifts WHERE id = ?)) "
-            "ON CONFLICT (shift_id, volunteer_id) DO UPDATE SET status = excluded.status",
-            (shift_id, volunteer_id, status, shift_id),
-        )
+        conn.execute(SIGN_UP_STATUS, (shift_id, volunteer_id, status, shift_id))
 
     @staticmethod
     def _places(conn: sqlite3.Connection, shift_id: str, places_filled: int) -> None:
-        # The event carries the authoritative figure; an unknown shift gets it on publication.
-        conn.execute("UPDATE shifts SET places_filled = ? WHERE id = ?", (places_filled, shift_id))
+        conn.execute(PLACES, (places_filled, shift_id))
 
     def _checked_out(self, conn: sqlite3.Connection, event: VolunteerCheckedOut) -> None:
-        conn.execute(
-            "INSERT INTO sign_ups (shift_id, volunteer_id, status, hours, school_id) "
-            "VALUES (?, ?, 'checked-out', ?, ?) ON CONFLICT (shift_id, volunteer_id) "
-            "DO UPDATE SET status = 'checked-out', hours = sign_ups.hours + excluded.hours, "
-            "school_id = excluded.school_id",
-            (event.shift_id, event.volunteer_id, event.hours, event.school_id),
-        )
-        self._volunteer_hours(conn, event.volunteer_id)
-        self._school_hours(conn, event.school_id)
-
-    @staticmethod
-    def _volunteer_hours(conn: sqlite3.Connection, volunteer_id: str) -> None:
-        conn.execute(
-            "UPDATE volunteers SET hours = "
-            "(SELECT ROUND(COALESCE(SUM(hours), 0), 2) FROM sign_ups WHERE volunteer_id = ?) "
-            "WHERE id = ?",
-            (volunteer_id, volunteer_id),
-        )
-
-    @staticmethod
-    def _school_hours(conn: sqlite3.Connection, school_id: str) -> None:
-        conn.execute(
-            "INSERT INTO school_hours (school_id, hours, volunteers) "
-            "SELECT ?, ROUND(COALESCE(SUM(hours), 0), 2), COUNT(DISTINCT volunteer_id) "
-            "FROM sign_ups "
-            "WHERE school_id = ? AND hours > 0 "
-            "ON CONFLICT (school_id) DO UPDATE SET hours = excluded.hours, "
-            "volunteers = excluded.volunteers",
-            (school_id, school_id),
-        )
+        self._checked_out_run(conn, [event])
 
     # -- reads ------------------------------------------------------------------------------
 
