@@ -113,7 +113,7 @@ class TestApply:
         def boom(*_: object) -> None:
             raise RuntimeError("poison")
 
-        monkeypatch.setattr(readmodel, "_sign_up_run", boom)
+        monkeypatch.setattr(readmodel, "_write_run", boom)
         with pytest.raises(RuntimeError):
             readmodel.apply(CONSUMER, batch)
 

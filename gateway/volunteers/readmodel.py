@@ -21,7 +21,6 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -56,19 +55,16 @@ FOLD_CHECK = (
     "WHERE id = ? AND EXISTS "
     "(SELECT 1 FROM background_checks WHERE background_checks.volunteer_id = volunteers.id)"
 )
-SIGN_UP_STATUS = (
-    "INSERT INTO sign_ups (shift_id, volunteer_id, status, school_id) "
-    "VALUES (?, ?, ?, (SELECT school_id FROM shifts WHERE id = ?)) "
-    "ON CONFLICT (shift_id, volunteer_id) DO UPDATE SET status = excluded.status"
+# A sign-up's status, and a check-out's hours and school (?4 is 0 and ?5 NULL otherwise):
+# one statement for both, so that a run's sign-ups and check-outs go in order in one call.
+SIGN_UP = (
+    "INSERT INTO sign_ups (shift_id, volunteer_id, status, hours, school_id) "
+    "VALUES (?1, ?2, ?3, ?4, COALESCE(?5, (SELECT school_id FROM shifts WHERE id = ?1))) "
+    "ON CONFLICT (shift_id, volunteer_id) DO UPDATE SET status = excluded.status, "
+    "hours = sign_ups.hours + excluded.hours, school_id = COALESCE(?5, sign_ups.school_id)"
 )
 # The event carries the authoritative figure; an unknown shift gets it on publication.
 PLACES = "UPDATE shifts SET places_filled = ? WHERE id = ?"
-CHECK_OUT = (
-    "INSERT INTO sign_ups (shift_id, volunteer_id, status, hours, school_id) "
-    "VALUES (?, ?, 'checked-out', ?, ?) ON CONFLICT (shift_id, volunteer_id) "
-    "DO UPDATE SET status = 'checked-out', hours = sign_ups.hours + excluded.hours, "
-    "school_id = excluded.school_id"
-)
 VOLUNTEER_HOURS = (
     "UPDATE volunteers SET hours = "
     "(SELECT ROUND(COALESCE(SUM(hours), 0), 2) FROM sign_ups WHERE volunteer_id = ?) "
@@ -83,10 +79,24 @@ SCHOOL_HOURS = (
     "volunteers = excluded.volunteers"
 )
 
-# Kinds of event written a run at a time (`VolunteersReadModel.apply_events`).
-SIGN_UPS = "sign-ups"
-CHECK_OUTS = "check-outs"
-REGISTRATIONS = "registrations"
+# Events written a run at a time (`VolunteersReadModel.apply_events`).
+REGISTRATIONS = (VolunteerRegistered, VolunteerRegisteredV1)
+WORKED = (*REGISTRATIONS, VolunteerCheckedOut)  # Events after which hours are summed.
+RUN_EVENTS = (
+    *REGISTRATIONS,
+    VolunteerSignedUp,
+    SignUpCancelled,
+    VolunteerCheckedIn,
+    VolunteerCheckedOut,
+)
+RunEvent = (
+    VolunteerRegistered
+    | VolunteerRegisteredV1
+    | VolunteerSignedUp
+    | SignUpCancelled
+    | VolunteerCheckedIn
+    | VolunteerCheckedOut
+)
 _SIGN_UP_STATUS: dict[type, str] = {
     VolunteerSignedUp: "signed-up",
     SignUpCancelled: "cancelled",
@@ -94,14 +104,16 @@ _SIGN_UP_STATUS: dict[type, str] = {
 }
 
 
-def _run_kind(event: ContractEvent) -> str | None:
-    if type(event) in _SIGN_UP_STATUS:
-        return SIGN_UPS
+def _sign_up_row(event: ContractEvent) -> tuple[str, str, str, float, str | None]:
     if isinstance(event, VolunteerCheckedOut):
-        return CHECK_OUTS
-    if isinstance(event, VolunteerRegistered | VolunteerRegisteredV1):
-        return REGISTRATIONS
-    return None
+        return (event.shift_id, event.volunteer_id, "checked-out", event.hours, event.school_id)
+    assert isinstance(event, VolunteerSignedUp | SignUpCancelled | VolunteerCheckedIn)
+    return (event.shift_id, event.volunteer_id, _SIGN_UP_STATUS[type(event)], 0.0, None)
+
+
+def _unique(events: Sequence[Any], field: str) -> list[str]:
+    """The events' values of a field, each once, in first-seen order."""
+    return list(dict.fromkeys(getattr(e, field) for e in events))
 
 
 def _registration(event: ContractEvent) -> VolunteerRegistered:
@@ -266,24 +278,24 @@ class VolunteersReadModel(SqliteProjection):
     def apply_events(
         self, conn: sqlite3.Connection, events: Sequence[ContractEvent], changed: set[str]
     ) -> None:
-        """A term's busiest events (registrations, sign-ups, check-ins, check-outs) come in
-        runs of one kind: each run is written with one `executemany` per statement.
+        """A term's busiest events (registrations, sign-ups, check-ins, check-outs) are
+        written a run at a time, with one `executemany` per statement; the others (a shift
+        published, a check, an erasure) end a run and are written on their own.
 
-        Within a run the statements touch rows the run's other statements do not read
-        (sign-ups against places), or recompute totals from what the whole run wrote
-        (hours): writing the run statement by statement ends in the state event by event
-        would, with each total computed once per volunteer or school instead of per event.
+        Within a run, each statement writes what the run's other statements do not read
+        (the volunteers' rows, the sign-ups, the shifts' places), in the events' order,
+        and totals (hours per volunteer and school) are computed once at the end from
+        what the run wrote: the run ends in the state its events one by one end in.
         """
-        for kind, run in groupby(events, key=_run_kind):
-            if kind is SIGN_UPS:
-                self._sign_up_run(conn, list(run), changed)  # type: ignore[arg-type]
-            elif kind is CHECK_OUTS:
-                self._checked_out_run(conn, list(run))  # type: ignore[arg-type]
-            elif kind is REGISTRATIONS:
-                self._registered_run(conn, [_registration(e) for e in run])
-            else:
-                for event in run:
-                    self.apply_event(conn, event, changed)
+        run: list[RunEvent] = []
+        for event in events:
+            if isinstance(event, RUN_EVENTS):
+                run.append(event)
+                continue
+            self._write_run(conn, run, changed)
+            run = []
+            self.apply_event(conn, event, changed)
+        self._write_run(conn, run, changed)
 
     def apply_event(
         self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
@@ -303,72 +315,54 @@ class VolunteersReadModel(SqliteProjection):
             case ShiftPublished():
                 self._shift_published(conn, event)
                 changed.add(event.shift_id)
-            case VolunteerSignedUp():
-                self._sign_up_status(conn, event.shift_id, event.volunteer_id, "signed-up")
-                self._places(conn, event.shift_id, event.places_filled)
-                changed.add(event.shift_id)
-            case SignUpCancelled():
-                self._sign_up_status(conn, event.shift_id, event.volunteer_id, "cancelled")
-                self._places(conn, event.shift_id, event.places_filled)
-                changed.add(event.shift_id)
-            case VolunteerCheckedIn():
-                self._sign_up_status(conn, event.shift_id, event.volunteer_id, "checked-in")
+            case VolunteerSignedUp() | SignUpCancelled() | VolunteerCheckedIn():
+                self._write_run(conn, [event], changed)
             case VolunteerCheckedOut():
-                self._checked_out(conn, event)
+                self._write_run(conn, [event], changed)
             case _:
                 pass  # Tolerant reader: events this model does not use are ignored.
 
     # -- event handlers ---------------------------------------------------------------------
 
     def _registered(self, conn: sqlite3.Connection, event: VolunteerRegistered) -> None:
-        self._registered_run(conn, [event])
+        self._write_run(conn, [event], set())
 
-    def _registered_run(
-        self, conn: sqlite3.Connection, events: Sequence[VolunteerRegistered]
+    def _write_run(
+        self, conn: sqlite3.Connection, run: Sequence[RunEvent], changed: set[str]
     ) -> None:
-        conn.executemany(
-            REGISTER,
-            [
-                (e.volunteer_id, e.kind, e.school_id, _utc(e.registered_at), e.volunteer_id)
-                for e in events
-            ],
-        )
-        # A check or hours may have arrived first (tolerant replay): fold them in.
-        ids = list(dict.fromkeys(e.volunteer_id for e in events))
-        conn.executemany(FOLD_CHECK, [(i,) for i in ids])
-        conn.executemany(VOLUNTEER_HOURS, [(i, i) for i in ids])
-
-    def _sign_up_run(
-        self,
-        conn: sqlite3.Connection,
-        events: Sequence[VolunteerSignedUp | SignUpCancelled | VolunteerCheckedIn],
-        changed: set[str],
-    ) -> None:
-        conn.executemany(
-            SIGN_UP_STATUS,
-            [(e.shift_id, e.volunteer_id, _SIGN_UP_STATUS[type(e)], e.shift_id) for e in events],
-        )
+        if not run:
+            return
+        registered = [_registration(e) for e in run if isinstance(e, REGISTRATIONS)]
+        if registered:
+            conn.executemany(
+                REGISTER,
+                [
+                    (e.volunteer_id, e.kind, e.school_id, _utc(e.registered_at), e.volunteer_id)
+                    for e in registered
+                ],
+            )
+            # A check may have arrived first (tolerant replay): fold it in.
+            conn.executemany(FOLD_CHECK, [(i,) for i in _unique(registered, "volunteer_id")])
+        sign_ups = [e for e in run if not isinstance(e, REGISTRATIONS)]
+        if sign_ups:
+            conn.executemany(SIGN_UP, [_sign_up_row(e) for e in sign_ups])
         places = [
             (e.places_filled, e.shift_id)
-            for e in events
+            for e in sign_ups
             if isinstance(e, VolunteerSignedUp | SignUpCancelled)
         ]
         if places:
             # In order: the last event of a shift leaves its figure.
             conn.executemany(PLACES, places)
             changed.update(shift_id for _, shift_id in places)
-
-    def _checked_out_run(
-        self, conn: sqlite3.Connection, events: Sequence[VolunteerCheckedOut]
-    ) -> None:
-        conn.executemany(
-            CHECK_OUT,
-            [(e.shift_id, e.volunteer_id, e.hours, e.school_id) for e in events],
-        )
-        volunteers = list(dict.fromkeys(e.volunteer_id for e in events))
-        conn.executemany(VOLUNTEER_HOURS, [(v, v) for v in volunteers])
-        schools = list(dict.fromkeys(e.school_id for e in events))
-        conn.executemany(SCHOOL_HOURS, [(s, s) for s in schools])
+        # Hours may have arrived before a registration too (a check-out replayed first).
+        worked = [e for e in run if isinstance(e, WORKED)]
+        volunteers = _unique(worked, "volunteer_id")
+        if volunteers:
+            conn.executemany(VOLUNTEER_HOURS, [(v, v) for v in volunteers])
+        schools = _unique([e for e in run if isinstance(e, VolunteerCheckedOut)], "school_id")
+        if schools:
+            conn.executemany(SCHOOL_HOURS, [(s, s) for s in schools])
 
     @staticmethod
     def _erased(conn: sqlite3.Connection, event: VolunteerErased) -> None:
@@ -442,19 +436,6 @@ class VolunteersReadModel(SqliteProjection):
             "UPDATE sign_ups SET school_id = ? WHERE shift_id = ? AND school_id IS NULL",
             (event.school_id, event.shift_id),
         )
-
-    @staticmethod
-    def _sign_up_status(
-        conn: sqlite3.Connection, shift_id: str, volunteer_id: str, status: str
-    ) -> None:
-        conn.execute(SIGN_UP_STATUS, (shift_id, volunteer_id, status, shift_id))
-
-    @staticmethod
-    def _places(conn: sqlite3.Connection, shift_id: str, places_filled: int) -> None:
-        conn.execute(PLACES, (places_filled, shift_id))
-
-    def _checked_out(self, conn: sqlite3.Connection, event: VolunteerCheckedOut) -> None:
-        self._checked_out_run(conn, [event])
 
     # -- reads ------------------------------------------------------------------------------
 
