@@ -33,6 +33,7 @@ from services.kit.application import ServiceApplication
 from services.kit.backoff import Backoff
 from services.kit.eventstore import TracingMapper
 from services.kit.outbox import OutboxEntry, OutboxRecorder, is_current
+from services.kit.publish import can_publish_encoded, header_block, publish_encoded
 from services.kit.settings import Settings
 from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context, traceparent_of
@@ -221,15 +222,18 @@ class OutboxRelay:
                     continue
                 reading = asyncio.create_task(asyncio.to_thread(self._prepare, last))
                 futures = []
+                encoded = can_publish_encoded(js)
                 for subject, payload, headers in messages:
-                    expected = (
-                        {"Nats-Expected-Last-Msg-Id": self._last_msg_id}
-                        if self._last_msg_id
-                        else {}
-                    )
-                    futures.append(
-                        await js.publish_async(subject, payload, headers=headers | expected)
-                    )
+                    if self._last_msg_id:
+                        # The message's own headers: made for this publish, used once.
+                        headers["Nats-Expected-Last-Msg-Id"] = self._last_msg_id
+                    if encoded:
+                        published = await publish_encoded(
+                            js, subject, payload, header_block(headers)
+                        )
+                    else:
+                        published = await js.publish_async(subject, payload, headers=headers)
+                    futures.append(published)
                     self._last_msg_id = headers["Nats-Msg-Id"]
                 in_flight.append((last, futures))
                 await self._settle(in_flight, keep=PIPELINE_DEPTH)
