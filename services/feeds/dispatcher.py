@@ -284,10 +284,11 @@ class Dispatcher:
         fanned = await asyncio.to_thread(self.app.consumer_position, FANOUT)
         try:
             while not stop.is_set():
+                # Cleared before the read: a commit after it ends the wait below.
+                self.app.commits.clear()
                 batch = await asyncio.to_thread(self.app.notifications, self.position, BATCH)
                 if not batch:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), IDLE_S)
+                    await self.app.commits.wait(stop, IDLE_S)
                     continue
                 fresh: list[Delivery] = []
                 last_entry = 0
