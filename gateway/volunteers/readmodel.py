@@ -42,6 +42,87 @@ from gateway.core.projection import SqliteProjection
 
 ACTIVE = ("signed-up", "checked-in", "checked-out")  # Statuses that hold a place.
 
+REGISTER = (
+    "INSERT INTO volunteers (id, kind, school_id, registered_at, erased_at) "
+    "VALUES (?, ?, ?, ?, (SELECT erased_at FROM erasures WHERE volunteer_id = ?)) "
+    "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
+    "school_id = excluded.school_id, registered_at = excluded.registered_at"
+)
+FOLD_CHECK = (
+    "UPDATE volunteers SET (check_status, check_id, check_expires_on) = "
+    "(SELECT check_status, check_id, check_expires_on FROM background_checks "
+    "WHERE volunteer_id = volunteers.id) "
+    "WHERE id = ? AND EXISTS "
+    "(SELECT 1 FROM background_checks WHERE background_checks.volunteer_id = volunteers.id)"
+)
+# A sign-up's status, and a check-out's hours and school (?4 is 0 and ?5 NULL otherwise):
+# one statement for both, so that a run's sign-ups and check-outs go in order in one call.
+SIGN_UP = (
+    "INSERT INTO sign_ups (shift_id, volunteer_id, status, hours, school_id) "
+    "VALUES (?1, ?2, ?3, ?4, COALESCE(?5, (SELECT school_id FROM shifts WHERE id = ?1))) "
+    "ON CONFLICT (shift_id, volunteer_id) DO UPDATE SET status = excluded.status, "
+    "hours = sign_ups.hours + excluded.hours, school_id = COALESCE(?5, sign_ups.school_id)"
+)
+# The event carries the authoritative figure; an unknown shift gets it on publication.
+PLACES = "UPDATE shifts SET places_filled = ? WHERE id = ?"
+VOLUNTEER_HOURS = (
+    "UPDATE volunteers SET hours = "
+    "(SELECT ROUND(COALESCE(SUM(hours), 0), 2) FROM sign_ups WHERE volunteer_id = ?) "
+    "WHERE id = ?"
+)
+SCHOOL_HOURS = (
+    "INSERT INTO school_hours (school_id, hours, volunteers) "
+    "SELECT ?, ROUND(COALESCE(SUM(hours), 0), 2), COUNT(DISTINCT volunteer_id) "
+    "FROM sign_ups "
+    "WHERE school_id = ? AND hours > 0 "
+    "ON CONFLICT (school_id) DO UPDATE SET hours = excluded.hours, "
+    "volunteers = excluded.volunteers"
+)
+
+# Events written a run at a time (`VolunteersReadModel.apply_events`).
+REGISTRATIONS = (VolunteerRegistered, VolunteerRegisteredV1)
+WORKED = (*REGISTRATIONS, VolunteerCheckedOut)  # Events after which hours are summed.
+RUN_EVENTS = (
+    *REGISTRATIONS,
+    VolunteerSignedUp,
+    SignUpCancelled,
+    VolunteerCheckedIn,
+    VolunteerCheckedOut,
+)
+RunEvent = (
+    VolunteerRegistered
+    | VolunteerRegisteredV1
+    | VolunteerSignedUp
+    | SignUpCancelled
+    | VolunteerCheckedIn
+    | VolunteerCheckedOut
+)
+_SIGN_UP_STATUS: dict[type, str] = {
+    VolunteerSignedUp: "signed-up",
+    SignUpCancelled: "cancelled",
+    VolunteerCheckedIn: "checked-in",
+}
+
+
+def _sign_up_row(event: ContractEvent) -> tuple[str, str, str, float, str | None]:
+    if isinstance(event, VolunteerCheckedOut):
+        return (event.shift_id, event.volunteer_id, "checked-out", event.hours, event.school_id)
+    assert isinstance(event, VolunteerSignedUp | SignUpCancelled | VolunteerCheckedIn)
+    return (event.shift_id, event.volunteer_id, _SIGN_UP_STATUS[type(event)], 0.0, None)
+
+
+def _unique(events: Sequence[Any], field: str) -> list[str]:
+    """The events' values of a field, each once, in first-seen order."""
+    return list(dict.fromkeys(getattr(e, field) for e in events))
+
+
+def _registration(event: ContractEvent) -> VolunteerRegistered:
+    if isinstance(event, VolunteerRegisteredV1):
+        return event.upcast()  # The name is not kept.
+    assert isinstance(event, VolunteerRegistered)
+    return event
+
+
 TABLES_DDL = """
 CREATE TABLE IF NOT EXISTS volunteers (
     id TEXT PRIMARY KEY,
@@ -194,6 +275,28 @@ class VolunteersReadModel(SqliteProjection):
         super().__init__(path, busy_timeout_s=busy_timeout_s)
         self._today = today
 
+    def apply_events(
+        self, conn: sqlite3.Connection, events: Sequence[ContractEvent], changed: set[str]
+    ) -> None:
+        """A term's busiest events (registrations, sign-ups, check-ins, check-outs) are
+        written a run at a time, with one `executemany` per statement; the others (a shift
+        published, a check, an erasure) end a run and are written on their own.
+
+        Within a run, each statement writes what the run's other statements do not read
+        (the volunteers' rows, the sign-ups, the shifts' places), in the events' order,
+        and totals (hours per volunteer and school) are computed once at the end from
+        what the run wrote: the run ends in the state its events one by one end in.
+        """
+        run: list[RunEvent] = []
+        for event in events:
+            if isinstance(event, RUN_EVENTS):
+                run.append(event)
+                continue
+            self._write_run(conn, run, changed)
+            run = []
+            self.apply_event(conn, event, changed)
+        self._write_run(conn, run, changed)
+
     def apply_event(
         self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
     ) -> None:
@@ -212,50 +315,54 @@ class VolunteersReadModel(SqliteProjection):
             case ShiftPublished():
                 self._shift_published(conn, event)
                 changed.add(event.shift_id)
-            case VolunteerSignedUp():
-                self._sign_up_status(conn, event.shift_id, event.volunteer_id, "signed-up")
-                self._places(conn, event.shift_id, event.places_filled)
-                changed.add(event.shift_id)
-            case SignUpCancelled():
-                self._sign_up_status(conn, event.shift_id, event.volunteer_id, "cancelled")
-                self._places(conn, event.shift_id, event.places_filled)
-                changed.add(event.shift_id)
-            case VolunteerCheckedIn():
-                self._sign_up_status(conn, event.shift_id, event.volunteer_id, "checked-in")
+            case VolunteerSignedUp() | SignUpCancelled() | VolunteerCheckedIn():
+                self._write_run(conn, [event], changed)
             case VolunteerCheckedOut():
-                self._checked_out(conn, event)
+                self._write_run(conn, [event], changed)
             case _:
                 pass  # Tolerant reader: events this model does not use are ignored.
 
     # -- event handlers ---------------------------------------------------------------------
 
     def _registered(self, conn: sqlite3.Connection, event: VolunteerRegistered) -> None:
-        conn.execute(
-            "INSERT INTO volunteers (id, kind, school_id, registered_at, erased_at) "
-            "VALUES (?, ?, ?, ?, (SELECT erased_at FROM erasures WHERE volunteer_id = ?)) "
-            "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
-            "school_id = excluded.school_id, registered_at = excluded.registered_at",
-            (
-                event.volunteer_id,
-                event.kind,
-                event.school_id,
-                _utc(event.registered_at),
-                event.volunteer_id,
-            ),
-        )
-        # A check or hours may have arrived first (tolerant replay): fold them in.
-        check = conn.execute(
-            "SELECT check_status, check_id, check_expires_on FROM background_checks "
-            "WHERE volunteer_id = ?",
-            (event.volunteer_id,),
-        ).fetchone()
-        if check is not None:
-            conn.execute(
-                "UPDATE volunteers SET check_status = ?, check_id = ?, check_expires_on = ? "
-                "WHERE id = ?",
-                (*tuple(check), event.volunteer_id),
+        self._write_run(conn, [event], set())
+
+    def _write_run(
+        self, conn: sqlite3.Connection, run: Sequence[RunEvent], changed: set[str]
+    ) -> None:
+        if not run:
+            return
+        registered = [_registration(e) for e in run if isinstance(e, REGISTRATIONS)]
+        if registered:
+            conn.executemany(
+                REGISTER,
+                [
+                    (e.volunteer_id, e.kind, e.school_id, _utc(e.registered_at), e.volunteer_id)
+                    for e in registered
+                ],
             )
-        self._volunteer_hours(conn, event.volunteer_id)
+            # A check may have arrived first (tolerant replay): fold it in.
+            conn.executemany(FOLD_CHECK, [(i,) for i in _unique(registered, "volunteer_id")])
+        sign_ups = [e for e in run if not isinstance(e, REGISTRATIONS)]
+        if sign_ups:
+            conn.executemany(SIGN_UP, [_sign_up_row(e) for e in sign_ups])
+        places = [
+            (e.places_filled, e.shift_id)
+            for e in sign_ups
+            if isinstance(e, VolunteerSignedUp | SignUpCancelled)
+        ]
+        if places:
+            # In order: the last event of a shift leaves its figure.
+            conn.executemany(PLACES, places)
+            changed.update(shift_id for _, shift_id in places)
+        # Hours may have arrived before a registration too (a check-out replayed first).
+        worked = [e for e in run if isinstance(e, WORKED)]
+        volunteers = _unique(worked, "volunteer_id")
+        if volunteers:
+            conn.executemany(VOLUNTEER_HOURS, [(v, v) for v in volunteers])
+        schools = _unique([e for e in run if isinstance(e, VolunteerCheckedOut)], "school_id")
+        if schools:
+            conn.executemany(SCHOOL_HOURS, [(s, s) for s in schools])
 
     @staticmethod
     def _erased(conn: sqlite3.Connection, event: VolunteerErased) -> None:
@@ -328,54 +435,6 @@ class VolunteersReadModel(SqliteProjection):
         conn.execute(
             "UPDATE sign_ups SET school_id = ? WHERE shift_id = ? AND school_id IS NULL",
             (event.school_id, event.shift_id),
-        )
-
-    @staticmethod
-    def _sign_up_status(
-        conn: sqlite3.Connection, shift_id: str, volunteer_id: str, status: str
-    ) -> None:
-        conn.execute(
-            "INSERT INTO sign_ups (shift_id, volunteer_id, status, school_id) "
-            "VALUES (?, ?, ?, (SELECT school_id FROM shifts WHERE id = ?)) "
-            "ON CONFLICT (shift_id, volunteer_id) DO UPDATE SET status = excluded.status",
-            (shift_id, volunteer_id, status, shift_id),
-        )
-
-    @staticmethod
-    def _places(conn: sqlite3.Connection, shift_id: str, places_filled: int) -> None:
-        # The event carries the authoritative figure; an unknown shift gets it on publication.
-        conn.execute("UPDATE shifts SET places_filled = ? WHERE id = ?", (places_filled, shift_id))
-
-    def _checked_out(self, conn: sqlite3.Connection, event: VolunteerCheckedOut) -> None:
-        conn.execute(
-            "INSERT INTO sign_ups (shift_id, volunteer_id, status, hours, school_id) "
-            "VALUES (?, ?, 'checked-out', ?, ?) ON CONFLICT (shift_id, volunteer_id) "
-            "DO UPDATE SET status = 'checked-out', hours = sign_ups.hours + excluded.hours, "
-            "school_id = excluded.school_id",
-            (event.shift_id, event.volunteer_id, event.hours, event.school_id),
-        )
-        self._volunteer_hours(conn, event.volunteer_id)
-        self._school_hours(conn, event.school_id)
-
-    @staticmethod
-    def _volunteer_hours(conn: sqlite3.Connection, volunteer_id: str) -> None:
-        conn.execute(
-            "UPDATE volunteers SET hours = "
-            "(SELECT ROUND(COALESCE(SUM(hours), 0), 2) FROM sign_ups WHERE volunteer_id = ?) "
-            "WHERE id = ?",
-            (volunteer_id, volunteer_id),
-        )
-
-    @staticmethod
-    def _school_hours(conn: sqlite3.Connection, school_id: str) -> None:
-        conn.execute(
-            "INSERT INTO school_hours (school_id, hours, volunteers) "
-            "SELECT ?, ROUND(COALESCE(SUM(hours), 0), 2), COUNT(DISTINCT volunteer_id) "
-            "FROM sign_ups "
-            "WHERE school_id = ? AND hours > 0 "
-            "ON CONFLICT (school_id) DO UPDATE SET hours = excluded.hours, "
-            "volunteers = excluded.volunteers",
-            (school_id, school_id),
         )
 
     # -- reads ------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from services.kit.deadlines.model import DEADLINE_PRINCIPAL, Changes, Deadline, 
 from services.kit.deadlines.table import KWARG as DEADLINES
 from services.kit.errors import IdempotencyKeyReusedError, NotFoundError, VersionConflictError
 from services.kit.groupcommit import GroupCommitter
+from services.kit.wakeup import Commits
 
 # A conflicting command is retried until this much time has passed, not a fixed number
 # of times: on a loaded machine each attempt takes longer, and the budget should not shrink.
@@ -152,6 +153,8 @@ class ServiceApplication(Application):
         self.deadline_clock: Clock = default_clock()
         # Called (from the saving thread) after every save, e.g. to wake the relay.
         self.on_saved: list[Callable[[], None]] = []
+        # Commits as the relay sees them, for other workers following the log.
+        self.commits = Commits()
         # A command's save (no tracking) shares a transaction with concurrent ones.
         self.events.recorder = _GroupedInserts(self.events.recorder)  # type: ignore[assignment]
         self._load_locks = [threading.Lock() for _ in range(LOAD_LOCK_STRIPES)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+from collections.abc import Callable
 
 import nats
 from nats.aio.client import Client
@@ -35,8 +36,18 @@ def inbox_prefix(user: str) -> str:
     return f"_INBOX.{user}"
 
 
-async def connect(settings: Settings, name: str, *, connect_timeout: float = 2.0) -> Client:
-    """Connect with unlimited reconnects: a NATS outage pauses publishing, nothing else."""
+async def connect(
+    settings: Settings,
+    name: str,
+    *,
+    connect_timeout: float = 2.0,
+    reconnected: Callable[[], None] | None = None,
+) -> Client:
+    """Connect with unlimited reconnects: a NATS outage pauses publishing, nothing else.
+
+    `reconnected` is called after each reconnect (a consumer's pull request waiting on
+    the server is gone with the old connection).
+    """
     options: dict[str, object] = {
         "servers": settings.nats_servers(),
         "name": name,
@@ -67,6 +78,13 @@ async def connect(settings: Settings, name: str, *, connect_timeout: float = 2.0
             log.warning("nats %s: %s (retrying)", name, exc)
 
     options["error_cb"] = on_error
+    if reconnected is not None:
+        on_reconnected = reconnected
+
+        async def reconnected_cb() -> None:
+            on_reconnected()
+
+        options["reconnected_cb"] = reconnected_cb
     return await nats.connect(**options)  # type: ignore[arg-type]
 
 

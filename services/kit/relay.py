@@ -33,6 +33,7 @@ from services.kit.application import ServiceApplication
 from services.kit.backoff import Backoff
 from services.kit.eventstore import TracingMapper
 from services.kit.outbox import OutboxEntry, OutboxRecorder, is_current
+from services.kit.publish import can_publish_encoded, header_block, publish_encoded
 from services.kit.settings import Settings
 from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context, traceparent_of
@@ -83,6 +84,8 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         # Set by the process that runs the relay beside its API: its saves call `poke`.
         self.woken_by_saves = False
+        # Called with every poke, on the relay's loop: workers that care about commits too.
+        self.on_poke: list[Callable[[], None]] = []
         self._listening = False
         # Each publish names the previous one's Nats-Msg-Id (Nats-Expected-Last-Msg-Id), so
         # the stream refuses a message unless the one before it is stored: after a reconnect,
@@ -101,13 +104,17 @@ class OutboxRelay:
     def poke(self) -> None:
         """Wake the relay at once (thread-safe callers use `loop.call_soon_threadsafe`)."""
         self._wakeup.set()
+        for follower in self.on_poke:
+            follower()
 
     def lag(self) -> int:
         return max(0, self.head - self.position)
 
-    def _pushed(self) -> bool:
+    def woken_on_commit(self) -> bool:
         """Whether every commit wakes the relay, so that polling is only a safety net."""
         return self._listening or (self.woken_by_saves and self.settings.store == "sqlite")
+
+    _pushed = woken_on_commit
 
     def _set_listening(self, listening: bool) -> None:
         self._listening = listening
@@ -215,15 +222,18 @@ class OutboxRelay:
                     continue
                 reading = asyncio.create_task(asyncio.to_thread(self._prepare, last))
                 futures = []
+                encoded = can_publish_encoded(js)
                 for subject, payload, headers in messages:
-                    expected = (
-                        {"Nats-Expected-Last-Msg-Id": self._last_msg_id}
-                        if self._last_msg_id
-                        else {}
-                    )
-                    futures.append(
-                        await js.publish_async(subject, payload, headers=headers | expected)
-                    )
+                    if self._last_msg_id:
+                        # The message's own headers: made for this publish, used once.
+                        headers["Nats-Expected-Last-Msg-Id"] = self._last_msg_id
+                    if encoded:
+                        published = await publish_encoded(
+                            js, subject, payload, header_block(headers)
+                        )
+                    else:
+                        published = await js.publish_async(subject, payload, headers=headers)
+                    futures.append(published)
                     self._last_msg_id = headers["Nats-Msg-Id"]
                 in_flight.append((last, futures))
                 await self._settle(in_flight, keep=PIPELINE_DEPTH)

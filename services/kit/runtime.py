@@ -269,6 +269,13 @@ class ServiceParts:
             self._wake_relay = wake_relay
             self.application.on_saved.append(wake_relay)
             relay.woken_by_saves = True
+            relay.on_poke.append(self.application.commits.notify)
+            self.application.commits.signalled = relay.woken_on_commit
+            if self.deadlines is not None:
+                # What wakes the relay (a commit, here or in another replica) may have
+                # scheduled a deadline: it wakes the runner too.
+                relay.on_poke.append(self.deadlines.poke)
+                self.deadlines.woken_by_commits = relay.woken_on_commit
             workers.start("relay", relay.run)
         for consumer in self.reactions:
             workers.start(consumer.name, consumer.run)

@@ -1,5 +1,8 @@
 """Wake the relay when events are committed, across processes: PostgreSQL LISTEN/NOTIFY.
 
+`Commits` passes the same wake-ups on to the other workers that follow the service's own
+log (a webhook dispatcher), so they need not poll it either.
+
 The event store's insert sends `NOTIFY <events table>` in the inserting transaction
 (eventsourcing's PostgreSQL recorder does), so the notification arrives when the events
 are committed, whichever replica saved them. The relay listens on its own connection
@@ -9,6 +12,7 @@ are committed, whichever replica saved them. The relay listens on its own connec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -62,3 +66,38 @@ async def listen_for_commits(
         finally:
             listening(False)
         await backoff.wait(never)
+
+
+class Commits:
+    """Commits to the service's store, for workers that follow its log in the relay's process.
+
+    The relay notifies it on every wake-up (a commit here or in another replica). Usage:
+    `clear()`, read the log, and if nothing was new `await wait(stop, poll_s)`: a commit
+    after the `clear` ends the wait, so none is missed. While every commit is signalled
+    (`signalled()`), the wait lasts `SAFETY_POLL_S` instead of `poll_s`.
+    """
+
+    SAFETY_POLL_S = 2.0
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.signalled: Callable[[], bool] = lambda: False
+
+    def notify(self) -> None:
+        """A commit happened (call on the workers' loop)."""
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    async def wait(self, stop: asyncio.Event, poll_s: float) -> None:
+        """Until a commit, `stop`, or the poll's time (the safety poll's when signalled)."""
+        timeout = max(poll_s, self.SAFETY_POLL_S) if self.signalled() else poll_s
+        waits = [asyncio.ensure_future(self._event.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting

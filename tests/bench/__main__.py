@@ -110,7 +110,7 @@ async def raw_nats_step(env: Environment, sizes: Sizes) -> list[Figure]:
     payload = relay.sample_payload(env.sqlite_settings("sample"))
     published = await raw_nats.publish_async(env.nats.url, sizes.events, payload)
     consumed = await raw_nats.pull_consume(env.nats.url, sizes.events)
-    return [published, consumed]
+    return [*published, consumed]
 
 
 async def raw_postgres_step(env: Environment, sizes: Sizes) -> list[Figure]:

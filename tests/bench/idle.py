@@ -8,6 +8,7 @@ person would use.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,6 +24,8 @@ from tongxin import ports
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNING = "is running"
+FEEDS_RECEIVER_ENV = "TONGXIN_FEEDS_RECEIVER_PORT"
+START_TIMEOUT_ENV = "TONGXIN_START_TIMEOUT_S"
 # After the demo, the first seconds still see projections and caches settle.
 SETTLE_S = 5.0
 
@@ -33,6 +36,11 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind((ports.HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    """The end of the run's log: the bench's folder is removed afterwards."""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _tree(root: psutil.Process) -> list[psutil.Process]:
@@ -59,6 +67,10 @@ def measure(folder: Path, idle_s: float, start_timeout_s: float = 600.0) -> list
     for process in load_platform().processes:
         env[process.port_env] = str(_free_port())
     env[ports.NATS_ENV] = str(_free_port())
+    # The demo's partner museum receives the feeds' webhooks in the `tongxin run` process.
+    env[FEEDS_RECEIVER_ENV] = str(_free_port())
+    # Nine Python processes importing at once on a busy machine may take minutes.
+    env.setdefault(START_TIMEOUT_ENV, str(int(start_timeout_s)))
     log_path = folder / "tongxin-run.log"
     with log_path.open("wb") as log:
         started = time.perf_counter()
@@ -73,7 +85,7 @@ def measure(folder: Path, idle_s: float, start_timeout_s: float = 600.0) -> list
         try:
             while RUNNING not in log_path.read_text(errors="replace"):
                 if run.poll() is not None:
-                    raise RuntimeError(f"tongxin run ended early; see {log_path}")
+                    raise RuntimeError(f"tongxin run ended early:\n{_tail(log_path)}")
                 if time.perf_counter() - started > start_timeout_s:
                     raise RuntimeError(f"tongxin run did not finish starting; see {log_path}")
                 time.sleep(0.5)
@@ -98,7 +110,8 @@ def measure(folder: Path, idle_s: float, start_timeout_s: float = 600.0) -> list
                     continue
             used = sum(after.values()) - sum(before.get(pid, 0.0) for pid in after)
         finally:
-            os.killpg(run.pid, signal.SIGINT)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(run.pid, signal.SIGINT)
             try:
                 run.wait(timeout=30)
             except subprocess.TimeoutExpired:

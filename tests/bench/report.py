@@ -56,6 +56,17 @@ class Target:
 TARGETS = (
     Target("relay, PostgreSQL log / raw publish_async", "relay.postgres", "raw.publish_async", 0.8),
     Target("relay, SQLite log / raw publish_async", "relay.sqlite", "raw.publish_async", 0.8),
+    # CPU per event, raw over the relay's (reported): the relay's own cost on a busy machine.
+    Target(
+        "relay CPU: raw publish_async / relay, SQLite log, per event",
+        "raw.publish_async.cpu_us",
+        "relay.sqlite.cpu_us",
+    ),
+    Target(
+        "relay CPU: raw publish_async / relay, PostgreSQL log, per event",
+        "raw.publish_async.cpu_us",
+        "relay.postgres.cpu_us",
+    ),
     Target(
         "projection catch-up / raw pull consume", "projection.catch_up", "raw.pull_consume", 0.6
     ),

@@ -13,7 +13,6 @@ second firing of a key loses the race on the command's idempotency record.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections import defaultdict
@@ -23,7 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from services.kit.backoff import Backoff
-from services.kit.deadlines.clock import Clock
+from services.kit.deadlines.clock import Clock, FileClock
 from services.kit.deadlines.model import Deadline, DeadlineRules, from_micros
 from services.kit.deadlines.recorders import DeadlineQueries
 from services.kit.errors import DomainError
@@ -32,9 +31,12 @@ log = logging.getLogger(__name__)
 
 # Deadlines read per query; the runner asks again at once while it finds a full batch.
 BATCH = 200
-# The longest the runner sleeps: a deadline scheduled meanwhile, or a moved test clock,
-# is noticed within this.
+# The longest the runner sleeps when nothing wakes it: a deadline scheduled meanwhile, or
+# a moved test clock, is noticed within this.
 POLL_S = 0.25
+# The longest it sleeps while every commit wakes it (`poke`, from the relay's wake-ups):
+# then the poll is only a safety net, as the relay's is.
+SAFETY_POLL_S = 5.0
 # Deadlines of different aggregates fire side by side (one commit each); an aggregate's
 # own deadlines fire one after another.
 CONCURRENCY = 4
@@ -64,6 +66,10 @@ class DeadlineRunner:
         self.on_fired = on_fired
         self._count_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="deadline")
+        # Whether every commit pokes the runner (set by whoever wires the pokes): a
+        # deadline is scheduled in its command's transaction, so a poke follows it.
+        self.woken_by_commits: Callable[[], bool] = lambda: False
+        self._woken = asyncio.Event()
         self.fired = 0
         self.dropped = 0
         self.healthy = True
@@ -89,14 +95,31 @@ class DeadlineRunner:
             if fired_all:
                 await self._sleep(stop)
 
+    def poke(self) -> None:
+        """Look for due deadlines at once (called on the runner's loop after a commit)."""
+        self._woken.set()
+
     async def _sleep(self, stop: asyncio.Event) -> None:
+        # Cleared before the read: a commit after it pokes the wait below.
+        self._woken.clear()
         pending, next_us = await asyncio.to_thread(self.recorder.deadline_summary)
-        delay = self.poll_s
+        delay = max(self.poll_s, SAFETY_POLL_S) if self.woken_by_commits() else self.poll_s
         if pending and next_us is not None:
             until = (from_micros(next_us) - self.clock.now()).total_seconds()
             delay = max(0.0, min(delay, until))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
+        waits: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._woken.wait()),
+        ]
+        try:
+            if isinstance(self.clock, FileClock):
+                # A test moves this clock by writing a file: look at it as often as the
+                # plain poll would (a read of a small file, no query).
+                waits.append(asyncio.ensure_future(_moved(self.clock, self.poll_s)))
+            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     def fire_due(self) -> bool:
         """Fire what is due now, one batch; True when nothing more was due."""
@@ -153,3 +176,11 @@ class DeadlineRunner:
 
     def readiness(self) -> dict[str, Any]:
         return {"ok": self.healthy, "required": False, "fired": self.fired}
+
+
+async def _moved(clock: FileClock, every_s: float) -> None:
+    """Return once the file clock's offset changes."""
+    offset = clock.offset()
+    # A file has no event to wait on: polling it is the point.
+    while clock.offset() == offset:  # noqa: ASYNC110
+        await asyncio.sleep(every_s)
