@@ -21,6 +21,14 @@ function groupName(state, group) {
   return department ? named(department) : group;
 }
 
+// Staff open the events behind a value; viewers read the value alone.
+function value(state, target) {
+  const text = shown(target.value, target.metric);
+  if (!state.onEvents) return text;
+  return `<button type="button" class="link" data-events="${target.id}" ` +
+    `aria-label="${t("showEvents", target.title)}: ${text}">${text}</button>`;
+}
+
 export function render(root, state) {
   const targets = state.alliance?.allianceTargets ?? [];
   root.querySelector("thead").innerHTML = `<tr><th scope="col">${t("target")}</th>` +
@@ -29,13 +37,16 @@ export function render(root, state) {
   root.querySelector("tbody").innerHTML = targets.map((target) => {
     const status = target.met ? t("met") : t("notMet");
     return `<tr data-row="${target.id}"><th scope="row"><button type="button" class="link" data-target="${target.id}">${target.title}</button></th>` +
-      `<td class="number" data-figure="value">${shown(target.value, target.metric)}</td>` +
+      `<td class="number" data-figure="value">${value(state, target)}</td>` +
       `<td class="number">${shown(target.threshold, target.metric)}</td>` +
       `<td class="number" data-figure="groupsMet">${target.groupsMet ?? 0}/${target.groups.length}</td>` +
       `<td class="${target.met ? "met" : "not-met"}">${status}</td></tr>`;
   }).join("");
   for (const button of root.querySelectorAll("[data-target]")) {
     button.onclick = () => { selected = button.dataset.target; render(root, state); };
+  }
+  for (const button of root.querySelectorAll("[data-events]")) {
+    button.onclick = () => state.onEvents(targets.find((x) => x.id === button.dataset.events));
   }
   const target = targets.find((x) => x.id === selected) ?? targets[0];
   const box = root.querySelector(".chart");
