@@ -14,6 +14,8 @@ The last line is `results: PATH`.
     make bench ARGS="--rebuild-events 1000000"   the 1M-event rebuild (opt-in)
     make bench ARGS="--only care"                care commands and the coverage query
     make bench ARGS="--only courses"             registrations, points projection, ranks
+    make bench ARGS="--only city"                the dashboard on a Yangzhou-sized city
+    make bench ARGS="--only city --city-scale 1" the same with every parent and class visit
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ class Sizes:
     points_events: int = 1_000_000
     ranked_parents: int = 800_000
     rank_reads: int = 2_000
+    # The dashboard on a Yangzhou-sized city: the parts that grow with people (parents,
+    # class visits, volunteers' shifts) at this share, the city's counts in full.
+    city_scale: float = 0.1
+    city_rounds: int = 20
+    city_users: int = 16
 
     def quick(self) -> Sizes:
         return replace(
@@ -90,6 +97,8 @@ class Sizes:
             points_events=20_000,
             ranked_parents=50_000,
             rank_reads=300,
+            city_scale=0.01,
+            city_rounds=5,
         )
 
 
@@ -286,6 +295,19 @@ async def bookings_step(env: Environment, sizes: Sizes) -> list[Figure]:
     return figures + await asyncio.to_thread(bookings.search, env.folder("bookings-search"))
 
 
+async def city_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import yangzhou
+
+    await env.reset_streams()
+    return await yangzhou.measure(
+        env.sqlite_settings("city"),
+        env.folder("city"),
+        scale=sizes.city_scale,
+        rounds=sizes.city_rounds,
+        users=sizes.city_users,
+    )
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
@@ -301,6 +323,7 @@ STEPS: dict[str, Step] = {
     "courses": courses_step,
     "deadlines": deadlines.step,
     "bookings": bookings_step,
+    "city": city_step,
 }
 
 
@@ -403,6 +426,11 @@ def main(argv: list[str] | None = None) -> None:
         "--ranked-parents",
         type=int,
         help=f"parents in the month a rank is read among ({defaults.ranked_parents})",
+    )
+    parser.add_argument(
+        "--city-scale",
+        type=float,
+        help=f"share of the city's people-sized events for --only city ({defaults.city_scale})",
     )
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     args = parser.parse_args(argv)
