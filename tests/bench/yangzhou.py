@@ -534,7 +534,10 @@ async def live(
             await js.publish(
                 envelope.nats_subject(), envelope.payload(), headers=envelope.headers()
             )
+            deadline = time.monotonic() + 120
             while len(heard[change]) < SUBSCRIBERS:  # noqa: ASYNC110 - counting arrivals
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{len(heard[change])} of {SUBSCRIBERS} heard the change")
                 await asyncio.sleep(0.005)
             cpu.append(_cpu_s(gateway_pid) - before)
             latencies += [at - sent for at in heard[change]]
@@ -580,7 +583,7 @@ async def measure(
     filled = time.perf_counter() - started
     with processes.platform(settings, folder) as running:
         started = time.perf_counter()
-        gateway = await asyncio.to_thread(running.gateway, "http://127.0.0.1:9")
+        gateway = await asyncio.to_thread(running.gateway, "http://127.0.0.1:9", 600.0)
         await wait_built(gateway.url, counts, patience_s=3600)
         built = time.perf_counter() - started
         events = sum(counts.values())

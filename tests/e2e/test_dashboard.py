@@ -305,10 +305,16 @@ async def test_the_dashboard_shows_live_figures_by_district_and_school(
     assert any(f'"asOf":"{day}"' in body for body in asked), asked
     assert await page.locator("#departments tbody tr").count() == 13
 
+    # A chart asked to draw in a box without size (a panel between two layouts) waits for one:
+    # ECharts laid a map out at zero width on a singular transform and threw "reading '0'".
+    await page.evaluate("document.querySelector('#map .chart').style.width = '0px'")
+
     # English on request, the same figures.
     await page.get_by_role("button", name="English / 中文").click()
     assert await page.locator("h1 [data-i18n=title]").inner_text() == "Education Alliance Dashboard"
     assert await row.locator("th").inner_text() == "Hanjiang"
+    await page.evaluate("document.querySelector('#map .chart').style.width = ''")
+    await page.wait_for_function("document.querySelector('#map .chart canvas')?.width > 0")
     await page.screenshot(path=tmp_path / "dashboard-en.png", full_page=True)
 
     # On a phone: one column, nothing sideways, every panel reachable.

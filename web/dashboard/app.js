@@ -161,7 +161,6 @@ function main() {
     }
   };
   $("#sign-out").onclick = () => { session.signOut(); location.reload(); };
-  addEventListener("resize", () => { districts.resize(); map.resize(); targets.resize(); });
   const current = session.current();
   if (current) {
     start(current).catch((error) => { $("#live .status").textContent = t("loadFailed") + error.message; });

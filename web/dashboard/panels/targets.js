@@ -1,5 +1,6 @@
 // The alliance's targets: each figure against its threshold, how many districts or schools
 // meet it, and (on a click) the figure of each of them.
+import { draw } from "../charts.js";
 import { named, number, t } from "../i18n.js";
 
 let chart = null;
@@ -52,26 +53,27 @@ export function render(root, state) {
   const box = root.querySelector(".chart");
   if (!target) { box.hidden = true; return; }
   box.hidden = false;
-  chart ??= echarts.init(box);
   const groups = target.groups.map((g) => ({ ...g, name: groupName(state, g.group) }));
   root.querySelector(".chosen").textContent = target.title;
   root.querySelector(".chosen").dataset.target = target.id;
-  chart.setOption({
-    grid: { left: 8, right: 48, top: 24, bottom: 8, containLabel: true },
-    tooltip: { trigger: "axis" },
-    xAxis: { type: "category", data: groups.map((g) => g.name), axisLabel: { interval: 0, rotate: groups.length > 6 ? 30 : 0 } },
-    yAxis: { type: "value" },
-    series: [{
-      type: "bar",
-      data: groups.map((g) => ({
-        value: g.suppressed ? null : g.value,
-        itemStyle: { color: g.met ? "#126b3a" : "#b4232a" },
-      })),
-      label: { show: true, position: "top", formatter: (p) => groups[p.dataIndex].suppressed ?? shown(p.value, target.metric) },
-      markLine: { symbol: "none", data: [{ yAxis: target.threshold, name: t("threshold") }], lineStyle: { type: "dashed" } },
-    }],
-  }, true);
+  draw(box, () => {
+    chart ??= echarts.init(box);
+    chart.setOption({
+      grid: { left: 8, right: 48, top: 24, bottom: 8, containLabel: true },
+      tooltip: { trigger: "axis" },
+      xAxis: { type: "category", data: groups.map((g) => g.name), axisLabel: { interval: 0, rotate: groups.length > 6 ? 30 : 0 } },
+      yAxis: { type: "value" },
+      series: [{
+        type: "bar",
+        data: groups.map((g) => ({
+          value: g.suppressed ? null : g.value,
+          itemStyle: { color: g.met ? "#126b3a" : "#b4232a" },
+        })),
+        label: { show: true, position: "top", formatter: (p) => groups[p.dataIndex].suppressed ?? shown(p.value, target.metric) },
+        markLine: { symbol: "none", data: [{ yAxis: target.threshold, name: t("threshold") }], lineStyle: { type: "dashed" } },
+      }],
+    }, true);
+  });
   box.setAttribute("aria-label", groups.map((g) => `${g.name} ${g.suppressed ?? shown(g.value, target.metric)}`).join(", "));
 }
 
-export function resize() { chart?.resize(); }
