@@ -508,6 +508,16 @@ async def live(
                 elif frame.get("type") == "ping":
                     await ws.send('{"type":"pong"}')
 
+    # The changes are sign-ups and cancellations on a shift the read model knows.
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=60) as http:
+        answer = await http.post(
+            "/graphql",
+            json={"query": "{ shifts(first: 1) { edges { node { id placesFilled } } } }"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        [edge] = answer.json()["data"]["shifts"]["edges"]
+    shift_id, filled = edge["node"]["id"], edge["node"]["placesFilled"]
+    volunteer_id = str(uuid.uuid4())
     tasks = [asyncio.create_task(subscriber()) for _ in range(SUBSCRIBERS)]
     await asyncio.wait_for(all_ready.wait(), 300)
     await asyncio.sleep(3)  # the last subscribe messages reach the gateway's broadcaster
@@ -518,10 +528,15 @@ async def live(
         js = nc.jetstream(timeout=30)
         for change in range(CHANGES):
             before = _cpu_s(gateway_pid)
-            event = volunteers.VolunteerSignedUp(
-                shift_id=str(uuid.uuid4()), volunteer_id=str(uuid.uuid4()), places_filled=1
+            event: ContractEvent = (
+                volunteers.VolunteerSignedUp(
+                    shift_id=shift_id, volunteer_id=volunteer_id, places_filled=filled + 1
+                )
+                if change % 2 == 0
+                else volunteers.SignUpCancelled(
+                    shift_id=shift_id, volunteer_id=volunteer_id, places_filled=filled
+                )
             )
-            # A sign-up on a shift the read model does not know still changes it: pushed.
             position = shifts + change + 1
             envelope = envelope_for(
                 event,
@@ -603,8 +618,11 @@ async def measure(
                 {"events_per_s": events / built},
             ),
         ]
+        print(f"   built {events:,} events in {built:.1f} s", flush=True)
         token = running.viewer_token()
         figures += await queries(gateway.url, token, rounds, users)
+        print("   queries measured", flush=True)
         figures += await page(gateway.url, token)
+        print("   page measured", flush=True)
         figures += await live(settings, gateway.url, gateway.popen.pid, token, counts["volunteers"])
         return figures
