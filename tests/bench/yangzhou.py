@@ -360,7 +360,9 @@ def _body(sha: str, variables: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def queries(gateway_url: str, token: str, rounds: int, users: int) -> list[Figure]:
+async def queries(
+    gateway_url: str, gateway_pid: int, token: str, rounds: int, users: int
+) -> list[Figure]:
     documents = _documents()
     cold: dict[str, float] = {}
     connection = Connection(gateway_url, token)
@@ -388,9 +390,9 @@ async def queries(gateway_url: str, token: str, rounds: int, users: int) -> list
         finally:
             mine.close()
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_s(gateway_pid)
     await asyncio.gather(*(user() for _ in range(users)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, _cpu_s(gateway_pid) - cpu
     every = [latency for latencies in warm.values() for latency in latencies]
     per_query = {
         name: {
@@ -420,6 +422,14 @@ async def queries(gateway_url: str, token: str, rounds: int, users: int) -> list
             "ms",
         ),
         Figure("city.queries_rate", f"{label}, rate", len(every) / elapsed, "queries/s"),
+        # What the queries cost the gateway, whatever else runs on the machine.
+        Figure(
+            "city.queries_cpu",
+            f"{label}, gateway CPU per query",
+            1000 * cpu / len(every),
+            "ms",
+            {"cpu_s": cpu, "wall_s": elapsed},
+        ),
     ]
 
 
@@ -620,7 +630,7 @@ async def measure(
         ]
         print(f"   built {events:,} events in {built:.1f} s", flush=True)
         token = running.viewer_token()
-        figures += await queries(gateway.url, token, rounds, users)
+        figures += await queries(gateway.url, gateway.popen.pid, token, rounds, users)
         print("   queries measured", flush=True)
         figures += await page(gateway.url, token)
         print("   page measured", flush=True)
