@@ -432,6 +432,11 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         help=f"share of the city's people-sized events for --only city ({defaults.city_scale})",
     )
+    parser.add_argument(
+        "--city-rounds",
+        type=int,
+        help=f"times each of the 16 users reads the dashboard's set ({defaults.city_rounds})",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     args = parser.parse_args(argv)
 
