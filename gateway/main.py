@@ -14,8 +14,9 @@ import httpx
 from fastapi import FastAPI
 
 from gateway.core.service import ServiceClient, http_client_for
-from gateway.dashboard import mount_dashboard
+from gateway.dashboard import QUERIES, mount_dashboard
 from gateway.features import build_features, feature_readiness, open_feature
+from gateway.persisted import PersistedQueries
 from gateway.schema import create_router, create_schema
 from services.kit.auth import JwksVerifier
 from services.kit.http import create_app
@@ -93,15 +94,19 @@ def create_gateway(
         verifier=verifier,
     )
     app.state.features = features
+    # The dashboard's documents, read once: the page asks for them by hash.
+    persisted = PersistedQueries.from_folder(QUERIES)
     app.include_router(
         create_router(
             create_schema(
                 introspection=introspection,
                 features=[live.feature for live in features.values()],
+                persisted=persisted,
             ),
             graphql_ide=graphql_ide,
+            persisted=persisted,
         ),
         prefix="/graphql",
     )
-    mount_dashboard(app, settings)
+    mount_dashboard(app, settings, persisted)
     return app

@@ -38,6 +38,11 @@ from gateway.errors import (
 )
 from gateway.features import registered
 from gateway.limits import PhaseErrorCodes, coded
+from gateway.persisted import (
+    PersistedQueries,
+    PersistedQueryExtension,
+    PersistedTransportWSHandler,
+)
 from services.kit.auth import AuthError
 from services.kit.webassets import OfflineGraphiQLRouter
 
@@ -84,14 +89,20 @@ class GatewaySchema(strawberry.Schema):
 
 
 def create_schema(
-    *, introspection: bool = True, features: Sequence[Feature[Any]] | None = None
+    *,
+    introspection: bool = True,
+    features: Sequence[Feature[Any]] | None = None,
+    persisted: PersistedQueries | None = None,
 ) -> strawberry.Schema:
     """The features' types merged, with cost limits; introspection can be turned off for
-    production. `features` defaults to the registered ones."""
+    production. `features` defaults to the registered ones; `persisted` documents may be
+    asked for by hash."""
     chosen = [feature for feature, _ in registered()] if features is None else features
     # The city's reference data is every client's vocabulary, with or without features.
     query = merge_types("Query", (CityQuery, *(f.query for f in chosen if f.query is not None)))
     extensions: list[Any] = [
+        # First: the limits below apply to the document a hash names.
+        lambda: PersistedQueryExtension(persisted or PersistedQueries({})),
         lambda: coded(QueryDepthLimiter(max_depth=MAX_DEPTH), QUERY_TOO_DEEP),
         lambda: coded(MaxAliasesLimiter(max_alias_count=MAX_ALIASES), TOO_MANY_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
@@ -131,9 +142,12 @@ class GatewayRouter(OfflineGraphiQLRouter[GatewayContext, None]):
 
 
 def create_router(
-    schema: strawberry.Schema, *, graphql_ide: bool = True
+    schema: strawberry.Schema,
+    *,
+    graphql_ide: bool = True,
+    persisted: PersistedQueries | None = None,
 ) -> GraphQLRouter[GatewayContext, None]:
-    return GatewayRouter(
+    router = GatewayRouter(
         schema,
         graphql_ide="graphiql" if graphql_ide else None,
         allow_queries_via_get=False,
@@ -142,3 +156,9 @@ def create_router(
         max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
         context_getter=context_getter,
     )
+    router.graphql_transport_ws_handler_class = type(
+        "PersistedHandler",
+        (PersistedTransportWSHandler,),
+        {"queries": persisted or PersistedQueries({})},
+    )
+    return router

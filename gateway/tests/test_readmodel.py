@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from gateway.core.pagination import InvalidCursorError, encode_cursor
 from gateway.tests.conftest import TODAY
 from gateway.tests.support import (
     CONSUMER,
+    T0,
     Stream,
     cancelled,
     check_recorded,
@@ -198,6 +199,32 @@ class TestSchoolHours:
             ("s1", 4.5, 2),
             ("s2", 3.0, 1),
         ]
+
+
+class TestChildFacingChecks:
+    def test_places_held_by_volunteers_checked_for_the_shifts_day(self, readmodel, stream):
+        # Three volunteers on a child-facing shift at s1 in ten days: one checked until after
+        # it, one whose pass lapses the day before, one with a failed check since sign-up.
+        readmodel.apply(
+            CONSUMER,
+            stream(
+                published("gate", "s1", day=10),
+                published("past", "s2", day=-3),
+                signed_up("gate", "v1", 1),
+                signed_up("gate", "v2", 2),
+                signed_up("gate", "v3", 3),
+                signed_up("past", "v1", 1),
+                check_recorded("v1", expires=date(2030, 1, 1)),
+                check_recorded("v2", expires=(T0 + timedelta(days=9)).date()),
+                check_recorded("v3", "failed"),
+            ),
+        )
+        rows = readmodel.child_facing_checks(T0)
+        # The shift already over at s2 is not counted.
+        assert [(r.school_id, r.places_held, r.checked) for r in rows] == [("s1", 3, 1)]
+        # A place given back no longer counts.
+        readmodel.apply(CONSUMER, stream(cancelled("gate", "v3", 2)))
+        assert [(r.places_held, r.checked) for r in readmodel.child_facing_checks(T0)] == [(2, 1)]
 
 
 class TestPagination:

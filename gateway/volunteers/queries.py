@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated
 
@@ -23,7 +24,7 @@ from gateway.errors import bad_input
 from gateway.volunteers import state
 from gateway.volunteers.by_name import volunteers_by_name
 from gateway.volunteers.policy import READS
-from gateway.volunteers.types import SchoolHours, Shift, Volunteer
+from gateway.volunteers.types import ChildFacingChecks, SchoolHours, Shift, Volunteer
 
 SchoolFilter = Annotated[str | None, strawberry.argument(description="Only those of this school.")]
 
@@ -153,3 +154,13 @@ class VolunteersQuery:
         except InvalidCursorError as exc:
             raise bad_input(str(exc)) from None
         return connection(page, SchoolHours)
+
+    @strawberry.field(
+        description="Per school, places on child-facing shifts not over yet and those held by "
+        "volunteers whose background check is valid on the shift's day.",
+        permission_classes=authenticated,
+    )
+    async def child_facing_checks(self, info: strawberry.Info) -> list[ChildFacingChecks]:
+        access.require(READS, await access.caller(info), "read-school-hours")
+        rows = await asyncio.to_thread(state.readmodel(info).child_facing_checks, datetime.now(UTC))
+        return [ChildFacingChecks.from_row(row) for row in rows]

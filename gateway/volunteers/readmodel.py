@@ -231,6 +231,15 @@ class SchoolHoursRow:
     """Volunteers credited with hours there, by kind (disjoint; they add up to the total)."""
 
 
+@dataclass(frozen=True)
+class ChildFacingChecksRow:
+    school_id: str
+    places_held: int
+    """Places held on the school's child-facing shifts not over yet."""
+    checked: int
+    """Of them, those whose volunteer's passed check is still valid on the shift's day."""
+
+
 def _utc(moment: datetime) -> str:
     """Datetimes are stored in UTC ISO form so that they sort as text."""
     if moment.tzinfo is None:
@@ -597,6 +606,28 @@ class VolunteersReadModel(SqliteProjection):
             cursors=[encode_cursor("school-hours", s.hours, s.school_id) for s in items],
             has_next=len(rows) > first,
         )
+
+    def child_facing_checks(self, now: datetime) -> list[ChildFacingChecksRow]:
+        """Per school, places held on child-facing shifts not over at `now`, and how many of
+        them a volunteer with a passed background check valid on the shift's day holds.
+
+        A check is required to sign up, but it may expire or be replaced by a failed one
+        before the shift: the difference is what the figure is for."""
+        with self._locked() as conn:
+            rows = conn.execute(
+                "SELECT s.school_id, COUNT(*) AS held, "
+                "SUM(CASE WHEN b.check_status = 'passed' AND (b.check_expires_on IS NULL "
+                "OR b.check_expires_on >= substr(s.starts_at, 1, 10)) THEN 1 ELSE 0 END) "
+                "AS checked FROM shifts s "
+                "JOIN sign_ups u ON u.shift_id = s.id "
+                "LEFT JOIN background_checks b ON b.volunteer_id = u.volunteer_id "
+                "WHERE s.child_facing = 1 AND s.ends_at >= ? AND u.status IN (?, ?, ?) "
+                "GROUP BY s.school_id ORDER BY s.school_id",
+                (_utc(now), *ACTIVE),
+            ).fetchall()
+        return [
+            ChildFacingChecksRow(r["school_id"], int(r["held"]), int(r["checked"])) for r in rows
+        ]
 
     @staticmethod
     def _volunteers_by_kind(

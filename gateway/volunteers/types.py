@@ -15,6 +15,7 @@ from gateway.volunteers import state
 from gateway.volunteers.policy import READS
 from gateway.volunteers.readmodel import (
     UNKNOWN_KIND,
+    ChildFacingChecksRow,
     SchoolHoursRow,
     ShiftRow,
     SignUpRow,
@@ -270,3 +271,18 @@ class SchoolHours:
                 for key, value in figures.cells.items()
             ],
         )
+
+
+@strawberry.type(
+    description="A school's places on child-facing shifts not over yet, and how many of them "
+    "volunteers hold whose passed background check is valid on the shift's day (checked at "
+    "sign-up; a check may lapse or fail before the shift). Places, not people: shown as they are."
+)
+class ChildFacingChecks:
+    school_id: str = strawberry.field(description="School id.")
+    places_held: int = strawberry.field(description="Places held on child-facing shifts.")
+    checked: int = strawberry.field(description="Of them, held by a checked volunteer.")
+
+    @classmethod
+    def from_row(cls, row: ChildFacingChecksRow) -> ChildFacingChecks:
+        return cls(school_id=row.school_id, places_held=row.places_held, checked=row.checked)

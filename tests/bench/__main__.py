@@ -15,6 +15,8 @@ The last line is `results: PATH`.
     make bench ARGS="--only care"                care commands and the coverage query
     make bench ARGS="--only courses"             registrations, points projection, ranks
     make bench ARGS="--only feeds"               partner webhooks beside raw httpx POSTs
+    make bench ARGS="--only city"                the dashboard on a Yangzhou-sized city
+    make bench ARGS="--only city --city-scale 1" the same with every parent and class visit
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ class Sizes:
     feed_endpoints: int = 2
     feed_latency_events: int = 300
     feed_latency_rate: float = 20.0
+    # The dashboard on a Yangzhou-sized city: the parts that grow with people (parents,
+    # class visits, volunteers' shifts) at this share, the city's counts in full.
+    city_scale: float = 0.1
+    city_rounds: int = 20
+    city_users: int = 16
 
     def quick(self) -> Sizes:
         return replace(
@@ -99,6 +106,8 @@ class Sizes:
             rank_reads=300,
             feed_events=500,
             feed_latency_events=60,
+            city_scale=0.01,
+            city_rounds=5,
         )
 
 
@@ -313,6 +322,19 @@ async def feeds_step(env: Environment, sizes: Sizes) -> list[Figure]:
     )
 
 
+async def city_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import yangzhou
+
+    await env.reset_streams()
+    return await yangzhou.measure(
+        env.sqlite_settings("city"),
+        env.folder("city"),
+        scale=sizes.city_scale,
+        rounds=sizes.city_rounds,
+        users=sizes.city_users,
+    )
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
@@ -329,6 +351,7 @@ STEPS: dict[str, Step] = {
     "deadlines": deadlines.step,
     "bookings": bookings_step,
     "feeds": feeds_step,
+    "city": city_step,
 }
 
 
@@ -436,6 +459,16 @@ def main(argv: list[str] | None = None) -> None:
         "--feed-events",
         type=int,
         help=f"events fanned out to the partners' endpoints ({defaults.feed_events})",
+    )
+    parser.add_argument(
+        "--city-scale",
+        type=float,
+        help=f"share of the city's people-sized events for --only city ({defaults.city_scale})",
+    )
+    parser.add_argument(
+        "--city-rounds",
+        type=int,
+        help=f"times each of the 16 users reads the dashboard's set ({defaults.city_rounds})",
     )
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     args = parser.parse_args(argv)

@@ -114,10 +114,10 @@ class Platform:
             self._start("volunteers-relay", ["-m", *relay_command_of(VOLUNTEERS)], env)
         return apis
 
-    def gateway(self, volunteers_url: str) -> HttpProcess:
+    def gateway(self, volunteers_url: str, patience_s: float = 60.0) -> HttpProcess:
         env = self.base_env | {"TONGXIN_SERVICE_URLS": f"volunteers={volunteers_url}"}
         gateway = self._start_http("gateway", ["-m", *command_of(GATEWAY)], env)
-        gateway.ready()
+        gateway.ready(patience_s)
         return gateway
 
     def _start(self, name: str, args: list[str], env: dict[str, str]) -> Process:

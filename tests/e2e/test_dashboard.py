@@ -2,8 +2,10 @@
 
 Volunteers' hours recorded through the API show on the page with the figures GraphQL
 gives; a sign-up made while the page is open arrives live, without a reload; a district
-opens its schools; the language switches; a viewer sees the published totals; nothing
-the page asks for leaves the machine and nothing fails on the console.
+opens its schools; staff open the events behind a target's value; the language switches;
+a viewer sees the published totals and no events; every GraphQL request names its document
+by hash; at a laptop's and a phone's width nothing overflows sideways and every panel can
+be reached; nothing the page asks for leaves the machine and nothing fails on the console.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class City:
     gateway: str
     volunteers: httpx.Client
     graphql: httpx.Client
+    alliance: httpx.Client
+    viewer: httpx.Client
 
 
 @pytest.fixture
@@ -50,6 +54,8 @@ def city(sqlite_settings: Settings, nats_url: str, tmp_path: Path) -> Iterator[C
     )
     issuer = DevIssuer(settings.state_dir / "keys")
     staff = {"Authorization": f"Bearer {issuer.token(role='coordinator', department='cyl')}"}
+    bureau = {"Authorization": f"Bearer {issuer.token(role='coordinator', department='edu')}"}
+    viewer = {"Authorization": f"Bearer {issuer.token(role='viewer')}"}
     with (
         served(create_volunteers(settings)) as volunteers_url,
         served(create_alliance(settings)) as alliance_url,
@@ -63,8 +69,10 @@ def city(sqlite_settings: Settings, nats_url: str, tmp_path: Path) -> Iterator[C
         ) as gateway_url,
         httpx.Client(base_url=volunteers_url, headers=staff, timeout=30) as volunteers,
         httpx.Client(base_url=gateway_url, headers=staff, timeout=30) as graphql,
+        httpx.Client(base_url=alliance_url, headers=bureau, timeout=30) as alliance,
+        httpx.Client(base_url=gateway_url, headers=viewer, timeout=30) as viewing,
     ):
-        yield City(gateway_url, volunteers, graphql)
+        yield City(gateway_url, volunteers, graphql, alliance, viewing)
 
 
 def post(client: httpx.Client, path: str, body: dict[str, Any], status: int = 200) -> Any:
@@ -92,11 +100,53 @@ def volunteer(city: City, name: str) -> str:
     return str(post(city.volunteers, "/volunteers", body, 201)["volunteer_id"])
 
 
+def graphql(client: httpx.Client, query: str, variables: dict[str, Any] | None = None) -> Any:
+    body = client.post("/graphql", json={"query": query, "variables": variables or {}}).json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
 def school_hours(city: City) -> dict[str, float]:
     query = "{ schoolHours(first: 100) { edges { node { schoolId hours } } } }"
-    body = city.graphql.post("/graphql", json={"query": query}).json()
-    assert "errors" not in body, body
-    return {e["node"]["schoolId"]: e["node"]["hours"] for e in body["data"]["schoolHours"]["edges"]}
+    edges = graphql(city.graphql, query)["schoolHours"]["edges"]
+    return {e["node"]["schoolId"]: e["node"]["hours"] for e in edges}
+
+
+HOURS_TARGET = "每校志愿服务≥4小时 Hours per school"
+
+
+def hours_target(city: City) -> str:
+    """The bureau's target over volunteer hours per school this term."""
+    today = datetime.now(UTC).date()
+    task = {
+        "code": "T04",
+        "title": "志愿服务 Volunteering",
+        "action": "A2",
+        "lead": "cyl",
+        "starts_on": (today - timedelta(days=400)).isoformat(),
+        "ends_on": (today + timedelta(days=400)).isoformat(),
+    }
+    task_id = post(city.alliance, "/tasks", task, 201)["task_id"]
+    target = {
+        "task_id": task_id,
+        "title": HOURS_TARGET,
+        "metric": "sum",
+        "numerator": {"event_types": ["org.tongxin.volunteers.volunteer-checked-out.v1"]},
+        "group_by": "school",
+        "threshold": 4,
+        "period": "term",
+    }
+    return str(post(city.alliance, "/targets", target, 201)["target_id"])
+
+
+CONTRIBUTIONS = "query($id: ID!) { allianceContributions(targetId: $id) { eventKey school } }"
+
+
+def contributions(city: City, target_id: str) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = graphql(city.graphql, CONTRIBUTIONS, {"id": target_id})[
+        "allianceContributions"
+    ]
+    return found
 
 
 @dataclass
@@ -104,17 +154,24 @@ class Visit:
     page: Page
     traffic: Traffic
     console: list[str]
+    graphql: list[str]
+    """The body of every GraphQL request the page made."""
 
 
 async def open_dashboard(browser: Browser, url: str, role: str) -> Visit:
     traffic = Traffic()
     console: list[str] = []
-    context = await browser.new_context(viewport={"width": 1366, "height": 768})
+    bodies: list[str] = []
+    context = await browser.new_context(viewport=LAPTOP)
     await context.route("**/*", traffic.route)
     page = await context.new_page()
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: console.append(str(error)))
+    page.on("pageerror", lambda error: console.append(f"{error}\n{error.stack}"))
     page.on("requestfailed", lambda r: console.append(f"failed: {r.url}"))
+    page.on(
+        "request",
+        lambda r: bodies.append(r.post_data or "") if r.url.endswith("/graphql") else None,
+    )
     await page.goto(url)
     await page.get_by_role("dialog").wait_for()
     await page.check(f"input[name=role][value={role}]")
@@ -124,11 +181,40 @@ async def open_dashboard(browser: Browser, url: str, role: str) -> Visit:
     except PlaywrightTimeoutError:
         status = await page.locator("#live .status").inner_text()
         raise AssertionError(f"the dashboard did not load: {status} {console}") from None
-    return Visit(page, traffic, console)
+    return Visit(page, traffic, console, bodies)
 
 
 def figure(visit: Visit, selector: str) -> Any:
     return visit.page.locator(selector).inner_text()
+
+
+LAPTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+# Elements sticking out of the window on the right, outside the tables' own scrollers.
+OVERFLOWING = """() => [...document.querySelectorAll("body *")]
+  .filter((e) => !e.closest(".scroll, dialog") && e.getClientRects().length)
+  .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+  .map((e) => e.id || e.className || e.tagName)"""
+
+
+async def fits(page: Page, viewport: dict[str, int]) -> None:
+    """At this size nothing overflows sideways and every panel can be scrolled to, whole."""
+    await page.set_viewport_size(viewport)
+    await page.wait_for_function(f"innerWidth === {viewport['width']}")
+    assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    assert await page.evaluate(OVERFLOWING) == []
+    for panel in await page.locator("main > section:not([hidden])").all():
+        await panel.scroll_into_view_if_needed()
+        assert await panel.is_visible()
+        box = await panel.bounding_box()
+        assert box is not None and box["x"] >= 0, await panel.get_attribute("id")
+        assert box["x"] + box["width"] <= viewport["width"], await panel.get_attribute("id")
+
+
+def by_hash_only(bodies: list[str]) -> bool:
+    """Every request names its document by hash and carries no document text."""
+    return bool(bodies) and all('"persistedQuery"' in b and '"query"' not in b for b in bodies)
 
 
 async def test_the_dashboard_shows_live_figures_by_district_and_school(
@@ -148,6 +234,8 @@ async def test_the_dashboard_shows_live_figures_by_district_and_school(
     post(city.volunteers, f"/shifts/{past}/check-outs", {"volunteer_id": first, "at": ends})
     upcoming = shift(city, days=1, capacity=3)
     await eventually(lambda: school_hours(city).get(SCHOOL) == 1.5, timeout=30)
+    target_id = hours_target(city)
+    await eventually(lambda: len(contributions(city, target_id)) == 1, timeout=30)
 
     visit = await open_dashboard(browser, f"{city.gateway}/", "coordinator")
     page = visit.page
@@ -156,6 +244,28 @@ async def test_the_dashboard_shows_live_figures_by_district_and_school(
     assert await figure(visit, "[data-figure=openPlaces]") == "3"
     row = page.locator(f"#districts tr[data-row='{HANJIANG}']")
     assert await row.locator("[data-figure=hours]").inner_text() == "1.5"
+
+    await fits(page, LAPTOP)
+
+    # The courses' and committees' figures, as GraphQL gives them.
+    figures = graphql(city.graphql, NEW_FIGURES)
+    for key in ("parentParticipation", "tenHaves", "suggestionsOnTime", "checkedChildFacing"):
+        assert await page.locator(f"#headline [data-figure={key}]").count() == 1, key
+    answered = figures["committeeFigures"]["answered"]
+    assert await figure(visit, "#committees [data-figure=answered]") == str(answered)
+    districts = len(figures["city"]["districts"])
+    assert await page.locator("#courses tbody tr").count() == districts
+
+    # From a number to its events: the target's value opens the events behind it.
+    await page.locator(f"#targets button[data-events='{target_id}']").click()
+    events = page.locator("#targets .events tr[data-event]")
+    await events.first.wait_for()
+    keys = await events.evaluate_all("rows => rows.map((r) => r.dataset.event)")
+    assert keys == [e["eventKey"] for e in contributions(city, target_id)]
+    text = await page.locator("#targets .events").inner_text()
+    assert "volunteer-checked-out" in text and "陈东" not in text
+    await page.locator("#targets .events [data-action=close]").click()
+    assert await page.locator("#targets .events").is_hidden()
 
     # A sign-up made elsewhere arrives without a reload.
     second = volunteer(city, "Lin Xia 林霞")
@@ -195,24 +305,51 @@ async def test_the_dashboard_shows_live_figures_by_district_and_school(
     assert any(f'"asOf":"{day}"' in body for body in asked), asked
     assert await page.locator("#departments tbody tr").count() == 13
 
+    # A chart asked to draw in a box without size (a panel between two layouts) waits for one:
+    # ECharts laid a map out at zero width on a singular transform and threw "reading '0'".
+    await page.evaluate("document.querySelector('#map .chart').style.width = '0px'")
+
     # English on request, the same figures.
     await page.get_by_role("button", name="English / 中文").click()
     assert await page.locator("h1 [data-i18n=title]").inner_text() == "Education Alliance Dashboard"
     assert await row.locator("th").inner_text() == "Hanjiang"
+    await page.evaluate("document.querySelector('#map .chart').style.width = ''")
+    await page.wait_for_function("document.querySelector('#map .chart canvas')?.width > 0")
     await page.screenshot(path=tmp_path / "dashboard-en.png", full_page=True)
 
+    # On a phone: one column, nothing sideways, every panel reachable.
+    await fits(page, PHONE)
+    await page.screenshot(path=tmp_path / "dashboard-phone.png", full_page=True)
+
+    assert by_hash_only(visit.graphql), visit.graphql
     assert not visit.console, visit.console
     assert not visit.traffic.refused, visit.traffic.refused
     assert all(is_loopback(url) for url in visit.traffic.requests)
 
 
+NEW_FIGURES = """{
+  committeeFigures { answered }
+  city { districts { code } }
+}"""
+
+
 async def test_a_viewer_sees_the_published_totals(browser: Browser, city: City) -> None:
+    target_id = hours_target(city)
     visit = await open_dashboard(browser, f"{city.gateway}/", "viewer")
     assert await visit.page.locator("#who").inner_text() == "公众查看"
     assert await figure(visit, "[data-figure=volunteerHours]") == "0"
     assert await visit.page.locator("#departments tbody tr").count() == 13
     # The alliance answered (a service away would be said in the targets panel).
-    assert await visit.page.locator("#targets .chosen").inner_text() == ""
+    assert await visit.page.locator("#targets .chosen").inner_text() == HOURS_TARGET
+    # The target's value shows, and opens nothing: the events behind it are staff's.
+    row = visit.page.locator(f"#targets tr[data-row='{target_id}']")
+    assert await row.locator("[data-figure=value]").inner_text() == "–"
+    assert await visit.page.locator("[data-events]").count() == 0
+    refused = city.viewer.post(
+        "/graphql", json={"query": CONTRIBUTIONS, "variables": {"id": target_id}}
+    )
+    assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["FORBIDDEN"]
+    assert by_hash_only(visit.graphql), visit.graphql
     assert not visit.console, visit.console
 
 

@@ -2,8 +2,11 @@
 import { schoolIndex } from "./figures.js";
 import { Gateway } from "./graphql.js";
 import { lang, setLanguage, t } from "./i18n.js";
+import * as committees from "./panels/committees.js";
+import * as courses from "./panels/courses.js";
 import * as departments from "./panels/departments.js";
 import * as districts from "./panels/districts.js";
+import * as events from "./panels/events.js";
 import * as headline from "./panels/headline.js";
 import * as live from "./panels/live.js";
 import * as map from "./panels/map.js";
@@ -13,7 +16,8 @@ import * as targets from "./panels/targets.js";
 const $ = (selector) => document.querySelector(selector);
 const state = {
   city: null, schools: new Map(), departments: [], hours: [], shifts: [], alliance: null, asOf: null,
-  venues: null, coverage: null,
+  venues: null, coverage: null, participation: null, parentSchools: null, committees: null, checks: null,
+  events: null, onEvents: null,
 };
 
 function drawAll() {
@@ -21,6 +25,9 @@ function drawAll() {
   districts.render($("#districts"), state);
   map.render($("#map"), state);
   targets.render($("#targets"), state);
+  events.render($("#targets .events"), state);
+  courses.render($("#courses"), state);
+  committees.render($("#committees"), state);
   departments.render($("#departments"), state);
 }
 
@@ -35,12 +42,15 @@ async function optional(load) {
 }
 
 async function refreshServices(gateway) {
-  const [venues, coverage] = await Promise.all([
+  const [venues, coverage, participation, parentSchools, committeeFigures, checks] = await Promise.all([
     optional(() => gateway.query("venues")),
     optional(() => gateway.all("care-coverage", "careCoverage")),
+    optional(() => gateway.all("participation", "participation")),
+    optional(() => gateway.query("parent-schools")),
+    optional(() => gateway.query("committee-figures")),
+    optional(async () => (await gateway.query("child-facing-checks")).childFacingChecks),
   ]);
-  state.venues = venues;
-  state.coverage = coverage;
+  Object.assign(state, { venues, coverage, participation, parentSchools, committees: committeeFigures, checks });
 }
 
 // A panel whose service is away says so; the others still draw.
@@ -54,6 +64,19 @@ async function refreshAlliance(gateway) {
   }
 }
 
+// The events behind a target's figure, for staff: the alliance service decides (as the caller).
+async function showEvents(gateway, target) {
+  state.events = { title: target.title, rows: [] };
+  try {
+    const data = await gateway.query("contributions", { targetId: target.id, asOf: state.asOf });
+    state.events.rows = data.allianceContributions;
+  } catch (error) {
+    state.events.error = error.message;
+  }
+  events.render($("#targets .events"), state);
+  $("#targets .events").focus();
+}
+
 async function refreshHours(gateway) {
   state.hours = await gateway.all("school-hours", "schoolHours");
 }
@@ -63,6 +86,7 @@ async function start(current) {
   $("#who").textContent = t(current.role === "viewer" ? "asViewer" : "asCoordinator");
   $("#sign-out").hidden = false;
   $("#board").hidden = false;
+  if (current.role !== "viewer") state.onEvents = (target) => showEvents(gateway, target);
   const [reference] = await Promise.all([gateway.query("city"), map.load()]);
   state.city = reference.city;
   state.departments = reference.departments;
@@ -75,10 +99,12 @@ async function start(current) {
   state.shifts = shifts;
   drawAll();
   document.body.dataset.ready = "true";
+  performance.mark("tongxin:drawn"); // every panel drawn: the bench reads it
 
   $("#as-of").max = new Date().toISOString().slice(0, 10);
   $("#as-of").onchange = async (event) => {
     state.asOf = event.target.value || null;
+    state.events = null; // They were of the day before.
     document.body.dataset.ready = "false";
     await refreshAlliance(gateway);
     drawAll();
@@ -135,7 +161,6 @@ function main() {
     }
   };
   $("#sign-out").onclick = () => { session.signOut(); location.reload(); };
-  addEventListener("resize", () => { districts.resize(); map.resize(); targets.resize(); });
   const current = session.current();
   if (current) {
     start(current).catch((error) => { $("#live .status").textContent = t("loadFailed") + error.message; });

@@ -1,6 +1,21 @@
 // The dashboard reads only GraphQL, like any other client: queries over HTTP, live
 // updates over the graphql-transport-ws protocol, documents kept in queries/*.graphql.
+// The gateway knows those documents from start-up: the page sends each one's SHA-256
+// (a persisted query) and fetches a text only for a document the gateway does not list.
 const documents = new Map();
+let hashes = null;
+
+async function hashesOf() {
+  hashes ??= fetch("/dashboard/queries.json").then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+  return hashes;
+}
+
+// What a request carries for a document: its hash when the gateway knows it, else its text.
+async function operation(name) {
+  const hash = (await hashesOf())[name];
+  if (hash) return { extensions: { persistedQuery: { version: 1, sha256Hash: hash } } };
+  return { query: await documentOf(name) };
+}
 
 async function documentOf(name) {
   if (!documents.has(name)) {
@@ -27,7 +42,7 @@ export class Gateway {
     const response = await fetch("/graphql", {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${this.token}` },
-      body: JSON.stringify({ query: await documentOf(name), variables }),
+      body: JSON.stringify({ ...(await operation(name)), variables }),
     });
     const body = await response.json();
     if (body.errors?.length) throw new GraphQLError(body.errors);
@@ -53,7 +68,7 @@ export class Gateway {
     let stopped = false;
     let pause = 500;
     const open = async () => {
-      const query = await documentOf(name);
+      const asked = await operation(name);
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       socket = new WebSocket(`${scheme}://${location.host}/graphql`, "graphql-transport-ws");
       socket.onopen = () => {
@@ -64,7 +79,7 @@ export class Gateway {
         if (frame.type === "connection_ack") {
           pause = 500;
           onStatus?.(true);
-          socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query, variables } }));
+          socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { ...asked, variables } }));
         } else if (frame.type === "next" && frame.payload?.data) {
           onData(frame.payload.data);
         } else if (frame.type === "ping") {

@@ -1,4 +1,5 @@
 // Each district's figure, and a click on a district (bar or row) opens its schools.
+import { draw } from "../charts.js";
 import { byDistrict, bySchool } from "../figures.js";
 import { named, number, people, t } from "../i18n.js";
 
@@ -6,7 +7,6 @@ let chart = null;
 let selected = null;
 
 export function render(root, state) {
-  chart ??= echarts.init(root.querySelector(".chart"));
   const up = root.querySelector("[data-action=up]");
   up.hidden = selected === null;
   up.onclick = () => { selected = null; render(root, state); };
@@ -15,17 +15,21 @@ export function render(root, state) {
     : bySchool(state, selected).map((r) => ({ key: r.school.id, name: named(r.school), hours: r.hours, volunteers: r.volunteers }));
   const district = state.city.districts.find((d) => d.code === selected);
   root.querySelector(".where").textContent = district ? named(district) : "";
-  chart.setOption({
-    grid: { left: 8, right: 16, top: 8, bottom: 8, containLabel: true },
-    tooltip: { trigger: "axis" },
-    xAxis: { type: "value" },
-    yAxis: { type: "category", data: rows.map((r) => r.name), inverse: true },
-    series: [{ type: "bar", data: rows.map((r) => r.hours), itemStyle: { color: "#b4232a" } }],
-  }, true);
-  chart.off("click");
-  if (selected === null) {
-    chart.on("click", (event) => { selected = rows[event.dataIndex].key; render(root, state); });
-  }
+  const box = root.querySelector(".chart");
+  draw(box, () => {
+    chart ??= echarts.init(box);
+    chart.setOption({
+      grid: { left: 8, right: 16, top: 8, bottom: 8, containLabel: true },
+      tooltip: { trigger: "axis" },
+      xAxis: { type: "value" },
+      yAxis: { type: "category", data: rows.map((r) => r.name), inverse: true },
+      series: [{ type: "bar", data: rows.map((r) => r.hours), itemStyle: { color: "#b4232a" } }],
+    }, true);
+    chart.off("click");
+    if (selected === null) {
+      chart.on("click", (event) => { selected = rows[event.dataIndex].key; render(root, state); });
+    }
+  });
   root.querySelector(".chart").setAttribute("aria-label", rows.map((r) => `${r.name} ${number(r.hours, 1)}`).join(", "));
   const head = selected === null ? t("district") : t("school");
   root.querySelector("thead").innerHTML =
@@ -41,4 +45,3 @@ export function render(root, state) {
   }
 }
 
-export function resize() { chart?.resize(); }

@@ -1,5 +1,7 @@
 // The figures the leading group reads first, each with what it is out of.
 import { sumOfPeople } from "../figures.js";
+import { onTimeOf } from "./committees.js";
+import { rateOf, standardOf } from "./courses.js";
 import { number, people, t } from "../i18n.js";
 
 function card(key, value, note) {
@@ -42,6 +44,25 @@ export function render(root, state) {
   if (state.venues) {
     const rows = state.venues.districtUtilisation.map((d) => [d.utilisation.bookedChildren, d.utilisation.offeredPlaces]);
     cards.push(card("resourceUtilisation", percent(share(rows)), t("target80", state.venues.learningMap.length)));
+  }
+  if (state.participation) {
+    const shown = state.participation.filter((r) => r.active.value !== null && r.enrolled.value !== null);
+    const rate = rateOf(state.participation);
+    cards.push(card("parentParticipation", percent(rate === null ? null : 100 * rate), t("target90", shown.length)));
+  }
+  if (state.parentSchools) {
+    const standard = standardOf(state.parentSchools.parentSchoolStandard);
+    cards.push(card("tenHaves", percent(standard.share === null ? null : 100 * standard.share), t("ofParentSchools", standard.schools)));
+  }
+  if (state.committees) {
+    const figures = state.committees.committeeFigures;
+    const rate = onTimeOf(figures);
+    cards.push(card("suggestionsOnTime", percent(rate === null ? null : 100 * rate), t("answeredOverdue", figures.answered, figures.overdue)));
+  }
+  if (state.checks) {
+    const held = state.checks.reduce((sum, r) => sum + r.placesHeld, 0);
+    const checked = state.checks.reduce((sum, r) => sum + r.checked, 0);
+    cards.push(card("checkedChildFacing", percent(held ? (100 * checked) / held : null), t("placesHeld", held)));
   }
   root.querySelector(".cards").innerHTML = cards.join("");
 }

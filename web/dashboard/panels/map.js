@@ -1,6 +1,7 @@
 // The learning map: the city's districts drawn from their real boundaries (the pinned
 // GeoJSON the gateway serves), shaded by volunteer hours, with every venue the resources
 // service lists as a point coloured by its kind and sized by its utilisation.
+import { draw } from "../charts.js";
 import { byDistrict } from "../figures.js";
 import { named, number, t } from "../i18n.js";
 
@@ -32,30 +33,33 @@ function venuePoints(state) {
 }
 
 export function render(root, state) {
-  chart ??= echarts.init(root.querySelector(".chart"));
+  const box = root.querySelector(".chart");
   const rows = byDistrict(state);
   const most = Math.max(1, ...rows.map((r) => r.hours));
   const venues = venuePoints(state);
-  chart.setOption({
-    tooltip: {
-      trigger: "item",
-      formatter: (p) => (p.seriesType === "scatter"
-        ? `${p.name}<br>${t("utilisation")}: ${number(100 * p.value[2], 0)}%`
-        : `${p.data?.label ?? p.name}<br>${t("volunteerHours")}: ${number(p.value || 0, 1)}`),
-    },
-    geo: { map: "city", roam: true, label: { show: true, fontSize: 11 }, itemStyle: { borderColor: "#9ca3af" } },
-    visualMap: {
-      min: 0, max: most, left: 8, bottom: 8, seriesIndex: 0, calculable: false,
-      inRange: { color: ["#fde8e8", "#f3a5a5"] },
-    },
-    series: [
-      {
-        type: "map", geoIndex: 0,
-        data: rows.map((r) => ({ name: r.district.name, label: named(r.district), value: r.hours })),
+  draw(box, () => {
+    chart ??= echarts.init(box);
+    chart.setOption({
+      tooltip: {
+        trigger: "item",
+        formatter: (p) => (p.seriesType === "scatter"
+          ? `${p.name}<br>${t("utilisation")}: ${number(100 * p.value[2], 0)}%`
+          : `${p.data?.label ?? p.name}<br>${t("volunteerHours")}: ${number(p.value || 0, 1)}`),
       },
-      { type: "scatter", coordinateSystem: "geo", data: venues, zlevel: 1 },
-    ],
-  }, true);
+      geo: { map: "city", roam: true, label: { show: true, fontSize: 11 }, itemStyle: { borderColor: "#9ca3af" } },
+      visualMap: {
+        min: 0, max: most, left: 8, bottom: 8, seriesIndex: 0, calculable: false,
+        inRange: { color: ["#fde8e8", "#f3a5a5"] },
+      },
+      series: [
+        {
+          type: "map", geoIndex: 0,
+          data: rows.map((r) => ({ name: r.district.name, label: named(r.district), value: r.hours })),
+        },
+        { type: "scatter", coordinateSystem: "geo", data: venues, zlevel: 1 },
+      ],
+    }, true);
+  });
   root.querySelector(".chart").setAttribute(
     "aria-label",
     [
@@ -66,4 +70,3 @@ export function render(root, state) {
   root.querySelector(".chart").dataset.venues = String(venues.length);
 }
 
-export function resize() { chart?.resize(); }

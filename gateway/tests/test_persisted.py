@@ -1,0 +1,92 @@
+"""Persisted queries: the dashboard's documents asked for by hash, over HTTP and websocket;
+an unknown hash or a text that is not its hash is refused with a code and runs nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.dashboard import QUERIES
+from gateway.main import create_gateway
+from gateway.persisted import PersistedQueries, digest
+from gateway.tests.support import CONSUMER, Stream, checked_out, published, volunteers_of
+from services.kit.auth import DevIssuer
+from services.kit.settings import Settings
+
+HOURS = (QUERIES / "school-hours.graphql").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def client(tmp_path: Path, issuer: DevIssuer):
+    settings = Settings(state_dir=tmp_path, auth_jwks_url=str(issuer.jwks_path))
+    app = create_gateway(settings, readmodel_dir=tmp_path, start_projector=False)
+    with TestClient(app) as client:
+        client.headers["Authorization"] = f"Bearer {issuer.token(role='viewer')}"
+        volunteers_of(app).readmodel.apply(
+            CONSUMER, Stream()(published("sh1", "s1"), checked_out("sh1", "v1", 2.0))
+        )
+        yield client
+
+
+def by_hash(sha: str, **body: Any) -> dict[str, Any]:
+    return {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha}}, **body}
+
+
+def codes(answer: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in answer.get("errors", [])]
+
+
+def test_the_allow_list_is_every_dashboard_document() -> None:
+    queries = PersistedQueries.from_folder(QUERIES)
+    names = {path.stem for path in QUERIES.glob("*.graphql")}
+    assert set(queries.by_name) == names and len(queries) == len(names)
+    assert queries.by_name["school-hours"] == digest(HOURS)
+
+
+def test_a_document_is_run_by_its_hash(client: TestClient) -> None:
+    # The page lists the hashes, then sends only the hash and the variables.
+    hashes = client.get("/dashboard/queries.json").json()
+    assert hashes["school-hours"] == digest(HOURS)
+    body = by_hash(hashes["school-hours"], variables={"first": 10})
+    answer = client.post("/graphql", json=body).json()
+    assert "errors" not in answer, answer
+    node = answer["data"]["schoolHours"]["edges"][0]["node"]
+    assert node["schoolId"] == "s1" and node["hours"] == 2.0
+
+    # The text with its hash runs too; a text that is not its hash does not.
+    assert (
+        "errors"
+        not in client.post(
+            "/graphql", json=by_hash(digest(HOURS), query=HOURS, variables={"first": 1})
+        ).json()
+    )
+    wrong = client.post("/graphql", json=by_hash("0" * 64, query=HOURS)).json()
+    assert codes(wrong) == ["BAD_USER_INPUT"] and wrong["data"] is None
+
+
+def test_an_unknown_hash_is_refused(client: TestClient) -> None:
+    answer = client.post("/graphql", json=by_hash(digest("{ city { code } }"))).json()
+    assert codes(answer) == ["PERSISTED_QUERY_NOT_FOUND"] and answer["data"] is None
+    bad = client.post(
+        "/graphql", json={"extensions": {"persistedQuery": {"version": 2, "sha256Hash": "x"}}}
+    ).json()
+    assert codes(bad) == ["BAD_USER_INPUT"]
+
+
+def test_a_subscription_is_asked_for_by_hash(client: TestClient, issuer: DevIssuer) -> None:
+    sha = digest((QUERIES / "shift-changed.graphql").read_text(encoding="utf-8"))
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        token = issuer.token(role="viewer")
+        ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json({"id": "1", "type": "subscribe", "payload": by_hash("f" * 64)})
+        refused = ws.receive_json()
+        assert refused["type"] == "error"
+        assert refused["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+        ws.send_json({"id": "2", "type": "subscribe", "payload": by_hash(sha)})
+        ws.send_json({"type": "ping"})
+        # Accepted: no error comes back for it, the connection answers.
+        assert ws.receive_json()["type"] == "pong"
