@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contracts import (
+    action_items,
     alliance,
     care,
     checks,
@@ -77,6 +78,12 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     committees.SuggestionAnswered,
     committees.SuggestionClosed,
     committees.SuggestionReopened,
+    committees.JointMeetingConvened,
+    committees.ActionItemAssigned,
+    committees.ActionItemProgressed,
+    committees.ActionItemCompleted,
+    committees.ActionItemEscalated,
+    *action_items.PROGRESS_REPORTS,
     resources.VenueRegistered,
     resources.VenueClosed,
     resources.VisitBooked,

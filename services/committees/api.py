@@ -11,13 +11,23 @@ from pydantic import AwareDatetime, Field
 
 from contracts.departments import load_ownership_map
 from services.committees.application import CommitteesApplication
-from services.committees.domain import SCHOOL_LEVELS, CommitteeLevel, MemberRole, Suggestion
+from services.committees.domain import (
+    SCHOOL_LEVELS,
+    ActionItem,
+    CommitteeLevel,
+    MemberRole,
+    Suggestion,
+)
 from services.committees.policy import POLICY
 from services.committees.responses import (
+    ActionItemChanged,
+    ActionItemView,
     CommitteeFormed,
     CommitteeView,
+    JointMeetingConvened,
     MeetingChanged,
     MembersChanged,
+    ProgressNote,
     SuggestionChanged,
     SuggestionView,
 )
@@ -92,6 +102,39 @@ class CloseSuggestion(Command):
 
 class Reopen(Command):
     pass
+
+
+Department = Literal[DEPARTMENTS]  # type: ignore[valid-type]
+
+
+class ConveneJointMeeting(Command):
+    convened_by: Literal["city", "district"]
+    district: Code | None = Field(default=None, description="The district convening it.")
+    title: str = Field(min_length=1, max_length=100, description="e.g. 2026年第四季度联席会议.")
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    departments: list[Department] = Field(
+        min_length=1, max_length=13, description="Departments at the table."
+    )
+    schools: list[Code] = Field(default=[], max_length=500, description="Schools taking part.")
+    committees: list[UUID] = Field(
+        default=[], max_length=200, description="Committees taking part."
+    )
+
+
+class AssignActionItem(Command):
+    title: str = Field(min_length=1, max_length=200, description="The resolution, as adopted.")
+    lead: Department = Field(description="The department leading it.")
+    supporters: list[Department] = Field(
+        default=[], max_length=12, description="Departments supporting the lead."
+    )
+    due_on: date = Field(description="The last day to have it done.")
+
+
+class ReportProgress(Command):
+    percent: int = Field(default=0, ge=0, le=100, description="How far the work is.")
+    done: bool = Field(default=False, description="Done (the lead department only).")
+    note: str = Field(min_length=1, max_length=500, description="What was done (no person).")
 
 
 def application(request: Request) -> CommitteesApplication:
@@ -280,3 +323,98 @@ def reopen_suggestion(
         caller, "rate-suggestion", school=lambda: app.suggestion(suggestion_id).school_id
     )
     return app.reopen_suggestion(key, suggestion_id)
+
+
+def _convening(caller: Principal) -> None:
+    POLICY.authorize(caller, "convene-joint-meeting")
+    if CITY not in caller.scope:
+        raise ForbiddenError("joint meetings are convened by the city's or a district's staff")
+
+
+@router.post("/joint-meetings", status_code=201, response_model=JointMeetingConvened, responses=NEW)
+def convene_joint_meeting(
+    body: ConveneJointMeeting, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _convening(caller)
+    return app.convene_joint_meeting(
+        key,
+        convened_by=body.convened_by,
+        district=body.district,
+        title=body.title,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        departments=list(body.departments),
+        schools=list(body.schools),
+        committees=list(body.committees),
+    )
+
+
+@router.post(
+    "/joint-meetings/{joint_meeting_id}/action-items",
+    status_code=201,
+    response_model=ActionItemChanged,
+    responses=EXISTING,
+)
+def assign_action_item(
+    joint_meeting_id: UUID, body: AssignActionItem, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _convening(caller)
+    return app.assign_action_item(
+        key,
+        joint_meeting_id,
+        title=body.title,
+        lead=body.lead,
+        supporters=list(body.supporters),
+        due_on=body.due_on,
+    )
+
+
+def _at_the_table(caller: Principal, item: ActionItem, action: str) -> None:
+    """The lead and supporting departments act on an item; the owner's city staff too."""
+    if POLICY.admit(caller, action):
+        return
+    if item.assigned_to(caller.department):
+        return
+    if caller.department == POLICY.owner and CITY in caller.scope and action != "report-progress":
+        return
+    raise ForbiddenError(f"department {caller.department!r} neither leads nor supports this item")
+
+
+@router.get("/action-items/{action_item_id}", response_model=ActionItemView, responses=EXISTING)
+def read_action_item(action_item_id: UUID, caller: Caller, app: App) -> Any:
+    item = app.action_item(action_item_id)
+    _at_the_table(caller, item, "read-action-item")
+    return ActionItemView(
+        action_item_id=str(item.id),
+        joint_meeting_id=str(item.joint_meeting_id),
+        title=item.title,
+        lead=item.lead,
+        supporters=list(item.supporters),
+        due_at=item.due_at.isoformat(),
+        percent=item.percent,
+        done=item.done,
+        completed_at=item.completed_at.isoformat() if item.completed_at else None,
+        escalated=item.escalated,
+        progress=[ProgressNote(department=d, percent=p, note=n) for d, p, n in item.notes],
+        version=item.version,
+    )
+
+
+@router.post(
+    "/action-items/{action_item_id}/progress",
+    response_model=ActionItemChanged,
+    responses=EXISTING,
+)
+def report_progress(
+    action_item_id: UUID, body: ReportProgress, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _at_the_table(caller, app.action_item(action_item_id), "report-progress")
+    assert caller.department is not None  # a department leads or supports the item
+    return app.report_progress(
+        key,
+        action_item_id,
+        department=caller.department,
+        percent=body.percent,
+        done=body.done,
+        note=body.note,
+    )

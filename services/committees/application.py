@@ -7,24 +7,36 @@ deadline runner calls `escalate`, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Tracking
+
+from contracts.action_items import ActionItemProgress
 from services.committees.domain import (
     NEXT_LEVEL,
     SCHOOL_LEVELS,
+    ActionItem,
+    ActionItemError,
     Committee,
+    JointMeeting,
     Meeting,
+    NotAssignedError,
     Suggestion,
 )
 from services.kit.application import CommandKey, Decision, ServiceApplication
 from services.kit.deadlines import Cancel, Deadline, DeadlineRules, Schedule, WorkingCalendar
 from services.kit.deadlines.model import Change
-from services.kit.errors import DomainError
+from services.kit.errors import DomainError, NotFoundError
+
+log = logging.getLogger(__name__)
 
 ANSWER_DUE = "answer-due"
+ACTION_DUE = "action-due"
 # The service level: working days to answer at each level.
 SERVICE_LEVEL_DAYS = 15
 # Suggestions collected on paper (at a waiting station, 家长驿站) are entered later with
@@ -40,6 +52,14 @@ def _answered(_: Any) -> Iterable[Change]:
     return [Cancel(ANSWER_DUE)]
 
 
+def _action_due(e: Any) -> Iterable[Change]:
+    return [Schedule(ACTION_DUE, e.due_at)]
+
+
+def _action_done(_: Any) -> Iterable[Change]:
+    return [Cancel(ACTION_DUE)]
+
+
 class CommitteesApplication(ServiceApplication):
     name = "committees"
     deadlines = DeadlineRules(
@@ -48,8 +68,10 @@ class CommitteesApplication(ServiceApplication):
             "Suggestion.Reopened": _answer_due,
             "Suggestion.Escalated": _answer_due,
             "Suggestion.Answered": _answered,
+            "ActionItem.Assigned": _action_due,
+            "ActionItem.Completed": _action_done,
         },
-        handlers={ANSWER_DUE: "escalate"},
+        handlers={ANSWER_DUE: "escalate", ACTION_DUE: "escalate_action_item"},
     )
     calendar = WorkingCalendar.load()
 
@@ -65,6 +87,12 @@ class CommitteesApplication(ServiceApplication):
 
     def meeting(self, meeting_id: UUID) -> Meeting:
         return self.get(meeting_id, Meeting)
+
+    def joint_meeting(self, joint_meeting_id: UUID) -> JointMeeting:
+        return self.get(joint_meeting_id, JointMeeting)
+
+    def action_item(self, action_item_id: UUID) -> ActionItem:
+        return self.get(action_item_id, ActionItem)
 
     # Committees.
     def form_committee(
@@ -248,6 +276,148 @@ class CommitteesApplication(ServiceApplication):
             return [suggestion], _suggestion_answer(suggestion)
 
         return self.run_command(key, decide)
+
+    # Joint meetings and their action items.
+    def convene_joint_meeting(
+        self,
+        key: CommandKey | None,
+        *,
+        convened_by: str,
+        district: str | None,
+        title: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        departments: list[str],
+        schools: list[str],
+        committees: list[UUID],
+    ) -> dict[str, Any]:
+        JointMeeting.check(starts_at, ends_at, departments)
+        if (convened_by == "district") != (district is not None):
+            raise DomainError("a district convenes with its district code; the city without")
+
+        def decide() -> Decision:
+            for committee_id in committees:
+                self.committee(committee_id)  # each one exists
+            meeting = JointMeeting(
+                convened_by=convened_by,
+                district=district,
+                title=title,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                departments=sorted(set(departments)),
+                schools=sorted(set(schools)),
+                committees=sorted({str(c) for c in committees}),
+            )
+            return [meeting], {"joint_meeting_id": str(meeting.id), "version": meeting.version}
+
+        return self.run_command(key, decide)
+
+    def assign_action_item(
+        self,
+        key: CommandKey | None,
+        joint_meeting_id: UUID,
+        *,
+        title: str,
+        lead: str,
+        supporters: list[str],
+        due_on: date,
+    ) -> dict[str, Any]:
+        """A resolution of the meeting becomes an action item, due at the end of `due_on`."""
+        due_at = datetime.combine(due_on + timedelta(days=1), time(0), self.calendar.timezone)
+
+        def decide() -> Decision:
+            meeting = self.joint_meeting(joint_meeting_id)
+            meeting.check_assignment(lead, supporters, due_at)
+            item = ActionItem(
+                joint_meeting_id=meeting.id,
+                convened_by=meeting.convened_by,
+                district=meeting.district,
+                title=title,
+                lead=lead,
+                supporters=sorted(set(supporters)),
+                due_at=due_at,
+                at=self.now(),
+            )
+            meeting.adopt(item.id)
+            return [meeting, item], _action_item_answer(item)
+
+        return self.run_command(key, decide)
+
+    def report_progress(
+        self,
+        key: CommandKey | None,
+        action_item_id: UUID,
+        *,
+        department: str,
+        percent: int,
+        done: bool,
+        note: str,
+    ) -> dict[str, Any]:
+        def decide() -> Decision:
+            item = self.action_item(action_item_id)
+            item.report(department, percent, done, note, "service", self.now())
+            return [item], _action_item_answer(item)
+
+        return self.run_command(key, decide)
+
+    def record_progress_reports(
+        self, consumer: str, position: int, reports: Sequence[ActionItemProgress]
+    ) -> None:
+        """Departments' systems' reports, recorded with the consumer position in one
+        transaction. A report on an item the department neither leads nor supports, on an
+        unknown or finished item, is refused (logged) and the position still advances."""
+        touched: dict[UUID, ActionItem] = {}
+        for report in reports:
+            department = type(report).department()
+            item_id = UUID(report.action_item_id)
+            item = touched.get(item_id)
+            try:
+                if item is None:
+                    item = self.action_item(item_id)
+                item.report(
+                    department,
+                    report.percent,
+                    report.status == "done",
+                    report.note,
+                    "department-system",
+                    # Received now: a department's own clock does not decide "on time".
+                    self.now(),
+                    report_id=report.report_id,
+                )
+            except (NotFoundError, NotAssignedError, ActionItemError) as exc:
+                log.warning(
+                    "refused %s's progress report %s on action item %s: %s",
+                    department,
+                    report.report_id,
+                    item_id,
+                    exc,
+                )
+                continue
+            touched[item_id] = item
+        aggregates: list[Aggregate] = list(touched.values())
+        self.save_tracked(Tracking(consumer, position), *aggregates)
+
+    def escalate_action_item(self, deadline: Deadline) -> dict[str, Any]:
+        """The action-due deadline fell due with the item open: up one level, once."""
+
+        def decide() -> Decision:
+            item = self.action_item(deadline.owner_id)
+            item.escalate(self.now())
+            return [item], _action_item_answer(item)
+
+        return self.run_command(CommandKey.of_deadline(deadline), decide, fired=deadline)
+
+
+def _action_item_answer(item: ActionItem) -> dict[str, Any]:
+    return {
+        "action_item_id": str(item.id),
+        "lead": item.lead,
+        "percent": item.percent,
+        "done": item.done,
+        "escalated": item.escalated,
+        "due_at": item.due_at.isoformat(),
+        "version": item.version,
+    }
 
 
 def _suggestion_answer(suggestion: Suggestion) -> dict[str, Any]:

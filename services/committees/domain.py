@@ -248,3 +248,167 @@ class Suggestion(Aggregate):
         self.due_at = due_at
         self.answered_at = None
         self.rating = None
+
+
+class ActionItemError(ConflictError):
+    """The action item is not in a state that allows this."""
+
+    code = "action-item-state"
+
+
+class NotAssignedError(DomainError):
+    """The department neither leads nor supports the action item."""
+
+    status = 403
+    code = "not-assigned"
+
+
+class JointMeeting(Aggregate):
+    """A joint meeting (联席会议) the city or a district convenes with departments, schools
+    and committees; its resolutions become action items for departments."""
+
+    @event("Convened")
+    def __init__(
+        self,
+        convened_by: str,
+        district: str | None,
+        title: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        departments: list[str],
+        schools: list[str],
+        committees: list[str],
+    ) -> None:
+        self.convened_by = convened_by
+        self.district = district
+        self.title = title
+        self.starts_at = starts_at
+        self.ends_at = ends_at
+        self.departments = departments
+        self.schools = schools
+        self.committees = committees
+        self.action_items: list[UUID] = []
+
+    @staticmethod
+    def check(starts_at: datetime, ends_at: datetime, departments: list[str]) -> None:
+        Meeting.check_times(starts_at, ends_at)
+        if not departments:
+            raise DomainError("a joint meeting brings departments together: name them")
+
+    def check_assignment(self, lead: str, supporters: list[str], due_at: datetime) -> None:
+        """An action item goes to departments at the table, due after the meeting."""
+        if due_at <= self.ends_at:
+            raise InvalidTimeError("an action item is due after the meeting that adopts it")
+        absent = sorted({lead, *supporters} - set(self.departments))
+        if absent:
+            raise DomainError(f"not at this joint meeting: {', '.join(absent)}")
+        if lead in supporters:
+            raise DomainError("the lead department is not also its own supporter")
+
+    def adopt(self, action_item_id: UUID) -> None:
+        self._adopted(action_item_id=action_item_id)
+
+    @event("ResolutionAdopted")
+    def _adopted(self, action_item_id: UUID) -> None:
+        self.action_items.append(action_item_id)
+
+
+class ActionItem(Aggregate):
+    """A joint meeting's resolution as work for a lead department and its supporters.
+
+    Progress comes from the departments (to this service, or from their own systems
+    through their boundaries); the lead's `done` completes it. Not done by its due time,
+    it escalates once to the level above the convenor.
+    """
+
+    @event("Assigned")
+    def __init__(
+        self,
+        joint_meeting_id: UUID,
+        convened_by: str,
+        district: str | None,
+        title: str,
+        lead: str,
+        supporters: list[str],
+        due_at: datetime,
+        at: datetime,
+    ) -> None:
+        self.joint_meeting_id = joint_meeting_id
+        self.convened_by = convened_by
+        self.district = district
+        self.title = title
+        self.lead = lead
+        self.supporters = supporters
+        self.due_at = due_at
+        self.assigned_at = at
+        self.percent = 0
+        self.notes: list[tuple[str, int, str]] = []
+        self.done = False
+        self.completed_at: datetime | None = None
+        self.escalated = False
+        # Department systems' report ids already recorded: a report sent twice counts once.
+        self.reports: set[str] = set()
+
+    def assigned_to(self, department: str | None) -> bool:
+        return department is not None and (department == self.lead or department in self.supporters)
+
+    def report(
+        self,
+        department: str,
+        percent: int,
+        done: bool,
+        note: str,
+        via: str,
+        at: datetime,
+        report_id: str | None = None,
+    ) -> bool:
+        """Record a department's progress; whether anything was recorded (a report id
+        seen before records nothing)."""
+        if not self.assigned_to(department):
+            raise NotAssignedError(f"department {department!r} neither leads nor supports it")
+        if report_id is not None and report_id in self.reports:
+            return False
+        if self.done:
+            raise ActionItemError("the action item is done")
+        if done and department != self.lead:
+            raise NotAssignedError("the lead department reports the action item done")
+        self._progressed(
+            department=department,
+            percent=100 if done else percent,
+            note=note,
+            via=via,
+            report_id=report_id,
+            at=at,
+        )
+        if done:
+            self._completed(department=department, on_time=at <= self.due_at, at=at)
+        return True
+
+    @event("Progressed")
+    def _progressed(
+        self,
+        department: str,
+        percent: int,
+        note: str,
+        via: str,
+        report_id: str | None,
+        at: datetime,
+    ) -> None:
+        self.percent = percent
+        self.notes.append((department, percent, note))
+        if report_id is not None:
+            self.reports.add(report_id)
+
+    @event("Completed")
+    def _completed(self, department: str, on_time: bool, at: datetime) -> None:
+        self.done = True
+        self.completed_at = at
+
+    def escalate(self, at: datetime) -> None:
+        if self.done or self.escalated:
+            raise ActionItemError("only an open action item escalates, and once")
+        self._escalated(to_level="city" if self.convened_by == "district" else "alliance", at=at)
+
+    @event("Escalated")
+    def _escalated(self, to_level: str, at: datetime) -> None:
+        self.escalated = True

@@ -63,3 +63,39 @@ class SuggestionView(Answer):
     answer: str | None
     rating: int | None
     version: int
+
+
+class JointMeetingConvened(Answer):
+    joint_meeting_id: str
+    version: int
+
+
+class ActionItemChanged(Answer):
+    action_item_id: str
+    lead: str = Field(description="The lead department.")
+    percent: int = Field(description="How far the work is, 0 to 100.")
+    done: bool
+    escalated: bool = Field(description="It passed its due time undone.")
+    due_at: str
+    version: int
+
+
+class ProgressNote(Answer):
+    department: str
+    percent: int
+    note: str
+
+
+class ActionItemView(Answer):
+    action_item_id: str
+    joint_meeting_id: str
+    title: str
+    lead: str
+    supporters: list[str]
+    due_at: str
+    percent: int
+    done: bool
+    completed_at: str | None
+    escalated: bool
+    progress: list[ProgressNote] = Field(description="The departments' reports, oldest first.")
+    version: int

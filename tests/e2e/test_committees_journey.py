@@ -9,10 +9,10 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -22,7 +22,7 @@ from services.committees.main import create_service
 from services.kit.auth import DevIssuer
 from services.kit.deadlines import FileClock
 from services.kit.settings import Settings
-from tests.support.apps import running
+from tests.support.apps import CLOUDEVENTS_JSON, Tokens, running
 from tests.support.apps import store_head as head
 from tests.support.environ import settings_env
 from tests.support.waiting import eventually
@@ -314,3 +314,142 @@ class TestEscalationWithTheRelayKilled:
             finally:
                 second.send_signal(signal.SIGKILL)
                 second.wait()
+
+
+def progress_report(boundary: str, action_item_id: str, status: str, note: str) -> dict[str, Any]:
+    """A structured CloudEvent from a department's own system (its boundary's type)."""
+    now = datetime.now(UTC).isoformat()
+    return {
+        "specversion": "1.0",
+        "id": str(uuid4()),
+        "source": f"/{boundary}/action-items",
+        "type": f"org.tongxin.{boundary}.action-item-progress-reported.v1",
+        "subject": action_item_id,
+        "time": now,
+        "datacontenttype": "application/json",
+        "data": {
+            "report_id": f"{boundary}-{uuid4()}",
+            "action_item_id": action_item_id,
+            "status": status,
+            "percent": 100 if status == "done" else 40,
+            "note": note,
+            "reported_at": now,
+        },
+    }
+
+
+def stored_kinds(committees: httpx.AsyncClient, aggregate_id: str) -> list[str]:
+    app = committees.app  # type: ignore[attr-defined]
+    stored = app.state.application.recorder.select_events(UUID(aggregate_id))
+    return [e.topic.rsplit(".", 1)[-1] for e in stored]
+
+
+class TestJointMeetingActionItems:
+    async def test_departments_report_through_the_ingest_each_on_its_own_items(
+        self,
+        committees: httpx.AsyncClient,
+        ingest: httpx.AsyncClient,
+        people: People,
+        tokens: Tokens,
+        clock: FileClock,
+    ) -> None:
+        # The city convenes a joint meeting with four departments.
+        convened = await committees.post(
+            "/joint-meetings",
+            json={
+                "convened_by": "city",
+                "title": "2026年第四季度联席会议",
+                "starts_at": "2026-12-01T09:00:00+08:00",
+                "ends_at": "2026-12-01T11:00:00+08:00",
+                "departments": ["edu", "jus", "hlth", "pol"],
+                "schools": [SCHOOL],
+            },
+        )
+        assert convened.status_code == 201, convened.text
+        meeting_id = convened.json()["joint_meeting_id"]
+
+        # Its resolutions become action items for three departments.
+        async def assign(title: str, lead: str, supporters: list[str]) -> str:
+            response = await committees.post(
+                f"/joint-meetings/{meeting_id}/action-items",
+                json={
+                    "title": title,
+                    "lead": lead,
+                    "supporters": supporters,
+                    "due_on": "2027-03-31",
+                },
+            )
+            assert response.status_code == 201, response.text
+            return str(response.json()["action_item_id"])
+
+        legal = await assign("每校每学期一次法治讲座", "jus", ["edu"])
+        health = await assign("心理健康筛查覆盖所有初中", "hlth", ["edu"])
+        safety = await assign("校门口护学岗全覆盖", "pol", ["edu"])
+        # Due before the meeting: refused, nothing appended.
+        before = head(committees)
+        early = await committees.post(
+            f"/joint-meetings/{meeting_id}/action-items",
+            json={"title": "x", "lead": "jus", "due_on": "2026-11-30"},
+        )
+        assert early.status_code == 422 and early.json()["code"] == "invalid-time", early.text
+        assert head(committees) == before
+
+        # The Justice Bureau's system reports its item done through the ingest.
+        jus = tokens.department("jus")
+        done = progress_report("legal", legal, "done", "已在全市120所学校完成讲座。")
+        posted = await ingest.post("/events", json=done, headers=CLOUDEVENTS_JSON | as_(jus))
+        assert posted.status_code == 202, posted.text
+
+        async def completed() -> bool:
+            item = (await committees.get(f"/action-items/{legal}")).json()
+            return bool(item["done"])
+
+        await eventually(completed, timeout=30, message="the department's report is recorded")
+        item = (await committees.get(f"/action-items/{legal}", headers=as_(jus))).json()
+        assert (item["percent"], item["escalated"]) == (100, False)
+        assert item["progress"] == [
+            {"department": "jus", "percent": 100, "note": "已在全市120所学校完成讲座。"}
+        ]
+
+        # Public security's credential cannot speak for the Justice Bureau...
+        pol = tokens.department("pol")
+        forged = progress_report("legal", health, "done", "伪造")
+        refused = await ingest.post("/events", json=forged, headers=CLOUDEVENTS_JSON | as_(pol))
+        assert refused.status_code == 403, refused.text
+        # ...and its own report on an item it neither leads nor supports changes nothing,
+        # while one on its own item is recorded (in order, so after the refused one).
+        own = progress_report("checks", health, "in-progress", "配合排查")
+        mine = progress_report("checks", safety, "in-progress", "已在30所学校设岗。")
+        for event in (own, mine):
+            posted = await ingest.post("/events", json=event, headers=CLOUDEVENTS_JSON | as_(pol))
+            assert posted.status_code == 202, posted.text
+
+        async def recorded() -> bool:
+            item = (await committees.get(f"/action-items/{safety}")).json()
+            return bool(item["percent"] == 40)
+
+        await eventually(recorded, timeout=30, message="public security's own report arrives")
+        assert stored_kinds(committees, health) == ["Assigned"]
+        # Nor through the service's API, as a coordinator of a department not at the item.
+        cyl = tokens.issuer.token(role="coordinator", department="cyl", subject="cyl-1")
+        before = head(committees)
+        response = await committees.post(
+            f"/action-items/{health}/progress", json={"note": "x"}, headers=as_(cyl)
+        )
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert head(committees) == before
+
+        # Past the due day, the open items escalate, once each; the done one does not.
+        clock.move(timedelta(days=400))
+
+        async def escalated() -> bool:
+            return all(
+                "Escalated" in stored_kinds(committees, item_id) for item_id in (health, safety)
+            )
+
+        await eventually(escalated, timeout=30, message="overdue items escalate")
+        await asyncio.sleep(1.0)
+        for item_id in (health, safety):
+            assert stored_kinds(committees, item_id).count("Escalated") == 1
+        assert "Escalated" not in stored_kinds(committees, legal)
