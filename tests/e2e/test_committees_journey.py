@@ -349,6 +349,7 @@ class TestJointMeetingActionItems:
         self,
         committees: httpx.AsyncClient,
         ingest: httpx.AsyncClient,
+        gateway: httpx.AsyncClient,
         people: People,
         tokens: Tokens,
         clock: FileClock,
@@ -453,3 +454,43 @@ class TestJointMeetingActionItems:
         for item_id in (health, safety):
             assert stored_kinds(committees, item_id).count("Escalated") == 1
         assert "Escalated" not in stored_kinds(committees, legal)
+
+        # A department sees its own list in GraphQL; the city sees the rates per department.
+        query = """query ($department: String) {
+            actionItems(department: $department) { id lead supporters done onTime escalated }
+            committeeFigures { actionItemsByDepartment { department assigned done onTime escalated } }
+        }"""
+
+        async def projected() -> bool:
+            data = await graphql(gateway, query)
+            return (
+                sum(r["escalated"] for r in data["committeeFigures"]["actionItemsByDepartment"])
+                == 2
+            )
+
+        await eventually(projected, timeout=30, message="the action items reach the gateway")
+        response = await gateway.post(
+            "/graphql", json={"query": query, "variables": {}}, headers=as_(jus)
+        )
+        data = response.json()["data"]
+        assert data["actionItems"] == [
+            {
+                "id": legal,
+                "lead": "jus",
+                "supporters": ["edu"],
+                "done": True,
+                "onTime": True,
+                "escalated": False,
+            }
+        ]
+        assert data["committeeFigures"]["actionItemsByDepartment"] == [
+            {"department": "hlth", "assigned": 1, "done": 0, "onTime": 0, "escalated": 1},
+            {"department": "jus", "assigned": 1, "done": 1, "onTime": 1, "escalated": 0},
+            {"department": "pol", "assigned": 1, "done": 0, "onTime": 0, "escalated": 1},
+        ]
+        refused = await gateway.post(
+            "/graphql",
+            json={"query": query, "variables": {"department": "pol"}},
+            headers=as_(jus),
+        )
+        assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
