@@ -226,3 +226,29 @@ class ActionItemEscalated(_CommitteesEvent):
         "code", "city (a district's item) or alliance (the city's leading group)."
     )
     escalated_at: datetime = classified("time", "When it escalated.")
+
+
+class SurveyOpened(_CommitteesEvent):
+    """A school's parent satisfaction survey (家长满意度调查) for a term was opened."""
+
+    event_name = "survey-opened"
+    survey_id: str = classified("id", "Survey id (UUID).")
+    school_id: str = classified("code", "The school surveyed.")
+    district: str = classified("code", "The school's district.")
+    term: str = classified("code", "The term, e.g. 2026-autumn.")
+    closes_at: datetime = classified("time", "When it closes.")
+
+
+class SurveyResultsPublished(_CommitteesEvent):
+    """A survey closed; its results as aggregates only. With fewer than five answers
+    nothing but that fact is published (the count and the means are withheld)."""
+
+    event_name = "survey-results-published"
+    survey_id: str = classified("id", "Survey id (UUID).")
+    school_id: str = classified("code", "The school surveyed.")
+    term: str = classified("code", "The term.")
+    responses: int | None = classified("fact", "Parents answering; null when fewer than 5.")
+    mean_scores: dict[str, float] = classified(
+        "fact", "Mean score (1-5, to 0.1) per question; empty under 20 answers."
+    )
+    closed_at: datetime = classified("time", "When it closed.")

@@ -83,6 +83,8 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     committees.ActionItemProgressed,
     committees.ActionItemCompleted,
     committees.ActionItemEscalated,
+    committees.SurveyOpened,
+    committees.SurveyResultsPublished,
     *action_items.PROGRESS_REPORTS,
     resources.VenueRegistered,
     resources.VenueClosed,

@@ -13,6 +13,7 @@ from contracts.departments import load_ownership_map
 from services.committees.application import CommitteesApplication
 from services.committees.domain import (
     SCHOOL_LEVELS,
+    SURVEY_QUESTIONS,
     ActionItem,
     CommitteeLevel,
     MemberRole,
@@ -28,13 +29,18 @@ from services.committees.responses import (
     MeetingChanged,
     MembersChanged,
     ProgressNote,
+    QuestionResults,
     SuggestionChanged,
     SuggestionView,
+    SurveyAnswered,
+    SurveyChanged,
+    SurveyResults,
 )
 from services.kit.auth import Principal
 from services.kit.commands import Command
 from services.kit.errors import ForbiddenError
 from services.kit.http import Caller, IdempotencyKey, problems
+from services.kit.privacy.suppression import SMALL_MARK, is_small, suppress_row
 from services.kit.scope import CITY
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -129,6 +135,23 @@ class AssignActionItem(Command):
         default=[], max_length=12, description="Departments supporting the lead."
     )
     due_on: date = Field(description="The last day to have it done.")
+
+
+class OpenSurvey(Command):
+    school_id: Code
+    district: Code
+    term: str = Field(pattern=r"^20[0-9]{2}-(spring|autumn)$", description="e.g. 2026-autumn.")
+    closes_on: date = Field(description="The last day parents may answer.")
+
+
+class AnswerSurvey(Command):
+    scores: dict[Literal[SURVEY_QUESTIONS], int] = Field(  # type: ignore[valid-type]
+        description="A score from 1 to 5 for each question: " + ", ".join(SURVEY_QUESTIONS)
+    )
+
+
+class CloseSurvey(Command):
+    pass
 
 
 class ReportProgress(Command):
@@ -417,4 +440,62 @@ def report_progress(
         percent=body.percent,
         done=body.done,
         note=body.note,
+    )
+
+
+@router.post("/surveys", status_code=201, response_model=SurveyChanged, responses=NEW)
+def open_survey(body: OpenSurvey, caller: Caller, key: IdempotencyKey, app: App) -> Any:
+    POLICY.authorize(caller, "run-survey", school=body.school_id)
+    return app.open_survey(
+        key,
+        school_id=body.school_id,
+        district=body.district,
+        term=body.term,
+        closes_on=body.closes_on,
+    )
+
+
+@router.post("/surveys/{survey_id}/answers", response_model=SurveyAnswered, responses=EXISTING)
+def answer_survey(survey_id: UUID, body: AnswerSurvey, caller: Caller, app: App) -> Any:
+    """A parent answers for themself, once; staff cannot answer for them."""
+    if caller.role != "parent":
+        raise ForbiddenError("parents answer the survey themselves")
+    if not caller.covers_school(app.survey(survey_id).school_id):
+        raise ForbiddenError("this survey is for another school's parents")
+    return app.answer_survey(survey_id, parent_id=caller.subject, scores=dict(body.scores))
+
+
+@router.post("/surveys/{survey_id}/close", response_model=SurveyChanged, responses=EXISTING)
+def close_survey(
+    survey_id: UUID, body: CloseSurvey, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    POLICY.authorize(caller, "run-survey", school=lambda: app.survey(survey_id).school_id)
+    return app.close_survey(key, survey_id)
+
+
+@router.get("/surveys/{survey_id}/results", response_model=SurveyResults, responses=EXISTING)
+def survey_results(survey_id: UUID, caller: Caller, app: App) -> Any:
+    """Aggregates only, small cells suppressed (each question's scores against the count)."""
+    survey = app.survey(survey_id)
+    POLICY.authorize(caller, "read-survey-results", school=survey.school_id)
+    small = is_small(survey.responses)
+    means = survey.means()
+    questions = []
+    for question in SURVEY_QUESTIONS:
+        counts = {str(score): survey.tally[question].get(score, 0) for score in range(1, 6)}
+        row = suppress_row(counts, survey.responses)
+        questions.append(
+            QuestionResults(
+                question=question,
+                scores=row.published(),
+                mean=means.get(question),
+            )
+        )
+    return SurveyResults(
+        survey_id=str(survey.id),
+        school_id=survey.school_id,
+        term=survey.term,
+        closed=survey.closed,
+        responses=SMALL_MARK if small else survey.responses,
+        questions=questions,
     )

@@ -7,7 +7,10 @@ deadline runner calls `escalate`, once.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -22,21 +25,27 @@ from services.committees.domain import (
     SCHOOL_LEVELS,
     ActionItem,
     ActionItemError,
+    AlreadyAnsweredError,
     Committee,
     JointMeeting,
     Meeting,
     NotAssignedError,
     Suggestion,
+    Survey,
+    SurveyGuard,
 )
 from services.kit.application import CommandKey, Decision, ServiceApplication
 from services.kit.deadlines import Cancel, Deadline, DeadlineRules, Schedule, WorkingCalendar
 from services.kit.deadlines.model import Change
-from services.kit.errors import DomainError, NotFoundError
+from services.kit.errors import ConflictError, DomainError, NotFoundError
+from services.kit.privacy.personal import PersonalData
 
 log = logging.getLogger(__name__)
 
 ANSWER_DUE = "answer-due"
 ACTION_DUE = "action-due"
+SURVEY_CLOSES = "survey-closes"
+GUARD_SALT = "guard-salt"
 # The service level: working days to answer at each level.
 SERVICE_LEVEL_DAYS = 15
 # Suggestions collected on paper (at a waiting station, 家长驿站) are entered later with
@@ -60,6 +69,14 @@ def _action_done(_: Any) -> Iterable[Change]:
     return [Cancel(ACTION_DUE)]
 
 
+def _survey_opened(e: Any) -> Iterable[Change]:
+    return [Schedule(SURVEY_CLOSES, e.closes_at)]
+
+
+def _survey_closed(_: Any) -> Iterable[Change]:
+    return [Cancel(SURVEY_CLOSES)]
+
+
 class CommitteesApplication(ServiceApplication):
     name = "committees"
     deadlines = DeadlineRules(
@@ -70,10 +87,23 @@ class CommitteesApplication(ServiceApplication):
             "Suggestion.Answered": _answered,
             "ActionItem.Assigned": _action_due,
             "ActionItem.Completed": _action_done,
+            "Survey.Opened": _survey_opened,
+            "Survey.Closed": _survey_closed,
         },
-        handlers={ANSWER_DUE: "escalate", ACTION_DUE: "escalate_action_item"},
+        handlers={
+            ANSWER_DUE: "escalate",
+            ACTION_DUE: "escalate_action_item",
+            SURVEY_CLOSES: "close_survey_at_deadline",
+        },
     )
     calendar = WorkingCalendar.load()
+    # Per-person keys and the access log (members' names; surveys' guard salts).
+    personal: PersonalData | None = None
+
+    def _personal(self) -> PersonalData:
+        if self.personal is None:
+            raise RuntimeError("the committees application needs its PersonalData (personal)")
+        return self.personal
 
     def now(self) -> datetime:
         return self.deadline_clock.now()
@@ -93,6 +123,9 @@ class CommitteesApplication(ServiceApplication):
 
     def action_item(self, action_item_id: UUID) -> ActionItem:
         return self.get(action_item_id, ActionItem)
+
+    def survey(self, survey_id: UUID) -> Survey:
+        return self.get(survey_id, Survey)
 
     # Committees.
     def form_committee(
@@ -406,6 +439,104 @@ class CommitteesApplication(ServiceApplication):
             return [item], _action_item_answer(item)
 
         return self.run_command(CommandKey.of_deadline(deadline), decide, fired=deadline)
+
+    # Satisfaction surveys.
+    def open_survey(
+        self, key: CommandKey | None, *, school_id: str, district: str, term: str, closes_on: date
+    ) -> dict[str, Any]:
+        now = self.now()
+        closes_at = datetime.combine(closes_on + timedelta(days=1), time(0), self.calendar.timezone)
+        if closes_at <= now:
+            raise DomainError("a survey closes in the future")
+
+        def decide() -> Decision:
+            survey_id = Survey.create_id(school_id=school_id, term=term)
+            try:
+                self.get(survey_id, Survey)
+            except NotFoundError:
+                pass
+            else:
+                raise ConflictError(f"{school_id} has its survey for {term} already")
+            # The salt of this survey's answer guards, under a key of its own: erased when
+            # the survey closes, after which no guard can be tied to a parent again.
+            salt = self._personal().keys.encrypt(
+                _guard_owner(survey_id), GUARD_SALT, secrets.token_hex(32)
+            )
+            survey = Survey(
+                school_id=school_id,
+                term=term,
+                district=district,
+                closes_at=closes_at,
+                guard_salt=salt,
+                at=now,
+            )
+            return [survey], _survey_answer(survey)
+
+        return self.run_command(key, decide)
+
+    def answer_survey(
+        self, survey_id: UUID, *, parent_id: str, scores: dict[str, int]
+    ) -> dict[str, Any]:
+        """A parent's anonymous answer: scores on the survey, and apart from them a guard
+        saying only that this parent answered (no idempotency record: it would tie the
+        request to the parent)."""
+        Survey.check_scores(scores)
+
+        def decide() -> Decision:
+            survey = self.survey(survey_id)
+            guard = SurveyGuard(digest=self._guard_digest(survey, parent_id))
+            try:
+                self.get(guard.id, SurveyGuard)
+            except NotFoundError:
+                pass
+            else:
+                raise AlreadyAnsweredError("this parent has answered the survey")
+            survey.answer(scores, self.now())
+            return [survey, guard], {"survey_id": str(survey.id), "answered": True}
+
+        return self.run_command(None, decide)
+
+    def _guard_digest(self, survey: Survey, parent_id: str) -> str:
+        keys = self._personal().keys
+        salt = keys.decrypt(survey.guard_salt, field=GUARD_SALT, person_id=_guard_owner(survey.id))
+        if not isinstance(salt, str):
+            raise ConflictError("the survey is closed")
+        return hmac.new(bytes.fromhex(salt), parent_id.encode(), hashlib.sha256).hexdigest()
+
+    def close_survey(self, key: CommandKey | None, survey_id: UUID) -> dict[str, Any]:
+        def decide() -> Decision:
+            survey = self.survey(survey_id)
+            survey.close(self.now())
+            return [survey], _survey_answer(survey)
+
+        response = self.run_command(key, decide)
+        self._personal().keys.erase(_guard_owner(survey_id))
+        return response
+
+    def close_survey_at_deadline(self, deadline: Deadline) -> dict[str, Any]:
+        def decide() -> Decision:
+            survey = self.survey(deadline.owner_id)
+            survey.close(self.now())
+            return [survey], _survey_answer(survey)
+
+        response = self.run_command(CommandKey.of_deadline(deadline), decide, fired=deadline)
+        self._personal().keys.erase(_guard_owner(deadline.owner_id))
+        return response
+
+
+def _guard_owner(survey_id: UUID) -> str:
+    return f"survey-guard-{survey_id}"
+
+
+def _survey_answer(survey: Survey) -> dict[str, Any]:
+    return {
+        "survey_id": str(survey.id),
+        "school_id": survey.school_id,
+        "term": survey.term,
+        "closes_at": survey.closes_at.isoformat(),
+        "closed": survey.closed,
+        "version": survey.version,
+    }
 
 
 def _action_item_answer(item: ActionItem) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -412,3 +412,117 @@ class ActionItem(Aggregate):
     @event("Escalated")
     def _escalated(self, to_level: str, at: datetime) -> None:
         self.escalated = True
+
+
+# A mean beside suppressed score counts could give a small cell back (six answers averaging
+# 4.67 are one 3 and five 5s): means are published only over this many answers, to 0.1.
+MEAN_FROM = 20
+SURVEYS = UUID("5e7c1f0a-3d1b-4c55-9a0e-6b1f2c3d4e5f")
+SURVEY_QUESTIONS = ("overall", "teaching", "safety", "communication", "care")
+"""What a satisfaction survey (家长满意度调查) asks parents, each scored 1 to 5."""
+
+
+class SurveyClosedError(ConflictError):
+    """The survey is closed: it takes no more answers."""
+
+    code = "survey-closed"
+
+
+class AlreadyAnsweredError(ConflictError):
+    """This parent has answered the survey already (one answer per parent)."""
+
+    code = "already-answered"
+
+
+class Survey(Aggregate):
+    """A school's parent satisfaction survey for one term.
+
+    Answers are scores only: nobody is named on them. Who has answered is kept apart, as
+    a keyed digest per parent on its own aggregate (`SurveyGuard`), only to refuse a
+    second answer; results leave the service as aggregates with small cells suppressed.
+    """
+
+    @staticmethod
+    def create_id(school_id: str, term: str, **_: object) -> UUID:
+        """One survey per school per term: a second one clashes with the first's id."""
+        return uuid5(SURVEYS, f"{school_id}/{term}")
+
+    @event("Opened")
+    def __init__(
+        self,
+        school_id: str,
+        term: str,
+        district: str,
+        closes_at: datetime,
+        guard_salt: str,
+        at: datetime,
+    ) -> None:
+        self.school_id = school_id
+        # Encrypted under the survey's own data key, erased at close (application.py).
+        self.guard_salt = guard_salt
+        self.district = district
+        self.term = term
+        self.closes_at = closes_at
+        self.closed = False
+        self.responses = 0
+        # question -> score -> how many parents gave it
+        self.tally: dict[str, dict[int, int]] = {q: {} for q in SURVEY_QUESTIONS}
+
+    @staticmethod
+    def check_scores(scores: dict[str, int]) -> None:
+        if set(scores) != set(SURVEY_QUESTIONS):
+            raise DomainError(f"a survey answer scores each of {', '.join(SURVEY_QUESTIONS)}")
+        if any(not 1 <= s <= 5 for s in scores.values()):
+            raise DomainError("each score is from 1 to 5")
+
+    def answer(self, scores: dict[str, int], at: datetime) -> None:
+        if self.closed or at >= self.closes_at:
+            raise SurveyClosedError("the survey is closed")
+        self.check_scores(scores)
+        self._answered(scores=dict(sorted(scores.items())))
+
+    # The answer's own time is not kept beyond what the stored event's timestamp says.
+    @event("Answered")
+    def _answered(self, scores: dict[str, int]) -> None:
+        self.responses += 1
+        for question, score in scores.items():
+            self.tally[question][score] = self.tally[question].get(score, 0) + 1
+
+    def close(self, at: datetime) -> None:
+        if self.closed:
+            raise SurveyClosedError("the survey is closed already")
+        # The results travel with the event so that they can be published as they stood.
+        self._closed(
+            school_id=self.school_id,
+            term=self.term,
+            responses=self.responses,
+            means=self.means(),
+            at=at,
+        )
+
+    @event("Closed")
+    def _closed(
+        self, school_id: str, term: str, responses: int, means: dict[str, float], at: datetime
+    ) -> None:
+        self.closed = True
+
+    def means(self) -> dict[str, float]:
+        if self.responses < MEAN_FROM:
+            return {}
+        return {
+            q: round(sum(score * n for score, n in counts.items()) / self.responses, 1)
+            for q, counts in self.tally.items()
+        }
+
+
+class SurveyGuard(Aggregate):
+    """That one parent answered one survey: its id is derived from a keyed digest of the
+    two (`application.py`), and its one event says nothing else."""
+
+    @staticmethod
+    def create_id(digest: str) -> UUID:
+        return uuid5(SURVEYS, f"guard/{digest}")
+
+    @event("Taken")
+    def __init__(self, digest: str) -> None:
+        pass

@@ -11,6 +11,7 @@ from typing import Any
 
 from contracts import committees as published
 from contracts.events import ContractEvent
+from services.kit.privacy.suppression import is_small
 
 
 def _formed(e: Any) -> ContractEvent:
@@ -166,6 +167,30 @@ def _item_escalated(e: Any) -> ContractEvent:
     )
 
 
+def _survey_opened(e: Any) -> ContractEvent:
+    return published.SurveyOpened(
+        survey_id=str(e.originator_id),
+        school_id=e.school_id,
+        district=e.district,
+        term=e.term,
+        closes_at=e.closes_at,
+    )
+
+
+def _survey_closed(e: Any) -> ContractEvent:
+    # Fewer than five answers: publishing the count could single parents out (the means
+    # are withheld below 20 answers already, domain.py).
+    small = is_small(e.responses)
+    return published.SurveyResultsPublished(
+        survey_id=str(e.originator_id),
+        school_id=e.school_id,
+        term=e.term,
+        responses=None if small else e.responses,
+        mean_scores={} if small else dict(e.means),
+        closed_at=e.at,
+    )
+
+
 TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "Committee.Formed": _formed,
     "Committee.MemberJoined": _joined,
@@ -183,6 +208,8 @@ TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "ActionItem.Progressed": _item_progressed,
     "ActionItem.Completed": _item_completed,
     "ActionItem.Escalated": _item_escalated,
+    "Survey.Opened": _survey_opened,
+    "Survey.Closed": _survey_closed,
 }
 
 

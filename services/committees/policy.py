@@ -40,5 +40,9 @@ POLICY = Policy(
         "read-action-item": Rule(staff=REPORTING, open_to=("viewer",)),
         # Progress from the lead or a supporting department (api.py checks which).
         "report-progress": Rule(staff=REPORTING),
+        # A school's staff open and close its survey; parents answer for themselves (api.py).
+        "run-survey": Rule(staff=STAFF, owner_only=True),
+        # Results are aggregates with small cells suppressed: open to viewers.
+        "read-survey-results": Rule(staff=STAFF, open_to=("viewer",)),
     },
 )

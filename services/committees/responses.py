@@ -99,3 +99,34 @@ class ActionItemView(Answer):
     escalated: bool
     progress: list[ProgressNote] = Field(description="The departments' reports, oldest first.")
     version: int
+
+
+class SurveyChanged(Answer):
+    survey_id: str
+    school_id: str
+    term: str
+    closes_at: str
+    closed: bool
+    version: int
+
+
+class SurveyAnswered(Answer):
+    survey_id: str
+    answered: bool
+
+
+class QuestionResults(Answer):
+    question: str
+    scores: dict[str, int | str] = Field(
+        description='Parents per score 1-5; "<5", "[c]" or "[x]" where suppressed.'
+    )
+    mean: float | None = Field(description="Mean score (to 0.1); null under 20 answers.")
+
+
+class SurveyResults(Answer):
+    survey_id: str
+    school_id: str
+    term: str
+    closed: bool
+    responses: int | str = Field(description='Parents answering; "<5" when fewer than five.')
+    questions: list[QuestionResults]

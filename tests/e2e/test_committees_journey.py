@@ -494,3 +494,66 @@ class TestJointMeetingActionItems:
             headers=as_(jus),
         )
         assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+class TestSatisfactionSurvey:
+    async def test_answers_are_anonymous_once_per_parent_and_results_suppressed(
+        self, committees: httpx.AsyncClient, tokens: Tokens
+    ) -> None:
+        # The school opens its survey for the term; a second one for the term is refused.
+        body = {
+            "school_id": SCHOOL,
+            "district": "guangling",
+            "term": "2026-autumn",
+            "closes_on": "2099-01-15",
+        }
+        opened = await committees.post("/surveys", json=body)
+        assert opened.status_code == 201, opened.text
+        survey_id = opened.json()["survey_id"]
+        assert (await committees.post("/surveys", json=body)).status_code == 409
+
+        def parent(n: int, school: str = SCHOOL) -> dict[str, str]:
+            return as_(
+                tokens.issuer.token(role="parent", subject=f"parent-{n}", scope=f"school:{school}")
+            )
+
+        # Six parents answer; all but one are very satisfied overall.
+        for n in range(6):
+            scores = dict.fromkeys(("overall", "teaching", "safety", "communication", "care"), 5)
+            scores["overall"] = 3 if n == 0 else 5
+            answered = await committees.post(
+                f"/surveys/{survey_id}/answers", json={"scores": scores}, headers=parent(n)
+            )
+            assert answered.status_code == 200, answered.text
+        before = head(committees)
+        again = await committees.post(
+            f"/surveys/{survey_id}/answers", json={"scores": scores}, headers=parent(1)
+        )
+        assert again.status_code == 409 and again.json()["code"] == "already-answered"
+        for refused, headers in ((403, None), (403, parent(7, OTHER_SCHOOL))):
+            response = await committees.post(
+                f"/surveys/{survey_id}/answers", json={"scores": scores}, headers=headers
+            )
+            assert response.status_code == refused, response.text
+        assert head(committees) == before
+
+        # Results are aggregates: a score given by fewer than five parents is hidden.
+        results = (await committees.get(f"/surveys/{survey_id}/results")).json()
+        overall = results["questions"][0]
+        assert (results["responses"], overall["question"]) == (6, "overall")
+        assert overall["scores"]["3"] in ("<5", "[x]") and overall["scores"]["5"] != 5
+        assert overall["mean"] is None  # a mean of six answers would give the 3 away
+
+        # Nothing stored names a parent: not the answers, not the guards.
+        app = committees.app  # type: ignore[attr-defined]
+        stored = app.state.application.recorder.select_notifications(0, 10_000)
+        assert not any(b"parent-" in n.state for n in stored)
+
+        # Closed, it takes no more answers, and its guards' salt is gone.
+        closed = await committees.post(f"/surveys/{survey_id}/close", json={})
+        assert closed.status_code == 200, closed.text
+        late = await committees.post(
+            f"/surveys/{survey_id}/answers", json={"scores": scores}, headers=parent(9)
+        )
+        assert late.status_code == 409, late.text
+        assert app.state.application.personal.keys.is_erased(f"survey-guard-{survey_id}")
