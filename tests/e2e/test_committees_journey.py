@@ -458,7 +458,9 @@ class TestJointMeetingActionItems:
         # A department sees its own list in GraphQL; the city sees the rates per department.
         query = """query ($department: String) {
             actionItems(department: $department) { id lead supporters done onTime escalated }
-            committeeFigures { actionItemsByDepartment { department assigned done onTime escalated } }
+            committeeFigures {
+                actionItemsByDepartment { department assigned done onTime escalated }
+            }
         }"""
 
         async def projected() -> bool:
