@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import strawberry
 
+from gateway.committees import state
 from gateway.committees.readmodel import (
     ActionItemRow,
     ActionRate,
@@ -15,13 +16,24 @@ from gateway.committees.readmodel import (
     Rate,
     SuggestionRow,
 )
+from gateway.core import personal
 
 
-@strawberry.type(description="A member sitting on a committee (names stay with the service).")
+@strawberry.type(description="A member sitting on a committee.")
 class Member:
     member_id: str = strawberry.field(description="The member's id.")
     role: str = strawberry.field(description="chair, vice-chair or member.")
     grandparent: bool = strawberry.field(description="A grandparent (village committees).")
+
+    @strawberry.field(
+        description="The member's name, from the committees service as the caller: the "
+        "Education Bureau's staff of the member's schools read it (each read in its access "
+        "log); null for anyone else, or when erased."
+    )
+    async def name(self, info: strawberry.Info) -> str | None:
+        found = await personal.resolve(info, state.NAMES, self.member_id)
+        shown = personal.shown(found)
+        return None if shown is None else str(shown)
 
     @classmethod
     def from_row(cls, row: MemberRow) -> Member:

@@ -27,6 +27,7 @@ from services.committees.responses import (
     CommitteeView,
     JointMeetingConvened,
     MeetingChanged,
+    MemberNames,
     MembersChanged,
     ProgressNote,
     QuestionResults,
@@ -40,6 +41,7 @@ from services.kit.auth import Principal
 from services.kit.commands import Command
 from services.kit.errors import ForbiddenError
 from services.kit.http import Caller, IdempotencyKey, problems
+from services.kit.privacy.audit import AccessRecord, Outcome
 from services.kit.privacy.suppression import SMALL_MARK, is_small, suppress_row
 from services.kit.scope import CITY
 
@@ -64,6 +66,20 @@ class AddMember(Command):
     member_id: Code = Field(description="The parent's (or grandparent's) id.")
     role: MemberRole = "member"
     grandparent: bool = Field(default=False, description="Grandparent committees only.")
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="The member's name: kept encrypted under their own key, read by the "
+        "staff of their committees' schools (every read in the access log).",
+    )
+
+
+class NamesLookup(Command):
+    ids: list[Code] = Field(min_length=1, max_length=100, description="Member ids.")
+    purpose: str | None = Field(
+        default=None, max_length=200, description="Why the names are read (access log)."
+    )
 
 
 class EndMembership(Command):
@@ -214,7 +230,12 @@ def add_member(
 ) -> Any:
     POLICY.authorize(caller, "change-members", school=lambda: _committee_school(app, committee_id))
     return app.add_member(
-        key, committee_id, member_id=body.member_id, role=body.role, grandparent=body.grandparent
+        key,
+        committee_id,
+        member_id=body.member_id,
+        role=body.role,
+        grandparent=body.grandparent,
+        name=body.name,
     )
 
 
@@ -498,4 +519,55 @@ def survey_results(survey_id: UUID, caller: Caller, app: App) -> Any:
         closed=survey.closed,
         responses=SMALL_MARK if small else survey.responses,
         questions=questions,
+    )
+
+
+NAME_FIELDS = ("name",)
+
+
+@router.post("/members/names", response_model=MemberNames, responses=problems())
+def member_names(body: NamesLookup, caller: Caller, app: App) -> dict[str, Any]:
+    """Names of up to 100 members, each read authorised and logged on its own.
+
+    The Education Bureau's staff read the names of the members of their schools'
+    committees (city staff: every committee's); everyone else is denied. Every allowed
+    and denied read is kept in the service's access log, the whole page in one append.
+    """
+    purpose = body.purpose or "names lookup"
+    ids = list(dict.fromkeys(body.ids))
+    try:
+        POLICY.admit(caller, "read-member-names")
+    except ForbiddenError:
+        _log_reads(app, caller, ids, purpose, "denied")
+        return {"names": {}, "erased": [], "denied": ids, "unknown": []}
+    cards = app.member_cards(ids)
+    unknown = [i for i in ids if i not in cards]
+    denied = [
+        i
+        for i, card in cards.items()
+        if CITY not in caller.scope and not any(caller.covers_school(s) for s in card.schools)
+    ]
+    allowed = [cards[i] for i in ids if i in cards and i not in denied]
+    names: dict[str, str] = {}
+    erased: list[str] = []
+    for card, name in zip(allowed, app.member_names(allowed), strict=True):
+        if name is None:
+            erased.append(card.member_id)
+        else:
+            names[card.member_id] = name
+    _log_reads(app, caller, [*names, *erased], purpose, "allowed")
+    _log_reads(app, caller, denied, purpose, "denied")
+    return {"names": names, "erased": erased, "denied": denied, "unknown": unknown}
+
+
+def _log_reads(
+    app: CommitteesApplication, caller: Principal, ids: list[str], purpose: str, outcome: Outcome
+) -> None:
+    app.privacy().log.append(
+        [
+            AccessRecord(
+                caller.subject, caller.role, caller.department, i, NAME_FIELDS, purpose, outcome
+            )
+            for i in ids
+        ]
     )

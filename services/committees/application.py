@@ -29,6 +29,7 @@ from services.committees.domain import (
     Committee,
     JointMeeting,
     Meeting,
+    MemberCard,
     NotAssignedError,
     Suggestion,
     Survey,
@@ -46,6 +47,7 @@ ANSWER_DUE = "answer-due"
 ACTION_DUE = "action-due"
 SURVEY_CLOSES = "survey-closes"
 GUARD_SALT = "guard-salt"
+NAME_FIELD = "name"
 # The service level: working days to answer at each level.
 SERVICE_LEVEL_DAYS = 15
 # Suggestions collected on paper (at a waiting station, 家长驿站) are entered later with
@@ -100,7 +102,7 @@ class CommitteesApplication(ServiceApplication):
     # Per-person keys and the access log (members' names; surveys' guard salts).
     personal: PersonalData | None = None
 
-    def _personal(self) -> PersonalData:
+    def privacy(self) -> PersonalData:
         if self.personal is None:
             raise RuntimeError("the committees application needs its PersonalData (personal)")
         return self.personal
@@ -164,17 +166,54 @@ class CommitteesApplication(ServiceApplication):
         member_id: str,
         role: str,
         grandparent: bool,
+        name: str | None = None,
     ) -> dict[str, Any]:
         def decide() -> Decision:
             committee = self.committee(committee_id)
             committee.add_member(member_id, role, grandparent, self.now())
-            return [committee], {
+            card = self._member_card(member_id, name)
+            card.seat(committee.id, committee.school_id)
+            return [committee, card], {
                 "committee_id": str(committee.id),
                 "members": len(committee.members),
                 "version": committee.version,
             }
 
         return self.run_command(key, decide)
+
+    def _member_card(self, member_id: str, name: str | None) -> MemberCard:
+        """The member's card, created (or renamed) with the name given, encrypted."""
+        token = self.privacy().keys.encrypt(member_id, NAME_FIELD, name) if name is not None else ""
+        try:
+            card = self.get(MemberCard.create_id(member_id), MemberCard)
+        except NotFoundError:
+            return MemberCard(member_id=member_id, name_token=token)
+        if token:
+            card.rename(token)
+        return card
+
+    def member_cards(self, member_ids: Iterable[str]) -> dict[str, MemberCard]:
+        found: dict[str, MemberCard] = {}
+        for member_id in member_ids:
+            try:
+                found[member_id] = self.get(MemberCard.create_id(member_id), MemberCard)
+            except NotFoundError:
+                continue
+        return found
+
+    def member_names(self, cards: Sequence[MemberCard]) -> list[str | None]:
+        """Each card's name; None when erased or never given."""
+        keys = self.privacy().keys
+        keys.prefetch(c.name_token for c in cards if c.name_token)
+        names: list[str | None] = []
+        for card in cards:
+            name = (
+                keys.decrypt(card.name_token, field=NAME_FIELD, person_id=card.member_id)
+                if card.name_token
+                else None
+            )
+            names.append(name if isinstance(name, str) else None)
+        return names
 
     def end_membership(
         self, key: CommandKey | None, committee_id: UUID, *, member_id: str
@@ -459,7 +498,7 @@ class CommitteesApplication(ServiceApplication):
                 raise ConflictError(f"{school_id} has its survey for {term} already")
             # The salt of this survey's answer guards, under a key of its own: erased when
             # the survey closes, after which no guard can be tied to a parent again.
-            salt = self._personal().keys.encrypt(
+            salt = self.privacy().keys.encrypt(
                 _guard_owner(survey_id), GUARD_SALT, secrets.token_hex(32)
             )
             survey = Survey(
@@ -497,7 +536,7 @@ class CommitteesApplication(ServiceApplication):
         return self.run_command(None, decide)
 
     def _guard_digest(self, survey: Survey, parent_id: str) -> str:
-        keys = self._personal().keys
+        keys = self.privacy().keys
         salt = keys.decrypt(survey.guard_salt, field=GUARD_SALT, person_id=_guard_owner(survey.id))
         if not isinstance(salt, str):
             raise ConflictError("the survey is closed")
@@ -510,7 +549,7 @@ class CommitteesApplication(ServiceApplication):
             return [survey], _survey_answer(survey)
 
         response = self.run_command(key, decide)
-        self._personal().keys.erase(_guard_owner(survey_id))
+        self.privacy().keys.erase(_guard_owner(survey_id))
         return response
 
     def close_survey_at_deadline(self, deadline: Deadline) -> dict[str, Any]:
@@ -520,7 +559,7 @@ class CommitteesApplication(ServiceApplication):
             return [survey], _survey_answer(survey)
 
         response = self.run_command(CommandKey.of_deadline(deadline), decide, fired=deadline)
-        self._personal().keys.erase(_guard_owner(deadline.owner_id))
+        self.privacy().keys.erase(_guard_owner(deadline.owner_id))
         return response
 
 

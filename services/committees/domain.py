@@ -526,3 +526,37 @@ class SurveyGuard(Aggregate):
     @event("Taken")
     def __init__(self, digest: str) -> None:
         pass
+
+
+MEMBERS = UUID("0b6d3c1e-8f2a-4e7d-9c4b-2a1f5e6d7c8b")
+
+
+class MemberCard(Aggregate):
+    """A committee member's name (encrypted under their own data key) and the schools of
+    the committees they sit on, which decide whose staff may read it."""
+
+    @staticmethod
+    def create_id(member_id: str, **_: object) -> UUID:
+        return uuid5(MEMBERS, member_id)
+
+    @event("Registered")
+    def __init__(self, member_id: str, name_token: str) -> None:
+        self.member_id = member_id
+        self.name_token = name_token
+        # The schools of their committees; None for a committee above the schools.
+        self.schools: set[str | None] = set()
+
+    def seat(self, committee_id: UUID, school_id: str | None) -> None:
+        if school_id not in self.schools:
+            self._seated(committee_id=committee_id, school_id=school_id)
+
+    @event("Seated")
+    def _seated(self, committee_id: UUID, school_id: str | None) -> None:
+        self.schools.add(school_id)
+
+    def rename(self, name_token: str) -> None:
+        self._renamed(name_token=name_token)
+
+    @event("Renamed")
+    def _renamed(self, name_token: str) -> None:
+        self.name_token = name_token

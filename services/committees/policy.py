@@ -25,6 +25,9 @@ POLICY = Policy(
         "form-committee": Rule(staff=STAFF, owner_only=True),
         "change-members": Rule(staff=STAFF, owner_only=True),
         "read-committee": Rule(staff=STAFF, open_to=("viewer",)),
+        # Members' names: the owner's staff whose scope covers one of the member's
+        # committees' schools (city staff: all); api.py checks the scope per member.
+        "read-member-names": Rule(staff=STAFF, owner_only=True),
         "schedule-meeting": Rule(staff=STAFF, owner_only=True),
         # Staff enter suggestions for the committee (from its meeting or its members).
         "submit-suggestion": Rule(staff=STAFF, owner_only=True),

@@ -130,3 +130,10 @@ class SurveyResults(Answer):
     closed: bool
     responses: int | str = Field(description='Parents answering; "<5" when fewer than five.')
     questions: list[QuestionResults]
+
+
+class MemberNames(Answer):
+    names: dict[str, str] = Field(description="Member id -> name, for those readable.")
+    erased: list[str] = Field(description="Members whose name is erased or was never given.")
+    denied: list[str] = Field(description="Members the caller may not read (logged).")
+    unknown: list[str] = Field(description="Ids naming no member.")

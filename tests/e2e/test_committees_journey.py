@@ -78,11 +78,21 @@ async def committees(
 
 @pytest.fixture
 async def gateway(
-    settings: Settings, people: People, tmp_path: Path
+    settings: Settings, people: People, tmp_path: Path, committees: httpx.AsyncClient
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_gateway(settings, readmodel_dir=tmp_path / "readmodels")
-    async with running(app, people.viewer()) as client:
-        yield client
+    # Members' names are read from the running committees service, as the caller.
+    upstream = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=committees.app),  # type: ignore[attr-defined]
+        base_url="http://committees",
+    )
+    async with upstream:
+        app = create_gateway(
+            settings,
+            readmodel_dir=tmp_path / "readmodels",
+            http_clients={"committees": upstream},
+        )
+        async with running(app, people.viewer()) as client:
+            yield client
 
 
 def as_(token: str) -> dict[str, str]:
@@ -103,7 +113,8 @@ async def form_class_committee(committees: httpx.AsyncClient, school: str = SCHO
     assert formed.status_code == 201, formed.text
     committee_id = str(formed.json()["committee_id"])
     joined = await committees.post(
-        f"/committees/{committee_id}/members", json={"member_id": "p-1", "role": "chair"}
+        f"/committees/{committee_id}/members",
+        json={"member_id": "p-1", "role": "chair", "name": "王芳"},
     )
     assert joined.status_code == 200, joined.text
     return committee_id
@@ -211,6 +222,28 @@ class TestSuggestionJourney:
             "rating": 5,
         }
         assert data["committees"] == [{"level": "class", "members": [{"role": "chair"}]}]
+
+        # The chair's name: the school's staff read it through the service (logged); the
+        # dashboard's viewer and another school's staff read null.
+        names = "query ($school: String!) { committees(schoolId: $school) { members { name } } }"
+        seen = []
+        for token in (people.school_staff(), people.viewer(), people.school_staff(OTHER_SCHOOL)):
+            response = await gateway.post(
+                "/graphql",
+                json={"query": names, "variables": {"school": SCHOOL}},
+                headers=as_(token),
+            )
+            body = response.json()
+            assert "errors" not in body, body
+            seen.append(body["data"]["committees"][0]["members"][0]["name"])
+        assert seen == ["王芳", None, None]
+        app = committees.app  # type: ignore[attr-defined]
+        reads = app.state.application.privacy().log.who_viewed("p-1")
+        assert [(r.subject, r.outcome) for r in reads] == [
+            ("staff-yz-dongguan-primary", "allowed"),
+            ("dashboard", "denied"),
+            ("staff-yz-meiling-primary", "denied"),
+        ]
 
 
 class TestBadInput:
