@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.city import load_city
 from contracts.committees import (
     ActionItemAssigned,
     ActionItemCompleted,
@@ -211,6 +212,17 @@ class Figures:
     schools_with_committee: int
     villages_with_grandparent_committee: int
     action_items_by_department: list[ActionRate]
+    coverage: Coverage
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Committees against the city's schools and classes (contracts/city.json)."""
+
+    schools: int
+    schools_covered: int
+    classes: int
+    classes_covered: int
 
 
 def _utc(moment: datetime) -> str:
@@ -629,6 +641,7 @@ class CommitteesReadModel(SqliteProjection):
                 f"{'AND district = ?' if district else ''}",
                 params,
             ).fetchone()[0]
+            coverage = _coverage(conn, district)
             # Action items on time per lead department (a district's own meetings' items
             # when a district is asked for).
             actions = [
@@ -661,7 +674,33 @@ class CommitteesReadModel(SqliteProjection):
             schools_with_committee=int(schools),
             villages_with_grandparent_committee=int(villages),
             action_items_by_department=actions,
+            coverage=coverage,
         )
+
+
+def _coverage(conn: sqlite3.Connection, district: str | None) -> Coverage:
+    """Schools of the city (of a district, by its code) with a school committee; their
+    classes with a class committee (each class has one, at most)."""
+    schools = {
+        s.id: s.classes for s in load_city().schools if district is None or s.district == district
+    }
+    covered = {
+        row[0]
+        for row in conn.execute("SELECT DISTINCT school_id FROM committees WHERE level = 'school'")
+    } & set(schools)
+    classes_covered = sum(
+        min(int(row[1]), schools[row[0]])
+        for row in conn.execute(
+            "SELECT school_id, COUNT(*) FROM committees WHERE level = 'class' GROUP BY school_id"
+        )
+        if row[0] in schools
+    )
+    return Coverage(
+        schools=len(schools),
+        schools_covered=len(covered),
+        classes=sum(schools.values()),
+        classes_covered=classes_covered,
+    )
 
 
 def _nearest_rank(ordered: list[float], point: float) -> float:

@@ -11,6 +11,7 @@ from gateway.committees.readmodel import (
     ActionItemRow,
     ActionRate,
     CommitteeRow,
+    Coverage,
     Figures,
     MemberRow,
     Rate,
@@ -201,6 +202,27 @@ class OnTimeRate:
         )
 
 
+@strawberry.type(description="Committee coverage of the city's schools and classes.")
+class CommitteeCoverage:
+    schools: int = strawberry.field(description="Schools in the city's list (contracts/city.json).")
+    schools_with_committee: int = strawberry.field(description="Of them, with a school committee.")
+    school_share: float | None = strawberry.field(description="schoolsWithCommittee / schools.")
+    classes: int = strawberry.field(description="Classes of those schools.")
+    classes_with_committee: int = strawberry.field(description="Of them, with a class committee.")
+    class_share: float | None = strawberry.field(description="classesWithCommittee / classes.")
+
+    @classmethod
+    def from_coverage(cls, c: Coverage) -> CommitteeCoverage:
+        return cls(
+            schools=c.schools,
+            schools_with_committee=c.schools_covered,
+            school_share=c.schools_covered / c.schools if c.schools else None,
+            classes=c.classes,
+            classes_with_committee=c.classes_covered,
+            class_share=c.classes_covered / c.classes if c.classes else None,
+        )
+
+
 @strawberry.type(description="What the city wants to know about suggestions and committees.")
 class CommitteeFigures:
     suggestions_by_status: list[CommitteeCount] = strawberry.field(description="By status.")
@@ -231,6 +253,10 @@ class CommitteeFigures:
     action_items_by_department: list[ActionItemRate] = strawberry.field(
         description="Joint meetings' action items on time, per lead department."
     )
+    coverage: CommitteeCoverage = strawberry.field(
+        description="Schools and classes of the city (or of the district asked for, by its "
+        "GB/T 2260 code) with a committee."
+    )
 
     @classmethod
     def from_figures(cls, f: Figures) -> CommitteeFigures:
@@ -255,4 +281,5 @@ class CommitteeFigures:
             action_items_by_department=[
                 ActionItemRate.from_rate(r) for r in f.action_items_by_department
             ],
+            coverage=CommitteeCoverage.from_coverage(f.coverage),
         )

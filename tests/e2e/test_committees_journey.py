@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from contracts.city import load_city
 from gateway.main import create_gateway
 from services.committees.main import create_service
 from services.kit.auth import DevIssuer
@@ -198,7 +199,8 @@ class TestSuggestionJourney:
         # The city's figures show it.
         query = """query ($school: String!) {
             committeeFigures { suggestionsByStatus { key count } escalated closed
-                satisfiedShare answered onTimeByDepartment { key answered onTime } }
+                satisfiedShare answered onTimeByDepartment { key answered onTime }
+                coverage { schools schoolsWithCommittee classes classesWithCommittee } }
             suggestions(schoolId: $school) { edges { node { id level escalations status rating } } }
             committees(schoolId: $school) { level members { role } }
         }"""
@@ -213,6 +215,14 @@ class TestSuggestionJourney:
         assert figures["suggestionsByStatus"] == [{"key": "closed", "count": 1}]
         assert (figures["escalated"], figures["answered"], figures["satisfiedShare"]) == (1, 1, 1.0)
         assert figures["onTimeByDepartment"] == [{"key": "edu", "answered": 1, "onTime": 0}]
+        # One class of the city's (contracts/city.json) has its committee; no school yet.
+        city = load_city()
+        assert figures["coverage"] == {
+            "schools": len(city.schools),
+            "schoolsWithCommittee": 0,
+            "classes": sum(school.classes for school in city.schools),
+            "classesWithCommittee": 1,
+        }
         [edge] = data["suggestions"]["edges"]
         assert edge["node"] == {
             "id": suggestion_id,
