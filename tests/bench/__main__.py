@@ -14,6 +14,7 @@ The last line is `results: PATH`.
     make bench ARGS="--rebuild-events 1000000"   the 1M-event rebuild (opt-in)
     make bench ARGS="--only care"                care commands and the coverage query
     make bench ARGS="--only courses"             registrations, points projection, ranks
+    make bench ARGS="--only committees"          suggestions, progress reports, figures
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ class Sizes:
     points_events: int = 1_000_000
     ranked_parents: int = 800_000
     rank_reads: int = 2_000
+    # Committees: suggestions submitted, progress reports applied, the figures' read model.
+    committee_suggestions: int = 1_000
+    progress_reports: int = 2_000
+    figure_suggestions: int = 20_000
+    figure_queries: int = 100
 
     def quick(self) -> Sizes:
         return replace(
@@ -90,6 +96,10 @@ class Sizes:
             points_events=20_000,
             ranked_parents=50_000,
             rank_reads=300,
+            committee_suggestions=200,
+            progress_reports=500,
+            figure_suggestions=3_000,
+            figure_queries=30,
         )
 
 
@@ -286,6 +296,23 @@ async def bookings_step(env: Environment, sizes: Sizes) -> list[Figure]:
     return figures + await asyncio.to_thread(bookings.search, env.folder("bookings-search"))
 
 
+async def committees_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import committees
+
+    settings = env.postgres_settings("committees")
+    one = await asyncio.to_thread(raw_postgres.psycopg_commits, settings, sizes.commits, 1)
+    measured = await asyncio.to_thread(
+        committees.commands, settings, sizes.committee_suggestions, sizes.progress_reports
+    )
+    figures = await asyncio.to_thread(
+        committees.figures,
+        env.folder("committees-figures"),
+        sizes.figure_suggestions,
+        sizes.figure_queries,
+    )
+    return [one, *measured, *figures]
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
@@ -301,6 +328,7 @@ STEPS: dict[str, Step] = {
     "courses": courses_step,
     "deadlines": deadlines.step,
     "bookings": bookings_step,
+    "committees": committees_step,
 }
 
 
