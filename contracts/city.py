@@ -1,4 +1,4 @@
-"""The city's reference data: districts and schools (`contracts/city.json`).
+"""The city's reference data: districts and schools with their classes (`contracts/city.json`).
 
 Services record school ids only; a figure by district is grouped through this list, so a
 school that moves district (or a new school) is a change of data, not of any service.
@@ -34,6 +34,11 @@ class School(BaseModel):
     name_zh: str
     name_en: str
     district: str
+    classes: int = Field(
+        default=0,
+        ge=0,
+        description="Classes (班级) in the school (coverage shares); 0: unknown.",
+    )
 
 
 class City(BaseModel):

@@ -151,3 +151,104 @@ class SuggestionReopened(_CommitteesEvent):
     suggestion_id: str = classified("id", "Suggestion id (UUID).")
     due_at: datetime = classified("time", "When the new answer is due.")
     reopened_at: datetime = classified("time", "When it was reopened.")
+
+
+ConvenedBy = Literal["city", "district"]
+
+
+class JointMeetingConvened(_CommitteesEvent):
+    """The city or a district convened a joint meeting (联席会议) of departments, schools
+    and committees."""
+
+    event_name = "joint-meeting-convened"
+    joint_meeting_id: str = classified("id", "Joint meeting id (UUID).")
+    convened_by: ConvenedBy = classified("code", "city or district.")
+    district: str | None = classified("code", "The district convening it (district meetings).")
+    title: str = classified(
+        "public-text", "The meeting's public name (e.g. 2026年第四季度联席会议)."
+    )
+    starts_at: datetime = classified("time", "Start.")
+    ends_at: datetime = classified("time", "End.")
+    departments: list[str] = classified("code", "Departments taking part (ownership map codes).")
+    schools: list[str] = classified("code", "Schools taking part.")
+    committees: list[str] = classified("id", "Committees taking part (UUIDs).")
+
+
+class ActionItemAssigned(_CommitteesEvent):
+    """A joint meeting's resolution became an action item for a lead department (and its
+    supporters), due on a day; it escalates once if not done by then."""
+
+    event_name = "action-item-assigned"
+    action_item_id: str = classified("id", "Action item id (UUID).")
+    joint_meeting_id: str = classified("id", "The joint meeting that adopted it (UUID).")
+    convened_by: ConvenedBy = classified("code", "city or district.")
+    district: str | None = classified("code", "The convening district (district meetings).")
+    title: str = classified("public-text", "The resolution, as adopted (public).")
+    lead_department: str = classified("code", "The department leading it.")
+    supporting_departments: list[str] = classified("code", "Departments supporting the lead.")
+    due_at: datetime = classified("time", "When it is due.")
+    assigned_at: datetime = classified("time", "When it was adopted.")
+
+
+class ActionItemProgressed(_CommitteesEvent):
+    """A department reported progress on an action item (its note stays with the service)."""
+
+    event_name = "action-item-progressed"
+    action_item_id: str = classified("id", "Action item id (UUID).")
+    reporting_department: str = classified("code", "The department reporting (lead or supporter).")
+    percent: int = classified("fact", "How far the work is, 0 to 100.")
+    via: Literal["service", "department-system"] = classified(
+        "code", "Reported to this service, or by the department's system through its boundary."
+    )
+    reported_at: datetime = classified("time", "When it was reported.")
+
+
+@measurable(
+    at="completed_at", unit="lead_department", subject="action_item_id", facets=("on_time",)
+)
+class ActionItemCompleted(_CommitteesEvent):
+    """The lead department reported the action item done."""
+
+    event_name = "action-item-completed"
+    action_item_id: str = classified("id", "Action item id (UUID).")
+    lead_department: str = classified("code", "The lead department.")
+    on_time: bool = classified("fact", "Done by its due time.")
+    completed_at: datetime = classified("time", "When it was done.")
+
+
+class ActionItemEscalated(_CommitteesEvent):
+    """An action item was not done by its due time: it went to the level above the
+    meeting's convenor (once)."""
+
+    event_name = "action-item-escalated"
+    action_item_id: str = classified("id", "Action item id (UUID).")
+    to_level: Literal["city", "alliance"] = classified(
+        "code", "city (a district's item) or alliance (the city's leading group)."
+    )
+    escalated_at: datetime = classified("time", "When it escalated.")
+
+
+class SurveyOpened(_CommitteesEvent):
+    """A school's parent satisfaction survey (家长满意度调查) for a term was opened."""
+
+    event_name = "survey-opened"
+    survey_id: str = classified("id", "Survey id (UUID).")
+    school_id: str = classified("code", "The school surveyed.")
+    district: str = classified("code", "The school's district.")
+    term: str = classified("code", "The term, e.g. 2026-autumn.")
+    closes_at: datetime = classified("time", "When it closes.")
+
+
+class SurveyResultsPublished(_CommitteesEvent):
+    """A survey closed; its results as aggregates only. With fewer than five answers
+    nothing but that fact is published (the count and the means are withheld)."""
+
+    event_name = "survey-results-published"
+    survey_id: str = classified("id", "Survey id (UUID).")
+    school_id: str = classified("code", "The school surveyed.")
+    term: str = classified("code", "The term.")
+    responses: int | None = classified("fact", "Parents answering; null when fewer than 5.")
+    mean_scores: dict[str, float] = classified(
+        "fact", "Mean score (1-5, to 0.1) per question; empty under 20 answers."
+    )
+    closed_at: datetime = classified("time", "When it closed.")

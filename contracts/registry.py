@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contracts import (
+    action_items,
     alliance,
     care,
     checks,
@@ -88,6 +89,14 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     committees.SuggestionAnswered,
     committees.SuggestionClosed,
     committees.SuggestionReopened,
+    committees.JointMeetingConvened,
+    committees.ActionItemAssigned,
+    committees.ActionItemProgressed,
+    committees.ActionItemCompleted,
+    committees.ActionItemEscalated,
+    committees.SurveyOpened,
+    committees.SurveyResultsPublished,
+    *action_items.PROGRESS_REPORTS,
     resources.VenueRegistered,
     resources.VenueClosed,
     resources.VisitBooked,

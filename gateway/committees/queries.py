@@ -12,7 +12,7 @@ from strawberry.permission import BasePermission
 from gateway import access
 from gateway.committees import state
 from gateway.committees.policy import READS
-from gateway.committees.types import Committee, CommitteeFigures, Suggestion
+from gateway.committees.types import ActionItem, Committee, CommitteeFigures, Suggestion
 from gateway.context import Authenticated
 from gateway.core.pagination import (
     After,
@@ -108,6 +108,31 @@ class CommitteesQuery:
         except InvalidCursorError as exc:
             raise bad_input(str(exc)) from None
         return connection(page, Suggestion)
+
+    @strawberry.field(
+        description="Joint meetings' action items by due time. A department other than the "
+        "Education Bureau sees its own list (items it leads or supports); edu's staff and "
+        "viewers any department's, or all.",
+        permission_classes=authenticated,
+    )
+    async def action_items(
+        self,
+        info: strawberry.Info,
+        department: Annotated[
+            str | None, strawberry.argument(description="Led or supported by this department.")
+        ] = None,
+        open_only: Annotated[bool, strawberry.argument(description="Not done yet.")] = False,
+    ) -> list[ActionItem]:
+        principal = await access.caller(info)
+        anyone = access.admit(READS, principal, "list-suggestions")
+        if not anyone and principal.department != READS.owner:
+            if department not in (None, principal.department):
+                raise forbidden("a department reads its own action items")
+            department = principal.department
+        rows = await asyncio.to_thread(
+            state.readmodel(info).action_items, department=department, open_only=open_only
+        )
+        return [ActionItem.from_row(row) for row in rows]
 
     @strawberry.field(
         description="Suggestions by status, time to answer, on-time rates per school and "

@@ -1,7 +1,8 @@
 """The committees read model: a SQLite projection of the committees boundary's events.
 
 No personal data: committees, members (ids and roles), suggestions (ids, codes, dates,
-levels, on-time and ratings). A suggestion's text, its answer and its submitter stay in
+levels, on-time and ratings), joint meetings' action items (departments, due times,
+progress). A suggestion's text, its answer and its submitter stay in
 the committees service. Changes notify `suggestion:<department or school>` keys, which
 the assignment subscription listens to.
 
@@ -18,7 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.city import load_city
 from contracts.committees import (
+    ActionItemAssigned,
+    ActionItemCompleted,
+    ActionItemEscalated,
+    ActionItemProgressed,
     CommitteeFormed,
     CommitteeMemberJoined,
     CommitteeMemberLeft,
@@ -89,6 +95,28 @@ CREATE TABLE IF NOT EXISTS suggestions (
 CREATE INDEX IF NOT EXISTS suggestions_by_submission ON suggestions (submitted_at, id);
 CREATE INDEX IF NOT EXISTS suggestions_by_school ON suggestions (school_id, submitted_at, id);
 CREATE INDEX IF NOT EXISTS suggestions_by_department ON suggestions (department, submitted_at, id);
+CREATE TABLE IF NOT EXISTS action_items (
+    id TEXT PRIMARY KEY,
+    joint_meeting_id TEXT NOT NULL,
+    convened_by TEXT NOT NULL,
+    district TEXT,
+    title TEXT NOT NULL,
+    lead TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    assigned_at TEXT NOT NULL,
+    percent INTEGER NOT NULL DEFAULT 0,
+    done INTEGER NOT NULL DEFAULT 0,
+    completed_at TEXT,
+    on_time INTEGER,
+    escalated INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS action_items_by_lead ON action_items (lead, due_at, id);
+CREATE TABLE IF NOT EXISTS action_item_departments (
+    action_item_id TEXT NOT NULL,
+    department TEXT NOT NULL,
+    lead INTEGER NOT NULL,
+    PRIMARY KEY (department, action_item_id)
+);
 """
 
 
@@ -136,6 +164,32 @@ class SuggestionRow:
 
 
 @dataclass(frozen=True)
+class ActionItemRow:
+    id: str
+    joint_meeting_id: str
+    convened_by: str
+    district: str | None
+    title: str
+    lead: str
+    supporters: tuple[str, ...]
+    due_at: datetime
+    percent: int
+    done: bool
+    completed_at: datetime | None
+    on_time: bool | None
+    escalated: bool
+
+
+@dataclass(frozen=True)
+class ActionRate:
+    department: str
+    assigned: int
+    done: int
+    on_time: int
+    escalated: int
+
+
+@dataclass(frozen=True)
 class Rate:
     key: str
     answered: int
@@ -157,6 +211,18 @@ class Figures:
     committees_by_level: dict[str, int]
     schools_with_committee: int
     villages_with_grandparent_committee: int
+    action_items_by_department: list[ActionRate]
+    coverage: Coverage
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Committees against the city's schools and classes (contracts/city.json)."""
+
+    schools: int
+    schools_covered: int
+    classes: int
+    classes_covered: int
 
 
 def _utc(moment: datetime) -> str:
@@ -169,14 +235,23 @@ def _time(value: str | None) -> datetime | None:
 
 class CommitteesReadModel(SqliteProjection):
     SCHEMA = TABLES_DDL
-    TABLES = ("committees", "members", "meetings", "suggestions")
+    TABLES = (
+        "committees",
+        "members",
+        "meetings",
+        "suggestions",
+        "action_items",
+        "action_item_departments",
+    )
     DUMPED = {
         "committees": "id",
         "members": "committee_id, member_id",
         "meetings": "id",
         "suggestions": "id",
+        "action_items": "id",
+        "action_item_departments": "department, action_item_id",
     }
-    VERSION = 1
+    VERSION = 2
 
     def apply_event(
         self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
@@ -223,8 +298,55 @@ class CommitteesReadModel(SqliteProjection):
                 "UPDATE meetings SET held = 1, attended = ?, resolutions = ? WHERE id = ?",
                 (event.attended, event.resolutions, event.meeting_id),
             )
+        elif isinstance(
+            event,
+            ActionItemAssigned | ActionItemProgressed | ActionItemCompleted | ActionItemEscalated,
+        ):
+            self._action_item_event(conn, event, changed)
         else:
             self._suggestion_event(conn, event, changed)
+
+    @staticmethod
+    def _action_item_event(
+        conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
+    ) -> None:
+        if isinstance(event, ActionItemAssigned):
+            conn.execute(
+                "INSERT OR IGNORE INTO action_items (id, joint_meeting_id, convened_by, district, "
+                "title, lead, due_at, assigned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.action_item_id,
+                    event.joint_meeting_id,
+                    event.convened_by,
+                    event.district,
+                    event.title,
+                    event.lead_department,
+                    _utc(event.due_at),
+                    _utc(event.assigned_at),
+                ),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO action_item_departments VALUES (?, ?, ?)",
+                [(event.action_item_id, event.lead_department, 1)]
+                + [(event.action_item_id, d, 0) for d in event.supporting_departments],
+            )
+            for department in (event.lead_department, *event.supporting_departments):
+                changed.add(f"action:{department}:{event.action_item_id}")
+        elif isinstance(event, ActionItemProgressed):
+            conn.execute(
+                "UPDATE action_items SET percent = ? WHERE id = ?",
+                (event.percent, event.action_item_id),
+            )
+        elif isinstance(event, ActionItemCompleted):
+            conn.execute(
+                "UPDATE action_items SET done = 1, percent = 100, completed_at = ?, on_time = ? "
+                "WHERE id = ?",
+                (_utc(event.completed_at), int(event.on_time), event.action_item_id),
+            )
+        elif isinstance(event, ActionItemEscalated):
+            conn.execute(
+                "UPDATE action_items SET escalated = 1 WHERE id = ?", (event.action_item_id,)
+            )
 
     def _suggestion_event(
         self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
@@ -412,6 +534,53 @@ class CommitteesReadModel(SqliteProjection):
             rating=row["rating"],
         )
 
+    def action_items(
+        self, *, department: str | None = None, open_only: bool = False, limit: int = 200
+    ) -> list[ActionItemRow]:
+        """Action items by due time: a department's (led or supported), or all."""
+        where: list[str] = []
+        params: list[Any] = []
+        if department is not None:
+            where.append(
+                "id IN (SELECT action_item_id FROM action_item_departments WHERE department = ?)"
+            )
+            params.append(department)
+        if open_only:
+            where.append("done = 0")
+        sql = "SELECT * FROM action_items"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY due_at, id LIMIT ?"
+        with self._locked() as conn:
+            rows = conn.execute(sql, [*params, limit]).fetchall()
+            supporters: dict[str, list[str]] = {}
+            ids = [row["id"] for row in rows]
+            if ids:
+                for found in conn.execute(
+                    "SELECT action_item_id, department FROM action_item_departments WHERE lead = 0 "
+                    f"AND action_item_id IN ({','.join('?' * len(ids))}) ORDER BY department",
+                    ids,
+                ):
+                    supporters.setdefault(found[0], []).append(found[1])
+        return [
+            ActionItemRow(
+                id=row["id"],
+                joint_meeting_id=row["joint_meeting_id"],
+                convened_by=row["convened_by"],
+                district=row["district"],
+                title=row["title"],
+                lead=row["lead"],
+                supporters=tuple(supporters.get(row["id"], ())),
+                due_at=datetime.fromisoformat(row["due_at"]),
+                percent=int(row["percent"]),
+                done=bool(row["done"]),
+                completed_at=_time(row["completed_at"]),
+                on_time=None if row["on_time"] is None else bool(row["on_time"]),
+                escalated=bool(row["escalated"]),
+            )
+            for row in rows
+        ]
+
     def figures(self, now: datetime, district: str | None = None) -> Figures:
         """The city's suggestion and committee figures (optionally of one district)."""
         scope, params = ("WHERE district = ?", [district]) if district else ("", [])
@@ -472,6 +641,17 @@ class CommitteesReadModel(SqliteProjection):
                 f"{'AND district = ?' if district else ''}",
                 params,
             ).fetchone()[0]
+            coverage = _coverage(conn, district)
+            # Action items on time per lead department (a district's own meetings' items
+            # when a district is asked for).
+            actions = [
+                ActionRate(row[0], int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+                for row in conn.execute(
+                    "SELECT lead, COUNT(*), SUM(done), COALESCE(SUM(on_time), 0), "
+                    f"SUM(escalated) FROM action_items {scope} GROUP BY lead ORDER BY lead",
+                    params,
+                )
+            ]
         days = sorted(
             (
                 datetime.fromisoformat(a) - datetime.fromisoformat(f"{r}T00:00:00+08:00")
@@ -493,7 +673,34 @@ class CommitteesReadModel(SqliteProjection):
             committees_by_level=levels,
             schools_with_committee=int(schools),
             villages_with_grandparent_committee=int(villages),
+            action_items_by_department=actions,
+            coverage=coverage,
         )
+
+
+def _coverage(conn: sqlite3.Connection, district: str | None) -> Coverage:
+    """Schools of the city (of a district, by its code) with a school committee; their
+    classes with a class committee (each class has one, at most)."""
+    schools = {
+        s.id: s.classes for s in load_city().schools if district is None or s.district == district
+    }
+    covered = {
+        row[0]
+        for row in conn.execute("SELECT DISTINCT school_id FROM committees WHERE level = 'school'")
+    } & set(schools)
+    classes_covered = sum(
+        min(int(row[1]), schools[row[0]])
+        for row in conn.execute(
+            "SELECT school_id, COUNT(*) FROM committees WHERE level = 'class' GROUP BY school_id"
+        )
+        if row[0] in schools
+    )
+    return Coverage(
+        schools=len(schools),
+        schools_covered=len(covered),
+        classes=sum(schools.values()),
+        classes_covered=classes_covered,
+    )
 
 
 def _nearest_rank(ordered: list[float], point: float) -> float:

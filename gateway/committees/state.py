@@ -7,8 +7,11 @@ import strawberry
 from gateway.committees.readmodel import CommitteesReadModel
 from gateway.context import context_of
 from gateway.core.broadcast import Broadcaster
+from gateway.core.personal import PersonalField
 
 NAME = "committees"
+# Members' names are the committees service's: asked with the caller's token, batched.
+NAMES = PersonalField(feature=NAME, path="/members/names", key="names")
 
 
 def readmodel(info: strawberry.Info) -> CommitteesReadModel:

@@ -6,20 +6,35 @@ from datetime import UTC, datetime
 
 import strawberry
 
+from gateway.committees import state
 from gateway.committees.readmodel import (
+    ActionItemRow,
+    ActionRate,
     CommitteeRow,
+    Coverage,
     Figures,
     MemberRow,
     Rate,
     SuggestionRow,
 )
+from gateway.core import personal
 
 
-@strawberry.type(description="A member sitting on a committee (names stay with the service).")
+@strawberry.type(description="A member sitting on a committee.")
 class Member:
     member_id: str = strawberry.field(description="The member's id.")
     role: str = strawberry.field(description="chair, vice-chair or member.")
     grandparent: bool = strawberry.field(description="A grandparent (village committees).")
+
+    @strawberry.field(
+        description="The member's name, from the committees service as the caller: the "
+        "Education Bureau's staff of the member's schools read it (each read in its access "
+        "log); null for anyone else, or when erased."
+    )
+    async def name(self, info: strawberry.Info) -> str | None:
+        found = await personal.resolve(info, state.NAMES, self.member_id)
+        shown = personal.shown(found)
+        return None if shown is None else str(shown)
 
     @classmethod
     def from_row(cls, row: MemberRow) -> Member:
@@ -106,6 +121,64 @@ class Suggestion:
         )
 
 
+@strawberry.type(description="A joint meeting's resolution as work for departments.")
+class ActionItem:
+    id: strawberry.ID = strawberry.field(description="Action item id.")
+    joint_meeting_id: str = strawberry.field(description="The joint meeting that adopted it.")
+    convened_by: str = strawberry.field(description="city or district.")
+    district: str | None = strawberry.field(description="The convening district, if one.")
+    title: str = strawberry.field(description="The resolution, as adopted.")
+    lead: str = strawberry.field(description="The lead department.")
+    supporters: list[str] = strawberry.field(description="Supporting departments.")
+    due_at: datetime = strawberry.field(description="When it is due.")
+    percent: int = strawberry.field(description="How far the work is, 0 to 100.")
+    done: bool = strawberry.field(description="The lead reported it done.")
+    completed_at: datetime | None = strawberry.field(description="When it was done.")
+    on_time: bool | None = strawberry.field(description="Done by its due time.")
+    overdue: bool = strawberry.field(description="Open past its due time now.")
+    escalated: bool = strawberry.field(description="Escalated above the convenor (once).")
+
+    @classmethod
+    def from_row(cls, row: ActionItemRow) -> ActionItem:
+        return cls(
+            id=strawberry.ID(row.id),
+            joint_meeting_id=row.joint_meeting_id,
+            convened_by=row.convened_by,
+            district=row.district,
+            title=row.title,
+            lead=row.lead,
+            supporters=list(row.supporters),
+            due_at=row.due_at,
+            percent=row.percent,
+            done=row.done,
+            completed_at=row.completed_at,
+            on_time=row.on_time,
+            overdue=not row.done and row.due_at < datetime.now(UTC),
+            escalated=row.escalated,
+        )
+
+
+@strawberry.type(description="A lead department's action items and how they went.")
+class ActionItemRate:
+    department: str = strawberry.field(description="The lead department.")
+    assigned: int = strawberry.field(description="Action items it leads.")
+    done: int = strawberry.field(description="Done.")
+    on_time: int = strawberry.field(description="Done by their due time.")
+    escalated: int = strawberry.field(description="Escalated (not done by their due time).")
+    on_time_rate: float | None = strawberry.field(description="on_time / done.")
+
+    @classmethod
+    def from_rate(cls, rate: ActionRate) -> ActionItemRate:
+        return cls(
+            department=rate.department,
+            assigned=rate.assigned,
+            done=rate.done,
+            on_time=rate.on_time,
+            escalated=rate.escalated,
+            on_time_rate=rate.on_time / rate.done if rate.done else None,
+        )
+
+
 @strawberry.type(description="A count under a key.")
 class CommitteeCount:
     key: str = strawberry.field(description="What is counted.")
@@ -126,6 +199,27 @@ class OnTimeRate:
             answered=rate.answered,
             on_time=rate.on_time,
             rate=rate.on_time / rate.answered if rate.answered else 0.0,
+        )
+
+
+@strawberry.type(description="Committee coverage of the city's schools and classes.")
+class CommitteeCoverage:
+    schools: int = strawberry.field(description="Schools in the city's list (contracts/city.json).")
+    schools_with_committee: int = strawberry.field(description="Of them, with a school committee.")
+    school_share: float | None = strawberry.field(description="schoolsWithCommittee / schools.")
+    classes: int = strawberry.field(description="Classes of those schools.")
+    classes_with_committee: int = strawberry.field(description="Of them, with a class committee.")
+    class_share: float | None = strawberry.field(description="classesWithCommittee / classes.")
+
+    @classmethod
+    def from_coverage(cls, c: Coverage) -> CommitteeCoverage:
+        return cls(
+            schools=c.schools,
+            schools_with_committee=c.schools_covered,
+            school_share=c.schools_covered / c.schools if c.schools else None,
+            classes=c.classes,
+            classes_with_committee=c.classes_covered,
+            class_share=c.classes_covered / c.classes if c.classes else None,
         )
 
 
@@ -156,6 +250,13 @@ class CommitteeFigures:
     villages_with_grandparent_committee: int = strawberry.field(
         description="Villages with a grandparent committee."
     )
+    action_items_by_department: list[ActionItemRate] = strawberry.field(
+        description="Joint meetings' action items on time, per lead department."
+    )
+    coverage: CommitteeCoverage = strawberry.field(
+        description="Schools and classes of the city (or of the district asked for, by its "
+        "GB/T 2260 code) with a committee."
+    )
 
     @classmethod
     def from_figures(cls, f: Figures) -> CommitteeFigures:
@@ -177,4 +278,8 @@ class CommitteeFigures:
             ],
             schools_with_committee=f.schools_with_committee,
             villages_with_grandparent_committee=f.villages_with_grandparent_committee,
+            action_items_by_department=[
+                ActionItemRate.from_rate(r) for r in f.action_items_by_department
+            ],
+            coverage=CommitteeCoverage.from_coverage(f.coverage),
         )

@@ -11,20 +11,38 @@ from pydantic import AwareDatetime, Field
 
 from contracts.departments import load_ownership_map
 from services.committees.application import CommitteesApplication
-from services.committees.domain import SCHOOL_LEVELS, CommitteeLevel, MemberRole, Suggestion
+from services.committees.domain import (
+    SCHOOL_LEVELS,
+    SURVEY_QUESTIONS,
+    ActionItem,
+    CommitteeLevel,
+    MemberRole,
+    Suggestion,
+)
 from services.committees.policy import POLICY
 from services.committees.responses import (
+    ActionItemChanged,
+    ActionItemView,
     CommitteeFormed,
     CommitteeView,
+    JointMeetingConvened,
     MeetingChanged,
+    MemberNames,
     MembersChanged,
+    ProgressNote,
+    QuestionResults,
     SuggestionChanged,
     SuggestionView,
+    SurveyAnswered,
+    SurveyChanged,
+    SurveyResults,
 )
 from services.kit.auth import Principal
 from services.kit.commands import Command
 from services.kit.errors import ForbiddenError
 from services.kit.http import Caller, IdempotencyKey, problems
+from services.kit.privacy.audit import AccessRecord, Outcome
+from services.kit.privacy.suppression import SMALL_MARK, is_small, suppress_row
 from services.kit.scope import CITY
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -48,6 +66,20 @@ class AddMember(Command):
     member_id: Code = Field(description="The parent's (or grandparent's) id.")
     role: MemberRole = "member"
     grandparent: bool = Field(default=False, description="Grandparent committees only.")
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="The member's name: kept encrypted under their own key, read by the "
+        "staff of their committees' schools (every read in the access log).",
+    )
+
+
+class NamesLookup(Command):
+    ids: list[Code] = Field(min_length=1, max_length=100, description="Member ids.")
+    purpose: str | None = Field(
+        default=None, max_length=200, description="Why the names are read (access log)."
+    )
 
 
 class EndMembership(Command):
@@ -92,6 +124,56 @@ class CloseSuggestion(Command):
 
 class Reopen(Command):
     pass
+
+
+Department = Literal[DEPARTMENTS]  # type: ignore[valid-type]
+
+
+class ConveneJointMeeting(Command):
+    convened_by: Literal["city", "district"]
+    district: Code | None = Field(default=None, description="The district convening it.")
+    title: str = Field(min_length=1, max_length=100, description="e.g. 2026年第四季度联席会议.")
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    departments: list[Department] = Field(
+        min_length=1, max_length=13, description="Departments at the table."
+    )
+    schools: list[Code] = Field(default=[], max_length=500, description="Schools taking part.")
+    committees: list[UUID] = Field(
+        default=[], max_length=200, description="Committees taking part."
+    )
+
+
+class AssignActionItem(Command):
+    title: str = Field(min_length=1, max_length=200, description="The resolution, as adopted.")
+    lead: Department = Field(description="The department leading it.")
+    supporters: list[Department] = Field(
+        default=[], max_length=12, description="Departments supporting the lead."
+    )
+    due_on: date = Field(description="The last day to have it done.")
+
+
+class OpenSurvey(Command):
+    school_id: Code
+    district: Code
+    term: str = Field(pattern=r"^20[0-9]{2}-(spring|autumn)$", description="e.g. 2026-autumn.")
+    closes_on: date = Field(description="The last day parents may answer.")
+
+
+class AnswerSurvey(Command):
+    scores: dict[Literal[SURVEY_QUESTIONS], int] = Field(  # type: ignore[valid-type]
+        description="A score from 1 to 5 for each question: " + ", ".join(SURVEY_QUESTIONS)
+    )
+
+
+class CloseSurvey(Command):
+    pass
+
+
+class ReportProgress(Command):
+    percent: int = Field(default=0, ge=0, le=100, description="How far the work is.")
+    done: bool = Field(default=False, description="Done (the lead department only).")
+    note: str = Field(min_length=1, max_length=500, description="What was done (no person).")
 
 
 def application(request: Request) -> CommitteesApplication:
@@ -148,7 +230,12 @@ def add_member(
 ) -> Any:
     POLICY.authorize(caller, "change-members", school=lambda: _committee_school(app, committee_id))
     return app.add_member(
-        key, committee_id, member_id=body.member_id, role=body.role, grandparent=body.grandparent
+        key,
+        committee_id,
+        member_id=body.member_id,
+        role=body.role,
+        grandparent=body.grandparent,
+        name=body.name,
     )
 
 
@@ -280,3 +367,207 @@ def reopen_suggestion(
         caller, "rate-suggestion", school=lambda: app.suggestion(suggestion_id).school_id
     )
     return app.reopen_suggestion(key, suggestion_id)
+
+
+def _convening(caller: Principal) -> None:
+    POLICY.authorize(caller, "convene-joint-meeting")
+    if CITY not in caller.scope:
+        raise ForbiddenError("joint meetings are convened by the city's or a district's staff")
+
+
+@router.post("/joint-meetings", status_code=201, response_model=JointMeetingConvened, responses=NEW)
+def convene_joint_meeting(
+    body: ConveneJointMeeting, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _convening(caller)
+    return app.convene_joint_meeting(
+        key,
+        convened_by=body.convened_by,
+        district=body.district,
+        title=body.title,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        departments=list(body.departments),
+        schools=list(body.schools),
+        committees=list(body.committees),
+    )
+
+
+@router.post(
+    "/joint-meetings/{joint_meeting_id}/action-items",
+    status_code=201,
+    response_model=ActionItemChanged,
+    responses=EXISTING,
+)
+def assign_action_item(
+    joint_meeting_id: UUID, body: AssignActionItem, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _convening(caller)
+    return app.assign_action_item(
+        key,
+        joint_meeting_id,
+        title=body.title,
+        lead=body.lead,
+        supporters=list(body.supporters),
+        due_on=body.due_on,
+    )
+
+
+def _at_the_table(caller: Principal, item: ActionItem, action: str) -> None:
+    """The lead and supporting departments act on an item; the owner's city staff too."""
+    if POLICY.admit(caller, action):
+        return
+    if item.assigned_to(caller.department):
+        return
+    if caller.department == POLICY.owner and CITY in caller.scope and action != "report-progress":
+        return
+    raise ForbiddenError(f"department {caller.department!r} neither leads nor supports this item")
+
+
+@router.get("/action-items/{action_item_id}", response_model=ActionItemView, responses=EXISTING)
+def read_action_item(action_item_id: UUID, caller: Caller, app: App) -> Any:
+    item = app.action_item(action_item_id)
+    _at_the_table(caller, item, "read-action-item")
+    return ActionItemView(
+        action_item_id=str(item.id),
+        joint_meeting_id=str(item.joint_meeting_id),
+        title=item.title,
+        lead=item.lead,
+        supporters=list(item.supporters),
+        due_at=item.due_at.isoformat(),
+        percent=item.percent,
+        done=item.done,
+        completed_at=item.completed_at.isoformat() if item.completed_at else None,
+        escalated=item.escalated,
+        progress=[ProgressNote(department=d, percent=p, note=n) for d, p, n in item.notes],
+        version=item.version,
+    )
+
+
+@router.post(
+    "/action-items/{action_item_id}/progress",
+    response_model=ActionItemChanged,
+    responses=EXISTING,
+)
+def report_progress(
+    action_item_id: UUID, body: ReportProgress, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    _at_the_table(caller, app.action_item(action_item_id), "report-progress")
+    assert caller.department is not None  # a department leads or supports the item
+    return app.report_progress(
+        key,
+        action_item_id,
+        department=caller.department,
+        percent=body.percent,
+        done=body.done,
+        note=body.note,
+    )
+
+
+@router.post("/surveys", status_code=201, response_model=SurveyChanged, responses=NEW)
+def open_survey(body: OpenSurvey, caller: Caller, key: IdempotencyKey, app: App) -> Any:
+    POLICY.authorize(caller, "run-survey", school=body.school_id)
+    return app.open_survey(
+        key,
+        school_id=body.school_id,
+        district=body.district,
+        term=body.term,
+        closes_on=body.closes_on,
+    )
+
+
+@router.post("/surveys/{survey_id}/answers", response_model=SurveyAnswered, responses=EXISTING)
+def answer_survey(survey_id: UUID, body: AnswerSurvey, caller: Caller, app: App) -> Any:
+    """A parent answers for themself, once; staff cannot answer for them."""
+    if caller.role != "parent":
+        raise ForbiddenError("parents answer the survey themselves")
+    if not caller.covers_school(app.survey(survey_id).school_id):
+        raise ForbiddenError("this survey is for another school's parents")
+    return app.answer_survey(survey_id, parent_id=caller.subject, scores=dict(body.scores))
+
+
+@router.post("/surveys/{survey_id}/close", response_model=SurveyChanged, responses=EXISTING)
+def close_survey(
+    survey_id: UUID, body: CloseSurvey, caller: Caller, key: IdempotencyKey, app: App
+) -> Any:
+    POLICY.authorize(caller, "run-survey", school=lambda: app.survey(survey_id).school_id)
+    return app.close_survey(key, survey_id)
+
+
+@router.get("/surveys/{survey_id}/results", response_model=SurveyResults, responses=EXISTING)
+def survey_results(survey_id: UUID, caller: Caller, app: App) -> Any:
+    """Aggregates only, small cells suppressed (each question's scores against the count)."""
+    survey = app.survey(survey_id)
+    POLICY.authorize(caller, "read-survey-results", school=survey.school_id)
+    small = is_small(survey.responses)
+    means = survey.means()
+    questions = []
+    for question in SURVEY_QUESTIONS:
+        counts = {str(score): survey.tally[question].get(score, 0) for score in range(1, 6)}
+        row = suppress_row(counts, survey.responses)
+        questions.append(
+            QuestionResults(
+                question=question,
+                scores=row.published(),
+                mean=means.get(question),
+            )
+        )
+    return SurveyResults(
+        survey_id=str(survey.id),
+        school_id=survey.school_id,
+        term=survey.term,
+        closed=survey.closed,
+        responses=SMALL_MARK if small else survey.responses,
+        questions=questions,
+    )
+
+
+NAME_FIELDS = ("name",)
+
+
+@router.post("/members/names", response_model=MemberNames, responses=problems())
+def member_names(body: NamesLookup, caller: Caller, app: App) -> dict[str, Any]:
+    """Names of up to 100 members, each read authorised and logged on its own.
+
+    The Education Bureau's staff read the names of the members of their schools'
+    committees (city staff: every committee's); everyone else is denied. Every allowed
+    and denied read is kept in the service's access log, the whole page in one append.
+    """
+    purpose = body.purpose or "names lookup"
+    ids = list(dict.fromkeys(body.ids))
+    try:
+        POLICY.admit(caller, "read-member-names")
+    except ForbiddenError:
+        _log_reads(app, caller, ids, purpose, "denied")
+        return {"names": {}, "erased": [], "denied": ids, "unknown": []}
+    cards = app.member_cards(ids)
+    unknown = [i for i in ids if i not in cards]
+    denied = [
+        i
+        for i, card in cards.items()
+        if CITY not in caller.scope and not any(caller.covers_school(s) for s in card.schools)
+    ]
+    allowed = [cards[i] for i in ids if i in cards and i not in denied]
+    names: dict[str, str] = {}
+    erased: list[str] = []
+    for card, name in zip(allowed, app.member_names(allowed), strict=True):
+        if name is None:
+            erased.append(card.member_id)
+        else:
+            names[card.member_id] = name
+    _log_reads(app, caller, [*names, *erased], purpose, "allowed")
+    _log_reads(app, caller, denied, purpose, "denied")
+    return {"names": names, "erased": erased, "denied": denied, "unknown": unknown}
+
+
+def _log_reads(
+    app: CommitteesApplication, caller: Principal, ids: list[str], purpose: str, outcome: Outcome
+) -> None:
+    app.privacy().log.append(
+        [
+            AccessRecord(
+                caller.subject, caller.role, caller.department, i, NAME_FIELDS, purpose, outcome
+            )
+            for i in ids
+        ]
+    )

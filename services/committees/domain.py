@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -248,3 +248,315 @@ class Suggestion(Aggregate):
         self.due_at = due_at
         self.answered_at = None
         self.rating = None
+
+
+class ActionItemError(ConflictError):
+    """The action item is not in a state that allows this."""
+
+    code = "action-item-state"
+
+
+class NotAssignedError(DomainError):
+    """The department neither leads nor supports the action item."""
+
+    status = 403
+    code = "not-assigned"
+
+
+class JointMeeting(Aggregate):
+    """A joint meeting (联席会议) the city or a district convenes with departments, schools
+    and committees; its resolutions become action items for departments."""
+
+    @event("Convened")
+    def __init__(
+        self,
+        convened_by: str,
+        district: str | None,
+        title: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        departments: list[str],
+        schools: list[str],
+        committees: list[str],
+    ) -> None:
+        self.convened_by = convened_by
+        self.district = district
+        self.title = title
+        self.starts_at = starts_at
+        self.ends_at = ends_at
+        self.departments = departments
+        self.schools = schools
+        self.committees = committees
+        self.action_items: list[UUID] = []
+
+    @staticmethod
+    def check(starts_at: datetime, ends_at: datetime, departments: list[str]) -> None:
+        Meeting.check_times(starts_at, ends_at)
+        if not departments:
+            raise DomainError("a joint meeting brings departments together: name them")
+
+    def check_assignment(self, lead: str, supporters: list[str], due_at: datetime) -> None:
+        """An action item goes to departments at the table, due after the meeting."""
+        if due_at <= self.ends_at:
+            raise InvalidTimeError("an action item is due after the meeting that adopts it")
+        absent = sorted({lead, *supporters} - set(self.departments))
+        if absent:
+            raise DomainError(f"not at this joint meeting: {', '.join(absent)}")
+        if lead in supporters:
+            raise DomainError("the lead department is not also its own supporter")
+
+    def adopt(self, action_item_id: UUID) -> None:
+        self._adopted(action_item_id=action_item_id)
+
+    @event("ResolutionAdopted")
+    def _adopted(self, action_item_id: UUID) -> None:
+        self.action_items.append(action_item_id)
+
+
+class ActionItem(Aggregate):
+    """A joint meeting's resolution as work for a lead department and its supporters.
+
+    Progress comes from the departments (to this service, or from their own systems
+    through their boundaries); the lead's `done` completes it. Not done by its due time,
+    it escalates once to the level above the convenor.
+    """
+
+    @event("Assigned")
+    def __init__(
+        self,
+        joint_meeting_id: UUID,
+        convened_by: str,
+        district: str | None,
+        title: str,
+        lead: str,
+        supporters: list[str],
+        due_at: datetime,
+        at: datetime,
+    ) -> None:
+        self.joint_meeting_id = joint_meeting_id
+        self.convened_by = convened_by
+        self.district = district
+        self.title = title
+        self.lead = lead
+        self.supporters = supporters
+        self.due_at = due_at
+        self.assigned_at = at
+        self.percent = 0
+        self.notes: list[tuple[str, int, str]] = []
+        self.done = False
+        self.completed_at: datetime | None = None
+        self.escalated = False
+        # Department systems' report ids already recorded: a report sent twice counts once.
+        self.reports: set[str] = set()
+
+    def assigned_to(self, department: str | None) -> bool:
+        return department is not None and (department == self.lead or department in self.supporters)
+
+    def report(
+        self,
+        department: str,
+        percent: int,
+        done: bool,
+        note: str,
+        via: str,
+        at: datetime,
+        report_id: str | None = None,
+    ) -> bool:
+        """Record a department's progress; whether anything was recorded (a report id
+        seen before records nothing)."""
+        if not self.assigned_to(department):
+            raise NotAssignedError(f"department {department!r} neither leads nor supports it")
+        if report_id is not None and report_id in self.reports:
+            return False
+        if self.done:
+            raise ActionItemError("the action item is done")
+        if done and department != self.lead:
+            raise NotAssignedError("the lead department reports the action item done")
+        self._progressed(
+            department=department,
+            percent=100 if done else percent,
+            note=note,
+            via=via,
+            report_id=report_id,
+            at=at,
+        )
+        if done:
+            self._completed(department=department, on_time=at <= self.due_at, at=at)
+        return True
+
+    @event("Progressed")
+    def _progressed(
+        self,
+        department: str,
+        percent: int,
+        note: str,
+        via: str,
+        report_id: str | None,
+        at: datetime,
+    ) -> None:
+        self.percent = percent
+        self.notes.append((department, percent, note))
+        if report_id is not None:
+            self.reports.add(report_id)
+
+    @event("Completed")
+    def _completed(self, department: str, on_time: bool, at: datetime) -> None:
+        self.done = True
+        self.completed_at = at
+
+    def escalate(self, at: datetime) -> None:
+        if self.done or self.escalated:
+            raise ActionItemError("only an open action item escalates, and once")
+        self._escalated(to_level="city" if self.convened_by == "district" else "alliance", at=at)
+
+    @event("Escalated")
+    def _escalated(self, to_level: str, at: datetime) -> None:
+        self.escalated = True
+
+
+# A mean beside suppressed score counts could give a small cell back (six answers averaging
+# 4.67 are one 3 and five 5s): means are published only over this many answers, to 0.1.
+MEAN_FROM = 20
+SURVEYS = UUID("5e7c1f0a-3d1b-4c55-9a0e-6b1f2c3d4e5f")
+SURVEY_QUESTIONS = ("overall", "teaching", "safety", "communication", "care")
+"""What a satisfaction survey (家长满意度调查) asks parents, each scored 1 to 5."""
+
+
+class SurveyClosedError(ConflictError):
+    """The survey is closed: it takes no more answers."""
+
+    code = "survey-closed"
+
+
+class AlreadyAnsweredError(ConflictError):
+    """This parent has answered the survey already (one answer per parent)."""
+
+    code = "already-answered"
+
+
+class Survey(Aggregate):
+    """A school's parent satisfaction survey for one term.
+
+    Answers are scores only: nobody is named on them. Who has answered is kept apart, as
+    a keyed digest per parent on its own aggregate (`SurveyGuard`), only to refuse a
+    second answer; results leave the service as aggregates with small cells suppressed.
+    """
+
+    @staticmethod
+    def create_id(school_id: str, term: str, **_: object) -> UUID:
+        """One survey per school per term: a second one clashes with the first's id."""
+        return uuid5(SURVEYS, f"{school_id}/{term}")
+
+    @event("Opened")
+    def __init__(
+        self,
+        school_id: str,
+        term: str,
+        district: str,
+        closes_at: datetime,
+        guard_salt: str,
+        at: datetime,
+    ) -> None:
+        self.school_id = school_id
+        # Encrypted under the survey's own data key, erased at close (application.py).
+        self.guard_salt = guard_salt
+        self.district = district
+        self.term = term
+        self.closes_at = closes_at
+        self.closed = False
+        self.responses = 0
+        # question -> score -> how many parents gave it
+        self.tally: dict[str, dict[int, int]] = {q: {} for q in SURVEY_QUESTIONS}
+
+    @staticmethod
+    def check_scores(scores: dict[str, int]) -> None:
+        if set(scores) != set(SURVEY_QUESTIONS):
+            raise DomainError(f"a survey answer scores each of {', '.join(SURVEY_QUESTIONS)}")
+        if any(not 1 <= s <= 5 for s in scores.values()):
+            raise DomainError("each score is from 1 to 5")
+
+    def answer(self, scores: dict[str, int], at: datetime) -> None:
+        if self.closed or at >= self.closes_at:
+            raise SurveyClosedError("the survey is closed")
+        self.check_scores(scores)
+        self._answered(scores=dict(sorted(scores.items())))
+
+    # The answer's own time is not kept beyond what the stored event's timestamp says.
+    @event("Answered")
+    def _answered(self, scores: dict[str, int]) -> None:
+        self.responses += 1
+        for question, score in scores.items():
+            self.tally[question][score] = self.tally[question].get(score, 0) + 1
+
+    def close(self, at: datetime) -> None:
+        if self.closed:
+            raise SurveyClosedError("the survey is closed already")
+        # The results travel with the event so that they can be published as they stood.
+        self._closed(
+            school_id=self.school_id,
+            term=self.term,
+            responses=self.responses,
+            means=self.means(),
+            at=at,
+        )
+
+    @event("Closed")
+    def _closed(
+        self, school_id: str, term: str, responses: int, means: dict[str, float], at: datetime
+    ) -> None:
+        self.closed = True
+
+    def means(self) -> dict[str, float]:
+        if self.responses < MEAN_FROM:
+            return {}
+        return {
+            q: round(sum(score * n for score, n in counts.items()) / self.responses, 1)
+            for q, counts in self.tally.items()
+        }
+
+
+class SurveyGuard(Aggregate):
+    """That one parent answered one survey: its id is derived from a keyed digest of the
+    two (`application.py`), and its one event says nothing else."""
+
+    @staticmethod
+    def create_id(digest: str) -> UUID:
+        return uuid5(SURVEYS, f"guard/{digest}")
+
+    @event("Taken")
+    def __init__(self, digest: str) -> None:
+        pass
+
+
+MEMBERS = UUID("0b6d3c1e-8f2a-4e7d-9c4b-2a1f5e6d7c8b")
+
+
+class MemberCard(Aggregate):
+    """A committee member's name (encrypted under their own data key) and the schools of
+    the committees they sit on, which decide whose staff may read it."""
+
+    @staticmethod
+    def create_id(member_id: str, **_: object) -> UUID:
+        return uuid5(MEMBERS, member_id)
+
+    @event("Registered")
+    def __init__(self, member_id: str, name_token: str) -> None:
+        self.member_id = member_id
+        self.name_token = name_token
+        # The schools of their committees; None for a committee above the schools.
+        self.schools: set[str | None] = set()
+
+    def seat(self, committee_id: UUID, school_id: str | None) -> None:
+        if school_id not in self.schools:
+            self._seated(committee_id=committee_id, school_id=school_id)
+
+    @event("Seated")
+    def _seated(self, committee_id: UUID, school_id: str | None) -> None:
+        self.schools.add(school_id)
+
+    def rename(self, name_token: str) -> None:
+        self._renamed(name_token=name_token)
+
+    @event("Renamed")
+    def _renamed(self, name_token: str) -> None:
+        self.name_token = name_token

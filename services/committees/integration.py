@@ -1,6 +1,7 @@
 """Domain events -> published contract events (one function per event).
 
-A suggestion's text and answer, and who submitted it, are never published.
+A suggestion's text and answer, and who submitted it, are never published; nor are the
+notes departments write on their progress with an action item.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from contracts import committees as published
 from contracts.events import ContractEvent
+from services.kit.privacy.suppression import is_small
 
 
 def _formed(e: Any) -> ContractEvent:
@@ -112,6 +114,83 @@ def _reopened(e: Any) -> ContractEvent:
     )
 
 
+def _convened(e: Any) -> ContractEvent:
+    return published.JointMeetingConvened(
+        joint_meeting_id=str(e.originator_id),
+        convened_by=e.convened_by,
+        district=e.district,
+        title=e.title,
+        starts_at=e.starts_at,
+        ends_at=e.ends_at,
+        departments=list(e.departments),
+        schools=list(e.schools),
+        committees=list(e.committees),
+    )
+
+
+def _item_assigned(e: Any) -> ContractEvent:
+    return published.ActionItemAssigned(
+        action_item_id=str(e.originator_id),
+        joint_meeting_id=str(e.joint_meeting_id),
+        convened_by=e.convened_by,
+        district=e.district,
+        title=e.title,
+        lead_department=e.lead,
+        supporting_departments=list(e.supporters),
+        due_at=e.due_at,
+        assigned_at=e.at,
+    )
+
+
+def _item_progressed(e: Any) -> ContractEvent:
+    return published.ActionItemProgressed(
+        action_item_id=str(e.originator_id),
+        reporting_department=e.department,
+        percent=e.percent,
+        via=e.via,
+        reported_at=e.at,
+    )
+
+
+def _item_completed(e: Any) -> ContractEvent:
+    return published.ActionItemCompleted(
+        action_item_id=str(e.originator_id),
+        lead_department=e.department,
+        on_time=e.on_time,
+        completed_at=e.at,
+    )
+
+
+def _item_escalated(e: Any) -> ContractEvent:
+    return published.ActionItemEscalated(
+        action_item_id=str(e.originator_id), to_level=e.to_level, escalated_at=e.at
+    )
+
+
+def _survey_opened(e: Any) -> ContractEvent:
+    return published.SurveyOpened(
+        survey_id=str(e.originator_id),
+        school_id=e.school_id,
+        district=e.district,
+        term=e.term,
+        closes_at=e.closes_at,
+    )
+
+
+def _survey_closed(e: Any) -> ContractEvent:
+    # Fewer than five answers: publishing the count could single parents out (the means
+    # are withheld below 20 answers already, domain.py).
+    small = is_small(e.responses)
+    return published.SurveyResultsPublished(
+        survey_id=str(e.originator_id),
+        school_id=e.school_id,
+        term=e.term,
+        responses=None if small else e.responses,
+        mean_scores={} if small else dict(e.means),
+        closed_at=e.at,
+    )
+
+
 TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "Committee.Formed": _formed,
     "Committee.MemberJoined": _joined,
@@ -124,6 +203,13 @@ TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "Suggestion.Answered": _answered,
     "Suggestion.Closed": _closed,
     "Suggestion.Reopened": _reopened,
+    "JointMeeting.Convened": _convened,
+    "ActionItem.Assigned": _item_assigned,
+    "ActionItem.Progressed": _item_progressed,
+    "ActionItem.Completed": _item_completed,
+    "ActionItem.Escalated": _item_escalated,
+    "Survey.Opened": _survey_opened,
+    "Survey.Closed": _survey_closed,
 }
 
 

@@ -1,4 +1,5 @@
-"""The committees service as the runtime runs it: its application, API and translations."""
+"""The committees service as the runtime runs it: its application, API, translations and
+reactions (departments' progress reports on action items)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fastapi import FastAPI
 from services.committees.api import router
 from services.committees.application import CommitteesApplication
 from services.committees.integration import translate
+from services.committees.reactions import REACTIONS
 from services.kit.runtime import Service
 from services.kit.settings import Settings
 
@@ -16,6 +18,7 @@ COMMITTEES = Service(
     application=CommitteesApplication,
     router=router,
     translate=translate,
+    reactions=REACTIONS,
 )
 
 

@@ -63,3 +63,77 @@ class SuggestionView(Answer):
     answer: str | None
     rating: int | None
     version: int
+
+
+class JointMeetingConvened(Answer):
+    joint_meeting_id: str
+    version: int
+
+
+class ActionItemChanged(Answer):
+    action_item_id: str
+    lead: str = Field(description="The lead department.")
+    percent: int = Field(description="How far the work is, 0 to 100.")
+    done: bool
+    escalated: bool = Field(description="It passed its due time undone.")
+    due_at: str
+    version: int
+
+
+class ProgressNote(Answer):
+    department: str
+    percent: int
+    note: str
+
+
+class ActionItemView(Answer):
+    action_item_id: str
+    joint_meeting_id: str
+    title: str
+    lead: str
+    supporters: list[str]
+    due_at: str
+    percent: int
+    done: bool
+    completed_at: str | None
+    escalated: bool
+    progress: list[ProgressNote] = Field(description="The departments' reports, oldest first.")
+    version: int
+
+
+class SurveyChanged(Answer):
+    survey_id: str
+    school_id: str
+    term: str
+    closes_at: str
+    closed: bool
+    version: int
+
+
+class SurveyAnswered(Answer):
+    survey_id: str
+    answered: bool
+
+
+class QuestionResults(Answer):
+    question: str
+    scores: dict[str, int | str] = Field(
+        description='Parents per score 1-5; "<5", "[c]" or "[x]" where suppressed.'
+    )
+    mean: float | None = Field(description="Mean score (to 0.1); null under 20 answers.")
+
+
+class SurveyResults(Answer):
+    survey_id: str
+    school_id: str
+    term: str
+    closed: bool
+    responses: int | str = Field(description='Parents answering; "<5" when fewer than five.')
+    questions: list[QuestionResults]
+
+
+class MemberNames(Answer):
+    names: dict[str, str] = Field(description="Member id -> name, for those readable.")
+    erased: list[str] = Field(description="Members whose name is erased or was never given.")
+    denied: list[str] = Field(description="Members the caller may not read (logged).")
+    unknown: list[str] = Field(description="Ids naming no member.")

@@ -17,6 +17,7 @@ The last line is `results: PATH`.
     make bench ARGS="--only feeds"               partner webhooks beside raw httpx POSTs
     make bench ARGS="--only city"                the dashboard on a Yangzhou-sized city
     make bench ARGS="--only city --city-scale 1" the same with every parent and class visit
+    make bench ARGS="--only committees"          suggestions, progress reports, figures
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ class Sizes:
     city_scale: float = 0.1
     city_rounds: int = 20
     city_users: int = 16
+    # Committees: suggestions submitted, progress reports applied, the figures' read model.
+    committee_suggestions: int = 1_000
+    progress_reports: int = 2_000
+    figure_suggestions: int = 20_000
+    figure_queries: int = 100
 
     def quick(self) -> Sizes:
         return replace(
@@ -108,6 +114,10 @@ class Sizes:
             feed_latency_events=60,
             city_scale=0.01,
             city_rounds=5,
+            committee_suggestions=200,
+            progress_reports=500,
+            figure_suggestions=3_000,
+            figure_queries=30,
         )
 
 
@@ -335,6 +345,23 @@ async def city_step(env: Environment, sizes: Sizes) -> list[Figure]:
     )
 
 
+async def committees_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import committees
+
+    settings = env.postgres_settings("committees")
+    one = await asyncio.to_thread(raw_postgres.psycopg_commits, settings, sizes.commits, 1)
+    measured = await asyncio.to_thread(
+        committees.commands, settings, sizes.committee_suggestions, sizes.progress_reports
+    )
+    figures = await asyncio.to_thread(
+        committees.figures,
+        env.folder("committees-figures"),
+        sizes.figure_suggestions,
+        sizes.figure_queries,
+    )
+    return [one, *measured, *figures]
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
@@ -352,6 +379,7 @@ STEPS: dict[str, Step] = {
     "bookings": bookings_step,
     "feeds": feeds_step,
     "city": city_step,
+    "committees": committees_step,
 }
 
 

@@ -9,20 +9,21 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 
+from contracts.city import load_city
 from gateway.main import create_gateway
 from services.committees.main import create_service
 from services.kit.auth import DevIssuer
 from services.kit.deadlines import FileClock
 from services.kit.settings import Settings
-from tests.support.apps import running
+from tests.support.apps import CLOUDEVENTS_JSON, Tokens, running
 from tests.support.apps import store_head as head
 from tests.support.environ import settings_env
 from tests.support.waiting import eventually
@@ -78,11 +79,21 @@ async def committees(
 
 @pytest.fixture
 async def gateway(
-    settings: Settings, people: People, tmp_path: Path
+    settings: Settings, people: People, tmp_path: Path, committees: httpx.AsyncClient
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_gateway(settings, readmodel_dir=tmp_path / "readmodels")
-    async with running(app, people.viewer()) as client:
-        yield client
+    # Members' names are read from the running committees service, as the caller.
+    upstream = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=committees.app),  # type: ignore[attr-defined]
+        base_url="http://committees",
+    )
+    async with upstream:
+        app = create_gateway(
+            settings,
+            readmodel_dir=tmp_path / "readmodels",
+            http_clients={"committees": upstream},
+        )
+        async with running(app, people.viewer()) as client:
+            yield client
 
 
 def as_(token: str) -> dict[str, str]:
@@ -103,7 +114,8 @@ async def form_class_committee(committees: httpx.AsyncClient, school: str = SCHO
     assert formed.status_code == 201, formed.text
     committee_id = str(formed.json()["committee_id"])
     joined = await committees.post(
-        f"/committees/{committee_id}/members", json={"member_id": "p-1", "role": "chair"}
+        f"/committees/{committee_id}/members",
+        json={"member_id": "p-1", "role": "chair", "name": "王芳"},
     )
     assert joined.status_code == 200, joined.text
     return committee_id
@@ -187,7 +199,8 @@ class TestSuggestionJourney:
         # The city's figures show it.
         query = """query ($school: String!) {
             committeeFigures { suggestionsByStatus { key count } escalated closed
-                satisfiedShare answered onTimeByDepartment { key answered onTime } }
+                satisfiedShare answered onTimeByDepartment { key answered onTime }
+                coverage { schools schoolsWithCommittee classes classesWithCommittee } }
             suggestions(schoolId: $school) { edges { node { id level escalations status rating } } }
             committees(schoolId: $school) { level members { role } }
         }"""
@@ -202,6 +215,14 @@ class TestSuggestionJourney:
         assert figures["suggestionsByStatus"] == [{"key": "closed", "count": 1}]
         assert (figures["escalated"], figures["answered"], figures["satisfiedShare"]) == (1, 1, 1.0)
         assert figures["onTimeByDepartment"] == [{"key": "edu", "answered": 1, "onTime": 0}]
+        # One class of the city's (contracts/city.json) has its committee; no school yet.
+        city = load_city()
+        assert figures["coverage"] == {
+            "schools": len(city.schools),
+            "schoolsWithCommittee": 0,
+            "classes": sum(school.classes for school in city.schools),
+            "classesWithCommittee": 1,
+        }
         [edge] = data["suggestions"]["edges"]
         assert edge["node"] == {
             "id": suggestion_id,
@@ -211,6 +232,28 @@ class TestSuggestionJourney:
             "rating": 5,
         }
         assert data["committees"] == [{"level": "class", "members": [{"role": "chair"}]}]
+
+        # The chair's name: the school's staff read it through the service (logged); the
+        # dashboard's viewer and another school's staff read null.
+        names = "query ($school: String!) { committees(schoolId: $school) { members { name } } }"
+        seen = []
+        for token in (people.school_staff(), people.viewer(), people.school_staff(OTHER_SCHOOL)):
+            response = await gateway.post(
+                "/graphql",
+                json={"query": names, "variables": {"school": SCHOOL}},
+                headers=as_(token),
+            )
+            body = response.json()
+            assert "errors" not in body, body
+            seen.append(body["data"]["committees"][0]["members"][0]["name"])
+        assert seen == ["王芳", None, None]
+        app = committees.app  # type: ignore[attr-defined]
+        reads = app.state.application.privacy().log.who_viewed("p-1")
+        assert [(r.subject, r.outcome) for r in reads] == [
+            ("staff-yz-dongguan-primary", "allowed"),
+            ("dashboard", "denied"),
+            ("staff-yz-meiling-primary", "denied"),
+        ]
 
 
 class TestBadInput:
@@ -314,3 +357,248 @@ class TestEscalationWithTheRelayKilled:
             finally:
                 second.send_signal(signal.SIGKILL)
                 second.wait()
+
+
+def progress_report(boundary: str, action_item_id: str, status: str, note: str) -> dict[str, Any]:
+    """A structured CloudEvent from a department's own system (its boundary's type)."""
+    now = datetime.now(UTC).isoformat()
+    return {
+        "specversion": "1.0",
+        "id": str(uuid4()),
+        "source": f"/{boundary}/action-items",
+        "type": f"org.tongxin.{boundary}.action-item-progress-reported.v1",
+        "subject": action_item_id,
+        "time": now,
+        "datacontenttype": "application/json",
+        "data": {
+            "report_id": f"{boundary}-{uuid4()}",
+            "action_item_id": action_item_id,
+            "status": status,
+            "percent": 100 if status == "done" else 40,
+            "note": note,
+            "reported_at": now,
+        },
+    }
+
+
+def stored_kinds(committees: httpx.AsyncClient, aggregate_id: str) -> list[str]:
+    app = committees.app  # type: ignore[attr-defined]
+    stored = app.state.application.recorder.select_events(UUID(aggregate_id))
+    return [e.topic.rsplit(".", 1)[-1] for e in stored]
+
+
+class TestJointMeetingActionItems:
+    async def test_departments_report_through_the_ingest_each_on_its_own_items(
+        self,
+        committees: httpx.AsyncClient,
+        ingest: httpx.AsyncClient,
+        gateway: httpx.AsyncClient,
+        people: People,
+        tokens: Tokens,
+        clock: FileClock,
+    ) -> None:
+        # The city convenes a joint meeting with four departments.
+        convened = await committees.post(
+            "/joint-meetings",
+            json={
+                "convened_by": "city",
+                "title": "2026年第四季度联席会议",
+                "starts_at": "2026-12-01T09:00:00+08:00",
+                "ends_at": "2026-12-01T11:00:00+08:00",
+                "departments": ["edu", "jus", "hlth", "pol"],
+                "schools": [SCHOOL],
+            },
+        )
+        assert convened.status_code == 201, convened.text
+        meeting_id = convened.json()["joint_meeting_id"]
+
+        # Its resolutions become action items for three departments.
+        async def assign(title: str, lead: str, supporters: list[str]) -> str:
+            response = await committees.post(
+                f"/joint-meetings/{meeting_id}/action-items",
+                json={
+                    "title": title,
+                    "lead": lead,
+                    "supporters": supporters,
+                    "due_on": "2027-03-31",
+                },
+            )
+            assert response.status_code == 201, response.text
+            return str(response.json()["action_item_id"])
+
+        legal = await assign("每校每学期一次法治讲座", "jus", ["edu"])
+        health = await assign("心理健康筛查覆盖所有初中", "hlth", ["edu"])
+        safety = await assign("校门口护学岗全覆盖", "pol", ["edu"])
+        # Due before the meeting: refused, nothing appended.
+        before = head(committees)
+        early = await committees.post(
+            f"/joint-meetings/{meeting_id}/action-items",
+            json={"title": "x", "lead": "jus", "due_on": "2026-11-30"},
+        )
+        assert early.status_code == 422 and early.json()["code"] == "invalid-time", early.text
+        assert head(committees) == before
+
+        # The Justice Bureau's system reports its item done through the ingest.
+        jus = tokens.department("jus")
+        done = progress_report("legal", legal, "done", "已在全市120所学校完成讲座。")
+        posted = await ingest.post("/events", json=done, headers=CLOUDEVENTS_JSON | as_(jus))
+        assert posted.status_code == 202, posted.text
+
+        async def completed() -> bool:
+            item = (await committees.get(f"/action-items/{legal}")).json()
+            return bool(item["done"])
+
+        await eventually(completed, timeout=30, message="the department's report is recorded")
+        item = (await committees.get(f"/action-items/{legal}", headers=as_(jus))).json()
+        assert (item["percent"], item["escalated"]) == (100, False)
+        assert item["progress"] == [
+            {"department": "jus", "percent": 100, "note": "已在全市120所学校完成讲座。"}
+        ]
+
+        # Public security's credential cannot speak for the Justice Bureau...
+        pol = tokens.department("pol")
+        forged = progress_report("legal", health, "done", "伪造")
+        refused = await ingest.post("/events", json=forged, headers=CLOUDEVENTS_JSON | as_(pol))
+        assert refused.status_code == 403, refused.text
+        # ...and its own report on an item it neither leads nor supports changes nothing,
+        # while one on its own item is recorded (in order, so after the refused one).
+        own = progress_report("checks", health, "in-progress", "配合排查")
+        mine = progress_report("checks", safety, "in-progress", "已在30所学校设岗。")
+        for event in (own, mine):
+            posted = await ingest.post("/events", json=event, headers=CLOUDEVENTS_JSON | as_(pol))
+            assert posted.status_code == 202, posted.text
+
+        async def recorded() -> bool:
+            item = (await committees.get(f"/action-items/{safety}")).json()
+            return bool(item["percent"] == 40)
+
+        await eventually(recorded, timeout=30, message="public security's own report arrives")
+        assert stored_kinds(committees, health) == ["Assigned"]
+        # Nor through the service's API, as a coordinator of a department not at the item.
+        cyl = tokens.issuer.token(role="coordinator", department="cyl", subject="cyl-1")
+        before = head(committees)
+        response = await committees.post(
+            f"/action-items/{health}/progress", json={"note": "x"}, headers=as_(cyl)
+        )
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert head(committees) == before
+
+        # Past the due day, the open items escalate, once each; the done one does not.
+        clock.move(timedelta(days=400))
+
+        async def escalated() -> bool:
+            return all(
+                "Escalated" in stored_kinds(committees, item_id) for item_id in (health, safety)
+            )
+
+        await eventually(escalated, timeout=30, message="overdue items escalate")
+        await asyncio.sleep(1.0)
+        for item_id in (health, safety):
+            assert stored_kinds(committees, item_id).count("Escalated") == 1
+        assert "Escalated" not in stored_kinds(committees, legal)
+
+        # A department sees its own list in GraphQL; the city sees the rates per department.
+        query = """query ($department: String) {
+            actionItems(department: $department) { id lead supporters done onTime escalated }
+            committeeFigures {
+                actionItemsByDepartment { department assigned done onTime escalated }
+            }
+        }"""
+
+        async def projected() -> bool:
+            data = await graphql(gateway, query)
+            return (
+                sum(r["escalated"] for r in data["committeeFigures"]["actionItemsByDepartment"])
+                == 2
+            )
+
+        await eventually(projected, timeout=30, message="the action items reach the gateway")
+        response = await gateway.post(
+            "/graphql", json={"query": query, "variables": {}}, headers=as_(jus)
+        )
+        data = response.json()["data"]
+        assert data["actionItems"] == [
+            {
+                "id": legal,
+                "lead": "jus",
+                "supporters": ["edu"],
+                "done": True,
+                "onTime": True,
+                "escalated": False,
+            }
+        ]
+        assert data["committeeFigures"]["actionItemsByDepartment"] == [
+            {"department": "hlth", "assigned": 1, "done": 0, "onTime": 0, "escalated": 1},
+            {"department": "jus", "assigned": 1, "done": 1, "onTime": 1, "escalated": 0},
+            {"department": "pol", "assigned": 1, "done": 0, "onTime": 0, "escalated": 1},
+        ]
+        refused = await gateway.post(
+            "/graphql",
+            json={"query": query, "variables": {"department": "pol"}},
+            headers=as_(jus),
+        )
+        assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+class TestSatisfactionSurvey:
+    async def test_answers_are_anonymous_once_per_parent_and_results_suppressed(
+        self, committees: httpx.AsyncClient, tokens: Tokens
+    ) -> None:
+        # The school opens its survey for the term; a second one for the term is refused.
+        body = {
+            "school_id": SCHOOL,
+            "district": "guangling",
+            "term": "2026-autumn",
+            "closes_on": "2099-01-15",
+        }
+        opened = await committees.post("/surveys", json=body)
+        assert opened.status_code == 201, opened.text
+        survey_id = opened.json()["survey_id"]
+        assert (await committees.post("/surveys", json=body)).status_code == 409
+
+        def parent(n: int, school: str = SCHOOL) -> dict[str, str]:
+            return as_(
+                tokens.issuer.token(role="parent", subject=f"parent-{n}", scope=f"school:{school}")
+            )
+
+        # Six parents answer; all but one are very satisfied overall.
+        for n in range(6):
+            scores = dict.fromkeys(("overall", "teaching", "safety", "communication", "care"), 5)
+            scores["overall"] = 3 if n == 0 else 5
+            answered = await committees.post(
+                f"/surveys/{survey_id}/answers", json={"scores": scores}, headers=parent(n)
+            )
+            assert answered.status_code == 200, answered.text
+        before = head(committees)
+        again = await committees.post(
+            f"/surveys/{survey_id}/answers", json={"scores": scores}, headers=parent(1)
+        )
+        assert again.status_code == 409 and again.json()["code"] == "already-answered"
+        for refused, headers in ((403, None), (403, parent(7, OTHER_SCHOOL))):
+            response = await committees.post(
+                f"/surveys/{survey_id}/answers", json={"scores": scores}, headers=headers
+            )
+            assert response.status_code == refused, response.text
+        assert head(committees) == before
+
+        # Results are aggregates: a score given by fewer than five parents is hidden.
+        results = (await committees.get(f"/surveys/{survey_id}/results")).json()
+        overall = results["questions"][0]
+        assert (results["responses"], overall["question"]) == (6, "overall")
+        assert overall["scores"]["3"] in ("<5", "[x]") and overall["scores"]["5"] != 5
+        assert overall["mean"] is None  # a mean of six answers would give the 3 away
+
+        # Nothing stored names a parent: not the answers, not the guards.
+        app = committees.app  # type: ignore[attr-defined]
+        stored = app.state.application.recorder.select_notifications(0, 10_000)
+        assert not any(b"parent-" in n.state for n in stored)
+
+        # Closed, it takes no more answers, and its guards' salt is gone.
+        closed = await committees.post(f"/surveys/{survey_id}/close", json={})
+        assert closed.status_code == 200, closed.text
+        late = await committees.post(
+            f"/surveys/{survey_id}/answers", json={"scores": scores}, headers=parent(9)
+        )
+        assert late.status_code == 409, late.text
+        assert app.state.application.personal.keys.is_erased(f"survey-guard-{survey_id}")
