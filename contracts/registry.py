@@ -29,6 +29,8 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     volunteers.SignUpCancelled,
     volunteers.VolunteerCheckedIn,
     volunteers.VolunteerCheckedOut,
+    volunteers.EscortShiftFilled,
+    volunteers.ShiftClosed,
     checks.BackgroundCheckCompleted,
     feeds.AgreementSet,
     feeds.EndpointAdded,
@@ -87,6 +89,8 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     resources.VisitCheckedIn,
     resources.VisitCompleted,
     resources.VisitReleased,
+    resources.EscortsRequested,
+    resources.StudyTourConfirmed,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}

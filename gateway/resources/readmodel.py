@@ -28,6 +28,7 @@ from contracts.resources import (
     OpeningHours,
     VenueClosed,
     VenueRegistered,
+    StudyTourConfirmed,
     VisitApproved,
     VisitBooked,
     VisitCancelled,
@@ -41,8 +42,9 @@ from contracts.resources import (
 )
 from gateway.core.projection import SqliteProjection
 
-# Statuses whose children count as booked on a slot's places ("requested": provisional).
-HOLDING = ("requested", "booked", "checked-in", "completed")
+# Statuses whose children count as booked on a slot's places ("requested",
+# "awaiting-escorts": provisional).
+HOLDING = ("requested", "awaiting-escorts", "booked", "checked-in", "completed")
 # ... and in utilisation (a no-show held its places until released).
 BOOKED = (*HOLDING, "no-show")
 EARTH_RADIUS_KM = 6371.0
@@ -255,6 +257,8 @@ class ResourcesReadModel(SqliteProjection):
                 status = "waitlisted"
                 if isinstance(event, VisitBooked):
                     status = "booked" if event.approved else "requested"
+                    if event.awaiting_escorts:
+                        status = "awaiting-escorts"
                 from_waitlist = isinstance(event, VisitBooked) and event.from_waitlist
                 conn.execute(
                     "INSERT INTO bookings (id, slot_id, venue_id, school_id, starts_at, "
@@ -286,6 +290,8 @@ class ResourcesReadModel(SqliteProjection):
                 changed.add(event.slot_id)
             case VisitApproved():
                 self._status(conn, event.booking_id, "booked")
+            case StudyTourConfirmed():
+                self._status(conn, event.booking_id, "booked" if event.approved else "requested")
             case VisitDeclined():
                 self._status(conn, event.booking_id, "declined")
                 conn.execute(

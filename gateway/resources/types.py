@@ -52,6 +52,7 @@ class VenueList(Enum):
 @strawberry.enum(description="Where a school's booking stands.")
 class BookingStatus(Enum):
     REQUESTED = "requested"
+    AWAITING_ESCORTS = "awaiting-escorts"
     BOOKED = "booked"
     WAITLISTED = "waitlisted"
     DECLINED = "declined"
@@ -202,10 +203,10 @@ class VisitBooking:
     attended: int | None = strawberry.field(description="Children at the completed visit.")
     rating: int | None = strawberry.field(description="The school's rating, 1 to 5.")
     cancel_reason: str | None = strawberry.field(
-        description="school-cancelled or venue-closed, when cancelled."
+        description="school-cancelled, venue-closed or escorts-not-found, when cancelled."
     )
     detail: str | None = strawberry.field(
-        description="What the school was told (a closure's or a decline's reason)."
+        description="What the school was told (a closure's, a decline's or the escorts' reason)."
     )
 
     @classmethod

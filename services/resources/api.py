@@ -91,6 +91,11 @@ class BookVisit(Command):
     waitlist: bool = Field(
         default=False, description="When the slot is full, wait in order instead of a 409."
     )
+    study_tour: bool = Field(
+        default=False,
+        description="A study tour (研学): above 40 children it needs volunteer escorts, and "
+        "holds its places as awaiting-escorts until they sign up (3 days' notice at least).",
+    )
 
 
 class BookSeries(Command):
@@ -213,6 +218,7 @@ def book_visit(
         teachers=body.teachers,
         waitlist=body.waitlist,
         now=_now(),
+        study_tour=body.study_tour,
     )
 
 

@@ -10,6 +10,7 @@ from services.kit.commands import Answer
 
 BookingStatus = Literal[
     "requested",
+    "awaiting-escorts",
     "booked",
     "waitlisted",
     "declined",
@@ -50,6 +51,12 @@ class BookingChanged(Answer):
         default=None, description="Waitlisted bookings this cancellation booked, in order."
     )
     version: int = Field(description="The slot's version after the command.")
+    escorts: int | None = Field(
+        default=None, description="Volunteer escorts the study tour waits for."
+    )
+    escorts_due_at: str | None = Field(
+        default=None, description="By when they must sign up, or the booking is released."
+    )
 
 
 class SeriesBooked(Answer):

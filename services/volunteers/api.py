@@ -497,6 +497,8 @@ def shift_view(shift: Shift, *, include_volunteers: bool) -> dict[str, Any]:
         "places_filled": shift.places_filled,
         "places_left": shift.places_left,
         "version": shift.version,
+        "booking_id": getattr(shift, "booking_id", None),
+        "closed": getattr(shift, "closed_reason", None),
     }
     if include_volunteers:
         view["places"] = [{"volunteer_id": vid} | place for vid, place in shift.places.items()]
