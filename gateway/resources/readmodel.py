@@ -26,9 +26,9 @@ from contracts.events import ContractEvent
 from contracts.resources import (
     CITY_TZ,
     OpeningHours,
+    StudyTourConfirmed,
     VenueClosed,
     VenueRegistered,
-    StudyTourConfirmed,
     VisitApproved,
     VisitBooked,
     VisitCancelled,
