@@ -118,6 +118,12 @@ class BookingView(Answer):
     attended: int | None = None
     rating: int | None = None
     reason: str | None = Field(default=None, description="Why it was cancelled.")
+    escorts: int | None = Field(
+        default=None, description="Volunteer escorts the study tour needs (0: none)."
+    )
+    escort_shift_id: str | None = Field(
+        default=None, description="The volunteers' escort shift that filled for it."
+    )
 
 
 class SlotView(Answer):
