@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import httpx
 import pytest
