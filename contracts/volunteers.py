@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from contracts.events import ContractEvent, classified
 from contracts.measures import measurable
@@ -15,6 +16,12 @@ from contracts.measures import measurable
 VolunteerKind = Literal["parent", "five-elders", "youth", "teacher", "professional"]
 PostKind = Literal["safety-post", "library", "after-school", "lecture", "study-tour-escort"]
 CheckOutcome = Literal["passed", "failed"]
+
+
+def escort_shift_id(booking_id: str) -> UUID:
+    """The id of a study tour's escort shift (one per resources booking): whoever knows the
+    booking can find its shift."""
+    return uuid5(NAMESPACE_URL, f"tongxin:volunteers:escort-shift:{booking_id}")
 
 
 class _VolunteersEvent(ContractEvent):

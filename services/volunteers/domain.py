@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
+from contracts.volunteers import escort_shift_id
 from services.kit.errors import ConflictError, DomainError
 
 VolunteerKind = Literal["parent", "five-elders", "youth", "teacher", "professional"]
@@ -45,11 +46,6 @@ class ShiftClosedError(ConflictError):
     """The shift is closed to sign-ups (the study tour it escorted is off)."""
 
     code = "shift-closed"
-
-
-def escort_shift_id(booking_id: str) -> UUID:
-    """The escort shift of a study tour: one per booking, whoever opens it and how often."""
-    return uuid5(NAMESPACE_URL, f"tongxin:volunteers:escort-shift:{booking_id}")
 
 
 class InvalidTimeError(DomainError):

@@ -23,12 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.volunteers import escort_shift_id
 from services.ingest.main import create_service as create_ingest
 from services.kit.auth import DevIssuer
 from services.kit.deadlines import FileClock
 from services.kit.settings import Settings
 from services.resources.main import create_service as create_resources
-from services.volunteers.domain import escort_shift_id
 from services.volunteers.main import create_service as create_volunteers
 from tests.e2e.conftest import journey_settings
 from tests.e2e.test_resources_journey import MUSEUM, SLOT, People
