@@ -13,6 +13,7 @@ from contracts import (
     guidance,
     reports,
     resources,
+    science,
     screening,
     volunteers,
 )
@@ -91,6 +92,7 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     resources.VisitReleased,
     resources.EscortsRequested,
     resources.StudyTourConfirmed,
+    science.ScienceVenuePublished,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}

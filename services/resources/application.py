@@ -16,6 +16,7 @@ reaction); the deadline falling due first releases it (`release_study_tour`).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -25,11 +26,12 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from contracts.science import ScienceVenuePublished
 from contracts.volunteers import EscortShiftFilled
 from services.kit.application import CommandKey, ServiceApplication
 from services.kit.deadlines import Cancel, Deadline, DeadlineRules, Schedule
 from services.kit.deadlines.model import Change
-from services.kit.errors import NotFoundError
+from services.kit.errors import DomainError, NotFoundError
 from services.resources.domain import (
     ESCORTED_NOTICE,
     ESCORTS_DUE_BEFORE,
@@ -44,7 +46,12 @@ from services.resources.domain import (
     slot_id,
     study_tour_id,
     term_of,
+    venue_id_of,
 )
+
+log = logging.getLogger(__name__)
+# The department whose own system publishes science venues through the ingest.
+SCIENCE_OWNER = "sci"
 
 # Commands on a slot queue under one of this many locks (by slot id).
 SLOT_LOCK_STRIPES = 64
@@ -404,6 +411,39 @@ class ResourcesApplication(ServiceApplication):
             return [slot], response
 
         return self._on_slot(slot_id, key, decide)
+
+    # Venues other departments' systems publish.
+    def register_science_venues(
+        self, consumer: str, position: int, published: Sequence[ScienceVenuePublished]
+    ) -> None:
+        """Put the Science Association's published venues on the map, run by `sci`, with the
+        consumer position, in one transaction. A venue already on the map (published again)
+        is left as it is; one the map's rules refuse is logged and skipped."""
+        venues: dict[UUID, Venue] = {}
+        for item in published:
+            venue_id = venue_id_of(SCIENCE_OWNER, item.venue_code)
+            if venue_id in venues:
+                continue
+            try:
+                self.venue(venue_id)
+                continue
+            except NotFoundError:
+                pass
+            fields = item.model_dump(exclude={"venue_code", "published_at"})
+            try:
+                venue = Venue.register(
+                    **fields,
+                    owner=SCIENCE_OWNER,
+                    heritage=False,
+                    quota_per_term=None,
+                    registered_at=item.published_at,
+                    source_code=item.venue_code,
+                )
+            except DomainError as exc:
+                log.warning("science venue %s refused: %s", item.venue_code, exc)
+                continue
+            venues[venue.id] = venue
+        self.save_tracked(Tracking(consumer, position), *venues.values())
 
     # The study tour's escorts.
     def escorts_found(

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -122,6 +122,11 @@ def escorts_for(head_count: int) -> int:
     return math.ceil(head_count / CHILDREN_PER_ESCORT)
 
 
+def venue_id_of(owner: str, source_code: str) -> UUID:
+    """The map's id of a venue its owner's own system published under `source_code`."""
+    return uuid5(NAMESPACE_URL, f"tongxin:resources:venue:{owner}:{source_code}")
+
+
 def study_tour_id(booking_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"tongxin:resources:study-tour:{booking_id}")
 
@@ -175,6 +180,7 @@ class Venue(Aggregate):
         accessible: bool,
         registered_at: datetime,
         requires_approval: bool = False,
+        source_code: str | None = None,
     ) -> None:
         self.name = name
         self.kind = kind
@@ -195,7 +201,13 @@ class Venue(Aggregate):
         self.accessible = accessible
         self.registered_at = registered_at
         self.requires_approval = requires_approval
+        # The venue's code in its owner's own system, when that system published it.
+        self.source_code = source_code
         self.closures: list[dict[str, Any]] = []
+
+    @staticmethod
+    def create_id(owner: str, source_code: str | None = None, **_: Any) -> UUID:
+        return venue_id_of(owner, source_code) if source_code is not None else uuid4()
 
     @classmethod
     def register(cls, **fields: Any) -> Venue:

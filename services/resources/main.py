@@ -9,7 +9,12 @@ from services.kit.settings import Settings
 from services.resources.api import router
 from services.resources.application import ResourcesApplication
 from services.resources.integration import translate
-from services.resources.reactions import ESCORTS_CONSUMER, EscortShifts
+from services.resources.reactions import (
+    ESCORTS_CONSUMER,
+    SCIENCE_VENUES_CONSUMER,
+    EscortShifts,
+    ScienceVenues,
+)
 
 RESOURCES = Service(
     name="resources",
@@ -22,6 +27,11 @@ RESOURCES = Service(
             name=ESCORTS_CONSUMER,
             subjects="evt.cyl.volunteers.escort-shift-filled",
             projection=EscortShifts,
+        ),
+        Reaction(
+            name=SCIENCE_VENUES_CONSUMER,
+            subjects="evt.sci.science.venue-published",
+            projection=ScienceVenues,
         ),
     ),
 )
