@@ -68,10 +68,11 @@ def _minutes(hhmm: str) -> int:
 
 
 def slot_starts_on(
-    opening_hours: Iterable[OpeningHours], slot_minutes: int, day: date
+    opening_hours: Iterable[OpeningHours], slot_minutes: int, day: date, buffer_minutes: int = 0
 ) -> Iterator[datetime]:
-    """The starts of a venue's slots on a day: from opening, one slot after another, each
-    ending by closing time (the venue's slots as every reader computes them)."""
+    """The starts of a venue's slots on a day: from opening, one slot after another with the
+    venue's buffer between two (to clear and prepare the rooms), each ending by closing time
+    (the venue's slots as every reader computes them)."""
     for hours in opening_hours:
         if hours.weekday != day.isoweekday():
             continue
@@ -79,7 +80,7 @@ def slot_starts_on(
         midnight = datetime.combine(day, time(0, 0), CITY_TZ)
         while minute + slot_minutes <= closes:
             yield midnight + timedelta(minutes=minute)
-            minute += slot_minutes
+            minute += slot_minutes + buffer_minutes
 
 
 class _ResourcesEvent(ContractEvent):
@@ -102,6 +103,12 @@ class VenueRegistered(_ResourcesEvent):
     heritage: bool = classified("fact", "In the study-tour library of heritage sites.")
     capacity: int = classified("fact", "Children per slot.", ge=1)
     slot_minutes: int = classified("fact", "Length of a slot in minutes.", ge=15)
+    buffer_minutes: int = classified(
+        "fact",
+        "Minutes between two slots, to clear and prepare (0: back to back).",
+        ge=0,
+        default=0,
+    )
     opening_hours: list[OpeningHours] = classified("fact", "Weekly opening hours.")
     age_min: int = classified("fact", "Youngest suitable age (years).", ge=0)
     age_max: int = classified("fact", "Oldest suitable age (years).", ge=0)

@@ -39,6 +39,9 @@ class ScienceVenuePublished(ContractEvent):
     lists: list[VenueList] = classified("code", "Official lists the venue is on.", max_length=2)
     capacity: int = classified("fact", "Children per slot.", ge=1, le=5000)
     slot_minutes: int = classified("fact", "Length of a slot in minutes.", ge=15, le=720)
+    buffer_minutes: int = classified(
+        "fact", "Minutes between two slots (0: back to back).", ge=0, le=240, default=0
+    )
     opening_hours: list[OpeningHours] = classified(
         "fact", "Weekly opening hours.", min_length=1, max_length=7
     )

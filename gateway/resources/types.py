@@ -116,6 +116,9 @@ class Venue:
     heritage: bool = strawberry.field(description="In the study-tour heritage library.")
     capacity: int = strawberry.field(description="Children per slot.")
     slot_minutes: int = strawberry.field(description="Length of a slot.")
+    buffer_minutes: int = strawberry.field(
+        description="Minutes between two slots, to clear and prepare (0: back to back)."
+    )
     age_min: int = strawberry.field(description="Youngest suitable age.")
     age_max: int = strawberry.field(description="Oldest suitable age.")
     accessible: bool = strawberry.field(description="Step-free access.")
@@ -137,6 +140,7 @@ class Venue:
             heritage=row.heritage,
             capacity=row.capacity,
             slot_minutes=row.slot_minutes,
+            buffer_minutes=row.buffer_minutes,
             age_min=row.age_min,
             age_max=row.age_max,
             accessible=row.accessible,

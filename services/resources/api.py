@@ -49,6 +49,9 @@ class RegisterVenue(Command):
     heritage: bool = Field(default=False, description="In the study-tour heritage library.")
     capacity: int = Field(ge=1, le=5000, description="Children per slot.")
     slot_minutes: int = Field(ge=15, le=720, description="Length of a slot.")
+    buffer_minutes: int = Field(
+        default=0, ge=0, le=240, description="Minutes between two slots, to clear and prepare."
+    )
     opening_hours: list[OpeningHours] = Field(min_length=1, max_length=7)
     age_min: int = Field(default=3, ge=0, le=25)
     age_max: int = Field(default=18, ge=0, le=25)
@@ -347,6 +350,7 @@ def venue_view(venue: Venue) -> dict[str, Any]:
         "heritage": venue.heritage,
         "capacity": venue.capacity,
         "slot_minutes": venue.slot_minutes,
+        "buffer_minutes": getattr(venue, "buffer_minutes", 0),
         "opening_hours": venue.opening_hours,
         "age_min": venue.age_min,
         "age_max": venue.age_max,

@@ -181,6 +181,7 @@ class Venue(Aggregate):
         registered_at: datetime,
         requires_approval: bool = False,
         source_code: str | None = None,
+        buffer_minutes: int = 0,
     ) -> None:
         self.name = name
         self.kind = kind
@@ -203,6 +204,8 @@ class Venue(Aggregate):
         self.requires_approval = requires_approval
         # The venue's code in its owner's own system, when that system published it.
         self.source_code = source_code
+        # Minutes between two slots (LibreBooking's buffer), to clear and prepare.
+        self.buffer_minutes = buffer_minutes
         self.closures: list[dict[str, Any]] = []
 
     @staticmethod
@@ -235,7 +238,7 @@ class Venue(Aggregate):
 
     def slot_starts_on(self, day: date) -> Iterator[datetime]:
         hours = [OpeningHours(**h) for h in self.opening_hours]
-        return slot_starts_on(hours, self.slot_minutes, day)
+        return slot_starts_on(hours, self.slot_minutes, day, self.buffer_minutes)
 
     def slot_starts_between(self, start: datetime, end: datetime) -> Iterator[datetime]:
         """Starts of the slots overlapping [start, end), in order."""
@@ -255,6 +258,7 @@ class Venue(Aggregate):
             raise OutsideOpeningHoursError(
                 f"{start.strftime('%Y-%m-%d %H:%M')} is not a slot of this venue: it opens "
                 f"{self._hours_text(start.date())}, in slots of {self.slot_minutes} minutes"
+                + (f" {self.buffer_minutes} minutes apart" if self.buffer_minutes else "")
             )
         return start + timedelta(minutes=self.slot_minutes)
 

@@ -27,6 +27,7 @@ def _venue_registered(e: Any) -> ContractEvent:
         heritage=e.heritage,
         capacity=e.capacity,
         slot_minutes=e.slot_minutes,
+        buffer_minutes=getattr(e, "buffer_minutes", 0),
         opening_hours=[published.OpeningHours(**h) for h in e.opening_hours],
         age_min=e.age_min,
         age_max=e.age_max,

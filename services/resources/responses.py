@@ -96,6 +96,7 @@ class VenueView(Answer):
     heritage: bool
     capacity: int
     slot_minutes: int
+    buffer_minutes: int = 0
     opening_hours: list[OpeningHoursView]
     age_min: int
     age_max: int
