@@ -168,7 +168,7 @@ BOOKINGS = (
 STUDY_TOURS = (
     BookingPlan("tour-yucai", "dongguan-street", "yz-yucai-primary", 48, 15, age=11,
                 study_tour=True),
-    BookingPlan("tour-wenhe", "yucheng-post", "yz-wenhe-primary", 45, 16, age=12,
+    BookingPlan("tour-wenhe", "hydro-hub", "yz-wenhe-primary", 45, 16, age=12,
                 study_tour=True),
 )  # fmt: skip
 ESCORTED = "tour-wenhe"
