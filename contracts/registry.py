@@ -14,6 +14,7 @@ from contracts import (
     guidance,
     reports,
     resources,
+    science,
     screening,
     volunteers,
 )
@@ -30,6 +31,8 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     volunteers.SignUpCancelled,
     volunteers.VolunteerCheckedIn,
     volunteers.VolunteerCheckedOut,
+    volunteers.EscortShiftFilled,
+    volunteers.ShiftClosed,
     checks.BackgroundCheckCompleted,
     feeds.AgreementSet,
     feeds.EndpointAdded,
@@ -107,6 +110,9 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     resources.VisitCheckedIn,
     resources.VisitCompleted,
     resources.VisitReleased,
+    resources.EscortsRequested,
+    resources.StudyTourConfirmed,
+    science.ScienceVenuePublished,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}

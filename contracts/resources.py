@@ -32,7 +32,7 @@ VenueKind = Literal[
     "school-facility",
 ]
 VenueList = Literal["practice-base", "course-development"]
-CancelReason = Literal["school-cancelled", "venue-closed"]
+CancelReason = Literal["school-cancelled", "venue-closed", "escorts-not-found"]
 
 _SLOT_ID = "Slot id (UUID, derived from the venue and the slot's start)."
 _BOOKING_ID = "Booking id (UUID)."
@@ -68,10 +68,11 @@ def _minutes(hhmm: str) -> int:
 
 
 def slot_starts_on(
-    opening_hours: Iterable[OpeningHours], slot_minutes: int, day: date
+    opening_hours: Iterable[OpeningHours], slot_minutes: int, day: date, buffer_minutes: int = 0
 ) -> Iterator[datetime]:
-    """The starts of a venue's slots on a day: from opening, one slot after another, each
-    ending by closing time (the venue's slots as every reader computes them)."""
+    """The starts of a venue's slots on a day: from opening, one slot after another with the
+    venue's buffer between two (to clear and prepare the rooms), each ending by closing time
+    (the venue's slots as every reader computes them)."""
     for hours in opening_hours:
         if hours.weekday != day.isoweekday():
             continue
@@ -79,7 +80,7 @@ def slot_starts_on(
         midnight = datetime.combine(day, time(0, 0), CITY_TZ)
         while minute + slot_minutes <= closes:
             yield midnight + timedelta(minutes=minute)
-            minute += slot_minutes
+            minute += slot_minutes + buffer_minutes
 
 
 class _ResourcesEvent(ContractEvent):
@@ -102,6 +103,12 @@ class VenueRegistered(_ResourcesEvent):
     heritage: bool = classified("fact", "In the study-tour library of heritage sites.")
     capacity: int = classified("fact", "Children per slot.", ge=1)
     slot_minutes: int = classified("fact", "Length of a slot in minutes.", ge=15)
+    buffer_minutes: int = classified(
+        "fact",
+        "Minutes between two slots, to clear and prepare (0: back to back).",
+        ge=0,
+        default=0,
+    )
     opening_hours: list[OpeningHours] = classified("fact", "Weekly opening hours.")
     age_min: int = classified("fact", "Youngest suitable age (years).", ge=0)
     age_max: int = classified("fact", "Oldest suitable age (years).", ge=0)
@@ -150,6 +157,12 @@ class VisitBooked(_ResourcesEvent):
     series_id: str | None = classified(
         "id", "The weekly series the booking belongs to, if any.", default=None
     )
+    awaiting_escorts: bool = classified(
+        "fact",
+        "True while the study tour waits for its volunteer escorts: the places are held "
+        "meanwhile (escorts-requested, then study-tour-confirmed or visit-cancelled).",
+        default=False,
+    )
 
 
 class VisitWaitlisted(_ResourcesEvent):
@@ -178,8 +191,12 @@ class VisitCancelled(_ResourcesEvent):
     venue_id: str = classified("id", _VENUE_ID)
     starts_at: datetime = classified("time", _STARTS_AT)
     school_id: str = classified("code", _SCHOOL_ID)
-    reason: CancelReason = classified("code", "Who cancelled it.")
-    detail: str = classified("public-text", "What the school is told (the closure's reason).")
+    reason: CancelReason = classified(
+        "code", "Why: the school cancelled, the venue closed, or no escorts signed up in time."
+    )
+    detail: str = classified(
+        "public-text", "What the school is told (the closure's reason, the escorts' deadline)."
+    )
     places_left: int = classified("fact", _PLACES_LEFT, ge=0)
 
 
@@ -241,3 +258,38 @@ class VisitReleased(_ResourcesEvent):
     school_id: str = classified("code", _SCHOOL_ID)
     at: datetime = classified("time", "When the places were released.")
     places_left: int = classified("fact", _PLACES_LEFT, ge=0)
+
+
+class EscortsRequested(_ResourcesEvent):
+    """A study tour for a large group holds its places provisionally: it goes ahead only if
+    enough volunteer escorts sign up by `due_at` (the volunteers service opens a shift)."""
+
+    event_name = "escorts-requested"
+    booking_id: str = classified("id", _BOOKING_ID)
+    slot_id: str = classified("id", _SLOT_ID)
+    venue_id: str = classified("id", _VENUE_ID)
+    venue_name: str = classified("public-text", "The venue's public name.")
+    school_id: str = classified("code", _SCHOOL_ID)
+    starts_at: datetime = classified("time", _STARTS_AT)
+    ends_at: datetime = classified("time", "End of the slot.")
+    head_count: int = classified("fact", "Children on the tour.", ge=1)
+    age: int = classified("fact", "Age of the children (years).", ge=0)
+    escorts: int = classified("fact", "Volunteer escorts the tour needs.", ge=1)
+    due_at: datetime = classified(
+        "time", "By when the escorts must have signed up; after it the booking is released."
+    )
+
+
+class StudyTourConfirmed(_ResourcesEvent):
+    """The study tour's escorts signed up in time: the booking holds (or, where the venue
+    approves its bookings, now waits for the venue's approval)."""
+
+    event_name = "study-tour-confirmed"
+    booking_id: str = classified("id", _BOOKING_ID)
+    slot_id: str = classified("id", _SLOT_ID)
+    venue_id: str = classified("id", _VENUE_ID)
+    school_id: str = classified("code", _SCHOOL_ID)
+    shift_id: str = classified("id", "The volunteers' escort shift that filled (UUID).")
+    approved: bool = classified(
+        "fact", "False while the venue has still to approve the booking.", default=True
+    )

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from contracts.events import ContractEvent, classified
 from contracts.measures import measurable
 
 VolunteerKind = Literal["parent", "five-elders", "youth", "teacher", "professional"]
-PostKind = Literal["safety-post", "library", "after-school", "lecture"]
+PostKind = Literal["safety-post", "library", "after-school", "lecture", "study-tour-escort"]
 CheckOutcome = Literal["passed", "failed"]
+
+
+def escort_shift_id(booking_id: str) -> UUID:
+    """The id of a study tour's escort shift (one per resources booking): whoever knows the
+    booking can find its shift."""
+    return uuid5(NAMESPACE_URL, f"tongxin:volunteers:escort-shift:{booking_id}")
 
 
 class _VolunteersEvent(ContractEvent):
@@ -98,6 +105,9 @@ class ShiftPublished(_VolunteersEvent):
     ends_at: datetime = classified("time", "End of the shift.")
     capacity: int = classified("fact", "Number of places.", ge=1)
     child_facing: bool = classified("fact", "True when volunteers work with children.")
+    booking_id: str | None = classified(
+        "id", "The study tour (a resources booking) the shift escorts, if any.", default=None
+    )
 
 
 class VolunteerSignedUp(_VolunteersEvent):
@@ -137,3 +147,24 @@ class VolunteerCheckedOut(_VolunteersEvent):
     volunteer_id: str = classified("id", "Volunteer id (UUID).")
     at: datetime = classified("time", "Departure time.")
     hours: float = classified("fact", "Hours credited for this shift.", ge=0)
+
+
+class EscortShiftFilled(_VolunteersEvent):
+    """Every place on a study tour's escort shift is taken: the tour may go ahead."""
+
+    event_name = "escort-shift-filled"
+    shift_id: str = classified("id", "Shift id (UUID).")
+    booking_id: str = classified("id", "The study tour (resources booking) it escorts.")
+    school_id: str = classified("code", "School of the study tour.")
+    escorts: int = classified("fact", "Volunteers signed up.", ge=1)
+
+
+class ShiftClosed(_VolunteersEvent):
+    """A shift was closed to sign-ups: the study tour it escorted was released or cancelled."""
+
+    event_name = "shift-closed"
+    shift_id: str = classified("id", "Shift id (UUID).")
+    booking_id: str | None = classified(
+        "id", "The study tour (resources booking) it escorted, if any.", default=None
+    )
+    reason: str = classified("code", "Why: the booking's cancellation reason.")

@@ -20,12 +20,14 @@ import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from contracts.events import ContractEvent
 from contracts.resources import (
     CITY_TZ,
     OpeningHours,
+    StudyTourConfirmed,
     VenueClosed,
     VenueRegistered,
     VisitApproved,
@@ -41,11 +43,17 @@ from contracts.resources import (
 )
 from gateway.core.projection import SqliteProjection
 
-# Statuses whose children count as booked on a slot's places ("requested": provisional).
-HOLDING = ("requested", "booked", "checked-in", "completed")
+# Statuses whose children count as booked on a slot's places ("requested",
+# "awaiting-escorts": provisional).
+HOLDING = ("requested", "awaiting-escorts", "booked", "checked-in", "completed")
 # ... and in utilisation (a no-show held its places until released).
 BOOKED = (*HOLDING, "no-show")
 EARTH_RADIUS_KM = 6371.0
+KM_PER_DEGREE = 111.2
+# Each venue's slots are laid out as rows with their free places (`offered`) for this many
+# days from its registration: a search reads the rows, not opening hours. Past them (and
+# before), the slots are computed from the opening hours as before, venue by venue.
+OFFERED_DAYS = 200
 
 TABLES_DDL = """
 CREATE TABLE IF NOT EXISTS venues (
@@ -61,6 +69,7 @@ CREATE TABLE IF NOT EXISTS venues (
     heritage INTEGER NOT NULL,
     capacity INTEGER NOT NULL,
     slot_minutes INTEGER NOT NULL,
+    buffer_minutes INTEGER NOT NULL DEFAULT 0,
     opening_hours TEXT NOT NULL,
     age_min INTEGER NOT NULL,
     age_max INTEGER NOT NULL,
@@ -105,6 +114,26 @@ CREATE TABLE IF NOT EXISTS bookings (
 CREATE INDEX IF NOT EXISTS bookings_by_school ON bookings (school_id, starts_at, id);
 CREATE INDEX IF NOT EXISTS bookings_by_slot ON bookings (slot_id);
 CREATE INDEX IF NOT EXISTS bookings_by_venue ON bookings (venue_id, starts_at);
+CREATE TABLE IF NOT EXISTS offered (
+    slot_id TEXT PRIMARY KEY,
+    venue_id TEXT NOT NULL,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    district TEXT NOT NULL,
+    places_left INTEGER NOT NULL,
+    waitlisted INTEGER NOT NULL DEFAULT 0,
+    closed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS offered_free ON offered (venue_id, starts_at, places_left)
+    WHERE closed = 0 AND waitlisted = 0;
+CREATE INDEX IF NOT EXISTS offered_by_day ON offered (day, kind, district, places_left);
+CREATE TABLE IF NOT EXISTS offered_span (
+    venue_id TEXT PRIMARY KEY,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL
+);
 """
 
 
@@ -134,13 +163,16 @@ class VenueRow:
     age_max: int
     accessible: bool
     closures: tuple[tuple[datetime, datetime, str], ...] = ()
+    buffer_minutes: int = 0
 
     def slot_starts(self, start: datetime, end: datetime) -> list[datetime]:
         """Starts of the open slots beginning in [start, end)."""
         found: list[datetime] = []
         day = start.astimezone(CITY_TZ).date()
         while day <= end.astimezone(CITY_TZ).date():
-            for slot_start in slot_starts_on(self.opening_hours, self.slot_minutes, day):
+            for slot_start in slot_starts_on(
+                self.opening_hours, self.slot_minutes, day, self.buffer_minutes
+            ):
                 if start <= slot_start < end and not self.closed_at(slot_start):
                     found.append(slot_start)
             day += timedelta(days=1)
@@ -152,10 +184,7 @@ class VenueRow:
 
     def distance_km(self, latitude: float, longitude: float) -> float:
         """Great-circle distance (haversine)."""
-        p1, p2 = math.radians(self.latitude), math.radians(latitude)
-        dp, dl = p2 - p1, math.radians(longitude - self.longitude)
-        a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-        return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+        return _haversine_km(self.latitude, self.longitude, latitude, longitude)
 
 
 @dataclass(frozen=True)
@@ -227,8 +256,8 @@ class ResourcesReadModel(SqliteProjection):
     """Venues, closures, slots and bookings, kept up to date from events."""
 
     SCHEMA = TABLES_DDL
-    VERSION = 1
-    TABLES = ("venues", "closures", "slots", "bookings")
+    VERSION = 2
+    TABLES = ("venues", "closures", "slots", "bookings", "offered", "offered_span")
     DUMPED = {
         "venues": "id",
         "closures": "venue_id, starts_at, ends_at",
@@ -242,6 +271,7 @@ class ResourcesReadModel(SqliteProjection):
         match event:
             case VenueRegistered():
                 self._venue(conn, event)
+                self._offer(conn, event)
                 changed.add(event.venue_id)
             case VenueClosed():
                 conn.execute(
@@ -249,12 +279,19 @@ class ResourcesReadModel(SqliteProjection):
                     "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (event.venue_id, _utc(event.starts_at), _utc(event.ends_at), event.reason),
                 )
+                conn.execute(
+                    "UPDATE offered SET closed = 1 "
+                    "WHERE venue_id = ? AND starts_at < ? AND ends_at > ?",
+                    (event.venue_id, _utc(event.ends_at), _utc(event.starts_at)),
+                )
                 changed.add(event.venue_id)
             case VisitBooked() | VisitWaitlisted():
                 self._slot(conn, event)
                 status = "waitlisted"
                 if isinstance(event, VisitBooked):
                     status = "booked" if event.approved else "requested"
+                    if event.awaiting_escorts:
+                        status = "awaiting-escorts"
                 from_waitlist = isinstance(event, VisitBooked) and event.from_waitlist
                 conn.execute(
                     "INSERT INTO bookings (id, slot_id, venue_id, school_id, starts_at, "
@@ -286,6 +323,8 @@ class ResourcesReadModel(SqliteProjection):
                 changed.add(event.slot_id)
             case VisitApproved():
                 self._status(conn, event.booking_id, "booked")
+            case StudyTourConfirmed():
+                self._status(conn, event.booking_id, "booked" if event.approved else "requested")
             case VisitDeclined():
                 self._status(conn, event.booking_id, "declined")
                 conn.execute(
@@ -319,7 +358,8 @@ class ResourcesReadModel(SqliteProjection):
         conn.execute(
             "INSERT INTO venues (id, name, kind, district, address, latitude, longitude, "
             "owner, lists, heritage, capacity, slot_minutes, opening_hours, age_min, age_max, "
-            "accessible, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "accessible, registered_at, buffer_minutes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO NOTHING",
             (
                 event.venue_id,
@@ -339,6 +379,49 @@ class ResourcesReadModel(SqliteProjection):
                 event.age_max,
                 int(event.accessible),
                 _utc(event.registered_at),
+                event.buffer_minutes,
+            ),
+        )
+
+    @staticmethod
+    def _offer(conn: sqlite3.Connection, event: VenueRegistered) -> None:
+        """Lay out the venue's slots for OFFERED_DAYS from its registration, all free."""
+        if conn.execute(
+            "SELECT 1 FROM offered_span WHERE venue_id = ?", (event.venue_id,)
+        ).fetchone():
+            return  # registered already (a redelivery)
+        first = event.registered_at.astimezone(CITY_TZ).date()
+        length = timedelta(minutes=event.slot_minutes)
+        rows = []
+        for n in range(OFFERED_DAYS):
+            day = first + timedelta(days=n)
+            for start in slot_starts_on(
+                event.opening_hours, event.slot_minutes, day, event.buffer_minutes
+            ):
+                rows.append(
+                    (
+                        str(slot_id(event.venue_id, start)),
+                        event.venue_id,
+                        _utc(start),
+                        _utc(start + length),
+                        day.isoformat(),
+                        event.kind,
+                        event.district,
+                        event.capacity,
+                    )
+                )
+        conn.executemany(
+            "INSERT INTO offered (slot_id, venue_id, starts_at, ends_at, day, kind, district, "
+            "places_left) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slot_id) DO NOTHING",
+            rows,
+        )
+        span_start = datetime.combine(first, time(0, 0), CITY_TZ)
+        conn.execute(
+            "INSERT INTO offered_span (venue_id, starts_at, ends_at) VALUES (?, ?, ?)",
+            (
+                event.venue_id,
+                _utc(span_start),
+                _utc(span_start + timedelta(days=OFFERED_DAYS)),
             ),
         )
 
@@ -371,6 +454,11 @@ class ResourcesReadModel(SqliteProjection):
             "waitlisted = (SELECT COUNT(*) FROM bookings WHERE slot_id = ? AND status = ?) "
             "WHERE id = ?",
             (slot, *HOLDING, slot, "waitlisted", slot),
+        )
+        conn.execute(
+            "UPDATE offered SET places_left = MAX(s.capacity - s.booked, 0), "
+            "waitlisted = s.waitlisted FROM slots AS s WHERE s.id = ? AND offered.slot_id = s.id",
+            (slot,),
         )
 
     # -- reads ------------------------------------------------------------------------------
@@ -485,35 +573,130 @@ class ResourcesReadModel(SqliteProjection):
         limit: int = 20,
         slots_per_venue: int = 5,
     ) -> list[Availability]:
-        """Venues with a slot free for `children` of `age` in [start, end), nearest first."""
-        candidates: list[Availability] = []
-        for venue in self.venues(kind=kind, venue_list=venue_list):
-            if venue.capacity < children or not venue.age_min <= age <= venue.age_max:
-                continue
-            distance = venue.distance_km(*near) if near is not None else None
-            if within_km is not None and distance is not None and distance > within_km:
-                continue
-            candidates.append(Availability(venue, distance))
-        candidates.sort(key=lambda a: (a.distance_km or 0.0, a.venue.name, a.venue.id))
-        booked = self.booked_by_slot([a.venue.id for a in candidates], start, end)
-        found: list[Availability] = []
-        for candidate in candidates:
-            venue = candidate.venue
-            length = timedelta(minutes=venue.slot_minutes)
-            for slot_start in venue.slot_starts(start, end):
-                sid = str(slot_id(venue.id, slot_start))
-                known = booked.get(sid)
-                # A slot with a waitlist is not free, whatever is left: the queue goes first.
-                left = venue.capacity if known is None else known.places_left
-                if left >= children and (known is None or known.waitlisted == 0):
-                    candidate.slots.append(FreeSlot(sid, slot_start, slot_start + length, left))
-                    if len(candidate.slots) >= slots_per_venue:
-                        break
-            if candidate.slots:
-                found.append(candidate)
+        """Venues with a slot free for `children` of `age` in [start, end), nearest first.
+
+        The candidate venues (kind, list, capacity, age and a box around `near` in SQL; the
+        exact distance on what is left) are taken nearest first; each one's first free slots
+        are read from its `offered` rows, an index range per venue, until `limit` venues
+        have some. A venue whose rows do not cover the range is computed from its hours.
+        """
+        found: list[tuple[str, float | None, list[FreeSlot]]] = []
+        uncovered: list[tuple[str, float | None]] = []
+        span = (_utc(start), _utc(end))
+        with self._locked() as conn:
+            for venue_id, distance, covered in self._candidates(
+                conn, children, age, near, within_km, kind, venue_list, span
+            ):
                 if len(found) >= limit:
                     break
-        return found
+                if not covered:
+                    uncovered.append((venue_id, distance))
+                    continue
+                rows = conn.execute(
+                    "SELECT slot_id, starts_at, ends_at, places_left FROM offered "
+                    "WHERE venue_id = ? AND starts_at >= ? AND starts_at < ? "
+                    "AND places_left >= ? AND closed = 0 AND waitlisted = 0 "
+                    "ORDER BY starts_at LIMIT ?",
+                    (venue_id, *span, children, slots_per_venue),
+                ).fetchall()
+                slots = [
+                    FreeSlot(
+                        r["slot_id"],
+                        datetime.fromisoformat(r["starts_at"]),
+                        datetime.fromisoformat(r["ends_at"]),
+                        r["places_left"],
+                    )
+                    for r in rows
+                ]
+                if slots:
+                    found.append((venue_id, distance, slots))
+        # Venues past their laid-out days: computed from their hours (rare; a far search).
+        for venue_id, distance in uncovered:
+            slots = self._free_from_hours(venue_id, start, end, children, slots_per_venue)
+            if slots:
+                found.append((venue_id, distance, slots))
+        rows_by_id = {v.id: v for v in self.venues(ids=[f[0] for f in found])}
+        result = [
+            Availability(rows_by_id[venue_id], distance, slots)
+            for venue_id, distance, slots in found
+            if venue_id in rows_by_id
+        ]
+        result.sort(key=lambda a: (a.distance_km or 0.0, a.venue.name, a.venue.id))
+        return result[:limit]
+
+    @staticmethod
+    def _candidates(
+        conn: sqlite3.Connection,
+        children: int,
+        age: int,
+        near: tuple[float, float] | None,
+        within_km: float | None,
+        kind: str | None,
+        venue_list: str | None,
+        span: tuple[str, str],
+    ) -> list[tuple[str, float | None, bool]]:
+        """(venue id, distance, whether its offered rows cover the span), nearest first."""
+        where = ["v.capacity >= ?", "v.age_min <= ?", "v.age_max >= ?"]
+        args: list[Any] = [children, age, age]
+        if kind is not None:
+            where.append("v.kind = ?")
+            args.append(kind)
+        if venue_list is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(v.lists) WHERE value = ?)")
+            args.append(venue_list)
+        if near is not None and within_km is not None:
+            # A box around the point first (an index-free but cheap cut), then the circle.
+            dlat = within_km / KM_PER_DEGREE
+            dlon = within_km / (KM_PER_DEGREE * max(math.cos(math.radians(near[0])), 0.01))
+            where.append("v.latitude BETWEEN ? AND ? AND v.longitude BETWEEN ? AND ?")
+            args += [near[0] - dlat, near[0] + dlat, near[1] - dlon, near[1] + dlon]
+        rows = conn.execute(
+            "SELECT v.id, v.name, v.latitude, v.longitude, "
+            "(o.starts_at IS NOT NULL AND o.starts_at <= ? AND o.ends_at >= ?) AS covered "
+            "FROM venues AS v LEFT JOIN offered_span AS o ON o.venue_id = v.id "
+            f"WHERE {' AND '.join(where)}",
+            (span[0], span[1], *args),
+        ).fetchall()
+        candidates: list[tuple[str, str, float | None, bool]] = []
+        for row in rows:
+            distance = None
+            if near is not None:
+                distance = _haversine_km(row["latitude"], row["longitude"], *near)
+                if within_km is not None and distance > within_km:
+                    continue
+            candidates.append((row["id"], row["name"], distance, bool(row["covered"])))
+        candidates.sort(key=lambda c: (c[2] or 0.0, c[1], c[0]))
+        return [(venue_id, distance, covered) for venue_id, _, distance, covered in candidates]
+
+    def _free_from_hours(
+        self, venue_id: str, start: datetime, end: datetime, children: int, wanted: int
+    ) -> list[FreeSlot]:
+        """A venue's first free slots in [start, end), computed from its opening hours."""
+        venues = self.venues(ids=[venue_id])
+        if not venues:
+            return []
+        venue = venues[0]
+        booked = self.booked_by_slot([venue_id], start, end)
+        length = timedelta(minutes=venue.slot_minutes)
+        slots: list[FreeSlot] = []
+        for slot_start in venue.slot_starts(start, end):
+            sid = str(slot_id(venue.id, slot_start))
+            known = booked.get(sid)
+            # A slot with a waitlist is not free, whatever is left: the queue goes first.
+            left = venue.capacity if known is None else known.places_left
+            if left >= children and (known is None or known.waitlisted == 0):
+                slots.append(FreeSlot(sid, slot_start, slot_start + length, left))
+                if len(slots) >= wanted:
+                    break
+        return slots
+
+
+def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
 
 
 def _venue_row(row: sqlite3.Row, closures: list[tuple[datetime, datetime, str]]) -> VenueRow:
@@ -535,6 +718,7 @@ def _venue_row(row: sqlite3.Row, closures: list[tuple[datetime, datetime, str]])
         age_max=row["age_max"],
         accessible=bool(row["accessible"]),
         closures=tuple(closures),
+        buffer_minutes=row["buffer_minutes"],
     )
 
 

@@ -52,6 +52,7 @@ class VenueList(Enum):
 @strawberry.enum(description="Where a school's booking stands.")
 class BookingStatus(Enum):
     REQUESTED = "requested"
+    AWAITING_ESCORTS = "awaiting-escorts"
     BOOKED = "booked"
     WAITLISTED = "waitlisted"
     DECLINED = "declined"
@@ -115,6 +116,9 @@ class Venue:
     heritage: bool = strawberry.field(description="In the study-tour heritage library.")
     capacity: int = strawberry.field(description="Children per slot.")
     slot_minutes: int = strawberry.field(description="Length of a slot.")
+    buffer_minutes: int = strawberry.field(
+        description="Minutes between two slots, to clear and prepare (0: back to back)."
+    )
     age_min: int = strawberry.field(description="Youngest suitable age.")
     age_max: int = strawberry.field(description="Oldest suitable age.")
     accessible: bool = strawberry.field(description="Step-free access.")
@@ -136,6 +140,7 @@ class Venue:
             heritage=row.heritage,
             capacity=row.capacity,
             slot_minutes=row.slot_minutes,
+            buffer_minutes=row.buffer_minutes,
             age_min=row.age_min,
             age_max=row.age_max,
             accessible=row.accessible,
@@ -202,10 +207,10 @@ class VisitBooking:
     attended: int | None = strawberry.field(description="Children at the completed visit.")
     rating: int | None = strawberry.field(description="The school's rating, 1 to 5.")
     cancel_reason: str | None = strawberry.field(
-        description="school-cancelled or venue-closed, when cancelled."
+        description="school-cancelled, venue-closed or escorts-not-found, when cancelled."
     )
     detail: str | None = strawberry.field(
-        description="What the school was told (a closure's or a decline's reason)."
+        description="What the school was told (a closure's, a decline's or the escorts' reason)."
     )
 
     @classmethod

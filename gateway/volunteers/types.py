@@ -38,6 +38,7 @@ class PostKind(Enum):
     LIBRARY = "library"
     AFTER_SCHOOL = "after-school"
     LECTURE = "lecture"
+    STUDY_TOUR_ESCORT = "study-tour-escort"
 
 
 @strawberry.enum(description="Where a volunteer's background check stands.")

@@ -49,6 +49,9 @@ class RegisterVenue(Command):
     heritage: bool = Field(default=False, description="In the study-tour heritage library.")
     capacity: int = Field(ge=1, le=5000, description="Children per slot.")
     slot_minutes: int = Field(ge=15, le=720, description="Length of a slot.")
+    buffer_minutes: int = Field(
+        default=0, ge=0, le=240, description="Minutes between two slots, to clear and prepare."
+    )
     opening_hours: list[OpeningHours] = Field(min_length=1, max_length=7)
     age_min: int = Field(default=3, ge=0, le=25)
     age_max: int = Field(default=18, ge=0, le=25)
@@ -90,6 +93,11 @@ class BookVisit(Command):
     teachers: int = Field(default=1, ge=0, le=200)
     waitlist: bool = Field(
         default=False, description="When the slot is full, wait in order instead of a 409."
+    )
+    study_tour: bool = Field(
+        default=False,
+        description="A study tour (研学): above 40 children it needs volunteer escorts, and "
+        "holds its places as awaiting-escorts until they sign up (3 days' notice at least).",
     )
 
 
@@ -213,6 +221,7 @@ def book_visit(
         teachers=body.teachers,
         waitlist=body.waitlist,
         now=_now(),
+        study_tour=body.study_tour,
     )
 
 
@@ -341,6 +350,7 @@ def venue_view(venue: Venue) -> dict[str, Any]:
         "heritage": venue.heritage,
         "capacity": venue.capacity,
         "slot_minutes": venue.slot_minutes,
+        "buffer_minutes": getattr(venue, "buffer_minutes", 0),
         "opening_hours": venue.opening_hours,
         "age_min": venue.age_min,
         "age_max": venue.age_max,

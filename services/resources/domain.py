@@ -10,10 +10,11 @@ transaction, so a school cannot exceed it by booking two slots at once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -24,10 +25,21 @@ from services.kit.errors import ConflictError, DomainError
 MAX_CLOSURE = timedelta(days=31)
 # A booked group that has not checked in this long after its slot started is a no-show.
 NO_SHOW_GRACE = timedelta(minutes=30)
-# Statuses that hold places on a slot ("requested": waiting for the venue's approval).
-HOLDING = ("requested", "booked", "checked-in", "completed")
+# Statuses that hold places on a slot ("requested": waiting for the venue's approval;
+# "awaiting-escorts": a study tour waiting for its volunteer escorts).
+HOLDING = ("requested", "awaiting-escorts", "booked", "checked-in", "completed")
 # Statuses a school may still cancel, and a closure cancels.
-OPEN = ("requested", "booked", "waitlisted")
+OPEN = ("requested", "awaiting-escorts", "booked", "waitlisted")
+
+# A study tour (研学) of more children than this goes ahead only with volunteer escorts,
+# one for every CHILDREN_PER_ESCORT children (beside the school's own teachers).
+ESCORTS_ABOVE = 40
+CHILDREN_PER_ESCORT = 20
+# The escorts must have signed up this long before the tour; after that the booking is
+# released, early enough for the school to make other plans and the places to go back.
+ESCORTS_DUE_BEFORE = timedelta(hours=48)
+# ... so such a tour is booked at least this far ahead: a day at least to find escorts.
+ESCORTED_NOTICE = ESCORTS_DUE_BEFORE + timedelta(hours=24)
 
 
 class OutsideOpeningHoursError(DomainError):
@@ -97,6 +109,28 @@ class InvalidTimeError(DomainError):
     code = "invalid-time"
 
 
+class StudyTourWaitlistError(DomainError):
+    """A study tour that needs escorts takes free places only: it does not wait for any."""
+
+    code = "study-tour-waitlist"
+
+
+def escorts_for(head_count: int) -> int:
+    """Volunteer escorts a study tour of this many children needs (0: none)."""
+    if head_count <= ESCORTS_ABOVE:
+        return 0
+    return math.ceil(head_count / CHILDREN_PER_ESCORT)
+
+
+def venue_id_of(owner: str, source_code: str) -> UUID:
+    """The map's id of a venue its owner's own system published under `source_code`."""
+    return uuid5(NAMESPACE_URL, f"tongxin:resources:venue:{owner}:{source_code}")
+
+
+def study_tour_id(booking_id: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"tongxin:resources:study-tour:{booking_id}")
+
+
 def quota_id(venue_id: UUID, school_id: str, term: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"tongxin:resources:quota:{venue_id}:{school_id}:{term}")
 
@@ -146,6 +180,8 @@ class Venue(Aggregate):
         accessible: bool,
         registered_at: datetime,
         requires_approval: bool = False,
+        source_code: str | None = None,
+        buffer_minutes: int = 0,
     ) -> None:
         self.name = name
         self.kind = kind
@@ -166,7 +202,15 @@ class Venue(Aggregate):
         self.accessible = accessible
         self.registered_at = registered_at
         self.requires_approval = requires_approval
+        # The venue's code in its owner's own system, when that system published it.
+        self.source_code = source_code
+        # Minutes between two slots (LibreBooking's buffer), to clear and prepare.
+        self.buffer_minutes = buffer_minutes
         self.closures: list[dict[str, Any]] = []
+
+    @staticmethod
+    def create_id(owner: str, source_code: str | None = None, **_: Any) -> UUID:
+        return venue_id_of(owner, source_code) if source_code is not None else uuid4()
 
     @classmethod
     def register(cls, **fields: Any) -> Venue:
@@ -194,7 +238,7 @@ class Venue(Aggregate):
 
     def slot_starts_on(self, day: date) -> Iterator[datetime]:
         hours = [OpeningHours(**h) for h in self.opening_hours]
-        return slot_starts_on(hours, self.slot_minutes, day)
+        return slot_starts_on(hours, self.slot_minutes, day, self.buffer_minutes)
 
     def slot_starts_between(self, start: datetime, end: datetime) -> Iterator[datetime]:
         """Starts of the slots overlapping [start, end), in order."""
@@ -214,6 +258,7 @@ class Venue(Aggregate):
             raise OutsideOpeningHoursError(
                 f"{start.strftime('%Y-%m-%d %H:%M')} is not a slot of this venue: it opens "
                 f"{self._hours_text(start.date())}, in slots of {self.slot_minutes} minutes"
+                + (f" {self.buffer_minutes} minutes apart" if self.buffer_minutes else "")
             )
         return start + timedelta(minutes=self.slot_minutes)
 
@@ -324,11 +369,21 @@ class Slot(Aggregate):
         teachers: int,
         waitlist: bool,
         series_id: str | None = None,
+        escorts: int = 0,
     ) -> str:
-        """Book the places, or join the waitlist when full and the school asked to; the status."""
+        """Book the places, or join the waitlist when full and the school asked to; the status.
+
+        A study tour that needs `escorts` holds its places as awaiting them (StudyTour).
+        """
         if self.closed_reason is not None:
             raise VenueClosedError(f"the venue is closed then: {self.closed_reason}")
+        if escorts and waitlist:
+            raise StudyTourWaitlistError(
+                "a study tour that needs volunteer escorts takes free places only: "
+                "book it without the waitlist"
+            )
         if head_count <= self.places_left and not self.waitlist:
+            status = "awaiting-escorts" if escorts else self._held_status
             self._booked(
                 booking_id=booking_id,
                 school_id=school_id,
@@ -337,11 +392,12 @@ class Slot(Aggregate):
                 teachers=teachers,
                 from_waitlist=False,
                 places_left=self.places_left - head_count,
-                status=self._held_status,
+                status=status,
                 series_id=series_id,
+                escorts=escorts,
                 **self._common(),
             )
-            return self._held_status
+            return status
         if not waitlist:
             raise SlotFullError(
                 f"{self.places_left} places left on this slot, {head_count} asked for"
@@ -379,6 +435,7 @@ class Slot(Aggregate):
         ends_at: datetime,
         capacity: int,
         series_id: str | None = None,
+        escorts: int = 0,
     ) -> None:
         if from_waitlist:
             self.waitlist.remove(booking_id)
@@ -390,7 +447,47 @@ class Slot(Aggregate):
                 "age": age,
                 "teachers": teachers,
                 "status": status,
+                "escorts": escorts,
             }
+
+    def confirm_escorts(self, booking_id: str, shift_id: str) -> bool:
+        """The study tour's escorts signed up: its places hold; False if it no longer waits
+        (released at its deadline, or cancelled, before the news arrived)."""
+        booking = self.booking(booking_id)
+        if booking["status"] != "awaiting-escorts":
+            return False
+        self._escorts_found(
+            booking_id=booking_id,
+            school_id=booking["school_id"],
+            shift_id=shift_id,
+            status=self._held_status,
+            venue_id=str(self.venue_id),
+        )
+        return True
+
+    @event("EscortsFound")
+    def _escorts_found(
+        self, booking_id: str, school_id: str, shift_id: str, status: str, venue_id: str
+    ) -> None:
+        self.bookings[booking_id] |= {"status": status, "escort_shift_id": shift_id}
+
+    def release_unescorted(self, booking_id: str, detail: str) -> list[str]:
+        """No escorts by the deadline: the study tour's places go back (the school told why),
+        and the waitlisted bookings they fit are booked, in order."""
+        booking = self.booking(booking_id)
+        if booking["status"] != "awaiting-escorts":
+            raise BookingStateError(
+                f"only a study tour awaiting escorts is released (this one is {booking['status']})"
+            )
+        self._cancelled(
+            booking_id=booking_id,
+            school_id=booking["school_id"],
+            reason="escorts-not-found",
+            detail=detail,
+            places_left=self.places_left + booking["head_count"],
+            **self._common(),
+        )
+        return self.promote()
 
     def approve(self, booking_id: str) -> None:
         booking = self._requested(booking_id)
@@ -654,3 +751,59 @@ class Quota(Aggregate):
     @event("GivenBack")
     def _given_back(self, booking_id: str) -> None:
         self.held.remove(booking_id)
+
+
+class StudyTour(Aggregate):
+    """A study tour waiting for its volunteer escorts: the process across the two services.
+
+    Requesting escorts is published (the volunteers service opens a child-facing shift)
+    and schedules the kit's deadline `escorts-due`; the shift filling confirms the tour
+    and cancels it; the deadline falling due first releases the booking. Either way once.
+    """
+
+    @event("EscortsRequested")
+    def __init__(
+        self,
+        booking_id: str,
+        slot_id: str,
+        venue_id: str,
+        venue_name: str,
+        school_id: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        head_count: int,
+        age: int,
+        escorts: int,
+        due_at: datetime,
+    ) -> None:
+        self.booking_id = booking_id
+        self.slot_id = slot_id
+        self.venue_id = venue_id
+        self.school_id = school_id
+        self.starts_at = starts_at
+        self.escorts = escorts
+        self.due_at = due_at
+        self.status = "waiting"
+        self.shift_id: str | None = None
+
+    @staticmethod
+    def create_id(booking_id: str, **_: Any) -> UUID:
+        return study_tour_id(booking_id)
+
+    @property
+    def waiting(self) -> bool:
+        return self.status == "waiting"
+
+    @event("Confirmed")
+    def confirm(self, shift_id: str) -> None:
+        self.status = "confirmed"
+        self.shift_id = shift_id
+
+    @event("Released")
+    def release(self) -> None:
+        self.status = "released"
+
+    @event("Dropped")
+    def drop(self, reason: str) -> None:
+        """The booking was cancelled otherwise (by its school, by a closure)."""
+        self.status = "dropped"

@@ -27,6 +27,7 @@ def _venue_registered(e: Any) -> ContractEvent:
         heritage=e.heritage,
         capacity=e.capacity,
         slot_minutes=e.slot_minutes,
+        buffer_minutes=getattr(e, "buffer_minutes", 0),
         opening_hours=[published.OpeningHours(**h) for h in e.opening_hours],
         age_min=e.age_min,
         age_max=e.age_max,
@@ -62,6 +63,7 @@ def _booked(e: Any) -> ContractEvent:
         places_left=e.places_left,
         approved=e.status == "booked",
         series_id=getattr(e, "series_id", None),
+        awaiting_escorts=e.status == "awaiting-escorts",
     )
 
 
@@ -122,6 +124,31 @@ def _released(e: Any) -> ContractEvent:
     )
 
 
+def _escorts_requested(e: Any) -> ContractEvent:
+    return published.EscortsRequested(
+        booking_id=e.booking_id,
+        slot_id=e.slot_id,
+        venue_id=e.venue_id,
+        venue_name=e.venue_name,
+        school_id=e.school_id,
+        starts_at=e.starts_at,
+        ends_at=e.ends_at,
+        head_count=e.head_count,
+        age=e.age,
+        escorts=e.escorts,
+        due_at=e.due_at,
+    )
+
+
+def _escorts_found(e: Any) -> ContractEvent:
+    return published.StudyTourConfirmed(
+        **_slot_fields(e),
+        school_id=e.school_id,
+        shift_id=e.shift_id,
+        approved=e.status == "booked",
+    )
+
+
 # Keyed by the domain event's qualified name: the @event decorator defines the classes.
 TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "Venue.Registered": _venue_registered,
@@ -134,6 +161,8 @@ TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "Slot.CheckedIn": _checked_in,
     "Slot.Completed": _completed,
     "Slot.Released": _released,
+    "Slot.EscortsFound": _escorts_found,
+    "StudyTour.EscortsRequested": _escorts_requested,
 }
 
 

@@ -10,6 +10,7 @@ from services.kit.commands import Answer
 
 BookingStatus = Literal[
     "requested",
+    "awaiting-escorts",
     "booked",
     "waitlisted",
     "declined",
@@ -50,6 +51,12 @@ class BookingChanged(Answer):
         default=None, description="Waitlisted bookings this cancellation booked, in order."
     )
     version: int = Field(description="The slot's version after the command.")
+    escorts: int | None = Field(
+        default=None, description="Volunteer escorts the study tour waits for."
+    )
+    escorts_due_at: str | None = Field(
+        default=None, description="By when they must sign up, or the booking is released."
+    )
 
 
 class SeriesBooked(Answer):
@@ -89,6 +96,7 @@ class VenueView(Answer):
     heritage: bool
     capacity: int
     slot_minutes: int
+    buffer_minutes: int = 0
     opening_hours: list[OpeningHoursView]
     age_min: int
     age_max: int
@@ -111,6 +119,12 @@ class BookingView(Answer):
     attended: int | None = None
     rating: int | None = None
     reason: str | None = Field(default=None, description="Why it was cancelled.")
+    escorts: int | None = Field(
+        default=None, description="Volunteer escorts the study tour needs (0: none)."
+    )
+    escort_shift_id: str | None = Field(
+        default=None, description="The volunteers' escort shift that filled for it."
+    )
 
 
 class SlotView(Answer):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, field_validator
 
 from services.kit.auth import Principal
 from services.kit.commands import Command, SchoolId
@@ -76,12 +76,22 @@ class RequestBackgroundCheck(Command):
 
 class PublishShift(Command):
     school_id: SchoolId
-    post: PostKind = Field(description="safety-post, library, after-school, lecture.")
+    post: PostKind = Field(
+        description="safety-post, library, after-school, lecture (escort shifts are opened by "
+        "study tours)."
+    )
     title: str = Field(min_length=1, max_length=200)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     capacity: int = Field(ge=1, le=500)
     child_facing: bool
+
+    @field_validator("post")
+    @classmethod
+    def _not_an_escort_shift(cls, post: str) -> str:
+        if post == "study-tour-escort":
+            raise ValueError("escort shifts are opened by the study tours that need them")
+        return post
 
 
 class SignUp(Command):
@@ -497,6 +507,8 @@ def shift_view(shift: Shift, *, include_volunteers: bool) -> dict[str, Any]:
         "places_filled": shift.places_filled,
         "places_left": shift.places_left,
         "version": shift.version,
+        "booking_id": getattr(shift, "booking_id", None),
+        "closed": getattr(shift, "closed_reason", None),
     }
     if include_volunteers:
         view["places"] = [{"volunteer_id": vid} | place for vid, place in shift.places.items()]

@@ -25,12 +25,13 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg.sql import SQL, Identifier
 
 from contracts.checks import BackgroundCheckCompleted
+from contracts.resources import EscortsRequested, VisitCancelled
 from services.kit.application import CommandKey, ServiceApplication
 from services.kit.commands import check_version
 from services.kit.errors import DomainError, NotFoundError
 from services.kit.privacy.datakeys import ERASED, Decrypted, PersonErasedError, is_token
 from services.kit.privacy.personal import PersonalData, PersonErasedProblem
-from services.volunteers.domain import Shift, Volunteer
+from services.volunteers.domain import Shift, Volunteer, escort_shift_id
 from services.volunteers.roster import SchoolRoster
 
 log = logging.getLogger(__name__)
@@ -355,6 +356,41 @@ class VolunteersApplication(ServiceApplication):
                 check_id=result.check_id, outcome=result.outcome, expires_on=result.expires_on
             )
         self.save_tracked(Tracking(consumer, position), *touched.values())
+
+    def react_to_study_tours(
+        self,
+        consumer: str,
+        position: int,
+        news: Sequence[EscortsRequested | VisitCancelled],
+    ) -> None:
+        """Open an escort shift for each study tour asking for escorts, and close it when
+        its booking is cancelled (released for want of escorts, by its school, by a
+        closure), with the consumer position, in one transaction. The shift's id comes from
+        the booking, so a tour never gets two shifts."""
+        shifts: dict[UUID, Shift] = {}
+        for item in news:
+            shift_id = escort_shift_id(item.booking_id)
+            shift = shifts.get(shift_id)
+            if shift is None:
+                try:
+                    shift = self.shift(shift_id)
+                except NotFoundError:
+                    shift = None
+            if isinstance(item, EscortsRequested):
+                if shift is None:
+                    shift = Shift.open_for_escorts(
+                        booking_id=item.booking_id,
+                        school_id=item.school_id,
+                        venue_name=item.venue_name,
+                        starts_at=item.starts_at,
+                        ends_at=item.ends_at,
+                        escorts=item.escorts,
+                        head_count=item.head_count,
+                    )
+                    shifts[shift_id] = shift
+            elif shift is not None and shift.close(reason=item.reason):
+                shifts[shift_id] = shift
+        self.save_tracked(Tracking(consumer, position), *shifts.values())
 
     @staticmethod
     def _place_response(shift: Shift, volunteer_id: UUID) -> dict[str, Any]:

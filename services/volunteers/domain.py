@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
+from contracts.volunteers import escort_shift_id
 from services.kit.errors import ConflictError, DomainError
 
 VolunteerKind = Literal["parent", "five-elders", "youth", "teacher", "professional"]
-PostKind = Literal["safety-post", "library", "after-school", "lecture"]
+PostKind = Literal["safety-post", "library", "after-school", "lecture", "study-tour-escort"]
 # How far before a shift a volunteer may check in, and after it check out.
 ATTENDANCE_SLACK = timedelta(hours=2)
 CheckStatus = Literal["none", "requested", "passed", "failed", "expired"]
@@ -39,6 +40,12 @@ class NotSignedUpError(ConflictError):
     """The volunteer holds no place on this shift (or is in the wrong state for this)."""
 
     code = "not-signed-up"
+
+
+class ShiftClosedError(ConflictError):
+    """The shift is closed to sign-ups (the study tour it escorted is off)."""
+
+    code = "shift-closed"
 
 
 class InvalidTimeError(DomainError):
@@ -171,6 +178,7 @@ class Shift(Aggregate):
         ends_at: datetime,
         capacity: int,
         child_facing: bool,
+        booking_id: str | None = None,
     ) -> None:
         self.school_id = school_id
         self.post = post
@@ -179,8 +187,41 @@ class Shift(Aggregate):
         self.ends_at = ends_at
         self.capacity = capacity
         self.child_facing = child_facing
+        # The study tour (a resources booking) this shift escorts, if any.
+        self.booking_id = booking_id
         # volunteer id -> {"status": signed-up|checked-in|checked-out, "in": iso, "hours": float}
         self.places: dict[str, dict[str, Any]] = {}
+        self.filled = False
+        self.closed_reason: str | None = None
+
+    @staticmethod
+    def create_id(booking_id: str | None = None, **_: Any) -> UUID:
+        return escort_shift_id(booking_id) if booking_id is not None else uuid4()
+
+    @classmethod
+    def open_for_escorts(
+        cls,
+        *,
+        booking_id: str,
+        school_id: str,
+        venue_name: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        escorts: int,
+        head_count: int,
+    ) -> Shift:
+        """The child-facing shift a study tour's escorts sign up for."""
+        title = f"研学护导 Study-tour escorts: {head_count} children at {venue_name}"
+        return cls.publish(
+            school_id=school_id,
+            post="study-tour-escort",
+            title=title[:200],
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=escorts,
+            child_facing=True,
+            booking_id=booking_id,
+        )
 
     @classmethod
     def publish(
@@ -193,6 +234,7 @@ class Shift(Aggregate):
         ends_at: datetime,
         capacity: int,
         child_facing: bool,
+        booking_id: str | None = None,
     ) -> Shift:
         if ends_at <= starts_at:
             raise InvalidTimeError("a shift must end after it starts")
@@ -206,6 +248,7 @@ class Shift(Aggregate):
             ends_at=ends_at,
             capacity=capacity,
             child_facing=child_facing,
+            booking_id=booking_id,
         )
 
     @property
@@ -219,6 +262,8 @@ class Shift(Aggregate):
     def sign_up(self, volunteer: Volunteer) -> None:
         volunteer_id = str(volunteer.id)
         volunteer.refuse_if_erased()
+        if self.closed_reason is not None:
+            raise ShiftClosedError(f"this shift is closed: {self.closed_reason}")
         if volunteer_id in self.places:
             raise AlreadySignedUpError("the volunteer is already signed up for this shift")
         if self.places_left <= 0:
@@ -230,6 +275,26 @@ class Shift(Aggregate):
                 f"(now: {volunteer.check_status_on(self.starts_at.date())})"
             )
         self._signed_up(volunteer_id=volunteer_id, places_filled=self.places_filled + 1)
+        if self.booking_id is not None and self.places_left == 0 and not self.filled:
+            # Told once: the study tour is confirmed by it, and stays confirmed.
+            self._filled(
+                booking_id=self.booking_id, school_id=self.school_id, escorts=self.places_filled
+            )
+
+    @event("Filled")
+    def _filled(self, booking_id: str, school_id: str, escorts: int) -> None:
+        self.filled = True
+
+    def close(self, reason: str) -> bool:
+        """Close the shift to sign-ups; False (and no event) if it already was."""
+        if self.closed_reason is not None:
+            return False
+        self._closed(reason=reason, booking_id=self.booking_id)
+        return True
+
+    @event("Closed")
+    def _closed(self, reason: str, booking_id: str | None) -> None:
+        self.closed_reason = reason
 
     @event("SignedUp")
     def _signed_up(self, volunteer_id: str, places_filled: int) -> None:

@@ -53,6 +53,7 @@ def _shift_published(e: Any) -> ContractEvent:
         ends_at=e.ends_at,
         capacity=e.capacity,
         child_facing=e.child_facing,
+        booking_id=getattr(e, "booking_id", None),
     )
 
 
@@ -84,6 +85,21 @@ def _checked_out(e: Any) -> ContractEvent:
     )
 
 
+def _filled(e: Any) -> ContractEvent:
+    return published.EscortShiftFilled(
+        shift_id=str(e.originator_id),
+        booking_id=e.booking_id,
+        school_id=e.school_id,
+        escorts=e.escorts,
+    )
+
+
+def _closed(e: Any) -> ContractEvent:
+    return published.ShiftClosed(
+        shift_id=str(e.originator_id), booking_id=e.booking_id, reason=e.reason
+    )
+
+
 # Keyed by the domain event's qualified name: the @event decorator defines the classes.
 TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "Volunteer.Registered": _registered,
@@ -95,6 +111,8 @@ TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "Shift.SignUpCancelled": _cancelled,
     "Shift.CheckedIn": _checked_in,
     "Shift.CheckedOut": _checked_out,
+    "Shift.Filled": _filled,
+    "Shift.Closed": _closed,
 }
 
 

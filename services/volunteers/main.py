@@ -9,7 +9,12 @@ from services.kit.settings import Settings
 from services.volunteers.api import router
 from services.volunteers.application import VolunteersApplication
 from services.volunteers.integration import translate
-from services.volunteers.reactions import POLICE_CHECKS_CONSUMER, PoliceCheckResults
+from services.volunteers.reactions import (
+    POLICE_CHECKS_CONSUMER,
+    STUDY_TOURS_CONSUMER,
+    PoliceCheckResults,
+    StudyTours,
+)
 
 VOLUNTEERS = Service(
     name="volunteers",
@@ -22,6 +27,11 @@ VOLUNTEERS = Service(
             name=POLICE_CHECKS_CONSUMER,
             subjects="evt.pol.checks.>",
             projection=PoliceCheckResults,
+        ),
+        Reaction(
+            name=STUDY_TOURS_CONSUMER,
+            subjects="evt.cult.resources.>",
+            projection=StudyTours,
         ),
     ),
 )

@@ -99,6 +99,10 @@ class ShiftView(Answer):
     places_filled: int
     places_left: int
     version: int
+    booking_id: str | None = Field(
+        default=None, description="The study tour (resources booking) the shift escorts."
+    )
+    closed: str | None = Field(default=None, description="Why the shift is closed, if it is.")
     places: list[Place] | None = Field(
         default=None, description="Who holds the places; for staff only."
     )

@@ -22,6 +22,7 @@ from contracts.resources import CITY_TZ
 from gateway.main import create_gateway
 from services.kit.auth import DevIssuer
 from services.kit.settings import Settings
+from services.resources.domain import venue_id_of
 from services.resources.main import create_service as create_resources
 from tests.support.apps import CLOUDEVENTS_JSON, running
 from tests.support.waiting import eventually
@@ -496,3 +497,47 @@ class TestBadInput:
             headers=sci,
         )
         assert own.status_code == 201, own.text
+
+        # Its own system publishes its venues in its own boundary, through the ingest: they
+        # reach the map as the Science Association's.
+        code = "yz-popsci-base-07"
+        published = event | {
+            "id": "sci-venue-1",
+            "type": "org.tongxin.science.venue-published.v1",
+            "subject": code,
+            "data": {
+                "venue_code": code,
+                "name": "扬州市青少年科普教育基地 Youth Popular Science Base",
+                "kind": "science-museum",
+                "district": "321003",
+                "address": "扬州市邗江区文昌西路",
+                "latitude": 32.3880,
+                "longitude": 119.3900,
+                "lists": ["practice-base"],
+                "capacity": 40,
+                "slot_minutes": 90,
+                "opening_hours": [{"weekday": 6, "opens": "09:00", "closes": "16:00"}],
+                "age_min": 8,
+                "age_max": 15,
+                "min_notice_hours": 48,
+                "published_at": SLOT.isoformat(),
+            },
+        }
+        sci_headers = CLOUDEVENTS_JSON | {"Authorization": f"Bearer {sci_system}"}
+        # ... a venue in no district of the city is refused at the door.
+        stray = published | {"id": "sci-venue-0", "data": published["data"] | {"district": "1"}}
+        refused(
+            await ingest.post("/events", json=stray, headers=sci_headers),
+            400,
+            "malformed-cloudevent",
+        )
+        posted = await ingest.post("/events", json=published, headers=sci_headers)
+        assert posted.status_code == 202, posted.text
+        science_venue = venue_id_of("sci", code)
+
+        async def on_the_map() -> dict[str, Any] | None:
+            response = await resources.get(f"/venues/{science_venue}")
+            return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+
+        found = await eventually(on_the_map, timeout=30, message="the science venue is on the map")
+        assert (found["owner"], found["kind"], found["capacity"]) == ("sci", "science-museum", 40)

@@ -1,6 +1,7 @@
 """The learning map's part of the demo city: Yangzhou venues across its six districts and
 bookings by the demo schools at each stage (booked, waitlisted, booked from the waitlist
-when a school cancels, cancelled by a closure).
+when a school cancels, cancelled by a closure), and two study tours that need volunteer
+escorts: one still waiting for them, one whose escort shift the demo volunteers fill.
 
 Everything goes through the resources API: the Culture bureau's coordinator puts its
 venues on the map, the Science Association's its science museum, and each school's staff
@@ -10,12 +11,16 @@ the venues' first slots on days after the anchor, so a re-run sends the same bod
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from contracts.resources import CITY_TZ, OpeningHours, slot_starts_on
-from tongxin.demo import DemoRun
+from contracts.volunteers import escort_shift_id
+from tongxin.demo import DemoRun, marker_path
+from tongxin.demo.core import Api, DemoError
 
 WEEKDAYS = (2, 3, 4, 5, 6, 7)  # Tuesday to Sunday: most public venues close on Mondays.
 EVERY_DAY = (1, 2, 3, 4, 5, 6, 7)
@@ -134,6 +139,7 @@ class BookingPlan:
     slot_index: int = 0
     age: int = 10
     waitlist: bool = False
+    study_tour: bool = False
 
 
 # Canal museum, first slot next week: Dongguan (40) and Yucai (20) fill it; Meiling (30) and
@@ -157,6 +163,16 @@ BOOKINGS = (
     BookingPlan("police-yucai", "police", "yz-yucai-primary", 30, 3, age=10),
     BookingPlan("post-dongguan", "yucheng-post", "yz-dongguan-primary", 36, 12, age=11),
 )
+# Study tours of more than 40 children need volunteer escorts (3 for these): Yucai's waits
+# for them; Wenhe's escort shift is filled by three of the volunteers' demo parents.
+STUDY_TOURS = (
+    BookingPlan("tour-yucai", "dongguan-street", "yz-yucai-primary", 48, 15, age=11,
+                study_tour=True),
+    BookingPlan("tour-wenhe", "hydro-hub", "yz-wenhe-primary", 45, 16, age=12,
+                study_tour=True),
+)  # fmt: skip
+ESCORTED = "tour-wenhe"
+ESCORTS = ("v01", "v02", "v03")  # volunteers of the volunteers' demo with passed checks
 CANCELLED = ("canal-dongguan",)
 CLOSED = ("yz-museum", 9, "馆内设施检修 closed for maintenance")
 
@@ -178,7 +194,7 @@ def load(run: DemoRun) -> dict[str, Any]:
     schools = {s: run.api(_token(run, "school-staff", "edu", f"demo-{s}", s)) for s in SCHOOLS}
     bookings: dict[str, dict[str, Any]] = {}
     with run.console.status("[bold]demo[/] bookings"):
-        for n, b in enumerate(BOOKINGS, 1):
+        for n, b in enumerate(BOOKINGS + STUDY_TOURS, 1):
             venue = plans[b.venue]
             body = {
                 "starts_at": venue.slot(run.anchor, b.days_after, b.slot_index).isoformat(),
@@ -187,6 +203,7 @@ def load(run: DemoRun) -> dict[str, Any]:
                 "age": b.age,
                 "teachers": max(2, b.head_count // 15),
                 "waitlist": b.waitlist,
+                "study_tour": b.study_tour,
             }
             bookings[b.key] = schools[b.school].send(
                 "POST",
@@ -215,14 +232,47 @@ def load(run: DemoRun) -> dict[str, Any]:
                 "reason": reason,
             },
         )
+    with run.console.status("[bold]demo[/] study-tour escorts"):
+        escorted = _sign_up_escorts(run, bookings[ESCORTED]["booking_id"])
     run.console.print(
-        f"demo loaded: {len(VENUES)} venues in 6 districts, {len(BOOKINGS)} bookings, "
-        f"{len(closed.get('cancelled', []))} cancelled by a closure"
+        f"demo loaded: {len(VENUES)} venues in 6 districts, "
+        f"{len(BOOKINGS) + len(STUDY_TOURS)} bookings, "
+        f"{len(closed.get('cancelled', []))} cancelled by a closure, "
+        f"{len(STUDY_TOURS)} study tours needing escorts ({escorted} signed up for one)"
     )
     return {
         "venues": venue_ids,
         "bookings": {k: v["booking_id"] for k, v in bookings.items()},
     }
+
+
+def _sign_up_escorts(run: DemoRun, booking_id: str) -> int:
+    """Sign the volunteers' demo escorts up for the tour's shift, once volunteers has opened
+    it (from the tour's event); 0 when the volunteers' part is not loaded here."""
+    path = marker_path(run.state_dir, "volunteers")
+    if not path.exists():
+        return 0
+    known = json.loads(path.read_text(encoding="utf-8")).get("volunteers", {})
+    ids = [known[key] for key in ESCORTS if key in known]
+    coordinator = Api(run.client, _token(run, "coordinator", "cyl", "demo-cyl-escorts"))
+    url = f"{run.endpoints.of('volunteers')}/shifts/{escort_shift_id(booking_id)}/sign-ups"
+    for n, volunteer_id in enumerate(ids, 1):
+        deadline = time.monotonic() + run.travel_timeout_s
+        while True:
+            response = run.client.post(
+                url,
+                json={"volunteer_id": volunteer_id},
+                headers=coordinator.headers | {"Idempotency-Key": f"demo-resources-escort-{n}"},
+            )
+            if response.status_code == 200:
+                break
+            if time.monotonic() > deadline:
+                raise DemoError(
+                    f"the study tour's escort shift did not open within "
+                    f"{run.travel_timeout_s:.0f} s ({response.status_code}: {response.text[:200]})"
+                )
+            time.sleep(0.25)
+    return len(ids)
 
 
 def _token(

@@ -13,9 +13,11 @@ from services.volunteers.domain import (
     InvalidTimeError,
     NotSignedUpError,
     Shift,
+    ShiftClosedError,
     ShiftFullError,
     Volunteer,
     VolunteerErasedError,
+    escort_shift_id,
 )
 
 START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
@@ -164,3 +166,43 @@ class TestErasure:
             person.request_background_check(check_id="chk-2", requested_at=START)
         with pytest.raises(VolunteerErasedError):
             shift(child_facing=False).sign_up(person)
+
+
+class TestEscortShift:
+    def escorts(self) -> Shift:
+        return Shift.open_for_escorts(
+            booking_id="b-1",
+            school_id="s1",
+            venue_name="扬州博物馆",
+            starts_at=START,
+            ends_at=START + timedelta(hours=2),
+            escorts=2,
+            head_count=45,
+        )
+
+    def test_a_study_tour_has_one_child_facing_shift_that_says_once_when_full(self) -> None:
+        post = self.escorts()
+        assert (post.id, post.child_facing, post.post) == (
+            escort_shift_id("b-1"),
+            True,
+            "study-tour-escort",
+        )
+        with pytest.raises(BackgroundCheckRequiredError):
+            post.sign_up(volunteer())
+        post.sign_up(volunteer("passed"))
+        assert not post.filled
+        post.sign_up(volunteer("passed"))
+        names = [type(e).__qualname__ for e in post.collect_events()]
+        assert names[-2:] == ["Shift.SignedUp", "Shift.Filled"]
+        # A place given back and taken again does not say it twice.
+        taken = next(iter(post.places))
+        post.cancel(taken)
+        post.sign_up(volunteer("passed"))
+        assert "Shift.Filled" not in [type(e).__qualname__ for e in post.collect_events()]
+
+    def test_a_closed_shift_takes_no_sign_ups_and_closes_once(self) -> None:
+        post = self.escorts()
+        assert post.close("escorts-not-found") is True
+        assert post.close("escorts-not-found") is False
+        with pytest.raises(ShiftClosedError):
+            post.sign_up(volunteer("passed"))
