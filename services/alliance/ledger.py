@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, Protocol
 
 from contracts.measures import Fact
@@ -178,6 +179,9 @@ class Ledger:
             for statement in SCHEMA:
                 cur.run(statement)
             _upgrade(cur)
+        self._listed: set[tuple[str, ...]] = set()
+        """Groups known to be in `ledger_groups` (a cache: they are never removed but by
+        `reset`)."""
 
     def close(self) -> None:
         self._db.close()
@@ -212,7 +216,7 @@ class Ledger:
                     school=fact.school or "",
                     district=fact.district or "",
                     unit=fact.unit or "",
-                    facets=json.dumps(fact.facets, sort_keys=True, separators=(",", ":")),
+                    facets=_facets_text(fact.facets),
                     quantity=fact.quantity,
                 )
                 inserted = cur.run(
@@ -239,12 +243,14 @@ class Ledger:
                     continue
                 totals.add(row)
                 touched.add(item.event_type)
-            totals.apply(cur)
+            listed = totals.apply(cur, self._listed)
             cur.run(
                 "INSERT INTO ledger_positions (consumer, position) VALUES (?, ?)"
                 " ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
                 (consumer, last_seq),
             )
+        # Only once committed: a group rolled back with its batch is listed again.
+        self._listed |= listed
         return touched
 
     def buckets(
@@ -372,6 +378,7 @@ class Ledger:
         with self._db.write() as cur:
             for table in ("ledger_running", "ledger_groups", "ledger_facts", "ledger_positions"):
                 cur.run(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        self._listed = set()
 
 
 @dataclass(frozen=True)
@@ -423,29 +430,35 @@ class _RunningTotals:
             found[0] += 1
             found[1] += row.quantity
 
-    def apply(self, cur: _Cursor) -> None:
+    def apply(self, cur: _Cursor, known: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
+        """Add the sums; the groups listed for the first time (`known`: listed already)."""
+        listed: set[tuple[str, ...]] = set()
         for (*group, day), (events, quantity) in sorted(self._sums.items()):
-            new_day = cur.run(
+            moved = cur.rows(
+                "UPDATE ledger_running SET events = events + ?, quantity = quantity + ?"
+                " WHERE event_type = ? AND grouping = ? AND group_key = ? AND facets = ?"
+                " AND day >= ? RETURNING day",
+                (int(events), quantity, *group, day),
+            )
+            if any(found == day for (found,) in moved):
+                continue
+            cur.run(
                 "INSERT INTO ledger_running (event_type, grouping, group_key, facets, day,"
-                f" events, quantity) VALUES (?, ?, ?, ?, ?, COALESCE({_BEFORE_EVENTS}, 0),"
-                f" COALESCE({_BEFORE_QUANTITY}, 0))"
-                " ON CONFLICT (event_type, grouping, group_key, facets, day) DO NOTHING",
-                (*group, day, *group, day, *group, day),
-            ).rowcount
-            if new_day == 1:
+                f" events, quantity) VALUES (?, ?, ?, ?, ?, COALESCE({_BEFORE_EVENTS}, 0) + ?,"
+                f" COALESCE({_BEFORE_QUANTITY}, 0) + ?)",
+                (*group, day, *group, day, int(events), *group, day, quantity),
+            )
+            key = tuple(group)
+            if key not in known and key not in listed:
                 cur.run(
                     "INSERT INTO ledger_groups (event_type, grouping, group_key, facets)"
                     " VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (event_type, grouping, group_key, facets) DO NOTHING",
                     group,
                 )
-            cur.run(
-                "UPDATE ledger_running SET events = events + ?, quantity = quantity + ?"
-                " WHERE event_type = ? AND grouping = ? AND group_key = ? AND facets = ?"
-                " AND day >= ?",
-                (int(events), quantity, *group, day),
-            )
+                listed.add(key)
         self._sums.clear()
+        return listed
 
 
 def _before(column: str) -> str:
@@ -487,13 +500,23 @@ def _upgrade(cur: _Cursor) -> None:
     ):
         event_type, day, department, school, district, unit, facets = (str(v) for v in r[:7])
         totals.add(_Row(event_type, day, department, school, district, unit, facets, float(r[7])))
-    totals.apply(cur)
+    totals.apply(cur, set())
     cur.run("DROP TABLE IF EXISTS ledger_daily")
     cur.run(
         "INSERT INTO ledger_layout (name, version) VALUES ('ledger', ?)"
         " ON CONFLICT (name) DO UPDATE SET version = excluded.version",
         (LAYOUT,),
     )
+
+
+@lru_cache(maxsize=4096)
+def _facets_of(items: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dict(items), separators=(",", ":"))
+
+
+def _facets_text(facets: dict[str, str]) -> str:
+    """Facet values as stored (keys sorted); a few distinct values recur over millions."""
+    return _facets_of(tuple(sorted(facets.items())))
 
 
 def _group_column(group: str) -> str:
