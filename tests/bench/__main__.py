@@ -14,6 +14,7 @@ The last line is `results: PATH`.
     make bench ARGS="--rebuild-events 1000000"   the 1M-event rebuild (opt-in)
     make bench ARGS="--only care"                care commands and the coverage query
     make bench ARGS="--only courses"             registrations, points projection, ranks
+    make bench ARGS="--only alliance --alliance-events 5000000"   a Yangzhou-sized term
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class Sizes:
     points_events: int = 1_000_000
     ranked_parents: int = 800_000
     rank_reads: int = 2_000
+    # The alliance: measured events caught up by its ledger; scorecards asked as of a day.
+    alliance_events: int = 500_000
+    alliance_queries: int = 50
 
     def quick(self) -> Sizes:
         return replace(
@@ -90,6 +94,8 @@ class Sizes:
             points_events=20_000,
             ranked_parents=50_000,
             rank_reads=300,
+            alliance_events=20_000,
+            alliance_queries=10,
         )
 
 
@@ -286,6 +292,23 @@ async def bookings_step(env: Environment, sizes: Sizes) -> list[Figure]:
     return figures + await asyncio.to_thread(bookings.search, env.folder("bookings-search"))
 
 
+async def alliance_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import alliance
+
+    await env.reset_streams()
+    payload = relay.sample_payload(env.sqlite_settings("sample"))
+    await raw_nats.publish_async(env.nats.url, sizes.events, payload)
+    consumed = await raw_nats.pull_consume(env.nats.url, sizes.events)
+    figures = await asyncio.to_thread(
+        alliance.catch_up_and_as_of,
+        env.sqlite_settings("alliance"),
+        sizes.alliance_events,
+        sizes.alliance_queries,
+    )
+    reaction = await asyncio.to_thread(alliance.reaction_apply, env.folder("alliance-reaction"))
+    return [consumed, *figures, reaction]
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
@@ -301,6 +324,7 @@ STEPS: dict[str, Step] = {
     "courses": courses_step,
     "deadlines": deadlines.step,
     "bookings": bookings_step,
+    "alliance": alliance_step,
 }
 
 
@@ -403,6 +427,11 @@ def main(argv: list[str] | None = None) -> None:
         "--ranked-parents",
         type=int,
         help=f"parents in the month a rank is read among ({defaults.ranked_parents})",
+    )
+    parser.add_argument(
+        "--alliance-events",
+        type=int,
+        help=f"measured events the alliance's ledger catches up on ({defaults.alliance_events})",
     )
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     args = parser.parse_args(argv)
