@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shlex
 import signal
@@ -198,6 +199,56 @@ def nats_auth(
         console.print(f"wrote {path}")
 
 
+@app.command("asyncapi")
+def asyncapi(
+    department: Annotated[str, typer.Argument(help="The department's code (pol, jus, …).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the document here instead of printing.")
+    ] = None,
+) -> None:
+    """The AsyncAPI 3 document of a department system's channels (tongxin/connector)."""
+    from tongxin.connector.asyncapi import document
+
+    text = json.dumps(document(department), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
+# The demo city's department systems (departments/, on tongxin/connector): module, and the
+# departments whose NATS users it connects as.
+DEPARTMENT_SYSTEMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("dept-pol-checks", "departments.checks", ("pol",)),
+    ("dept-civ-referrals", "departments.referrals", ("civ",)),
+    (
+        "dept-reports",
+        "departments.reports",
+        ("jus", "sci", "wf", "fin", "pol", "civ", "hlth", "proc", "ccng"),
+    ),
+)
+
+
+def department_systems(
+    p: ports.Ports, state: Path, passwords: dict[str, str]
+) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(name, argv, env) of each department system, each with its departments' passwords."""
+    result = []
+    for name, module, codes in DEPARTMENT_SYSTEMS:
+        env = child_env(p, state, http_port=0)
+        env["TONGXIN_CARE_URL"] = p.url("care")
+        for code in codes:
+            variable = natsauth.password_env(f"dept-{code}")
+            env[variable] = passwords[variable]
+        if len(codes) == 1:
+            env["TONGXIN_NATS_USER"] = f"dept-{codes[0]}"
+            env["TONGXIN_NATS_PASSWORD"] = passwords[natsauth.password_env(f"dept-{codes[0]}")]
+        result.append((name, [sys.executable, "-m", module], env))
+    return result
+
+
 def nats_passwords(state: Path) -> dict[str, str]:
     """Every NATS user's password by its variable name; made once, kept 0600 in the state."""
     return natsauth.ensure_passwords(state / "keys" / NATS_PASSWORDS_FILE, natsauth.users())
@@ -312,6 +363,9 @@ def _start(
         supervisor.add(spec.name, spec.argv, env=spec.env, stop_wave=1)  # before nats-server
     for spec in specs:
         wait_healthy(spec.name, spec.health_url, timeout_s, supervisor)
+    # The departments' own systems meet the platform on the bus only, once it is up.
+    for name, argv, env in department_systems(p, state, passwords):
+        supervisor.add(name, argv, env=env, stop_wave=1)
 
 
 def wait_healthy(
