@@ -137,6 +137,9 @@ def run(
             except demo_module.DemoError as exc:  # keep the platform up; the load can resume
                 err.print(f"[red]demo failed:[/] {exc}")
                 err.print("the services keep running; `tongxin demo` resumes the load")
+        # The departments' own systems meet the platform on the bus only, once it is up.
+        for name, argv, env in department_systems(p, state, nats_passwords(state)):
+            supervisor.add(name, argv, env=env, stop_wave=1)
         _banner(p, state)
         while True:
             time.sleep(3600)
@@ -365,9 +368,6 @@ def _start(
         supervisor.add(spec.name, spec.argv, env=spec.env, stop_wave=1)  # before nats-server
     for spec in specs:
         wait_healthy(spec.name, spec.health_url, timeout_s, supervisor)
-    # The departments' own systems meet the platform on the bus only, once it is up.
-    for name, argv, env in department_systems(p, state, passwords):
-        supervisor.add(name, argv, env=env, stop_wave=1)
 
 
 def wait_healthy(

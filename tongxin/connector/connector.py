@@ -181,6 +181,9 @@ class DepartmentConnector:
                     max_deliver=settings.max_deliver,
                 ),
                 ack_policy=AckPolicy.MANUAL,
+                # nats-py's pull subscriptions take the global `_INBOX.` unless told: the
+                # department's user may read only its own inbox.
+                inbox_prefix=f"{inbox_prefix(self.user)}.".encode(),
                 title=f"{subject}:subscribe",
                 description=(handler.__doc__ or cls.__doc__ or "").strip().split("\n")[0],
             )(consume)
