@@ -39,7 +39,7 @@ test: bootstrap tools
 lint: bootstrap
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services contracts gateway tongxin
+	$(BIN)/mypy services contracts gateway tongxin departments
 
 fmt: bootstrap
 	$(BIN)/ruff format .

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import os
 import shlex
 import signal
@@ -135,6 +137,9 @@ def run(
             except demo_module.DemoError as exc:  # keep the platform up; the load can resume
                 err.print(f"[red]demo failed:[/] {exc}")
                 err.print("the services keep running; `tongxin demo` resumes the load")
+        # The departments' own systems meet the platform on the bus only, once it is up.
+        for name, argv, env in department_systems(p, state, nats_passwords(state)):
+            supervisor.add(name, argv, env=env, stop_wave=1)
         _banner(p, state)
         while True:
             time.sleep(3600)
@@ -196,6 +201,57 @@ def nats_auth(
         return
     for path in natsauth.write_committed(text):
         console.print(f"wrote {path}")
+
+
+@app.command("asyncapi")
+def asyncapi(
+    department: Annotated[str, typer.Argument(help="The department's code (pol, jus, …).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the document here instead of printing.")
+    ] = None,
+) -> None:
+    """The AsyncAPI 3 document of a department system's channels (tongxin/connector)."""
+    from tongxin.connector.asyncapi import document
+
+    text = json.dumps(document(department), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
+# The demo city's department systems (departments/, on tongxin/connector): module, and the
+# departments whose NATS users it connects as.
+DEPARTMENT_SYSTEMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("dept-pol-checks", "departments.checks", ("pol",)),
+    ("dept-civ-referrals", "departments.referrals", ("civ",)),
+    (
+        "dept-reports",
+        "departments.reports",
+        ("jus", "sci", "wf", "fin", "pol", "civ", "hlth", "proc", "ccng"),
+    ),
+)
+
+
+def department_systems(
+    p: ports.Ports, state: Path, passwords: dict[str, str]
+) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(name, argv, env) of each department system, each with its departments' passwords."""
+    result = []
+    for name, module, codes in DEPARTMENT_SYSTEMS:
+        env = child_env(p, state, http_port=0)
+        with contextlib.suppress(LookupError):  # a manifest without care refers nobody
+            env["TONGXIN_CARE_URL"] = p.url("care")
+        for code in codes:
+            variable = natsauth.password_env(f"dept-{code}")
+            env[variable] = passwords[variable]
+        if len(codes) == 1:
+            env["TONGXIN_NATS_USER"] = f"dept-{codes[0]}"
+            env["TONGXIN_NATS_PASSWORD"] = passwords[natsauth.password_env(f"dept-{codes[0]}")]
+        result.append((name, [sys.executable, "-m", module], env))
+    return result
 
 
 def nats_passwords(state: Path) -> dict[str, str]:

@@ -12,7 +12,8 @@ Every user may publish only what it owns and read only what it consumes:
   `features[].consumes`; it may recreate its durables to rebuild);
 - `svc-ingest`: publishes for department systems into every system boundary and creates
   those streams;
-- `dept-<code>`: a department's own system publishes into its system boundaries only;
+- `dept-<code>`: a department's own system publishes into its system boundaries only, and
+  consumes what `contracts/department_systems.json` lists (tongxin/connector);
 - `partner-<id>`: subscribes to its own feed subjects and nothing else.
 
 The $JS.API subjects are exactly those nats-py 2.16 requests for the kit's relay
@@ -44,6 +45,7 @@ COMMITTED = (
     ROOT / "deploy" / "nats" / "authorization.conf",
     ROOT / "deploy" / "helm" / "tongxin" / "charts" / "nats" / "files" / "authorization.conf",
 )
+DEPARTMENT_SYSTEMS = ROOT / "contracts" / "department_systems.json"
 GATEWAY = "svc-gateway"
 INGEST = "svc-ingest"
 FEEDS_BOUNDARY = "feeds"
@@ -98,6 +100,7 @@ def users(
     for process in platform.processes:
         if process.kind != "service":
             result.append(_platform_user(process, ownership))
+    reads = department_reads()
     for department in ownership.departments:
         name = f"dept-{department.code}"
         own = tuple(
@@ -105,15 +108,18 @@ def users(
             for b in department.boundaries
             if b.kind == "system"
         )
+        consumed = reads.get(department.code, ())
+        may_publish = own + tuple(_department_consume(ownership, department.code, consumed))
         result.append(
             NatsUser(
                 name=name,
                 kind="department",
                 department=department.code,
                 password_env=password_env(name),
-                publish=own,
-                # Publish acks come back on the inbox; with nothing to publish, nothing to read.
-                subscribe=(f"{inbox_prefix(name)}.>",) if own else (),
+                publish=may_publish,
+                # Publish acks and pulled messages come back on the inbox; with nothing to
+                # publish or consume, nothing to read.
+                subscribe=(f"{inbox_prefix(name)}.>",) if may_publish else (),
             )
         )
     for partner in partners.partners:
@@ -161,6 +167,36 @@ def _manage_stream(stream: str, *, read_messages: bool) -> list[str]:
     if read_messages:
         subjects.append(f"{JS_API}.STREAM.MSG.GET.{stream}")
     return subjects
+
+
+def department_reads(path: Path = DEPARTMENT_SYSTEMS) -> dict[str, tuple[str, ...]]:
+    """Subjects each department's system consumes (contracts/department_systems.json)."""
+    listed = json.loads(path.read_text(encoding="utf-8"))["consumes"]
+    return {code: tuple(subjects) for code, subjects in listed.items()}
+
+
+def department_durable(department: str, subject: str) -> str:
+    """The one durable a department system may use on a subject: `pol-<event>`."""
+    return f"{department}-{subject.split('.')[-1]}"
+
+
+def _department_consume(
+    ownership: OwnershipMap, department: str, subjects: Iterable[str]
+) -> list[str]:
+    """A durable pull consumer of its own per subject, and nothing of anyone else's: the
+    department may not read, pull from or delete the platform's durables."""
+    allowed: list[str] = []
+    for subject in subjects:
+        stream = stream_name(boundary_of(ownership, subject))
+        durable = department_durable(department, subject)
+        allowed += [
+            f"{JS_API}.STREAM.INFO.{stream}",
+            f"{JS_API}.CONSUMER.INFO.{stream}.{durable}",
+            f"{JS_API}.CONSUMER.CREATE.{stream}.{durable}.{subject}",
+            f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
+            f"$JS.ACK.{stream}.{durable}.>",
+        ]
+    return allowed
 
 
 def _consume(ownership: OwnershipMap, patterns: Iterable[str]) -> list[str]:

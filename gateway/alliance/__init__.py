@@ -1,5 +1,6 @@
 """The alliance feature: the plan, figures as of any day, assessments, live target moves."""
 
+from gateway.alliance.mutations import AllianceMutation
 from gateway.alliance.policy import READS
 from gateway.alliance.queries import AllianceQuery
 from gateway.alliance.readmodel import AllianceReadModel
@@ -11,6 +12,7 @@ FEATURE = Feature(
     name=NAME,
     readmodel=AllianceReadModel,
     query=AllianceQuery,
+    mutation=AllianceMutation,
     subscription=AllianceSubscription,
     reads=READS,
 )

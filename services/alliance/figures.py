@@ -94,7 +94,7 @@ def evaluate_target(
         for weeks in range(TREND_WEEKS, 0, -1):
             day = as_of - timedelta(weeks=weeks)
             if day >= period.starts_on:
-                points.append((day, _values(ledger, target, period.starts_on, day)[2]))
+                points.append((day, _overall(ledger, target, period.starts_on, day)))
         points.append((as_of, overall))
     return TargetValue(target.target_id, period, as_of, overall, groups, met_groups, met, points)
 
@@ -130,6 +130,31 @@ def _values(
     values = {k: _ratio(part.get(k, 0), n, percent) for k, n in den_events.items()}
     overall = _ratio(sum(part.values()), sum(den_events.values()), percent)
     return values, dict(den_events), overall
+
+
+def _overall(ledger: Ledger, target: TargetDefinition, first: date, last: date) -> float | None:
+    """The value over all groups, read from each grouping's overall totals (a trend point)."""
+    if target.metric == "coverage":
+        return _values(ledger, target, first, last)[2]
+
+    def total(selection: Selection, quantity: bool) -> float:
+        buckets = ledger.overall(selection.event_types, target.group_by, first, last)
+        return sum(
+            b.quantity if quantity else b.events
+            for b in buckets
+            if _matches(b.facets, selection.where)
+        )
+
+    if target.metric in ("count", "sum"):
+        found = ledger.overall(target.numerator.event_types, target.group_by, first, last)
+        chosen = [b for b in found if _matches(b.facets, target.numerator.where)]
+        if not chosen:
+            return None
+        summed = target.metric == "sum"
+        return round(float(sum(b.quantity if summed else b.events for b in chosen)), 4)
+    assert target.denominator is not None
+    percent = target.metric == "share"
+    return _ratio(total(target.numerator, not percent), total(target.denominator, False), percent)
 
 
 def _suppressed(

@@ -1,4 +1,4 @@
-"""The alliance's ledger of measured facts: one row per measured event, and per-day buckets.
+"""The alliance's ledger of measured facts: one row per measured event, and running totals.
 
 Every measurable event (`contracts.measures`) of every boundary the alliance reacts to is
 kept here once, in the alliance's own database, with its consumer's stream position in
@@ -6,11 +6,13 @@ the same transaction: a redelivered event finds its position already passed (and
 event id already kept) and changes nothing. The ledger is a projection: dropped, it is
 rebuilt from the streams and comes out identical (`checksum`).
 
-How "as of any date" stays fast: counts and sums are read from `daily` buckets (event
-type x day x group x facets), so a figure over a term reads at most a few hundred rows
-per group whatever the number of events, and "as of 1 September" is the same query with
-an earlier last day. Coverage needs distinct subjects: it reads `facts` through its
-(event_type, day) index.
+How "as of any date" stays fast: for each event type, grouping (city, school, district,
+unit, department), group and facet values, `ledger_running` holds the running total of
+events and quantity up to each day the group had events. A count or sum over days
+first..last is the total on the last such day up to `last` less the one before `first`:
+two index seeks per group, whatever the number of events or days, so a whole scorecard
+as of 1 September is a few hundred indexed reads. Coverage needs distinct subjects: it
+reads `facts` through their (event_type, day) index.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, Protocol
 
 from contracts.measures import Fact
@@ -39,13 +42,26 @@ SCHEMA = (
         school TEXT NOT NULL, district TEXT NOT NULL, unit TEXT NOT NULL,
         subject TEXT NOT NULL, quantity DOUBLE PRECISION NOT NULL, facets TEXT NOT NULL)""",
     """CREATE INDEX IF NOT EXISTS ledger_facts_type_day ON ledger_facts (event_type, day)""",
-    """CREATE TABLE IF NOT EXISTS ledger_daily (
-        event_type TEXT NOT NULL, day TEXT NOT NULL, department TEXT NOT NULL,
-        school TEXT NOT NULL, district TEXT NOT NULL, unit TEXT NOT NULL, facets TEXT NOT NULL,
+    # The groups each event type was counted in, per grouping: the rows a figure lists.
+    """CREATE TABLE IF NOT EXISTS ledger_groups (
+        event_type TEXT NOT NULL, grouping TEXT NOT NULL, group_key TEXT NOT NULL,
+        facets TEXT NOT NULL,
+        PRIMARY KEY (event_type, grouping, group_key, facets))""",
+    # A group's events and quantity from its first day up to `day` included, one row per
+    # day the group had events.
+    """CREATE TABLE IF NOT EXISTS ledger_running (
+        event_type TEXT NOT NULL, grouping TEXT NOT NULL, group_key TEXT NOT NULL,
+        facets TEXT NOT NULL, day TEXT NOT NULL,
         events BIGINT NOT NULL, quantity DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (event_type, day, department, school, district, unit, facets))""",
+        PRIMARY KEY (event_type, grouping, group_key, facets, day))""",
+    """CREATE TABLE IF NOT EXISTS ledger_layout (
+        name TEXT PRIMARY KEY, version BIGINT NOT NULL)""",
 )
-GROUP_COLUMNS = {"school", "district", "unit", "department"}
+LAYOUT = 2
+"""1: per-day buckets summed when read; 2: running totals per grouping."""
+GROUPINGS = ("city", "school", "district", "unit", "department")
+ALL = "*"
+"""The group of every fact with a group in its grouping (no school id is `*`)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +178,10 @@ class Ledger:
         with self._db.write() as cur:
             for statement in SCHEMA:
                 cur.run(statement)
+            _upgrade(cur)
+        self._listed: set[tuple[str, ...]] = set()
+        """Groups known to be in `ledger_groups` (a cache: they are never removed but by
+        `reset`)."""
 
     def close(self) -> None:
         self._db.close()
@@ -184,18 +204,20 @@ class Ledger:
             position = int(found[0][0]) if found else 0
             if last_seq <= position:
                 return touched
+            totals = _RunningTotals()
             for item in measured:
                 if item.seq <= position:
                     continue
                 fact = item.fact
-                facets = json.dumps(fact.facets, sort_keys=True, separators=(",", ":"))
-                keys = (
-                    item.event_type,
-                    fact.day.isoformat(),
-                    item.department,
-                    fact.school or "",
-                    fact.district or "",
-                    fact.unit or "",
+                row = _Row(
+                    event_type=item.event_type,
+                    day=fact.day.isoformat(),
+                    department=item.department,
+                    school=fact.school or "",
+                    district=fact.district or "",
+                    unit=fact.unit or "",
+                    facets=_facets_text(fact.facets),
+                    quantity=fact.quantity,
                 )
                 inserted = cur.run(
                     "INSERT INTO ledger_facts (event_key, consumer, seq, event_type, day,"
@@ -206,51 +228,71 @@ class Ledger:
                         item.event_key,
                         item.consumer,
                         item.seq,
-                        item.event_type,
-                        keys[1],
-                        item.department,
-                        keys[3],
-                        keys[4],
-                        keys[5],
+                        row.event_type,
+                        row.day,
+                        row.department,
+                        row.school,
+                        row.district,
+                        row.unit,
                         fact.subject or "",
-                        fact.quantity,
-                        facets,
+                        row.quantity,
+                        row.facets,
                     ),
                 ).rowcount
                 if inserted != 1:
                     continue
-                cur.run(
-                    "INSERT INTO ledger_daily (event_type, day, department, school, district,"
-                    " unit, facets, events, quantity) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)"
-                    " ON CONFLICT (event_type, day, department, school, district, unit, facets)"
-                    " DO UPDATE SET events = ledger_daily.events + 1,"
-                    " quantity = ledger_daily.quantity + excluded.quantity",
-                    (*keys, facets, fact.quantity),
-                )
+                totals.add(row)
                 touched.add(item.event_type)
+            listed = totals.apply(cur, self._listed)
             cur.run(
                 "INSERT INTO ledger_positions (consumer, position) VALUES (?, ?)"
                 " ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
                 (consumer, last_seq),
             )
+        # Only once committed: a group rolled back with its batch is listed again.
+        self._listed |= listed
         return touched
 
     def buckets(
         self, event_types: Sequence[str], group: str, first: date, last: date
     ) -> list[Bucket]:
-        """Events and quantities per group and facets, for days first..last."""
-        column = _group_column(group)
+        """Events and quantities per group and facets, for days first..last: per group, its
+        running total up to `last` less the one before `first`."""
+        return self._window(event_types, group, first, last, "<>")
+
+    def overall(
+        self, event_types: Sequence[str], group: str, first: date, last: date
+    ) -> list[Bucket]:
+        """Events and quantities of all the groups together, per facets, for first..last."""
+        return self._window(event_types, group, first, last, "=")
+
+    def _window(
+        self, event_types: Sequence[str], group: str, first: date, last: date, all_: str
+    ) -> list[Bucket]:
+        if group not in GROUPINGS:
+            raise ValueError(f"cannot group by {group!r}")
         if not event_types:
             return []
         marks = ", ".join("?" for _ in event_types)
+        upto, before = last.isoformat(), first.isoformat()
+        if group == "city":
+            all_, key = "=", "city"
+        else:
+            key = ALL
         with self._db.read() as cur:
             rows = cur.rows(
-                f"SELECT {column}, facets, SUM(events), SUM(quantity) FROM ledger_daily"  # noqa: S608 - column from a closed list
-                f" WHERE event_type IN ({marks}) AND day >= ? AND day <= ?"
-                f" GROUP BY {column}, facets",
-                (*event_types, first.isoformat(), last.isoformat()),
+                f"SELECT g.group_key, g.facets, {_RUNNING_EVENTS_UPTO}, {_RUNNING_EVENTS_BEFORE},"  # noqa: S608 - fixed SQL, placeholders only
+                f" {_RUNNING_QUANTITY_UPTO}, {_RUNNING_QUANTITY_BEFORE} FROM ledger_groups g"
+                f" WHERE g.event_type IN ({marks}) AND g.grouping = ? AND g.group_key {all_} ?",
+                (upto, before, upto, before, *event_types, group, key),
             )
-        return [Bucket(str(r[0]), json.loads(r[1]), int(r[2]), float(r[3])) for r in rows]
+        out = []
+        for key, facets, events_upto, events_before, quantity_upto, quantity_before in rows:
+            events = int(events_upto or 0) - int(events_before or 0)
+            if events:
+                quantity = float(quantity_upto or 0) - float(quantity_before or 0)
+                out.append(Bucket(str(key), json.loads(facets), events, quantity))
+        return out
 
     def subjects(
         self, event_types: Sequence[str], group: str, first: date, last: date
@@ -302,21 +344,27 @@ class Ledger:
     def totals(self, last: date) -> dict[str, int]:
         """Events kept per event type, up to a day."""
         with self._db.read() as cur:
-            rows = cur.rows(
-                "SELECT event_type, SUM(events) FROM ledger_daily WHERE day <= ?"
-                " GROUP BY event_type ORDER BY event_type",
-                (last.isoformat(),),
-            )
-        return {str(r[0]): int(r[1]) for r in rows}
+            types = [
+                str(r[0])
+                for r in cur.rows(
+                    "SELECT DISTINCT event_type FROM ledger_groups WHERE grouping = 'city'"
+                )
+            ]
+        out: dict[str, int] = {}
+        for event_type in sorted(types):
+            counted = sum(b.events for b in self.buckets([event_type], "city", date.min, last))
+            if counted:
+                out[event_type] = counted
+        return out
 
     def checksum(self) -> str:
-        """A digest of the buckets and facts: equal after a rebuild from the same streams."""
+        """A digest of the running totals and the facts: equal after a rebuild from the
+        same streams."""
         digest = hashlib.sha256()
         with self._db.read() as cur:
             for row in cur.rows(
-                "SELECT event_type, day, department, school, district, unit, facets, events,"
-                " quantity FROM ledger_daily ORDER BY event_type, day, department, school,"
-                " district, unit, facets"
+                "SELECT event_type, grouping, group_key, facets, day, events, quantity"
+                " FROM ledger_running ORDER BY event_type, grouping, group_key, facets, day"
             ):
                 digest.update(repr(row).encode())
             for row in cur.rows(
@@ -328,13 +376,152 @@ class Ledger:
     def reset(self) -> None:
         """Forget everything: the consumers replay their streams from the start."""
         with self._db.write() as cur:
-            for table in ("ledger_daily", "ledger_facts", "ledger_positions"):
+            for table in ("ledger_running", "ledger_groups", "ledger_facts", "ledger_positions"):
                 cur.run(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        self._listed = set()
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A fact as the running totals see it: its type, day, groups and facets."""
+
+    event_type: str
+    day: str
+    department: str
+    school: str
+    district: str
+    unit: str
+    facets: str
+    quantity: float
+
+    def groups(self) -> Iterator[tuple[str, str]]:
+        """(grouping, group) it counts in; a fact naming no school is in no school's figure.
+        Each grouping's `ALL` counts every fact with a group in it: a figure's overall value
+        (and its trend) reads that one row instead of every group's."""
+        yield "city", "city"
+        for grouping, key in (
+            ("school", self.school),
+            ("district", self.district),
+            ("unit", self.unit),
+            ("department", self.department),
+        ):
+            if key:
+                yield grouping, key
+                yield grouping, ALL
+
+
+class _RunningTotals:
+    """A batch's facts summed per group and day, then added to the running totals.
+
+    A new day's row starts from the group's total on its last day before (zero for a new
+    group), and the sum is added to that row and to every later one: an event arriving
+    late for an earlier day moves the totals after it too, while events in day order
+    touch one row per group and day of the batch.
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[tuple[str, str, str, str, str], list[float]] = {}
+
+    def add(self, row: _Row) -> None:
+        for grouping, key in row.groups():
+            found = self._sums.setdefault(
+                (row.event_type, grouping, key, row.facets, row.day), [0, 0.0]
+            )
+            found[0] += 1
+            found[1] += row.quantity
+
+    def apply(self, cur: _Cursor, known: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
+        """Add the sums; the groups listed for the first time (`known`: listed already)."""
+        listed: set[tuple[str, ...]] = set()
+        for (*group, day), (events, quantity) in sorted(self._sums.items()):
+            moved = cur.rows(
+                "UPDATE ledger_running SET events = events + ?, quantity = quantity + ?"
+                " WHERE event_type = ? AND grouping = ? AND group_key = ? AND facets = ?"
+                " AND day >= ? RETURNING day",
+                (int(events), quantity, *group, day),
+            )
+            if any(found == day for (found,) in moved):
+                continue
+            cur.run(
+                "INSERT INTO ledger_running (event_type, grouping, group_key, facets, day,"
+                f" events, quantity) VALUES (?, ?, ?, ?, ?, COALESCE({_BEFORE_EVENTS}, 0) + ?,"
+                f" COALESCE({_BEFORE_QUANTITY}, 0) + ?)",
+                (*group, day, *group, day, int(events), *group, day, quantity),
+            )
+            key = tuple(group)
+            if key not in known and key not in listed:
+                cur.run(
+                    "INSERT INTO ledger_groups (event_type, grouping, group_key, facets)"
+                    " VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (event_type, grouping, group_key, facets) DO NOTHING",
+                    group,
+                )
+                listed.add(key)
+        self._sums.clear()
+        return listed
+
+
+def _before(column: str) -> str:
+    """A group's running total on its last day with events before a given day."""
+    return (
+        f"(SELECT {column} FROM ledger_running WHERE event_type = ? AND grouping = ?"
+        " AND group_key = ? AND facets = ? AND day < ? ORDER BY day DESC LIMIT 1)"
+    )
+
+
+def _running(column: str, compare: str) -> str:
+    """The listed group's running total on its last day with events `compare` a day."""
+    return (
+        f"(SELECT r.{column} FROM ledger_running r WHERE r.event_type = g.event_type"
+        " AND r.grouping = g.grouping AND r.group_key = g.group_key AND r.facets = g.facets"
+        f" AND r.day {compare} ? ORDER BY r.day DESC LIMIT 1)"
+    )
+
+
+_BEFORE_EVENTS = _before("events")
+_BEFORE_QUANTITY = _before("quantity")
+_RUNNING_EVENTS_UPTO = _running("events", "<=")
+_RUNNING_EVENTS_BEFORE = _running("events", "<")
+_RUNNING_QUANTITY_UPTO = _running("quantity", "<=")
+_RUNNING_QUANTITY_BEFORE = _running("quantity", "<")
+
+
+def _upgrade(cur: _Cursor) -> None:
+    """A ledger of layout 1 (per-day buckets) gets its running totals from its facts."""
+    found = cur.rows("SELECT version FROM ledger_layout WHERE name = 'ledger'")
+    if found and int(found[0][0]) >= LAYOUT:
+        return
+    cur.run("DELETE FROM ledger_running")
+    cur.run("DELETE FROM ledger_groups")
+    totals = _RunningTotals()
+    for r in cur.rows(
+        "SELECT event_type, day, department, school, district, unit, facets, quantity"
+        " FROM ledger_facts ORDER BY consumer, seq"
+    ):
+        event_type, day, department, school, district, unit, facets = (str(v) for v in r[:7])
+        totals.add(_Row(event_type, day, department, school, district, unit, facets, float(r[7])))
+    totals.apply(cur, set())
+    cur.run("DROP TABLE IF EXISTS ledger_daily")
+    cur.run(
+        "INSERT INTO ledger_layout (name, version) VALUES ('ledger', ?)"
+        " ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+        (LAYOUT,),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _facets_of(items: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dict(items), separators=(",", ":"))
+
+
+def _facets_text(facets: dict[str, str]) -> str:
+    """Facet values as stored (keys sorted); a few distinct values recur over millions."""
+    return _facets_of(tuple(sorted(facets.items())))
 
 
 def _group_column(group: str) -> str:
     if group == "city":
         return "'city'"
-    if group not in GROUP_COLUMNS:
+    if group not in GROUPINGS:
         raise ValueError(f"cannot group by {group!r}")
     return group

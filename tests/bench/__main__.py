@@ -18,6 +18,7 @@ The last line is `results: PATH`.
     make bench ARGS="--only city"                the dashboard on a Yangzhou-sized city
     make bench ARGS="--only city --city-scale 1" the same with every parent and class visit
     make bench ARGS="--only committees"          suggestions, progress reports, figures
+    make bench ARGS="--only alliance --alliance-events 5000000"   a Yangzhou-sized term
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ class Sizes:
     progress_reports: int = 2_000
     figure_suggestions: int = 20_000
     figure_queries: int = 100
+    # The alliance: measured events caught up by its ledger; scorecards asked as of a day.
+    alliance_events: int = 500_000
+    alliance_queries: int = 50
 
     def quick(self) -> Sizes:
         return replace(
@@ -118,6 +122,8 @@ class Sizes:
             progress_reports=500,
             figure_suggestions=3_000,
             figure_queries=30,
+            alliance_events=20_000,
+            alliance_queries=10,
         )
 
 
@@ -362,6 +368,23 @@ async def committees_step(env: Environment, sizes: Sizes) -> list[Figure]:
     return [one, *measured, *figures]
 
 
+async def alliance_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    from tests.bench import alliance
+
+    await env.reset_streams()
+    payload = relay.sample_payload(env.sqlite_settings("sample"))
+    await raw_nats.publish_async(env.nats.url, sizes.events, payload)
+    consumed = await raw_nats.pull_consume(env.nats.url, sizes.events)
+    figures = await asyncio.to_thread(
+        alliance.catch_up_and_as_of,
+        env.sqlite_settings("alliance"),
+        sizes.alliance_events,
+        sizes.alliance_queries,
+    )
+    reaction = await asyncio.to_thread(alliance.reaction_apply, env.folder("alliance-reaction"))
+    return [consumed, *figures, reaction]
+
+
 STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
@@ -380,6 +403,7 @@ STEPS: dict[str, Step] = {
     "feeds": feeds_step,
     "city": city_step,
     "committees": committees_step,
+    "alliance": alliance_step,
 }
 
 
@@ -497,6 +521,11 @@ def main(argv: list[str] | None = None) -> None:
         "--city-rounds",
         type=int,
         help=f"times each of the 16 users reads the dashboard's set ({defaults.city_rounds})",
+    )
+    parser.add_argument(
+        "--alliance-events",
+        type=int,
+        help=f"measured events the alliance's ledger catches up on ({defaults.alliance_events})",
     )
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     args = parser.parse_args(argv)

@@ -96,6 +96,17 @@ TARGETS = (
         "courses.points_projection",
         "raw.pull_consume",
     ),
+    Target("alliance ledger catch-up / raw pull consume", "alliance.catch_up", "raw.pull_consume"),
+    Target(
+        "alliance scorecard as of a day, this year, p95 (ms)",
+        "alliance.as_of_current.p95",
+        at_most=250.0,
+    ),
+    Target(
+        "alliance scorecard as of a day, last year, p95 (ms)",
+        "alliance.as_of_previous.p95",
+        at_most=250.0,
+    ),
 )
 
 

@@ -141,15 +141,32 @@ class TestAllianceJourney:
                       "ends_on": (today + timedelta(days=700)).isoformat()},
             )  # fmt: skip
             assert task.status_code == 201, task.text
-            target = await edu.post(
-                "/targets",
-                json={"task_id": task.json()["task_id"], "title": "Two lectures a term",
-                      "metric": "count", "numerator": {"event_types": [LECTURE]},
-                      "group_by": "school", "threshold": 2, "period": "term"},
-            )  # fmt: skip
-            assert target.status_code == 201, target.text
-            target_id = target.json()["target_id"]
+            # The target through GraphQL, forwarded with its idempotency key; a share's
+            # threshold above 100 is refused with the service's code and appends nothing.
+            define = (
+                "mutation($i: DefineAllianceTargetInput!) { defineAllianceTarget(input: $i) {"
+                " __typename ... on DefineAllianceTargetSuccess { targetId }"
+                " ... on AllianceCommandError { code status } } }"
+            )
+            target_input = {"taskId": task.json()["task_id"], "title": "Two lectures a term",
+                            "metric": "COUNT", "numerator": {"eventTypes": [LECTURE]},
+                            "groupBy": "SCHOOL", "threshold": 2, "period": "TERM",
+                            "idempotencyKey": "journey-target"}  # fmt: skip
+            admin_token = edu_admin(dev_issuer)
+            first = await graphql(gateway_url, admin_token, define, i=target_input)
+            again = await graphql(gateway_url, admin_token, define, i=target_input)
+            target_id = first["data"]["defineAllianceTarget"]["targetId"]
+            assert again["data"]["defineAllianceTarget"]["targetId"] == target_id
+            share = target_input | {"metric": "SHARE", "threshold": 150, "idempotencyKey": None,
+                                    "denominator": {"eventTypes": [LECTURE]}}  # fmt: skip
+            refused = await graphql(gateway_url, admin_token, define, i=share)
+            assert refused["data"]["defineAllianceTarget"] == {
+                "__typename": "AllianceCommandError",
+                "code": "threshold-out-of-range",
+                "status": 422,
+            }
 
+            # Only the accepted target reaches the gateway: the refused one appended nothing.
             async def defined() -> bool:
                 data = await graphql(gateway_url, viewer, "{ allianceTargets { id } }")
                 return [t["id"] for t in data["data"]["allianceTargets"]] == [target_id]
@@ -197,10 +214,20 @@ class TestAllianceJourney:
                 return bool(answer.json()["events"].get(LECTURE) == n)
 
             await eventually(lambda: counted_last_term(1), timeout=30, message="late term")
-            closed = await edu.post("/assessments", json={"period": last_term.label})
-            assert closed.status_code == 201, closed.text
-            jus_card = next(c for c in closed.json()["scorecards"] if c["department"] == "jus")
+            close = (
+                "mutation($p: String!) { closeAlliancePeriod(input: {period: $p}) {"
+                " ... on CloseAlliancePeriodSuccess { period departments }"
+                " ... on AllianceCommandError { code } } }"
+            )
+            closed = await graphql(gateway_url, admin_token, close, p=last_term.label)
+            assert closed["data"]["closeAlliancePeriod"]["period"] == last_term.label
+            frozen_cards = await edu.post("/figures/scorecards", json={"period": last_term.label})
+            jus_card = next(
+                c for c in frozen_cards.json()["scorecards"] if c["department"] == "jus"
+            )
             assert (jus_card["targets"], jus_card["targets_met"]) == (1, 0)
+            again_closed = await graphql(gateway_url, admin_token, close, p=last_term.label)
+            assert again_closed["data"]["closeAlliancePeriod"] == {"code": "already-closed"}
 
             # A late report for last term arrives; the correction shows it, the frozen stays.
             await lecture(jus, last_term.ends_on - timedelta(days=5))

@@ -5,6 +5,9 @@ real nats-server."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -159,3 +162,26 @@ async def test_bad_definitions_are_problems_and_append_nothing(
         )  # fmt: skip
         assert refused.status_code == 403
         assert store.recorder.max_notification_id() == head
+
+
+async def test_a_department_system_on_the_connector_reports_and_the_alliance_counts_it(
+    settings: Settings, ingest: httpx.AsyncClient, dev_issuer: DevIssuer
+) -> None:
+    app = create_alliance(settings)
+    async with running(app, edu_admin(dev_issuer)) as alliance:
+        # The departments' reporting system, a process of its own on the department
+        # connector (faststream), sends one report of each department on NATS.
+        env = os.environ | {
+            "TONGXIN_NATS_URLS": settings.nats_urls,
+            "TONGXIN_REPORTS_EVERY_S": "86400",  # one slot all day: a second run repeats it
+        }
+        for _ in range(2):
+            system = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "departments.reports", "--once", env=env
+            )
+            assert await asyncio.wait_for(system.wait(), 120) == 0
+
+        async def all_counted() -> bool:
+            return await counted(alliance) == dict.fromkeys(REPORT_TYPES, 1)
+
+        await eventually(all_counted, timeout=60, message="each department's report counted once")

@@ -236,7 +236,8 @@ def check_event(
         data["expires_on"] = check_expiry(anchor).isoformat()
     return {
         "specversion": "1.0",
-        "id": f"demo-check-result-{volunteer.key}-{check_id}",
+        # The check id: public security answers a check once, whichever system sends it.
+        "id": check_id,
         "source": "/pol/checks",
         "type": CHECK_EVENT_TYPE,
         "subject": volunteer_id,

@@ -81,11 +81,29 @@ def test_every_publish_subject_of_events_lies_in_the_publishers_own_boundaries()
 
 def test_department_systems_publish_only_their_system_boundaries() -> None:
     users = by_name()
-    assert users["dept-pol"].publish == ("evt.pol.checks.>",)
+    assert users["dept-pol"].publish[0] == "evt.pol.checks.>"
     assert users["dept-pol"].subscribe == ("_INBOX.dept-pol.>",)
+    assert users["dept-jus"].publish == ("evt.jus.legal.>",)
     # A department whose boundaries are all Tongxin services publishes nothing itself.
     assert users["dept-cyl"].publish == ()
     assert users["dept-cyl"].subscribe == ()
+
+
+def test_a_department_system_consumes_only_through_its_own_durable() -> None:
+    # contracts/department_systems.json: public security reads the check requests.
+    requests = "evt.cyl.volunteers.background-check-requested"
+    durable = natsauth.department_durable("pol", requests)
+    assert durable == "pol-background-check-requested"
+    api = by_name()["dept-pol"].publish[1:]
+    assert api == (
+        "$JS.API.STREAM.INFO.VOLUNTEERS",
+        f"$JS.API.CONSUMER.INFO.VOLUNTEERS.{durable}",
+        f"$JS.API.CONSUMER.CREATE.VOLUNTEERS.{durable}.{requests}",
+        f"$JS.API.CONSUMER.MSG.NEXT.VOLUNTEERS.{durable}",
+        f"$JS.ACK.VOLUNTEERS.{durable}.>",
+    )
+    # Never another durable's messages, nor deleting one, nor the dead letters.
+    assert not [s for s in api if "DELETE" in s or s.endswith(".*") or "DEAD" in s]
 
 
 def test_partners_only_read_their_feed() -> None:

@@ -4,7 +4,7 @@ each event once, figures as of a day, assessments frozen and corrected."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +207,45 @@ class TestTheLedger:
         assert app.ledger.position("c-legal") == 0
         app.measured("c-legal", 19, batch)
         assert app.ledger.checksum() == before
+
+    def test_a_late_event_moves_the_running_totals_of_the_days_after_it(
+        self, app: AllianceApplication, tmp_path: Path
+    ) -> None:
+        target_id = lectures_target(app, task(app))
+        target = app.plan().targets[target_id]
+        on = [date(2026, 10, 10), date(2026, 10, 20), date(2026, 10, 5)]
+        app.measured("c-legal", 2, [lecture(1, "s1", on[0]), lecture(2, "s2", on[1])])
+        # Reported late, for a day before the others.
+        app.measured("c-legal", 3, [lecture(3, "s1", on[2])])
+        value = evaluate_target(app.ledger, target, date(2026, 10, 15), trend=True)
+        assert [(g.group, g.value) for g in value.groups] == [("s1", 2)]
+        assert value.value == 2
+        assert evaluate_target(app.ledger, target, date(2026, 10, 7)).value == 1
+        assert evaluate_target(app.ledger, target, date(2026, 10, 30)).value == 3
+        # The same events in day order make the same ledger.
+        in_order = build_application(
+            AllianceApplication, Settings(state_dir=tmp_path / "in-order"), "alliance"
+        )
+        try:
+            in_order.measured(
+                "c-legal", 3,
+                [lecture(3, "s1", on[2]), lecture(1, "s1", on[0]), lecture(2, "s2", on[1])],
+            )  # fmt: skip
+            assert in_order.ledger.checksum() == app.ledger.checksum()
+        finally:
+            in_order.close()
+
+    def test_the_trend_reads_the_same_values_as_the_figure(self, app: AllianceApplication) -> None:
+        target_id = lectures_target(app, task(app))
+        target = app.plan().targets[target_id]
+        app.measured(
+            "c-legal", 4,
+            [lecture(n, f"s{n % 2}", date(2026, 9, 7) + timedelta(weeks=n)) for n in range(1, 5)],
+        )  # fmt: skip
+        as_of = date(2026, 10, 12)
+        value = evaluate_target(app.ledger, target, as_of, trend=True)
+        for day, point in value.trend:
+            assert point == evaluate_target(app.ledger, target, day).value
 
     def test_campaign_lists_the_lagging_units(self, app: AllianceApplication) -> None:
         task_id = task(app)
