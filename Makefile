@@ -34,7 +34,7 @@ run: bootstrap
 	$(BIN)/tongxin run $(ARGS)
 
 test: bootstrap tools
-	$(BIN)/pytest -q $(ARGS)
+	$(BIN)/pytest -q --durations=25 $(ARGS)
 
 lint: bootstrap
 	$(BIN)/ruff check .

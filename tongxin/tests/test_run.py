@@ -79,7 +79,8 @@ def _run_until_ready(env: dict[str, str]) -> Running:
         text=True,
     )
     running = Running(process)
-    deadline = time.monotonic() + 120
+    # The whole demo city loads before "is running": seven services, about two minutes here.
+    deadline = time.monotonic() + 360
     while time.monotonic() < deadline:
         if any("is running" in line for line in running.lines):
             return running
