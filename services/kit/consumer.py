@@ -104,7 +104,6 @@ class Consumer:
         self.pending = 0
         self._is_transient = is_transient
         self._nc: Client | None = None
-        self._reconnected = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         retry = 0.2
@@ -129,9 +128,7 @@ class Consumer:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         if self._nc is None or self._nc.is_closed:
-            self._nc = await bus.connect(
-                self.settings, f"consumer-{self.name}", reconnected=self._reconnected.set
-            )
+            self._nc = await bus.connect(self.settings, f"consumer-{self.name}")
         js = self._nc.jetstream(timeout=5.0)
         await bus.ensure_stream(js, self.boundary, self.settings)
         await bus.ensure_dead_letter_stream(js, self.settings)
@@ -156,48 +153,11 @@ class Consumer:
         self.connected = True
         while not stop.is_set():
             try:
-                messages = await self._next_batch(subscription, stop)
+                messages = await subscription.fetch(self.settings.consumer_batch, timeout=0.5)
             except (NatsTimeoutError, TimeoutError):
-                # Caught up (or held back): the one moment the pending count is asked for.
                 await self._refresh_pending(subscription)
                 continue
-            if messages:
-                self.pending = pending_after(messages[-1])
-                await self._handle(js, messages)
-
-    async def _next_batch(
-        self, subscription: JetStreamContext.PullSubscription, stop: asyncio.Event
-    ) -> list[Msg]:
-        """The next batch, waiting up to `consumer_idle_wait_s` for one to begin.
-
-        One pull request covers the whole wait and the server answers it with the first
-        message, so a long wait costs nothing in reaction time: at rest a consumer asks
-        once per wait instead of twice a second. The wait ends early on `stop`, and on a
-        reconnect (the pending pull request went with the old connection): then the
-        batch is empty and the caller asks again.
-        """
-        self._reconnected.clear()
-        fetching = asyncio.ensure_future(
-            subscription.fetch(
-                self.settings.consumer_batch, timeout=self.settings.consumer_idle_wait_s
-            )
-        )
-        stopping = asyncio.ensure_future(stop.wait())
-        reconnecting = asyncio.ensure_future(self._reconnected.wait())
-        try:
-            await asyncio.wait(
-                (fetching, stopping, reconnecting), return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            stopping.cancel()
-            reconnecting.cancel()
-            if not fetching.done():
-                fetching.cancel()
-                with contextlib.suppress(BaseException):
-                    await fetching
-        if fetching.cancelled():
-            return []
-        return fetching.result()
+            await self._handle(js, messages)
 
     async def _discard_durable_ahead_of(self, js: JetStreamContext, position: int) -> None:
         """Delete the durable if it would skip events the projection has not applied.
@@ -352,18 +312,6 @@ class Consumer:
         log.error("consumer %s: seq %d dead-lettered: %s", self.name, seq, exc)
 
 
-def pending_after(msg: Msg) -> int:
-    """How many messages the stream held for the consumer beyond this one when it was sent."""
-    reply = msg.reply or ""
-    if reply.startswith("$JS.ACK."):
-        tokens = reply.split(".")
-        if len(tokens) == 9:
-            return int(tokens[8])
-        if len(tokens) >= 12:
-            return int(tokens[10])
-    return int(msg.metadata.num_pending or 0)
-
-
 def stream_sequence(msg: Msg) -> int:
     """The message's stream sequence, read from its ack subject alone.
 
@@ -379,3 +327,15 @@ def stream_sequence(msg: Msg) -> int:
     if len(tokens) >= 12 and reply.startswith("$JS.ACK."):
         return int(tokens[7])
     return int(msg.metadata.sequence.stream)
+
+
+def pending_after(msg: Msg) -> int:
+    """How many messages the stream held for the consumer beyond this one when it was sent."""
+    reply = msg.reply or ""
+    if reply.startswith("$JS.ACK."):
+        tokens = reply.split(".")
+        if len(tokens) == 9:
+            return int(tokens[8])
+        if len(tokens) >= 12:
+            return int(tokens[10])
+    return int(msg.metadata.num_pending or 0)

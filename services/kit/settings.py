@@ -62,14 +62,6 @@ class Settings(BaseSettings):
     consumer_batch: int = Field(default=500, ge=1, le=10_000)
     consumer_max_deliver: int = Field(default=5, ge=2)
     consumer_ack_wait_s: float = Field(default=30.0, gt=0)
-    consumer_idle_wait_s: float = Field(
-        default=10.0,
-        gt=0,
-        description=(
-            "How long one pull request waits for the next event once a consumer has caught "
-            "up; a message ends the wait at once, so this bounds only the idle cost."
-        ),
-    )
     consumer_inactive_s: float = Field(
         default=7 * 24 * 3600.0,
         gt=0,

@@ -669,24 +669,3 @@ async def test_a_durable_acknowledging_each_message_is_recreated_to_acknowledge_
     assert info.config.ack_policy == AckPolicy.ALL
     assert [seq for seq, *_ in projection.rows()] == list(range(1, 61))
     assert int(info.ack_floor.stream_seq) == 60, "the last batch's ack covers all before it"
-
-
-async def test_a_consumer_at_rest_reacts_at_once_and_stops_at_once(
-    app: CounterApp, settings: Settings, tmp_path: Path
-) -> None:
-    # A consumer at rest waits on one long pull request (a minute here, longer than
-    # the test gives it), so reacting or stopping within the test's bounds means the
-    # wait ends on the message and on stop, not when the request expires.
-    settings = settings.model_copy(update={"consumer_idle_wait_s": 60.0})
-    app.fill(5)
-    projection = CounterProjection(tmp_path / "projection.sqlite3")
-    async with running(relay_for(app, settings).run):
-        consumer = consumer_for(projection, settings)
-        async with running(consumer.run, stop_timeout=15.0):
-            await eventually(lambda: projection.count() == 5, timeout=30)
-            # Let its pull request go idle, then commit one more event.
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(app.increment, app.create("later"))
-            await eventually(lambda: projection.count() == 6, timeout=20)
-            assert consumer.pending == 0
-    assert projection.position(CONSUMER) == 6

@@ -42,6 +42,7 @@ def test_tongxin_asyncapi_writes_the_department_s_channels(tmp_path: Path) -> No
         "evt.cyl.volunteers.background-check-requested:subscribe",
         "evt.pol.checks.background-check-completed:publish",
         "evt.pol.checks.safety-drill-supervised:publish",
+        "evt.pol.checks.action-item-progress-reported:publish",
     }
     # Each channel's address is the NATS subject, each message's payload the contract model.
     completed = channels["evt.pol.checks.background-check-completed:publish"]

@@ -93,7 +93,10 @@ async def test_an_api_without_workers_still_closes_its_store(tmp_path: Path) -> 
 
 
 def test_reactions_must_match_the_manifest() -> None:
-    assert [r.subjects for r in VOLUNTEERS.reactions] == ["evt.pol.checks.>"]
+    assert [r.subjects for r in VOLUNTEERS.reactions] == [
+        "evt.pol.checks.>",
+        "evt.cult.resources.>",
+    ]
     with pytest.raises(ManifestError, match="reacts to"):
         Service(
             name="volunteers",
