@@ -33,7 +33,7 @@ from services.kit.application import ServiceApplication
 from services.kit.backoff import Backoff
 from services.kit.eventstore import TracingMapper
 from services.kit.outbox import OutboxEntry, OutboxRecorder, is_current
-from services.kit.publish import can_publish_encoded, header_block, publish_encoded
+from services.kit.publish import AckInbox, PublishBatch
 from services.kit.settings import Settings
 from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context, traceparent_of
@@ -93,6 +93,7 @@ class OutboxRelay:
         # after every (re)start, from the position read back from the stream.
         self._last_msg_id: str | None = None
         self._nc: Client | None = None
+        self._inbox: AckInbox | None = None
         recorder = app.recorder
         assert isinstance(recorder, ProcessRecorder)
         self._recorder: ProcessRecorder = recorder
@@ -164,10 +165,16 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await self._nc.drain()
         self._nc = None
+        self._inbox = None
 
     async def _jetstream(self) -> JetStreamContext:
         if self._nc is None or self._nc.is_closed:
             self._nc = await bus.connect(self.settings, f"{self.service}-relay")
+            self._inbox = None
+        if self._inbox is None:
+            inbox = AckInbox(self._nc)
+            await inbox.open()
+            self._inbox = inbox
         js = self._nc.jetstream(timeout=5.0)
         await bus.ensure_stream(js, self.boundary, self.settings)
         self.connected = True
@@ -203,7 +210,9 @@ class OutboxRelay:
         Batches are published in order on one connection; the position is stored
         only once every publish of a batch (and of all before it) is acknowledged.
         """
-        in_flight: deque[tuple[int, list[asyncio.Future[Any]]]] = deque()
+        inbox = self._inbox
+        assert inbox is not None
+        in_flight: deque[tuple[int, PublishBatch]] = deque()
         reading = asyncio.create_task(asyncio.to_thread(self._prepare, self.position))
         try:
             while not stop.is_set():
@@ -221,42 +230,35 @@ class OutboxRelay:
                     reading = asyncio.create_task(asyncio.to_thread(self._prepare, self.position))
                     continue
                 reading = asyncio.create_task(asyncio.to_thread(self._prepare, last))
-                futures = []
-                encoded = can_publish_encoded(js)
+                batch = inbox.batch()
+                # In flight before the first publish: a failed one is forgotten with the rest.
+                in_flight.append((last, batch))
                 for subject, payload, headers in messages:
                     if self._last_msg_id:
                         # The message's own headers: made for this publish, used once.
                         headers["Nats-Expected-Last-Msg-Id"] = self._last_msg_id
-                    if encoded:
-                        published = await publish_encoded(
-                            js, subject, payload, header_block(headers)
-                        )
-                    else:
-                        published = await js.publish_async(subject, payload, headers=headers)
-                    futures.append(published)
+                    await inbox.publish(batch, subject, payload, headers)
                     self._last_msg_id = headers["Nats-Msg-Id"]
-                in_flight.append((last, futures))
+                inbox.seal(batch)
                 await self._settle(in_flight, keep=PIPELINE_DEPTH)
             await self._settle(in_flight, keep=0)
         finally:
             reading.cancel()
             with contextlib.suppress(BaseException):
                 await reading
-            _abandon(in_flight)
+            _abandon(in_flight, inbox)
 
-    async def _settle(
-        self, in_flight: deque[tuple[int, list[asyncio.Future[Any]]]], *, keep: int
-    ) -> None:
+    async def _settle(self, in_flight: deque[tuple[int, PublishBatch]], *, keep: int) -> None:
         """Wait for the oldest batches' acks until at most `keep` remain; store the position."""
         while len(in_flight) > keep:
-            last, futures = in_flight[0]
-            if futures:
-                await asyncio.wait_for(asyncio.gather(*futures), timeout=10.0)
+            last, batch = in_flight[0]
+            # Shielded: a timeout leaves the batch to `_abandon`, which forgets it.
+            await asyncio.wait_for(asyncio.shield(batch.future), timeout=10.0)
             in_flight.popleft()
             await asyncio.to_thread(self._recorder.insert_tracking, Tracking(RELAY_TRACKING, last))
             self.position = last
             self.head = max(self.head, last)
-            PUBLISHED.labels(self.service).inc(len(futures))
+            PUBLISHED.labels(self.service).inc(batch.size)
             LAG.labels(self.service).set(self.lag())
 
     def _head(self) -> int:
@@ -353,15 +355,15 @@ def source_of(service: str) -> str:
     return f"/tongxin/{service}"
 
 
-def _abandon(in_flight: deque[tuple[int, list[asyncio.Future[Any]]]]) -> None:
+def _abandon(in_flight: deque[tuple[int, PublishBatch]], inbox: AckInbox) -> None:
     """Forget acks that will never be waited for (the batch is published again on restart).
 
     Their errors are expected after a failover; retrieving them keeps asyncio from logging
     each one as "exception was never retrieved".
     """
-    for _, futures in in_flight:
-        for future in futures:
-            future.add_done_callback(_retrieve)
+    for _, batch in in_flight:
+        batch.future.add_done_callback(_retrieve)
+        inbox.forget(batch)
     in_flight.clear()
 
 

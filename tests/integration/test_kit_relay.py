@@ -17,7 +17,7 @@ from services.kit.settings import Settings
 from tests.support import eventually
 from tests.support.counter import BOUNDARY, SERVICE, CounterApp, build_counter_app, translate
 from tests.support.nats import NatsServer
-from tests.support.streams import read_stream, running, stream_last_seq
+from tests.support.streams import nats_client, read_stream, running, stream_last_seq
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -163,6 +163,33 @@ async def test_relay_killed_mid_stream_resumes_without_loss_or_duplicates(
         _stop(second)
 
     assert_exactly_once_in_order(await read_stream(nats_url, STREAM), total)
+
+
+async def test_an_error_acknowledgement_fails_the_batch_and_the_relay_resumes_once(
+    app: CounterApp, app_settings: Settings, nats_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A message the relay did not publish breaks its chain: the stream refuses the next."""
+    counter_id = app.create("chained")
+    for _ in range(9):
+        app.increment(counter_id)
+    relay = relay_for(app, app_settings)
+    async with running(relay.run):
+        await eventually(lambda: relay.position == 10)
+        async with nats_client(nats_url) as nc:
+            await nc.jetstream(timeout=5).publish("evt.cyl.volunteers.intruder", b"{}")
+        for _ in range(5):
+            await asyncio.to_thread(app.increment, counter_id)
+        await eventually(lambda: relay.position == 15, timeout=60)
+
+    # The refusal itself failed the batch (not a wait for acknowledgements that never came).
+    assert any("wrong last msg ID" in r.getMessage() for r in caplog.records), [
+        r.getMessage() for r in caplog.records
+    ]
+    messages = await read_stream(nats_url, STREAM)
+    assert messages[10].subject == "evt.cyl.volunteers.intruder"
+    ours = messages[:10] + messages[11:]
+    assert_exactly_once_in_order(ours, 15)
+    assert app.recorder.max_tracking_id(RELAY_TRACKING) == 15
 
 
 async def published(url: str, at_least: int) -> bool:

@@ -7,7 +7,12 @@ import gc
 from collections import deque
 from typing import Any
 
+from services.kit.publish import AckInbox
 from services.kit.relay import _abandon
+
+
+class Unconnected:
+    """An inbox's client before anything is sent: forgetting a batch needs none."""
 
 
 async def test_abandoned_acks_are_retrieved_whenever_they_fail() -> None:
@@ -16,19 +21,19 @@ async def test_abandoned_acks_are_retrieved_whenever_they_fail() -> None:
     previous = loop.get_exception_handler()
     loop.set_exception_handler(lambda _, context: unretrieved.append(context))
     try:
-        failed_before: asyncio.Future[Any] = loop.create_future()
-        failed_before.set_exception(ConnectionError("no stream response"))
-        failing_later: asyncio.Future[Any] = loop.create_future()
-        cancelled: asyncio.Future[Any] = loop.create_future()
-        in_flight = deque([(10, [failed_before]), (20, [failing_later, cancelled])])
+        inbox = AckInbox(Unconnected())  # type: ignore[arg-type]
+        failed_before = inbox.batch()
+        failed_before.fail(ConnectionError("no stream response"))
+        waiting = inbox.batch()
+        in_flight = deque([(10, failed_before), (20, waiting)])
 
-        _abandon(in_flight)
-        failing_later.set_exception(TimeoutError())
-        cancelled.cancel()
+        _abandon(in_flight, inbox)
+        waiting.fail(TimeoutError())  # too late: forgetting it cancelled it
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         assert not in_flight
-        del failed_before, failing_later, cancelled
+        assert waiting.future.cancelled()
+        del failed_before, waiting, in_flight
         gc.collect()
         await asyncio.sleep(0)
     finally:
