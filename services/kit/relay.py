@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -37,7 +38,7 @@ from services.kit.publish import AckInbox, PublishBatch
 from services.kit.settings import Settings
 from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context, traceparent_of
-from services.kit.wakeup import listen_for_commits
+from services.kit.wakeup import listen_for_commits, watch_sqlite_commits
 from services.kit.wire import binary_message, with_position
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,9 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         # Set by the process that runs the relay beside its API: its saves call `poke`.
         self.woken_by_saves = False
+        # Set by a relay's own process: the API saves in another one, so on SQLite the
+        # relay watches the store's file for commits (PostgreSQL notifies every process).
+        self.saves_elsewhere = False
         # Called with every poke, on the relay's loop: workers that care about commits too.
         self.on_poke: list[Callable[[], None]] = []
         self._listening = False
@@ -113,7 +117,9 @@ class OutboxRelay:
 
     def woken_on_commit(self) -> bool:
         """Whether every commit wakes the relay, so that polling is only a safety net."""
-        return self._listening or (self.woken_by_saves and self.settings.store == "sqlite")
+        return self._listening or (
+            self.woken_by_saves and not self.saves_elsewhere and self.settings.store == "sqlite"
+        )
 
     _pushed = woken_on_commit
 
@@ -135,6 +141,15 @@ class OutboxRelay:
                     self.settings,
                     self.service,
                     self._recorder.channel_name,
+                    self.poke,
+                    self._set_listening,
+                )
+            )
+        elif self.saves_elsewhere and isinstance(self._recorder, SQLiteApplicationRecorder):
+            listener = asyncio.create_task(
+                watch_sqlite_commits(
+                    self._recorder.datastore.pool.db_name,
+                    self.service,
                     self.poke,
                     self._set_listening,
                 )

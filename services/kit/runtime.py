@@ -329,6 +329,8 @@ class ServiceParts:
 async def run_relay(service: Service, settings: Settings) -> None:
     """The relay process: the relay and the reactions until SIGTERM or SIGINT (or a crash)."""
     parts = ServiceParts(service, settings, with_relay=True)
+    if parts.relay is not None:
+        parts.relay.saves_elsewhere = True
     workers = Workers()
     workers.stop_on_signals()
     try:

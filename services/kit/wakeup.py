@@ -1,4 +1,5 @@
-"""Wake the relay when events are committed, across processes: PostgreSQL LISTEN/NOTIFY.
+"""Wake the relay when events are committed, across processes: PostgreSQL LISTEN/NOTIFY,
+and SQLite's data version.
 
 `Commits` passes the same wake-ups on to the other workers that follow the service's own
 log (a webhook dispatcher), so they need not poll it either.
@@ -7,6 +8,11 @@ The event store's insert sends `NOTIFY <events table>` in the inserting transact
 (eventsourcing's PostgreSQL recorder does), so the notification arrives when the events
 are committed, whichever replica saved them. The relay listens on its own connection
 (not one of the pool's: commands need those) and polls only slowly while it listens.
+
+SQLite has no notifications. A relay in its own process (the API saves in another) looks
+at `PRAGMA data_version` on a connection of its own every few tens of milliseconds: the
+value changes whenever another connection has committed, and reading it touches no
+table, so the outbox itself is read only after a commit.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable
 
 import psycopg
@@ -66,6 +73,55 @@ async def listen_for_commits(
         finally:
             listening(False)
         await backoff.wait(never)
+
+
+# How often a relay on SQLite looks for commits by other processes.
+DATA_VERSION_POLL_S = 0.025
+
+
+async def watch_sqlite_commits(
+    path: str,
+    service: str,
+    wake: Callable[[], None],
+    watching: Callable[[bool], None],
+    interval_s: float = DATA_VERSION_POLL_S,
+) -> None:
+    """Call `wake` after each commit to the SQLite file at `path`, until cancelled.
+
+    `watching` as `listening` in `listen_for_commits`: True once the file is watched
+    (`wake` is called then too), False when the connection is lost.
+    """
+    backoff = Backoff(first=0.1, cap=2.0)
+    never = asyncio.Event()
+    while True:
+        try:
+            # Autocommit: each pragma reads the file's current state, outside any transaction.
+            connection = sqlite3.connect(path, isolation_level=None, timeout=5)
+            try:
+                version = _data_version(connection)
+                watching(True)
+                wake()
+                backoff.reset()
+                while True:
+                    await asyncio.sleep(interval_s)
+                    now = _data_version(connection)
+                    if now != version:
+                        version = now
+                        wake()
+            finally:
+                connection.close()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("relay %s: watching the store for commits failed: %s", service, exc)
+        finally:
+            watching(False)
+        await backoff.wait(never)
+
+
+def _data_version(connection: sqlite3.Connection) -> int:
+    (version,) = connection.execute("PRAGMA data_version").fetchone()
+    return int(version)
 
 
 class Commits:

@@ -8,6 +8,7 @@ The last line is `results: PATH`.
     make bench                                   everything, default sizes
     make bench ARGS="--quick"                    small sizes: a smoke run of every path
     make bench ARGS="--only relay --only raw-nats"
+    make bench ARGS="--only relay-at-rest"       a relay process on SQLite: CPU at rest, wake-up
     make bench ARGS="--only graphql-names"       the volunteers list with names from the service
     make bench ARGS="--only idle"                the whole `tongxin run` stack at rest
     make bench ARGS="--only bookings"            booking contention and availability search
@@ -160,6 +161,12 @@ async def relay_step(env: Environment, sizes: Sizes) -> list[Figure]:
             )
             figures += await relay.relay_rate(settings, sizes.events, store, write_time=write_time)
     return figures
+
+
+async def relay_at_rest_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    await env.reset_streams()
+    settings = env.sqlite_settings("relay_at_rest")
+    return await relay.relay_at_rest(settings, seconds=min(sizes.idle_seconds, 20.0), commits=20)
 
 
 async def projection_step(env: Environment, sizes: Sizes) -> list[Figure]:
@@ -389,6 +396,7 @@ STEPS: dict[str, Step] = {
     "raw-nats": raw_nats_step,
     "raw-postgres": raw_postgres_step,
     "relay": relay_step,
+    "relay-at-rest": relay_at_rest_step,
     "projection": projection_step,
     "rebuild": rebuild_step,
     "http": http_step,

@@ -123,3 +123,72 @@ async def relay_rate(
             {"events": events, "batch": FILL_BATCH, "seconds": fill_s},
         ),
     ]
+
+
+async def relay_at_rest(settings: Settings, seconds: float, commits: int) -> list[Figure]:
+    """A relay in its own process on SQLite: its CPU at rest, and how soon another's commit
+    is published. The relay watches the file's data version (as a relay process does),
+    reads the outbox every `relay_idle_s`, or (as before it watched) counts itself woken
+    by saves that happen elsewhere and so waits for its safety poll; one after the other.
+    """
+    figures = []
+    for key in ("data_version", "poll", "safety_poll"):
+        relaying = build_application(VolunteersApplication, settings, "volunteers")
+        saving = build_application(VolunteersApplication, settings, "volunteers")
+        convert_at_write(saving, "volunteers", translate)
+        how = {
+            "data_version": "watching the data version",
+            "poll": f"polling every {settings.relay_idle_s}s",
+            "safety_poll": "woken by its own saves only",
+        }[key]
+        try:
+            relay = OutboxRelay(
+                relaying,
+                service="volunteers",
+                boundary="volunteers",
+                translate=translate,
+                settings=settings,
+            )
+            relay.saves_elsewhere = key == "data_version"
+            relay.woken_by_saves = key != "poll"
+            stop = asyncio.Event()
+            task = asyncio.create_task(relay.run(stop))
+            while not relay.connected or relay.position < relay.head:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.0)
+            cpu_started = time.process_time()
+            await asyncio.sleep(seconds)
+            idle_cpu = (time.process_time() - cpu_started) / seconds
+            delays = []
+            for _ in range(commits):
+                before = relay.position
+                committed = time.perf_counter()
+                await asyncio.to_thread(fill_log, saving, 1)
+                while relay.position == before:  # noqa: ASYNC110 - the relay's own counter
+                    await asyncio.sleep(0.001)
+                delays.append(time.perf_counter() - committed)
+                await asyncio.sleep(0.05)
+            stop.set()
+            relay.poke()
+            await task
+        finally:
+            saving.close()
+            relaying.close()
+        delays.sort()
+        figures += [
+            Figure(
+                f"relay.sqlite.own_process.{key}.idle_cpu",
+                f"relay in its own process, SQLite, {how}: CPU at rest",
+                idle_cpu * 100,
+                "% of a core",
+                {"seconds": seconds},
+            ),
+            Figure(
+                f"relay.sqlite.own_process.{key}.publish_ms",
+                f"relay in its own process, SQLite, {how}: commit -> published, median",
+                delays[len(delays) // 2] * 1000,
+                "ms",
+                {"commits": commits, "max_ms": delays[-1] * 1000},
+            ),
+        ]
+    return figures

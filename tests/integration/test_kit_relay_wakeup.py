@@ -1,5 +1,6 @@
 """The relay is woken by commits, not by its poll: LISTEN/NOTIFY across processes on
-PostgreSQL, the saving application's own call on SQLite.
+PostgreSQL, the saving application's own call on SQLite, the file's data version for a relay
+in its own process on SQLite.
 
 The safety poll is stretched past the test's patience, so an event published here was
 published because its commit woke the relay.
@@ -72,3 +73,30 @@ async def test_a_save_in_the_same_process_wakes_the_relay_on_sqlite(
                 await eventually(lambda n=expected: relay.position == n, timeout=30)
     finally:
         app.close()
+
+
+async def test_a_commit_by_another_process_wakes_a_relay_of_its_own_on_sqlite(
+    sqlite_settings: Settings, nats_url: str
+) -> None:
+    """The relay's own process: its saves wake it, but the API's are made elsewhere."""
+    settings = sqlite_settings.model_copy(update={"nats_urls": nats_url, "relay_idle_s": NEVER_S})
+    relaying = build_counter_app(settings)
+    # The API's process: another connection to the same file, whose saves only commit.
+    saving = build_counter_app(settings)
+    try:
+        relay = OutboxRelay(
+            relaying, service=SERVICE, boundary=BOUNDARY, translate=translate, settings=settings
+        )
+        relay.woken_by_saves = True
+        relay.saves_elsewhere = True
+        async with running(relay.run):
+            await eventually(lambda: relay._listening, timeout=30)
+            await eventually(lambda: relay.connected, timeout=30)
+            counter_id = await asyncio.to_thread(saving.create, "woken")
+            await eventually(lambda: relay.position == 1, timeout=30)
+            for expected in range(2, 5):
+                await asyncio.to_thread(saving.increment, counter_id)
+                await eventually(lambda n=expected: relay.position == n, timeout=30)
+    finally:
+        saving.close()
+        relaying.close()
