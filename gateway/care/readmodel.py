@@ -12,6 +12,7 @@ every worklist and timeline.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -166,139 +167,30 @@ class CareReadModel(SqliteProjection):
     def apply_event(
         self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
     ) -> None:
-        if isinstance(event, CareLeadNamed):
-            conn.execute(
-                "INSERT INTO care_leads (school_id, lead_id) VALUES (?, ?) "
-                "ON CONFLICT (school_id) DO UPDATE SET lead_id = excluded.lead_id",
-                (event.school_id, event.lead_id),
-            )
-            changed.add(f"school:{event.school_id}")
-            return
-        if isinstance(event, IntakeReceived):
-            conn.execute(
-                "INSERT OR IGNORE INTO intakes (id, file_id, school_id, source, received_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    event.intake_id,
-                    event.file_id,
-                    event.school_id,
-                    event.source,
-                    event.received_at.isoformat(),
-                ),
-            )
-            changed.add(f"school:{event.school_id}")
-            return
-        if isinstance(event, FileOpened):
-            conn.execute(
-                "INSERT OR IGNORE INTO files (id, school_id, class_id, district_id, source, "
-                "opened_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    event.file_id,
-                    event.school_id,
-                    event.class_id,
-                    event.district_id,
-                    event.source,
-                    event.opened_at.isoformat(),
-                ),
-            )
-            # The intake this file was opened from (if any) is no longer waiting.
-            conn.execute("DELETE FROM intakes WHERE file_id = ?", (event.file_id,))
-            self._timeline(conn, event.file_id, event.opened_at.isoformat(), "opened", event.source)
-        elif isinstance(event, FileStatusChanged):
-            conn.execute("UPDATE files SET status = ? WHERE id = ?", (event.status, event.file_id))
-            self._timeline(
-                conn, event.file_id, event.changed_at.isoformat(), "status", event.status
-            )
-        elif isinstance(event, LeadAssigned):
-            conn.execute(
-                "UPDATE files SET lead_id = ? WHERE id = ?", (event.lead_id, event.file_id)
-            )
-            self._timeline(
-                conn, event.file_id, event.assigned_at.isoformat(), "lead-assigned", event.lead_id
-            )
-        elif isinstance(event, ReviewScheduled):
-            conn.execute(
-                "UPDATE files SET review_on = ?, review_overdue_on = NULL WHERE id = ?",
-                (event.review_on.isoformat(), event.file_id),
-            )
-            self._timeline(
-                conn, event.file_id, event.review_on.isoformat(), "review-due", "scheduled"
-            )
-        elif isinstance(event, ReviewsCleared):
-            conn.execute(
-                "UPDATE files SET review_on = NULL, review_overdue_on = NULL WHERE id = ?",
-                (event.file_id,),
-            )
-        elif isinstance(event, ReviewOverdue):
-            conn.execute(
-                "UPDATE files SET review_overdue_on = ? WHERE id = ?",
-                (event.review_on.isoformat(), event.file_id),
-            )
-            self._timeline(
-                conn, event.file_id, event.review_on.isoformat(), "review-overdue", "not reviewed"
-            )
-        elif isinstance(event, FollowUpRecorded):
-            self._timeline(
-                conn, event.file_id, event.followed_up_on.isoformat(), "follow-up", event.mode
-            )
-        elif isinstance(event, HomeTeachingScheduled):
-            self._timeline(
-                conn,
-                event.file_id,
-                event.starts_on.isoformat(),
-                "home-teaching",
-                f"{event.sessions_per_week} a week until {event.ends_on.isoformat()}",
-            )
-        elif isinstance(event, HomeTeachingSessionDelivered):
-            conn.execute(
-                "INSERT OR IGNORE INTO home_sessions (id, file_id, delivered_on, hours) "
-                "VALUES (?, ?, ?, ?)",
-                (event.session_id, event.file_id, event.delivered_on.isoformat(), event.hours),
-            )
-            self._timeline(
-                conn,
-                event.file_id,
-                event.delivered_on.isoformat(),
-                "home-session",
-                f"{event.hours:g} hours",
-            )
-        elif isinstance(event, HomeVisitRecorded):
-            # Visits may be recorded late: the latest visit decides, whatever the order.
-            conn.execute(
-                "UPDATE files SET last_visit_on = ?, next_visit_on = ? WHERE id = ? "
-                "AND (last_visit_on IS NULL OR last_visit_on <= ?)",
-                (
-                    event.visited_on.isoformat(),
-                    event.next_visit_on.isoformat() if event.next_visit_on else None,
-                    event.file_id,
-                    event.visited_on.isoformat(),
-                ),
-            )
-            who = f"{event.mode}, {event.visitors} people" + (
-                ", head teacher" if event.head_teacher_went else ""
-            )
-            self._timeline(conn, event.file_id, event.visited_on.isoformat(), "visit", who)
-        elif isinstance(event, BreakGlassOpened):
-            self._timeline(
-                conn,
-                event.file_id,
-                event.until.isoformat(),
-                "break-glass",
-                f"by {event.opened_by} until {event.until.isoformat()}",
-            )
-        elif isinstance(event, FileErased):
-            conn.execute("UPDATE files SET erased = 1 WHERE id = ?", (event.file_id,))
-            conn.execute("DELETE FROM timeline WHERE file_id = ?", (event.file_id,))
-        else:
-            return
-        changed.add(f"file:{getattr(event, 'file_id', '')}")
+        for _, sql, params in _statements(event, changed):
+            conn.execute(sql, params)
 
-    @staticmethod
-    def _timeline(conn: sqlite3.Connection, file_id: str, at: str, kind: str, detail: str) -> None:
-        conn.execute(
-            "INSERT INTO timeline (file_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-            (file_id, at, kind, detail),
-        )
+    def apply_events(
+        self, conn: sqlite3.Connection, events: Sequence[ContractEvent], changed: set[str]
+    ) -> None:
+        """A batch's statements, with each run of one statement written by one `executemany`.
+
+        Every statement here reads and writes one table only. So the batch ends where
+        its events one by one end as long as each table's statements keep their order:
+        they are gathered per table, in order, and a statement repeated (a term's visits,
+        the timeline's lines) extends the run of the one before it.
+        """
+        runs: dict[str, list[tuple[str, list[Params]]]] = {}
+        for event in events:
+            for table, sql, params in _statements(event, changed):
+                table_runs = runs.setdefault(table, [])
+                if table_runs and table_runs[-1][0] is sql:
+                    table_runs[-1][1].append(params)
+                else:
+                    table_runs.append((sql, [params]))
+        for table_runs in runs.values():
+            for sql, rows in table_runs:
+                conn.executemany(sql, rows)
 
     # -- reads --------------------------------------------------------------------------
     def file(self, file_id: str) -> FileRow | None:
@@ -467,3 +359,133 @@ class CareReadModel(SqliteProjection):
             cursors=[encode_cursor(f"care-home-teaching-{level}", h.key) for h in items],
             has_next=len(rows) > first,
         )
+
+
+Params = tuple[Any, ...]
+Statement = tuple[str, str, Params]
+
+UPSERT_LEAD = (
+    "INSERT INTO care_leads (school_id, lead_id) VALUES (?, ?) "
+    "ON CONFLICT (school_id) DO UPDATE SET lead_id = excluded.lead_id"
+)
+INSERT_INTAKE = (
+    "INSERT OR IGNORE INTO intakes (id, file_id, school_id, source, received_at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+OPEN_FILE = (
+    "INSERT OR IGNORE INTO files (id, school_id, class_id, district_id, source, "
+    "opened_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
+INTAKE_TAKEN = "DELETE FROM intakes WHERE file_id = ?"
+SET_STATUS = "UPDATE files SET status = ? WHERE id = ?"
+SET_LEAD = "UPDATE files SET lead_id = ? WHERE id = ?"
+SCHEDULE_REVIEW = "UPDATE files SET review_on = ?, review_overdue_on = NULL WHERE id = ?"
+CLEAR_REVIEWS = "UPDATE files SET review_on = NULL, review_overdue_on = NULL WHERE id = ?"
+REVIEW_OVERDUE = "UPDATE files SET review_overdue_on = ? WHERE id = ?"
+INSERT_SESSION = (
+    "INSERT OR IGNORE INTO home_sessions (id, file_id, delivered_on, hours) VALUES (?, ?, ?, ?)"
+)
+# Visits may be recorded late: the latest visit decides, whatever the order.
+VISIT = (
+    "UPDATE files SET last_visit_on = ?, next_visit_on = ? WHERE id = ? "
+    "AND (last_visit_on IS NULL OR last_visit_on <= ?)"
+)
+ERASE_FILE = "UPDATE files SET erased = 1 WHERE id = ?"
+ERASE_TIMELINE = "DELETE FROM timeline WHERE file_id = ?"
+TIMELINE = "INSERT INTO timeline (file_id, at, kind, detail) VALUES (?, ?, ?, ?)"
+
+
+def _statements(event: ContractEvent, changed: set[str]) -> list[Statement]:
+    """The event's writes as (table, statement, parameters), in order; watched keys added.
+
+    Tolerant reader: an event type the model does not use writes nothing.
+    """
+    if isinstance(event, CareLeadNamed):
+        changed.add(f"school:{event.school_id}")
+        return [("care_leads", UPSERT_LEAD, (event.school_id, event.lead_id))]
+    if isinstance(event, IntakeReceived):
+        changed.add(f"school:{event.school_id}")
+        intake: Params = (
+            event.intake_id,
+            event.file_id,
+            event.school_id,
+            event.source,
+            event.received_at.isoformat(),
+        )
+        return [("intakes", INSERT_INTAKE, intake)]
+    file_id = getattr(event, "file_id", "")
+    if isinstance(event, FileOpened):
+        opened_at = event.opened_at.isoformat()
+        row = (file_id, event.school_id, event.class_id, event.district_id, event.source, opened_at)
+        statements = [
+            ("files", OPEN_FILE, row),
+            # The intake this file was opened from (if any) is no longer waiting.
+            ("intakes", INTAKE_TAKEN, (file_id,)),
+            _timeline(file_id, opened_at, "opened", event.source),
+        ]
+    elif isinstance(event, FileStatusChanged):
+        statements = [
+            ("files", SET_STATUS, (event.status, file_id)),
+            _timeline(file_id, event.changed_at.isoformat(), "status", event.status),
+        ]
+    elif isinstance(event, LeadAssigned):
+        statements = [
+            ("files", SET_LEAD, (event.lead_id, file_id)),
+            _timeline(file_id, event.assigned_at.isoformat(), "lead-assigned", event.lead_id),
+        ]
+    elif isinstance(event, ReviewScheduled):
+        review_on = event.review_on.isoformat()
+        statements = [
+            ("files", SCHEDULE_REVIEW, (review_on, file_id)),
+            _timeline(file_id, review_on, "review-due", "scheduled"),
+        ]
+    elif isinstance(event, ReviewsCleared):
+        statements = [("files", CLEAR_REVIEWS, (file_id,))]
+    elif isinstance(event, ReviewOverdue):
+        review_on = event.review_on.isoformat()
+        statements = [
+            ("files", REVIEW_OVERDUE, (review_on, file_id)),
+            _timeline(file_id, review_on, "review-overdue", "not reviewed"),
+        ]
+    elif isinstance(event, FollowUpRecorded):
+        statements = [_timeline(file_id, event.followed_up_on.isoformat(), "follow-up", event.mode)]
+    elif isinstance(event, HomeTeachingScheduled):
+        detail = f"{event.sessions_per_week} a week until {event.ends_on.isoformat()}"
+        statements = [_timeline(file_id, event.starts_on.isoformat(), "home-teaching", detail)]
+    elif isinstance(event, HomeTeachingSessionDelivered):
+        delivered_on = event.delivered_on.isoformat()
+        statements = [
+            (
+                "home_sessions",
+                INSERT_SESSION,
+                (event.session_id, file_id, delivered_on, event.hours),
+            ),
+            _timeline(file_id, delivered_on, "home-session", f"{event.hours:g} hours"),
+        ]
+    elif isinstance(event, HomeVisitRecorded):
+        visited_on = event.visited_on.isoformat()
+        next_on = event.next_visit_on.isoformat() if event.next_visit_on else None
+        who = f"{event.mode}, {event.visitors} people" + (
+            ", head teacher" if event.head_teacher_went else ""
+        )
+        statements = [
+            ("files", VISIT, (visited_on, next_on, file_id, visited_on)),
+            _timeline(file_id, visited_on, "visit", who),
+        ]
+    elif isinstance(event, BreakGlassOpened):
+        until = event.until.isoformat()
+        detail = f"by {event.opened_by} until {until}"
+        statements = [_timeline(file_id, until, "break-glass", detail)]
+    elif isinstance(event, FileErased):
+        statements = [
+            ("files", ERASE_FILE, (file_id,)),
+            ("timeline", ERASE_TIMELINE, (file_id,)),
+        ]
+    else:
+        return []
+    changed.add(f"file:{file_id}")
+    return statements
+
+
+def _timeline(file_id: str, at: str, kind: str, detail: str) -> Statement:
+    return ("timeline", TIMELINE, (file_id, at, kind, detail))

@@ -6,10 +6,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from contracts.care import (
+    BreakGlassOpened,
+    CareLeadNamed,
     FileErased,
     FileOpened,
+    FileStatusChanged,
+    FollowUpRecorded,
+    HomeTeachingScheduled,
     HomeTeachingSessionDelivered,
     HomeVisitRecorded,
+    IntakeReceived,
+    LeadAssigned,
     ReviewOverdue,
     ReviewScheduled,
     ReviewsCleared,
@@ -165,3 +172,58 @@ def test_home_teaching_by_district_suppresses_a_few_children(tmp_path: Path) -> 
     hidden = {r.key: HomeTeachingFigure.from_row(r) for r in rows}["s/c2"]
     assert hidden.children.suppressed == "<5"
     assert (hidden.sessions_delivered, hidden.hours_delivered) == (None, None)
+
+
+def test_a_batch_ends_where_its_events_one_by_one_end(tmp_path: Path) -> None:
+    # Runs of one statement are written together: a term's visits and timeline lines,
+    # with replays out of order (a visit and a status before the file is opened, an older
+    # visit after a newer one, a file erased between two of its events, redelivery).
+    day = date(2026, 10, 1)
+    session = HomeTeachingSessionDelivered(file_id="b", session_id="s1", delivered_on=day, hours=2)
+    stream = Stream()
+    events = stream(
+        CareLeadNamed(school_id="s1", lead_id="lead-1"),
+        IntakeReceived(
+            intake_id="i1", file_id="a", school_id="s1", source="civ", received_at=OPENED
+        ),
+        visited("a", day + timedelta(days=3), day + timedelta(days=30)),
+        FileStatusChanged(file_id="a", status="monitoring", changed_at=OPENED),
+        opened("a", "s1"),
+        opened("b", "s1"),
+        opened("c", "s2"),
+        visited("a", day + timedelta(days=5)),
+        visited("b", day),
+        visited("a", day + timedelta(days=4)),
+        LeadAssigned(file_id="b", lead_id="lead-2", assigned_at=OPENED),
+        ReviewScheduled(file_id="b", review_on=day),
+        ReviewOverdue(file_id="b", school_id="s1", district_id="d1", review_on=day),
+        ReviewScheduled(file_id="c", review_on=day),
+        ReviewsCleared(file_id="c"),
+        HomeTeachingScheduled(
+            file_id="b", sessions_per_week=2, starts_on=day, ends_on=day + timedelta(days=60)
+        ),
+        session,
+        session,
+        FollowUpRecorded(file_id="c", follow_up_id="u1", followed_up_on=day, mode="call"),
+        visited("c", day),
+        FileErased(file_id="c", erased_at=OPENED),
+        visited("c", day + timedelta(days=1)),
+        BreakGlassOpened(file_id="a", school_id="s1", opened_by="head-1", until=OPENED),
+        CareLeadNamed(school_id="s1", lead_id="lead-3"),
+        opened("a", "s1"),
+    )
+    batched = CareReadModel(tmp_path / "batched.sqlite3").open()
+    one_by_one = CareReadModel(tmp_path / "one-by-one.sqlite3").open()
+    try:
+        batched.apply(CONSUMER, events)
+        for delivered in events:
+            one_by_one.apply(CONSUMER, [delivered])
+        assert batched.canonical_dump() == one_by_one.canonical_dump()
+        a = batched.file("a")
+        assert a is not None and a.last_visit_on == day + timedelta(days=5)
+        assert batched.file("c") is None
+        assert batched.care_lead("s1") == "lead-3"
+        assert batched.intakes_waiting(None) == {}
+    finally:
+        batched.close()
+        one_by_one.close()

@@ -14,6 +14,7 @@ The last line is `results: PATH`.
     make bench ARGS="--only bookings"            booking contention and availability search
     make bench ARGS="--rebuild-events 1000000"   the 1M-event rebuild (opt-in)
     make bench ARGS="--only care"                care commands and the coverage query
+    make bench ARGS="--only care-readmodel"      the care read model's writes, batched or not
     make bench ARGS="--only courses"             registrations, points projection, ranks
     make bench ARGS="--only feeds"               partner webhooks beside raw httpx POSTs
     make bench ARGS="--only city"                the dashboard on a Yangzhou-sized city
@@ -298,7 +299,22 @@ async def care_step(env: Environment, sizes: Sizes) -> list[Figure]:
         sizes.coverage_visits,
         sizes.coverage_queries,
     )
-    return [raw, *measured, *figures]
+    applied = await asyncio.to_thread(
+        care.readmodel_apply,
+        env.folder("care-readmodel"),
+        sizes.coverage_files,
+        sizes.coverage_visits,
+    )
+    return [raw, *measured, *figures, *applied]
+
+
+async def care_readmodel_step(env: Environment, sizes: Sizes) -> list[Figure]:
+    return await asyncio.to_thread(
+        care.readmodel_apply,
+        env.folder("care-readmodel"),
+        sizes.coverage_files,
+        sizes.coverage_visits,
+    )
 
 
 async def courses_step(env: Environment, sizes: Sizes) -> list[Figure]:
@@ -397,6 +413,7 @@ STEPS: dict[str, Step] = {
     "raw-postgres": raw_postgres_step,
     "relay": relay_step,
     "relay-at-rest": relay_at_rest_step,
+    "care-readmodel": care_readmodel_step,
     "projection": projection_step,
     "rebuild": rebuild_step,
     "http": http_step,

@@ -19,11 +19,20 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
-from contracts.care import FileOpened, HomeTeachingSessionDelivered, HomeVisitRecorded
+from contracts.care import (
+    FileOpened,
+    FileStatusChanged,
+    HomeTeachingSessionDelivered,
+    HomeVisitRecorded,
+    ReviewScheduled,
+)
+from contracts.events import ContractEvent
 from gateway.care.readmodel import CareReadModel
 from gateway.care.types import CoverageFigure, HomeTeachingFigure, WorklistItem
+from gateway.core.projection import SqliteProjection
 from gateway.tests.support import Stream
 from services.care.application import CareApplication
 from services.kit.citytime import city_day
@@ -224,3 +233,91 @@ def _timed(name: str, title: str, queries: int, query: Callable[[], object]) -> 
         latencies.append(time.perf_counter() - t)
     spread = _spread(latencies)
     return Figure(name, title, spread["p50"], "ms", spread)
+
+
+class OneStatementAtATime(CareReadModel):
+    """The care read model writing each event's statements one `execute` at a time."""
+
+    apply_events = SqliteProjection.apply_events
+
+
+def readmodel_apply(folder: Path, files: int, visits: int, batch: int = 500) -> list[Figure]:
+    """Events/s the care read model applies in consumer-sized batches of a term's mix
+    (files opened, statuses, reviews, visits, home sessions), its statements in runs
+    (`executemany`) next to one `execute` each, on the same events in the same run."""
+    events = _term(files, visits)
+    figures = []
+    for name, model_class in (("executemany", CareReadModel), ("execute", OneStatementAtATime)):
+        path = folder / f"care-apply-{name}.sqlite3"
+        path.unlink(missing_ok=True)
+        model = model_class(path).open()
+        try:
+            cpu_started = time.process_time()
+            started = time.perf_counter()
+            for offset in range(0, len(events), batch):
+                model.apply("bench", events[offset : offset + batch])
+            elapsed = time.perf_counter() - started
+            cpu_s = time.process_time() - cpu_started
+        finally:
+            model.close()
+        figures += [
+            Figure(
+                f"care-readmodel-apply.{name}",
+                f"care read model: a term's events applied, batches of {batch}, {name}",
+                len(events) / elapsed,
+                "events/s",
+                {"events": len(events), "batch": batch, "seconds": elapsed},
+            ),
+            Figure(
+                f"care-readmodel-apply.{name}.cpu_us",
+                f"care read model: a term's events applied, {name}: CPU per event",
+                cpu_s / len(events) * 1e6,
+                "us",
+                {"events": len(events), "cpu_seconds": cpu_s},
+            ),
+        ]
+    return figures
+
+
+def _term(files: int, visits: int) -> list[Any]:
+    """Files opened a school at a time with their first review, then visits, statuses and
+    home sessions interleaved, as commands across the city would publish them."""
+    opened_at = datetime(2026, 9, 2, tzinfo=UTC)
+    first_day = date(2026, 9, 2)
+    mixed: list[ContractEvent] = []
+    for n in range(files):
+        mixed.append(
+            FileOpened(
+                file_id=f"f{n}",
+                school_id=f"s{n % SCHOOLS}",
+                class_id=f"c{n % CLASSES}",
+                district_id=f"d{n % 6}",
+                source="school",
+                opened_at=opened_at,
+            )
+        )
+        mixed.append(ReviewScheduled(file_id=f"f{n}", review_on=first_day + timedelta(days=30)))
+    for n in range(visits):
+        file_id = f"f{(n * 7) % files}"
+        day = first_day + timedelta(days=n % 70)
+        mixed.append(
+            HomeVisitRecorded(
+                file_id=file_id,
+                visit_id=f"v{n}",
+                visited_on=day,
+                mode="home",
+                visitors=2,
+                head_teacher_went=True,
+            )
+        )
+        if n % 10 == 0:
+            mixed.append(
+                HomeTeachingSessionDelivered(
+                    file_id=file_id, session_id=f"h{n}", delivered_on=day, hours=2.0
+                )
+            )
+        if n % 25 == 0:
+            mixed.append(
+                FileStatusChanged(file_id=file_id, status="monitoring", changed_at=opened_at)
+            )
+    return Stream()(*mixed)

@@ -17,6 +17,7 @@ import random
 import sys
 from pathlib import Path
 
+from tests.chaos import processes
 from tests.chaos.run import TARGETS, ChaosConfig, run
 
 
@@ -48,12 +49,16 @@ def parse(argv: list[str]) -> ChaosConfig:
         "--min-faults", type=int, default=0, help="faults per target, even after the load"
     )
     parser.add_argument("--converge-timeout", type=float, default=180.0)
+    parser.add_argument(
+        "--start-timeout", type=float, default=60.0, help="s for a process to become healthy"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="keep state and logs here")
     args = parser.parse_args(argv)
     targets = [t for t in args.targets.split(",") if t]
     unknown = set(targets) - set(TARGETS)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+    processes.START_TIMEOUT_S = args.start_timeout
     return ChaosConfig(
         commands=args.commands,
         seed=args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10**6),

@@ -22,6 +22,10 @@ import httpx
 from tests.support.nats import NatsServer
 from tongxin.supervisor import _set_pdeathsig
 
+# How long a process may take to become healthy (`--start-timeout`: a loaded machine
+# needs longer).
+START_TIMEOUT_S = 60.0
+
 
 class Killable(Protocol):
     """A part of the platform the fault injector can crash and bring back."""
@@ -30,7 +34,7 @@ class Killable(Protocol):
 
     def kill(self) -> None: ...
 
-    async def start(self, timeout: float = 60.0) -> float: ...  # noqa: ASYNC109
+    async def start(self, timeout: float | None = None) -> float: ...  # noqa: ASYNC109
 
 
 class PythonProcess:
@@ -59,8 +63,9 @@ class PythonProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    async def start(self, timeout: float = 60.0) -> float:  # noqa: ASYNC109
-        """Spawn and wait until healthy; returns the seconds it took."""
+    async def start(self, timeout: float | None = None) -> float:  # noqa: ASYNC109
+        """Spawn and wait until healthy (`START_TIMEOUT_S` by default); returns the seconds."""
+        timeout = START_TIMEOUT_S if timeout is None else timeout
         began = time.monotonic()
         if self._log is None:
             self._log = self.log_path.open("ab")
@@ -120,7 +125,7 @@ class NatsProcess:
     def kill(self) -> None:
         self.server.kill()
 
-    async def start(self, timeout: float = 60.0) -> float:  # noqa: ASYNC109
+    async def start(self, timeout: float | None = None) -> float:  # noqa: ASYNC109
         began = time.monotonic()
         # Blocking, but a nats-server answers within a few tens of milliseconds.
         self.server.start()
