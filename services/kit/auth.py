@@ -97,15 +97,23 @@ class JwksVerifier:
         except KeyError:
             raise AuthError("the token was signed by an unknown key") from None
 
-    def verify(self, token: str) -> Principal:
+    def recently_verified(self, token: str) -> Principal | None:
+        """The token's principal if it was verified a moment ago (no I/O, no signature check)."""
         with self._verified_lock:
             cached = self._verified.get(token)
-            if cached is not None:
-                principal, until, expires_at = cached
-                if time.monotonic() < until and time.time() < expires_at:
-                    self._verified.move_to_end(token)
-                    return principal
-                del self._verified[token]
+            if cached is None:
+                return None
+            principal, until, expires_at = cached
+            if time.monotonic() < until and time.time() < expires_at:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+            return None
+
+    def verify(self, token: str) -> Principal:
+        principal = self.recently_verified(token)
+        if principal is not None:
+            return principal
         principal, expires_at = self._verify(token)
         with self._verified_lock:
             self._verified[token] = (

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -316,13 +317,22 @@ _bearer = HTTPBearer(
 )
 
 
-def authenticated(
+async def authenticated(
     request: Request,
     _documented: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
-    """FastAPI dependency: the verified caller (the bearer scheme only documents it)."""
+    """FastAPI dependency: the verified caller (the bearer scheme only documents it).
+
+    On the event loop: a plain (sync) dependency costs every request a trip through the
+    thread pool. A token verified a moment ago is answered from memory; only a new one is
+    checked in a thread (the signature, and the JWKS may have to be fetched).
+    """
     verifier: JwksVerifier = request.app.state.verifier
-    return verifier.verify(bearer_token(request.headers.get("authorization", "")))
+    token = bearer_token(request.headers.get("authorization", ""))
+    principal = verifier.recently_verified(token)
+    if principal is not None:
+        return principal
+    return await run_in_threadpool(verifier.verify, token)
 
 
 Caller = Annotated[Principal, Depends(authenticated)]

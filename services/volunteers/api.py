@@ -106,7 +106,8 @@ class Attendance(Command):
     at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
 
 
-def application(request: Request) -> VolunteersApplication:
+async def application(request: Request) -> VolunteersApplication:
+    # A coroutine: a plain function as a dependency would cost a trip through the thread pool.
     return request.app.state.application
 
 

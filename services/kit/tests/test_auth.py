@@ -136,3 +136,17 @@ def test_refusals_are_not_remembered_as_verified(issuer: DevIssuer, tmp_path: Pa
         with pytest.raises(AuthError):
             verifier.verify(forged)
     assert not verifier._verified
+
+
+def test_only_a_token_verified_a_moment_ago_is_known_without_a_check(
+    issuer: DevIssuer, verifier: JwksVerifier
+) -> None:
+    # The HTTP dependency answers these on the event loop, and sends the rest to a thread.
+    token = issuer.token(role="viewer", subject="li")
+    assert verifier.recently_verified(token) is None
+    principal = verifier.verify(token)
+    assert verifier.recently_verified(token) == principal
+    verifier.VERIFIED_TTL_S = 0.0
+    verifier._verified.clear()
+    verifier.verify(token)
+    assert verifier.recently_verified(token) is None
