@@ -33,8 +33,13 @@ class Receipt(BaseModel):
 
 
 def postable(ownership: OwnershipMap) -> list[type[ContractEvent]]:
-    """Event types a department system may post: those of its own systems, not services'."""
-    return [cls for cls in ALL_EVENTS if ownership.boundary(cls.boundary).kind == "system"]
+    """Event types a department system may post: the current majors of its own systems'
+    events, not services'."""
+    return [
+        cls
+        for cls in ALL_EVENTS
+        if cls.published and ownership.boundary(cls.boundary).kind == "system"
+    ]
 
 
 def _structured(cls: type[ContractEvent]) -> dict[str, Any]:
