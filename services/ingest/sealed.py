@@ -92,7 +92,8 @@ async def check_sealed_fields(event: ContractEvent, keys: ReceiverKeys) -> None:
             # Not even the form of a sealed payload: refused without asking its receiver,
             # so whether that service is up does not decide it.
             raise SealedFieldRefusedError(
-                f"field {field!r} must be a JWE compact token sealed to the {service} service"
+                f"field {field!r} must be sealed to the {service} service's key: "
+                "not a JWE compact token (five dot-separated parts)"
             )
         try:
             check_envelope(token, await keys.jwks(service))
