@@ -125,7 +125,9 @@ class CommandRoutes(Generic[A]):
 
         # FastAPI reads the request's parts from this signature, not the handler's; the
         # name and docstring make the operation's id and description, as the handler's.
-        endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            parameters, return_annotation=hints.get("return", inspect.Signature.empty)
+        )
         endpoint.__name__ = handler.__name__
         endpoint.__qualname__ = handler.__qualname__
         endpoint.__doc__ = handler.__doc__
