@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from contracts.action_items import ProgressStatus
 from contracts.events import ContractEvent, classified
 from contracts.measures import measurable
 
@@ -201,6 +202,10 @@ class ActionItemProgressed(_CommitteesEvent):
         "code", "Reported to this service, or by the department's system through its boundary."
     )
     reported_at: datetime = classified("time", "When it was reported.")
+    status: ProgressStatus | None = classified(
+        "code", "started, on-track, delayed, blocked or done (absent before statuses were kept).",
+        default=None,
+    )  # fmt: skip
 
 
 @measurable(

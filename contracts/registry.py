@@ -100,6 +100,7 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     committees.SurveyOpened,
     committees.SurveyResultsPublished,
     *action_items.PROGRESS_REPORTS,
+    *action_items.LEGACY_REPORTS,
     resources.VenueRegistered,
     resources.VenueClosed,
     resources.VisitBooked,

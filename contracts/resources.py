@@ -133,17 +133,31 @@ class VenueClosed(_ResourcesEvent):
     reason: str = classified("public-text", "Why, as told to the schools.")
 
 
-class VisitBooked(_ResourcesEvent):
-    """A school holds places on a slot (booked directly, or from the waitlist)."""
+class _VisitEvent(_ResourcesEvent):
+    """What every event about a booking starts with: the booking, its slot, its venue."""
 
-    event_name = "visit-booked"
     booking_id: str = classified("id", _BOOKING_ID)
     slot_id: str = classified("id", _SLOT_ID)
     venue_id: str = classified("id", _VENUE_ID)
+
+
+class _SchoolVisitEvent(_VisitEvent):
+    school_id: str = classified("code", _SCHOOL_ID)
+
+
+class _SlotRequest(_VisitEvent):
+    """A school's request for places on a slot, booked or waitlisted."""
+
     starts_at: datetime = classified("time", _STARTS_AT)
     ends_at: datetime = classified("time", "End of the slot.")
     capacity: int = classified("fact", "Children per slot.", ge=1)
     school_id: str = classified("code", _SCHOOL_ID)
+
+
+class VisitBooked(_SlotRequest):
+    """A school holds places on a slot (booked directly, or from the waitlist)."""
+
+    event_name = "visit-booked"
     head_count: int = classified("fact", "Children booked.", ge=1)
     age: int = classified("fact", "Age of the children (years).", ge=0)
     teachers: int = classified("fact", "Teachers accompanying them.", ge=0)
@@ -165,30 +179,20 @@ class VisitBooked(_ResourcesEvent):
     )
 
 
-class VisitWaitlisted(_ResourcesEvent):
+class VisitWaitlisted(_SlotRequest):
     """A school asked for a full slot and waits, in order, for places to free up."""
 
     event_name = "visit-waitlisted"
-    booking_id: str = classified("id", _BOOKING_ID)
-    slot_id: str = classified("id", _SLOT_ID)
-    venue_id: str = classified("id", _VENUE_ID)
-    starts_at: datetime = classified("time", _STARTS_AT)
-    ends_at: datetime = classified("time", "End of the slot.")
-    capacity: int = classified("fact", "Children per slot.", ge=1)
-    school_id: str = classified("code", _SCHOOL_ID)
     head_count: int = classified("fact", "Children asked for.", ge=1)
     age: int = classified("fact", "Age of the children (years).", ge=0)
     teachers: int = classified("fact", "Teachers accompanying them.", ge=0)
     position: int = classified("fact", "Place in the waitlist (1: next).", ge=1)
 
 
-class VisitCancelled(_ResourcesEvent):
+class VisitCancelled(_VisitEvent):
     """A booking or waitlist entry was cancelled: by its school, or by a venue closure."""
 
     event_name = "visit-cancelled"
-    booking_id: str = classified("id", _BOOKING_ID)
-    slot_id: str = classified("id", _SLOT_ID)
-    venue_id: str = classified("id", _VENUE_ID)
     starts_at: datetime = classified("time", _STARTS_AT)
     school_id: str = classified("code", _SCHOOL_ID)
     reason: CancelReason = classified(
@@ -200,74 +204,51 @@ class VisitCancelled(_ResourcesEvent):
     places_left: int = classified("fact", _PLACES_LEFT, ge=0)
 
 
-class VisitApproved(_ResourcesEvent):
+class VisitApproved(_SchoolVisitEvent):
     """The venue approved a provisional booking."""
 
     event_name = "visit-approved"
-    booking_id: str = classified("id", _BOOKING_ID)
-    slot_id: str = classified("id", _SLOT_ID)
-    venue_id: str = classified("id", _VENUE_ID)
-    school_id: str = classified("code", _SCHOOL_ID)
 
 
-class VisitDeclined(_ResourcesEvent):
+class VisitDeclined(_SchoolVisitEvent):
     """The venue declined a provisional booking; its places are free again."""
 
     event_name = "visit-declined"
-    booking_id: str = classified("id", _BOOKING_ID)
-    slot_id: str = classified("id", _SLOT_ID)
-    venue_id: str = classified("id", _VENUE_ID)
-    school_id: str = classified("code", _SCHOOL_ID)
     reason: str = classified("public-text", "Why, as told to the school.")
     places_left: int = classified("fact", _PLACES_LEFT, ge=0)
 
 
-class VisitCheckedIn(_ResourcesEvent):
+class VisitCheckedIn(_SchoolVisitEvent):
     """A booked class group arrived at the venue."""
 
     event_name = "visit-checked-in"
-    booking_id: str = classified("id", _BOOKING_ID)
-    slot_id: str = classified("id", _SLOT_ID)
-    venue_id: str = classified("id", _VENUE_ID)
-    school_id: str = classified("code", _SCHOOL_ID)
     head_count: int = classified("fact", "Children who arrived.", ge=1)
     at: datetime = classified("time", "Arrival time.")
 
 
 @measurable(at="at", school="school_id", unit="venue_id", quantity="head_count")
-class VisitCompleted(_ResourcesEvent):
+class VisitCompleted(_SchoolVisitEvent):
     """A visit ended with its head count and the school's rating."""
 
     event_name = "visit-completed"
-    booking_id: str = classified("id", _BOOKING_ID)
-    slot_id: str = classified("id", _SLOT_ID)
-    venue_id: str = classified("id", _VENUE_ID)
-    school_id: str = classified("code", _SCHOOL_ID)
     head_count: int = classified("fact", "Children who took part.", ge=1)
     rating: int = classified("fact", "The school's rating, 1 to 5.", ge=1, le=5)
     at: datetime = classified("time", "When the visit was completed.")
 
 
-class VisitReleased(_ResourcesEvent):
+class VisitReleased(_SchoolVisitEvent):
     """A booked group did not arrive in time: its places were released (a no-show)."""
 
     event_name = "visit-released"
-    booking_id: str = classified("id", _BOOKING_ID)
-    slot_id: str = classified("id", _SLOT_ID)
-    venue_id: str = classified("id", _VENUE_ID)
-    school_id: str = classified("code", _SCHOOL_ID)
     at: datetime = classified("time", "When the places were released.")
     places_left: int = classified("fact", _PLACES_LEFT, ge=0)
 
 
-class EscortsRequested(_ResourcesEvent):
+class EscortsRequested(_VisitEvent):
     """A study tour for a large group holds its places provisionally: it goes ahead only if
     enough volunteer escorts sign up by `due_at` (the volunteers service opens a shift)."""
 
     event_name = "escorts-requested"
-    booking_id: str = classified("id", _BOOKING_ID)
-    slot_id: str = classified("id", _SLOT_ID)
-    venue_id: str = classified("id", _VENUE_ID)
     venue_name: str = classified("public-text", "The venue's public name.")
     school_id: str = classified("code", _SCHOOL_ID)
     starts_at: datetime = classified("time", _STARTS_AT)
@@ -280,15 +261,11 @@ class EscortsRequested(_ResourcesEvent):
     )
 
 
-class StudyTourConfirmed(_ResourcesEvent):
+class StudyTourConfirmed(_SchoolVisitEvent):
     """The study tour's escorts signed up in time: the booking holds (or, where the venue
     approves its bookings, now waits for the venue's approval)."""
 
     event_name = "study-tour-confirmed"
-    booking_id: str = classified("id", _BOOKING_ID)
-    slot_id: str = classified("id", _SLOT_ID)
-    venue_id: str = classified("id", _VENUE_ID)
-    school_id: str = classified("code", _SCHOOL_ID)
     shift_id: str = classified("id", "The volunteers' escort shift that filled (UUID).")
     approved: bool = classified(
         "fact", "False while the venue has still to approve the booking.", default=True

@@ -105,9 +105,26 @@ async def _replace_on_stream(
         await nc.drain()
 
 
+def _migrate_committees(settings: Settings, *, stream: bool) -> dict[str, Any]:
+    # The departments' v1 reports are in the departments' own streams, not committees'.
+    from services.committees.application import CommitteesApplication
+    from services.committees.migration import encrypt_plain_notes
+
+    done: dict[str, Any] = {}
+    with _personal(settings, "committees") as personal:
+        app = build_application(CommitteesApplication, settings, "committees")
+        try:
+            app.personal = personal
+            done["notes_encrypted"] = encrypt_plain_notes(app)
+        finally:
+            app.close()
+    return done
+
+
 # How each service that keeps personal data is migrated from before it was kept apart.
 MIGRATIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "volunteers": _migrate_volunteers,
+    "committees": _migrate_committees,
 }
 
 
@@ -119,8 +136,9 @@ ERASERS: dict[str, Callable[[Settings, str, str], dict[str, Any]]] = {
 
 def _settings(service: str) -> Settings:
     """The service's settings from the environment, with its embedded key if none is set."""
-    if service not in ERASERS:
-        raise typer.BadParameter(f"{service!r} keeps no personal data; one of {sorted(ERASERS)}")
+    if service not in ERASERS and service not in MIGRATIONS:
+        known = sorted({*ERASERS, *MIGRATIONS})
+        raise typer.BadParameter(f"{service!r} keeps no personal data; one of {known}")
     settings = Settings()
     if not settings.cipher_key.get_secret_value():
         from tongxin.cli import cipher_key_path
@@ -150,6 +168,8 @@ def erase(
     ],
 ) -> None:
     """Erase a person's personal data for good (idempotent); their figures stay."""
+    if service not in ERASERS:
+        raise typer.BadParameter(f"{service!r} has no eraser; one of {sorted(ERASERS)}")
     settings = _settings(service)
     try:
         response = ERASERS[service](settings, person_id, reason)
@@ -167,7 +187,7 @@ def migrate(
         typer.Option(help="Also replace the stream's messages of retired majors (needs NATS)."),
     ] = True,
 ) -> None:
-    """Encrypt names stored in plain text, key old request digests, purge old majors.
+    """Encrypt names and notes stored in plain text, key old request digests, purge old majors.
 
     For installations from before personal data was kept apart; idempotent, so safe to
     run again. Best with the service stopped: a running service keeps cached volunteers

@@ -6,7 +6,7 @@ access log: who, role, department, which child (the file id), which fields, why.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -39,11 +39,13 @@ from services.care.policy import (
     require,
 )
 from services.care.views import file_view
+from services.kit.application import CommandKey
 from services.kit.auth import Principal
 from services.kit.commands import Command, SchoolId
 from services.kit.errors import DomainError, ForbiddenError
 from services.kit.http import Caller, IdempotencyKey, problems
 from services.kit.privacy.audit import Outcome
+from services.kit.routes import CommandRoutes
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 Account = Annotated[str, Field(min_length=1, max_length=128)]
@@ -242,6 +244,17 @@ def _on_file(
     return care_file, rel
 
 
+def _authorise_on_file(
+    app: CareApplication, caller: Principal, action: str, path: Mapping[str, Any]
+) -> None:
+    _on_file(app, caller, path["file_id"], action)
+
+
+# The routes acting on one file: the caller's relation to it allows the action, or the
+# refusal is logged and answered 403/404 before anything runs.
+on_file = CommandRoutes(router, application, authorise=_authorise_on_file)
+
+
 @router.put("/schools/{school_id}/care-lead", responses=NEW)
 def name_care_lead(
     school_id: str, body: NameCareLead, caller: Caller, key: IdempotencyKey, app: App
@@ -296,11 +309,10 @@ def read_file(
     return view
 
 
-@router.post("/files/{file_id}/categories", responses=EXISTING)
+@on_file.post("/files/{file_id}/categories", action="tag", responses=EXISTING)
 def tag_category(
-    file_id: UUID, body: TagCategory, caller: Caller, key: IdempotencyKey, app: App
+    app: CareApplication, key: CommandKey | None, file_id: UUID, body: TagCategory
 ) -> Any:
-    _on_file(app, caller, file_id, "tag")
     return app.tag(
         key,
         file_id,
@@ -311,30 +323,30 @@ def tag_category(
     )
 
 
-@router.post("/files/{file_id}/reviews", responses=EXISTING)
-def review(file_id: UUID, body: Review, caller: Caller, key: IdempotencyKey, app: App) -> Any:
-    _on_file(app, caller, file_id, "review")
+@on_file.post("/files/{file_id}/reviews", action="review", responses=EXISTING)
+def review(app: CareApplication, key: CommandKey | None, file_id: UUID, body: Review) -> Any:
     return app.review(key, file_id, category=body.category, next_review_on=body.next_review_on)
 
 
-@router.post("/files/{file_id}/team", responses=EXISTING)
-def assign(file_id: UUID, body: Assign, caller: Caller, key: IdempotencyKey, app: App) -> Any:
-    _on_file(app, caller, file_id, "assign")
+@on_file.post("/files/{file_id}/team", action="assign", responses=EXISTING)
+def assign(app: CareApplication, key: CommandKey | None, file_id: UUID, body: Assign) -> Any:
     return app.assign(key, file_id, account=body.account, role=body.role, kind=body.kind)
 
 
-@router.post("/files/{file_id}/team/{account}/release", responses=EXISTING)
-def release(file_id: UUID, account: str, caller: Caller, key: IdempotencyKey, app: App) -> Any:
+@on_file.post("/files/{file_id}/team/{account}/release", action="assign", responses=EXISTING)
+def release(app: CareApplication, key: CommandKey | None, file_id: UUID, account: str) -> Any:
     """Take a person off the team: a teacher who changed school hands the child over."""
-    _on_file(app, caller, file_id, "assign")
     return app.release(key, file_id, account)
 
 
-@router.post("/files/{file_id}/visits", status_code=201, responses=EXISTING)
+@on_file.post("/files/{file_id}/visits", action="visit", status_code=201, responses=EXISTING)
 def record_visit(
-    file_id: UUID, body: RecordVisit, caller: Caller, key: IdempotencyKey, app: App
+    app: CareApplication,
+    key: CommandKey | None,
+    caller: Principal,
+    file_id: UUID,
+    body: RecordVisit,
 ) -> Any:
-    _on_file(app, caller, file_id, "visit")
     return app.record_visit(
         key,
         file_id,
@@ -347,18 +359,16 @@ def record_visit(
     )
 
 
-@router.post("/files/{file_id}/goals", status_code=201, responses=EXISTING)
-def set_goal(file_id: UUID, body: SetGoal, caller: Caller, key: IdempotencyKey, app: App) -> Any:
+@on_file.post("/files/{file_id}/goals", action="plan", status_code=201, responses=EXISTING)
+def set_goal(app: CareApplication, key: CommandKey | None, file_id: UUID, body: SetGoal) -> Any:
     """A goal of the child's plan; its review date is on the file's review deadline."""
-    _on_file(app, caller, file_id, "plan")
     return app.set_goal(key, file_id, goal=body.goal, review_on=body.review_on, set_on=body.set_on)
 
 
-@router.post("/files/{file_id}/goals/{goal_id}/reviews", responses=EXISTING)
+@on_file.post("/files/{file_id}/goals/{goal_id}/reviews", action="review", responses=EXISTING)
 def review_goal(
-    file_id: UUID, goal_id: UUID, body: ReviewGoal, caller: Caller, key: IdempotencyKey, app: App
+    app: CareApplication, key: CommandKey | None, file_id: UUID, goal_id: UUID, body: ReviewGoal
 ) -> Any:
-    _on_file(app, caller, file_id, "review")
     return app.review_goal(
         key,
         file_id,
@@ -369,11 +379,16 @@ def review_goal(
     )
 
 
-@router.post("/files/{file_id}/follow-ups", status_code=201, responses=EXISTING)
+@on_file.post(
+    "/files/{file_id}/follow-ups", action="follow-up", status_code=201, responses=EXISTING
+)
 def record_follow_up(
-    file_id: UUID, body: RecordFollowUp, caller: Caller, key: IdempotencyKey, app: App
+    app: CareApplication,
+    key: CommandKey | None,
+    caller: Principal,
+    file_id: UUID,
+    body: RecordFollowUp,
 ) -> Any:
-    _on_file(app, caller, file_id, "follow-up")
     return app.record_follow_up(
         key,
         file_id,
@@ -385,12 +400,11 @@ def record_follow_up(
     )
 
 
-@router.put("/files/{file_id}/home-teaching", responses=EXISTING)
+@on_file.put("/files/{file_id}/home-teaching", action="plan", responses=EXISTING)
 def schedule_home_teaching(
-    file_id: UUID, body: ScheduleHomeTeaching, caller: Caller, key: IdempotencyKey, app: App
+    app: CareApplication, key: CommandKey | None, file_id: UUID, body: ScheduleHomeTeaching
 ) -> Any:
     """Home-delivered teaching (送教上门) for a child who cannot attend school."""
-    _on_file(app, caller, file_id, "plan")
     return app.schedule_home_teaching(
         key,
         file_id,
@@ -402,11 +416,16 @@ def schedule_home_teaching(
     )
 
 
-@router.post("/files/{file_id}/home-teaching/sessions", status_code=201, responses=EXISTING)
+@on_file.post(
+    "/files/{file_id}/home-teaching/sessions", action="teach", status_code=201, responses=EXISTING
+)
 def deliver_session(
-    file_id: UUID, body: DeliverSession, caller: Caller, key: IdempotencyKey, app: App
+    app: CareApplication,
+    key: CommandKey | None,
+    caller: Principal,
+    file_id: UUID,
+    body: DeliverSession,
 ) -> Any:
-    _on_file(app, caller, file_id, "teach")
     return app.deliver_session(
         key,
         file_id,
@@ -471,11 +490,10 @@ def break_glass_alerts(school_id: str, caller: Caller, app: App) -> dict[str, An
     return {"school_id": school_id, "alerts": alerts}
 
 
-@router.post("/files/{file_id}/status", responses=EXISTING)
+@on_file.post("/files/{file_id}/status", action="status", responses=EXISTING)
 def change_status(
-    file_id: UUID, body: ChangeStatus, caller: Caller, key: IdempotencyKey, app: App
+    app: CareApplication, key: CommandKey | None, file_id: UUID, body: ChangeStatus
 ) -> Any:
-    _on_file(app, caller, file_id, "status")
     return app.change_status(
         key, file_id, status=body.status, reason=body.reason, expected_version=body.expected_version
     )
@@ -494,22 +512,20 @@ def break_glass(
     return answer
 
 
-@router.post("/files/{file_id}/erase", responses=EXISTING)
+@on_file.post("/files/{file_id}/erase", action="erase", responses=EXISTING)
 def erase_file(
-    file_id: UUID, body: EraseFile, caller: Caller, key: IdempotencyKey, app: App
+    app: CareApplication, key: CommandKey | None, caller: Principal, file_id: UUID, body: EraseFile
 ) -> Any:
     """Erase the child's personal data for good; the file still counts in figures."""
-    _on_file(app, caller, file_id, "erase")
     answer = app.erase(key, file_id)
     _audit(app, caller, str(file_id), ("file",), "erasure", "allowed")
     return answer
 
 
-@router.post("/files/{file_id}/consents", status_code=201, responses=EXISTING)
+@on_file.post("/files/{file_id}/consents", action="consent", status_code=201, responses=EXISTING)
 def grant_consent(
-    file_id: UUID, body: GrantConsent, caller: Caller, key: IdempotencyKey, app: App
+    app: CareApplication, key: CommandKey | None, file_id: UUID, body: GrantConsent
 ) -> Any:
-    _on_file(app, caller, file_id, "consent")
     return app.grant_consent(
         key,
         file_id,
@@ -529,11 +545,14 @@ def withdraw_consent(
     return app.withdraw_consent(key, consent_id)
 
 
-@router.post("/files/{file_id}/referrals", status_code=201, responses=EXISTING)
+@on_file.post("/files/{file_id}/referrals", action="refer", status_code=201, responses=EXISTING)
 def send_referral(
-    file_id: UUID, body: SendReferral, caller: Caller, key: IdempotencyKey, app: App
+    app: CareApplication,
+    key: CommandKey | None,
+    caller: Principal,
+    file_id: UUID,
+    body: SendReferral,
 ) -> Any:
-    _on_file(app, caller, file_id, "refer")
     return app.send_referral(
         key,
         file_id,

@@ -9,8 +9,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, Field
 
+from contracts.action_items import DOCUMENT_REF, ProgressStatus
 from contracts.departments import load_ownership_map
-from services.committees.application import CommitteesApplication
+from services.committees.application import NOTE_FIELD, CommitteesApplication, notes_owner
 from services.committees.domain import (
     SCHOOL_LEVELS,
     SURVEY_QUESTIONS,
@@ -171,9 +172,27 @@ class CloseSurvey(Command):
 
 
 class ReportProgress(Command):
-    percent: int = Field(default=0, ge=0, le=100, description="How far the work is.")
+    status: ProgressStatus | None = Field(
+        default=None,
+        description="started, on-track, delayed, blocked or done (done: the lead department "
+        "only); on-track when left out.",
+    )
+    percent: int | None = Field(
+        default=None, ge=0, le=100, description="How far the work is; the last one when left out."
+    )
     done: bool = Field(default=False, description="Done (the lead department only).")
-    note: str = Field(min_length=1, max_length=500, description="What was done (no person).")
+    note: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="What was done, for the follow-up: kept encrypted in this service, read "
+        "only by the departments at the table, never published.",
+    )
+    document_ref: str | None = Field(
+        default=None,
+        pattern=DOCUMENT_REF,
+        description="A document in the department's register (e.g. JUS-2026-041).",
+    )
 
 
 def application(request: Request) -> CommitteesApplication:
@@ -428,6 +447,22 @@ def _at_the_table(caller: Principal, item: ActionItem, action: str) -> None:
 def read_action_item(action_item_id: UUID, caller: Caller, app: App) -> Any:
     item = app.action_item(action_item_id)
     _at_the_table(caller, item, "read-action-item")
+    notes = app.progress_notes(item)
+    if any(note is not None for note in notes):
+        # Free text could mention anyone: who read it is kept like any personal read.
+        app.privacy().log.append(
+            [
+                AccessRecord(
+                    caller.subject,
+                    caller.role,
+                    caller.department,
+                    notes_owner(item.id),
+                    NOTE_FIELDS,
+                    "action item follow-up",
+                    "allowed",
+                )
+            ]
+        )
     return ActionItemView(
         action_item_id=str(item.id),
         joint_meeting_id=str(item.joint_meeting_id),
@@ -439,7 +474,10 @@ def read_action_item(action_item_id: UUID, caller: Caller, app: App) -> Any:
         done=item.done,
         completed_at=item.completed_at.isoformat() if item.completed_at else None,
         escalated=item.escalated,
-        progress=[ProgressNote(department=d, percent=p, note=n) for d, p, n in item.notes],
+        progress=[
+            ProgressNote(department=d, percent=p, status=s, note=note, document_ref=ref)
+            for (d, p, s, _, ref), note in zip(item.notes, notes, strict=True)
+        ],
         version=item.version,
     )
 
@@ -459,8 +497,10 @@ def report_progress(
         action_item_id,
         department=caller.department,
         percent=body.percent,
-        done=body.done,
+        done=body.done or body.status == "done",
         note=body.note,
+        status=body.status,
+        document_ref=body.document_ref,
     )
 
 
@@ -523,6 +563,7 @@ def survey_results(survey_id: UUID, caller: Caller, app: App) -> Any:
 
 
 NAME_FIELDS = ("name",)
+NOTE_FIELDS = (NOTE_FIELD,)
 
 
 @router.post("/members/names", response_model=MemberNames, responses=problems())

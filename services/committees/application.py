@@ -39,6 +39,7 @@ from services.kit.application import CommandKey, Decision, ServiceApplication
 from services.kit.deadlines import Cancel, Deadline, DeadlineRules, Schedule, WorkingCalendar
 from services.kit.deadlines.model import Change
 from services.kit.errors import ConflictError, DomainError, NotFoundError
+from services.kit.privacy.datakeys import is_token
 from services.kit.privacy.personal import PersonalData
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ ACTION_DUE = "action-due"
 SURVEY_CLOSES = "survey-closes"
 GUARD_SALT = "guard-salt"
 NAME_FIELD = "name"
+NOTE_FIELD = "progress-note"
 # The service level: working days to answer at each level.
 SERVICE_LEVEL_DAYS = 15
 # Suggestions collected on paper (at a waiting station, 家长驿站) are entered later with
@@ -200,6 +202,20 @@ class CommitteesApplication(ServiceApplication):
             except NotFoundError:
                 continue
         return found
+
+    def progress_notes(self, item: ActionItem) -> list[str | None]:
+        """Each progress report's note, in order; None when none was written."""
+        keys = self.privacy().keys
+        owner = notes_owner(item.id)
+        notes: list[str | None] = []
+        for *_, token, _ref in item.notes:
+            if not is_token(token):
+                # Stored before notes were encrypted (`encrypt_plain_notes` rewrites them).
+                notes.append(token or None)
+                continue
+            note = keys.decrypt(token, field=NOTE_FIELD, person_id=owner)
+            notes.append(note if isinstance(note, str) else None)
+        return notes
 
     def member_names(self, cards: Sequence[MemberCard]) -> list[str | None]:
         """Each card's name; None when erased or never given."""
@@ -421,13 +437,30 @@ class CommitteesApplication(ServiceApplication):
         action_item_id: UUID,
         *,
         department: str,
-        percent: int,
+        percent: int | None,
         done: bool,
-        note: str,
+        note: str | None,
+        status: str | None = None,
+        document_ref: str | None = None,
     ) -> dict[str, Any]:
+        """A department's progress through this service; its note, if any, is kept
+        encrypted under the item's own key and never published."""
+
         def decide() -> Decision:
             item = self.action_item(action_item_id)
-            item.report(department, percent, done, note, "service", self.now())
+            token = (
+                self.privacy().keys.encrypt(notes_owner(item.id), NOTE_FIELD, note) if note else ""
+            )
+            item.report(
+                department,
+                percent,
+                done,
+                token,
+                "service",
+                self.now(),
+                status=status,
+                document_ref=document_ref,
+            )
             return [item], _action_item_answer(item)
 
         return self.run_command(key, decide)
@@ -450,11 +483,13 @@ class CommitteesApplication(ServiceApplication):
                     department,
                     report.percent,
                     report.status == "done",
-                    report.note,
+                    "",
                     "department-system",
                     # Received now: a department's own clock does not decide "on time".
                     self.now(),
                     report_id=report.report_id,
+                    status=report.status,
+                    document_ref=report.document_ref,
                 )
             except (NotFoundError, NotAssignedError, ActionItemError) as exc:
                 log.warning(
@@ -576,6 +611,12 @@ def _survey_answer(survey: Survey) -> dict[str, Any]:
         "closed": survey.closed,
         "version": survey.version,
     }
+
+
+def notes_owner(action_item_id: UUID) -> str:
+    """Whose key an action item's progress notes are encrypted under: the item's own, so
+    they are erased with it whatever (or whoever) they mention."""
+    return f"action-item:{action_item_id}"
 
 
 def _action_item_answer(item: ActionItem) -> dict[str, Any]:

@@ -342,7 +342,9 @@ class ActionItem(Aggregate):
         self.due_at = due_at
         self.assigned_at = at
         self.percent = 0
-        self.notes: list[tuple[str, int, str]] = []
+        # (department, percent, status, note, document reference): the note encrypted under
+        # the item's own key ("" when none was written), as `CommitteesApplication` keeps it.
+        self.notes: list[tuple[str, int, str, str, str | None]] = []
         self.done = False
         self.completed_at: datetime | None = None
         self.escalated = False
@@ -355,15 +357,18 @@ class ActionItem(Aggregate):
     def report(
         self,
         department: str,
-        percent: int,
+        percent: int | None,
         done: bool,
         note: str,
         via: str,
         at: datetime,
         report_id: str | None = None,
+        status: str | None = None,
+        document_ref: str | None = None,
     ) -> bool:
         """Record a department's progress; whether anything was recorded (a report id
-        seen before records nothing)."""
+        seen before records nothing). Without a percentage the item keeps its last one;
+        without a status it is on track (or done)."""
         if not self.assigned_to(department):
             raise NotAssignedError(f"department {department!r} neither leads nor supports it")
         if report_id is not None and report_id in self.reports:
@@ -374,11 +379,13 @@ class ActionItem(Aggregate):
             raise NotAssignedError("the lead department reports the action item done")
         self._progressed(
             department=department,
-            percent=100 if done else percent,
+            percent=100 if done else self.percent if percent is None else percent,
             note=note,
             via=via,
             report_id=report_id,
             at=at,
+            status="done" if done else status or "on-track",
+            document_ref=document_ref,
         )
         if done:
             self._completed(department=department, on_time=at <= self.due_at, at=at)
@@ -393,9 +400,12 @@ class ActionItem(Aggregate):
         via: str,
         report_id: str | None,
         at: datetime,
+        # Reports stored before statuses were kept said only that the work went on.
+        status: str = "on-track",
+        document_ref: str | None = None,
     ) -> None:
         self.percent = percent
-        self.notes.append((department, percent, note))
+        self.notes.append((department, percent, status, note, document_ref))
         if report_id is not None:
             self.reports.add(report_id)
 

@@ -149,6 +149,8 @@ def _item_progressed(e: Any) -> ContractEvent:
         percent=e.percent,
         via=e.via,
         reported_at=e.at,
+        # Reports stored before statuses were kept have none.
+        status=getattr(e, "status", None),
     )
 
 

@@ -21,14 +21,15 @@ class ProgressReports:
         return self.app.consumer_position(consumer)
 
     def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
+        # v1 reports still in a stream read as v2: without their note.
         reports = [
-            d.envelope.data for d in events if isinstance(d.envelope.data, ActionItemProgress)
+            data for d in events if isinstance(data := d.envelope.data.upcast(), ActionItemProgress)
         ]
         self.app.record_progress_reports(consumer, events[-1].stream_seq, reports)
 
 
 # One durable consumer per department system's boundary (a JetStream consumer reads one
-# stream), filtered to the progress reports alone.
+# stream), filtered to the progress reports alone (every major shares the subject).
 REACTIONS: tuple[Reaction, ...] = tuple(
     Reaction(
         name=f"committees-progress-{report.boundary}",

@@ -83,7 +83,9 @@ class ActionItemChanged(Answer):
 class ProgressNote(Answer):
     department: str
     percent: int
-    note: str
+    status: str = Field(description="started, on-track, delayed, blocked or done.")
+    note: str | None = Field(description="Written through this service; None when none was.")
+    document_ref: str | None = Field(description="A document in the department's register.")
 
 
 class ActionItemView(Answer):

@@ -192,6 +192,11 @@ def create_service(settings: Settings) -> FastAPI:
         if not caller.department:
             raise ForbiddenError("the credential names no department")
         envelope = parse_cloudevent(request.headers, await request.body())
+        if not type(envelope.data).published:
+            # A retired major still reads from old streams, but nothing new is written in it.
+            raise MalformedEventError(
+                f"{envelope.type} is no longer published; post its current major"
+            )
         boundary = type(envelope.data).boundary
         owner = type(envelope.data).department()
         if owner != caller.department or not ownership.may_publish(

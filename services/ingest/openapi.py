@@ -3,7 +3,7 @@
 The route reads its body itself (two CloudEvents modes, strict parsing, errors that
 never echo values), so FastAPI cannot infer the request; it is described here from
 the published language: one structured CloudEvent schema per event type a department
-system may post (those of `system` boundaries).
+system may post (those of `system` boundaries), each with an example (`examples`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from contracts.departments import OwnershipMap
 from contracts.events import ContractEvent
 from contracts.registry import ALL_EVENTS
+from services.ingest.examples import example_event
 
 STRUCTURED = "application/cloudevents+json"
 BINARY = "application/json"
@@ -33,8 +34,35 @@ class Receipt(BaseModel):
 
 
 def postable(ownership: OwnershipMap) -> list[type[ContractEvent]]:
-    """Event types a department system may post: those of its own systems, not services'."""
-    return [cls for cls in ALL_EVENTS if ownership.boundary(cls.boundary).kind == "system"]
+    """Event types a department system may post: the current majors of its own systems'
+    events, not services'."""
+    return [
+        cls
+        for cls in ALL_EVENTS
+        if cls.published and ownership.boundary(cls.boundary).kind == "system"
+    ]
+
+
+def _data(cls: type[ContractEvent]) -> dict[str, Any]:
+    """The event's JSON schema with its definitions written in place: a `#/$defs/...`
+    reference inside the OpenAPI document would point at the document's root, where no
+    reader (nor a generator of test cases) finds it."""
+    schema = cls.model_json_schema()
+    defs: dict[str, Any] = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return inline(defs[ref.removeprefix("#/$defs/")]) | inline(rest)
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined
 
 
 def _structured(cls: type[ContractEvent]) -> dict[str, Any]:
@@ -52,7 +80,7 @@ def _structured(cls: type[ContractEvent]) -> dict[str, Any]:
             "time": {"type": "string", "format": "date-time"},
             "datacontenttype": {"const": BINARY},
             "department": {"const": cls.department()},
-            "data": cls.model_json_schema(),
+            "data": _data(cls),
         },
     }
 
@@ -71,11 +99,19 @@ def request_documentation(ownership: OwnershipMap) -> dict[str, Any]:
             }
             for attr in CE_HEADERS
         ],
+        # anyOf rather than oneOf: the `type` constant already makes the alternatives
+        # exclusive, and a generator of test cases need not prove it for each case.
         "requestBody": {
             "required": True,
             "content": {
-                STRUCTURED: {"schema": {"oneOf": [_structured(cls) for cls in events]}},
-                BINARY: {"schema": {"oneOf": [cls.model_json_schema() for cls in events]}},
+                STRUCTURED: {
+                    "schema": {"anyOf": [_structured(cls) for cls in events]},
+                    "examples": {
+                        cls.event_type(): {"summary": cls.__doc__, "value": example_event(cls)}
+                        for cls in events
+                    },
+                },
+                BINARY: {"schema": {"anyOf": [_data(cls) for cls in events]}},
             },
         },
     }

@@ -88,6 +88,13 @@ async def check_sealed_fields(event: ContractEvent, keys: ReceiverKeys) -> None:
     """Refuse the event unless each sealed field is sealed to its receiver's current keys."""
     for field, service in type(event).sealed_fields().items():
         token = getattr(event, field)
+        if not isinstance(token, str) or token.count(".") != 4:
+            # Not even the form of a sealed payload: refused without asking its receiver,
+            # so whether that service is up does not decide it.
+            raise SealedFieldRefusedError(
+                f"field {field!r} must be sealed to the {service} service's key: "
+                "not a JWE compact token (five dot-separated parts)"
+            )
         try:
             check_envelope(token, await keys.jwks(service))
         except SealError:

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
-from contracts.action_items import LegalProgressReported
+from contracts.action_items import PROGRESS_BY_BOUNDARY
 from contracts.committees import (
     ActionItemAssigned,
     ActionItemCompleted,
@@ -106,12 +106,11 @@ def commands(settings: Settings, suggestions: int, reports: int) -> list[Figure]
                 "bench-progress",
                 b + 1,
                 [
-                    LegalProgressReported(
+                    PROGRESS_BY_BOUNDARY["legal"](
                         report_id=f"r{b}-{n}",
                         action_item_id=item,
-                        status="in-progress",
+                        status="on-track",
                         percent=(b % 99) + 1,
-                        note="bench",
                         reported_at=now,
                     )
                     for n, item in enumerate(items)

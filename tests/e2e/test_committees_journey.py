@@ -22,6 +22,7 @@ from gateway.main import create_gateway
 from services.committees.main import create_service
 from services.kit.auth import DevIssuer
 from services.kit.deadlines import FileClock
+from services.kit.privacy.datakeys import is_token
 from services.kit.settings import Settings
 from tests.support.apps import CLOUDEVENTS_JSON, Tokens, running
 from tests.support.apps import store_head as head
@@ -359,14 +360,16 @@ class TestEscalationWithTheRelayKilled:
                 second.wait()
 
 
-def progress_report(boundary: str, action_item_id: str, status: str, note: str) -> dict[str, Any]:
+def progress_report(
+    boundary: str, action_item_id: str, status: str, document_ref: str | None = None
+) -> dict[str, Any]:
     """A structured CloudEvent from a department's own system (its boundary's type)."""
     now = datetime.now(UTC).isoformat()
     return {
         "specversion": "1.0",
         "id": str(uuid4()),
         "source": f"/{boundary}/action-items",
-        "type": f"org.tongxin.{boundary}.action-item-progress-reported.v1",
+        "type": f"org.tongxin.{boundary}.action-item-progress-reported.v2",
         "subject": action_item_id,
         "time": now,
         "datacontenttype": "application/json",
@@ -375,10 +378,17 @@ def progress_report(boundary: str, action_item_id: str, status: str, note: str) 
             "action_item_id": action_item_id,
             "status": status,
             "percent": 100 if status == "done" else 40,
-            "note": note,
+            "document_ref": document_ref,
             "reported_at": now,
         },
     }
+
+
+def with_a_note(report: dict[str, Any]) -> dict[str, Any]:
+    """The same report as v1 wrote it, with a free-text note: no longer published."""
+    data = report["data"] | {"status": "in-progress", "note": "张三家长已联系"}
+    del data["document_ref"]
+    return report | {"type": report["type"].replace(".v2", ".v1"), "data": data}
 
 
 def stored_kinds(committees: httpx.AsyncClient, aggregate_id: str) -> list[str]:
@@ -440,7 +450,7 @@ class TestJointMeetingActionItems:
 
         # The Justice Bureau's system reports its item done through the ingest.
         jus = tokens.department("jus")
-        done = progress_report("legal", legal, "done", "已在全市120所学校完成讲座。")
+        done = progress_report("legal", legal, "done", "JUS-2026-041")
         posted = await ingest.post("/events", json=done, headers=CLOUDEVENTS_JSON | as_(jus))
         assert posted.status_code == 202, posted.text
 
@@ -452,18 +462,29 @@ class TestJointMeetingActionItems:
         item = (await committees.get(f"/action-items/{legal}", headers=as_(jus))).json()
         assert (item["percent"], item["escalated"]) == (100, False)
         assert item["progress"] == [
-            {"department": "jus", "percent": 100, "note": "已在全市120所学校完成讲座。"}
+            {
+                "department": "jus",
+                "percent": 100,
+                "status": "done",
+                "note": None,
+                "document_ref": "JUS-2026-041",
+            }
         ]
 
         # Public security's credential cannot speak for the Justice Bureau...
         pol = tokens.department("pol")
-        forged = progress_report("legal", health, "done", "伪造")
+        forged = progress_report("legal", health, "done")
         refused = await ingest.post("/events", json=forged, headers=CLOUDEVENTS_JSON | as_(pol))
         assert refused.status_code == 403, refused.text
         # ...and its own report on an item it neither leads nor supports changes nothing,
         # while one on its own item is recorded (in order, so after the refused one).
-        own = progress_report("checks", health, "in-progress", "配合排查")
-        mine = progress_report("checks", safety, "in-progress", "已在30所学校设岗。")
+        own = progress_report("checks", health, "on-track")
+        mine = progress_report("checks", safety, "delayed")
+        # A report with free text (the retired v1) is refused before it reaches the bus.
+        noted = await ingest.post(
+            "/events", json=with_a_note(mine), headers=CLOUDEVENTS_JSON | as_(pol)
+        )
+        assert noted.status_code == 400, noted.text
         for event in (own, mine):
             posted = await ingest.post("/events", json=event, headers=CLOUDEVENTS_JSON | as_(pol))
             assert posted.status_code == 202, posted.text
@@ -474,6 +495,21 @@ class TestJointMeetingActionItems:
 
         await eventually(recorded, timeout=30, message="public security's own report arrives")
         assert stored_kinds(committees, health) == ["Assigned"]
+        # Staff write their note through the service: kept encrypted there, read back by
+        # the departments at the table, published without it.
+        noted = await committees.post(
+            f"/action-items/{safety}/progress",
+            json={"status": "delayed", "note": "城区学校已设岗，郊区学校等待人员。"},
+            headers=as_(pol),
+        )
+        assert noted.status_code == 200, noted.text
+        item = (await committees.get(f"/action-items/{safety}", headers=as_(pol))).json()
+        assert [(p["status"], p["percent"], p["note"]) for p in item["progress"]] == [
+            ("delayed", 40, None),
+            ("delayed", 40, "城区学校已设岗，郊区学校等待人员。"),
+        ]
+        kept = committees.app.state.application.action_item(UUID(safety))  # type: ignore[attr-defined]
+        assert is_token(kept.notes[-1][3])
         # Nor through the service's API, as a coordinator of a department not at the item.
         cyl = tokens.issuer.token(role="coordinator", department="cyl", subject="cyl-1")
         before = head(committees)

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -96,16 +97,27 @@ class Fuzzer:
     intruders: Mapping[str, Mapping[str, str]]
     head: Callable[[], Any]
     ids: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    examples: bool = False
+    """Also draw the requests the OpenAPI document gives as examples (a third of cases)."""
+    sender: Callable[[Case], str | None] | None = None
+    """The caller a valid case belongs to (e.g. the department owning an event), if any."""
     tally: Tally = field(init=False)
 
     def __post_init__(self) -> None:
         self.tally = Tally(self.service)
 
     def run(self, cases: int) -> Tally:
-        strategy = st.one_of(
+        generated = [
             self.schema.as_strategy(GenerationMode.POSITIVE),
             self.schema.as_strategy(GenerationMode.NEGATIVE),
-        )
+        ]
+        examples = [
+            example
+            for result in self.schema.get_all_operations()
+            if isinstance(result, Ok)
+            for example in result.ok().get_strategies_from_examples()
+        ]
+        strategy = st.one_of(*generated, *([st.one_of(*examples)] if self.examples else []))
 
         @settings(
             max_examples=cases,
@@ -122,7 +134,7 @@ class Fuzzer:
         )
         def one(case: Case, caller: str, pick: random.Random) -> None:
             self._point_at_existing(case, pick)
-            self.check(case, caller)
+            self.check(case, self._sent_by_its_owner(case, pick) or caller)
 
         one()
         return self.tally
@@ -153,6 +165,14 @@ class Fuzzer:
                 f"{case.operation.label} was refused ({response.status_code}) "
                 f"but the log moved from {before} to {after}"
             )
+
+    def _sent_by_its_owner(self, case: Case, pick: random.Random) -> str | None:
+        """Half the time, a valid case goes with the caller it belongs to, so acceptance
+        is reached as well as refusal."""
+        if self.sender is None or not _is_positive(case) or pick.random() < 0.5:
+            return None
+        owner = self.sender(case)
+        return owner if owner in self.callers else None
 
     def _point_at_existing(self, case: Case, pick: random.Random) -> None:
         """Half the time, name resources that exist, so the handler runs past its 404.

@@ -244,7 +244,11 @@ def _joint_meeting(run: DemoRun, edu: Any, url: str) -> dict[str, str]:
         "POST",
         f"{url}/action-items/{items['safety-posts']}/progress",
         key="demo-committees-progress-safety-posts",
-        json_body={"percent": 60, "note": "已在城区60所学校设立护学岗，其余学校下月完成。"},
+        json_body={
+            "status": "on-track",
+            "percent": 60,
+            "note": "已在城区60所学校设立护学岗，其余学校下月完成。",
+        },
     )
     jus = run.api(
         run.issuer.token(
@@ -269,7 +273,7 @@ def _legal_done(run: DemoRun, action_item_id: str) -> dict[str, Any]:
         "specversion": "1.0",
         "id": f"demo-legal-progress-{action_item_id}",
         "source": "/jus/legal",
-        "type": "org.tongxin.legal.action-item-progress-reported.v1",
+        "type": "org.tongxin.legal.action-item-progress-reported.v2",
         "subject": action_item_id,
         "time": at,
         "datacontenttype": "application/json",
@@ -278,7 +282,7 @@ def _legal_done(run: DemoRun, action_item_id: str) -> dict[str, Any]:
             "action_item_id": action_item_id,
             "status": "done",
             "percent": 100,
-            "note": "全市中小学本学期法治讲座已全部完成。",
+            "document_ref": "JUS-2026-041",
             "reported_at": at,
         },
     }
