@@ -46,7 +46,7 @@ def app(tmp_path: Path, clock: Clock) -> Iterator[CoursesApplication]:
     settings = Settings(state_dir=tmp_path)
     application = build_application(CoursesApplication, settings, "courses")
     application.personal = personal = PersonalData.open(settings, "courses")
-    application.clock = clock  # type: ignore[method-assign]
+    application.clock = clock
     yield application
     application.close()
     personal.close()

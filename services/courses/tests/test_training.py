@@ -44,7 +44,7 @@ def clock() -> Clock:
 @pytest.fixture
 def app(tmp_path: Path, clock: Clock) -> Iterator[CoursesApplication]:
     application = build_application(CoursesApplication, Settings(state_dir=tmp_path), "courses")
-    application.clock = clock  # type: ignore[method-assign]
+    application.clock = clock
     yield application
     application.close()
 
