@@ -252,7 +252,7 @@ class CoursesApplication(ServiceApplication):
             when = at or now
             session = self.session(session_id)
             parent = self.parent(parent_id)
-            activity = session.attend(str(parent_id), when, now)
+            activity = session.attend(parent, when, now)
             points = parent.award(activity, str(session_id), self.points_rules(), when)
             response = self._session_response(session) | {
                 "parent_id": str(parent_id),
