@@ -382,7 +382,12 @@ def _past_training(edu: Api, url: str, anchor: datetime, clock: FileClock, step:
         json_body={"day": day.isoformat(), "teacher_ids": present},
     )
     step(f"{len(present)} teachers present on {day}")
-    done = edu.send("POST", f"{batch_url}/completion", key="demo-courses-training-past-completion")
+    done = edu.send(
+        "POST",
+        f"{batch_url}/completion",
+        key="demo-courses-training-past-completion",
+        json_body={},
+    )
     step(f"training completed: {done['certified']} certificates")
 
 
