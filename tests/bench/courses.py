@@ -5,10 +5,13 @@ a parent's points and rank among 800,000, a school's monthly ranking page.
   application on PostgreSQL (in process, no HTTP): throughput, and the places counted
   afterwards (never more than the capacity). Beside it in the same run, the raw
   building block: single-row PostgreSQL commits.
-- Points projection: `PointsAwarded` events applied to the read model in batches of 500,
-  as the consumer hands them over (no NATS: the projection's own cost). Beside it, plain
-  single-row SQLite upserts of the same count in batches of the same size, and (in
-  `__main__`) raw nats-py pull-consume of as many messages.
+- Points projection: the courses stream filled with `PointsAwarded` CloudEvents as the
+  relay publishes them (written without the contract model, checked against it; filling is
+  not measured), then the gateway's courses projector catching up from a fresh read model
+  (fetch, decode, apply, ack), with its CPU time; beside it in the same run, raw nats-py
+  pull-consume of as many messages (in `__main__`). The read model's own cost (awards
+  applied in batches of 500, no NATS) is measured too, beside plain single-row SQLite
+  upserts of the same count.
 - My points and rank: the read model holds 800,000 parents' points for a month (bulk
   loaded); one parent's standings (class, school, district, city) are read again and
   again: p50 / p95, back to back and 2 ms apart, with the thread's CPU time. Rank is
@@ -398,4 +401,6 @@ def rank_reads(folder: Path, parents: int, reads: int) -> list[Figure]:
                p["page.arriving"]["p95"], "ms", detail),
         Figure("courses.school_ranking.busy_p95", "a school's ranking page, back to back, p95",
                p["page.busy"]["p95"], "ms", detail),
+        Figure("courses.school_ranking.cpu_p95", "a school's ranking page, thread CPU, p95",
+               p["page.busy.cpu"]["p95"], "ms", detail),
     ]  # fmt: skip
