@@ -503,6 +503,16 @@ def main(argv: list[str] | None = None) -> None:
         help=f"concurrent clients listing names ({defaults.names_clients})",
     )
     parser.add_argument(
+        "--course-registrations",
+        type=int,
+        help=f"parents registering for one popular lecture ({defaults.course_registrations})",
+    )
+    parser.add_argument(
+        "--course-capacity",
+        type=int,
+        help=f"places of that lecture; the rest wait ({defaults.course_capacity})",
+    )
+    parser.add_argument(
         "--points-events",
         type=int,
         help=f"points awards the courses projection catches up on ({defaults.points_events})",
