@@ -208,14 +208,25 @@ class SessionRegistrationCancelled(_CoursesEvent):
     waitlisted: int = classified("fact", "Parents on the waitlist after this.", ge=0)
 
 
-@measurable(at="at", subject="parent_id")
+@measurable(at="at", school="school_id", district="district", subject="parent_id")
 class SessionAttended(_CoursesEvent):
-    """A parent attended a session (checked in by the host, or completed it online)."""
+    """A parent attended a session (checked in by the host, or completed it online).
+
+    The school and district are the parent's (their child's school), so attendances
+    count per school wherever the session was held. Added within v1 (optional): an
+    attendance published before carries neither, and counts for no school.
+    """
 
     event_name = "session-attended"
     session_id: str = classified("id", "Session id (UUID).")
     parent_id: str = classified("id", "Parent id (UUID).")
     at: datetime = classified("time", "Check-in or completion time.")
+    school_id: str | None = classified(
+        "code", "The parent's school (their child's); absent on older events.", default=None
+    )
+    district: str | None = classified(
+        "code", "The parent's school's district; absent on older events.", default=None
+    )
 
 
 class ParentEnrolled(_CoursesEvent):

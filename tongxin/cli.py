@@ -21,9 +21,11 @@ from rich.console import Console
 
 from contracts.platform import Platform, Process, load_platform
 from services.kit.auth import ROLES, DevIssuer
+from services.kit.deadlines.clock import CLOCK_FILE_ENV
 from services.kit.settings import Settings
 from tongxin import demo as demo_module
 from tongxin import natsauth, natsserver, ports
+from tongxin.demo.core import CLOCKED_SERVICES, clock_file
 from tongxin.ops.cli import ops_app
 from tongxin.privacy_cli import privacy_app
 from tongxin.supervisor import Supervisor
@@ -340,6 +342,8 @@ def children(
         env["TONGXIN_NATS_PASSWORD"] = passwords[natsauth.password_env(process.nats_user)]
         if process.has_store:
             env["TONGXIN_CIPHER_KEY"] = cipher_keys[process.name]
+        if process.name in CLOCKED_SERVICES:
+            env[CLOCK_FILE_ENV] = str(clock_file(state, process.name))
         argv = [sys.executable, "-m", process.module]
         result.append(ChildSpec(process, argv, env, f"{p.url(process.name)}/healthz"))
     return result

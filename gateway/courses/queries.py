@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import strawberry
@@ -24,7 +24,7 @@ from gateway.core.pagination import (
 )
 from gateway.courses import state
 from gateway.courses.policy import READS
-from gateway.courses.readmodel import CST, period_key
+from gateway.courses.readmodel import period_key
 from gateway.courses.types import (
     ChildStage,
     Course,
@@ -45,6 +45,8 @@ from gateway.courses.types import (
     TrainingBatch,
 )
 from gateway.errors import bad_input
+from services.kit.citytime import city_day
+from services.kit.deadlines import default_clock
 from services.kit.errors import ForbiddenError
 
 authenticated: list[type[BasePermission]] = [Authenticated]
@@ -68,8 +70,13 @@ def _term(label: str | None) -> str:
         raise bad_input(str(exc)) from None
 
 
+def _now() -> datetime:
+    # The kit's clock: the wall clock, or the one a test moves (TONGXIN_CLOCK_FILE).
+    return default_clock().now()
+
+
 def _today() -> date:
-    return datetime.now(CST).date()
+    return city_day(_now())
 
 
 @strawberry.type
@@ -156,7 +163,7 @@ class CoursesQuery:
                 state.readmodel(info).sessions,
                 first=check_first(first),
                 after=after,
-                upcoming_from=datetime.now(UTC) if upcoming else None,
+                upcoming_from=_now() if upcoming else None,
                 school_id=school_id,
             )
         except InvalidCursorError as exc:
@@ -325,9 +332,7 @@ class CoursesQuery:
         self, info: strawberry.Info, term: TermArgument = None
     ) -> LectureQuota | None:
         access.require(READS, await access.caller(info), "read-figures")
-        row = await asyncio.to_thread(
-            state.readmodel(info).lecture_quota, _term(term), now=datetime.now(UTC)
-        )
+        row = await asyncio.to_thread(state.readmodel(info).lecture_quota, _term(term), now=_now())
         return LectureQuota.from_row(row) if row else None
 
     @strawberry.field(

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from contracts.city import load_city
 from contracts.courses import (
@@ -58,14 +58,17 @@ from contracts.courses import (
     TrainingCertificateIssued,
     TrainingEnrolled,
     parse_term,
-    term_of,
 )
 from contracts.events import ContractEvent
 from gateway.core.pagination import InvalidCursorError, Page, decode_cursor, encode_cursor
 from gateway.core.projection import SqliteProjection
+from gateway.courses.awards import write_awards
 from services.kit.citytime import city_day
 from services.kit.consumer import Delivered
+from services.kit.deadlines import default_clock
 
+# The read model's page cache, per connection (gateway and projector each hold one).
+CACHE_KB = 32 * 1024
 # Weeks and months are those of the city's calendar.
 CST = timezone(timedelta(hours=8))
 ScopeKind = Literal["city", "district", "school", "class"]
@@ -412,7 +415,8 @@ def _utc(moment: datetime) -> str:
 
 
 def _today() -> date:
-    return datetime.now(CST).date()
+    # The kit's clock: the wall clock, or the one a test moves (TONGXIN_CLOCK_FILE).
+    return city_day(default_clock().now())
 
 
 def period_keys(moment: datetime) -> tuple[str, str]:
@@ -447,7 +451,8 @@ class CoursesReadModel(SqliteProjection):
     SCHEMA = TABLES_DDL
     # 2: weeks and months only; histograms for the district and the city, summed per batch.
     # 3: histograms for classes and schools too; participation per term; training; quotas.
-    VERSION = 3
+    # 4: awards written a run at a time; histogram rows at zero parents deleted.
+    VERSION = 4
     TABLES = (
         "parent_schools",
         "ten_haves",
@@ -554,7 +559,7 @@ class CoursesReadModel(SqliteProjection):
                     "UPDATE parents SET erased = 1, opted_in = 0 WHERE id = ?", (event.parent_id,)
                 )
             case PointsAwarded():
-                self._awarded(conn, event)
+                write_awards(conn, [event], self._histogram)
             case TrainingBatchScheduled():
                 self._batch(conn, event)
             case TrainingEnrolled():
@@ -736,6 +741,29 @@ class CoursesReadModel(SqliteProjection):
         )
         self._participation(conn, event.school_id, event.class_id, event.district)
 
+    def open(self) -> Self:
+        super().open()
+        with self._locked() as conn:
+            # The points tables of a city's 800,000 parents are hundreds of MB; SQLite's
+            # default 2 MB page cache made a batch of awards re-read most of its index pages.
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KB}")
+        return self
+
+    def apply_events(
+        self, conn: sqlite3.Connection, events: Sequence[ContractEvent], changed: set[str]
+    ) -> None:
+        """Points awards, most of a semester's events, are written a run at a time
+        (`awards.write_awards`); any other event ends a run and is written on its own."""
+        run: list[PointsAwarded] = []
+        for event in events:
+            if isinstance(event, PointsAwarded):
+                run.append(event)
+                continue
+            write_awards(conn, run, self._histogram)
+            run = []
+            self.apply_event(conn, event, changed)
+        write_awards(conn, run, self._histogram)
+
     def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
         # Histogram changes are summed over the batch and written once (`before_commit`):
         # a batch of 500 awards touches a few hundred totals, not 2,000 rows one by one.
@@ -749,63 +777,14 @@ class CoursesReadModel(SqliteProjection):
             "DO UPDATE SET parents = parents + excluded.parents",
             [(*key, delta) for key, delta in self._histogram.items() if delta],
         )
-        self._histogram.clear()
-
-    def _awarded(self, conn: sqlite3.Connection, event: PointsAwarded) -> None:
-        # One statement marks the parent active and says whether they were not before.
-        became_active = conn.execute(
-            "INSERT INTO parents (id, active) VALUES (?, 1) "
-            "ON CONFLICT (id) DO UPDATE SET active = 1 WHERE active = 0",
-            (event.parent_id,),
-        ).rowcount
-        if became_active:
-            self._participation(conn, event.school_id, event.class_id, event.district)
-        self._active_in_term(conn, event)
-        # The histograms count the parents with points above zero: all a rank needs.
-        scopes = (
-            "city",
-            scope_key("district", district=event.district),
-            scope_key("school", school_id=event.school_id),
-            scope_key("class", school_id=event.school_id, class_id=event.class_id),
+        # A total nobody holds any more goes: the rows are then the same whatever the
+        # batches were, so a rebuild's dump equals the live one.
+        conn.executemany(
+            "DELETE FROM points_histogram WHERE scope = ? AND period = ? AND points = ? "
+            "AND parents = 0",
+            [key for key, delta in self._histogram.items() if delta],
         )
-        for period in period_keys(event.earned_at):
-            after = conn.execute(
-                "INSERT INTO points_periods (parent_id, period, points, school_id, class_id, "
-                "district) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (parent_id, period) DO UPDATE "
-                "SET points = points + excluded.points RETURNING points",
-                (
-                    event.parent_id,
-                    period,
-                    event.points,
-                    event.school_id,
-                    event.class_id,
-                    event.district,
-                ),
-            ).fetchone()[0]
-            before = after - event.points
-            for scope in scopes:
-                if before > 0:
-                    self._histogram[(scope, period, before)] -= 1
-                if after > 0:
-                    self._histogram[(scope, period, after)] += 1
-
-    @staticmethod
-    def _active_in_term(conn: sqlite3.Connection, event: PointsAwarded) -> None:
-        """Count the parent once in their class for the term the points were earned in."""
-        earned = event.earned_at
-        term = term_of(city_day(earned if earned.tzinfo else earned.replace(tzinfo=UTC))).label
-        first = conn.execute(
-            "INSERT INTO term_active (parent_id, term) VALUES (?, ?) "
-            "ON CONFLICT (parent_id, term) DO NOTHING",
-            (event.parent_id, term),
-        ).rowcount
-        if first:
-            conn.execute(
-                "INSERT INTO term_participation (school_id, class_id, term, district, active) "
-                "VALUES (?, ?, ?, ?, 1) ON CONFLICT (term, school_id, class_id) "
-                "DO UPDATE SET active = active + 1",
-                (event.school_id, event.class_id, term, event.district),
-            )
+        self._histogram.clear()
 
     @staticmethod
     def _participation(

@@ -54,6 +54,7 @@ from services.courses.responses import (
     TrainingCompleted,
 )
 from services.kit.auth import Principal
+from services.kit.citytime import city_day
 from services.kit.commands import Command, SchoolId
 from services.kit.errors import DomainError, ForbiddenError
 from services.kit.http import Caller, IdempotencyKey, problems
@@ -591,7 +592,7 @@ def parent_school_view(school: ParentSchool, app: CoursesApplication) -> dict[st
         "host_kind": school.host_kind,
         "host_id": school.host_id,
         "district": school.district,
-        "meets_standard": school.meets_standard_on(app.clock().date()),
+        "meets_standard": school.meets_standard_on(city_day(app.clock())),
         "items": items,
         "version": school.version,
     }

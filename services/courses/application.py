@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -29,6 +29,7 @@ from services.courses.domain import (
     lecture_quota_id,
 )
 from services.kit.application import CommandKey, Decision, ServiceApplication
+from services.kit.citytime import city_day
 from services.kit.commands import check_version
 from services.kit.errors import DomainError, NotFoundError, StaleVersionError
 from services.kit.privacy.datakeys import ERASED, Decrypted, PersonErasedError, is_token
@@ -42,10 +43,6 @@ WF = "wf"
 SESSION_LOCK_STRIPES = 256
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _city_schools() -> set[str]:
     return {school.id for school in load_city().schools}
 
@@ -55,11 +52,13 @@ class CoursesApplication(ServiceApplication):
     # Set by the runtime (services.kit.runtime.ServiceParts): names are encrypted with it,
     # and reads are logged in it.
     personal: PersonalData | None = None
-    # The clock rules are decided by; tests set their own.
-    clock: Callable[[], datetime] = staticmethod(_now)
+    # The clock rules are decided by: the kit's (the wall clock, or the one a test or the
+    # demo moves through TONGXIN_CLOCK_FILE); unit tests set their own.
+    clock: Callable[[], datetime]
 
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
+        self.clock = self.deadline_clock.now
         self._session_locks = [threading.Lock() for _ in range(SESSION_LOCK_STRIPES)]
 
     @property
@@ -69,7 +68,8 @@ class CoursesApplication(ServiceApplication):
         return self.personal
 
     def _today(self) -> date:
-        return self.clock().date()
+        # Training days, evidence and inspection dates are the city's calendar days.
+        return city_day(self.clock())
 
     # Queries.
     def parent_school(self, parent_school_id: UUID) -> ParentSchool:
@@ -252,7 +252,7 @@ class CoursesApplication(ServiceApplication):
             when = at or now
             session = self.session(session_id)
             parent = self.parent(parent_id)
-            activity = session.attend(str(parent_id), when, now)
+            activity = session.attend(parent, when, now)
             points = parent.award(activity, str(session_id), self.points_rules(), when)
             response = self._session_response(session) | {
                 "parent_id": str(parent_id),

@@ -409,8 +409,9 @@ class Session(Aggregate):
         else:
             del self.places[parent_id]
 
-    def attend(self, parent_id: str, at: datetime, now: datetime) -> str:
+    def attend(self, parent: Parent, at: datetime, now: datetime) -> str:
         """Record attendance; the activity it earns points for."""
+        parent_id = str(parent.id)
         if self.places.get(parent_id) != "registered":
             raise NotRegisteredError("attendance needs a registered place not yet attended")
         if at > now:
@@ -422,11 +423,21 @@ class Session(Aggregate):
             raise InvalidTimeError(
                 "check-in falls between an hour before the session and an hour after its end"
             )
-        self._attended(parent_id=parent_id, at=at)
+        # The parent's school and district go with it, so attendances count per school.
+        self._attended(
+            parent_id=parent_id, at=at, school_id=parent.school_id, district=parent.district
+        )
         return "online-completion" if self.mode == "online" else "attendance"
 
     @event("Attended")
-    def _attended(self, parent_id: str, at: datetime) -> None:
+    def _attended(
+        self,
+        parent_id: str,
+        at: datetime,
+        school_id: str | None = None,
+        district: str | None = None,
+    ) -> None:
+        # Attendances recorded before the school went with them have neither (None).
         self.places[parent_id] = "attended"
 
 

@@ -154,8 +154,13 @@ def _cancelled(e: Any) -> ContractEvent:
 
 
 def _attended(e: Any) -> ContractEvent:
+    # Attendances stored before the parent's school went with them publish without it.
     return published.SessionAttended(
-        session_id=str(e.originator_id), parent_id=e.parent_id, at=e.at
+        session_id=str(e.originator_id),
+        parent_id=e.parent_id,
+        at=e.at,
+        school_id=getattr(e, "school_id", None),
+        district=getattr(e, "district", None),
     )
 
 

@@ -5,10 +5,13 @@ a parent's points and rank among 800,000, a school's monthly ranking page.
   application on PostgreSQL (in process, no HTTP): throughput, and the places counted
   afterwards (never more than the capacity). Beside it in the same run, the raw
   building block: single-row PostgreSQL commits.
-- Points projection: `PointsAwarded` events applied to the read model in batches of 500,
-  as the consumer hands them over (no NATS: the projection's own cost). Beside it, plain
-  single-row SQLite upserts of the same count in batches of the same size, and (in
-  `__main__`) raw nats-py pull-consume of as many messages.
+- Points projection: the courses stream filled with `PointsAwarded` CloudEvents as the
+  relay publishes them (written without the contract model, checked against it; filling is
+  not measured), then the gateway's courses projector catching up from a fresh read model
+  (fetch, decode, apply, ack), with its CPU time; beside it in the same run, raw nats-py
+  pull-consume of as many messages (in `__main__`). The read model's own cost (awards
+  applied in batches of 500, no NATS) is measured too, beside plain single-row SQLite
+  upserts of the same count.
 - My points and rank: the read model holds 800,000 parents' points for a month (bulk
   loaded); one parent's standings (class, school, district, city) are read again and
   again: p50 / p95, back to back and 2 ms apart, with the thread's CPU time. Rank is
@@ -20,6 +23,8 @@ a parent's points and rank among 800,000, a school's monthly ranking page.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import random
 import sqlite3
@@ -34,10 +39,13 @@ from typing import Any
 
 from contracts.courses import PointsAwarded
 from gateway.courses.readmodel import CoursesReadModel, period_keys, scope_key
+from gateway.features import build_features, open_feature
 from services.courses.application import CoursesApplication
+from services.kit import bus
 from services.kit.consumer import Delivered
 from services.kit.eventstore import build_application
 from services.kit.privacy.personal import PersonalData
+from services.kit.relay import message_id, source_of
 from services.kit.settings import Settings
 from services.kit.wire import envelope_for
 from tests.bench.report import Figure, percentiles
@@ -46,6 +54,7 @@ SCHOOLS = 370
 CLASSES_PER_SCHOOL = 40
 DISTRICTS = 6
 BATCH = 500
+PUBLISH_BATCH = 1000
 # Reads "as requests arrive" are this far apart.
 ARRIVAL_S = 0.002
 EARNED = datetime(2026, 11, 10, 19, 0, tzinfo=UTC)
@@ -113,48 +122,157 @@ def registrations(settings: Settings, parents: int, capacity: int, clients: int 
     )
 
 
-def _points_events(count: int, parents: int) -> list[Delivered]:
-    rng = random.Random(7)
-    out = []
-    for seq in range(1, count + 1):
-        n = rng.randrange(parents)
-        school = n % SCHOOLS
-        event = PointsAwarded(
-            parent_id=f"p-{n}",
-            school_id=f"school-{school}",
-            class_id=f"c-{n % CLASSES_PER_SCHOOL}",
-            district=f"d-{school % DISTRICTS}",
-            activity="online-completion",
-            source_id=f"s-{seq}",
-            points=5,
-            rule_version=1,
-            earned_at=EARNED + timedelta(minutes=seq % 40_000),
-        )
+def _award(seq: int, rng: random.Random, parents: int) -> PointsAwarded:
+    n = rng.randrange(parents)
+    school = n % SCHOOLS
+    return PointsAwarded(
+        parent_id=f"p-{n}",
+        school_id=f"school-{school}",
+        class_id=f"c-{n % CLASSES_PER_SCHOOL}",
+        district=f"d-{school % DISTRICTS}",
+        activity="online-completion",
+        source_id=f"s-{seq}",
+        points=5,
+        rule_version=1,
+        earned_at=EARNED + timedelta(minutes=seq % 40_000),
+    )
+
+
+def _award_message(seq: int, rng: random.Random, parents: int) -> tuple[bytes, dict[str, str]]:
+    """An award as the relay publishes it, written without the contract model: filling a
+    million messages is not what is measured. `fill_points_stream` checks the first ones
+    against the model's own envelope."""
+    n = rng.randrange(parents)
+    school = n % SCHOOLS
+    earned = EARNED + timedelta(minutes=seq % 40_000)
+    payload = json.dumps(
+        {
+            "parent_id": f"p-{n}",
+            "school_id": f"school-{school}",
+            "class_id": f"c-{n % CLASSES_PER_SCHOOL}",
+            "district": f"d-{school % DISTRICTS}",
+            "activity": "online-completion",
+            "source_id": f"s-{seq}",
+            "points": 5,
+            "rule_version": 1,
+            "earned_at": earned.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        separators=(",", ":"),
+    ).encode()
+    headers = {
+        **AWARD_HEADERS,
+        "ce-id": message_id("courses", seq),
+        "Nats-Msg-Id": message_id("courses", seq),
+        "ce-subject": f"p-{n}",
+        "ce-sequence": str(seq),
+    }
+    return payload, headers
+
+
+AWARD_HEADERS = {
+    "ce-specversion": "1.0",
+    "ce-source": source_of("courses"),
+    "ce-type": PointsAwarded.event_type(),
+    "ce-time": EARNED.isoformat(),
+    "ce-department": PointsAwarded.department(),
+    "content-type": "application/json",
+}
+
+
+async def fill_points_stream(settings: Settings, count: int, parents: int) -> float:
+    """`count` awards on the courses stream, as the relay would have published them;
+    the seconds it took."""
+    for seq in range(1, 4):  # The hand-written messages are the model's, byte for byte.
+        payload, headers = _award_message(seq, random.Random(seq), parents)
+        award = _award(seq, random.Random(seq), parents)
         envelope = envelope_for(
-            event, id=f"courses-{seq}", source="/courses", subject=event.parent_id, sequence=seq
-        )
-        out.append(Delivered(seq, envelope))
-    return out
+            award, id=message_id("courses", seq), source=source_of("courses"),
+            subject=award.parent_id, sequence=seq, time=EARNED,
+        )  # fmt: skip
+        if payload != envelope.payload() or headers != envelope.headers():
+            raise AssertionError(f"the bench's award differs from the contract's: {payload!r}")
+    started = time.perf_counter()
+    subject = f"evt.{PointsAwarded.department()}.courses.{PointsAwarded.event_name}"
+    rng = random.Random(7)
+    nc = await bus.connect(settings, "bench-fill")
+    try:
+        js = nc.jetstream(timeout=30)
+        await bus.ensure_stream(js, "courses", settings)
+        for at in range(1, count + 1, PUBLISH_BATCH):
+            futures = []
+            for seq in range(at, min(at + PUBLISH_BATCH, count + 1)):
+                payload, headers = _award_message(seq, rng, parents)
+                futures.append(await js.publish_async(subject, payload, headers=headers))
+            await asyncio.gather(*futures)
+    finally:
+        await nc.close()
+    return time.perf_counter() - started
 
 
-def points_projection(folder: Path, events: int, parents: int) -> list[Figure]:
-    delivered = _points_events(events, parents)
+async def points_catch_up(settings: Settings, events: int, parents: int) -> list[Figure]:
+    """The gateway's courses projector catching up on a stream of `events` awards: NATS
+    fetch, decoding, the read model's writes and the acks, with the process's CPU time."""
+    filled = await fill_points_stream(settings, events, parents)
+    live = build_features(settings, only=("courses",))["courses"]
+    open_feature(live)
+    readmodel, [projector] = live.readmodel, live.projectors
+    stop = asyncio.Event()
+    try:
+        cpu, started = time.process_time(), time.perf_counter()
+        task = asyncio.create_task(projector.run(stop))
+        while projector.position < events:  # noqa: ASYNC110 - polling the projector's counter
+            if task.done():
+                task.result()
+                raise RuntimeError("the projector stopped before catching up")
+            await asyncio.sleep(0.05)
+        elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu
+        stop.set()
+        await task
+    finally:
+        readmodel.close()
+    detail = {
+        "events": events,
+        "parents": parents,
+        "consumer_batch": settings.consumer_batch,
+        "seconds": round(elapsed, 1),
+        "cpu_seconds": round(cpu_s, 1),
+        "fill_seconds": round(filled, 1),
+        "load_average": os.getloadavg()[0],
+    }
+    return [
+        Figure("courses.points_projection", "courses points projector catch-up from NATS",
+               events / elapsed, "events/s", detail),
+        Figure("courses.points_projection.cpu", "courses points projector: events per CPU-second",
+               events / cpu_s, "events/s", detail),
+    ]  # fmt: skip
+
+
+def points_apply(folder: Path, events: int, parents: int) -> list[Figure]:
+    """The read model's own cost: awards applied in batches of 500 (no NATS, no decoding),
+    beside plain SQLite upserts of as many rows."""
+    rng = random.Random(7)
+    awards = [_award(seq, rng, parents) for seq in range(1, events + 1)]
+    delivered = [
+        Delivered(seq, envelope_for(award, id=f"courses-{seq}", source="/courses",
+                                    subject=None, sequence=seq))
+        for seq, award in enumerate(awards, start=1)
+    ]  # fmt: skip
     model = CoursesReadModel(folder / "points.sqlite3").open()
     try:
-        started = time.perf_counter()
+        cpu, started = time.process_time(), time.perf_counter()
         for at in range(0, len(delivered), BATCH):
             model.apply("bench", delivered[at : at + BATCH])
-        elapsed = time.perf_counter() - started
+        elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu
     finally:
         model.close()
     raw = _raw_upserts(folder / "raw.sqlite3", events)
     return [
         Figure(
-            "courses.points_projection",
-            "courses points projection catch-up",
+            "courses.points_apply",
+            "courses points read model apply, batches of 500",
             events / elapsed,
             "events/s",
-            {"events": events, "parents": parents, "seconds": elapsed},
+            {"events": events, "parents": parents, "seconds": elapsed, "cpu_seconds": cpu_s},
         ),
         raw,
     ]
@@ -283,4 +401,6 @@ def rank_reads(folder: Path, parents: int, reads: int) -> list[Figure]:
                p["page.arriving"]["p95"], "ms", detail),
         Figure("courses.school_ranking.busy_p95", "a school's ranking page, back to back, p95",
                p["page.busy"]["p95"], "ms", detail),
+        Figure("courses.school_ranking.cpu_p95", "a school's ranking page, thread CPU, p95",
+               p["page.busy.cpu"]["p95"], "ms", detail),
     ]  # fmt: skip

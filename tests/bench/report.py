@@ -92,6 +92,16 @@ TARGETS = (
     Target("feeds deliveries / raw httpx POSTs", "feeds.deliveries", "feeds.raw_httpx", 0.5),
     Target("my points and rank among 800,000, p50 (ms)", "courses.my_rank.p50", at_most=20.0),
     Target(
+        "a school's monthly ranking page among 800,000, p95 (ms)",
+        "courses.school_ranking.p95",
+        at_most=20.0,
+    ),
+    Target(
+        "courses points read model apply / raw SQLite upserts",
+        "courses.points_apply",
+        "raw.sqlite_upserts",
+    ),
+    Target(
         "courses points projection / raw pull consume",
         "courses.points_projection",
         "raw.pull_consume",

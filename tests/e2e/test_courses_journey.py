@@ -636,6 +636,7 @@ class TestBadInputChangesNothing:
             "capacity": 10,
         }
         before_start = (starts_at - timedelta(hours=1)).isoformat()
+        yesterday, an_hour_ago = clock.now - timedelta(days=1), clock.now - timedelta(hours=1)
         batch = {
             "title": "Head teachers",
             "audience": "head-teacher",
@@ -647,6 +648,20 @@ class TestBadInputChangesNothing:
         refused: list[tuple[str, str, dict[str, Any], int, str | None]] = [
             ("POST", "/sessions", good | {"capacity": 0}, 422, None),
             ("POST", "/sessions", good | {"ends_at": before_start}, 422, "invalid-time"),
+            (
+                "POST",
+                "/sessions",
+                good | {"starts_at": yesterday.isoformat(), "ends_at": an_hour_ago.isoformat()},
+                422,
+                "invalid-time",
+            ),
+            (
+                "POST",
+                "/training-batches",
+                batch | {"starts_on": str(yesterday.date())},
+                422,
+                "invalid-time",
+            ),
             ("POST", "/sessions", good | {"lecturer_kind": "celebrity"}, 422, None),
             ("POST", "/courses", COURSE | {"themes": ["astrology"]}, 422, None),
             ("POST", "/courses", COURSE | {"steps": COURSE["steps"][:4]}, 422, None),

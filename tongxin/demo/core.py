@@ -159,3 +159,13 @@ def publish_department_events(
         asyncio.run(asyncio.wait_for(publish_as_department(account, department, events), 60.0))
     except Exception as exc:
         raise DemoError(f"{department} could not publish on NATS as {account.user}: {exc}") from exc
+
+
+# Services whose demo part moves their clock (`tongxin run` gives each its own clock file):
+# the courses' demo records last month's training and lectures as they happened.
+CLOCKED_SERVICES = ("courses",)
+
+
+def clock_file(state_dir: Path, service: str) -> Path:
+    """The file `TONGXIN_CLOCK_FILE` names for a service of the embedded default."""
+    return Path(state_dir) / "clocks" / service

@@ -6,13 +6,22 @@ a few hundred parents of the four demo schools.
 Idempotency keys are `demo-courses-<step>-<n>`. Times come from this part's own anchor
 (`demo-anchor-courses`, fixed on its first load): a state folder whose volunteers were
 loaded long ago still gets sessions around the time the courses' part is loaded.
+
+Last month is recorded as it happened: the service refuses a training batch or a lecture
+set in the past, so the demo moves the courses service's clock (its `TONGXIN_CLOCK_FILE`,
+given by `tongxin run`) back three weeks, schedules and fills a training day and two
+lectures, moves it to the evening of the training day to record who came and issue the
+certificates, and sets it back to the present; the lectures' check-ins are then recorded
+at the hour they happened.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,8 +29,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from contracts.city import load_city
 from contracts.courses import term_of
 from services.courses.domain import TEN_HAVES
+from services.kit.deadlines.clock import FileClock
 from tongxin.demo import DemoRun
-from tongxin.demo.core import CST, Api, load_anchor, publish_department_events
+from tongxin.demo.core import CST, Api, clock_file, load_anchor, publish_department_events
 
 COORDINATOR_SUBJECT = "demo-courses-loader"
 WF_SUBJECT = "demo-wf-guidance"
@@ -196,8 +206,17 @@ SESSIONS = (
     SessionPlan("s7", 5, "in-person", "yz-yucai-primary", 72, 2, 30, 12, 0),
     SessionPlan("s8", 20, "online", "yz-wenhe-primary", 24, 24 * 7, 100, 0, 0),
 )
+# Three weeks back the clock goes; last month's lectures (19:00 in the city, 20 days ago).
+PAST_DAYS = 21
+PAST_SESSIONS = (
+    SessionPlan("p1", 7, "in-person", "yz-dongguan-primary", -20 * 24 + 9, 2, 40, 38, 33),
+    SessionPlan("p2", 15, "in-person", "yz-meiling-primary", -19 * 24 + 9, 2, 40, 31, 27),
+)
 
 
+# Last month's head teachers' day, completed: the teachers present got their certificates.
+PAST_TRAINING = ("班主任家庭教育指导培训 第0期 Head teachers, batch 0", "head-teacher", 168, 18, 16)
+PAST_TRAINING_DAYS_AGO = 20
 # Next week's training: a head teachers' day (150-180 places) and the managers' three days.
 # The demo schools enrol within their quotas; the other schools' places stay open.
 TRAINING = (
@@ -225,9 +244,10 @@ def parent_name(school_index: int, n: int) -> str:
 def steps() -> int:
     inspections = sum(1 for s in PARENT_SCHOOLS if s.verified)
     evidence = sum(len(s.verified) for s in PARENT_SCHOOLS)
-    sessions = len(SESSIONS) + sum(s.registrations + s.attended for s in SESSIONS)
+    plans = SESSIONS + PAST_SESSIONS
+    sessions = len(plans) + sum(s.registrations + s.attended for s in plans)
     parents = len(SCHOOLS) * PARENTS_PER_SCHOOL
-    training = len(TRAINING) * (1 + len(SCHOOLS)) + 1
+    training = (len(TRAINING) + 1) * (1 + len(SCHOOLS)) + 1 + 2
     return (
         len(PARENT_SCHOOLS) + evidence + inspections + len(COURSES) + sessions + parents
         + training
@@ -302,10 +322,73 @@ def load_plan(run: DemoRun) -> DemoResult:
                 ids.append(answer["parent_id"])
                 step(f"enrolled a parent of {school_id}")
             result.parents[school_id] = ids
+        with _courses_clock_at(run, anchor - timedelta(days=PAST_DAYS)) as clock:
+            for plan in PAST_SESSIONS:
+                _schedule_and_register(edu, url, anchor, plan, result, step)
+            _past_training(edu, url, anchor, clock, step)
+        for plan in PAST_SESSIONS:
+            _attend(edu, url, anchor, plan, result, step)
         for plan in SESSIONS:
-            _session(edu, url, anchor, plan, result, step)
+            _schedule_and_register(edu, url, anchor, plan, result, step)
+            _attend(edu, url, anchor, plan, result, step)
         _training_and_quota(edu, url, anchor, step)
     return result
+
+
+@contextmanager
+def _courses_clock_at(run: DemoRun, moment: datetime) -> Iterator[FileClock]:
+    """The courses service's clock at `moment` until the block ends, then the present."""
+    clock = FileClock(clock_file(run.state_dir, "courses"))
+    clock.path.parent.mkdir(parents=True, exist_ok=True)
+    clock.move(moment - clock.now())
+    try:
+        yield clock
+    finally:
+        clock.move(-clock.offset())
+
+
+def _past_training(edu: Api, url: str, anchor: datetime, clock: FileClock, step: Any) -> None:
+    title, audience, capacity, quota, enrolled = PAST_TRAINING
+    day = (anchor.astimezone(CST) - timedelta(days=PAST_TRAINING_DAYS_AGO)).date()
+    body: dict[str, Any] = {
+        "title": title,
+        "audience": audience,
+        "starts_on": day.isoformat(),
+        "capacity": capacity,
+        "quotas": dict.fromkeys((s.id for s in load_city().schools), quota),
+    }
+    batch = edu.send(
+        "POST", f"{url}/training-batches", key="demo-courses-training-past", json_body=body
+    )
+    batch_url = f"{url}/training-batches/{batch['batch_id']}"
+    step(f"training batch {title}")
+    present = []
+    for i, school_id in enumerate(SCHOOLS):
+        teachers = [f"{school_id}-t{k:02d}" for k in range(enrolled)]
+        edu.send(
+            "POST",
+            f"{batch_url}/enrolments",
+            key=f"demo-courses-training-past-{school_id}",
+            json_body={"school_id": school_id, "teacher_ids": teachers},
+        )
+        # One or two teachers of a school missed the day: no certificate for them.
+        present += teachers[: enrolled - 1 - i % 2]
+        step(f"{school_id} enrolled {len(teachers)} for last month's training")
+    clock.move(datetime.combine(day, time(17), CST) - clock.now())
+    edu.send(
+        "POST",
+        f"{batch_url}/attendance",
+        key="demo-courses-training-past-attendance",
+        json_body={"day": day.isoformat(), "teacher_ids": present},
+    )
+    step(f"{len(present)} teachers present on {day}")
+    done = edu.send(
+        "POST",
+        f"{batch_url}/completion",
+        key="demo-courses-training-past-completion",
+        json_body={},
+    )
+    step(f"training completed: {done['certified']} certificates")
 
 
 def _training_and_quota(edu: Api, url: str, anchor: datetime, step: Any) -> None:
@@ -432,7 +515,7 @@ def _publish_as_wf(run: DemoRun, events: list[dict[str, Any]]) -> None:
         )
 
 
-def _session(
+def _schedule_and_register(
     edu: Api, url: str, anchor: datetime, plan: SessionPlan, result: DemoResult, step: Any
 ) -> None:
     district, school_key = SCHOOLS[plan.school_id]
@@ -464,12 +547,22 @@ def _session(
             json_body={"parent_id": parent_id},
         )
         step(f"registration {n + 1} for {plan.key}")
-    for n, parent_id in enumerate(parents[: plan.attended]):
+
+
+def _attend(
+    edu: Api, url: str, anchor: datetime, plan: SessionPlan, result: DemoResult, step: Any
+) -> None:
+    session_id = result.sessions[plan.key]
+    starts_at = anchor + timedelta(hours=plan.starts_h)
+    for n, parent_id in enumerate(result.parents[plan.school_id][: plan.attended]):
         attendance: dict[str, Any] = {"parent_id": parent_id}
         if plan.mode == "online":
             # Completions spread over the hours the session has been open.
             done = starts_at + timedelta(minutes=20 + 7 * n)
             attendance["at"] = min(done, anchor - timedelta(minutes=1)).isoformat()
+        elif starts_at + timedelta(hours=plan.hours) < anchor:
+            # A past lecture's check-ins, at the door as it began.
+            attendance["at"] = (starts_at + timedelta(minutes=n % 10)).isoformat()
         answer = edu.send(
             "POST",
             f"{url}/sessions/{session_id}/attendance",

@@ -11,7 +11,9 @@ from uuid import UUID
 
 import pytest
 
+from contracts.courses import SessionAttended
 from contracts.guidance import CommunityParentSchoolInspected
+from contracts.measures import measure_of
 from services.courses.application import CoursesApplication
 from services.courses.domain import (
     TEN_HAVES,
@@ -46,7 +48,7 @@ def app(tmp_path: Path, clock: Clock) -> Iterator[CoursesApplication]:
     settings = Settings(state_dir=tmp_path)
     application = build_application(CoursesApplication, settings, "courses")
     application.personal = personal = PersonalData.open(settings, "courses")
-    application.clock = clock  # type: ignore[method-assign]
+    application.clock = clock
     yield application
     application.close()
     personal.close()
@@ -188,3 +190,45 @@ class TestPoints:
     def test_no_name_leaves_the_service(self, app: CoursesApplication) -> None:
         parent(app, 7)
         assert all("Parent 7" not in e.model_dump_json() for e in published(app))
+
+
+class TestAttendancesPerSchool:
+    def test_an_attendance_carries_the_parents_school_and_counts_for_it(
+        self, app: CoursesApplication, clock: Clock
+    ) -> None:
+        session_id = session(app, capacity=5)
+        attendee = parent(app)
+        app.register(None, session_id, attendee)
+        clock.now = NOW + timedelta(days=1, hours=1)
+        app.attend(None, session_id, attendee, None)
+        [attended] = [e for e in published(app) if isinstance(e, SessionAttended)]
+        assert (attended.school_id, attended.district) == ("s1", "guangling")
+        measure = measure_of(SessionAttended)
+        assert measure is not None
+        fact = measure.fact_of(attended)
+        assert (fact.school, fact.district, fact.subject) == ("s1", "guangling", str(attendee))
+
+    def test_an_attendance_stored_before_the_school_went_with_it_still_reads(
+        self, app: CoursesApplication, clock: Clock
+    ) -> None:
+        session_id = session(app, capacity=5)
+        attendee = parent(app)
+        app.register(None, session_id, attendee)
+        clock.now = NOW + timedelta(days=1, hours=1)
+        app.attend(None, session_id, attendee, None)
+        stored = app.recorder.select_notifications(start=0, limit=1000, inclusive_of_start=False)
+        [old] = [
+            event
+            for event in (app.mapper.to_domain_event(n) for n in stored)
+            if type(event).__qualname__ == "Session.Attended"
+        ]
+        for added in ("school_id", "district"):  # as an event written before has them
+            del old.__dict__[added]
+        attended = translate(old)
+        assert isinstance(attended, SessionAttended)
+        assert (attended.school_id, attended.district) == (None, None)
+        measure = measure_of(SessionAttended)
+        assert measure is not None and measure.fact_of(attended).school is None
+        # The session replays it too (the domain method's defaults fill the gap).
+        replayed = old.mutate(app.repository.get(session_id, version=old.originator_version - 1))
+        assert replayed is not None and replayed.places[str(attendee)] == "attended"

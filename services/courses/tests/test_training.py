@@ -20,6 +20,8 @@ from services.courses.domain import (
     UnknownSchoolError,
 )
 from services.courses.integration import translate
+from services.kit.citytime import city_day
+from services.kit.deadlines.clock import CLOCK_FILE_ENV, FileClock
 from services.kit.errors import ConflictError, DomainError, StaleVersionError
 from services.kit.eventstore import build_application
 from services.kit.settings import Settings
@@ -44,7 +46,7 @@ def clock() -> Clock:
 @pytest.fixture
 def app(tmp_path: Path, clock: Clock) -> Iterator[CoursesApplication]:
     application = build_application(CoursesApplication, Settings(state_dir=tmp_path), "courses")
-    application.clock = clock  # type: ignore[method-assign]
+    application.clock = clock
     yield application
     application.close()
 
@@ -194,3 +196,26 @@ def _events(app: CoursesApplication) -> list[Any]:
         app.mapper.to_domain_event(n)
         for n in app.recorder.select_notifications(0, 10_000, inclusive_of_start=False)
     ]
+
+
+class TestTheKitsClock:
+    def test_a_batch_is_recorded_as_it_happened_on_the_moved_clock(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """TONGXIN_CLOCK_FILE moves the service's time (the demo's completed training)."""
+        monkeypatch.setenv(CLOCK_FILE_ENV, str(tmp_path / "clock"))
+        moved = FileClock(tmp_path / "clock")
+        app = build_application(CoursesApplication, Settings(state_dir=tmp_path), "courses")
+        try:
+            day = city_day(moved.now()) - timedelta(days=20)
+            moved.move(-timedelta(days=21))
+            batch_id = batch(app, starts_on=day)
+            app.enrol_teachers(None, batch_id, DONGGUAN, teachers("dg", 3), None)
+            moved.move(timedelta(days=1))
+            app.record_training_attendance(None, batch_id, day, teachers("dg", 2))
+            assert app.complete_training(None, batch_id, None)["certified"] == 2
+            moved.move(-moved.offset())
+            with pytest.raises(InvalidTimeError):  # back in the present, that day is past
+                batch(app, starts_on=day)
+        finally:
+            app.close()
