@@ -218,8 +218,9 @@ def target_figures(body: AsOf, caller: Caller, app: App) -> Any:
     POLICY.authorize(caller, "read-figures")
     as_of = body.as_of or clock.today()
     out = []
+    figures = app.figures()
     for target in app.plan().targets.values():
-        value = evaluate_target(app.ledger, target, as_of, trend=body.trend)
+        value = evaluate_target(figures, target, as_of, trend=body.trend)
         out.append(
             {
                 "target_id": target.target_id,
@@ -242,8 +243,9 @@ def campaign_figures(body: AsOf, caller: Caller, app: App) -> Any:
     POLICY.authorize(caller, "read-figures")
     as_of = body.as_of or clock.today()
     out = []
+    figures = app.figures()
     for campaign in app.plan().campaigns.values():
-        progress = evaluate_campaign(app.ledger, campaign, as_of)
+        progress = evaluate_campaign(figures, campaign, as_of)
         out.append(
             {
                 "campaign_id": campaign.campaign_id,
@@ -265,7 +267,7 @@ def live_scorecards(body: ScorecardsQuery, caller: Caller, app: App) -> Any:
     POLICY.authorize(caller, "read-figures")
     as_of = body.as_of or clock.today()
     period = _period(body.period) if body.period else period_of("term", as_of)
-    cards = scorecards(app.plan(), app.ledger, period, as_of)
+    cards = scorecards(app.plan(), app.figures(), period, as_of)
     return {"period": period.label, "as_of": as_of.isoformat(), "scorecards": cards}
 
 

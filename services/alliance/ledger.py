@@ -253,21 +253,45 @@ class Ledger:
         self._listed |= listed
         return touched
 
+    def version(self) -> tuple[tuple[str, int], ...]:
+        """Every consumer's position: unchanged, so is the ledger (what it holds is a
+        function of the positions reached, the projection being deterministic)."""
+        with self._db.read() as cur:
+            rows = cur.rows("SELECT consumer, position FROM ledger_positions ORDER BY consumer")
+        return tuple((str(c), int(p)) for c, p in rows)
+
     def buckets(
-        self, event_types: Sequence[str], group: str, first: date, last: date
+        self,
+        event_types: Sequence[str],
+        group: str,
+        first: date,
+        last: date,
+        where: dict[str, str] | None = None,
     ) -> list[Bucket]:
         """Events and quantities per group and facets, for days first..last: per group, its
-        running total up to `last` less the one before `first`."""
-        return self._window(event_types, group, first, last, "<>")
+        running total up to `last` less the one before `first`. `where` narrows the groups
+        read to facets that may match it (the caller still checks each bucket's facets)."""
+        return self._window(event_types, group, first, last, "<>", where or {})
 
     def overall(
-        self, event_types: Sequence[str], group: str, first: date, last: date
+        self,
+        event_types: Sequence[str],
+        group: str,
+        first: date,
+        last: date,
+        where: dict[str, str] | None = None,
     ) -> list[Bucket]:
         """Events and quantities of all the groups together, per facets, for first..last."""
-        return self._window(event_types, group, first, last, "=")
+        return self._window(event_types, group, first, last, "=", where or {})
 
     def _window(
-        self, event_types: Sequence[str], group: str, first: date, last: date, all_: str
+        self,
+        event_types: Sequence[str],
+        group: str,
+        first: date,
+        last: date,
+        all_: str,
+        where: dict[str, str],
     ) -> list[Bucket]:
         if group not in GROUPINGS:
             raise ValueError(f"cannot group by {group!r}")
@@ -279,19 +303,25 @@ class Ledger:
             all_, key = "=", "city"
         else:
             key = ALL
+        # A group whose facets cannot match `where` is not sought: each facet asked for
+        # must appear in the stored text as `"name":"value"` (a superset: `_` and `%` in
+        # it only widen the pattern).
+        narrowing = "".join(" AND g.facets LIKE ?" for _ in where)
+        patterns = [f"%{_facets_of(((k, v),))[1:-1]}%" for k, v in sorted(where.items())]
         with self._db.read() as cur:
             rows = cur.rows(
                 f"SELECT g.group_key, g.facets, {_RUNNING_EVENTS_UPTO}, {_RUNNING_EVENTS_BEFORE},"  # noqa: S608 - fixed SQL, placeholders only
                 f" {_RUNNING_QUANTITY_UPTO}, {_RUNNING_QUANTITY_BEFORE} FROM ledger_groups g"
-                f" WHERE g.event_type IN ({marks}) AND g.grouping = ? AND g.group_key {all_} ?",
-                (upto, before, upto, before, *event_types, group, key),
+                f" WHERE g.event_type IN ({marks}) AND g.grouping = ? AND g.group_key {all_} ?"
+                f"{narrowing}",
+                (upto, before, upto, before, *event_types, group, key, *patterns),
             )
         out = []
         for key, facets, events_upto, events_before, quantity_upto, quantity_before in rows:
             events = int(events_upto or 0) - int(events_before or 0)
             if events:
                 quantity = float(quantity_upto or 0) - float(quantity_before or 0)
-                out.append(Bucket(str(key), json.loads(facets), events, quantity))
+                out.append(Bucket(str(key), _parsed_facets(facets), events, quantity))
         return out
 
     def subjects(
@@ -512,6 +542,13 @@ def _upgrade(cur: _Cursor) -> None:
 @lru_cache(maxsize=4096)
 def _facets_of(items: tuple[tuple[str, str], ...]) -> str:
     return json.dumps(dict(items), separators=(",", ":"))
+
+
+@lru_cache(maxsize=4096)
+def _parsed_facets(text: str) -> dict[str, str]:
+    """Stored facets read back; shared between callers, who never change them."""
+    parsed: dict[str, str] = json.loads(text)
+    return parsed
 
 
 def _facets_text(facets: dict[str, str]) -> str:

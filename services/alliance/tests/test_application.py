@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from contracts import care, reports, resources
-from contracts.measures import measure_of
+from contracts.measures import Fact, measure_of
 from services.alliance.application import AllianceApplication
 from services.alliance.domain import (
     AlreadyClosedError,
@@ -22,7 +22,7 @@ from services.alliance.domain import (
     ThresholdOutOfRangeError,
     UnknownEventTypeError,
 )
-from services.alliance.figures import evaluate_campaign, evaluate_target
+from services.alliance.figures import evaluate_campaign, evaluate_target, scorecards
 from services.alliance.integration import translate
 from services.alliance.ledger import Measured
 from services.alliance.periods import parse_label, period_of
@@ -140,7 +140,7 @@ class TestThePlan:
                 task_id=task_id,
                 title="x",
                 metric="share",
-                numerator=Selection((DRILL,), {"kind": "fire"}),
+                numerator=Selection((DRILL,), {"kind": "fire_"}),
                 denominator=Selection((DRILL,)),
                 group_by="city",
                 threshold=120,
@@ -270,6 +270,49 @@ class TestTheLedger:
         )
         assert progress.lagging == ["s2", "s3"]
         assert progress.units[0] == ("s1", 2.0, 100.0)
+
+
+class TestOneRequestsFigures:
+    def test_a_target_is_read_from_the_ledger_once_per_day_asked(
+        self, app: AllianceApplication, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        target_id = lectures_target(app, task(app))
+        app.measured(
+            "c-legal", 2, [lecture(1, "s1", date(2026, 10, 5)), lecture(2, "s2", date(2026, 10, 6))]
+        )
+        reads: list[str] = []
+        original = app.ledger.buckets
+        monkeypatch.setattr(
+            app.ledger, "buckets", lambda *a, **k: reads.append("b") or original(*a, **k)
+        )
+        figures = app.figures()
+        day = date(2026, 11, 1)
+        value = evaluate_target(figures, app.plan().targets[target_id], day, trend=True)
+        cards = scorecards(app.plan(), app.figures(), period_of("term", day), day)
+        assert value.value == 2
+        assert [c["targets"] for c in cards if c["department"] == "edu"] == [1]
+        assert reads == ["b"]
+        # A moved ledger is read afresh.
+        app.measured("c-legal", 3, [lecture(3, "s3", date(2026, 10, 7))])
+        assert evaluate_target(app.figures(), app.plan().targets[target_id], day).value == 3
+        assert reads == ["b", "b"]
+
+    def test_a_facet_filter_narrows_the_groups_read_and_keeps_the_figure(
+        self, app: AllianceApplication
+    ) -> None:
+        drills = [
+            Measured("c-drill", n, f"d{n}", DRILL, "emg", Fact(date(2026, 10, n), "s1", "d1", None, None, 1.0, {"kind": kind}))
+            for n, kind in ((1, "fire_"), (2, "fire2"), (3, "earthquake"))
+        ]  # fmt: skip
+        app.measured("c-drill", 3, drills)
+        day = date(2026, 10, 31)
+        narrowed = app.ledger.buckets([DRILL], "school", date(2026, 9, 1), day, {"kind": "fire_"})
+        # `_` in a LIKE pattern matches any character: a superset, the figure checks facets.
+        assert sorted(b.facets["kind"] for b in narrowed) == ["fire2", "fire_"]
+        counts = app.figures().counts(
+            Selection((DRILL,), {"kind": "fire_"}), "school", date(2026, 9, 1), day
+        )
+        assert counts[0] == {"s1": 1}
 
 
 class TestAssessment:
