@@ -303,11 +303,8 @@ class Ledger:
             all_, key = "=", "city"
         else:
             key = ALL
-        # A group whose facets cannot match `where` is not sought: each facet asked for
-        # must appear in the stored text as `"name":"value"` (a superset: `_` and `%` in
-        # it only widen the pattern).
-        narrowing = "".join(" AND g.facets LIKE ?" for _ in where)
-        patterns = [f"%{_facets_of(((k, v),))[1:-1]}%" for k, v in sorted(where.items())]
+        # A group whose facets do not match `where` is not sought.
+        narrowing, patterns = _facets_where("g.facets", where)
         with self._db.read() as cur:
             rows = cur.rows(
                 f"SELECT g.group_key, g.facets, {_RUNNING_EVENTS_UPTO}, {_RUNNING_EVENTS_BEFORE},"  # noqa: S608 - fixed SQL, placeholders only
@@ -341,32 +338,45 @@ class Ledger:
         return [(str(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
 
     def contributions(
-        self, event_types: Sequence[str], first: date, last: date, limit: int
-    ) -> list[tuple[Contribution, dict[str, str]]]:
-        """The facts behind a figure, newest first."""
+        self,
+        event_types: Sequence[str],
+        first: date,
+        last: date,
+        limit: int,
+        where: dict[str, str] | None = None,
+        after: str | None = None,
+    ) -> list[Contribution]:
+        """The facts behind a figure, newest first (then by event key), those whose facets
+        match `where` only; `after`: the event key of the last fact of the page before."""
         if not event_types:
             return []
         marks = ", ".join("?" for _ in event_types)
+        matching, patterns = _facets_where("facets", where or {})
+        paging: tuple[str, ...] = ()
+        if after is not None:
+            matching += (
+                " AND (day < (SELECT day FROM ledger_facts WHERE event_key = ?)"
+                " OR (day = (SELECT day FROM ledger_facts WHERE event_key = ?)"
+                " AND event_key > ?))"
+            )
+            paging = (after, after, after)
         with self._db.read() as cur:
             rows = cur.rows(
                 "SELECT event_key, event_type, department, day, school, district, unit,"  # noqa: S608 - placeholders only
-                f" quantity, facets FROM ledger_facts WHERE event_type IN ({marks})"
-                " AND day >= ? AND day <= ? ORDER BY day DESC, event_key LIMIT ?",
-                (*event_types, first.isoformat(), last.isoformat(), limit),
+                f" quantity FROM ledger_facts WHERE event_type IN ({marks})"
+                f" AND day >= ? AND day <= ?{matching} ORDER BY day DESC, event_key LIMIT ?",
+                (*event_types, first.isoformat(), last.isoformat(), *patterns, *paging, limit),
             )
         return [
-            (
-                Contribution(
-                    event_key=str(r[0]),
-                    event_type=str(r[1]),
-                    department=str(r[2]),
-                    day=str(r[3]),
-                    school=str(r[4]),
-                    district=str(r[5]),
-                    unit=str(r[6]),
-                    quantity=float(r[7]),
-                ),
-                json.loads(r[8]),
+            Contribution(
+                event_key=str(r[0]),
+                event_type=str(r[1]),
+                department=str(r[2]),
+                day=str(r[3]),
+                school=str(r[4]),
+                district=str(r[5]),
+                unit=str(r[6]),
+                quantity=float(r[7]),
             )
             for r in rows
         ]
@@ -542,6 +552,24 @@ def _upgrade(cur: _Cursor) -> None:
 @lru_cache(maxsize=4096)
 def _facets_of(items: tuple[tuple[str, str], ...]) -> str:
     return json.dumps(dict(items), separators=(",", ":"))
+
+
+def _facets_where(column: str, where: dict[str, str]) -> tuple[str, list[str]]:
+    """SQL keeping the rows whose stored facets (compact JSON, keys sorted) hold each
+    `name: value` of `where`: the pair `"name":"value"` between separators. Inside a JSON
+    string a quote is escaped, so the pair cannot be found inside another value."""
+    clause = "".join(
+        f" AND (',' || SUBSTR({column}, 2, LENGTH({column}) - 2) || ',') LIKE ? ESCAPE '!'"
+        for _ in where
+    )
+    patterns = [
+        "%," + _like_literal(_facets_of(((k, v),))[1:-1]) + ",%" for k, v in sorted(where.items())
+    ]
+    return clause, patterns
+
+
+def _like_literal(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 @lru_cache(maxsize=4096)

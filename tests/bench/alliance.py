@@ -277,9 +277,9 @@ def catch_up_and_as_of(
             samples, cpu_samples = [], []
             for _ in range(queries):
                 started, started_cpu = time.perf_counter(), time.thread_time()
-                figures = Figures(app.ledger)
-                target_values(figures, plan.targets.values(), day, trend=True)
-                scorecards(plan, figures, period_of("term", day), day)
+                request = Figures(app.ledger)
+                target_values(request, plan.targets.values(), day, trend=True)
+                scorecards(plan, request, period_of("term", day), day)
                 samples.append((time.perf_counter() - started) * 1000)
                 cpu_samples.append((time.thread_time() - started_cpu) * 1000)
             spread = percentiles(samples, 50, 95)

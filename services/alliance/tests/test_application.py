@@ -12,6 +12,8 @@ import pytest
 
 from contracts import care, reports, resources
 from contracts.measures import Fact, measure_of
+from services.alliance import api
+from services.alliance.api import ContributionsQuery
 from services.alliance.application import AllianceApplication
 from services.alliance.domain import (
     AlreadyClosedError,
@@ -27,6 +29,7 @@ from services.alliance.integration import translate
 from services.alliance.ledger import Measured
 from services.alliance.periods import parse_label, period_of
 from services.alliance.reactions import MeasuredFacts
+from services.kit.auth import Principal
 from services.kit.eventstore import build_application
 from services.kit.settings import Settings
 
@@ -84,6 +87,12 @@ def lecture(seq: int, school: str, held_on: date, consumer: str = "c-legal") -> 
     measure = measure_of(type(event))
     assert measure is not None
     return Measured(consumer, seq, f"jus/{seq}", LECTURE, "jus", measure.fact_of(event))
+
+
+def drill(seq: int, held_on: date, kind: str) -> Measured:
+    """A safety drill at school s1, as its measure would give it."""
+    fact = Fact(held_on, "s1", "d1", None, None, 1.0, {"kind": kind})
+    return Measured("c-drill", seq, f"d{seq:02}", DRILL, "emg", fact)
 
 
 class TestThePlan:
@@ -301,18 +310,57 @@ class TestOneRequestsFigures:
         self, app: AllianceApplication
     ) -> None:
         drills = [
-            Measured("c-drill", n, f"d{n}", DRILL, "emg", Fact(date(2026, 10, n), "s1", "d1", None, None, 1.0, {"kind": kind}))
+            drill(n, date(2026, 10, n), kind)
             for n, kind in ((1, "fire_"), (2, "fire2"), (3, "earthquake"))
-        ]  # fmt: skip
+        ]
         app.measured("c-drill", 3, drills)
         day = date(2026, 10, 31)
         narrowed = app.ledger.buckets([DRILL], "school", date(2026, 9, 1), day, {"kind": "fire_"})
-        # `_` in a LIKE pattern matches any character: a superset, the figure checks facets.
-        assert sorted(b.facets["kind"] for b in narrowed) == ["fire2", "fire_"]
+        # `_` is no wildcard here: only the exact value is read.
+        assert [b.facets["kind"] for b in narrowed] == ["fire_"]
         counts = app.figures().counts(
             Selection((DRILL,), {"kind": "fire_"}), "school", date(2026, 9, 1), day
         )
         assert counts[0] == {"s1": 1}
+
+
+class TestDrillDown:
+    def test_a_filtered_target_lists_a_full_page_then_the_next(
+        self, app: AllianceApplication
+    ) -> None:
+        target_id = str(
+            app.define_target(
+                None,
+                task_id=task(app),
+                title="Fire drills",
+                metric="count",
+                numerator=Selection((DRILL,), {"kind": "fire"}),
+                denominator=None,
+                group_by="school",
+                threshold=1,
+                period="term",
+                about_children=False,
+            )["target_id"]
+        )
+        # The newest facts are earthquake drills: a filter applied after the row limit
+        # would find none of the fire drills among them.
+        drills = [
+            drill(n, date(2026, 9, 1) + timedelta(days=n), "fire" if n <= 6 else "earthquake")
+            for n in range(1, 13)
+        ]
+        app.measured("c-drill", 12, drills)
+        edu = Principal(subject="edu-admin", role="admin", department="edu", scope=("city",))
+
+        def page(after: str | None) -> list[str]:
+            body = ContributionsQuery(
+                target_id=target_id, as_of=date(2026, 10, 1), limit=4, after=after
+            )
+            answer = api.contributions(body, edu, app)
+            return [e["event_key"] for e in answer["events"]]
+
+        first = page(None)
+        assert first == ["d06", "d05", "d04", "d03"]
+        assert page(first[-1]) == ["d02", "d01"]
 
 
 class TestAssessment:
