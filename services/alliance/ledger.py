@@ -113,6 +113,9 @@ class _Sqlite:
             check_same_thread=False,
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
+        # A commit is not synced to disk (WAL stays consistent): a projection rebuilt from
+        # its streams may lose its last batches at a power cut, and replays them.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
 
     @contextmanager
@@ -164,6 +167,16 @@ class _Cursor:
     def run(self, statement: str, params: Sequence[Any] = ()) -> Any:
         return self._conn.execute(statement.replace("?", self._mark), tuple(params))
 
+    def run_many(self, statement: str, params: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows (psycopg pipelines them; SQLite prepares it once)."""
+        if not params:
+            return
+        if self._mark == "?":
+            self._conn.executemany(statement, params)
+        else:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(statement.replace("?", self._mark), params)
+
     def rows(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self.run(statement, params).fetchall())
 
@@ -179,9 +192,19 @@ class Ledger:
             for statement in SCHEMA:
                 cur.run(statement)
             _upgrade(cur)
+            cur.run(
+                "INSERT INTO ledger_layout (name, version) VALUES ('writes', 0)"
+                " ON CONFLICT (name) DO NOTHING"
+            )
         self._listed: set[tuple[str, ...]] = set()
         """Groups known to be in `ledger_groups` (a cache: they are never removed but by
         `reset`)."""
+        self._latest: dict[tuple[str, ...], _Latest] = {}
+        """Each group's last day with events and its running total then, as this process
+        wrote it; trusted only while no one else wrote (`_writes`)."""
+        self._writes = -1
+        """The ledger's write count after this process's last batch."""
+        self._recording = threading.Lock()
 
     def close(self) -> None:
         self._db.close()
@@ -196,6 +219,16 @@ class Ledger:
     def record(self, consumer: str, last_seq: int, measured: Iterable[Measured]) -> set[str]:
         """Keep the facts and the consumer's position in one transaction; the event types
         of the facts newly kept (an event already kept, or below the position, is skipped)."""
+        with self._recording:
+            try:
+                return self._record(consumer, last_seq, measured)
+            except BaseException:
+                # Rolled back: what this process remembers of the totals may be ahead.
+                self._latest.clear()
+                self._writes = -1
+                raise
+
+    def _record(self, consumer: str, last_seq: int, measured: Iterable[Measured]) -> set[str]:
         touched: set[str] = set()
         with self._db.write() as cur:
             found = cur.rows(
@@ -204,9 +237,27 @@ class Ledger:
             position = int(found[0][0]) if found else 0
             if last_seq <= position:
                 return touched
-            totals = _RunningTotals()
+            # Counted in the batch's transaction (which also serialises writers on
+            # PostgreSQL): a count not one past this process's last means another
+            # process wrote, and the remembered totals are read again.
+            writes = int(
+                cur.rows(
+                    "UPDATE ledger_layout SET version = version + 1 WHERE name = 'writes'"
+                    " RETURNING version"
+                )[0][0]
+            )
+            if writes != self._writes + 1:
+                self._latest.clear()
+            self._writes = writes
+            fresh: dict[str, Measured] = {}
             for item in measured:
-                if item.seq <= position:
+                if item.seq > position:
+                    fresh.setdefault(item.event_key, item)
+            kept = _already_kept(cur, list(fresh))
+            rows = []
+            totals = _RunningTotals()
+            for item in fresh.values():
+                if item.event_key in kept:
                     continue
                 fact = item.fact
                 row = _Row(
@@ -219,11 +270,7 @@ class Ledger:
                     facets=_facets_text(fact.facets),
                     quantity=fact.quantity,
                 )
-                inserted = cur.run(
-                    "INSERT INTO ledger_facts (event_key, consumer, seq, event_type, day,"
-                    " department, school, district, unit, subject, quantity, facets)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (event_key) DO NOTHING",
+                rows.append(
                     (
                         item.event_key,
                         item.consumer,
@@ -237,13 +284,17 @@ class Ledger:
                         fact.subject or "",
                         row.quantity,
                         row.facets,
-                    ),
-                ).rowcount
-                if inserted != 1:
-                    continue
+                    )
+                )
                 totals.add(row)
                 touched.add(item.event_type)
-            listed = totals.apply(cur, self._listed)
+            cur.run_many(
+                "INSERT INTO ledger_facts (event_key, consumer, seq, event_type, day,"
+                " department, school, district, unit, subject, quantity, facets)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            listed = totals.apply(cur, self._listed, self._latest)
             cur.run(
                 "INSERT INTO ledger_positions (consumer, position) VALUES (?, ?)"
                 " ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
@@ -419,6 +470,7 @@ class Ledger:
             for table in ("ledger_running", "ledger_groups", "ledger_facts", "ledger_positions"):
                 cur.run(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         self._listed = set()
+        self._latest.clear()
 
 
 @dataclass(frozen=True)
@@ -470,35 +522,102 @@ class _RunningTotals:
             found[0] += 1
             found[1] += row.quantity
 
-    def apply(self, cur: _Cursor, known: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
-        """Add the sums; the groups listed for the first time (`known`: listed already)."""
-        listed: set[tuple[str, ...]] = set()
-        for (*group, day), (events, quantity) in sorted(self._sums.items()):
-            moved = cur.rows(
-                "UPDATE ledger_running SET events = events + ?, quantity = quantity + ?"
-                " WHERE event_type = ? AND grouping = ? AND group_key = ? AND facets = ?"
-                " AND day >= ? RETURNING day",
-                (int(events), quantity, *group, day),
+    def apply(
+        self,
+        cur: _Cursor,
+        known: set[tuple[str, ...]],
+        latest: dict[tuple[str, ...], _Latest],
+    ) -> set[tuple[str, ...]]:
+        """Add the sums; the groups listed for the first time (`known`: listed already).
+
+        `latest` (each group's last day and total then, kept up to date here) makes the
+        common case one write: a day after the group's last gets a new row of its total so
+        far plus the day's sum; the last day itself is updated in place. An event late for
+        an earlier day takes the general way, first: a row for the day (the group's total
+        before it) if there is none, then the sum added to that row and every later one.
+        Each of the three kinds is one statement for the whole batch."""
+        ordered = sorted(self._sums.items())
+        for group in {tuple(g) for (*g, _), _ in ordered} - latest.keys():
+            found = cur.rows(
+                "SELECT day, events, quantity FROM ledger_running WHERE event_type = ?"
+                " AND grouping = ? AND group_key = ? AND facets = ? ORDER BY day DESC LIMIT 1",
+                group,
             )
-            if any(found == day for (found,) in moved):
-                continue
-            cur.run(
-                "INSERT INTO ledger_running (event_type, grouping, group_key, facets, day,"
-                f" events, quantity) VALUES (?, ?, ?, ?, ?, COALESCE({_BEFORE_EVENTS}, 0) + ?,"
-                f" COALESCE({_BEFORE_QUANTITY}, 0) + ?)",
-                (*group, day, *group, day, int(events), *group, day, quantity),
+            latest[group] = (
+                _Latest(str(found[0][0]), int(found[0][1]), float(found[0][2]))
+                if found
+                else _Latest("", 0, 0.0)
             )
+        late, same_day, new_day = [], [], []
+        for (*group, day), (events, quantity) in ordered:
             key = tuple(group)
-            if key not in known and key not in listed:
-                cur.run(
-                    "INSERT INTO ledger_groups (event_type, grouping, group_key, facets)"
-                    " VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (event_type, grouping, group_key, facets) DO NOTHING",
-                    group,
-                )
-                listed.add(key)
+            last = latest[key]
+            moved = _Latest(max(day, last.day), last.events + int(events), last.quantity + quantity)
+            if day < last.day:
+                late.append((key, day, int(events), quantity))
+            elif day == last.day:
+                same_day.append((int(events), quantity, *key, day))
+            else:
+                new_day.append((*key, day, moved.events, moved.quantity))
+            latest[key] = moved
+        cur.run_many(
+            "INSERT INTO ledger_running (event_type, grouping, group_key, facets, day,"
+            f" events, quantity) SELECT ?, ?, ?, ?, ?, COALESCE({_BEFORE_EVENTS}, 0),"
+            f" COALESCE({_BEFORE_QUANTITY}, 0) WHERE NOT EXISTS (SELECT 1 FROM ledger_running"
+            " WHERE event_type = ? AND grouping = ? AND group_key = ? AND facets = ? AND day = ?)",
+            [(*group, day, *group, day, *group, day, *group, day) for group, day, _, _ in late],
+        )
+        cur.run_many(
+            "UPDATE ledger_running SET events = events + ?, quantity = quantity + ?"
+            " WHERE event_type = ? AND grouping = ? AND group_key = ? AND facets = ?"
+            " AND day >= ?",
+            [(events, quantity, *group, day) for group, day, events, quantity in late],
+        )
+        cur.run_many(
+            "UPDATE ledger_running SET events = events + ?, quantity = quantity + ?"
+            " WHERE event_type = ? AND grouping = ? AND group_key = ? AND facets = ?"
+            " AND day = ?",
+            same_day,
+        )
+        cur.run_many(
+            "INSERT INTO ledger_running (event_type, grouping, group_key, facets, day,"
+            " events, quantity) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            new_day,
+        )
+        listed = {tuple(group) for (*group, _), _ in ordered} - known
+        cur.run_many(
+            "INSERT INTO ledger_groups (event_type, grouping, group_key, facets)"
+            " VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (event_type, grouping, group_key, facets) DO NOTHING",
+            sorted(listed),
+        )
         self._sums.clear()
         return listed
+
+
+@dataclass(frozen=True)
+class _Latest:
+    """A group's last day with events ('' for none yet) and its running total then."""
+
+    day: str
+    events: int
+    quantity: float
+
+
+def _already_kept(cur: _Cursor, event_keys: list[str]) -> set[str]:
+    """The event keys of a batch the ledger holds already (a redelivery)."""
+    found: set[str] = set()
+    for offset in range(0, len(event_keys), 500):
+        part = event_keys[offset : offset + 500]
+        marks = ", ".join("?" for _ in part)
+        found.update(
+            str(r[0])
+            for r in cur.rows(
+                f"SELECT event_key FROM ledger_facts WHERE event_key IN ({marks})",  # noqa: S608 - placeholders only
+                part,
+            )
+        )
+    return found
 
 
 def _before(column: str) -> str:
@@ -540,7 +659,7 @@ def _upgrade(cur: _Cursor) -> None:
     ):
         event_type, day, department, school, district, unit, facets = (str(v) for v in r[:7])
         totals.add(_Row(event_type, day, department, school, district, unit, facets, float(r[7])))
-    totals.apply(cur, set())
+    totals.apply(cur, set(), {})
     cur.run("DROP TABLE IF EXISTS ledger_daily")
     cur.run(
         "INSERT INTO ledger_layout (name, version) VALUES ('ledger', ?)"

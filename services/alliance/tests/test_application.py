@@ -26,7 +26,7 @@ from services.alliance.domain import (
 )
 from services.alliance.figures import evaluate_campaign, evaluate_target, scorecards
 from services.alliance.integration import translate
-from services.alliance.ledger import Measured
+from services.alliance.ledger import Ledger, Measured
 from services.alliance.periods import parse_label, period_of
 from services.alliance.reactions import MeasuredFacts
 from services.kit.auth import Principal
@@ -243,6 +243,22 @@ class TestTheLedger:
             assert in_order.ledger.checksum() == app.ledger.checksum()
         finally:
             in_order.close()
+
+    def test_a_second_writer_is_noticed_and_the_totals_stay_right(
+        self, app: AllianceApplication, tmp_path: Path
+    ) -> None:
+        # Another process on the same ledger (as after a restart beside a stopping one).
+        other = Ledger(Settings(state_dir=tmp_path))
+        try:
+            app.measured("c-legal", 1, [lecture(1, "s1", date(2026, 10, 5))])
+            other.record("c-legal", 2, [lecture(2, "s1", date(2026, 10, 5))])
+            app.measured("c-legal", 3, [lecture(3, "s1", date(2026, 10, 6))])
+            other.record("c-legal", 4, [lecture(4, "s1", date(2026, 10, 6))])
+            window = (date(2026, 9, 1), date(2026, 10, 31))
+            assert [b.events for b in app.ledger.buckets([LECTURE], "school", *window)] == [4]
+            assert [b.events for b in other.buckets([LECTURE], "city", *window)] == [4]
+        finally:
+            other.close()
 
     def test_the_trend_reads_the_same_values_as_the_figure(self, app: AllianceApplication) -> None:
         target_id = lectures_target(app, task(app))
