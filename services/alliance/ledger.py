@@ -537,7 +537,7 @@ class _RunningTotals:
         before it) if there is none, then the sum added to that row and every later one.
         Each of the three kinds is one statement for the whole batch."""
         ordered = sorted(self._sums.items())
-        for group in {tuple(g) for (*g, _), _ in ordered} - latest.keys():
+        for group in {k[:4] for k, _ in ordered} - latest.keys():
             found = cur.rows(
                 "SELECT day, events, quantity FROM ledger_running WHERE event_type = ?"
                 " AND grouping = ? AND group_key = ? AND facets = ? ORDER BY day DESC LIMIT 1",
@@ -549,8 +549,8 @@ class _RunningTotals:
                 else _Latest("", 0, 0.0)
             )
         late, same_day, new_day = [], [], []
-        for (*group, day), (events, quantity) in ordered:
-            key = tuple(group)
+        for full, (events, quantity) in ordered:
+            key, day = full[:4], full[4]
             last = latest[key]
             moved = _Latest(max(day, last.day), last.events + int(events), last.quantity + quantity)
             if day < last.day:
@@ -584,7 +584,7 @@ class _RunningTotals:
             " events, quantity) VALUES (?, ?, ?, ?, ?, ?, ?)",
             new_day,
         )
-        listed = {tuple(group) for (*group, _), _ in ordered} - known
+        listed: set[tuple[str, ...]] = {tuple(k[:4]) for k, _ in ordered} - known
         cur.run_many(
             "INSERT INTO ledger_groups (event_type, grouping, group_key, facets)"
             " VALUES (?, ?, ?, ?)"
