@@ -55,7 +55,6 @@ def _matches(facets: dict[str, str], where: dict[str, str]) -> bool:
 
 
 _Counts = tuple[dict[str, int], dict[str, float]]
-_Subjects = tuple[dict[str, set[str]], set[str]]
 _Key = tuple[tuple[str, ...], tuple[tuple[str, str], ...], str, date, date]
 
 
@@ -71,7 +70,9 @@ class Figures:
         self.ledger = ledger
         self._counts: dict[_Key, _Counts] = {}
         self._overall: dict[_Key, tuple[int, float]] = {}
-        self._subjects: dict[_Key, _Subjects] = {}
+        self._coverage: dict[
+            tuple[_Key, _Key, str], tuple[dict[str, tuple[int, int]], tuple[int, int]]
+        ] = {}
         self._targets: dict[tuple[str, str, date], TargetValue] = {}
 
     def counts(self, selection: Selection, group: str, first: date, last: date) -> _Counts:
@@ -110,19 +111,24 @@ class Figures:
         events, quantity = self._overall[key]
         return (events, quantity) if events else None
 
-    def subjects(self, selection: Selection, group: str, first: date, last: date) -> _Subjects:
-        key = _key(selection, group, first, last)
-        found = self._subjects.get(key)
+    def coverage(
+        self, reached: Selection, population: Selection, group: str, period: str, last: date
+    ) -> tuple[dict[str, tuple[int, int]], tuple[int, int]]:
+        """Per group and over all: (subjects of the population, those reached)."""
+        key = (
+            _key(reached, group, date.min, last),
+            _key(population, group, date.min, last),
+            period,
+        )
+        found = self._coverage.get(key)
         if found is None:
-            per_group: dict[str, set[str]] = defaultdict(set)
-            everyone: set[str] = set()
-            for group_key, subject, facets in self.ledger.subjects(
-                selection.event_types, group, first, last
-            ):
-                if group_key and _matches(facets, selection.where):
-                    per_group[group_key].add(subject)
-                    everyone.add(subject)
-            found = self._subjects[key] = (per_group, everyone)
+            found = self._coverage[key] = self.ledger.coverage(
+                (reached.event_types, reached.where),
+                (population.event_types, population.where),
+                group,
+                period,
+                last,
+            )
         return found
 
     def target(self, target: TargetDefinition, as_of: date, *, trend: bool = False) -> TargetValue:
@@ -131,7 +137,7 @@ class Figures:
         if with_trend is not None and (with_trend.trend or not trend):
             return with_trend
         if len(self._targets) >= self.LIMIT:
-            for kept in (self._targets, self._counts, self._overall, self._subjects):
+            for kept in (self._targets, self._counts, self._overall, self._coverage):
                 kept.clear()
         value = _evaluate(self, target, as_of, trend)
         self._targets[(target.target_id, repr(target), as_of)] = value
@@ -190,15 +196,13 @@ def _values(
         return {k: round(v, 4) for k, v in chosen.items()}, dict(events), total
     assert target.denominator is not None
     if target.metric == "coverage":
-        reached, reached_all = figures.subjects(target.numerator, group, first, last)
-        population, population_all = figures.subjects(target.denominator, group, first, last)
-        values = {
-            k: _ratio(len(reached.get(k, set()) & people), len(people), True)
-            for k, people in population.items()
-        }
-        basis = {k: len(people) for k, people in population.items()}
-        overall = _ratio(len(reached_all & population_all), len(population_all), True)
-        return values, basis, overall
+        label = period_of(target.period, first).label  # type: ignore[arg-type]
+        per_group, (people, reached) = figures.coverage(
+            target.numerator, target.denominator, group, label, last
+        )
+        values = {k: _ratio(hit, whole, True) for k, (whole, hit) in per_group.items()}
+        basis = {k: whole for k, (whole, _) in per_group.items()}
+        return values, basis, _ratio(reached, people, True)
     num_events, num_quantity = figures.counts(target.numerator, group, first, last)
     den_events, _ = figures.counts(target.denominator, group, first, last)
     percent = target.metric == "share"

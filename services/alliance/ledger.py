@@ -11,8 +11,14 @@ unit, department), group and facet values, `ledger_running` holds the running to
 events and quantity up to each day the group had events. A count or sum over days
 first..last is the total on the last such day up to `last` less the one before `first`:
 two index seeks per group, whatever the number of events or days, so a whole scorecard
-as of 1 September is a few hundred indexed reads. Coverage needs distinct subjects: it
-reads `facts` through their (event_type, day) index.
+as of 1 September is a few hundred indexed reads.
+
+Coverage needs distinct subjects, and the ones reached among a population: for each
+event type, period (each term, school year and calendar year) and subject (with its
+groups and facets), `ledger_firsts` holds the first day the subject was seen in the
+period, kept at apply time (a late event moves it earlier). Coverage as of a day is one
+SQL statement: the population's subjects first seen by then, each with one index seek for
+whether it was reached by then: rows per subject and period, not per event.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from contracts.measures import Fact
+from services.alliance.periods import period_of
 from services.kit.privacy.database import postgres_pool, sqlite_path
 from services.kit.settings import Settings
 
@@ -54,11 +61,18 @@ SCHEMA = (
         facets TEXT NOT NULL, day TEXT NOT NULL,
         events BIGINT NOT NULL, quantity DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (event_type, grouping, group_key, facets, day))""",
+    # The first day each subject was seen in each period, with its groups and facets.
+    """CREATE TABLE IF NOT EXISTS ledger_firsts (
+        event_type TEXT NOT NULL, period TEXT NOT NULL, subject TEXT NOT NULL,
+        school TEXT NOT NULL, district TEXT NOT NULL, unit TEXT NOT NULL,
+        department TEXT NOT NULL, facets TEXT NOT NULL, day TEXT NOT NULL,
+        PRIMARY KEY (event_type, period, subject, school, district, unit, department, facets))""",
     """CREATE TABLE IF NOT EXISTS ledger_layout (
         name TEXT PRIMARY KEY, version BIGINT NOT NULL)""",
 )
-LAYOUT = 2
-"""1: per-day buckets summed when read; 2: running totals per grouping."""
+LAYOUT = 3
+"""1: per-day buckets summed when read; 2: running totals per grouping; 3: and the first
+day of each subject per period."""
 GROUPINGS = ("city", "school", "district", "unit", "department")
 ALL = "*"
 """The group of every fact with a group in its grouping (no school id is `*`)."""
@@ -256,6 +270,7 @@ class Ledger:
             kept = _already_kept(cur, list(fresh))
             rows = []
             totals = _RunningTotals()
+            firsts = _Firsts()
             for item in fresh.values():
                 if item.event_key in kept:
                     continue
@@ -287,6 +302,8 @@ class Ledger:
                     )
                 )
                 totals.add(row)
+                if fact.subject:
+                    firsts.add(row, fact.subject)
                 touched.add(item.event_type)
             cur.run_many(
                 "INSERT INTO ledger_facts (event_key, consumer, seq, event_type, day,"
@@ -295,6 +312,7 @@ class Ledger:
                 rows,
             )
             listed = totals.apply(cur, self._listed, self._latest)
+            firsts.apply(cur)
             cur.run(
                 "INSERT INTO ledger_positions (consumer, position) VALUES (?, ?)"
                 " ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
@@ -372,21 +390,69 @@ class Ledger:
                 out.append(Bucket(str(key), _parsed_facets(facets), events, quantity))
         return out
 
-    def subjects(
-        self, event_types: Sequence[str], group: str, first: date, last: date
-    ) -> list[tuple[str, str, dict[str, str]]]:
-        """(group, subject, facets) of the facts with a subject, for coverage."""
+    def coverage(
+        self,
+        reached: tuple[Sequence[str], dict[str, str]],
+        population: tuple[Sequence[str], dict[str, str]],
+        group: str,
+        period: str,
+        last: date,
+    ) -> tuple[dict[str, tuple[int, int]], tuple[int, int]]:
+        """Per group, (subjects of the population, those of them reached) in the period
+        (a label) up to `last`; and the same over all groups. Each side is (event types,
+        facets asked for). A subject is reached in a group when reached there."""
         column = _group_column(group)
-        if not event_types:
-            return []
-        marks = ", ".join("?" for _ in event_types)
+        if not reached[0] or not population[0]:
+            return {}, (0, 0)
+        per_group = self._covered(reached, population, period, last, column, same_group=True)
+        overall = self._covered(reached, population, period, last, column, same_group=False)
+        return per_group, next(iter(overall.values()), (0, 0))
+
+    def _covered(
+        self,
+        reached: tuple[Sequence[str], dict[str, str]],
+        population: tuple[Sequence[str], dict[str, str]],
+        period: str,
+        last: date,
+        column: str,
+        *,
+        same_group: bool,
+    ) -> dict[str, tuple[int, int]]:
+        """Grouped by `column`, or (not `same_group`) all together; either way only the
+        subjects seen with a group in it ('city' has every one)."""
+        reached_marks = ", ".join("?" for _ in reached[0])
+        population_marks = ", ".join("?" for _ in population[0])
+        reached_where, reached_patterns = _facets_where("r.facets", reached[1])
+        population_where, population_patterns = _facets_where("p.facets", population[1])
+        if column == "'city'":
+            grouped, joined, grouped_only = column, "", ""
+        elif same_group:
+            grouped, joined = f"p.{column}", f" AND r.{column} = p.{column}"
+            grouped_only = f" AND p.{column} <> ''"
+        else:
+            grouped, joined = "'city'", f" AND r.{column} <> ''"
+            grouped_only = f" AND p.{column} <> ''"
+        upto = last.isoformat()
         with self._db.read() as cur:
             rows = cur.rows(
-                f"SELECT DISTINCT {column}, subject, facets FROM ledger_facts"  # noqa: S608 - column from a closed list
-                f" WHERE event_type IN ({marks}) AND day >= ? AND day <= ? AND subject <> ''",
-                (*event_types, first.isoformat(), last.isoformat()),
+                f"SELECT {grouped}, COUNT(DISTINCT p.subject), COUNT(DISTINCT CASE WHEN"  # noqa: S608 - columns from a closed list, placeholders only
+                " EXISTS (SELECT 1 FROM ledger_firsts r WHERE r.event_type IN"
+                f" ({reached_marks}) AND r.period = p.period AND r.subject = p.subject"
+                f" AND r.day <= ?{joined}{reached_where}) THEN p.subject END)"
+                f" FROM ledger_firsts p WHERE p.event_type IN ({population_marks})"
+                f" AND p.period = ? AND p.day <= ?{grouped_only}{population_where}"
+                f" GROUP BY {grouped}",
+                (
+                    *reached[0],
+                    upto,
+                    *reached_patterns,
+                    *population[0],
+                    period,
+                    upto,
+                    *population_patterns,
+                ),
             )
-        return [(str(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
 
     def contributions(
         self,
@@ -462,12 +528,24 @@ class Ledger:
                 "SELECT event_key, event_type, day, subject FROM ledger_facts ORDER BY event_key"
             ):
                 digest.update(repr(row).encode())
+            for row in cur.rows(
+                "SELECT event_type, period, subject, school, district, unit, department, facets,"
+                " day FROM ledger_firsts ORDER BY event_type, period, subject, school, district,"
+                " unit, department, facets"
+            ):
+                digest.update(repr(row).encode())
         return digest.hexdigest()
 
     def reset(self) -> None:
         """Forget everything: the consumers replay their streams from the start."""
         with self._db.write() as cur:
-            for table in ("ledger_running", "ledger_groups", "ledger_facts", "ledger_positions"):
+            for table in (
+                "ledger_running",
+                "ledger_groups",
+                "ledger_firsts",
+                "ledger_facts",
+                "ledger_positions",
+            ):
                 cur.run(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         self._listed = set()
         self._latest.clear()
@@ -604,6 +682,47 @@ class _Latest:
     quantity: float
 
 
+class _Firsts:
+    """A batch's subjects with the first day of each in each of its periods, then kept
+    where earlier than the day already known (an event late for an earlier day moves it)."""
+
+    def __init__(self) -> None:
+        self._days: dict[tuple[str, ...], str] = {}
+
+    def add(self, row: _Row, subject: str) -> None:
+        for period in _periods_of(row.day):
+            key = (
+                row.event_type,
+                period,
+                subject,
+                row.school,
+                row.district,
+                row.unit,
+                row.department,
+                row.facets,
+            )
+            known = self._days.get(key)
+            if known is None or row.day < known:
+                self._days[key] = row.day
+
+    def apply(self, cur: _Cursor) -> None:
+        cur.run_many(
+            "INSERT INTO ledger_firsts (event_type, period, subject, school, district, unit,"
+            " department, facets, day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (event_type, period, subject, school, district, unit, department,"
+            " facets) DO UPDATE SET day = excluded.day WHERE excluded.day < ledger_firsts.day",
+            [(*key, day) for key, day in sorted(self._days.items())],
+        )
+        self._days.clear()
+
+
+@lru_cache(maxsize=2048)
+def _periods_of(day: str) -> tuple[str, ...]:
+    """The labels of the periods a day belongs to: its term, school year, calendar year."""
+    on = date.fromisoformat(day)
+    return tuple(period_of(kind, on).label for kind in ("term", "school-year", "calendar-year"))
+
+
 def _already_kept(cur: _Cursor, event_keys: list[str]) -> set[str]:
     """The event keys of a batch the ledger holds already (a redelivery)."""
     found: set[str] = set()
@@ -646,20 +765,26 @@ _RUNNING_QUANTITY_BEFORE = _running("quantity", "<")
 
 
 def _upgrade(cur: _Cursor) -> None:
-    """A ledger of layout 1 (per-day buckets) gets its running totals from its facts."""
+    """An older ledger gets its running totals and first days from its facts."""
     found = cur.rows("SELECT version FROM ledger_layout WHERE name = 'ledger'")
     if found and int(found[0][0]) >= LAYOUT:
         return
     cur.run("DELETE FROM ledger_running")
     cur.run("DELETE FROM ledger_groups")
+    cur.run("DELETE FROM ledger_firsts")
     totals = _RunningTotals()
+    firsts = _Firsts()
     for r in cur.rows(
-        "SELECT event_type, day, department, school, district, unit, facets, quantity"
+        "SELECT event_type, day, department, school, district, unit, facets, quantity, subject"
         " FROM ledger_facts ORDER BY consumer, seq"
     ):
         event_type, day, department, school, district, unit, facets = (str(v) for v in r[:7])
-        totals.add(_Row(event_type, day, department, school, district, unit, facets, float(r[7])))
+        row = _Row(event_type, day, department, school, district, unit, facets, float(r[7]))
+        totals.add(row)
+        if r[8]:
+            firsts.add(row, str(r[8]))
     totals.apply(cur, set(), {})
+    firsts.apply(cur)
     cur.run("DROP TABLE IF EXISTS ledger_daily")
     cur.run(
         "INSERT INTO ledger_layout (name, version) VALUES ('ledger', ?)"
