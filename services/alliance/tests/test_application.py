@@ -412,7 +412,7 @@ class TestTheNewerServicesEvents:
     measures alone: no alliance code names the care or the resources service."""
 
     def test_a_home_visit_counts_toward_the_families_in_care_visited(
-        self, app: AllianceApplication
+        self, app: AllianceApplication, tmp_path: Path
     ) -> None:
         opened, visit = care.FileOpened.event_type(), care.HomeVisitRecorded.event_type()
         target_id = app.define_target(
@@ -457,6 +457,32 @@ class TestTheNewerServicesEvents:
         value = evaluate_target(app.ledger, target, date(2026, 11, 1))
         # Four of the five files visited (the first twice, counted once).
         assert value.value == 80 and not value.met
+        # The fifth file's visit reported late, for a day before the others: counted from
+        # its own day on, in this school year only.
+        late = care.HomeVisitRecorded(
+            file_id="f4",
+            visit_id="v4-late",
+            visited_on=date(2026, 10, 1),
+            mode="home",
+            visitors=1,
+            head_teacher_went=True,
+        )
+        app.measured("c-care", 11, [_measured(11, late)])
+        assert evaluate_target(app.ledger, target, date(2026, 10, 1)).value == 20
+        assert evaluate_target(app.ledger, target, date(2026, 11, 1)).value == 100
+        assert evaluate_target(app.ledger, target, date(2027, 9, 1)).value is None
+        # The same events in another order make the same ledger, first days included.
+        shuffled = build_application(
+            AllianceApplication, Settings(state_dir=tmp_path / "shuffled"), "alliance"
+        )
+        try:
+            events = [*files, *visits, late]
+            # f0's second visit in an earlier batch than its first (two consumers' worth).
+            for consumer, order in (("one", [11, 7, 1, 10, 3]), ("two", [9, 2, 8, 4, 6, 5])):
+                shuffled.measured(consumer, 11, [_measured(n, events[n - 1]) for n in order])
+            assert shuffled.ledger.checksum() == app.ledger.checksum()
+        finally:
+            shuffled.close()
 
     def test_a_completed_venue_visit_counts_in_its_school_s_district(
         self, app: AllianceApplication
