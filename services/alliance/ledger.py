@@ -406,7 +406,9 @@ class Ledger:
             return {}, (0, 0)
         per_group = self._covered(reached, population, period, last, column, same_group=True)
         overall = self._covered(reached, population, period, last, column, same_group=False)
-        return per_group, next(iter(overall.values()), (0, 0))
+        # A group with no population has no coverage (nor a row, as when grouped).
+        found = {key: counts for key, counts in per_group.items() if counts[0]}
+        return found, next(iter(overall.values()), (0, 0))
 
     def _covered(
         self,
@@ -441,7 +443,8 @@ class Ledger:
                 f" AND r.day <= ?{joined}{reached_where}) THEN p.subject END)"
                 f" FROM ledger_firsts p WHERE p.event_type IN ({population_marks})"
                 f" AND p.period = ? AND p.day <= ?{grouped_only}{population_where}"
-                f" GROUP BY {grouped}",
+                # PostgreSQL refuses a constant in GROUP BY: all together is no GROUP BY.
+                + ("" if grouped.startswith("'") else f" GROUP BY {grouped}"),
                 (
                     *reached[0],
                     upto,
