@@ -162,10 +162,16 @@ class AllianceQuery:
         target_id: strawberry.ID,
         as_of: AsOf = None,
         first: Annotated[int, strawberry.argument(description="At most 500.")] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="The eventKey the page before ended with."),
+        ] = None,
     ) -> list[Contribution]:
         principal = await access.caller(info)
         access.require(READS, principal, "read-contributions")
         body = {"target_id": str(target_id), "limit": first, **_as_of(as_of)}
+        if after is not None:
+            body["after"] = after
         answer = await state.ask(info, "/figures/contributions", body)
         return [
             Contribution(**{**e, "day": date.fromisoformat(e["day"])}) for e in answer["events"]

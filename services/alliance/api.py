@@ -106,6 +106,9 @@ class ContributionsQuery(Command):
     target_id: str = Field(min_length=1, max_length=64)
     as_of: date | None = None
     limit: int = Field(default=50, ge=1, le=500)
+    after: str | None = Field(
+        default=None, max_length=300, description="The event key the page before ended with."
+    )
 
 
 class ScorecardsQuery(Command):
@@ -218,8 +221,9 @@ def target_figures(body: AsOf, caller: Caller, app: App) -> Any:
     POLICY.authorize(caller, "read-figures")
     as_of = body.as_of or clock.today()
     out = []
+    figures = app.figures()
     for target in app.plan().targets.values():
-        value = evaluate_target(app.ledger, target, as_of, trend=body.trend)
+        value = evaluate_target(figures, target, as_of, trend=body.trend)
         out.append(
             {
                 "target_id": target.target_id,
@@ -242,8 +246,9 @@ def campaign_figures(body: AsOf, caller: Caller, app: App) -> Any:
     POLICY.authorize(caller, "read-figures")
     as_of = body.as_of or clock.today()
     out = []
+    figures = app.figures()
     for campaign in app.plan().campaigns.values():
-        progress = evaluate_campaign(app.ledger, campaign, as_of)
+        progress = evaluate_campaign(figures, campaign, as_of)
         out.append(
             {
                 "campaign_id": campaign.campaign_id,
@@ -265,7 +270,7 @@ def live_scorecards(body: ScorecardsQuery, caller: Caller, app: App) -> Any:
     POLICY.authorize(caller, "read-figures")
     as_of = body.as_of or clock.today()
     period = _period(body.period) if body.period else period_of("term", as_of)
-    cards = scorecards(app.plan(), app.ledger, period, as_of)
+    cards = scorecards(app.plan(), app.figures(), period, as_of)
     return {"period": period.label, "as_of": as_of.isoformat(), "scorecards": cards}
 
 
@@ -278,13 +283,11 @@ def contributions(body: ContributionsQuery, caller: Caller, app: App) -> Any:
     as_of = body.as_of or clock.today()
     period = period_of(target.period, as_of)  # type: ignore[arg-type]
     types = list(target.numerator.event_types)
-    found = app.ledger.contributions(types, period.starts_on, as_of, body.limit)
-    events = [vars(c) for c, facets in found if _matches(facets, target.numerator.where)]
+    found = app.ledger.contributions(
+        types, period.starts_on, as_of, body.limit, target.numerator.where, body.after
+    )
+    events = [vars(c) for c in found]
     return {"target_id": target.target_id, "as_of": as_of.isoformat(), "events": events}
-
-
-def _matches(facets: dict[str, str], where: dict[str, str]) -> bool:
-    return all(facets.get(k) == v for k, v in where.items())
 
 
 @router.post("/figures/ledger", response_model=LedgerTotals)

@@ -26,7 +26,7 @@ from services.alliance.domain import (
     TargetDefinition,
     TargetFigure,
 )
-from services.alliance.figures import evaluate_target, scorecards
+from services.alliance.figures import Figures, evaluate_target, scorecards
 from services.alliance.ledger import Ledger, Measured
 from services.alliance.periods import Period
 from services.kit.application import CommandKey, ServiceApplication
@@ -60,6 +60,7 @@ class AllianceApplication(ServiceApplication):
         super().__init__(env)
         self.ledger = Ledger(_ledger_settings(self.env))
         self._figures = _Coalesced(self.move_figures, FIGURES_AFTER_S)
+        self._reads: tuple[tuple[tuple[str, int], ...], Figures] | None = None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -191,6 +192,16 @@ class AllianceApplication(ServiceApplication):
             }
 
         return self.run_command(key, decide)
+
+    def figures(self) -> Figures:
+        """The figures of the ledger as it stands, shared by the requests that find it
+        unchanged: the targets' values then the scorecards of one GraphQL query evaluate
+        each target once. The ledger's positions say whether it moved (one small read)."""
+        version = self.ledger.version()
+        reads = self._reads
+        if reads is None or reads[0] != version:
+            reads = self._reads = (version, Figures(self.ledger))
+        return reads[1]
 
     # The ledger and the figures it moves.
     def measured(self, consumer: str, last_seq: int, items: Sequence[Measured]) -> None:

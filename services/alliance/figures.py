@@ -6,6 +6,10 @@ place up to 1 September, whatever arrived since about earlier days. Values per g
 numbers; where a target is about children, a group resting on fewer than five counted
 people or events is suppressed (`services.kit.privacy.suppression`, with complementary
 suppression against the total).
+
+One request's figures go through one `Figures`: a target asked for twice (its value, then
+whether it was met for a scorecard) is evaluated once per day asked about, and a selection
+two targets share (a numerator that is another's denominator) is read from the ledger once.
 """
 
 from __future__ import annotations
@@ -50,28 +54,102 @@ def _matches(facets: dict[str, str], where: dict[str, str]) -> bool:
     return all(facets.get(k) == v for k, v in where.items())
 
 
-def _counts(
-    ledger: Ledger, selection: Selection, group: str, first: date, last: date
-) -> tuple[dict[str, int], dict[str, float]]:
-    events: dict[str, int] = defaultdict(int)
-    quantity: dict[str, float] = defaultdict(float)
-    for bucket in ledger.buckets(selection.event_types, group, first, last):
-        if bucket.group and _matches(bucket.facets, selection.where):
-            events[bucket.group] += bucket.events
-            quantity[bucket.group] += bucket.quantity
-    return events, quantity
+_Counts = tuple[dict[str, int], dict[str, float]]
+_Key = tuple[tuple[str, ...], tuple[tuple[str, str], ...], str, date, date]
 
 
-def _subjects(
-    ledger: Ledger, selection: Selection, group: str, first: date, last: date
-) -> tuple[dict[str, set[str]], set[str]]:
-    per_group: dict[str, set[str]] = defaultdict(set)
-    everyone: set[str] = set()
-    for key, subject, facets in ledger.subjects(selection.event_types, group, first, last):
-        if key and _matches(facets, selection.where):
-            per_group[key].add(subject)
-            everyone.add(subject)
-    return per_group, everyone
+class Figures:
+    """The figures of one request (or of one unchanged ledger): the ledger's reads and the
+    targets' values, each computed once. Not meant to outlive a change of the ledger: its
+    owner makes a new one when the ledger moves (`AllianceApplication.figures`)."""
+
+    LIMIT = 4096
+    """Values kept before starting afresh: a long run of distinct days asked about."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._counts: dict[_Key, _Counts] = {}
+        self._overall: dict[_Key, tuple[int, float]] = {}
+        self._coverage: dict[
+            tuple[_Key, _Key, str], tuple[dict[str, tuple[int, int]], tuple[int, int]]
+        ] = {}
+        self._targets: dict[tuple[str, str, date], TargetValue] = {}
+
+    def counts(self, selection: Selection, group: str, first: date, last: date) -> _Counts:
+        key = _key(selection, group, first, last)
+        found = self._counts.get(key)
+        if found is None:
+            events: dict[str, int] = defaultdict(int)
+            quantity: dict[str, float] = defaultdict(float)
+            for bucket in self.ledger.buckets(
+                selection.event_types, group, first, last, selection.where
+            ):
+                if bucket.group and _matches(bucket.facets, selection.where):
+                    events[bucket.group] += bucket.events
+                    quantity[bucket.group] += bucket.quantity
+            found = self._counts[key] = (events, quantity)
+        return found
+
+    def overall(
+        self, selection: Selection, group: str, first: date, last: date
+    ) -> tuple[int, float] | None:
+        """Events and quantity of all groups together; None when nothing was counted."""
+        key = _key(selection, group, first, last)
+        if key not in self._overall:
+            chosen = [
+                b
+                for b in self.ledger.overall(
+                    selection.event_types, group, first, last, selection.where
+                )
+                if _matches(b.facets, selection.where)
+            ]
+            self._overall[key] = (
+                (sum(b.events for b in chosen), sum(b.quantity for b in chosen))
+                if chosen
+                else (0, 0.0)
+            )
+        events, quantity = self._overall[key]
+        return (events, quantity) if events else None
+
+    def coverage(
+        self, reached: Selection, population: Selection, group: str, period: str, last: date
+    ) -> tuple[dict[str, tuple[int, int]], tuple[int, int]]:
+        """Per group and over all: (subjects of the population, those reached)."""
+        key = (
+            _key(reached, group, date.min, last),
+            _key(population, group, date.min, last),
+            period,
+        )
+        found = self._coverage.get(key)
+        if found is None:
+            found = self._coverage[key] = self.ledger.coverage(
+                (reached.event_types, reached.where),
+                (population.event_types, population.where),
+                group,
+                period,
+                last,
+            )
+        return found
+
+    def target(self, target: TargetDefinition, as_of: date, *, trend: bool = False) -> TargetValue:
+        """The target's value as of a day; one with its trend answers a request without."""
+        with_trend = self._targets.get((target.target_id, repr(target), as_of))
+        if with_trend is not None and (with_trend.trend or not trend):
+            return with_trend
+        if len(self._targets) >= self.LIMIT:
+            for kept in (self._targets, self._counts, self._overall, self._coverage):
+                kept.clear()
+        value = _evaluate(self, target, as_of, trend)
+        self._targets[(target.target_id, repr(target), as_of)] = value
+        return value
+
+
+def _key(selection: Selection, group: str, first: date, last: date) -> _Key:
+    return (selection.event_types, tuple(sorted(selection.where.items())), group, first, last)
+
+
+def _figures(source: Ledger | Figures) -> Figures:
+    return source if isinstance(source, Figures) else Figures(source)
 
 
 def _ratio(part: float, whole: float, percent: bool) -> float | None:
@@ -81,11 +159,15 @@ def _ratio(part: float, whole: float, percent: bool) -> float | None:
 
 
 def evaluate_target(
-    ledger: Ledger, target: TargetDefinition, as_of: date, *, trend: bool = False
+    source: Ledger | Figures, target: TargetDefinition, as_of: date, *, trend: bool = False
 ) -> TargetValue:
+    return _figures(source).target(target, as_of, trend=trend)
+
+
+def _evaluate(figures: Figures, target: TargetDefinition, as_of: date, trend: bool) -> TargetValue:
     period = period_of(target.period, as_of)  # type: ignore[arg-type]
     last = min(as_of, period.ends_on)
-    values, basis, overall = _values(ledger, target, period.starts_on, last)
+    values, basis, overall = _values(figures, target, period.starts_on, last)
     groups = _suppressed(target, values, basis)
     met_groups = sum(1 for g in groups if g.met)
     met = bool(groups) and met_groups == len(groups)
@@ -94,18 +176,18 @@ def evaluate_target(
         for weeks in range(TREND_WEEKS, 0, -1):
             day = as_of - timedelta(weeks=weeks)
             if day >= period.starts_on:
-                points.append((day, _overall(ledger, target, period.starts_on, day)))
+                points.append((day, _overall(figures, target, period.starts_on, day)))
         points.append((as_of, overall))
     return TargetValue(target.target_id, period, as_of, overall, groups, met_groups, met, points)
 
 
 def _values(
-    ledger: Ledger, target: TargetDefinition, first: date, last: date
+    figures: Figures, target: TargetDefinition, first: date, last: date
 ) -> tuple[dict[str, float | None], dict[str, int], float | None]:
     """Per-group values, what each rests on, and the value over all groups."""
     group = target.group_by
     if target.metric in ("count", "sum"):
-        events, quantity = _counts(ledger, target.numerator, group, first, last)
+        events, quantity = figures.counts(target.numerator, group, first, last)
         chosen: dict[str, float] = (
             {k: float(v) for k, v in events.items()} if target.metric == "count" else quantity
         )
@@ -114,17 +196,15 @@ def _values(
         return {k: round(v, 4) for k, v in chosen.items()}, dict(events), total
     assert target.denominator is not None
     if target.metric == "coverage":
-        reached, reached_all = _subjects(ledger, target.numerator, group, first, last)
-        population, population_all = _subjects(ledger, target.denominator, group, first, last)
-        values = {
-            k: _ratio(len(reached.get(k, set()) & people), len(people), True)
-            for k, people in population.items()
-        }
-        basis = {k: len(people) for k, people in population.items()}
-        overall = _ratio(len(reached_all & population_all), len(population_all), True)
-        return values, basis, overall
-    num_events, num_quantity = _counts(ledger, target.numerator, group, first, last)
-    den_events, _ = _counts(ledger, target.denominator, group, first, last)
+        label = period_of(target.period, first).label  # type: ignore[arg-type]
+        per_group, (people, reached) = figures.coverage(
+            target.numerator, target.denominator, group, label, last
+        )
+        values = {k: _ratio(hit, whole, True) for k, (whole, hit) in per_group.items()}
+        basis = {k: whole for k, (whole, _) in per_group.items()}
+        return values, basis, _ratio(reached, people, True)
+    num_events, num_quantity = figures.counts(target.numerator, group, first, last)
+    den_events, _ = figures.counts(target.denominator, group, first, last)
     percent = target.metric == "share"
     part = num_events if percent else num_quantity
     values = {k: _ratio(part.get(k, 0), n, percent) for k, n in den_events.items()}
@@ -132,29 +212,20 @@ def _values(
     return values, dict(den_events), overall
 
 
-def _overall(ledger: Ledger, target: TargetDefinition, first: date, last: date) -> float | None:
+def _overall(figures: Figures, target: TargetDefinition, first: date, last: date) -> float | None:
     """The value over all groups, read from each grouping's overall totals (a trend point)."""
     if target.metric == "coverage":
-        return _values(ledger, target, first, last)[2]
-
-    def total(selection: Selection, quantity: bool) -> float:
-        buckets = ledger.overall(selection.event_types, target.group_by, first, last)
-        return sum(
-            b.quantity if quantity else b.events
-            for b in buckets
-            if _matches(b.facets, selection.where)
-        )
-
+        return _values(figures, target, first, last)[2]
+    found = figures.overall(target.numerator, target.group_by, first, last)
     if target.metric in ("count", "sum"):
-        found = ledger.overall(target.numerator.event_types, target.group_by, first, last)
-        chosen = [b for b in found if _matches(b.facets, target.numerator.where)]
-        if not chosen:
+        if found is None:
             return None
-        summed = target.metric == "sum"
-        return round(float(sum(b.quantity if summed else b.events for b in chosen)), 4)
+        return round(float(found[1] if target.metric == "sum" else found[0]), 4)
     assert target.denominator is not None
     percent = target.metric == "share"
-    return _ratio(total(target.numerator, not percent), total(target.denominator, False), percent)
+    whole = figures.overall(target.denominator, target.group_by, first, last)
+    part = 0.0 if found is None else float(found[0] if percent else found[1])
+    return _ratio(part, 0.0 if whole is None else float(whole[0]), percent)
 
 
 def _suppressed(
@@ -189,11 +260,12 @@ class CampaignProgress:
 
 
 def evaluate_campaign(
-    ledger: Ledger, campaign: CampaignDefinition, as_of: date
+    source: Ledger | Figures, campaign: CampaignDefinition, as_of: date
 ) -> CampaignProgress:
     period = period_of(campaign.period, as_of)  # type: ignore[arg-type]
     last = min(as_of, period.ends_on)
-    events, _ = _counts(ledger, campaign.counts, campaign.unit, period.starts_on, last)
+    counts = _figures(source).counts(campaign.counts, campaign.unit, period.starts_on, last)
+    events = counts[0]
     units = sorted(set(campaign.units) | set(events)) if not campaign.units else campaign.units
     rows = [
         (u, float(events.get(u, 0)), round(events.get(u, 0) / campaign.quota * 100, 2))
@@ -203,13 +275,16 @@ def evaluate_campaign(
     return CampaignProgress(campaign.campaign_id, period, as_of, rows, lagging)
 
 
-def scorecards(plan: Plan, ledger: Ledger, period: Period, as_of: date) -> list[dict[str, Any]]:
+def scorecards(
+    plan: Plan, source: Ledger | Figures, period: Period, as_of: date
+) -> list[dict[str, Any]]:
     """Each department's scorecard over `period`, as it stands on `as_of`.
 
     A milestone is on time when reported done by its due date; one due in the period and
     not done by `as_of` (or done late) is not. A target counts as met when every group
     reached the threshold on the period's last day (or on `as_of`, if earlier).
     """
+    figures = _figures(source)
     departments: dict[str, dict[str, Any]] = {}
 
     def card(code: str) -> dict[str, Any]:
@@ -252,12 +327,12 @@ def scorecards(plan: Plan, ledger: Ledger, period: Period, as_of: date) -> list[
             continue
         entry = card(led["lead"])
         entry["targets"] += 1
-        if _met_over(ledger, target, period, last):
+        if _met_over(figures, target, period, last):
             entry["targets_met"] += 1
     return [departments[code] for code in sorted(departments)]
 
 
-def _met_over(ledger: Ledger, target: TargetDefinition, period: Period, last: date) -> bool:
+def _met_over(figures: Figures, target: TargetDefinition, period: Period, last: date) -> bool:
     """Whether the target was met over `period` (its own periods ending inside it)."""
     day = last
     met = True
@@ -267,12 +342,17 @@ def _met_over(ledger: Ledger, target: TargetDefinition, period: Period, last: da
         if own.label in seen:
             break
         seen.add(own.label)
-        met = met and evaluate_target(ledger, target, min(day, own.ends_on)).met
+        met = met and figures.target(target, min(day, own.ends_on)).met
         day = own.starts_on - timedelta(days=1)
     return met
 
 
 def target_values(
-    ledger: Ledger, targets: Iterable[TargetDefinition], as_of: date, *, trend: bool = False
+    source: Ledger | Figures,
+    targets: Iterable[TargetDefinition],
+    as_of: date,
+    *,
+    trend: bool = False,
 ) -> list[TargetValue]:
-    return [evaluate_target(ledger, t, as_of, trend=trend) for t in targets]
+    figures = _figures(source)
+    return [figures.target(t, as_of, trend=trend) for t in targets]

@@ -409,8 +409,15 @@ async def alliance_step(env: Environment, sizes: Sizes) -> list[Figure]:
         sizes.alliance_events,
         sizes.alliance_queries,
     )
+    on_postgres = await asyncio.to_thread(
+        alliance.catch_up_and_as_of,
+        env.postgres_settings("alliance"),
+        sizes.alliance_events,
+        sizes.alliance_queries,
+        prefix="alliance.postgres",
+    )
     reaction = await asyncio.to_thread(alliance.reaction_apply, env.folder("alliance-reaction"))
-    return [consumed, *figures, reaction]
+    return [consumed, *figures, *on_postgres, reaction]
 
 
 STEPS: dict[str, Step] = {

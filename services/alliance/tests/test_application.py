@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from contracts import care, reports, resources
-from contracts.measures import measure_of
+from contracts.measures import Fact, measure_of
+from services.alliance import api
+from services.alliance.api import ContributionsQuery
 from services.alliance.application import AllianceApplication
 from services.alliance.domain import (
     AlreadyClosedError,
@@ -22,11 +24,12 @@ from services.alliance.domain import (
     ThresholdOutOfRangeError,
     UnknownEventTypeError,
 )
-from services.alliance.figures import evaluate_campaign, evaluate_target
+from services.alliance.figures import evaluate_campaign, evaluate_target, scorecards
 from services.alliance.integration import translate
-from services.alliance.ledger import Measured
+from services.alliance.ledger import Ledger, Measured
 from services.alliance.periods import parse_label, period_of
 from services.alliance.reactions import MeasuredFacts
+from services.kit.auth import Principal
 from services.kit.eventstore import build_application
 from services.kit.settings import Settings
 
@@ -86,6 +89,12 @@ def lecture(seq: int, school: str, held_on: date, consumer: str = "c-legal") -> 
     return Measured(consumer, seq, f"jus/{seq}", LECTURE, "jus", measure.fact_of(event))
 
 
+def drill(seq: int, held_on: date, kind: str) -> Measured:
+    """A safety drill at school s1, as its measure would give it."""
+    fact = Fact(held_on, "s1", "d1", None, None, 1.0, {"kind": kind})
+    return Measured("c-drill", seq, f"d{seq:02}", DRILL, "emg", fact)
+
+
 class TestThePlan:
     def test_a_milestone_due_before_its_task_starts_is_refused(
         self, app: AllianceApplication
@@ -140,7 +149,7 @@ class TestThePlan:
                 task_id=task_id,
                 title="x",
                 metric="share",
-                numerator=Selection((DRILL,), {"kind": "fire"}),
+                numerator=Selection((DRILL,), {"kind": "fire_"}),
                 denominator=Selection((DRILL,)),
                 group_by="city",
                 threshold=120,
@@ -235,6 +244,22 @@ class TestTheLedger:
         finally:
             in_order.close()
 
+    def test_a_second_writer_is_noticed_and_the_totals_stay_right(
+        self, app: AllianceApplication, tmp_path: Path
+    ) -> None:
+        # Another process on the same ledger (as after a restart beside a stopping one).
+        other = Ledger(Settings(state_dir=tmp_path))
+        try:
+            app.measured("c-legal", 1, [lecture(1, "s1", date(2026, 10, 5))])
+            other.record("c-legal", 2, [lecture(2, "s1", date(2026, 10, 5))])
+            app.measured("c-legal", 3, [lecture(3, "s1", date(2026, 10, 6))])
+            other.record("c-legal", 4, [lecture(4, "s1", date(2026, 10, 6))])
+            window = (date(2026, 9, 1), date(2026, 10, 31))
+            assert [b.events for b in app.ledger.buckets([LECTURE], "school", *window)] == [4]
+            assert [b.events for b in other.buckets([LECTURE], "city", *window)] == [4]
+        finally:
+            other.close()
+
     def test_the_trend_reads_the_same_values_as_the_figure(self, app: AllianceApplication) -> None:
         target_id = lectures_target(app, task(app))
         target = app.plan().targets[target_id]
@@ -272,6 +297,88 @@ class TestTheLedger:
         assert progress.units[0] == ("s1", 2.0, 100.0)
 
 
+class TestOneRequestsFigures:
+    def test_a_target_is_read_from_the_ledger_once_per_day_asked(
+        self, app: AllianceApplication, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        target_id = lectures_target(app, task(app))
+        app.measured(
+            "c-legal", 2, [lecture(1, "s1", date(2026, 10, 5)), lecture(2, "s2", date(2026, 10, 6))]
+        )
+        reads: list[str] = []
+        original = app.ledger.buckets
+        monkeypatch.setattr(
+            app.ledger, "buckets", lambda *a, **k: reads.append("b") or original(*a, **k)
+        )
+        figures = app.figures()
+        day = date(2026, 11, 1)
+        value = evaluate_target(figures, app.plan().targets[target_id], day, trend=True)
+        cards = scorecards(app.plan(), app.figures(), period_of("term", day), day)
+        assert value.value == 2
+        assert [c["targets"] for c in cards if c["department"] == "edu"] == [1]
+        assert reads == ["b"]
+        # A moved ledger is read afresh.
+        app.measured("c-legal", 3, [lecture(3, "s3", date(2026, 10, 7))])
+        assert evaluate_target(app.figures(), app.plan().targets[target_id], day).value == 3
+        assert reads == ["b", "b"]
+
+    def test_a_facet_filter_narrows_the_groups_read_and_keeps_the_figure(
+        self, app: AllianceApplication
+    ) -> None:
+        drills = [
+            drill(n, date(2026, 10, n), kind)
+            for n, kind in ((1, "fire_"), (2, "fire2"), (3, "earthquake"))
+        ]
+        app.measured("c-drill", 3, drills)
+        day = date(2026, 10, 31)
+        narrowed = app.ledger.buckets([DRILL], "school", date(2026, 9, 1), day, {"kind": "fire_"})
+        # `_` is no wildcard here: only the exact value is read.
+        assert [b.facets["kind"] for b in narrowed] == ["fire_"]
+        counts = app.figures().counts(
+            Selection((DRILL,), {"kind": "fire_"}), "school", date(2026, 9, 1), day
+        )
+        assert counts[0] == {"s1": 1}
+
+
+class TestDrillDown:
+    def test_a_filtered_target_lists_a_full_page_then_the_next(
+        self, app: AllianceApplication
+    ) -> None:
+        target_id = str(
+            app.define_target(
+                None,
+                task_id=task(app),
+                title="Fire drills",
+                metric="count",
+                numerator=Selection((DRILL,), {"kind": "fire"}),
+                denominator=None,
+                group_by="school",
+                threshold=1,
+                period="term",
+                about_children=False,
+            )["target_id"]
+        )
+        # The newest facts are earthquake drills: a filter applied after the row limit
+        # would find none of the fire drills among them.
+        drills = [
+            drill(n, date(2026, 9, 1) + timedelta(days=n), "fire" if n <= 6 else "earthquake")
+            for n in range(1, 13)
+        ]
+        app.measured("c-drill", 12, drills)
+        edu = Principal(subject="edu-admin", role="admin", department="edu", scope=("city",))
+
+        def page(after: str | None) -> list[str]:
+            body = ContributionsQuery(
+                target_id=target_id, as_of=date(2026, 10, 1), limit=4, after=after
+            )
+            answer = api.contributions(body, edu, app)
+            return [e["event_key"] for e in answer["events"]]
+
+        first = page(None)
+        assert first == ["d06", "d05", "d04", "d03"]
+        assert page(first[-1]) == ["d02", "d01"]
+
+
 class TestAssessment:
     def test_closed_once_frozen_and_corrected_as_a_correction(
         self, app: AllianceApplication
@@ -305,7 +412,7 @@ class TestTheNewerServicesEvents:
     measures alone: no alliance code names the care or the resources service."""
 
     def test_a_home_visit_counts_toward_the_families_in_care_visited(
-        self, app: AllianceApplication
+        self, app: AllianceApplication, tmp_path: Path
     ) -> None:
         opened, visit = care.FileOpened.event_type(), care.HomeVisitRecorded.event_type()
         target_id = app.define_target(
@@ -350,6 +457,32 @@ class TestTheNewerServicesEvents:
         value = evaluate_target(app.ledger, target, date(2026, 11, 1))
         # Four of the five files visited (the first twice, counted once).
         assert value.value == 80 and not value.met
+        # The fifth file's visit reported late, for a day before the others: counted from
+        # its own day on, in this school year only.
+        late = care.HomeVisitRecorded(
+            file_id="f4",
+            visit_id="v4-late",
+            visited_on=date(2026, 10, 1),
+            mode="home",
+            visitors=1,
+            head_teacher_went=True,
+        )
+        app.measured("c-care", 11, [_measured(11, late)])
+        assert evaluate_target(app.ledger, target, date(2026, 10, 1)).value == 20
+        assert evaluate_target(app.ledger, target, date(2026, 11, 1)).value == 100
+        assert evaluate_target(app.ledger, target, date(2027, 9, 1)).value is None
+        # The same events in another order make the same ledger, first days included.
+        shuffled = build_application(
+            AllianceApplication, Settings(state_dir=tmp_path / "shuffled"), "alliance"
+        )
+        try:
+            events = [*files, *visits, late]
+            # f0's second visit in an earlier batch than its first (two consumers' worth).
+            for consumer, order in (("one", [11, 7, 1, 10, 3]), ("two", [9, 2, 8, 4, 6, 5])):
+                shuffled.measured(consumer, 11, [_measured(n, events[n - 1]) for n in order])
+            assert shuffled.ledger.checksum() == app.ledger.checksum()
+        finally:
+            shuffled.close()
 
     def test_a_completed_venue_visit_counts_in_its_school_s_district(
         self, app: AllianceApplication
