@@ -32,6 +32,7 @@ def test_every_entry_point_of_the_manifest_exists() -> None:
 
 
 @pytest.mark.nats
+@pytest.mark.timeout(480)  # Beyond the demo's own 360 s wait, so that wait reports first.
 def test_run_loads_the_demo_once_and_stops_cleanly(tmp_path: Path) -> None:
     platform = load_platform()
     ports = {p.port_env: free_port() for p in platform.processes}
