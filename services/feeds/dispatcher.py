@@ -304,6 +304,7 @@ class Dispatcher:
         self.app.on_pending.append(pending)
         self.app.on_saved.append(saved)
         try:
+            await asyncio.to_thread(self.app.backfill_history)
             while not stop.is_set():
                 woken.clear()
                 await self._follow_endpoints(tasks, stop)
