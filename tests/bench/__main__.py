@@ -518,6 +518,11 @@ def main(argv: list[str] | None = None) -> None:
         "the full size: 10000)",
     )
     parser.add_argument(
+        "--feed-latency-events",
+        type=int,
+        help=f"events sent at a steady pace for event -> delivered ({defaults.feed_latency_events})",
+    )
+    parser.add_argument(
         "--feed-profile",
         action="store_const",
         const=True,
