@@ -520,7 +520,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--feed-latency-events",
         type=int,
-        help=f"events sent at a steady pace for event -> delivered ({defaults.feed_latency_events})",
+        help=f"events at a steady pace for event -> delivered ({defaults.feed_latency_events})",
     )
     parser.add_argument(
         "--feed-profile",
