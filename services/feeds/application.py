@@ -47,7 +47,7 @@ from services.feeds.pending import (
     PendingQueries,
 )
 from services.feeds.signing import new_secret
-from services.feeds.targets import check_url
+from services.feeds.targets import TIMEOUT_S, check_url
 from services.kit.application import CommandKey, ServiceApplication
 from services.kit.clock import Clock, SystemClock
 from services.kit.errors import ConflictError, DomainError, NotFoundError
@@ -130,6 +130,8 @@ class FeedsApplication(ServiceApplication):
     name = "feeds"
     # Deliveries are scheduled on this clock (tests set a ManualClock before starting).
     clock: Clock = SystemClock()
+    # How long an attempt may take before it counts as failed (tests shorten it).
+    delivery_timeout_s: float = TIMEOUT_S
 
     def __init__(self, env: Any = None) -> None:
         env = dict(env or {})
