@@ -47,6 +47,8 @@ IDLE_S = 2.0
 # Outcomes recorded in one transaction at most.
 RECORD_BATCH = 200
 RECORD_RETRY_S = 1.0
+# The most of a receiver's answer that is read (its status is what counts).
+MAX_ANSWER_BYTES = 64 * 1024
 # How long an endpoint URL's check holds (its host's addresses may change).
 RECHECK_S = 30.0
 ENDPOINT_TOPICS = [
@@ -275,8 +277,13 @@ class EndpointWorker:
         )
         response = await self.transport.handle_async_request(request)
         try:
-            # Read to the end, so that the connection goes back to the pool.
-            await response.aread()
+            # Read to the end, so that the connection goes back to the pool; an answer
+            # longer than any receiver needs is cut off (its connection is then closed).
+            received = 0
+            async for chunk in response.aiter_raw():
+                received += len(chunk)
+                if received > MAX_ANSWER_BYTES:
+                    break
         finally:
             await response.aclose()
         return response.status_code, response.headers.get("retry-after")
