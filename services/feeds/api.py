@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
 from services.feeds.agreements import partner_events
-from services.feeds.application import FeedsApplication, iso
+from services.feeds.application import FeedsApplication, Figures, iso
 from services.feeds.asyncapi import document
-from services.feeds.domain import Delivery, Endpoint
+from services.feeds.domain import Endpoint
+from services.feeds.history import AttemptRow, LoggedDelivery
 from services.feeds.pending import EndpointBacklog, PendingDelivery
 from services.feeds.policy import POLICY, authorize_partner
 from services.feeds.responses import (
@@ -138,7 +139,7 @@ def figures(partner_id: PartnerId, caller: Caller, app: App) -> Any:
     return {
         "partner_id": partner_id,
         "endpoints": [
-            _figures(endpoint, app.deliveries(endpoint), backlogs.get(endpoint.id))
+            _figures(endpoint, app.figures(endpoint.id), backlogs.get(endpoint.id))
             for endpoint in app.endpoints(partner_id)
         ],
     }
@@ -261,18 +262,21 @@ def deliveries(
     app: App,
     state: Annotated[str | None, Query(pattern="^(pending|delivered|dead)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    start: Annotated[
+        str | None, Query(pattern=r"^[wl][0-9]{1,19}$", description="A page's `next`.")
+    ] = None,
 ) -> Any:
     """The delivery log, newest first: attempts, status codes, latency; `state=dead`: the
-    endpoint's dead letters."""
+    endpoint's dead letters. Deliveries not attempted yet come first. Pages go on from
+    the previous page's `next` (null on the last page)."""
     authorize_partner(caller, "read-endpoints", partner_id)
     endpoint = app.endpoint(partner_id, endpoint_id)
-    found = [_delivery_view(d) for d in reversed(app.deliveries(endpoint))]
-    if state in (None, "pending"):
-        # Not attempted yet: only in the pending table (a delivery's log starts at its first).
-        waiting = [p for p in reversed(app.pending.pending_of(endpoint_id)) if not p.recorded]
-        found[:0] = [_waiting_view(p) for p in waiting]
-    found = [d for d in found if state is None or d["state"] == state]
-    return {"deliveries": found[:limit]}
+    page = app.delivery_page(endpoint.id, state, start, limit)
+    return {
+        "deliveries": [_waiting_view(p) for p in page.waiting]
+        + [_delivery_view(d, page.attempts[d.delivery_id]) for d in page.logged],
+        "next": page.next,
+    }
 
 
 @router.get(
@@ -331,36 +335,31 @@ def _waiting_view(pending: PendingDelivery) -> dict[str, Any]:
 
 
 def _figures(
-    endpoint: Endpoint, deliveries: list[Delivery], backlog: EndpointBacklog | None
+    endpoint: Endpoint, figures: Figures, backlog: EndpointBacklog | None
 ) -> dict[str, Any]:
-    attempts = [a for d in deliveries for a in d.attempts]
-    latencies = sorted(a["latency_ms"] for a in attempts if a["status"] is not None)
-    failed = [a for a in attempts if a["status"] is None or not 200 <= a["status"] < 300]
-
-    def rank(point: float) -> float | None:
-        if not latencies:
-            return None
-        return float(latencies[min(len(latencies) - 1, int(point * len(latencies)))])
-
+    totals = figures.totals
     return {
         "endpoint_id": str(endpoint.id),
         "disabled": endpoint.disabled,
         "pending": backlog.pending if backlog else 0,
-        "delivered": sum(d.state == "delivered" for d in deliveries),
-        "dead_lettered": sum(d.state == "dead" for d in deliveries),
-        "attempts": len(attempts),
-        "failed_attempts": len(failed),
-        "latency_ms_p50": rank(0.5),
-        "latency_ms_p95": rank(0.95),
+        "delivered": totals.states.get("delivered", 0),
+        "dead_lettered": totals.states.get("dead", 0),
+        "attempts": totals.attempts,
+        "failed_attempts": totals.failed_attempts,
+        "latency_ms_p50": figures.latency_ms_p50,
+        "latency_ms_p95": figures.latency_ms_p95,
     }
 
 
-def _delivery_view(delivery: Delivery) -> dict[str, Any]:
+def _delivery_view(delivery: LoggedDelivery, attempts: list[AttemptRow]) -> dict[str, Any]:
     return {
         "message_id": delivery.message_id,
         "state": delivery.state,
         "event_time": iso(delivery.event_time),
-        "attempts": [a | {"at": iso(a["at"])} for a in delivery.attempts],
+        "attempts": [
+            {"at": iso(a.at), "status": a.status, "latency_ms": a.latency_ms, "error": a.error}
+            for a in attempts
+        ],
     }
 
 

@@ -37,6 +37,7 @@ from services.feeds.domain import (
     agreement_id,
     partner_aggregate_id,
 )
+from services.feeds.history import AttemptRow, EndpointTotals, LoggedDelivery
 from services.feeds.pending import (
     KWARG,
     Changes,
@@ -46,7 +47,7 @@ from services.feeds.pending import (
     PendingQueries,
 )
 from services.feeds.signing import new_secret
-from services.feeds.targets import check_url
+from services.feeds.targets import TIMEOUT_S, check_url
 from services.kit.application import CommandKey, ServiceApplication
 from services.kit.clock import Clock, SystemClock
 from services.kit.errors import ConflictError, DomainError, NotFoundError
@@ -106,10 +107,31 @@ class Outcome:
         return self.status is not None and 200 <= self.status < 300
 
 
+@dataclass(frozen=True)
+class DeliveryPage:
+    """A page of an endpoint's delivery log, newest first: deliveries not attempted yet
+    (from the pending table), then the logged ones with their attempts."""
+
+    waiting: list[PendingDelivery]
+    logged: list[LoggedDelivery]
+    attempts: dict[UUID, list[AttemptRow]]
+    # Where the next page starts ("w<seq>" in the waiting rows, "l<seq>" in the log).
+    next: str | None
+
+
+@dataclass(frozen=True)
+class Figures:
+    totals: EndpointTotals
+    latency_ms_p50: float | None
+    latency_ms_p95: float | None
+
+
 class FeedsApplication(ServiceApplication):
     name = "feeds"
     # Deliveries are scheduled on this clock (tests set a ManualClock before starting).
     clock: Clock = SystemClock()
+    # How long an attempt may take before it counts as failed (tests shorten it).
+    delivery_timeout_s: float = TIMEOUT_S
 
     def __init__(self, env: Any = None) -> None:
         env = dict(env or {})
@@ -260,14 +282,58 @@ class FeedsApplication(ServiceApplication):
     def endpoints(self, partner_id: str | None = None) -> list[Endpoint]:
         return [self.get(i, Endpoint) for i in self.endpoint_ids(partner_id)]
 
-    def deliveries(self, endpoint: Endpoint) -> list[Delivery]:
-        """Every delivery to the endpoint that was attempted or dead-lettered, oldest first."""
-        ids = [
-            e.originator_id
-            for _, e in self.scan([SCHEDULED_TOPIC])
-            if getattr(e, "endpoint_id", None) == endpoint.id
-        ]
-        return [self.get(i, Delivery) for i in ids]
+    def delivery_page(
+        self, endpoint_id: UUID, state: str | None, start: str | None, limit: int
+    ) -> DeliveryPage:
+        """A page of the endpoint's delivery log from `start` (a page's `next`), by index."""
+        waiting: list[PendingDelivery] = []
+        before = 2**62
+        if start is None or start[0] == "w":
+            if state in (None, "pending"):
+                cut = before if start is None else int(start[1:])
+                waiting = self.pending.waiting(endpoint_id, cut, limit + 1)
+                if len(waiting) > limit:
+                    waiting = waiting[:limit]
+                    return DeliveryPage(waiting, [], {}, f"w{waiting[-1].seq}")
+        else:
+            before = int(start[1:])
+        room = limit - len(waiting)
+        logged = self.pending.logged(endpoint_id, before, room + 1, state) if room else []
+        more = len(logged) > room
+        logged = logged[:room]
+        if not room:
+            # The waiting rows filled the page exactly: the log may go on.
+            more = bool(self.pending.logged(endpoint_id, before, 1, state))
+        attempts = self.pending.attempts_of([d.delivery_id for d in logged])
+        after = f"l{logged[-1].seq}" if logged else f"l{before}"
+        return DeliveryPage(waiting, logged, attempts, after if more else None)
+
+    def figures(self, endpoint_id: UUID) -> Figures:
+        """Deliveries by state, attempts and attempt latency of the endpoint, by index."""
+        totals = self.pending.totals(endpoint_id)
+
+        def rank(point: float) -> float | None:
+            if not totals.answered:
+                return None
+            at = min(totals.answered - 1, int(point * totals.answered))
+            return self.pending.latency_at(endpoint_id, at)
+
+        return Figures(totals, rank(0.5), rank(0.95))
+
+    def backfill_history(self) -> int:
+        """Fill the delivery log tables from the `Delivery` events, for a store written
+        before they existed (once: only while they are empty). Returns deliveries logged."""
+        if self.pending.anything_logged():
+            return 0
+        ids = [e.originator_id for _, e in self.scan([SCHEDULED_TOPIC])]
+        for start in range(0, len(ids), SCAN_BATCH):
+            changes = Changes()
+            for delivery_id in ids[start : start + SCAN_BATCH]:
+                delivery: Delivery = self.get(delivery_id, Delivery)
+                changes.logged.append(_logged(delivery))
+                changes.attempts.extend(_attempt_rows(delivery, delivery.attempts))
+            self.save(**{KWARG: changes})
+        return len(ids)
 
     def feed(self, partner_id: str, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """Up to `limit` of the partner's entries after the cursor, and the cursor to go on from."""
@@ -429,19 +495,16 @@ class FeedsApplication(ServiceApplication):
         def decide() -> tuple[list[Delivery], dict[str, Any], Changes]:
             endpoint = self.endpoint(partner_id, endpoint_id)
             now = self.clock.now()
-            chosen = [
-                d
-                for d in self.deliveries(endpoint)
-                if d.state == "dead"
-                and (since is None or d.event_time >= since)
-                and (until is None or d.event_time < until)
-            ]
-            chosen.sort(key=lambda d: (d.event_time, d.message_id))
+            dead = self.pending.dead_between(endpoint.id, since, until)
+            chosen: list[Delivery] = [self.get(d.delivery_id, Delivery) for d in dead]
             for delivery in chosen:
                 delivery.redrive(at=now)
             entries = [self.get(d.entry_id, FeedEntry) for d in chosen]
             changes = Changes(
-                add=[_pending_of(d, endpoint, now, e) for d, e in zip(chosen, entries, strict=True)]
+                add=[
+                    _pending_of(d, endpoint, now, e) for d, e in zip(chosen, entries, strict=True)
+                ],
+                logged=[_logged(d) for d in chosen],
             )
             return chosen, {"id": str(endpoint_id), "redriven": len(chosen)}, changes
 
@@ -484,6 +547,7 @@ class FeedsApplication(ServiceApplication):
                     dead = _delivery_of(pending)
                     dead.dead_letter(now)
                     made.append(dead)
+                    changes.logged.append(_logged(dead))
         self._staged.changes = changes
         try:
             self.save_tracked(Tracking(consumer, position), *made)
@@ -539,6 +603,8 @@ class FeedsApplication(ServiceApplication):
                 next_at=outcome.next_at,
             )
             made.append(delivery)
+            changes.logged.append(_logged(delivery))
+            changes.attempts.extend(_attempt_rows(delivery, delivery.attempts[-1:]))
             if outcome.ok or outcome.next_at is None:
                 changes.remove.append(pending.delivery_id)
             else:
@@ -554,7 +620,9 @@ class FeedsApplication(ServiceApplication):
             if delivery.state == "pending":
                 delivery.dead_letter(at)
                 dead.append(delivery)
-        return dead, Changes(remove=[r.delivery_id for r in rows])
+        return dead, Changes(
+            remove=[r.delivery_id for r in rows], logged=[_logged(d) for d in dead]
+        )
 
     def note_endpoint_health(self, endpoint_id: UUID, *, ok: bool, at: float) -> str | None:
         """Keep when the endpoint started failing; disable it after 5 days of failure.
@@ -593,6 +661,31 @@ class FeedsApplication(ServiceApplication):
             return [endpoint, *dead], {}, changes
 
         self._command(None, decide)
+
+
+def _logged(delivery: Delivery) -> LoggedDelivery:
+    """The delivery's row in the delivery log, as it stands now."""
+    return LoggedDelivery(
+        delivery_id=delivery.id,
+        endpoint_id=delivery.endpoint_id,
+        message_id=delivery.message_id,
+        event_time=delivery.event_time,
+        state=delivery.state,
+    )
+
+
+def _attempt_rows(delivery: Delivery, attempts: Sequence[Mapping[str, Any]]) -> list[AttemptRow]:
+    return [
+        AttemptRow(
+            delivery_id=delivery.id,
+            endpoint_id=delivery.endpoint_id,
+            at=a["at"],
+            status=a["status"],
+            latency_ms=a["latency_ms"],
+            error=a["error"],
+        )
+        for a in attempts
+    ]
 
 
 def _delivery_of(pending: PendingDelivery) -> Delivery:

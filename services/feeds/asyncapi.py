@@ -135,7 +135,10 @@ def document() -> dict[str, Any]:
             "description": "Events the city's education alliance sends partner institutions "
             "(signed webhooks per Standard Webhooks; the same events in the pull feed, "
             "`GET /partners/{partner}/feed`). Retries: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, "
-            "10 h with jitter; answer 2xx quickly, 410 to unsubscribe the endpoint.",
+            "10 h with jitter; answer 2xx quickly, 410 to unsubscribe the endpoint. "
+            "HTTP is how every partner receives, including partners registered through the "
+            "API (`PUT /partners/{partner}`): partner feeds are not published on NATS, and "
+            "no NATS credential is issued to partners.",
         },
         "defaultContentType": "application/cloudevents+json",
         "servers": {

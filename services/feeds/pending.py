@@ -26,6 +26,17 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
+from services.feeds.history import (
+    AttemptRow,
+    EndpointTotals,
+    HistoryStatements,
+    LoggedDelivery,
+    attempt_of,
+    logged_of,
+    postgres_history,
+    sqlite_history,
+    write_history,
+)
 from services.kit.deadlines.recorders import PostgresRecorder, SQLiteRecorder
 
 # The keyword argument of `insert_events` that carries a save's changes to the table.
@@ -65,9 +76,12 @@ class Changes:
     # delivery id -> (next due time, rounds): an attempt failed, another is due later.
     retry: dict[UUID, tuple[float, int]] = field(default_factory=dict)
     remove: list[UUID] = field(default_factory=list)
+    # The delivery log (services.feeds.history): deliveries' states, and attempts made.
+    logged: list[LoggedDelivery] = field(default_factory=list)
+    attempts: list[AttemptRow] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.add or self.retry or self.remove)
+        return bool(self.add or self.retry or self.remove or self.logged or self.attempts)
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class Statements:
     next_due: str | Composable
     of_endpoint: str | Composable
     summary: str | Composable
+    waiting: str | Composable
 
 
 def micros(at: float) -> int:
@@ -104,6 +119,11 @@ _ADD = (
 _RETRY = "UPDATE {t} SET due_us = {p}, rounds = {p}, recorded = {true} WHERE delivery_id = {p}"
 _REMOVE = "DELETE FROM {t} WHERE delivery_id = {p}"
 _OF_ENDPOINT = "SELECT " + COLUMNS + " FROM {t} WHERE endpoint_id = {p} ORDER BY seq"
+# Rows not attempted yet (no Delivery aggregate, so not in the delivery log), newest first.
+_WAITING = (
+    "SELECT " + COLUMNS + " FROM {t} WHERE endpoint_id = {p} AND recorded = {false} "
+    "AND seq < {p} ORDER BY seq DESC LIMIT {p}"
+)
 _SUMMARY = "SELECT endpoint_id, COUNT(*) AS n, MIN(due_us) AS next_us FROM {t} GROUP BY endpoint_id"
 
 
@@ -134,6 +154,7 @@ def sqlite_statements(table: str = "pending_deliveries") -> Statements:
         next_due=sql(_NEXT_DUE),
         of_endpoint=sql(_OF_ENDPOINT),
         summary=sql(_SUMMARY),
+        waiting=sql(_WAITING),
     )
 
 
@@ -174,13 +195,21 @@ def postgres_statements(schema: str, table: str) -> Statements:
         next_due=sql(_NEXT_DUE),
         of_endpoint=sql(_OF_ENDPOINT),
         summary=sql(_SUMMARY),
+        waiting=sql(_WAITING),
     )
 
 
-def write(cursor: Any, statements: Statements, changes: Changes | None, uuid: Any) -> None:
+def write(
+    cursor: Any,
+    statements: Statements,
+    history: HistoryStatements,
+    changes: Changes | None,
+    uuid: Any,
+) -> None:
     """Apply a save's changes with the cursor of the transaction storing its events."""
     if not changes:
         return
+    write_history(cursor, history, changes.logged, changes.attempts, uuid)
     for d in changes.add:
         cursor.execute(
             statements.add,
@@ -231,13 +260,83 @@ class EndpointBacklog:
 
 
 class PendingQueries:
-    """What the dispatcher and the API ask of the table."""
+    """What the dispatcher and the API ask of the table and of the delivery log."""
 
     pending_statements: Statements
+    history_statements: HistoryStatements
     datastore: Any
 
     def _key(self, value: UUID) -> Any:
         raise NotImplementedError
+
+    def _attempts_sql(self, count: int) -> Any:
+        """Attempts of `count` deliveries (one parameter per id, or one array), in order."""
+        raise NotImplementedError
+
+    def _attempts_args(self, delivery_ids: Sequence[UUID]) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def _rows(self, statement: Any, args: Sequence[Any]) -> list[Any]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, args)
+            return list(cursor.fetchall())
+
+    def waiting(self, endpoint_id: UUID, before: int, limit: int) -> list[PendingDelivery]:
+        """The endpoint's deliveries not attempted yet, newest first, before table seq."""
+        args = (self._key(endpoint_id), before, limit)
+        return [row_of(r) for r in self._rows(self.pending_statements.waiting, args)]
+
+    def logged(
+        self, endpoint_id: UUID, before: int, limit: int, state: str | None = None
+    ) -> list[LoggedDelivery]:
+        """A page of the endpoint's delivery log, newest first, before log seq `before`."""
+        key = self._key(endpoint_id)
+        if state is None:
+            rows = self._rows(self.history_statements.page, (key, before, limit))
+        else:
+            rows = self._rows(self.history_statements.page_in_state, (key, state, before, limit))
+        return [logged_of(r) for r in rows]
+
+    def attempts_of(self, delivery_ids: Sequence[UUID]) -> dict[UUID, list[AttemptRow]]:
+        """The deliveries' attempts, oldest first."""
+        found: dict[UUID, list[AttemptRow]] = {i: [] for i in delivery_ids}
+        if delivery_ids:
+            sql = self._attempts_sql(len(delivery_ids))
+            for row in self._rows(sql, self._attempts_args(delivery_ids)):
+                attempt = attempt_of(row)
+                found[attempt.delivery_id].append(attempt)
+        return found
+
+    def dead_between(
+        self, endpoint_id: UUID, since: float | None, until: float | None
+    ) -> list[LoggedDelivery]:
+        """The endpoint's dead letters whose events happened in [since, until), in time order."""
+        low = -1e300 if since is None else since
+        high = 1e300 if until is None else until
+        rows = self._rows(self.history_statements.dead_between, (self._key(endpoint_id), low, high))
+        return [logged_of(r) for r in rows]
+
+    def totals(self, endpoint_id: UUID) -> EndpointTotals:
+        """Deliveries by state and attempts (all, failed, answered) of the endpoint."""
+        key = self._key(endpoint_id)
+        states = {
+            str(r["state"]): int(r["n"]) for r in self._rows(self.history_statements.states, (key,))
+        }
+        [row] = self._rows(self.history_statements.attempt_totals, (key,))
+        return EndpointTotals(
+            states=states,
+            attempts=int(row["n"]),
+            failed_attempts=int(row["failed"]),
+            answered=int(row["answered"]),
+        )
+
+    def latency_at(self, endpoint_id: UUID, rank: int) -> float | None:
+        """The endpoint's answered attempt latency at `rank` (0: the smallest)."""
+        rows = self._rows(self.history_statements.latency_at, (self._key(endpoint_id), rank))
+        return float(rows[0]["latency_ms"]) if rows else None
+
+    def anything_logged(self) -> bool:
+        return bool(self._rows(self.history_statements.any_logged, ()))
 
     def due_deliveries(self, endpoint_id: UUID, now: float, limit: int) -> list[PendingDelivery]:
         """The endpoint's deliveries due at `now` (and free to go), soonest first."""
@@ -278,20 +377,35 @@ class FeedsSQLiteRecorder(PendingQueries, SQLiteRecorder):
     def __init__(self, datastore: SQLiteDatastore, *, events_table_name: str = "stored_events"):
         # Set first: the base class asks for its create statements while it initialises.
         self.pending_statements = sqlite_statements()
+        self.history_statements = sqlite_history()
+        self.history_tables = ("delivery_log", "delivery_attempts")
         super().__init__(datastore, events_table_name=events_table_name)
 
     def _key(self, value: UUID) -> Any:
         return str(value)
 
+    def _attempts_sql(self, count: int) -> Any:
+        marks = ", ".join("?" * count)
+        return (
+            "SELECT delivery_id, endpoint_id, at_us, status, latency_ms, error FROM "
+            f"delivery_attempts WHERE delivery_id IN ({marks}) ORDER BY seq"
+        )
+
+    def _attempts_args(self, delivery_ids: Sequence[UUID]) -> Sequence[Any]:
+        return [str(i) for i in delivery_ids]
+
     def construct_create_table_statements(self) -> list[str]:
-        creates = [str(statement) for statement in self.pending_statements.create]
+        creates = [
+            str(statement)
+            for statement in (*self.pending_statements.create, *self.history_statements.create)
+        ]
         return [*super().construct_create_table_statements(), *creates]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
-        write(c, self.pending_statements, kwargs.get(KWARG), str)
+        write(c, self.pending_statements, self.history_statements, kwargs.get(KWARG), str)
         return ids
 
 
@@ -311,15 +425,32 @@ class FeedsPostgresRecorder(PendingQueries, PostgresRecorder):
         name = events_table_name.removesuffix("_events") + "_pending_deliveries"
         self.check_identifier_length(name + "_subject")
         self.pending_statements = postgres_statements(datastore.schema, name)
-        for statement in self.pending_statements.create:
+        prefix = events_table_name.removesuffix("_events")
+        log, attempts = prefix + "_delivery_log", prefix + "_delivery_attempts"
+        self.check_identifier_length(attempts + "_delivery")
+        self.history_statements = postgres_history(datastore.schema, log, attempts)
+        self.history_tables = (f"{datastore.schema}.{log}", f"{datastore.schema}.{attempts}")
+        self._attempts_select = SQL(
+            "SELECT delivery_id, endpoint_id, at_us, status, latency_ms, error FROM "
+            "{schema}.{table} WHERE delivery_id = ANY(%s) ORDER BY seq"
+        ).format(schema=Identifier(datastore.schema), table=Identifier(attempts))
+        for statement in (*self.pending_statements.create, *self.history_statements.create):
             assert isinstance(statement, Composed)
             self.sql_create_statements.append(statement)
 
     def _key(self, value: UUID) -> Any:
         return value
 
+    def _attempts_sql(self, count: int) -> Any:
+        return self._attempts_select
+
+    def _attempts_args(self, delivery_ids: Sequence[UUID]) -> Sequence[Any]:
+        return [list(delivery_ids)]
+
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
-        write(curs, self.pending_statements, kwargs.get(KWARG), lambda u: u)
+        write(
+            curs, self.pending_statements, self.history_statements, kwargs.get(KWARG), lambda u: u
+        )

@@ -61,6 +61,7 @@ class DeliveryView(Answer):
 
 class DeliveryLog(Answer):
     deliveries: list[DeliveryView]
+    next: str | None = Field(description="Give as `start` for the next page; null: the last.")
 
 
 class PartnerEventType(Answer):

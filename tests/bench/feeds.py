@@ -9,7 +9,13 @@ entries are recorded as the public-events reaction records them (a batch per sav
 - raw `httpx` POSTs of the same bodies to the same receiver, with as many in flight as
   the dispatcher allows itself (the ceiling any dispatcher reaches here);
 - event -> delivered latency (recorded -> arrived at the receiver), p50 and p99, with
-  events arriving at a steady pace after the backlog has gone.
+  events arriving at a steady pace after the backlog has gone;
+- this process's CPU time per delivery (recording the entries, the dispatcher, the
+  store's writes) beside per raw POST: the ratio a quiet machine's wall clock would show.
+
+With `profile`, pyinstrument samples the event loop's thread while the backlog is
+delivered (`feeds-profile.txt` in the step's folder); the store's calls run in threads
+of their own, so their share is the CPU figure's, not the profile's.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
+from pyinstrument import Profiler
 
 from services.feeds.application import FeedsApplication
 from services.feeds.dispatcher import MAX_IN_FLIGHT, Dispatcher
@@ -135,18 +142,25 @@ async def arrivals(url: str) -> dict[str, Any]:
 
 
 async def wait_delivered(url: str, total: int, within: float) -> dict[str, Any]:
+    """Polls the receiver's count (one client, a small answer: the dispatcher shares this
+    event loop), then reads the arrivals once."""
     deadline = time.monotonic() + within
-    while True:
-        seen = await arrivals(url)
-        if len(seen["arrivals"]) >= total:
-            return seen
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{len(seen['arrivals'])} of {total} deliveries arrived in time")
-        await asyncio.sleep(0.2)
+    async with httpx.AsyncClient(timeout=60) as client:
+        while True:
+            arrived = int((await client.get(f"{url}/count")).json()["arrived"])
+            if arrived >= total:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{arrived} of {total} deliveries arrived in time")
+            await asyncio.sleep(0.2)
+    return await arrivals(url)
 
 
-async def raw_posts(url: str, count: int, connections: int, concurrency: int) -> float:
-    """Plain `httpx` POSTs of a delivery's body: as many in flight as the dispatcher's."""
+async def raw_posts(
+    url: str, count: int, connections: int, concurrency: int
+) -> tuple[float, float]:
+    """Plain `httpx` POSTs of a delivery's body, as many in flight as the dispatcher's:
+    posts per second, and CPU seconds of this process per post."""
     body = httpx.Request("POST", url, json=cloudevent(0, "raw")).content
     clients = [
         httpx.AsyncClient(timeout=TIMEOUT_S, limits=httpx.Limits(max_connections=concurrency))
@@ -167,13 +181,33 @@ async def raw_posts(url: str, count: int, connections: int, concurrency: int) ->
                 response.raise_for_status()
                 break
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         await asyncio.gather(*(worker(c) for c in clients for _ in range(concurrency)))
     finally:
         for client in clients:
             await client.aclose()
-    return count / (time.perf_counter() - started)
+    return count / (time.perf_counter() - started), (time.process_time() - cpu) / count
+
+
+class ThreadCPU:
+    """CPU time spent inside some of the application's methods (each runs on a thread of
+    its own through `asyncio.to_thread`, so its thread's CPU clock is its own)."""
+
+    def __init__(self, app: FeedsApplication, names: tuple[str, ...]) -> None:
+        self.seconds = dict.fromkeys(names, 0.0)
+        for name in names:
+            setattr(app, name, self._counted(name, getattr(app, name)))
+
+    def _counted(self, name: str, method: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.thread_time() - started
+
+        return counted
 
 
 async def measure(
@@ -185,6 +219,7 @@ async def measure(
     endpoints: int,
     latency_events: int,
     latency_rate: float,
+    profile: bool = False,
 ) -> list[Figure]:
     app: FeedsApplication = build_application(FeedsApplication, settings, "feeds")
     app.allow_local_targets = True
@@ -194,13 +229,30 @@ async def measure(
     try:
         with receiver(folder) as url:
             names = await asyncio.to_thread(add_endpoints, app, url, partners, endpoints)
+            store = ThreadCPU(app, ("record_entries", "record_outcomes"))
             feeder = Feeder(app, names)
             task = asyncio.create_task(Dispatcher(app).run(stop))
 
-            started = time.time()
+            profiler = Profiler(interval=0.002, async_mode="disabled") if profile else None
+            if profiler is not None:
+                profiler.start()
+            started, cpu_started = time.time(), time.process_time()
             for first in range(0, events, EVENTS_PER_SAVE):
                 await asyncio.to_thread(feeder.record, first, min(EVENTS_PER_SAVE, events - first))
             seen = await wait_delivered(url, total, within=max(600.0, total / 50))
+            cpu_per_delivery = (time.process_time() - cpu_started) / total
+            split = {name: round(spent / total * 1e6) for name, spent in store.seconds.items()}
+            print(f"   store CPU per delivery (µs): {split}", flush=True)
+            if profiler is not None:
+                profiler.stop()
+                written = folder / "feeds-profile.txt"
+                written.write_text(
+                    profiler.output_text(show_all=False)
+                    + "\nSelf time by function:\n"
+                    + profiler.output_text(flat=True),
+                    encoding="utf-8",
+                )
+                print(f"   profile: {written}", flush=True)
             last = max(seen["arrivals"].values())
             rate = total / (last - started)
             print(f"   {total} deliveries at {rate:,.1f}/s", flush=True)
@@ -221,7 +273,7 @@ async def measure(
             stop.set()
             await task
 
-            raw = await raw_posts(url, min(total, 20_000), fanout, MAX_IN_FLIGHT)
+            raw, raw_cpu = await raw_posts(url, min(total, 20_000), fanout, MAX_IN_FLIGHT)
     finally:
         stop.set()
         app.close()
@@ -240,6 +292,20 @@ async def measure(
             f"raw httpx POSTs to the same receiver, {fanout}x{MAX_IN_FLIGHT} in flight",
             raw,
             "requests/s",
+            {"posts": min(total, 20_000)},
+        ),
+        Figure(
+            "feeds.cpu_per_delivery",
+            "feeds: CPU time of this process per delivery (entries, dispatcher, store)",
+            cpu_per_delivery * 1e6,
+            "µs",
+            {"deliveries": total, "store_cpu_us": split},
+        ),
+        Figure(
+            "feeds.raw_cpu_per_post",
+            "raw httpx: CPU time of this process per POST",
+            raw_cpu * 1e6,
+            "µs",
             {"posts": min(total, 20_000)},
         ),
         Figure(

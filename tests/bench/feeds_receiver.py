@@ -2,8 +2,8 @@
 
 `python -m tests.bench.feeds_receiver PORT`. Deliveries (`POST /hook/<endpoint>`) are
 noted by endpoint and `webhook-id` (`"<endpoint> <id>"`) with their arrival time (the first
-arrival of each); raw posts (`POST /raw`) only counted. `GET /arrivals` answers both;
-the bench reads it when it is done.
+arrival of each); raw posts (`POST /raw`) only counted. `GET /count` answers how many
+arrived; `GET /arrivals` answers both, and the bench reads it when it is done.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         counts["raw"] += 1
     elif path == "/arrivals":
         body = json.dumps({"counts": counts, "arrivals": arrivals}).encode()
+    elif path == "/count":
+        # What the bench polls while waiting: small, whatever the number of arrivals.
+        body = json.dumps({"arrived": len(arrivals)}).encode()
     status = 200 if body else 204
     await send({"type": "http.response.start", "status": status, "headers": []})
     await send({"type": "http.response.body", "body": body})

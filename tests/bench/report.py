@@ -90,6 +90,12 @@ TARGETS = (
     ),
     Target("my points and rank among 800,000, p95 (ms)", "courses.my_rank.p95", at_most=20.0),
     Target("feeds deliveries / raw httpx POSTs", "feeds.deliveries", "feeds.raw_httpx", 0.5),
+    # CPU per POST over per delivery (reported): the dispatcher's own cost on a busy machine.
+    Target(
+        "feeds CPU: raw httpx POST / delivery",
+        "feeds.raw_cpu_per_post",
+        "feeds.cpu_per_delivery",
+    ),
     Target("my points and rank among 800,000, p50 (ms)", "courses.my_rank.p50", at_most=20.0),
     Target(
         "a school's monthly ranking page among 800,000, p95 (ms)",

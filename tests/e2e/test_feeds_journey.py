@@ -284,6 +284,51 @@ class TestRetries:
             assert titles == ["second", "third"]
             assert len(receiver.arrivals) == arrived + 2
 
+    @SQLITE_ONLY
+    async def test_a_timeout_is_retried_under_the_same_webhook_id_and_a_410_disables(
+        self, feeds: Feeds, volunteers: httpx.AsyncClient
+    ) -> None:
+        feeds.app.delivery_timeout_s = 0.5
+        held, gone = Receiver(), Receiver(script=lambda _: (410, {}))
+        with receiving(held), receiving(gone):
+            await feeds.agree("city-museum")
+            await feeds.agree("childrens-hospital")
+            held_id = await feeds.add_endpoint("city-museum", held)
+            gone_id = await feeds.add_endpoint("childrens-hospital", gone)
+            held.open.clear()
+            try:
+                await publish_shift(volunteers, "held")
+                # The museum's server does not answer in time: a failed attempt, no status.
+                log = await eventually(lambda: _attempts(feeds, held_id, 1), timeout=30)
+                assert log[0]["attempts"][0] | {"at": None, "latency_ms": None} == {
+                    "at": None,
+                    "status": None,
+                    "latency_ms": None,
+                    "error": "timeout",
+                }
+            finally:
+                held.open.set()
+            # Retried 5 s later on the clock, delivered; any copy shares the webhook-id.
+            feeds.clock.advance(5 * (1 + JITTER))
+            log = await eventually(lambda: _delivered_log(feeds, "city-museum", held_id), 30)
+            assert [a["status"] for a in log[0]["attempts"]] == [None, 204]
+            assert held.delivered()
+            assert {a.message_id for a in held.arrivals} == {log[0]["message_id"]}
+            # The hospital's server answers 410 Gone: the endpoint is disabled at once and
+            # the message dead-lettered after that single attempt.
+            hospital = feeds.partner("childrens-hospital")
+
+            async def gone_disabled() -> bool:
+                response = await feeds.client.get(
+                    "/partners/childrens-hospital/endpoints", headers=hospital
+                )
+                return bool(response.json()[0]["disabled"] == "gone-410")
+
+            await eventually(gone_disabled, timeout=30)
+            dead = await feeds.log("childrens-hospital", gone_id, state="dead")
+            assert [[a["status"] for a in d["attempts"]] for d in dead] == [[410]]
+            assert len(gone.arrivals) == 1
+
 
 async def _attempts(feeds: Feeds, endpoint_id: str, count: int) -> list[Any]:
     log = await feeds.log("city-museum", endpoint_id)

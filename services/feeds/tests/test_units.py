@@ -177,6 +177,9 @@ class TestAsyncAPI:
         data = message["payload"]["properties"]["data"]["properties"]
         assert set(data) == set(partner_events()[SHIFT].partner_fields())
         assert "webhook-signature" in message["headers"]["required"]
+        # HTTP is every partner's path (no NATS credential for API-registered partners).
+        assert "no NATS credential" in made["info"]["description"]
+        assert {s["protocol"] for s in made["servers"].values()} == {"https"}
         # The same validator refuses a document that breaks the specification.
         broken = copy.deepcopy(made)
         next(iter(broken["operations"].values()))["action"] = "push"
