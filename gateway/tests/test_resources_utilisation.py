@@ -115,7 +115,11 @@ def mixed_stream(seed: int) -> list[Any]:
             if outcome == "cancel":
                 events.append(
                     VisitCancelled(
-                        **ids, starts_at=b.starts_at, reason="school-cancelled", detail="", places_left=0
+                        **ids,
+                        starts_at=b.starts_at,
+                        reason="school-cancelled",
+                        detail="",
+                        places_left=0,
                     )
                 )
             elif outcome == "decline":
