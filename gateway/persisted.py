@@ -8,23 +8,31 @@ and in a `graphql-transport-ws` subscribe message. Unknown hashes are refused wi
 `PERSISTED_QUERY_NOT_FOUND` (a client may then send the text); hashes are never learnt from
 requests, so nobody can plant a document for others. Documents sent as text still run:
 the gateway is an API for any client, with its depth, alias and token limits.
+
+A persisted subscription is shared (`gateway.core.shared_pushes`): its subscribers of the
+same variables and visibility get the bytes of one execution per change. Subscriptions
+sent as text run one by one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
-from gateway.errors import BAD_USER_INPUT, coded
+from gateway.core.shared_pushes import Member, SharedPushes, TooManySharedSubscribersError
+from gateway.errors import BAD_USER_INPUT, UNAUTHENTICATED, UNAVAILABLE, coded
+from services.kit.auth import AuthError
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 VERSION = 1
@@ -41,6 +49,9 @@ class PersistedQueries:
     def __init__(self, documents: Mapping[str, str]) -> None:
         self.by_name = {name: digest(text) for name, text in documents.items()}
         self._texts = {digest(text): text for text in documents.values()}
+        self.subscriptions = frozenset(
+            sha for sha, text in self._texts.items() if _is_subscription(text)
+        )
 
     @classmethod
     def from_folder(cls, folder: Path) -> PersistedQueries:
@@ -71,6 +82,19 @@ class PersistedQueries:
         return known
 
 
+def _is_subscription(text: str) -> bool:
+    return any(
+        isinstance(node, OperationDefinitionNode) and node.operation == OperationType.SUBSCRIPTION
+        for node in parse(text).definitions
+    )
+
+
+def persisted_hash(extensions: Mapping[str, Any] | None) -> str | None:
+    asked = (extensions or {}).get("persistedQuery")
+    wanted = asked.get("sha256Hash") if isinstance(asked, dict) else None
+    return wanted if isinstance(wanted, str) else None
+
+
 class PersistedQueryExtension(SchemaExtension):
     """Puts a hashed document's text in place before it is parsed (and limited)."""
 
@@ -88,6 +112,7 @@ class PersistedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """A subscribe message may name its document by hash, as an HTTP request does."""
 
     queries: PersistedQueries = PersistedQueries({})
+    shared: SharedPushes | None = None
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload: Any = message["payload"]
@@ -98,4 +123,60 @@ class PersistedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 {"id": message["id"], "type": "error", "payload": [error.formatted]}
             )
             return
-        await super().handle_subscribe(message)
+        sha = persisted_hash(payload.get("extensions"))
+        if (
+            self.shared is None
+            or sha not in self.queries.subscriptions
+            or not self.connection_acknowledged
+            or message["id"] in self.operations
+            or (
+                self.max_subscriptions_per_connection is not None
+                and len(self.operations) >= self.max_subscriptions_per_connection
+            )
+        ):
+            # The base handler runs it on its own, or refuses it as it should.
+            await super().handle_subscribe(message)
+            return
+        operation = Operation(
+            self,
+            message["id"],
+            payload["query"],
+            payload.get("variables"),
+            payload.get("operationName"),
+        )
+        operation.task = asyncio.create_task(self._follow_shared(operation, self.shared, sha))
+        operation.task.add_done_callback(self._task_done)
+        self.operations[message["id"]] = operation
+
+    async def _follow_shared(
+        self, operation: Operation[Any, Any], shared: SharedPushes, sha: str
+    ) -> None:
+        try:
+            principal = await self.context.authenticate()
+        except AuthError as exc:
+            await operation.send_initial_errors([coded(str(exc), UNAUTHENTICATED)])
+            return
+
+        async def run(context: Any) -> Any:
+            return await self.schema.subscribe(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+
+        member = Member(
+            id=operation.id,
+            context=self.context,
+            send_text=self._send_text,
+            send_message=operation.send_operation_message,
+        )
+        try:
+            await shared.follow(shared.key(sha, operation.variables, principal), member, run)
+        except TooManySharedSubscribersError as exc:
+            await operation.send_initial_errors([coded(str(exc), UNAVAILABLE)])
+
+    async def _send_text(self, text: str) -> None:
+        # The serialised frame as it is: the adapter's `send_json` would encode it again.
+        await self.websocket.ws.send_text(text)  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ from strawberry.types import ExecutionContext
 from gateway.city import CityQuery
 from gateway.context import GatewayContext, context_getter
 from gateway.core.feature import Feature
+from gateway.core.shared_pushes import SharedPushes
 from gateway.errors import (
     BAD_USER_INPUT,
     FORBIDDEN,
@@ -159,6 +160,6 @@ def create_router(
     router.graphql_transport_ws_handler_class = type(
         "PersistedHandler",
         (PersistedTransportWSHandler,),
-        {"queries": persisted or PersistedQueries({})},
+        {"queries": persisted or PersistedQueries({}), "shared": SharedPushes()},
     )
     return router

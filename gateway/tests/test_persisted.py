@@ -3,8 +3,9 @@ an unknown hash or a text that is not its hash is refused with a code and runs n
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from starlette.testclient import TestClient
@@ -90,3 +91,27 @@ def test_a_subscription_is_asked_for_by_hash(client: TestClient, issuer: DevIssu
         ws.send_json({"type": "ping"})
         # Accepted: no error comes back for it, the connection answers.
         assert ws.receive_json()["type"] == "pong"
+
+        # A second viewer's subscription joins the first's: one read-model queue for both,
+        # and one change reaches both.
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as other:
+            other.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            )
+            assert other.receive_json()["type"] == "connection_ack"
+            other.send_json({"id": "7", "type": "subscribe", "payload": by_hash(sha)})
+            other.send_json({"type": "ping"})
+            assert other.receive_json()["type"] == "pong"
+            app = cast(Any, client.app)
+            deadline = time.monotonic() + 10
+            while volunteers_of(app).broadcaster.subscribers != 1:
+                assert time.monotonic() < deadline, "the subscription never registered"
+                time.sleep(0.01)
+            stream = Stream()
+            stream.seq = 100  # After the fixture's events.
+            volunteers_of(app).readmodel.apply(CONSUMER, stream(published("sh9", "s1")))
+            for socket, op in ((ws, "2"), (other, "7")):
+                pushed = socket.receive_json()
+                assert pushed["id"] == op and pushed["type"] == "next"
+                assert pushed["payload"]["data"]["shiftChanged"]["id"] == "sh9"
+            assert volunteers_of(app).broadcaster.subscribers == 1
