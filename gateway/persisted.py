@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,9 @@ class PersistedQueries:
     def __len__(self) -> int:
         return len(self._texts)
 
+    def texts(self) -> list[tuple[str, str]]:
+        return list(self._texts.items())
+
     def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> str | None:
         """The text to run: the known document a hash names, or the text sent."""
         asked = (extensions or {}).get("persistedQuery")
@@ -80,6 +84,72 @@ class PersistedQueries:
         if known is None:
             raise coded("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND)
         return known
+
+
+# Root fields answered from the gateway's read models alone (no service asked), whose
+# answers may be kept while those read models stay the same.
+FROM_READ_MODELS = frozenset(
+    {
+        "careCoverage",
+        "childFacingChecks",
+        "city",
+        "committeeFigures",
+        "departments",
+        "districtUtilisation",
+        "learningMap",
+        "parentSchoolStandard",
+        "participation",
+        "schoolHours",
+        "shifts",
+    }
+)
+# Kept answers are dropped after this long even when nothing changed: some figures are
+# relative to today (a default period, "upcoming").
+ANSWER_TTL_S = 10.0
+ANSWERS_KEPT = 2_000
+
+
+class KeptAnswers:
+    """Answers of persisted queries by (document, variables, visibility, read models' version).
+
+    A thousand dashboards ask the same few documents; between two changes of the read
+    models the answer is the same, so it is computed once. Only documents whose every root
+    field reads read models alone are kept, and only answers without errors.
+    """
+
+    def __init__(self, queries: PersistedQueries) -> None:
+        self.cacheable = frozenset(
+            sha for sha, text in queries.texts() if _root_fields(text) <= FROM_READ_MODELS
+        )
+        self._answers: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> Any | None:
+        found = self._answers.get(key)
+        if found is None or time.monotonic() - found[0] > ANSWER_TTL_S:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return found[1]
+
+    def put(self, key: tuple[Any, ...], answer: Any) -> None:
+        if len(self._answers) >= ANSWERS_KEPT:
+            self._answers.clear()  # Versions moved on: what was kept is stale anyway.
+        self._answers[key] = (time.monotonic(), answer)
+
+
+def _root_fields(text: str) -> frozenset[str]:
+    fields: set[str] = set()
+    for node in parse(text).definitions:
+        if not isinstance(node, OperationDefinitionNode):
+            return frozenset({"<fragment>"})
+        if node.operation != OperationType.QUERY:
+            return frozenset({f"<{node.operation.value}>"})
+        for selection in node.selection_set.selections:
+            name = getattr(selection, "name", None)
+            fields.add(name.value if name is not None else "<fragment>")
+    return frozenset(fields)
 
 
 def _is_subscription(text: str) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import orjson
 import strawberry
@@ -20,7 +21,7 @@ from strawberry.extensions import (
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from gateway.city import CityQuery
 from gateway.context import GatewayContext, context_getter
@@ -40,11 +41,14 @@ from gateway.errors import (
 from gateway.features import registered
 from gateway.limits import PhaseErrorCodes, coded
 from gateway.persisted import (
+    KeptAnswers,
     PersistedQueries,
     PersistedQueryExtension,
     PersistedTransportWSHandler,
+    persisted_hash,
 )
 from services.kit.auth import AuthError
+from services.kit.citytime import city_day
 from services.kit.webassets import OfflineGraphiQLRouter
 
 MAX_DEPTH = 10
@@ -127,7 +131,52 @@ schema = create_schema()
 
 
 class GatewayRouter(OfflineGraphiQLRouter[GatewayContext, None]):
-    """The router, refusing websocket connections whose init carries no valid token."""
+    """The router, refusing websocket connections whose init carries no valid token, and
+    keeping the answers of persisted queries while the read models stay the same."""
+
+    kept: KeptAnswers | None = None
+
+    async def execute_single(  # noqa: PLR0917 - strawberry's signature
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: GatewayContext,
+        root_value: None,
+        request_data: Any,
+    ) -> ExecutionResult:
+        key = await self._answer_key(context, request_data)
+        if key is not None and self.kept is not None:
+            found = self.kept.get(key)
+            if found is not None:
+                return cast(ExecutionResult, found)
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        if key is not None and self.kept is not None and not result.errors:
+            self.kept.put(key, result)
+        return result
+
+    async def _answer_key(
+        self, context: GatewayContext, request_data: Any
+    ) -> tuple[Any, ...] | None:
+        """(document, variables, visibility, day, every read model's version), or None when
+        the answer is not to be kept (not a kept document, or no good token)."""
+        sha = persisted_hash(request_data.extensions)
+        if self.kept is None or sha not in self.kept.cacheable or request_data.query:
+            return None
+        try:
+            principal = await context.authenticate()
+        except AuthError:
+            return None
+        versions = await asyncio.to_thread(
+            lambda: tuple(live.readmodel.version() for live in context.features.values())
+        )
+        return (
+            SharedPushes.key(sha, request_data.variables, principal),
+            city_day(datetime.now(UTC)),
+            versions,
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses nesting deeper than 1024 with a JSONDecodeError (a 400); the
@@ -162,4 +211,5 @@ def create_router(
         (PersistedTransportWSHandler,),
         {"queries": persisted or PersistedQueries({}), "shared": SharedPushes()},
     )
+    router.kept = KeptAnswers(persisted or PersistedQueries({}))
     return router

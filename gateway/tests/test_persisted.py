@@ -115,3 +115,31 @@ def test_a_subscription_is_asked_for_by_hash(client: TestClient, issuer: DevIssu
                 assert pushed["id"] == op and pushed["type"] == "next"
                 assert pushed["payload"]["data"]["shiftChanged"]["id"] == "sh9"
             assert volunteers_of(app).broadcaster.subscribers == 1
+
+
+def test_an_answer_is_kept_until_a_read_model_changes(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = cast(Any, client.app)
+    readmodel = volunteers_of(app).readmodel
+    body = by_hash(digest(HOURS), variables={"first": 10})
+    first = client.post("/graphql", json=body).json()
+    assert first["data"]["schoolHours"]["edges"][0]["node"]["hours"] == 2.0
+
+    # Nothing changed: the same answer, without reading the read model again.
+    def unread(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the read model was read again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(readmodel, "school_hours", unread)
+        assert client.post("/graphql", json=body).json() == first
+        # Another variable, or another role's visibility, is another answer.
+        other = client.post("/graphql", json=by_hash(digest(HOURS), variables={"first": 5}))
+        assert "errors" in other.json()
+
+    # An event applied: the next answer is read anew.
+    stream = Stream()
+    stream.seq = 100
+    readmodel.apply(CONSUMER, stream(checked_out("sh1", "v2", 3.0)))
+    again = client.post("/graphql", json=body).json()
+    assert again["data"]["schoolHours"]["edges"][0]["node"]["hours"] == 5.0
