@@ -320,6 +320,14 @@ class ResourcesReadModel(SqliteProjection):
         super().__init__(path, busy_timeout_s=busy_timeout_s)
         # (venue, city day) whose usage a batch changed: recomputed once before its commit.
         self._touched: set[tuple[str, str]] = set()
+        # Venues as read, by id: a venue's row never changes once registered (a redelivery
+        # inserts nothing), so only its closures are compared. Reading 500 venues' hours
+        # anew took most of the learning map's time.
+        self._read_venues: dict[str, VenueRow] = {}
+
+    def reset(self) -> None:
+        super().reset()
+        self._read_venues = {}
 
     def apply_events(
         self, conn: sqlite3.Connection, events: Sequence[ContractEvent], changed: set[str]
@@ -669,7 +677,14 @@ class ResourcesReadModel(SqliteProjection):
                         c["reason"],
                     )
                 )
-        return [_venue_row(row, closures.get(row["id"], [])) for row in rows]
+        found = []
+        for row in rows:
+            kept = self._read_venues.get(row["id"])
+            closed = tuple(closures.get(row["id"], []))
+            if kept is None or kept.closures != closed:
+                kept = self._read_venues[row["id"]] = _venue_row(row, list(closed))
+            found.append(kept)
+        return found
 
     def booked_by_slot(
         self, venue_ids: Iterable[str], start: datetime, end: datetime
