@@ -20,6 +20,7 @@ or ending at the city's midnight) is computed from the hours and bookings of tha
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sqlite3
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import NAMESPACE_URL, UUID
 
 from contracts.events import ContractEvent
 from contracts.resources import (
@@ -496,16 +498,18 @@ class ResourcesReadModel(SqliteProjection):
         first = event.registered_at.astimezone(CITY_TZ).date()
         length = timedelta(minutes=event.slot_minutes)
         rows = []
+        name_prefix = f"tongxin:resources:slot:{UUID(str(event.venue_id))}:".encode()
         for n in range(OFFERED_DAYS):
             day = first + timedelta(days=n)
             for start in slot_starts_on(
                 event.opening_hours, event.slot_minutes, day, event.buffer_minutes
             ):
+                starts_at = _utc(start)
                 rows.append(
                     (
-                        str(slot_id(event.venue_id, start)),
+                        _slot_uuid5(name_prefix + starts_at.encode()),
                         event.venue_id,
-                        _utc(start),
+                        starts_at,
                         _utc(start + length),
                         day.isoformat(),
                         event.kind,
@@ -959,6 +963,16 @@ class ResourcesReadModel(SqliteProjection):
                 if len(slots) >= wanted:
                     break
         return slots
+
+
+def _slot_uuid5(name: bytes) -> str:
+    """`contracts.resources.slot_id` as text, from its name's bytes: a venue lays out
+    thousands of slots, and `uuid.uuid5` builds three UUID objects for each."""
+    digest = bytearray(hashlib.sha1(NAMESPACE_URL.bytes + name, usedforsecurity=False).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def _booked_status(event: VisitBooked | VisitWaitlisted) -> str:
