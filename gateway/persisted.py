@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from strawberry.extensions import SchemaExtension
@@ -122,6 +122,8 @@ class KeptAnswers:
             sha for sha, text in queries.texts() if _root_fields(text) <= FROM_READ_MODELS
         )
         self._answers: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        # A kept answer's JSON text, by the identity of its data: written once, not per reader.
+        self._json: dict[int, tuple[Any, str | None]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -136,7 +138,21 @@ class KeptAnswers:
     def put(self, key: tuple[Any, ...], answer: Any) -> None:
         if len(self._answers) >= ANSWERS_KEPT:
             self._answers.clear()  # Versions moved on: what was kept is stale anyway.
+            self._json.clear()
+        replaced = self._answers.get(key)
+        if replaced is not None:
+            self._json.pop(id(replaced[1].data), None)
         self._answers[key] = (time.monotonic(), answer)
+        self._json[id(answer.data)] = (answer.data, None)
+
+    def text(self, data: Any, encode: Callable[[], str]) -> str:
+        """The JSON of a response whose data is `data`: once per kept answer."""
+        found = self._json.get(id(data))
+        if found is None or found[0] is not data:
+            return encode()
+        if found[1] is None:
+            found = self._json[id(data)] = (data, encode())
+        return cast(str, found[1])
 
 
 def _root_fields(text: str) -> frozenset[str]:

@@ -178,6 +178,15 @@ class GatewayRouter(OfflineGraphiQLRouter[GatewayContext, None]):
             versions,
         )
 
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: the websocket adapter sends bytes as binary frames.
+        def encode() -> str:
+            return orjson.dumps(data).decode()
+
+        if self.kept is not None and isinstance(data, dict) and data.keys() == {"data"}:
+            return self.kept.text(data["data"], encode)
+        return encode()
+
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses nesting deeper than 1024 with a JSONDecodeError (a 400); the
         # standard library recurses until RecursionError, which would be a 500.
