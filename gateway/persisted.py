@@ -126,6 +126,8 @@ class KeptAnswers:
         self._json: dict[int, tuple[Any, str | None]] = {}
         self.hits = 0
         self.misses = 0
+        # Answers being computed, by key: asked again meanwhile, they are awaited.
+        self.pending: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
     def get(self, key: tuple[Any, ...]) -> Any | None:
         found = self._answers.get(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -146,15 +147,36 @@ class GatewayRouter(OfflineGraphiQLRouter[GatewayContext, None]):
         request_data: Any,
     ) -> ExecutionResult:
         key = await self._answer_key(context, request_data)
-        if key is not None and self.kept is not None:
-            found = self.kept.get(key)
-            if found is not None:
-                return cast(ExecutionResult, found)
-        result = await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
-        if key is not None and self.kept is not None and not result.errors:
-            self.kept.put(key, result)
+        kept = self.kept
+        if key is None or kept is None:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        found = kept.get(key)
+        if found is not None:
+            return cast(ExecutionResult, found)
+        # Sixteen dashboards opening at once ask the same documents: the first computes,
+        # the others wait for its answer rather than compute it sixteen times over.
+        pending = kept.pending.get(key)
+        if pending is not None:
+            with contextlib.suppress(Exception):
+                answer = await asyncio.shield(pending)
+                if answer is not None:
+                    return cast(ExecutionResult, answer)
+        computing: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        kept.pending[key] = computing
+        try:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except BaseException:
+            kept.pending.pop(key, None)
+            computing.set_result(None)  # Waiters compute their own.
+            raise
+        kept.pending.pop(key, None)
+        if not result.errors:
+            kept.put(key, result)
+        computing.set_result(None if result.errors else result)
         return result
 
     async def _answer_key(

@@ -4,6 +4,7 @@ an unknown hash or a text that is not its hash is refused with a code and runs n
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -143,3 +144,23 @@ def test_an_answer_is_kept_until_a_read_model_changes(
     readmodel.apply(CONSUMER, stream(checked_out("sh1", "v2", 3.0)))
     again = client.post("/graphql", json=body).json()
     assert again["data"]["schoolHours"]["edges"][0]["node"]["hours"] == 5.0
+
+
+def test_dashboards_asking_at_once_wait_for_one_answer(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readmodel = volunteers_of(cast(Any, client.app)).readmodel
+    reads: list[int] = []
+    read = readmodel.school_hours
+
+    def slow_read(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        time.sleep(0.5)  # Long enough for the others to ask meanwhile.
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(readmodel, "school_hours", slow_read)
+    body = by_hash(digest(HOURS), variables={"first": 3})
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: client.post("/graphql", json=body).json(), range(4)))
+    assert all(a == answers[0] and "errors" not in a for a in answers), answers
+    assert len(reads) == 1
