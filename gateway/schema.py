@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import orjson
 import strawberry
@@ -20,11 +22,12 @@ from strawberry.extensions import (
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from gateway.city import CityQuery
 from gateway.context import GatewayContext, context_getter
 from gateway.core.feature import Feature
+from gateway.core.shared_pushes import SharedPushes
 from gateway.errors import (
     BAD_USER_INPUT,
     FORBIDDEN,
@@ -39,11 +42,14 @@ from gateway.errors import (
 from gateway.features import registered
 from gateway.limits import PhaseErrorCodes, coded
 from gateway.persisted import (
+    KeptAnswers,
     PersistedQueries,
     PersistedQueryExtension,
     PersistedTransportWSHandler,
+    persisted_hash,
 )
 from services.kit.auth import AuthError
+from services.kit.citytime import city_day
 from services.kit.webassets import OfflineGraphiQLRouter
 
 MAX_DEPTH = 10
@@ -126,7 +132,82 @@ schema = create_schema()
 
 
 class GatewayRouter(OfflineGraphiQLRouter[GatewayContext, None]):
-    """The router, refusing websocket connections whose init carries no valid token."""
+    """The router, refusing websocket connections whose init carries no valid token, and
+    keeping the answers of persisted queries while the read models stay the same."""
+
+    kept: KeptAnswers | None = None
+
+    async def execute_single(  # noqa: PLR0917 - strawberry's signature
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: GatewayContext,
+        root_value: None,
+        request_data: Any,
+    ) -> ExecutionResult:
+        key = await self._answer_key(context, request_data)
+        kept = self.kept
+        if key is None or kept is None:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        found = kept.get(key)
+        if found is not None:
+            return cast(ExecutionResult, found)
+        # Sixteen dashboards opening at once ask the same documents: the first computes,
+        # the others wait for its answer rather than compute it sixteen times over.
+        pending = kept.pending.get(key)
+        if pending is not None:
+            with contextlib.suppress(Exception):
+                answer = await asyncio.shield(pending)
+                if answer is not None:
+                    return cast(ExecutionResult, answer)
+        computing: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        kept.pending[key] = computing
+        try:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except BaseException:
+            kept.pending.pop(key, None)
+            computing.set_result(None)  # Waiters compute their own.
+            raise
+        kept.pending.pop(key, None)
+        if not result.errors:
+            kept.put(key, result)
+        computing.set_result(None if result.errors else result)
+        return result
+
+    async def _answer_key(
+        self, context: GatewayContext, request_data: Any
+    ) -> tuple[Any, ...] | None:
+        """(document, variables, visibility, day, every read model's version), or None when
+        the answer is not to be kept (not a kept document, or no good token)."""
+        sha = persisted_hash(request_data.extensions)
+        if self.kept is None or sha not in self.kept.cacheable or request_data.query:
+            return None
+        try:
+            principal = await context.authenticate()
+        except AuthError:
+            return None
+        versions = await asyncio.to_thread(
+            lambda: tuple(live.readmodel.version() for live in context.features.values())
+        )
+        return (
+            SharedPushes.key(sha, request_data.variables, principal),
+            city_day(datetime.now(UTC)),
+            versions,
+        )
+
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: the websocket adapter sends bytes as binary frames.
+        def encode() -> str:
+            return orjson.dumps(data).decode()
+
+        if self.kept is not None and isinstance(data, dict) and data.keys() == {"data"}:
+            return self.kept.text(data["data"], encode)
+        return encode()
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses nesting deeper than 1024 with a JSONDecodeError (a 400); the
@@ -159,6 +240,7 @@ def create_router(
     router.graphql_transport_ws_handler_class = type(
         "PersistedHandler",
         (PersistedTransportWSHandler,),
-        {"queries": persisted or PersistedQueries({})},
+        {"queries": persisted or PersistedQueries({}), "shared": SharedPushes()},
     )
+    router.kept = KeptAnswers(persisted or PersistedQueries({}))
     return router

@@ -111,6 +111,7 @@ class SqliteProjection:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._callbacks: list[ChangeCallback] = []
+        self._applied = 0  # Batches committed here: with SQLite's data_version, the version.
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -292,12 +293,21 @@ class SqliteProjection:
                         (consumer, last),
                     )
                 conn.execute("COMMIT")
+                if last > start:
+                    self._applied += 1
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
         if changed:
             self._notify(changed)
+
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the state may have: a batch applied here, or a commit by another
+        process on the same file (SQLite's `data_version`). Answers computed from the state
+        may be kept while it stays the same."""
+        with self._locked() as conn:
+            return self._applied, int(conn.execute("PRAGMA data_version").fetchone()[0])
 
     def apply_events(
         self, conn: sqlite3.Connection, events: Sequence[ContractEvent], changed: set[str]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated
 
 import strawberry
 from strawberry.permission import BasePermission
 
+from contracts.resources import CITY_TZ
 from gateway import access
 from gateway.context import Authenticated
 from gateway.errors import bad_input
@@ -33,7 +34,9 @@ MAX_RESULTS = 50
 
 From = Annotated[
     datetime | None,
-    strawberry.argument(name="from", description="Start of the period (default: 30 days ago)."),
+    strawberry.argument(
+        name="from", description="Start of the period (default: 30 days before today)."
+    ),
 ]
 To = Annotated[
     datetime | None,
@@ -46,9 +49,10 @@ ListFilter = Annotated[VenueList | None, strawberry.argument(description="Only o
 def _period(
     start: datetime | None, end: datetime | None, longest: timedelta
 ) -> tuple[datetime, datetime]:
-    # By default the month behind and the month ahead: what was used, and what is booked.
-    now = datetime.now(UTC)
-    start = start or (end or now) - timedelta(days=60 if end else 30)
+    # By default the month behind and the month ahead: what was used, and what is booked;
+    # from the city's midnight, so that the figures are whole days kept by the read model.
+    today = datetime.combine(datetime.now(CITY_TZ).date(), time(0, 0), CITY_TZ)
+    start = start or (end - timedelta(days=60) if end else today - timedelta(days=30))
     end = end or start + timedelta(days=60)
     if start.tzinfo is None or end.tzinfo is None:
         raise bad_input("give times with an offset")
@@ -113,17 +117,15 @@ class ResourcesQuery:
         readmodel = state.readmodel(info)
 
         def read() -> list[DistrictUtilisation]:
-            venues = readmodel.venues()
-            figures = readmodel.utilisation(venues, start, end)
-            districts: dict[str, tuple[int, Utilisation]] = {}
-            for venue in venues:
-                seen, total = districts.get(venue.district, (0, Utilisation()))
-                districts[venue.district] = (seen + 1, total + figures[venue.id])
+            figures = readmodel.district_utilisation(start, end)
+            counts = readmodel.venues_per_district()
             return [
                 DistrictUtilisation(
-                    district=name, venues=seen, utilisation=VenueUtilisation.of(total)
+                    district=name,
+                    venues=counts.get(name, 0),
+                    utilisation=VenueUtilisation.of(figures.get(name, Utilisation())),
                 )
-                for name, (seen, total) in sorted(districts.items())
+                for name in sorted(counts)
             ]
 
         return await asyncio.to_thread(read)

@@ -7,21 +7,29 @@ a tolerant replay brings. Changes notify the ids of the slots whose places chang
 
 No personal data: a booking is a school's code, head counts and an age.
 
-Figures are computed on read for the period asked: offered places are the venue's slots
-in that period by its opening hours (closed slots left out) times its capacity; booked
-children are those of bookings that held places (no-shows included: the places were
-held); attended children are the completed visits' head counts.
+Figures over a period: offered places are the venue's slots in that period by its opening
+hours (closed slots left out) times its capacity; booked children are those of bookings
+that held places (no-shows included: the places were held); attended children are the
+completed visits' head counts. They are kept at apply time, so that a period is a few index
+reads whatever its length: places offered per weekday (per venue and per district), and per
+city day the places closed, children booked and attended (per venue and per district),
+recomputed from the day's bookings and closures whenever one of them changes. A period's
+whole days are summed from those rows; a part of a day at either end (a period not starting
+or ending at the city's midnight) is computed from the hours and bookings of that part.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
+from uuid import NAMESPACE_URL, UUID
 
 from contracts.events import ContractEvent
 from contracts.resources import (
@@ -129,6 +137,36 @@ CREATE TABLE IF NOT EXISTS offered (
 CREATE INDEX IF NOT EXISTS offered_free ON offered (venue_id, starts_at, places_left)
     WHERE closed = 0 AND waitlisted = 0;
 CREATE INDEX IF NOT EXISTS offered_by_day ON offered (day, kind, district, places_left);
+CREATE TABLE IF NOT EXISTS weekly_places (
+    venue_id TEXT NOT NULL,
+    weekday INTEGER NOT NULL,
+    places INTEGER NOT NULL,
+    PRIMARY KEY (venue_id, weekday)
+);
+CREATE TABLE IF NOT EXISTS district_weekly_places (
+    district TEXT NOT NULL,
+    weekday INTEGER NOT NULL,
+    places INTEGER NOT NULL,
+    PRIMARY KEY (district, weekday)
+);
+CREATE TABLE IF NOT EXISTS usage_days (
+    venue_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    district TEXT NOT NULL,
+    closed INTEGER NOT NULL,
+    booked INTEGER NOT NULL,
+    attended INTEGER NOT NULL,
+    PRIMARY KEY (venue_id, day)
+);
+CREATE INDEX IF NOT EXISTS usage_by_day ON usage_days (day, venue_id, closed, booked, attended);
+CREATE TABLE IF NOT EXISTS district_usage_days (
+    district TEXT NOT NULL,
+    day TEXT NOT NULL,
+    closed INTEGER NOT NULL,
+    booked INTEGER NOT NULL,
+    attended INTEGER NOT NULL,
+    PRIMARY KEY (district, day)
+);
 CREATE TABLE IF NOT EXISTS offered_span (
     venue_id TEXT PRIMARY KEY,
     starts_at TEXT NOT NULL,
@@ -256,21 +294,72 @@ class ResourcesReadModel(SqliteProjection):
     """Venues, closures, slots and bookings, kept up to date from events."""
 
     SCHEMA = TABLES_DDL
-    VERSION = 2
-    TABLES = ("venues", "closures", "slots", "bookings", "offered", "offered_span")
+    VERSION = 3
+    TABLES = (
+        "venues",
+        "closures",
+        "slots",
+        "bookings",
+        "offered",
+        "offered_span",
+        "weekly_places",
+        "district_weekly_places",
+        "usage_days",
+        "district_usage_days",
+    )
     DUMPED = {
         "venues": "id",
         "closures": "venue_id, starts_at, ends_at",
         "slots": "id",
         "bookings": "id",
+        "weekly_places": "venue_id, weekday",
+        "district_weekly_places": "district, weekday",
+        "usage_days": "venue_id, day",
+        "district_usage_days": "district, day",
     }
+
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = 5.0) -> None:
+        super().__init__(path, busy_timeout_s=busy_timeout_s)
+        # (venue, city day) whose usage a batch changed: recomputed once before its commit.
+        self._touched: set[tuple[str, str]] = set()
+        # Venues as read, by id: a venue's row never changes once registered (a redelivery
+        # inserts nothing), so only its closures are compared. Reading 500 venues' hours
+        # anew took most of the learning map's time.
+        self._read_venues: dict[str, VenueRow] = {}
+
+    def reset(self) -> None:
+        super().reset()
+        self._read_venues = {}
+
+    def apply_events(
+        self, conn: sqlite3.Connection, events: Sequence[ContractEvent], changed: set[str]
+    ) -> None:
+        """Runs of bookings (the busiest events) are written with one `executemany` per
+        statement: the slots (inserted once), the bookings (in the events' order), then
+        each touched slot's places, computed once from what the run wrote. Other events end
+        a run and are written on their own."""
+        self._touched = set()
+        run: list[VisitBooked | VisitWaitlisted] = []
+        for event in events:
+            if isinstance(event, VisitBooked | VisitWaitlisted):
+                run.append(event)
+                continue
+            self._write_bookings(conn, run, changed)
+            run = []
+            self.apply_event(conn, event, changed)
+        self._write_bookings(conn, run, changed)
+
+    def before_commit(self, conn: sqlite3.Connection) -> None:
+        self._write_usage(conn, self._touched)
+        self._touched = set()
 
     def apply_event(
         self, conn: sqlite3.Connection, event: ContractEvent, changed: set[str]
     ) -> None:
         match event:
             case VenueRegistered():
-                self._venue(conn, event)
+                if self._venue(conn, event):
+                    self._weekly(conn, event)
                 self._offer(conn, event)
                 changed.add(event.venue_id)
             case VenueClosed():
@@ -284,35 +373,14 @@ class ResourcesReadModel(SqliteProjection):
                     "WHERE venue_id = ? AND starts_at < ? AND ends_at > ?",
                     (event.venue_id, _utc(event.ends_at), _utc(event.starts_at)),
                 )
+                # A slot starting the day before may reach into the closure.
+                day = (event.starts_at.astimezone(CITY_TZ) - timedelta(days=1)).date()
+                while day <= event.ends_at.astimezone(CITY_TZ).date():
+                    self._touched.add((event.venue_id, day.isoformat()))
+                    day += timedelta(days=1)
                 changed.add(event.venue_id)
             case VisitBooked() | VisitWaitlisted():
-                self._slot(conn, event)
-                status = "waitlisted"
-                if isinstance(event, VisitBooked):
-                    status = "booked" if event.approved else "requested"
-                    if event.awaiting_escorts:
-                        status = "awaiting-escorts"
-                from_waitlist = isinstance(event, VisitBooked) and event.from_waitlist
-                conn.execute(
-                    "INSERT INTO bookings (id, slot_id, venue_id, school_id, starts_at, "
-                    "head_count, age, teachers, status, from_waitlist) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                    "status = excluded.status, from_waitlist = excluded.from_waitlist",
-                    (
-                        event.booking_id,
-                        event.slot_id,
-                        event.venue_id,
-                        event.school_id,
-                        _utc(event.starts_at),
-                        event.head_count,
-                        event.age,
-                        event.teachers,
-                        status,
-                        int(from_waitlist),
-                    ),
-                )
-                self._places(conn, event.slot_id)
-                changed.add(event.slot_id)
+                self._write_bookings(conn, [event], changed)
             case VisitCancelled():
                 self._status(conn, event.booking_id, "cancelled")
                 conn.execute(
@@ -354,8 +422,9 @@ class ResourcesReadModel(SqliteProjection):
     # -- event handlers ---------------------------------------------------------------------
 
     @staticmethod
-    def _venue(conn: sqlite3.Connection, event: VenueRegistered) -> None:
-        conn.execute(
+    def _venue(conn: sqlite3.Connection, event: VenueRegistered) -> bool:
+        """Insert the venue; whether it is new (not a redelivery)."""
+        cursor = conn.execute(
             "INSERT INTO venues (id, name, kind, district, address, latitude, longitude, "
             "owner, lists, heritage, capacity, slot_minutes, opening_hours, age_min, age_max, "
             "accessible, registered_at, buffer_minutes) "
@@ -382,6 +451,42 @@ class ResourcesReadModel(SqliteProjection):
                 event.buffer_minutes,
             ),
         )
+        return cursor.rowcount > 0
+
+    def _weekly(self, conn: sqlite3.Connection, event: VenueRegistered) -> None:
+        """The venue's places on each weekday, added to its district's; and the days its
+        bookings came before it (a tolerant replay) counted in its district."""
+        # Any week will do: slots depend on the weekday only.
+        monday = date(2024, 1, 1)
+        rows = [
+            (
+                event.venue_id,
+                weekday,
+                event.capacity
+                * sum(
+                    1
+                    for _ in slot_starts_on(
+                        event.opening_hours,
+                        event.slot_minutes,
+                        monday + timedelta(days=weekday - 1),
+                        event.buffer_minutes,
+                    )
+                ),
+            )
+            for weekday in range(1, 8)
+        ]
+        conn.executemany(
+            "INSERT INTO weekly_places (venue_id, weekday, places) VALUES (?, ?, ?)", rows
+        )
+        conn.executemany(
+            "INSERT INTO district_weekly_places (district, weekday, places) VALUES (?, ?, ?) "
+            "ON CONFLICT (district, weekday) DO UPDATE SET places = places + excluded.places",
+            [(event.district, weekday, places) for _, weekday, places in rows],
+        )
+        for (day,) in conn.execute(
+            "SELECT day FROM usage_days WHERE venue_id = ?", (event.venue_id,)
+        ).fetchall():
+            self._touched.add((event.venue_id, day))
 
     @staticmethod
     def _offer(conn: sqlite3.Connection, event: VenueRegistered) -> None:
@@ -393,16 +498,18 @@ class ResourcesReadModel(SqliteProjection):
         first = event.registered_at.astimezone(CITY_TZ).date()
         length = timedelta(minutes=event.slot_minutes)
         rows = []
+        name_prefix = f"tongxin:resources:slot:{UUID(str(event.venue_id))}:".encode()
         for n in range(OFFERED_DAYS):
             day = first + timedelta(days=n)
             for start in slot_starts_on(
                 event.opening_hours, event.slot_minutes, day, event.buffer_minutes
             ):
+                starts_at = _utc(start)
                 rows.append(
                     (
-                        str(slot_id(event.venue_id, start)),
+                        _slot_uuid5(name_prefix + starts_at.encode()),
                         event.venue_id,
-                        _utc(start),
+                        starts_at,
                         _utc(start + length),
                         day.isoformat(),
                         event.kind,
@@ -425,40 +532,115 @@ class ResourcesReadModel(SqliteProjection):
             ),
         )
 
-    @staticmethod
-    def _slot(conn: sqlite3.Connection, event: VisitBooked | VisitWaitlisted) -> None:
-        conn.execute(
+    def _write_bookings(
+        self,
+        conn: sqlite3.Connection,
+        run: Sequence[VisitBooked | VisitWaitlisted],
+        changed: set[str],
+    ) -> None:
+        if not run:
+            return
+        conn.executemany(
             "INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            (
-                event.slot_id,
-                event.venue_id,
-                _utc(event.starts_at),
-                _utc(event.ends_at),
-                event.capacity,
-            ),
+            [(e.slot_id, e.venue_id, _utc(e.starts_at), _utc(e.ends_at), e.capacity) for e in run],
         )
+        conn.executemany(
+            "INSERT INTO bookings (id, slot_id, venue_id, school_id, starts_at, "
+            "head_count, age, teachers, status, from_waitlist) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "status = excluded.status, from_waitlist = excluded.from_waitlist",
+            [
+                (
+                    e.booking_id,
+                    e.slot_id,
+                    e.venue_id,
+                    e.school_id,
+                    _utc(e.starts_at),
+                    e.head_count,
+                    e.age,
+                    e.teachers,
+                    _booked_status(e),
+                    int(isinstance(e, VisitBooked) and e.from_waitlist),
+                )
+                for e in run
+            ],
+        )
+        slots = list(dict.fromkeys(e.slot_id for e in run))
+        self._places(conn, slots)
+        changed.update(slots)
+        for e in run:
+            self._touched.add((e.venue_id, _city_day(e.starts_at)))
 
-    @staticmethod
-    def _status(conn: sqlite3.Connection, booking_id: str, status: str) -> None:
+    def _status(self, conn: sqlite3.Connection, booking_id: str, status: str) -> None:
         # The stream brings a booking's creation before its changes.
-        conn.execute("UPDATE bookings SET status = ? WHERE id = ?", (status, booking_id))
+        row = conn.execute(
+            "UPDATE bookings SET status = ? WHERE id = ? RETURNING venue_id, starts_at",
+            (status, booking_id),
+        ).fetchone()
+        if row is not None:
+            self._touched.add((row[0], _city_day(datetime.fromisoformat(row[1]))))
 
     @staticmethod
-    def _places(conn: sqlite3.Connection, slot: str) -> None:
+    def _places(conn: sqlite3.Connection, slots: str | Sequence[str]) -> None:
+        ids = [slots] if isinstance(slots, str) else list(slots)
         marks = ",".join("?" * len(HOLDING))
-        conn.execute(
+        conn.executemany(
             "UPDATE slots SET "
             f"booked = (SELECT COALESCE(SUM(head_count), 0) FROM bookings WHERE slot_id = ? "
             f"AND status IN ({marks})), "
             "waitlisted = (SELECT COUNT(*) FROM bookings WHERE slot_id = ? AND status = ?) "
             "WHERE id = ?",
-            (slot, *HOLDING, slot, "waitlisted", slot),
+            [(slot, *HOLDING, slot, "waitlisted", slot) for slot in ids],
         )
-        conn.execute(
+        conn.executemany(
             "UPDATE offered SET places_left = MAX(s.capacity - s.booked, 0), "
             "waitlisted = s.waitlisted FROM slots AS s WHERE s.id = ? AND offered.slot_id = s.id",
-            (slot,),
+            [(slot,) for slot in ids],
+        )
+
+    def _write_usage(self, conn: sqlite3.Connection, touched: set[tuple[str, str]]) -> None:
+        """Recompute each touched (venue, day)'s closed places and children booked and
+        attended from its bookings and closures, then its district's day from its venues'."""
+        if not touched:
+            return
+        marks = ",".join("?" * len(BOOKED))
+        venues = {
+            row["id"]: row
+            for row in conn.execute(
+                "SELECT id, district, capacity, slot_minutes, buffer_minutes, opening_hours "
+                "FROM venues"
+            ).fetchall()
+        }
+        rows = []
+        for venue_id, day in sorted(touched):
+            first = datetime.combine(date.fromisoformat(day), time(0, 0), CITY_TZ)
+            found = conn.execute(
+                "SELECT COALESCE(SUM(head_count), 0), "
+                "COALESCE(SUM(CASE WHEN status = 'completed' THEN attended ELSE 0 END), 0) "
+                f"FROM bookings WHERE venue_id = ? AND status IN ({marks}) "
+                "AND starts_at >= ? AND starts_at < ?",
+                (venue_id, *BOOKED, _utc(first), _utc(first + timedelta(days=1))),
+            ).fetchone()
+            venue = venues.get(venue_id)
+            closed = _closed_places(conn, venue, first) if venue is not None else 0
+            district = venue["district"] if venue is not None else ""
+            rows.append((venue_id, day, district, closed, int(found[0]), int(found[1])))
+        conn.executemany(
+            "INSERT INTO usage_days (venue_id, day, district, closed, booked, attended) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (venue_id, day) DO UPDATE SET "
+            "district = excluded.district, closed = excluded.closed, "
+            "booked = excluded.booked, attended = excluded.attended",
+            rows,
+        )
+        districts = sorted({(row[2], row[1]) for row in rows if row[2]})
+        conn.executemany(
+            "INSERT INTO district_usage_days (district, day, closed, booked, attended) "
+            "SELECT ?, ?, COALESCE(SUM(closed), 0), COALESCE(SUM(booked), 0), "
+            "COALESCE(SUM(attended), 0) FROM usage_days WHERE district = ? AND day = ? "
+            "ON CONFLICT (district, day) DO UPDATE SET closed = excluded.closed, "
+            "booked = excluded.booked, attended = excluded.attended",
+            [(district, day, district, day) for district, day in districts],
         )
 
     # -- reads ------------------------------------------------------------------------------
@@ -499,7 +681,14 @@ class ResourcesReadModel(SqliteProjection):
                         c["reason"],
                     )
                 )
-        return [_venue_row(row, closures.get(row["id"], [])) for row in rows]
+        found = []
+        for row in rows:
+            kept = self._read_venues.get(row["id"])
+            closed = tuple(closures.get(row["id"], []))
+            if kept is None or kept.closures != closed:
+                kept = self._read_venues[row["id"]] = _venue_row(row, list(closed))
+            found.append(kept)
+        return found
 
     def booked_by_slot(
         self, venue_ids: Iterable[str], start: datetime, end: datetime
@@ -523,7 +712,92 @@ class ResourcesReadModel(SqliteProjection):
     def utilisation(
         self, venues: Sequence[VenueRow], start: datetime, end: datetime
     ) -> dict[str, Utilisation]:
-        """Per venue: places offered, children booked and attended in [start, end)."""
+        """Per venue: places offered, children booked and attended in [start, end).
+
+        The whole city days of the period from the rows kept at apply time; a part of a
+        day at either end computed from hours and bookings (`computed_utilisation`).
+        """
+        first, last = _whole_days(start, end)
+        if first >= last:
+            return self.computed_utilisation(venues, start, end)
+        figures = self._kept_utilisation(venues, first, last)
+        for edge in _edges(start, end, first, last):
+            extra = self.computed_utilisation(venues, *edge)
+            figures = {v.id: figures[v.id] + extra[v.id] for v in venues}
+        return figures
+
+    def district_utilisation(self, start: datetime, end: datetime) -> dict[str, Utilisation]:
+        """Per district: places offered, children booked and attended in [start, end)."""
+        first, last = _whole_days(start, end)
+        totals: dict[str, Utilisation] = {}
+        edges = [(start, end)] if first >= last else _edges(start, end, first, last)
+        if edges:
+            venues = self.venues()
+            for edge in edges:
+                figures = self.computed_utilisation(venues, *edge)
+                for venue in venues:
+                    totals[venue.district] = (
+                        totals.get(venue.district, Utilisation()) + figures[venue.id]
+                    )
+        if first >= last:
+            return totals
+        weekdays = _weekday_counts(first, last)
+        with self._locked() as conn:
+            offered: dict[str, int] = {}
+            for row in conn.execute(
+                "SELECT district, weekday, places FROM district_weekly_places"
+            ).fetchall():
+                offered[row[0]] = offered.get(row[0], 0) + row[2] * weekdays[row[1]]
+            used = {
+                row[0]: (row[1], row[2], row[3])
+                for row in conn.execute(
+                    "SELECT district, SUM(closed), SUM(booked), SUM(attended) "
+                    "FROM district_usage_days WHERE day >= ? AND day < ? GROUP BY district",
+                    (first.isoformat(), last.isoformat()),
+                ).fetchall()
+            }
+        for district, places in offered.items():
+            closed, booked, attended = used.get(district, (0, 0, 0))
+            totals[district] = totals.get(district, Utilisation()) + Utilisation(
+                places - int(closed), int(booked), int(attended)
+            )
+        return totals
+
+    def venues_per_district(self) -> dict[str, int]:
+        with self._locked() as conn:
+            rows = conn.execute("SELECT district, COUNT(*) FROM venues GROUP BY district")
+            return {row[0]: int(row[1]) for row in rows.fetchall()}
+
+    def _kept_utilisation(
+        self, venues: Sequence[VenueRow], first: date, last: date
+    ) -> dict[str, Utilisation]:
+        """Per venue over the city days [first, last), from the rows kept at apply time."""
+        wanted = {v.id for v in venues}
+        weekdays = _weekday_counts(first, last)
+        offered = dict.fromkeys(wanted, 0)
+        used: dict[str, tuple[int, int, int]] = {}
+        with self._locked() as conn:
+            for row in conn.execute("SELECT venue_id, weekday, places FROM weekly_places"):
+                if row[0] in wanted:
+                    offered[row[0]] += row[2] * weekdays[row[1]]
+            for row in conn.execute(
+                "SELECT venue_id, SUM(closed), SUM(booked), SUM(attended) FROM usage_days "
+                "WHERE day >= ? AND day < ? GROUP BY venue_id",
+                (first.isoformat(), last.isoformat()),
+            ):
+                if row[0] in wanted:
+                    used[row[0]] = (int(row[1]), int(row[2]), int(row[3]))
+        figures = {}
+        for venue_id in wanted:
+            closed, booked, attended = used.get(venue_id, (0, 0, 0))
+            figures[venue_id] = Utilisation(offered[venue_id] - closed, booked, attended)
+        return figures
+
+    def computed_utilisation(
+        self, venues: Sequence[VenueRow], start: datetime, end: datetime
+    ) -> dict[str, Utilisation]:
+        """Per venue over [start, end), computed from opening hours, closures and bookings
+        (the edges of a period; and what the kept rows must always equal)."""
         ids = [v.id for v in venues]
         figures = {
             v.id: Utilisation(offered=v.capacity * len(v.slot_starts(start, end))) for v in venues
@@ -689,6 +963,84 @@ class ResourcesReadModel(SqliteProjection):
                 if len(slots) >= wanted:
                     break
         return slots
+
+
+def _slot_uuid5(name: bytes) -> str:
+    """`contracts.resources.slot_id` as text, from its name's bytes: a venue lays out
+    thousands of slots, and `uuid.uuid5` builds three UUID objects for each."""
+    digest = bytearray(hashlib.sha1(NAMESPACE_URL.bytes + name, usedforsecurity=False).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _booked_status(event: VisitBooked | VisitWaitlisted) -> str:
+    if isinstance(event, VisitWaitlisted):
+        return "waitlisted"
+    if event.awaiting_escorts:
+        return "awaiting-escorts"
+    return "booked" if event.approved else "requested"
+
+
+def _city_day(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(CITY_TZ).date().isoformat()
+
+
+def _closed_places(conn: sqlite3.Connection, venue: sqlite3.Row, first: datetime) -> int:
+    """Places of the venue's slots starting on the day from `first` that a closure covers."""
+    length = timedelta(minutes=venue["slot_minutes"])
+    closures = conn.execute(
+        "SELECT starts_at, ends_at FROM closures WHERE venue_id = ? AND starts_at < ? "
+        "AND ends_at > ?",
+        (venue["id"], _utc(first + timedelta(days=1) + length), _utc(first)),
+    ).fetchall()
+    if not closures:
+        return 0
+    spans = [(datetime.fromisoformat(c[0]), datetime.fromisoformat(c[1])) for c in closures]
+    hours = tuple(OpeningHours(**h) for h in json.loads(venue["opening_hours"]))
+    closed = sum(
+        1
+        for start in slot_starts_on(
+            hours, venue["slot_minutes"], first.date(), venue["buffer_minutes"]
+        )
+        if any(s < start + length and e > start for s, e in spans)
+    )
+    return closed * int(venue["capacity"])
+
+
+def _whole_days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The city days wholly inside [start, end): [first, last)."""
+    local_start, local_end = start.astimezone(CITY_TZ), end.astimezone(CITY_TZ)
+    first = local_start.date()
+    if local_start.time() != time(0, 0):
+        first += timedelta(days=1)
+    return first, local_end.date()
+
+
+def _edges(
+    start: datetime, end: datetime, first: date, last: date
+) -> list[tuple[datetime, datetime]]:
+    """The parts of [start, end) before the city day `first` and from the day `last`."""
+    edges = []
+    head = datetime.combine(first, time(0, 0), CITY_TZ)
+    tail = datetime.combine(last, time(0, 0), CITY_TZ)
+    if start < head:
+        edges.append((start, head))
+    if tail < end:
+        edges.append((tail, end))
+    return edges
+
+
+def _weekday_counts(first: date, last: date) -> dict[int, int]:
+    """How many of each ISO weekday the days [first, last) hold."""
+    days = (last - first).days
+    counts = dict.fromkeys(range(1, 8), days // 7)
+    for n in range(days % 7):
+        counts[(first + timedelta(days=n)).isoweekday()] += 1
+    return counts
 
 
 def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

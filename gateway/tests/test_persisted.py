@@ -3,8 +3,10 @@ an unknown hash or a text that is not its hash is refused with a code and runs n
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from starlette.testclient import TestClient
@@ -90,3 +92,75 @@ def test_a_subscription_is_asked_for_by_hash(client: TestClient, issuer: DevIssu
         ws.send_json({"type": "ping"})
         # Accepted: no error comes back for it, the connection answers.
         assert ws.receive_json()["type"] == "pong"
+
+        # A second viewer's subscription joins the first's: one read-model queue for both,
+        # and one change reaches both.
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as other:
+            other.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            )
+            assert other.receive_json()["type"] == "connection_ack"
+            other.send_json({"id": "7", "type": "subscribe", "payload": by_hash(sha)})
+            other.send_json({"type": "ping"})
+            assert other.receive_json()["type"] == "pong"
+            app = cast(Any, client.app)
+            deadline = time.monotonic() + 10
+            while volunteers_of(app).broadcaster.subscribers != 1:
+                assert time.monotonic() < deadline, "the subscription never registered"
+                time.sleep(0.01)
+            stream = Stream()
+            stream.seq = 100  # After the fixture's events.
+            volunteers_of(app).readmodel.apply(CONSUMER, stream(published("sh9", "s1")))
+            for socket, op in ((ws, "2"), (other, "7")):
+                pushed = socket.receive_json()
+                assert pushed["id"] == op and pushed["type"] == "next"
+                assert pushed["payload"]["data"]["shiftChanged"]["id"] == "sh9"
+            assert volunteers_of(app).broadcaster.subscribers == 1
+
+
+def test_an_answer_is_kept_until_a_read_model_changes(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = cast(Any, client.app)
+    readmodel = volunteers_of(app).readmodel
+    body = by_hash(digest(HOURS), variables={"first": 10})
+    first = client.post("/graphql", json=body).json()
+    assert first["data"]["schoolHours"]["edges"][0]["node"]["hours"] == 2.0
+
+    # Nothing changed: the same answer, without reading the read model again.
+    def unread(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the read model was read again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(readmodel, "school_hours", unread)
+        assert client.post("/graphql", json=body).json() == first
+        # Another variable, or another role's visibility, is another answer.
+        other = client.post("/graphql", json=by_hash(digest(HOURS), variables={"first": 5}))
+        assert "errors" in other.json()
+
+    # An event applied: the next answer is read anew.
+    stream = Stream()
+    stream.seq = 100
+    readmodel.apply(CONSUMER, stream(checked_out("sh1", "v2", 3.0)))
+    again = client.post("/graphql", json=body).json()
+    assert again["data"]["schoolHours"]["edges"][0]["node"]["hours"] == 5.0
+
+
+def test_dashboards_asking_at_once_wait_for_one_answer(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readmodel = volunteers_of(cast(Any, client.app)).readmodel
+    reads: list[int] = []
+    read = readmodel.school_hours
+
+    def slow_read(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        time.sleep(0.5)  # Long enough for the others to ask meanwhile.
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(readmodel, "school_hours", slow_read)
+    body = by_hash(digest(HOURS), variables={"first": 3})
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: client.post("/graphql", json=body).json(), range(4)))
+    assert all(a == answers[0] and "errors" not in a for a in answers), answers
+    assert len(reads) == 1
