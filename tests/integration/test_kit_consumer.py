@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -723,3 +723,33 @@ async def test_a_delivery_lost_on_the_way_is_never_covered_by_a_later_acknowledg
     # Nothing was offered out of order, and nothing past a gap before it was filled.
     assert projection.offered == sorted(projection.offered)
     assert await _durable_ack_floor(nats_url) == 14
+
+
+async def test_a_consumer_at_rest_holds_one_pull_request_that_a_new_event_or_stop_ends(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    # A request far longer than this test: an event or a stop must not wait for its end.
+    settings = settings.model_copy(update={"consumer_idle_wait_s": 600.0})
+    app.fill(3)
+    projection = CounterProjection(tmp_path / "projection.sqlite3")
+    async with running(relay_for(app, settings).run):
+        consumer = consumer_for(projection, settings)
+        async with running(consumer.run, stop_timeout=30):
+            await eventually(lambda: projection.count() == 3, timeout=30)
+
+            async def waiting_requests() -> int:
+                async with nats_client(nats_url) as nc:
+                    info = await nc.jetstream().consumer_info(STREAM, CONSUMER)
+                return int(info.num_waiting or 0)
+
+            # Caught up, the consumer asks the server once, not twice a second.
+            await eventually(lambda: _equals(waiting_requests(), 1), timeout=30)
+            await asyncio.sleep(2 * settings.consumer_heartbeat_s)
+            assert await waiting_requests() == 1
+            app.fill(1)
+            await eventually(lambda: projection.count() == 4, timeout=60)
+    assert [seq for seq, *_ in projection.rows()] == [1, 2, 3, 4]
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
