@@ -30,6 +30,10 @@ class ConsumerGone(Exception):
     """The server ended the pull request because the durable was deleted."""
 
 
+class RequestRefused(Exception):
+    """The server refused the pull request itself."""
+
+
 class Puller:
     """Pull requests on one inbox for one durable; see the module docstring."""
 
@@ -111,9 +115,15 @@ class Puller:
             pass  # an idle heartbeat: the request is alive
         elif status == StatusCode.CONFLICT and "deleted" in _description(msg).lower():
             raise ConsumerGone(_description(msg))
-        else:
-            # 408 expired, 409 leadership change or limits, 404 none: the request is over.
+        elif status in (StatusCode.REQUEST_TIMEOUT, StatusCode.NO_MESSAGES) or (
+            status == StatusCode.CONFLICT and "exceeded" not in _description(msg).lower()
+        ):
+            # Expired, none, or ended by the server (a leadership change, a shutdown).
             self._left = 0
+        else:
+            # No responder (no such durable, no permission) or a limit: asking again at
+            # once would only be refused again.
+            raise RequestRefused(f"{status} {_description(msg)}".strip())
 
     async def _request(self) -> None:
         # A request sent again while the old one lives on can only add deliveries to the

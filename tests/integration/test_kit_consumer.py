@@ -753,3 +753,21 @@ async def test_a_consumer_at_rest_holds_one_pull_request_that_a_new_event_or_sto
 
 async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
+
+
+async def test_a_durable_deleted_under_a_running_consumer_is_made_again_and_loses_nothing(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    app.fill(5)
+    projection = RecordingProjection(tmp_path / "projection.sqlite3")
+    async with running(relay_for(app, settings).run):
+        consumer = consumer_for(projection, settings)
+        async with running(consumer.run):
+            await eventually(lambda: projection.count() == 5, timeout=30)
+            # An operator (or the idle threshold) removes it while its pull request waits.
+            async with nats_client(nats_url) as nc:
+                await nc.jetstream().delete_consumer(STREAM, CONSUMER)
+            app.fill(3)
+            await eventually(lambda: projection.count() == 8, timeout=30)
+    assert projection.offered == list(range(1, 9))
+    assert await _durable_ack_floor(nats_url) == 8
