@@ -262,6 +262,9 @@ class Consumer:
             info = await js.add_consumer(
                 self.stream,
                 ConsumerConfig(
+                    # The name too, so the create goes to $JS.API.CONSUMER.CREATE.<stream>.
+                    # <name>.<filter>, the subject NATS authorization grants per durable.
+                    name=self.name,
                     durable_name=self.name,
                     filter_subject=self.filter_subject,
                     ack_policy=AckPolicy.ALL,
