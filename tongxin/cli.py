@@ -308,6 +308,10 @@ def child_env(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    # One nats-server: a pull request is lost only with the connection, and a reconnect
+    # asks again at once, so the heartbeat that finds one lost with a cluster node can be
+    # slow (a heartbeat a second per consumer was most of the stack's idle cost).
+    env.setdefault("TONGXIN_CONSUMER_HEARTBEAT_S", "5")
     return env
 
 

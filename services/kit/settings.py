@@ -62,6 +62,22 @@ class Settings(BaseSettings):
     consumer_batch: int = Field(default=500, ge=1, le=10_000)
     consumer_max_deliver: int = Field(default=5, ge=2)
     consumer_ack_wait_s: float = Field(default=30.0, gt=0)
+    consumer_idle_wait_s: float = Field(
+        default=30.0,
+        ge=1.0,
+        description=(
+            "How long a consumer's pull request stays open on the server; a message is "
+            "handed on as it arrives, so this only sets how often an idle consumer asks."
+        ),
+    )
+    consumer_heartbeat_s: float = Field(
+        default=1.0,
+        gt=0,
+        description=(
+            "The server's heartbeat on an idle pull request; three missed mean the "
+            "request was lost (with a NATS node) and is sent again."
+        ),
+    )
     consumer_inactive_s: float = Field(
         default=7 * 24 * 3600.0,
         gt=0,

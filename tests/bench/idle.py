@@ -100,12 +100,15 @@ def measure(folder: Path, idle_s: float, start_timeout_s: float = 600.0) -> list
             elapsed = time.perf_counter() - window
             rss = 0
             names: dict[str, float] = {}
+            # Seconds are less swayed than shares by other work on a shared machine.
+            seconds: dict[str, float] = {}
             for process in processes:
                 try:
                     rss += process.memory_info().rss
                     used = after.get(process.pid, 0.0) - before.get(process.pid, 0.0)
                     label = " ".join(process.cmdline()[1:4])[-60:] or process.name()
                     names[f"{process.pid} {label}"] = round(used / elapsed * 100, 2)
+                    seconds[f"{process.pid} {label}"] = round(used, 3)
                 except psutil.NoSuchProcess:
                     continue
             used = sum(after.values()) - sum(before.get(pid, 0.0) for pid in after)
@@ -122,6 +125,7 @@ def measure(folder: Path, idle_s: float, start_timeout_s: float = 600.0) -> list
         "processes": len(processes),
         "started_with_demo_s": round(ready_s, 1),
         "per_process_percent_of_a_core": names,
+        "per_process_cpu_s": seconds,
     }
     return [
         Figure(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -669,3 +669,105 @@ async def test_a_durable_acknowledging_each_message_is_recreated_to_acknowledge_
     assert info.config.ack_policy == AckPolicy.ALL
     assert [seq for seq, *_ in projection.rows()] == list(range(1, 61))
     assert int(info.ack_floor.stream_seq) == 60, "the last batch's ack covers all before it"
+
+
+def _lose_in_flight(monkeypatch: pytest.MonkeyPatch, stream_seqs: set[int]) -> list[int]:
+    """Drop the first delivery of each of these stream sequences on its way to the client.
+
+    What a pull request that expired with messages on the wire, or a NATS node that died
+    with a batch in flight, does: the durable counts the message as delivered, the client
+    never sees it. Returns the sequences dropped so far.
+    """
+    from nats.aio.client import Client
+
+    dropped: list[int] = []
+    deliver = Client._process_msg
+
+    async def process_msg(
+        self: Client, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes
+    ) -> None:
+        tokens = reply.split(b".") if reply.startswith(b"$JS.ACK.") else []
+        if len(tokens) == 9 and tokens[3] == CONSUMER.encode():
+            seq = int(tokens[5])
+            if seq in stream_seqs and seq not in dropped:
+                dropped.append(seq)
+                return
+        await deliver(self, sid, subject, reply, data, headers)
+
+    monkeypatch.setattr(Client, "_process_msg", process_msg)
+    return dropped
+
+
+async def test_a_delivery_lost_on_the_way_is_never_covered_by_a_later_acknowledgement(
+    app: CounterApp,
+    settings: Settings,
+    nats_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app.fill(12)
+    async with running(relay_for(app, settings).run):
+        await eventually(lambda: _stream_count(nats_url, STREAM, 12), timeout=30)
+    dropped = _lose_in_flight(monkeypatch, {1, 5, 12})
+    projection = RecordingProjection(tmp_path / "projection.sqlite3")
+    consumer = consumer_for(projection, settings.model_copy(update={"consumer_batch": 3}))
+    async with running(consumer.run):
+        # 12, the last, shows missing only when redelivered (ack wait) with a later number.
+        await eventually(lambda: consumer.position == 12, timeout=30)
+        app.fill(2)
+        async with running(relay_for(app, settings).run):
+            await eventually(lambda: projection.count() == 14, timeout=30)
+
+    assert dropped == [1, 5, 12]
+    assert [seq for seq, *_ in projection.rows()] == list(range(1, 15))
+    # Nothing was offered out of order, and nothing past a gap before it was filled.
+    assert projection.offered == sorted(projection.offered)
+    assert await _durable_ack_floor(nats_url) == 14
+
+
+async def test_a_consumer_at_rest_holds_one_pull_request_that_a_new_event_or_stop_ends(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    # A request far longer than this test: an event or a stop must not wait for its end.
+    settings = settings.model_copy(update={"consumer_idle_wait_s": 600.0})
+    app.fill(3)
+    projection = CounterProjection(tmp_path / "projection.sqlite3")
+    async with running(relay_for(app, settings).run):
+        consumer = consumer_for(projection, settings)
+        async with running(consumer.run, stop_timeout=30):
+            await eventually(lambda: projection.count() == 3, timeout=30)
+
+            async def waiting_requests() -> int:
+                async with nats_client(nats_url) as nc:
+                    info = await nc.jetstream().consumer_info(STREAM, CONSUMER)
+                return int(info.num_waiting or 0)
+
+            # Caught up, the consumer asks the server once, not twice a second.
+            await eventually(lambda: _equals(waiting_requests(), 1), timeout=30)
+            await asyncio.sleep(2 * settings.consumer_heartbeat_s)
+            assert await waiting_requests() == 1
+            app.fill(1)
+            await eventually(lambda: projection.count() == 4, timeout=60)
+    assert [seq for seq, *_ in projection.rows()] == [1, 2, 3, 4]
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
+
+
+async def test_a_durable_deleted_under_a_running_consumer_is_made_again_and_loses_nothing(
+    app: CounterApp, settings: Settings, nats_url: str, tmp_path: Path
+) -> None:
+    app.fill(5)
+    projection = RecordingProjection(tmp_path / "projection.sqlite3")
+    async with running(relay_for(app, settings).run):
+        consumer = consumer_for(projection, settings)
+        async with running(consumer.run):
+            await eventually(lambda: projection.count() == 5, timeout=30)
+            # An operator (or the idle threshold) removes it while its pull request waits.
+            async with nats_client(nats_url) as nc:
+                await nc.jetstream().delete_consumer(STREAM, CONSUMER)
+            app.fill(3)
+            await eventually(lambda: projection.count() == 8, timeout=30)
+    assert projection.offered == list(range(1, 9))
+    assert await _durable_ack_floor(nats_url) == 8
