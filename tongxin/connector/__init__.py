@@ -23,6 +23,14 @@ from tongxin.connector.connector import (
     DepartmentConnector,
     NotOwnedError,
     Publisher,
+    RetiredVersionError,
 )
 
-__all__ = ["AnswerLater", "ConnectorSettings", "DepartmentConnector", "NotOwnedError", "Publisher"]
+__all__ = [
+    "AnswerLater",
+    "ConnectorSettings",
+    "DepartmentConnector",
+    "NotOwnedError",
+    "Publisher",
+    "RetiredVersionError",
+]

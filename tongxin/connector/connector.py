@@ -61,6 +61,10 @@ class NotOwnedError(ValueError):
     """A department publishes only the event types of its own boundaries."""
 
 
+class RetiredVersionError(ValueError):
+    """A department publishes only the current major of an event type."""
+
+
 class ConnectorSettings(BaseSettings):
     """A department system's settings, from `TONGXIN_*` environment variables."""
 
@@ -139,6 +143,10 @@ class DepartmentConnector:
             raise NotOwnedError(
                 f"{cls.event_type()} belongs to {cls.department()}, not {self.department}"
             )
+        if not cls.published:
+            # A retired major still reads from old streams; nothing new is written in it
+            # (the ingest refuses it the same way).
+            raise RetiredVersionError(f"{cls.event_type()} is no longer published")
         return Publisher(self, cls)
 
     def subscriber(

@@ -10,9 +10,14 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from contracts import checks, reports, volunteers
+from contracts import action_items, checks, reports, volunteers
 from tongxin.cli import app
-from tongxin.connector import ConnectorSettings, DepartmentConnector, NotOwnedError
+from tongxin.connector import (
+    ConnectorSettings,
+    DepartmentConnector,
+    NotOwnedError,
+    RetiredVersionError,
+)
 
 
 def connector(department: str) -> DepartmentConnector:
@@ -29,6 +34,16 @@ def test_a_department_publishes_only_its_own_event_types() -> None:
         pol.publisher(reports.LegalLectureGiven)
     with pytest.raises(NotOwnedError):
         pol.publisher(volunteers.BackgroundCheckRequested)
+
+
+def test_a_retired_major_is_refused_so_its_free_text_never_reaches_the_bus() -> None:
+    jus = connector("jus")
+    (boundary,) = (
+        b for b, cls in action_items.PROGRESS_BY_BOUNDARY.items() if cls.department() == "jus"
+    )
+    jus.publisher(action_items.PROGRESS_BY_BOUNDARY[boundary])
+    with pytest.raises(RetiredVersionError):
+        jus.publisher(action_items.LEGACY_BY_BOUNDARY[boundary])
 
 
 def test_tongxin_asyncapi_writes_the_department_s_channels(tmp_path: Path) -> None:
