@@ -7,12 +7,29 @@ school that moves district (or a new school) is a change of data, not of any ser
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DATA = Path(__file__).with_name("city.json")
+
+# The city's local time (China keeps one offset all year): opening hours are given in it,
+# and a day, a term or a due date is the city's, not UTC's (08:00 on 1 September is
+# still 31 August in UTC).
+CITY_TZ = timezone(timedelta(hours=8), "CST")
+
+
+def city_day(moment: datetime) -> date:
+    """The city's calendar day at `moment` (a naive moment is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(CITY_TZ).date()
+
+
+def city_today() -> date:
+    return city_day(datetime.now(UTC))
 
 
 class Place(BaseModel):

@@ -10,7 +10,8 @@ service added later becomes measurable by decorating its contract events:
     class LectureGiven(_CoursesEvent): ...
 
 Rules (checked when the class is decorated, so a wrong declaration fails on import):
-- `at` names a `time` field (a date or a datetime): the day the fact counts on;
+- `at` names a `time` field (a date or a datetime): the day the fact counts on (a
+  datetime counts on the city's day, `contracts.city.city_day`);
 - `school`, `district`, `unit` name `code` fields: the groups a target may break down by;
 - `subject` names an `id` field: what coverage counts once (a child, a family, a school);
 - `quantity` names a numeric `fact` field: what a `sum` or `rate` target adds up;
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+from contracts.city import city_day
 from contracts.events import ContractEvent, privacy_of
 
 E = TypeVar("E", bound=type[ContractEvent])
@@ -52,7 +54,7 @@ class Measure:
         """The facts a ledger keeps of one event."""
         values = event.model_dump(mode="python")
         when = values[self.at]
-        day = when.date() if isinstance(when, datetime) else when
+        day = city_day(when) if isinstance(when, datetime) else when
         assert isinstance(day, date)
         facets = {name: _facet(values.get(name)) for name in self.facets}
         quantity = float(values[self.quantity]) if self.quantity else 1.0

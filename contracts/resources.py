@@ -9,12 +9,13 @@ so a reader can place it without having seen the slot before (tolerant readers).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.city import CITY_TZ as CITY_TZ
 from contracts.events import ContractEvent, classified
 from contracts.measures import measurable
 
@@ -50,10 +51,6 @@ class OpeningHours(BaseModel):
     weekday: int = Field(ge=1, le=7, description="ISO weekday: 1 Monday … 7 Sunday.")
     opens: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM.")
     closes: str = Field(pattern=r"^([01][0-9]|2[0-4]):[0-5][0-9]$", description="HH:MM.")
-
-
-# The city's local time, in which opening hours are given (China keeps one offset all year).
-CITY_TZ = timezone(timedelta(hours=8), "CST")
 
 
 def slot_id(venue_id: UUID | str, starts_at: datetime) -> UUID:

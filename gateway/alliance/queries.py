@@ -4,12 +4,13 @@ the alliance service (which computes them from its ledger of every boundary's ev
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.permission import BasePermission
 
+from contracts.city import city_today
 from gateway import access
 from gateway.alliance import state
 from gateway.alliance.policy import READS
@@ -62,7 +63,7 @@ class AllianceQuery:
         readmodel = state.readmodel(info)
         tasks = await asyncio.to_thread(readmodel.tasks, department)
         figures = await _figures(info, as_of, trend=False)
-        today = as_of or datetime.now(UTC).date()
+        today = as_of or city_today()
         out = []
         for task in tasks:
             milestones = await asyncio.to_thread(readmodel.milestones, task.id)

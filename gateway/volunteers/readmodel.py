@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from contracts.city import city_today
 from contracts.events import ContractEvent
 from contracts.volunteers import (
     BackgroundCheckRecorded,
@@ -248,7 +249,8 @@ def _utc(moment: datetime) -> str:
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    """A check valid until a day is valid through the city's whole day."""
+    return city_today()
 
 
 class VolunteersReadModel(SqliteProjection):

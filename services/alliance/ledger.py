@@ -70,9 +70,9 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS ledger_layout (
         name TEXT PRIMARY KEY, version BIGINT NOT NULL)""",
 )
-LAYOUT = 3
+LAYOUT = 4
 """1: per-day buckets summed when read; 2: running totals per grouping; 3: and the first
-day of each subject per period."""
+day of each subject per period; 4: a fact's day is the city's (`contracts.city.city_day`)."""
 GROUPINGS = ("city", "school", "district", "unit", "department")
 ALL = "*"
 """The group of every fact with a group in its grouping (no school id is `*`)."""
@@ -768,26 +768,19 @@ _RUNNING_QUANTITY_BEFORE = _running("quantity", "<")
 
 
 def _upgrade(cur: _Cursor) -> None:
-    """An older ledger gets its running totals and first days from its facts."""
+    """An older ledger is emptied, its positions included, so that its consumers read the
+    streams again: before layout 4 a fact's day was UTC's, which only the events can mend."""
     found = cur.rows("SELECT version FROM ledger_layout WHERE name = 'ledger'")
     if found and int(found[0][0]) >= LAYOUT:
         return
-    cur.run("DELETE FROM ledger_running")
-    cur.run("DELETE FROM ledger_groups")
-    cur.run("DELETE FROM ledger_firsts")
-    totals = _RunningTotals()
-    firsts = _Firsts()
-    for r in cur.rows(
-        "SELECT event_type, day, department, school, district, unit, facets, quantity, subject"
-        " FROM ledger_facts ORDER BY consumer, seq"
+    for table in (
+        "ledger_facts",
+        "ledger_running",
+        "ledger_groups",
+        "ledger_firsts",
+        "ledger_positions",
     ):
-        event_type, day, department, school, district, unit, facets = (str(v) for v in r[:7])
-        row = _Row(event_type, day, department, school, district, unit, facets, float(r[7]))
-        totals.add(row)
-        if r[8]:
-            firsts.add(row, str(r[8]))
-    totals.apply(cur, set(), {})
-    firsts.apply(cur)
+        cur.run(f"DELETE FROM {table}")  # noqa: S608 - the ledger's own table names
     cur.run("DROP TABLE IF EXISTS ledger_daily")
     cur.run(
         "INSERT INTO ledger_layout (name, version) VALUES ('ledger', ?)"

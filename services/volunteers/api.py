@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, Field, field_validator
 
+from contracts.city import city_today
 from services.kit.auth import Principal
 from services.kit.commands import Command, SchoolId
 from services.kit.errors import ForbiddenError
@@ -478,7 +479,7 @@ def _record_access_log_read(
 
 
 def volunteer_view(volunteer: Volunteer, name: Decrypted) -> dict[str, Any]:
-    today = datetime.now(UTC).date()
+    today = city_today()
     return {
         "volunteer_id": str(volunteer.id),
         "display_name": None if name is ERASED else name,

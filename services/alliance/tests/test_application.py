@@ -217,6 +217,40 @@ class TestTheLedger:
         app.measured("c-legal", 19, batch)
         assert app.ledger.checksum() == before
 
+    def test_a_moment_counts_on_the_city_s_day_not_utc_s(self) -> None:
+        # 01:30 on 1 September in the city is still 31 August in UTC: the file opened on
+        # the first day of the school year counts in that year.
+        event = care.FileOpened(
+            file_id="f1",
+            school_id="s1",
+            class_id="c1",
+            district_id="321002",
+            source="school",
+            opened_at=datetime(2026, 8, 31, 17, 30, tzinfo=UTC),
+        )
+        measure = measure_of(type(event))
+        assert measure is not None
+        assert measure.fact_of(event).day == date(2026, 9, 1)
+        assert period_of("school-year", measure.fact_of(event).day).label == "2026-2027-school-year"
+
+    def test_a_ledger_kept_in_utc_days_is_read_again_from_the_streams(
+        self, app: AllianceApplication, tmp_path: Path
+    ) -> None:
+        app.measured("c-legal", 3, [lecture(n, "s1", date(2026, 10, n)) for n in range(1, 4)])
+        with app.ledger._db.write() as cur:
+            cur.run("UPDATE ledger_layout SET version = 3 WHERE name = 'ledger'")
+        reopened, empty = (
+            Ledger(Settings(state_dir=tmp_path)),
+            Ledger(Settings(state_dir=tmp_path / "new")),
+        )
+        try:
+            assert reopened.position("c-legal") == 0
+            assert reopened.version() == ()
+            assert reopened.checksum() == empty.checksum()
+        finally:
+            reopened.close()
+            empty.close()
+
     def test_a_late_event_moves_the_running_totals_of_the_days_after_it(
         self, app: AllianceApplication, tmp_path: Path
     ) -> None:
