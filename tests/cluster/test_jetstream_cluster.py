@@ -13,7 +13,7 @@ import asyncio
 import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,17 +39,6 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.timeout(300)
 
 STREAM = "VOLUNTEERS"
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[JetStreamCluster]:
-    nodes = JetStreamCluster(tmp_path / "cluster").start()
-    try:
-        await nodes.wait_ready()
-        yield nodes
-    finally:
-        for node in nodes.nodes:
-            node.kill()
 
 
 @pytest.fixture
