@@ -14,6 +14,7 @@ from gateway.context import Authenticated
 from gateway.core.subscriptions import changes
 from gateway.volunteers import state
 from gateway.volunteers.types import Shift
+from services.kit.stages import record
 
 
 @strawberry.type
@@ -39,4 +40,5 @@ class VolunteersSubscription:
                 if row is None or (school_id is not None and row.school_id != school_id):
                     continue
                 await access.caller(info)  # Never push on an expired token.
+                record("pushed", (f"{row.id}:{row.places_filled}",))
                 yield Shift.from_row(row)

@@ -36,6 +36,7 @@ from services.kit.eventstore import TracingMapper
 from services.kit.outbox import OutboxEntry, OutboxRecorder, is_current
 from services.kit.publish import AckInbox, PublishBatch
 from services.kit.settings import Settings
+from services.kit.stages import record
 from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context, traceparent_of
 from services.kit.wakeup import listen_for_commits, watch_sqlite_commits
@@ -245,6 +246,7 @@ class OutboxRelay:
                     reading = asyncio.create_task(asyncio.to_thread(self._prepare, self.position))
                     continue
                 reading = asyncio.create_task(asyncio.to_thread(self._prepare, last))
+                record("relay-read", (headers["ce-sequence"] for _, _, headers in messages))
                 batch = inbox.batch()
                 # In flight before the first publish: a failed one is forgotten with the rest.
                 in_flight.append((last, batch))
@@ -270,6 +272,7 @@ class OutboxRelay:
             # Shielded: a timeout leaves the batch to `_abandon`, which forgets it.
             await asyncio.wait_for(asyncio.shield(batch.future), timeout=10.0)
             in_flight.popleft()
+            record("relay-acked", (last,))
             await asyncio.to_thread(self._recorder.insert_tracking, Tracking(RELAY_TRACKING, last))
             self.position = last
             self.head = max(self.head, last)

@@ -13,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,10 +26,21 @@ import websockets
 
 from tests.bench.client import Connection
 from tests.bench.report import Figure, percentiles
+from tests.bench.stages import (
+    Command,
+    LoopLag,
+    Stages,
+    cpu_seconds,
+    print_table,
+    read_stream,
+    stage_table,
+)
 
 SHIFTS = 100
 SETTLE_S = 10.0
 SUBSCRIPTION = "subscription { shiftChanged { id placesFilled } }"
+# perf_counter -> wall clock, to compare the bench's times with the processes' stage notes.
+WALL = time.time() - time.perf_counter()
 
 
 class Visibility:
@@ -138,6 +152,8 @@ async def offered_rate(
     *,
     rate: int,
     seconds: float,
+    pids: Mapping[str, int],
+    commands: list[Command],
 ) -> list[Figure]:
     visible: list[float] = []
     answered: list[float] = []
@@ -164,16 +180,29 @@ async def offered_rate(
         if status != 200:
             failures += 1
             return
-        answered.append(time.perf_counter() - scheduled)
+        answered_at = time.perf_counter()
+        answered.append(answered_at - scheduled)
         places = int(orjson.loads(body)["places_filled"])
         at = await visibility.when(shift_id, places, SETTLE_S)
         if at is None:
             unseen += 1
         else:
             visible.append(max(at - scheduled, 0.0))
+        commands.append(
+            Command(
+                (shift_id, places),
+                WALL + scheduled,
+                WALL + answered_at,
+                None if at is None else WALL + at,
+            )
+        )
 
     total = int(rate * seconds)
     tasks: list[asyncio.Task[None]] = []
+    lag = LoopLag()
+    lag.start()
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    wall_before = time.perf_counter()
     start = time.perf_counter() + 0.2
     for n in range(total):
         scheduled = start + n / rate
@@ -182,6 +211,9 @@ async def offered_rate(
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(send(n, scheduled)))
     await asyncio.gather(*tasks)
+    wall = time.perf_counter() - wall_before
+    cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
+    loop_lag = await lag.stop()
     for idle in idle_by_url.values():
         for connection in idle:
             connection.close()
@@ -196,6 +228,10 @@ async def offered_rate(
         "failed": failures,
         "never_visible": unseen,
         "command_answered_ms": acked,
+        "bench_loop_lag_ms": loop_lag,
+        "wall_s": round(wall, 2),
+        "cpu_s": cpu,
+        "load_average": os.getloadavg(),
     }
     label = f"command -> GraphQL-visible at {rate}/s"
     return [
@@ -206,13 +242,23 @@ async def offered_rate(
 
 
 async def measure(
-    api_urls: list[str], gateway_url: str, token: str, *, rates: tuple[int, ...], seconds: float
+    api_urls: list[str],
+    gateway_url: str,
+    token: str,
+    *,
+    rates: tuple[int, ...],
+    seconds: float,
+    nats_url: str,
+    stage_dir: Path,
+    pids: Mapping[str, int],
 ) -> list[Figure]:
-    commands = sum(int(rate * seconds) for rate in rates)
+    """The latency figures per rate; each carries the stage table of its commands, the
+    CPU each process used meanwhile, and how late the bench's own loop ran."""
+    total = sum(int(rate * seconds) for rate in rates)
     visibility = Visibility()
     following = asyncio.create_task(subscribe(gateway_url, token, visibility))
     try:
-        shift_ids, volunteer_ids = await prepare(api_urls[0], token, commands // SHIFTS + 1)
+        shift_ids, volunteer_ids = await prepare(api_urls[0], token, total // SHIFTS + 1)
         # Start once the gateway has every shift, so each rate begins from a settled system.
         deadline = time.perf_counter() + 30
         while len(visibility.highest) < len(shift_ids):
@@ -223,11 +269,29 @@ async def measure(
             await asyncio.sleep(0.05)
         pairs = SignUps(shift_ids, volunteer_ids)
         figures: list[Figure] = []
+        commands: dict[int, list[Command]] = {}
+        pids = dict(pids) | {"bench": os.getpid()}
         for rate in rates:
+            commands[rate] = []
             figures += await offered_rate(
-                api_urls, token, visibility, pairs, rate=rate, seconds=seconds
+                api_urls,
+                token,
+                visibility,
+                pairs,
+                rate=rate,
+                seconds=seconds,
+                pids=pids,
+                commands=commands[rate],
             )
             await asyncio.sleep(1.0)
+        stream = await read_stream(nats_url)
+        stages = Stages.read(stage_dir)
+        for rate, sent in commands.items():
+            table = stage_table(sent, stream, stages)
+            print_table(rate, table)
+            for figure in figures:
+                if figure.key.startswith(f"visible.{rate}."):
+                    figure.detail["stages"] = table
         return figures
     finally:
         following.cancel()
