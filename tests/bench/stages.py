@@ -7,7 +7,8 @@ it scheduled, got the answer and received the push. All on one machine's wall cl
 
 Stages in the order an event passes them:
   answered   the API's answer reached the bench
-  made       the event was made in the command (`ce-time`; it is committed after this)
+  made       the event was made in the command (`ce-time`)
+  committed  the API's save of it returned (its transaction committed)
   read       the relay read it from the outbox
   stored     JetStream stored it (the message's timestamp)
   acked      the relay had its batch acknowledged (and stores its position next)
@@ -41,7 +42,7 @@ from tests.bench.report import percentiles
 STREAM = "VOLUNTEERS"
 PROJECTOR = "gateway-volunteers"
 SIGNED_UP = "volunteer-signed-up"
-WAY = ("made", "read", "stored", "acked", "delivered", "applied", "pushed", "received")
+WAY = ("made", "committed", "read", "stored", "acked", "delivered", "applied", "pushed", "received")
 
 Key = tuple[str, int]  # (shift id, places filled after the sign-up)
 
@@ -149,6 +150,7 @@ def stage_table(
     commands: Sequence[Command], stream: dict[Key, StreamEvent], stages: Stages
 ) -> dict[str, Any]:
     """p50/p99 of each stage's offset from the scheduled time and of each hop, in ms."""
+    committed = stages.noted.get("committed", {})
     read = stages.noted.get("relay-read", {})
     acks = _first_at_or_after(stages.noted.get("relay-acked", {}))
     delivered = stages.noted.get(f"delivered:{PROJECTOR}", {})
@@ -164,6 +166,7 @@ def stage_table(
             position = str(event.position)
             times |= {
                 "made": event.made,
+                "committed": committed.get(position),
                 "read": read.get(position),
                 "stored": event.stored,
                 "acked": _ack_of(acks, event.position),
