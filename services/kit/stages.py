@@ -4,11 +4,10 @@ Off unless `TONGXIN_STAGE_DIR` names a folder. Then every process that records a
 lines `<stage> <key> <unix time>` to `<folder>/<pid>.stages`: the API when it has
 committed an event, the relay when it has read a notification and when its batch is
 acknowledged, a consumer when a delivery reaches it and when its batch is applied, the
-gateway when it pushes a shift. All processes run on
-one machine, so their wall clocks compare; the visibility bench joins the lines with the
-stream's own timestamps to show where a command's latency goes
-(`tests/bench/stages.py`). One unbuffered write per batch: with the folder unset,
-recording is one test of a module global.
+gateway when it pushes a shift. All processes run on one machine, so their wall clocks
+compare; the visibility bench joins the lines with the stream's own timestamps to show
+where a command's latency goes (`tests/bench/stages.py`). One unbuffered write per batch;
+with the folder unset, recording is one test of a module global.
 """
 
 from __future__ import annotations

@@ -182,6 +182,10 @@ def stage_table(
         if all(at is not None for at in way):
             complete += 1
             hops["scheduled -> made"].append(way[0] - command.scheduled)  # type: ignore[operator]
+            # The platform's part after the command: from the commit (the earlier of the
+            # API's note and the relay's read: either may be held up by the scheduler) on.
+            commit = min(way[1], way[2])  # type: ignore[type-var]
+            hops["commit -> received"].append(way[-1] - commit)  # type: ignore[operator]
             passed = list(zip(WAY, way, strict=True))
             for (a, at_a), (b, at_b) in zip(passed, passed[1:], strict=False):
                 hops[f"{a} -> {b}"].append(at_b - at_a)  # type: ignore[operator]

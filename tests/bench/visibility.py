@@ -6,6 +6,10 @@ a stall delays every command scheduled during it and is counted. A sign-up is
 visible once the gateway's `shiftChanged` subscription shows its shift with at
 least the places the command reported: the subscription is pushed when the
 projector commits, which is exactly when GraphQL queries would see it too.
+
+Each rate's figures also carry where the time went: every sign-up's time at each stage
+of its way (`tests/bench/stages.py`), the CPU each process used meanwhile, and how late
+the bench's own event loop ran (it sends, and receives the pushes, on one loop).
 """
 
 from __future__ import annotations
