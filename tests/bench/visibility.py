@@ -9,7 +9,8 @@ projector commits, which is exactly when GraphQL queries would see it too.
 
 Each rate's figures also carry where the time went: every sign-up's time at each stage
 of its way (`tests/bench/stages.py`), the CPU each process used meanwhile, and how late
-the bench's own event loop ran (it sends, and receives the pushes, on one loop).
+the bench's own event loop ran (it sends the sign-ups; a process of its own receives the
+pushes, `tests/bench/subscriber.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import math
 import os
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -26,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import websockets
 
 from tests.bench.client import Connection
 from tests.bench.report import Figure, percentiles
@@ -42,7 +43,6 @@ from tests.bench.stages import (
 
 SHIFTS = 100
 SETTLE_S = 10.0
-SUBSCRIPTION = "subscription { shiftChanged { id placesFilled } }"
 # perf_counter -> wall clock, to compare the bench's times with the processes' stage notes.
 WALL = time.time() - time.perf_counter()
 
@@ -76,27 +76,38 @@ class Visibility:
             return None
 
 
-async def subscribe(gateway_url: str, token: str, visibility: Visibility) -> None:
-    """Follow shiftChanged over graphql-transport-ws until cancelled."""
-    url = gateway_url.replace("http://", "ws://") + "/graphql"
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
-        await ws.send(orjson.dumps(init).decode())
-        ack = orjson.loads(await ws.recv())
-        if ack.get("type") != "connection_ack":
-            raise RuntimeError(f"subscription refused: {ack}")
-        message = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}
-        await ws.send(orjson.dumps(message).decode())
-        async for raw in ws:
-            now = time.perf_counter()
-            frame = orjson.loads(raw)
-            if frame.get("type") == "ping":
-                await ws.send(orjson.dumps({"type": "pong"}).decode())
-            elif frame.get("type") == "next":
-                shift = frame["payload"]["data"]["shiftChanged"]
-                visibility.record(shift["id"], int(shift["placesFilled"]), now)
-            elif frame.get("type") in ("error", "complete"):
-                raise RuntimeError(f"subscription ended: {frame}")
+async def subscribe(
+    gateway_url: str, token: str, visibility: Visibility, seen: Path, pids: dict[str, int]
+) -> None:
+    """Follow shiftChanged, through a subscriber process of its own (`subscriber.py`),
+    until cancelled: its lines are read as they come and recorded with their own times."""
+    await asyncio.to_thread(seen.touch)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.bench.subscriber",
+        gateway_url,
+        str(seen),
+        env=os.environ | {"BENCH_TOKEN": token},
+    )
+    pids["subscriber"] = process.pid
+    try:
+        with seen.open("rb") as lines:
+            partial = b""
+            while process.returncode is None:
+                chunk = lines.read()
+                if not chunk:
+                    await asyncio.sleep(0.005)
+                    continue
+                *complete, partial = (partial + chunk).split(b"\n")
+                for line in complete:
+                    shift_id, places, at = line.decode().split(" ")
+                    visibility.record(shift_id, int(places), float(at) - WALL)
+        raise RuntimeError(f"the subscriber exited with {process.returncode}")
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
 
 
 async def prepare(api_url: str, token: str, volunteers: int) -> tuple[list[str], list[str]]:
@@ -260,7 +271,10 @@ async def measure(
     CPU each process used meanwhile, and how late the bench's own loop ran."""
     total = sum(int(rate * seconds) for rate in rates)
     visibility = Visibility()
-    following = asyncio.create_task(subscribe(gateway_url, token, visibility))
+    pids = dict(pids) | {"bench": os.getpid()}
+    following = asyncio.create_task(
+        subscribe(gateway_url, token, visibility, stage_dir.parent / "pushes-seen", pids)
+    )
     try:
         shift_ids, volunteer_ids = await prepare(api_urls[0], token, total // SHIFTS + 1)
         # Start once the gateway has every shift, so each rate begins from a settled system.
@@ -274,7 +288,6 @@ async def measure(
         pairs = SignUps(shift_ids, volunteer_ids)
         figures: list[Figure] = []
         commands: dict[int, list[Command]] = {}
-        pids = dict(pids) | {"bench": os.getpid()}
         for rate in rates:
             commands[rate] = []
             figures += await offered_rate(
