@@ -182,6 +182,8 @@ class OutboxRelay:
                 listener.cancel()
                 with contextlib.suppress(BaseException):
                     await listener
+            with contextlib.suppress(Exception):  # Not left running past the relay.
+                await self._stores_done()
         await self.close()
 
     async def close(self) -> None:

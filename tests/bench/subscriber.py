@@ -5,7 +5,7 @@ same loop waits behind them, and that wait is the bench's, not the platform's. H
 pushes are read on a loop that does nothing else, and each is written at once, with the
 wall-clock time it arrived, as a line `<shift id> <places filled> <unix time>` to the
 file named by the second argument (the first is the gateway's URL; the token comes in
-`BENCH_TOKEN`).
+`BENCH_TOKEN`), after a first line `subscribed` once the subscription is asked for.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ async def follow(gateway_url: str, token: str, out: Path) -> None:
                 raise RuntimeError(f"subscription refused: {ack}")
             message = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}
             await ws.send(orjson.dumps(message).decode())
+            seen.write(b"subscribed\n")
             async for raw in ws:
                 now = time.time()
                 frame = orjson.loads(raw)

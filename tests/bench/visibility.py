@@ -77,7 +77,12 @@ class Visibility:
 
 
 async def subscribe(
-    gateway_url: str, token: str, visibility: Visibility, seen: Path, pids: dict[str, int]
+    gateway_url: str,
+    token: str,
+    visibility: Visibility,
+    seen: Path,
+    pids: dict[str, int],
+    subscribed: asyncio.Event,
 ) -> None:
     """Follow shiftChanged, through a subscriber process of its own (`subscriber.py`),
     until cancelled: its lines are read as they come and recorded with their own times."""
@@ -101,6 +106,9 @@ async def subscribe(
                     continue
                 *complete, partial = (partial + chunk).split(b"\n")
                 for line in complete:
+                    if line == b"subscribed":
+                        subscribed.set()
+                        continue
                     shift_id, places, at = line.decode().split(" ")
                     visibility.record(shift_id, int(places), float(at) - WALL)
         raise RuntimeError(f"the subscriber exited with {process.returncode}")
@@ -272,10 +280,21 @@ async def measure(
     total = sum(int(rate * seconds) for rate in rates)
     visibility = Visibility()
     pids = dict(pids) | {"bench": os.getpid()}
+    subscribed = asyncio.Event()
+    seen = stage_dir.parent / "pushes-seen"
     following = asyncio.create_task(
-        subscribe(gateway_url, token, visibility, stage_dir.parent / "pushes-seen", pids)
+        subscribe(gateway_url, token, visibility, seen, pids, subscribed)
     )
     try:
+        # Subscribed before the shifts are published: pushes show changes, not the past.
+        waiting = asyncio.create_task(subscribed.wait())
+        await asyncio.wait((waiting, following), timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if following.done():
+            following.result()
+        if not subscribed.is_set():
+            raise RuntimeError("the subscriber did not subscribe within 60 s")
+        await asyncio.sleep(0.5)
         shift_ids, volunteer_ids = await prepare(api_urls[0], token, total // SHIFTS + 1)
         # Start once the gateway has every shift, so each rate begins from a settled system.
         deadline = time.perf_counter() + 30
