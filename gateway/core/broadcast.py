@@ -2,8 +2,11 @@
 
 A projector applies events in a worker thread; `publish_threadsafe` is the read
 model's `on_change` callback and hops to the event loop. Each subscriber has its
-own bounded queue: a slow one loses its oldest pending keys, never blocks the
-others (it reads the latest state of what changed anyway).
+own bounded set of changed keys not yet read (`ChangedKeys`): a key changed again
+before it is read is pending once (the read shows both changes), a subscriber takes
+every pending key at once (one read for a burst of changes, not one read per change
+queued behind the others), and a slow one loses its oldest keys, never blocks the
+others.
 """
 
 from __future__ import annotations
@@ -20,6 +23,48 @@ class TooManySubscribersError(RuntimeError):
     """The gateway already serves as many subscriptions as it allows."""
 
 
+class ChangedKeys:
+    """One subscriber's changed keys not yet read: each once, oldest first, at most `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._keys: dict[str, None] = {}
+        self._ready = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            if key in self._keys:
+                continue  # Still to be read: that read will show this change too.
+            if len(self._keys) >= self.limit:
+                del self._keys[next(iter(self._keys))]
+            self._keys[key] = None
+        if self._keys:
+            self._ready.set()
+
+    async def take(self) -> tuple[str, ...]:
+        """Every pending key, oldest first, once there is at least one."""
+        await self._wait()
+        keys = tuple(self._keys)
+        self._keys.clear()
+        self._ready.clear()
+        return keys
+
+    async def get(self) -> str:
+        """The oldest pending key, once there is one (as a queue's `get`)."""
+        await self._wait()
+        key = next(iter(self._keys))
+        del self._keys[key]
+        return key
+
+    async def _wait(self) -> None:
+        while not self._keys:
+            self._ready.clear()
+            await self._ready.wait()
+
+
 class Broadcaster:
     """Pushes the keys (ids) of changed items to every subscriber's queue."""
 
@@ -27,7 +72,7 @@ class Broadcaster:
         self.queue_size = queue_size
         self.max_subscribers = max_subscribers
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queues: set[asyncio.Queue[str]] = set()
+        self._queues: set[ChangedKeys] = set()
 
     def bind(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Deliver on this loop (the running one by default)."""
@@ -47,19 +92,16 @@ class Broadcaster:
             loop.call_soon_threadsafe(self.publish, changed)
 
     def publish(self, keys: Iterable[str]) -> None:
-        """On the loop: put the keys on every subscriber's queue."""
+        """On the loop: add the keys to every subscriber's pending ones."""
+        changed = tuple(keys)
         for queue in list(self._queues):
-            for key in keys:
-                if queue.full():
-                    with contextlib.suppress(asyncio.QueueEmpty):
-                        queue.get_nowait()
-                queue.put_nowait(key)
+            queue.add(changed)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[str]]:
+    async def subscribe(self) -> AsyncIterator[ChangedKeys]:
         if len(self._queues) >= self.max_subscribers:
             raise TooManySubscribersError("too many subscriptions; try again later")
-        queue: asyncio.Queue[str] = asyncio.Queue(self.queue_size)
+        queue = ChangedKeys(self.queue_size)
         self._queues.add(queue)
         try:
             yield queue

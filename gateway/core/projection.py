@@ -173,6 +173,7 @@ class SqliteProjection:
     def reset(self) -> None:
         """Drop every table (state and positions) and create them empty."""
         with self._locked() as conn:
+            self.forget_recent()  # Under the lock: no apply can keep a row of the old state.
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for table in (*self.TABLES, "positions"):
@@ -299,6 +300,8 @@ class SqliteProjection:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            if changed:
+                self._after_commit(conn, changed)
         if changed:
             self._notify(changed)
 
@@ -319,6 +322,22 @@ class SqliteProjection:
         """
         for event in events:
             self.apply_event(conn, event, changed)
+
+    def _after_commit(self, conn: sqlite3.Connection, changed: set[str]) -> None:
+        try:
+            self.after_commit(conn, changed)
+        except Exception:
+            log.exception("read model %s: after-commit hook failed", self.path)
+            self.forget_recent(changed)
+
+    def after_commit(self, conn: sqlite3.Connection, changed: set[str]) -> None:
+        """After a batch that changed watched keys has committed, before subscribers hear of
+        it, with the connection still held: a model may keep the changed items as they now
+        are, so that pushes need not wait for the lock while the next batch is applied. By
+        default nothing."""
+
+    def forget_recent(self, keys: set[str] | None = None) -> None:
+        """Drop what `after_commit` kept (for `keys`, or all of it); by default nothing."""
 
     def before_commit(self, conn: sqlite3.Connection) -> None:
         """Write what the batch's events gathered (totals summed over the batch), in its

@@ -389,3 +389,29 @@ class TestMigration:
             assert again.position(CONSUMER) == 1 and again.volunteer("v1") is not None
         finally:
             again.close()
+
+
+class TestRecentShifts:
+    """What a push reads without the lock: the shift as the last batch that changed it left
+    it, never an older row."""
+
+    def test_a_changed_shift_is_kept_as_committed(self, readmodel, stream):
+        assert readmodel.recent_shift("sh1") is None
+        readmodel.apply(CONSUMER, stream(registered("v1"), published("sh1", capacity=2)))
+        assert readmodel.recent_shift("sh1") == readmodel.shift("sh1")
+        readmodel.apply(CONSUMER, stream(signed_up("sh1", "v1", 1)))
+        kept = readmodel.recent_shift("sh1")
+        assert kept is not None and kept.places_filled == 1
+        assert kept == readmodel.shift("sh1")
+
+    def test_it_is_kept_before_subscribers_hear_of_the_change(self, readmodel, stream):
+        seen = []
+        readmodel.on_change(lambda keys: seen.extend(readmodel.recent_shift(k) for k in keys))
+        readmodel.apply(CONSUMER, stream(published("sh1", capacity=2)))
+        readmodel.apply(CONSUMER, stream(registered("v1"), signed_up("sh1", "v1", 1)))
+        assert [row.places_filled for row in seen] == [0, 1]
+
+    def test_a_reset_forgets_them(self, readmodel, stream):
+        readmodel.apply(CONSUMER, stream(published("sh1")))
+        readmodel.reset()
+        assert readmodel.recent_shift("sh1") is None

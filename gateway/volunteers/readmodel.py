@@ -42,6 +42,8 @@ from gateway.core.pagination import InvalidCursorError, Page, decode_cursor, enc
 from gateway.core.projection import SqliteProjection
 
 ACTIVE = ("signed-up", "checked-in", "checked-out")  # Statuses that hold a place.
+# Changed shifts kept for pushes, at most (a semester's busiest shifts, a few MB).
+RECENT_SHIFTS = 10_000
 
 REGISTER = (
     "INSERT INTO volunteers (id, kind, school_id, registered_at, erased_at) "
@@ -285,6 +287,33 @@ class VolunteersReadModel(SqliteProjection):
     ) -> None:
         super().__init__(path, busy_timeout_s=busy_timeout_s)
         self._today = today
+        # Shifts as the last batch that changed them left them, for `shiftChanged` pushes.
+        self._recent_shifts: dict[str, ShiftRow] = {}
+
+    def after_commit(self, conn: sqlite3.Connection, changed: set[str]) -> None:
+        """Keep the changed shifts as they now are: a push reads them without waiting for
+        the lock while the projector applies the next batch (the hook runs before the
+        change is announced, so a push never sees an older row than its change made)."""
+        ids = list(changed)
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(f"SELECT * FROM shifts WHERE id IN ({marks})", ids).fetchall()
+        recent = self._recent_shifts
+        for row in rows:
+            recent.pop(row["id"], None)  # Newest last: the oldest go first when full.
+            recent[row["id"]] = self._shift(row)
+        while len(recent) > RECENT_SHIFTS:
+            del recent[next(iter(recent))]
+
+    def forget_recent(self, keys: set[str] | None = None) -> None:
+        if keys is None:
+            self._recent_shifts.clear()
+        for key in keys or ():
+            self._recent_shifts.pop(key, None)
+
+    def recent_shift(self, shift_id: str) -> ShiftRow | None:
+        """The shift as the last batch that changed it left it, if that was recent (no
+        database read: callable on the event loop)."""
+        return self._recent_shifts.get(shift_id)
 
     def apply_events(
         self, conn: sqlite3.Connection, events: Sequence[ContractEvent], changed: set[str]

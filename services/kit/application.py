@@ -33,6 +33,7 @@ from services.kit.deadlines.model import DEADLINE_PRINCIPAL, Changes, Deadline, 
 from services.kit.deadlines.table import KWARG as DEADLINES
 from services.kit.errors import IdempotencyKeyReusedError, NotFoundError, VersionConflictError
 from services.kit.groupcommit import GroupCommitter
+from services.kit.stages import record
 from services.kit.wakeup import Commits
 
 # A conflicting command is retried until this much time has passed, not a fixed number
@@ -160,6 +161,7 @@ class ServiceApplication(Application):
         self._load_locks = [threading.Lock() for _ in range(LOAD_LOCK_STRIPES)]
 
     def _notify(self, recordings: Any) -> None:
+        record("committed", (r.notification.id for r in recordings))
         super()._notify(recordings)
         for callback in self.on_saved:
             callback()

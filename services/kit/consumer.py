@@ -54,6 +54,7 @@ from prometheus_client import Counter
 from services.kit import bus
 from services.kit.pull import ConsumerGone, Puller
 from services.kit.settings import Settings
+from services.kit.stages import record
 from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context
 from services.kit.transient import Classifier, is_transient
@@ -198,6 +199,7 @@ class Consumer:
             self.connected = True
             while not stop.is_set():
                 messages = await puller.next_batch(self.settings.consumer_batch)
+                record(f"delivered:{self.name}", (stream_sequence(m) for m in messages))
                 in_order = 0
                 for msg in messages:
                     if consumer_sequence(msg) != delivered + 1:
@@ -376,6 +378,7 @@ class Consumer:
             for span in spans:
                 span.end()
         self.position = events[-1].stream_seq
+        record(f"applied:{self.name}", (e.stream_seq for e in events))
         APPLIED.labels(self.name).inc(len(events))
 
     async def _dead_letter(self, js: JetStreamContext, msg: Msg, exc: Exception) -> None:

@@ -36,6 +36,7 @@ from services.kit.eventstore import TracingMapper
 from services.kit.outbox import OutboxEntry, OutboxRecorder, is_current
 from services.kit.publish import AckInbox, PublishBatch
 from services.kit.settings import Settings
+from services.kit.stages import record
 from services.kit.telemetry import spans_recorded
 from services.kit.tracecontext import parent_context, traceparent_of
 from services.kit.wakeup import listen_for_commits, watch_sqlite_commits
@@ -50,12 +51,17 @@ PIPELINE_DEPTH = 2
 # While every commit wakes the relay (LISTEN/NOTIFY, or saves in the same process), it
 # still looks at the log this often: a lost notification delays an event, never loses it.
 SAFETY_POLL_S = 2.0
+# A batch not acknowledged in this time fails the pump: it restarts from the stored position.
+ACK_TIMEOUT_S = 10.0
 RETRY_CAP_S = 1.0
 PUBLISHED = Counter("tongxin_relay_published_total", "Events published by the relay", ["service"])
 LAG = Gauge("tongxin_relay_lag_events", "Stored events not yet published", ["service"])
 
 Translate = Callable[[Any], ContractEvent | None]
 Message = tuple[str, bytes, dict[str, str]]
+# A batch read from the log: its last position (None: nothing new), its messages, and
+# whether it was as long as allowed (more may follow at once).
+Read = tuple[int | None, list[Message], bool]
 
 
 def message_id(service: str, position: int) -> str:
@@ -96,6 +102,9 @@ class OutboxRelay:
         # publishes buffered by the client cannot land past a lost one. A new chain starts
         # after every (re)start, from the position read back from the stream.
         self._last_msg_id: str | None = None
+        # The newest acknowledged position not yet being stored, and the task storing them.
+        self._to_store: int | None = None
+        self._storing: asyncio.Task[None] | None = None
         self._nc: Client | None = None
         self._inbox: AckInbox | None = None
         recorder = app.recorder
@@ -173,6 +182,8 @@ class OutboxRelay:
                 listener.cancel()
                 with contextlib.suppress(BaseException):
                     await listener
+            with contextlib.suppress(Exception):  # Not left running past the relay.
+                await self._stores_done()
         await self.close()
 
     async def close(self) -> None:
@@ -196,6 +207,8 @@ class OutboxRelay:
         return js
 
     async def _catch_up_position(self, js: JetStreamContext) -> None:
+        with contextlib.suppress(Exception):  # A failed store: the stream tells the rest.
+            await self._stores_done()
         stored = await asyncio.to_thread(self._recorder.max_tracking_id, RELAY_TRACKING)
         in_stream = await self._last_published(js)
         self.position = max(stored or 0, in_stream)
@@ -228,23 +241,30 @@ class OutboxRelay:
         inbox = self._inbox
         assert inbox is not None
         in_flight: deque[tuple[int, PublishBatch]] = deque()
-        reading = asyncio.create_task(asyncio.to_thread(self._prepare, self.position))
+        read_up_to = self.position  # the last position read and published (maybe unacked)
+        reading: asyncio.Task[Read] | None = asyncio.create_task(
+            asyncio.to_thread(self._prepare, read_up_to)
+        )
         try:
             while not stop.is_set():
-                last, messages = await reading
-                if last is None:
-                    await self._settle(in_flight, keep=0)
-                    self.head = await asyncio.to_thread(self._head)
-                    LAG.labels(self.service).set(self.lag())
-                    idle = SAFETY_POLL_S if self._pushed() else self.settings.relay_idle_s
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), idle)
+                if reading is None:
+                    await self._await_commit(in_flight)
                     # Cleared before the read: a commit after this wakes the next wait, and
                     # one before it is in what is read now (no poke can fall in between).
                     self._wakeup.clear()
-                    reading = asyncio.create_task(asyncio.to_thread(self._prepare, self.position))
+                    reading = asyncio.create_task(asyncio.to_thread(self._prepare, read_up_to))
+                last, messages, full = await reading
+                reading = None
+                if last is None:
+                    # Nothing beyond what was read: the log's head is there.
+                    self.head = max(self.head, read_up_to)
                     continue
-                reading = asyncio.create_task(asyncio.to_thread(self._prepare, last))
+                read_up_to = last
+                if full or not self._pushed():
+                    # More may be there already: read it while this batch is published. A
+                    # short batch was the whole log, and the next commit will wake the relay.
+                    reading = asyncio.create_task(asyncio.to_thread(self._prepare, last))
+                record("relay-read", (headers["ce-sequence"] for _, _, headers in messages))
                 batch = inbox.batch()
                 # In flight before the first publish: a failed one is forgotten with the rest.
                 in_flight.append((last, batch))
@@ -257,43 +277,106 @@ class OutboxRelay:
                 inbox.seal(batch)
                 await self._settle(in_flight, keep=PIPELINE_DEPTH)
             await self._settle(in_flight, keep=0)
+            await self._stores_done()
         finally:
-            reading.cancel()
-            with contextlib.suppress(BaseException):
-                await reading
+            if reading is not None:
+                reading.cancel()
+                with contextlib.suppress(BaseException):
+                    await reading
             _abandon(in_flight, inbox)
+
+    async def _await_commit(self, in_flight: deque[tuple[int, PublishBatch]]) -> None:
+        """Wait for a commit's wake-up (or the idle poll), settling acks as they come.
+
+        A commit is read at once even while acknowledgements (and the position's store
+        after each) are pending: under a steady trickle of commands, each event would
+        otherwise wait for the previous one's ack and its position's commit.
+        """
+        loop = asyncio.get_running_loop()
+        idle = SAFETY_POLL_S if self._pushed() else self.settings.relay_idle_s
+        until = loop.time() + idle
+        woken = asyncio.ensure_future(self._wakeup.wait())
+        try:
+            while in_flight and not woken.done():
+                oldest = in_flight[0][1].future
+                await asyncio.wait(
+                    (woken, oldest), timeout=ACK_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                if oldest.done():
+                    await self._settle(in_flight, keep=len(in_flight) - 1)
+                elif not woken.done():
+                    raise TimeoutError(f"no acknowledgement within {ACK_TIMEOUT_S:.0f} s")
+            self._check_stores()
+            left = until - loop.time()
+            if not woken.done() and left > 0:
+                await asyncio.wait((woken,), timeout=left)
+        finally:
+            woken.cancel()
 
     async def _settle(self, in_flight: deque[tuple[int, PublishBatch]], *, keep: int) -> None:
         """Wait for the oldest batches' acks until at most `keep` remain; store the position."""
         while len(in_flight) > keep:
             last, batch = in_flight[0]
             # Shielded: a timeout leaves the batch to `_abandon`, which forgets it.
-            await asyncio.wait_for(asyncio.shield(batch.future), timeout=10.0)
+            await asyncio.wait_for(asyncio.shield(batch.future), timeout=ACK_TIMEOUT_S)
             in_flight.popleft()
-            await asyncio.to_thread(self._recorder.insert_tracking, Tracking(RELAY_TRACKING, last))
-            self.position = last
+            record("relay-acked", (last,))
             self.head = max(self.head, last)
             PUBLISHED.labels(self.service).inc(batch.size)
+            self._store_position(last)
+
+    def _store_position(self, last: int) -> None:
+        """Store an acknowledged position in the background: reading and publishing what
+        comes next does not wait for that commit. Only the newest position waiting is
+        stored; a failed store fails the pump at its next wait (`_check_stores`)."""
+        self._check_stores()
+        self._to_store = last
+        if self._storing is None:
+            self._storing = asyncio.create_task(self._store_positions())
+
+    async def _store_positions(self) -> None:
+        while self._to_store is not None:
+            last, self._to_store = self._to_store, None
+            await asyncio.to_thread(self._recorder.insert_tracking, Tracking(RELAY_TRACKING, last))
+            self.position = max(self.position, last)
             LAG.labels(self.service).set(self.lag())
 
-    def _head(self) -> int:
-        return self._recorder.max_notification_id() or 0
+    def _check_stores(self) -> None:
+        """Raise the failure of the last position's store, if it failed."""
+        storing = self._storing
+        if storing is not None and storing.done():
+            self._storing = None
+            if not storing.cancelled():
+                storing.result()
 
-    def _prepare(self, after: int) -> tuple[int | None, list[Message]]:
-        """The next batch after a position, as NATS messages (runs in a worker thread)."""
+    async def _stores_done(self) -> None:
+        """Until every acknowledged position is stored (raising a store's failure)."""
+        storing = self._storing
+        if storing is not None:
+            try:
+                await asyncio.shield(storing)
+            finally:
+                if storing.done() and self._storing is storing:
+                    self._storing = None
+
+    def _prepare(self, after: int) -> Read:
+        """The next batch after a position, as NATS messages, and whether it was a full one
+        (runs in a worker thread)."""
+        limit = self.settings.relay_batch
         if not isinstance(self._recorder, OutboxRecorder):
-            batch = self._recorder.select_notifications(
-                after, self.settings.relay_batch, inclusive_of_start=False
-            )
+            batch = self._recorder.select_notifications(after, limit, inclusive_of_start=False)
             if not batch:
-                return None, []
-            return batch[-1].id, [m for n in batch if (m := self._message(n)) is not None]
-        entries = self._recorder.select_outbox(after, self.settings.relay_batch)
+                return None, [], False
+            messages = [m for n in batch if (m := self._message(n)) is not None]
+            return batch[-1].id, messages, len(batch) >= limit
+        entries = self._recorder.select_outbox(after, limit)
         if not entries:
-            return None, []
-        return entries[-1].notification_id, [
-            m for e in entries if (m := self._stored_message(e)) is not None
-        ]
+            return None, [], False
+        return (
+            entries[-1].notification_id,
+            [m for e in entries if (m := self._stored_message(e)) is not None],
+            len(entries) >= limit,
+        )
 
     def _stored_message(self, entry: OutboxEntry) -> Message | None:
         """The message of a form written with the event; converted here when there is none."""

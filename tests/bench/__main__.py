@@ -235,7 +235,9 @@ async def visible_step(env: Environment, sizes: Sizes) -> list[Figure]:
 
     await env.reset_streams()
     settings = env.postgres_settings("visible")
-    with processes.platform(settings, env.folder("visible")) as running:
+    folder = env.folder("visible")
+    stage_dir = folder / "stages"
+    with processes.platform(settings, folder, stage_dir=stage_dir) as running:
         apis = await asyncio.to_thread(running.volunteers, sizes.visible_replicas)
         gateway = await asyncio.to_thread(running.gateway, apis[0].url)
         return await visibility.measure(
@@ -244,6 +246,9 @@ async def visible_step(env: Environment, sizes: Sizes) -> list[Figure]:
             running.coordinator_token(),
             rates=sizes.rates,
             seconds=sizes.rate_seconds,
+            nats_url=settings.nats_urls,
+            stage_dir=stage_dir,
+            pids={p.name: p.popen.pid for p in running.processes},
         )
 
 

@@ -85,7 +85,7 @@ class HttpProcess(Process):
 class Platform:
     """The volunteers API (replicas), its relay and the gateway, on one set of settings."""
 
-    def __init__(self, settings: Settings, folder: Path) -> None:
+    def __init__(self, settings: Settings, folder: Path, stage_dir: Path | None = None) -> None:
         self.settings = settings
         self.folder = folder
         self.issuer = DevIssuer(folder / "keys")
@@ -94,6 +94,9 @@ class Platform:
             "TONGXIN_LOG_LEVEL": "WARNING",
             "TONGXIN_AUTH_JWKS_URL": str(self.issuer.jwks_path),
         }
+        if stage_dir is not None:
+            # Each process notes when events pass its stages (`services/kit/stages.py`).
+            self.base_env["TONGXIN_STAGE_DIR"] = str(stage_dir)
 
     def coordinator_token(self) -> str:
         return self.issuer.token(role="coordinator", department="cyl", subject="bench")
@@ -137,8 +140,8 @@ class Platform:
 
 
 @contextlib.contextmanager
-def platform(settings: Settings, folder: Path) -> Iterator[Platform]:
-    running = Platform(settings, folder)
+def platform(settings: Settings, folder: Path, stage_dir: Path | None = None) -> Iterator[Platform]:
+    running = Platform(settings, folder, stage_dir)
     try:
         yield running
     finally:

@@ -6,6 +6,11 @@ a stall delays every command scheduled during it and is counted. A sign-up is
 visible once the gateway's `shiftChanged` subscription shows its shift with at
 least the places the command reported: the subscription is pushed when the
 projector commits, which is exactly when GraphQL queries would see it too.
+
+Each rate's figures also carry where the time went: every sign-up's time at each stage
+of its way (`tests/bench/stages.py`), the CPU each process used meanwhile, and how late
+the bench's own event loop ran (it sends the sign-ups; a process of its own receives the
+pushes, `tests/bench/subscriber.py`).
 """
 
 from __future__ import annotations
@@ -13,20 +18,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
+import sys
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
-import websockets
 
 from tests.bench.client import Connection
 from tests.bench.report import Figure, percentiles
+from tests.bench.stages import (
+    Command,
+    LoopLag,
+    Stages,
+    cpu_seconds,
+    print_table,
+    read_stream,
+    stage_table,
+)
 
 SHIFTS = 100
 SETTLE_S = 10.0
-SUBSCRIPTION = "subscription { shiftChanged { id placesFilled } }"
+# perf_counter -> wall clock, to compare the bench's times with the processes' stage notes.
+WALL = time.time() - time.perf_counter()
 
 
 class Visibility:
@@ -58,27 +76,46 @@ class Visibility:
             return None
 
 
-async def subscribe(gateway_url: str, token: str, visibility: Visibility) -> None:
-    """Follow shiftChanged over graphql-transport-ws until cancelled."""
-    url = gateway_url.replace("http://", "ws://") + "/graphql"
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
-        await ws.send(orjson.dumps(init).decode())
-        ack = orjson.loads(await ws.recv())
-        if ack.get("type") != "connection_ack":
-            raise RuntimeError(f"subscription refused: {ack}")
-        message = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}
-        await ws.send(orjson.dumps(message).decode())
-        async for raw in ws:
-            now = time.perf_counter()
-            frame = orjson.loads(raw)
-            if frame.get("type") == "ping":
-                await ws.send(orjson.dumps({"type": "pong"}).decode())
-            elif frame.get("type") == "next":
-                shift = frame["payload"]["data"]["shiftChanged"]
-                visibility.record(shift["id"], int(shift["placesFilled"]), now)
-            elif frame.get("type") in ("error", "complete"):
-                raise RuntimeError(f"subscription ended: {frame}")
+async def subscribe(
+    gateway_url: str,
+    token: str,
+    visibility: Visibility,
+    seen: Path,
+    pids: dict[str, int],
+    subscribed: asyncio.Event,
+) -> None:
+    """Follow shiftChanged, through a subscriber process of its own (`subscriber.py`),
+    until cancelled: its lines are read as they come and recorded with their own times."""
+    await asyncio.to_thread(seen.touch)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.bench.subscriber",
+        gateway_url,
+        str(seen),
+        env=os.environ | {"BENCH_TOKEN": token},
+    )
+    pids["subscriber"] = process.pid
+    try:
+        with seen.open("rb") as lines:
+            partial = b""
+            while process.returncode is None:
+                chunk = lines.read()
+                if not chunk:
+                    await asyncio.sleep(0.005)
+                    continue
+                *complete, partial = (partial + chunk).split(b"\n")
+                for line in complete:
+                    if line == b"subscribed":
+                        subscribed.set()
+                        continue
+                    shift_id, places, at = line.decode().split(" ")
+                    visibility.record(shift_id, int(places), float(at) - WALL)
+        raise RuntimeError(f"the subscriber exited with {process.returncode}")
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
 
 
 async def prepare(api_url: str, token: str, volunteers: int) -> tuple[list[str], list[str]]:
@@ -138,6 +175,8 @@ async def offered_rate(
     *,
     rate: int,
     seconds: float,
+    pids: Mapping[str, int],
+    commands: list[Command],
 ) -> list[Figure]:
     visible: list[float] = []
     answered: list[float] = []
@@ -164,16 +203,29 @@ async def offered_rate(
         if status != 200:
             failures += 1
             return
-        answered.append(time.perf_counter() - scheduled)
+        answered_at = time.perf_counter()
+        answered.append(answered_at - scheduled)
         places = int(orjson.loads(body)["places_filled"])
         at = await visibility.when(shift_id, places, SETTLE_S)
         if at is None:
             unseen += 1
         else:
             visible.append(max(at - scheduled, 0.0))
+        commands.append(
+            Command(
+                (shift_id, places),
+                WALL + scheduled,
+                WALL + answered_at,
+                None if at is None else WALL + at,
+            )
+        )
 
     total = int(rate * seconds)
     tasks: list[asyncio.Task[None]] = []
+    lag = LoopLag()
+    lag.start()
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    wall_before = time.perf_counter()
     start = time.perf_counter() + 0.2
     for n in range(total):
         scheduled = start + n / rate
@@ -182,6 +234,9 @@ async def offered_rate(
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(send(n, scheduled)))
     await asyncio.gather(*tasks)
+    wall = time.perf_counter() - wall_before
+    cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
+    loop_lag = await lag.stop()
     for idle in idle_by_url.values():
         for connection in idle:
             connection.close()
@@ -196,6 +251,10 @@ async def offered_rate(
         "failed": failures,
         "never_visible": unseen,
         "command_answered_ms": acked,
+        "bench_loop_lag_ms": loop_lag,
+        "wall_s": round(wall, 2),
+        "cpu_s": cpu,
+        "load_average": os.getloadavg(),
     }
     label = f"command -> GraphQL-visible at {rate}/s"
     return [
@@ -206,13 +265,37 @@ async def offered_rate(
 
 
 async def measure(
-    api_urls: list[str], gateway_url: str, token: str, *, rates: tuple[int, ...], seconds: float
+    api_urls: list[str],
+    gateway_url: str,
+    token: str,
+    *,
+    rates: tuple[int, ...],
+    seconds: float,
+    nats_url: str,
+    stage_dir: Path,
+    pids: Mapping[str, int],
 ) -> list[Figure]:
-    commands = sum(int(rate * seconds) for rate in rates)
+    """The latency figures per rate; each carries the stage table of its commands, the
+    CPU each process used meanwhile, and how late the bench's own loop ran."""
+    total = sum(int(rate * seconds) for rate in rates)
     visibility = Visibility()
-    following = asyncio.create_task(subscribe(gateway_url, token, visibility))
+    pids = dict(pids) | {"bench": os.getpid()}
+    subscribed = asyncio.Event()
+    seen = stage_dir.parent / "pushes-seen"
+    following = asyncio.create_task(
+        subscribe(gateway_url, token, visibility, seen, pids, subscribed)
+    )
     try:
-        shift_ids, volunteer_ids = await prepare(api_urls[0], token, commands // SHIFTS + 1)
+        # Subscribed before the shifts are published: pushes show changes, not the past.
+        waiting = asyncio.create_task(subscribed.wait())
+        await asyncio.wait((waiting, following), timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if following.done():
+            following.result()
+        if not subscribed.is_set():
+            raise RuntimeError("the subscriber did not subscribe within 60 s")
+        await asyncio.sleep(0.5)
+        shift_ids, volunteer_ids = await prepare(api_urls[0], token, total // SHIFTS + 1)
         # Start once the gateway has every shift, so each rate begins from a settled system.
         deadline = time.perf_counter() + 30
         while len(visibility.highest) < len(shift_ids):
@@ -223,11 +306,28 @@ async def measure(
             await asyncio.sleep(0.05)
         pairs = SignUps(shift_ids, volunteer_ids)
         figures: list[Figure] = []
+        commands: dict[int, list[Command]] = {}
         for rate in rates:
+            commands[rate] = []
             figures += await offered_rate(
-                api_urls, token, visibility, pairs, rate=rate, seconds=seconds
+                api_urls,
+                token,
+                visibility,
+                pairs,
+                rate=rate,
+                seconds=seconds,
+                pids=pids,
+                commands=commands[rate],
             )
             await asyncio.sleep(1.0)
+        stream = await read_stream(nats_url)
+        stages = Stages.read(stage_dir)
+        for rate, sent in commands.items():
+            table = stage_table(sent, stream, stages)
+            print_table(rate, table)
+            for figure in figures:
+                if figure.key.startswith(f"visible.{rate}."):
+                    figure.detail["stages"] = table
         return figures
     finally:
         following.cancel()

@@ -9,19 +9,22 @@ published because its commit woke the relay.
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
+from eventsourcing.persistence import Tracking
 
 from services.kit import relay as relay_module
 from services.kit.relay import OutboxRelay
 from services.kit.settings import Settings
 from tests.support import eventually
 from tests.support.counter import BOUNDARY, SERVICE, build_counter_app, translate
-from tests.support.streams import running
+from tests.support.streams import read_stream, running, stream_last_seq
 
 pytestmark = pytest.mark.timeout(120)
 
 NEVER_S = 600.0
+STREAM = "VOLUNTEERS"
 
 
 @pytest.fixture(autouse=True)
@@ -100,3 +103,48 @@ async def test_a_commit_by_another_process_wakes_a_relay_of_its_own_on_sqlite(
     finally:
         saving.close()
         relaying.close()
+
+
+async def test_a_commit_is_published_while_the_last_batch_is_still_being_settled(
+    sqlite_settings: Settings, nats_url: str
+) -> None:
+    """Storing the relay's position after an acknowledgement is a commit of its own: a new
+    event does not wait for it, and the position catches up once it is through."""
+    settings = sqlite_settings.model_copy(update={"nats_urls": nats_url, "relay_idle_s": NEVER_S})
+    app = build_counter_app(settings)
+    held = threading.Event()
+    storing = threading.Event()
+    try:
+        relay = OutboxRelay(
+            app, service=SERVICE, boundary=BOUNDARY, translate=translate, settings=settings
+        )
+        loop = asyncio.get_running_loop()
+        app.on_saved.append(lambda: loop.call_soon_threadsafe(relay.poke))
+        relay.woken_by_saves = True
+        insert_tracking = relay._recorder.insert_tracking
+
+        def slow_insert_tracking(tracking: Tracking) -> None:
+            storing.set()
+            held.wait(60)
+            insert_tracking(tracking)
+
+        relay._recorder.insert_tracking = slow_insert_tracking  # type: ignore[method-assign]
+        async with running(relay.run):
+            await eventually(lambda: relay.connected, timeout=30)
+            counter_id = await asyncio.to_thread(app.create, "first")
+            await eventually(storing.is_set, timeout=30)
+            await asyncio.to_thread(app.increment, counter_id)
+            # Published while the first position's store is still held.
+            await eventually(lambda: _stream_holds(nats_url, 2), timeout=30)
+            assert relay.position == 0
+            held.set()
+            await eventually(lambda: relay.position == 2, timeout=30)
+        messages = await read_stream(nats_url, STREAM)
+        assert [m.headers["ce-sequence"] for m in messages] == ["1", "2"]
+    finally:
+        held.set()
+        app.close()
+
+
+async def _stream_holds(nats_url: str, count: int) -> bool:
+    return await stream_last_seq(nats_url, STREAM) >= count
