@@ -107,6 +107,8 @@ FROM_READ_MODELS = frozenset(
 # Kept answers are dropped after this long even when nothing changed: some figures are
 # relative to today (a default period, "upcoming").
 ANSWER_TTL_S = 10.0
+# An expired answer still served while its successor (same version) is being computed.
+STALE_SERVED_S = 2 * ANSWER_TTL_S
 ANSWERS_KEPT = 2_000
 
 
@@ -132,9 +134,11 @@ class KeptAnswers:
         # Answers being computed, by key: asked again meanwhile, they are awaited.
         self.pending: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
-    def _fresh(self, key: tuple[Any, ...]) -> tuple[float, Any, bytes | None] | None:
+    def _fresh(
+        self, key: tuple[Any, ...], ttl_s: float = ANSWER_TTL_S
+    ) -> tuple[float, Any, bytes | None] | None:
         found = self._answers.get(key)
-        if found is None or time.monotonic() - found[0] > ANSWER_TTL_S:
+        if found is None or time.monotonic() - found[0] > ttl_s:
             return None
         return found
 
@@ -150,8 +154,14 @@ class KeptAnswers:
         """The kept answer's HTTP response body, encoded on the first ask; None if not kept.
 
         The same bytes strawberry's own path would send (`{"data": ...}`, with the
-        extensions when there are some), so a client cannot tell which path answered."""
+        extensions when there are some), so a client cannot tell which path answered.
+        While an expired answer of the same key (same read models' version, same day) is
+        being computed again, the one before it is served, up to `STALE_SERVED_S` old:
+        one request computes and the others do not queue behind it.
+        """
         found = self._fresh(key)
+        if found is None and key in self.pending:
+            found = self._fresh(key, STALE_SERVED_S)
         if found is None:
             return None
         stamp, answer, body = found

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 import orjson
 import strawberry
-from fastapi import Request, Response
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.exceptions import ConnectionRejectionError
@@ -21,16 +19,13 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
 )
-from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
-from strawberry.types.unset import UNSET
 
 from gateway.city import CityQuery
 from gateway.context import GatewayContext, context_getter
 from gateway.core.feature import Feature
-from gateway.core.projection import ReadModelBusyError, ReadModelClosedError
 from gateway.core.shared_pushes import SharedPushes
 from gateway.errors import (
     BAD_USER_INPUT,
@@ -44,6 +39,7 @@ from gateway.errors import (
     UNAVAILABLE,
 )
 from gateway.features import registered
+from gateway.kept_answers import answer_key
 from gateway.limits import PhaseErrorCodes, coded
 from gateway.persisted import (
     KeptAnswers,
@@ -53,15 +49,12 @@ from gateway.persisted import (
     persisted_hash,
 )
 from services.kit.auth import AuthError
-from services.kit.citytime import city_day
 from services.kit.webassets import OfflineGraphiQLRouter
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 2000
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
-# Clients asking for incremental delivery get strawberry's own responses.
-_STREAMING = re.compile(r"multipart/mixed|text/event-stream", re.IGNORECASE)
 
 
 def _merged(name: str, parts: Iterable[type | None]) -> type | None:
@@ -152,17 +145,18 @@ class GatewayRouter(OfflineGraphiQLRouter[GatewayContext, None]):
         root_value: None,
         request_data: Any,
     ) -> ExecutionResult:
+        kept = self.kept
         key = (
             None
-            if request_data.query
-            else await self._answer_key(
+            if request_data.query or kept is None
+            else await answer_key(
+                kept,
                 context,
                 persisted_hash(request_data.extensions),
                 request_data.variables,
                 request_data.operation_name,
             )
         )
-        kept = self.kept
         if key is None or kept is None:
             return await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
@@ -194,72 +188,6 @@ class GatewayRouter(OfflineGraphiQLRouter[GatewayContext, None]):
         computing.set_result(None if result.errors else result)
         return result
 
-    async def run(
-        self,
-        request: Any,
-        context: Any = UNSET,
-        root_value: Any = UNSET,
-    ) -> Any:
-        """A persisted query whose answer is kept is answered here, before the GraphQL
-        machinery: the token and its visibility are still checked and the read models'
-        version still read on every request, but nothing is parsed, validated or encoded."""
-        if isinstance(request, Request) and isinstance(context, GatewayContext):
-            body = await self._kept_body(request, context)
-            if body is not None:
-                return Response(body, media_type="application/json")
-        return await super().run(request, context=context, root_value=root_value)
-
-    async def _kept_body(self, request: Request, context: GatewayContext) -> bytes | None:
-        kept = self.kept
-        if (
-            kept is None
-            or request.method != "POST"
-            or request.headers.get("content-type", "").partition(";")[0].strip()
-            != "application/json"
-            or _STREAMING.search(request.headers.get("accept", ""))
-        ):
-            return None
-        try:
-            asked = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return None  # Refused as strawberry refuses it.
-        if not isinstance(asked, dict) or asked.get("query") is not None:
-            return None
-        variables = asked.get("variables")
-        operation_name = asked.get("operationName")
-        if not isinstance(variables, dict | None) or not isinstance(operation_name, str | None):
-            return None
-        key = await self._answer_key(
-            context, persisted_hash(asked.get("extensions")), variables, operation_name
-        )
-        return None if key is None else kept.body(key)
-
-    async def _answer_key(
-        self,
-        context: GatewayContext,
-        sha: str | None,
-        variables: dict[str, Any] | None,
-        operation_name: str | None,
-    ) -> tuple[Any, ...] | None:
-        """(document, variables, operation, visibility, day, every read model's version), or
-        None when the answer is not to be kept (not a kept document, or no good token)."""
-        if self.kept is None or sha not in self.kept.cacheable:
-            return None
-        try:
-            principal = await context.authenticate()
-        except AuthError:
-            return None
-        try:
-            versions = tuple(live.readmodel.version() for live in context.features.values())
-        except (ReadModelBusyError, ReadModelClosedError):
-            return None  # Computed, not kept: the resolvers say what is wrong.
-        return (
-            SharedPushes.key(sha, variables, principal),
-            operation_name,
-            city_day(datetime.now(UTC)),
-            versions,
-        )
-
     def encode_json(self, data: object) -> str:
         # Text, not bytes: the websocket adapter sends bytes as binary frames.
         def encode() -> str:
@@ -287,7 +215,7 @@ def create_router(
     *,
     graphql_ide: bool = True,
     persisted: PersistedQueries | None = None,
-) -> GraphQLRouter[GatewayContext, None]:
+) -> GatewayRouter:
     router = GatewayRouter(
         schema,
         graphql_ide="graphiql" if graphql_ide else None,
