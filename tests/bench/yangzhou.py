@@ -397,6 +397,20 @@ async def queries(
     started, cpu = time.perf_counter(), _cpu_s(gateway_pid)
     await asyncio.gather(*(user() for _ in range(users)))
     elapsed, cpu = time.perf_counter() - started, _cpu_s(gateway_pid) - cpu
+
+    # The same users asking `/healthz` as often: the HTTP stack's own cost per request
+    # (uvicorn, FastAPI, middleware), the floor under a kept answer, in the same run.
+    async def prober() -> None:
+        mine = Connection(gateway_url, token)
+        try:
+            for _ in range(rounds * len(documents)):
+                await mine.get("/healthz")
+        finally:
+            mine.close()
+
+    floor_cpu = _cpu_s(gateway_pid)
+    await asyncio.gather(*(prober() for _ in range(users)))
+    floor_cpu = (_cpu_s(gateway_pid) - floor_cpu) / (users * rounds * len(documents))
     every = [latency for latencies in warm.values() for latency in latencies]
     per_query = {
         name: {
@@ -433,7 +447,13 @@ async def queries(
             f"{label}, gateway CPU per query",
             1000 * cpu / len(every),
             "ms",
-            {"cpu_s": cpu, "wall_s": elapsed},
+            {"cpu_s": cpu, "wall_s": elapsed, "healthz_cpu_ms": 1000 * floor_cpu},
+        ),
+        Figure(
+            "city.queries_cpu_vs_healthz",
+            f"{label}, gateway CPU per query / per /healthz request",
+            cpu / len(every) / floor_cpu if floor_cpu else 0.0,
+            "x",
         ),
     ]
 
