@@ -190,7 +190,9 @@ def test_a_kept_answer_goes_only_to_a_caller_with_a_good_token(
         assert codes(refused.json()) == ["UNAUTHENTICATED"], authorization
 
 
-def test_a_kept_answer_is_keyed_by_visibility_not_by_person(client: TestClient) -> None:
+def test_a_kept_answer_is_keyed_by_visibility_not_by_person(
+    client: TestClient, issuer: DevIssuer
+) -> None:
     import asyncio
 
     from starlette.requests import Request
@@ -208,7 +210,6 @@ def test_a_kept_answer_is_keyed_by_visibility_not_by_person(client: TestClient) 
         context.request = Request({"type": "http", "headers": headers})
         return asyncio.run(answer_key(kept, context, digest(HOURS), variables, None))
 
-    issuer = DevIssuer(Path(app.state.settings.auth_jwks_url).parent)
     viewer = key_for(issuer.token(role="viewer", subject="a"), {"first": 10})
     assert viewer is not None
     assert key_for(issuer.token(role="viewer", subject="b"), {"first": 10}) == viewer
