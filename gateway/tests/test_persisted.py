@@ -285,3 +285,16 @@ def test_an_expired_answer_is_served_only_while_its_successor_is_computed(
         assert kept.body(key) is None  # too old even while computing
     finally:
         loop.close()
+
+
+def test_the_version_is_read_while_a_batch_holds_the_write_lock(client: TestClient) -> None:
+    import threading
+
+    readmodel = volunteers_of(cast(Any, client.app)).readmodel
+    before = readmodel.version()
+    seen: list[tuple[int, int]] = []
+    with readmodel._locked():  # a batch being applied
+        reader = threading.Thread(target=lambda: seen.append(readmodel.version()), daemon=True)
+        reader.start()
+        reader.join(30)
+        assert seen == [before], "the version waited for the batch's lock"
