@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -68,8 +69,11 @@ class GatewayContext(BaseContext):
         """
         if self._principal is None:
             token = bearer_token(self._authorization())
-            # Verification may read the JWKS file or URL: keep it off the event loop.
-            principal = await asyncio.to_thread(self.verifier.verify, token)
+            # A token verified a moment ago costs a dictionary look-up; a verification may
+            # read the JWKS file or URL, so it is kept off the event loop.
+            principal = self.verifier.recently_verified(token)
+            if principal is None:
+                principal = await asyncio.to_thread(self.verifier.verify, token)
             self._expires_at = token_expiry(principal.token)
             self._principal = principal
         if self.expired:
@@ -93,6 +97,7 @@ class GatewayContext(BaseContext):
         return self._principal
 
 
+@functools.lru_cache(maxsize=4096)
 def token_expiry(token: str) -> float | None:
     """The `exp` claim of a token already verified (the signature is not checked again)."""
     try:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from gateway.core.service import ServiceClient, http_client_for
 from gateway.dashboard import QUERIES, mount_dashboard
 from gateway.features import build_features, feature_readiness, open_feature
+from gateway.kept_answers import KeptAnswersFirst
 from gateway.persisted import PersistedQueries
 from gateway.schema import create_router, create_schema
 from services.kit.auth import JwksVerifier
@@ -96,17 +97,17 @@ def create_gateway(
     app.state.features = features
     # The dashboard's documents, read once: the page asks for them by hash.
     persisted = PersistedQueries.from_folder(QUERIES)
-    app.include_router(
-        create_router(
-            create_schema(
-                introspection=introspection,
-                features=[live.feature for live in features.values()],
-                persisted=persisted,
-            ),
-            graphql_ide=graphql_ide,
+    router = create_router(
+        create_schema(
+            introspection=introspection,
+            features=[live.feature for live in features.values()],
             persisted=persisted,
         ),
-        prefix="/graphql",
+        graphql_ide=graphql_ide,
+        persisted=persisted,
     )
+    app.include_router(router, prefix="/graphql")
+    if router.kept is not None:
+        app.add_middleware(KeptAnswersFirst, kept=router.kept, path="/graphql")
     mount_dashboard(app, settings, persisted)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 import orjson
@@ -19,7 +19,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
 )
-from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
@@ -40,6 +39,7 @@ from gateway.errors import (
     UNAVAILABLE,
 )
 from gateway.features import registered
+from gateway.kept_answers import answer_key
 from gateway.limits import PhaseErrorCodes, coded
 from gateway.persisted import (
     KeptAnswers,
@@ -49,7 +49,6 @@ from gateway.persisted import (
     persisted_hash,
 )
 from services.kit.auth import AuthError
-from services.kit.citytime import city_day
 from services.kit.webassets import OfflineGraphiQLRouter
 
 MAX_DEPTH = 10
@@ -146,8 +145,18 @@ class GatewayRouter(OfflineGraphiQLRouter[GatewayContext, None]):
         root_value: None,
         request_data: Any,
     ) -> ExecutionResult:
-        key = await self._answer_key(context, request_data)
         kept = self.kept
+        key = (
+            None
+            if request_data.query or kept is None
+            else await answer_key(
+                kept,
+                context,
+                persisted_hash(request_data.extensions),
+                request_data.variables,
+                request_data.operation_name,
+            )
+        )
         if key is None or kept is None:
             return await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
@@ -179,27 +188,6 @@ class GatewayRouter(OfflineGraphiQLRouter[GatewayContext, None]):
         computing.set_result(None if result.errors else result)
         return result
 
-    async def _answer_key(
-        self, context: GatewayContext, request_data: Any
-    ) -> tuple[Any, ...] | None:
-        """(document, variables, visibility, day, every read model's version), or None when
-        the answer is not to be kept (not a kept document, or no good token)."""
-        sha = persisted_hash(request_data.extensions)
-        if self.kept is None or sha not in self.kept.cacheable or request_data.query:
-            return None
-        try:
-            principal = await context.authenticate()
-        except AuthError:
-            return None
-        versions = await asyncio.to_thread(
-            lambda: tuple(live.readmodel.version() for live in context.features.values())
-        )
-        return (
-            SharedPushes.key(sha, request_data.variables, principal),
-            city_day(datetime.now(UTC)),
-            versions,
-        )
-
     def encode_json(self, data: object) -> str:
         # Text, not bytes: the websocket adapter sends bytes as binary frames.
         def encode() -> str:
@@ -227,7 +215,7 @@ def create_router(
     *,
     graphql_ide: bool = True,
     persisted: PersistedQueries | None = None,
-) -> GraphQLRouter[GatewayContext, None]:
+) -> GatewayRouter:
     router = GatewayRouter(
         schema,
         graphql_ide="graphiql" if graphql_ide else None,

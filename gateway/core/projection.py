@@ -105,6 +105,10 @@ class SqliteProjection:
     replay the streams into the new layout. Read models are disposable; state a former
     layout kept (personal data, say) is overwritten, not left in free pages."""
 
+    DATA_VERSION_FRESH_S: ClassVar[float] = 0.05
+    """How stale `version` may be about another connection's commit (not about a batch
+    applied here, which it sees at once)."""
+
     def __init__(self, path: Path | str, *, busy_timeout_s: float = 5.0) -> None:
         self.path = str(path)
         self.busy_timeout_s = busy_timeout_s
@@ -112,6 +116,9 @@ class SqliteProjection:
         self._conn: sqlite3.Connection | None = None
         self._callbacks: list[ChangeCallback] = []
         self._applied = 0  # Batches committed here: with SQLite's data_version, the version.
+        self._watch: sqlite3.Connection | None = None
+        self._data_version: tuple[float, int] | None = None  # (read at, value)
+        self._watch_lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -169,6 +176,10 @@ class SqliteProjection:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
 
     def reset(self) -> None:
         """Drop every table (state and positions) and create them empty."""
@@ -306,11 +317,39 @@ class SqliteProjection:
             self._notify(changed)
 
     def version(self) -> tuple[int, int]:
-        """Changes whenever the state may have: a batch applied here, or a commit by another
-        process on the same file (SQLite's `data_version`). Answers computed from the state
-        may be kept while it stays the same."""
-        with self._locked() as conn:
-            return self._applied, int(conn.execute("PRAGMA data_version").fetchone()[0])
+        """Changes whenever the state may have: a batch applied here at once, any other
+        commit to the file (SQLite's `data_version`: another process's projector, say)
+        within `DATA_VERSION_FRESH_S`. Answers computed from the state may be kept while it
+        stays the same.
+
+        `data_version` is read on a connection of its own, which sees every other
+        connection's commits, this one's included; asked before every kept answer, it waits
+        for no lock held by a batch being applied, and is read again only when the last
+        reading is older than the bound (sixteen dashboards asking at once read it once).
+        An in-memory model has no other writer.
+        """
+        if self.path == ":memory:":
+            return self._applied, 0
+        seen = self._data_version
+        if seen is not None and time.monotonic() - seen[0] < self.DATA_VERSION_FRESH_S:
+            return self._applied, seen[1]
+        with self._watch_lock, busy_is_transient():
+            if self._watch is None:
+                if not self.is_open:
+                    raise ReadModelClosedError("the read model is not open")
+                self._watch = sqlite3.connect(
+                    self.path if self.path.startswith("file:") else self._read_only_uri(),
+                    uri=True,
+                    check_same_thread=False,
+                    isolation_level=None,
+                    timeout=self.busy_timeout_s,
+                )
+            version = int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+            self._data_version = (time.monotonic(), version)
+        return self._applied, version
+
+    def _read_only_uri(self) -> str:
+        return f"{Path(self.path).resolve().as_uri()}?mode=ro"
 
     def apply_events(
         self, conn: sqlite3.Connection, events: Sequence[ContractEvent], changed: set[str]

@@ -164,3 +164,137 @@ def test_dashboards_asking_at_once_wait_for_one_answer(
         answers = list(pool.map(lambda _: client.post("/graphql", json=body).json(), range(4)))
     assert all(a == answers[0] and "errors" not in a for a in answers), answers
     assert len(reads) == 1
+
+
+def test_a_kept_answer_goes_only_to_a_caller_with_a_good_token(
+    client: TestClient, issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readmodel = volunteers_of(cast(Any, client.app)).readmodel
+    body = by_hash(digest(HOURS), variables={"first": 10})
+    kept = client.post("/graphql", json=body)
+    assert kept.headers["content-type"] == "application/json"
+
+    def unread(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the read model was read again")
+
+    monkeypatch.setattr(readmodel, "school_hours", unread)
+    # Answered before GraphQL, with the same bytes the GraphQL path sent.
+    again = client.post("/graphql", json=body)
+    assert again.status_code == 200 and again.content == kept.content
+    assert again.headers["content-type"] == "application/json"
+    # Without a token, with a forged or an expired one: refused as ever, nothing read.
+    forged = issuer.token(role="viewer") + "x"
+    expired = issuer.token(role="viewer", ttl_s=-60)
+    for authorization in ("", f"Bearer {forged}", f"Bearer {expired}"):
+        refused = client.post("/graphql", json=body, headers={"Authorization": authorization})
+        assert codes(refused.json()) == ["UNAUTHENTICATED"], authorization
+
+
+def test_a_kept_answer_is_keyed_by_visibility_not_by_person(
+    client: TestClient, issuer: DevIssuer
+) -> None:
+    import asyncio
+
+    from starlette.requests import Request
+
+    from gateway.context import GatewayContext
+    from gateway.kept_answers import answer_key
+
+    app = cast(Any, client.app)
+    middleware = next(m for m in app.user_middleware if m.cls.__name__ == "KeptAnswersFirst")
+    kept = middleware.kwargs["kept"]
+
+    def key_for(token: str, variables: dict[str, Any]) -> Any:
+        context = GatewayContext(features=app.state.features, verifier=app.state.verifier)
+        headers = [(b"authorization", f"Bearer {token}".encode())]
+        context.request = Request({"type": "http", "headers": headers})
+        return asyncio.run(answer_key(kept, context, digest(HOURS), variables, None))
+
+    viewer = key_for(issuer.token(role="viewer", subject="a"), {"first": 10})
+    assert viewer is not None
+    assert key_for(issuer.token(role="viewer", subject="b"), {"first": 10}) == viewer
+    assert key_for(issuer.token(role="viewer", subject="a"), {"first": 5}) != viewer
+    staff = issuer.token(role="school-staff", department="edu", scope="school:s1")
+    assert key_for(staff, {"first": 10}) != viewer
+    assert key_for("not-a-token", {"first": 10}) is None
+    anyone = GatewayContext(features=app.state.features, verifier=app.state.verifier)
+    assert asyncio.run(answer_key(kept, anyone, "0" * 64, {}, None)) is None  # not kept
+
+
+def test_a_commit_by_another_connection_changes_the_answer(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from gateway.core.projection import SqliteProjection
+
+    readmodel = volunteers_of(cast(Any, client.app)).readmodel
+    body = by_hash(digest(HOURS), variables={"first": 10})
+    first = client.post("/graphql", json=body).json()
+    assert first["data"]["schoolHours"]["edges"][0]["node"]["hours"] == 2.0
+    # Another process's projector writing the same file: seen once the bound has passed.
+    monkeypatch.setattr(SqliteProjection, "DATA_VERSION_FRESH_S", 0.0)
+    with sqlite3.connect(readmodel.path) as other:
+        other.execute("UPDATE school_hours SET hours = 7.5 WHERE school_id = 's1'")
+    again = client.post("/graphql", json=body).json()
+    assert again["data"]["schoolHours"]["edges"][0]["node"]["hours"] == 7.5
+
+
+def test_bad_bodies_go_on_to_graphql_unchanged(client: TestClient) -> None:
+    sha = digest(HOURS)
+    client.post("/graphql", json=by_hash(sha, variables={"first": 10}))  # kept from now on
+    broken = client.post(
+        "/graphql", content=b'{"extensions": ', headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 400
+    wrong = client.post("/graphql", json=by_hash(sha, variables={"first": "ten"})).json()
+    assert codes(wrong) == ["BAD_USER_INPUT"]
+    # Another operation name is another key: strawberry refuses the name, as ever.
+    named = client.post(
+        "/graphql", json=by_hash(sha, variables={"first": 10}, operationName="Other")
+    )
+    assert named.status_code == 400 and "Other" in named.text
+    listed = client.post("/graphql", json=[by_hash(sha, variables={"first": 10})])
+    assert listed.status_code in {200, 400}
+
+
+def test_an_expired_answer_is_served_only_while_its_successor_is_computed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from strawberry.types import ExecutionResult
+
+    from gateway import persisted
+
+    now = [1000.0]
+    monkeypatch.setattr(persisted.time, "monotonic", lambda: now[0])
+    kept = persisted.KeptAnswers(PersistedQueries.from_folder(QUERIES))
+    key = ("school-hours", "v1")
+    kept.put(key, ExecutionResult(data={"schoolHours": {"edges": []}}, errors=None))
+    assert kept.body(key) == b'{"data":{"schoolHours":{"edges":[]}}}'
+
+    now[0] += persisted.ANSWER_TTL_S + 1
+    assert kept.body(key) is None  # expired: the next caller computes it again
+    loop = asyncio.new_event_loop()
+    try:
+        kept.pending[key] = loop.create_future()
+        assert kept.body(key) == b'{"data":{"schoolHours":{"edges":[]}}}'  # meanwhile
+        assert kept.body(("school-hours", "v2")) is None  # another version: never
+        now[0] += persisted.STALE_SERVED_S
+        assert kept.body(key) is None  # too old even while computing
+    finally:
+        loop.close()
+
+
+def test_the_version_is_read_while_a_batch_holds_the_write_lock(client: TestClient) -> None:
+    import threading
+
+    readmodel = volunteers_of(cast(Any, client.app)).readmodel
+    before = readmodel.version()
+    seen: list[tuple[int, int]] = []
+    with readmodel._locked():  # a batch being applied
+        reader = threading.Thread(target=lambda: seen.append(readmodel.version()), daemon=True)
+        reader.start()
+        reader.join(30)
+        assert seen == [before], "the version waited for the batch's lock"
