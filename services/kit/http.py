@@ -15,6 +15,9 @@ from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -25,8 +28,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.kit.application import CommandKey, RequestDigests
 from services.kit.auth import AuthError, JwksVerifier, Principal, bearer_token
 from services.kit.errors import DomainError, ForbiddenError
+from services.kit.requesttrace import RequestTraceContext
 from services.kit.settings import Settings
-from services.kit.telemetry import fastapi_telemetry
+from services.kit.telemetry import fastapi_telemetry, spans_recorded
 from services.kit.webassets import offline_docs_app
 
 log = logging.getLogger(__name__)
@@ -162,10 +166,11 @@ def create_app(
     An app taking idempotent commands (`IdempotencyKey`) needs `request_digests`, the
     service's keyed request digests (`services.kit.runtime` derives them).
     """
+    recorded = spans_recorded()
     app = offline_docs_app(
         title=title,
         lifespan=lifespan,
-        telemetry=fastapi_telemetry(),
+        telemetry=fastapi_telemetry(recorded),
     )
     app.state.settings = settings
     app.state.request_digests = request_digests
@@ -173,11 +178,18 @@ def create_app(
         settings.jwks_location(), issuer=settings.auth_issuer, audience=settings.auth_audience
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if not recorded:
+        app.add_middleware(RequestTraceContext, ids=_id_generator())
     _install_problem_handlers(app)
     _document_problems(app)
 
     add_operations_routes(app, readiness)
     return app
+
+
+def _id_generator() -> IdGenerator | None:
+    provider = trace.get_tracer_provider()
+    return provider.id_generator if isinstance(provider, TracerProvider) else None
 
 
 def add_operations_routes(app: FastAPI, readiness: ReadinessCheck) -> None:

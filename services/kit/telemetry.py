@@ -15,20 +15,20 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
 
 
-def fastapi_telemetry() -> dict[str, Any]:
+def fastapi_telemetry(recorded: bool) -> dict[str, Any]:
     """What FastAPI's native telemetry should and should not do: we own the providers.
 
-    The request's span is always made: its ids are the trace a command's events carry.
-    FastAPI's operation spans (dependencies, endpoint, serialisation: three more per
-    request, each attached to and detached from the context) only when spans are
-    recorded: unrecorded, they were a tenth of a command's CPU and showed nothing.
-    Decided when the app is built, after `setup_tracing`.
+    `recorded`: whether spans are recorded (`spans_recorded`, after `setup_tracing`).
+    If not, FastAPI makes no span at all: its request span and its operation spans
+    (dependencies, endpoint, serialisation) were a fifth of a command's CPU and showed
+    nobody anything; `services.kit.requesttrace` gives the request its trace ids instead.
     """
     return {
         "auto_configure": False,
         "metrics": False,
         "logs": False,
-        "operation_spans": spans_recorded(),
+        "tracing": recorded,
+        "operation_spans": recorded,
     }
 
 
