@@ -128,7 +128,8 @@ class UnknownPeriodError(DomainError):
     code = "unknown-period"
 
 
-def application(request: Request) -> AllianceApplication:
+async def application(request: Request) -> AllianceApplication:
+    # A coroutine: a plain function as a dependency would cost a trip through the thread pool.
     return request.app.state.application
 
 

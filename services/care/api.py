@@ -186,7 +186,8 @@ class AnswerReferral(Command):
     reason: Text | None = None
 
 
-def application(request: Request) -> CareApplication:
+async def application(request: Request) -> CareApplication:
+    # A coroutine: a plain function as a dependency would cost a trip through the thread pool.
     return request.app.state.application
 
 

@@ -195,7 +195,8 @@ class ReportProgress(Command):
     )
 
 
-def application(request: Request) -> CommitteesApplication:
+async def application(request: Request) -> CommitteesApplication:
+    # A coroutine: a plain function as a dependency would cost a trip through the thread pool.
     return request.app.state.application
 
 

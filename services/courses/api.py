@@ -212,7 +212,8 @@ class SetLectureQuota(Command):
     )
 
 
-def application(request: Request) -> CoursesApplication:
+async def application(request: Request) -> CoursesApplication:
+    # A coroutine: a plain function as a dependency would cost a trip through the thread pool.
     return request.app.state.application
 
 

@@ -79,7 +79,8 @@ class PutPartner(Command):
     )
 
 
-def application(request: Request) -> FeedsApplication:
+async def application(request: Request) -> FeedsApplication:
+    # A coroutine: a plain function as a dependency would cost a trip through the thread pool.
     return request.app.state.application
 
 

@@ -14,18 +14,23 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kit.application import CommandKey, RequestDigests
 from services.kit.auth import AuthError, JwksVerifier, Principal, bearer_token
 from services.kit.errors import DomainError, ForbiddenError
+from services.kit.requesttrace import RequestTraceContext
 from services.kit.settings import Settings
-from services.kit.telemetry import FASTAPI_TELEMETRY
+from services.kit.telemetry import fastapi_telemetry, spans_recorded
 from services.kit.webassets import offline_docs_app
 
 log = logging.getLogger(__name__)
@@ -161,10 +166,11 @@ def create_app(
     An app taking idempotent commands (`IdempotencyKey`) needs `request_digests`, the
     service's keyed request digests (`services.kit.runtime` derives them).
     """
+    recorded = spans_recorded()
     app = offline_docs_app(
         title=title,
         lifespan=lifespan,
-        telemetry=FASTAPI_TELEMETRY,
+        telemetry=fastapi_telemetry(recorded),
     )
     app.state.settings = settings
     app.state.request_digests = request_digests
@@ -172,11 +178,18 @@ def create_app(
         settings.jwks_location(), issuer=settings.auth_issuer, audience=settings.auth_audience
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if not recorded:
+        app.add_middleware(RequestTraceContext, ids=_id_generator())
     _install_problem_handlers(app)
     _document_problems(app)
 
     add_operations_routes(app, readiness)
     return app
+
+
+def _id_generator() -> IdGenerator | None:
+    provider = trace.get_tracer_provider()
+    return provider.id_generator if isinstance(provider, TracerProvider) else None
 
 
 def add_operations_routes(app: FastAPI, readiness: ReadinessCheck) -> None:
@@ -310,32 +323,50 @@ def _install_problem_handlers(app: FastAPI) -> None:
         )
 
 
-_bearer = HTTPBearer(
+class VerifiedBearer(HTTPBearer):
+    """The bearer scheme as a dependency that answers the verified caller.
+
+    One dependency both documents the scheme (FastAPI documents a `SecurityBase` it finds
+    among an operation's dependencies) and authenticates: a separate documenting
+    dependency under `authenticated` cost every request two more levels of FastAPI's
+    dependency resolution, and the command's key two more again.
+    """
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        return await authenticated(request)
+
+
+_bearer = VerifiedBearer(
     auto_error=False,
     bearerFormat="JWT",
     description="A token of the city's identity provider (`tongxin token` in development).",
+    scheme_name="HTTPBearer",
 )
+_PRINCIPAL = "tongxin.principal"
 
 
-async def authenticated(
-    request: Request,
-    _documented: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-) -> Principal:
-    """FastAPI dependency: the verified caller (the bearer scheme only documents it).
+async def authenticated(request: Request) -> Principal:
+    """The verified caller of this request (401 if none).
 
     On the event loop: a plain (sync) dependency costs every request a trip through the
     thread pool. A token verified a moment ago is answered from memory; only a new one is
-    checked in a thread (the signature, and the JWKS may have to be fetched).
+    checked in a thread (the signature, and the JWKS may have to be fetched). The answer
+    is kept in the request's scope, so whoever asks again in the same request (the
+    command's key) does not verify again.
     """
+    principal: Principal | None = request.scope.get(_PRINCIPAL)
+    if principal is not None:
+        return principal
     verifier: JwksVerifier = request.app.state.verifier
     token = bearer_token(request.headers.get("authorization", ""))
     principal = verifier.recently_verified(token)
-    if principal is not None:
-        return principal
-    return await run_in_threadpool(verifier.verify, token)
+    if principal is None:
+        principal = await run_in_threadpool(verifier.verify, token)
+    request.scope[_PRINCIPAL] = principal
+    return principal
 
 
-Caller = Annotated[Principal, Depends(authenticated)]
+Caller = Annotated[Principal, Security(_bearer)]
 
 
 def require_role(principal: Principal, *roles: str) -> None:
@@ -343,8 +374,12 @@ def require_role(principal: Principal, *roles: str) -> None:
         raise ForbiddenError(f"role {principal.role!r} may not do this")
 
 
-async def command_key(request: Request, principal: Caller) -> CommandKey | None:
-    """FastAPI dependency: the command's Idempotency-Key, scoped to the caller."""
+async def command_key(request: Request) -> CommandKey | None:
+    """FastAPI dependency: the command's Idempotency-Key, scoped to the caller.
+
+    The caller comes from `authenticated` directly, not as a sub-dependency: FastAPI
+    resolves a sub-dependency's own tree again even when its value is cached.
+    """
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
@@ -353,9 +388,26 @@ async def command_key(request: Request, principal: Caller) -> CommandKey | None:
     digests: RequestDigests | None = request.app.state.request_digests
     if digests is None:
         raise RuntimeError("this app was created without request_digests: it takes no commands")
+    principal = await authenticated(request)
     body = await request.body()
-    route = f"{request.method} {request.url.path}"
+    route = f"{request.method} {request_path(request.scope)}"
     return CommandKey.of(principal.subject, key, route, body, digests)
+
+
+def request_path(scope: Scope) -> str:
+    """`request.url.path`, without building the whole URL (a third of the key's cost).
+
+    The digests of idempotency records written before must still match a retry, so any
+    path that Starlette's URL would rewrite (escapes, a leading `//`, characters URL
+    parsing drops) is left to Starlette.
+    """
+    path: str = scope["path"]
+    if path.startswith("//") or any(c in path for c in _REWRITTEN):
+        return URL(scope=scope).path
+    return path
+
+
+_REWRITTEN = frozenset("?#\\\t\r\n")
 
 
 IdempotencyKey = Annotated[CommandKey | None, Depends(command_key)]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar, get_type_hints
 
@@ -45,7 +45,8 @@ class CommandRoutes(Generic[A]):
     """Registers a service's command routes on `router` (see the module's docstring)."""
 
     router: APIRouter
-    application: Callable[[Request], A]
+    # A coroutine: a plain function as a dependency costs a trip through the thread pool.
+    application: Callable[[Request], Awaitable[A]]
     authorise: Authorise[A]
 
     def post(

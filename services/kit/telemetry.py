@@ -14,8 +14,22 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
 
-# What FastAPI's native telemetry should and should not do: we own the providers.
-FASTAPI_TELEMETRY: dict[str, Any] = {"auto_configure": False, "metrics": False, "logs": False}
+
+def fastapi_telemetry(recorded: bool) -> dict[str, Any]:
+    """What FastAPI's native telemetry should and should not do: we own the providers.
+
+    `recorded`: whether spans are recorded (`spans_recorded`, after `setup_tracing`).
+    If not, FastAPI makes no span at all: its request span and its operation spans
+    (dependencies, endpoint, serialisation) were a fifth of a command's CPU and showed
+    nobody anything; `services.kit.requesttrace` gives the request its trace ids instead.
+    """
+    return {
+        "auto_configure": False,
+        "metrics": False,
+        "logs": False,
+        "tracing": recorded,
+        "operation_spans": recorded,
+    }
 
 
 def setup_tracing(service: str, *extra: SpanProcessor) -> TracerProvider:

@@ -137,7 +137,8 @@ class ReleaseNoShows(Command):
     at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
 
 
-def application(request: Request) -> ResourcesApplication:
+async def application(request: Request) -> ResourcesApplication:
+    # A coroutine: a plain function as a dependency would cost a trip through the thread pool.
     return request.app.state.application
 
 

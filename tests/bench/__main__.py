@@ -215,6 +215,7 @@ async def http_step(env: Environment, sizes: Sizes) -> list[Figure]:
                         label="HTTP GET /healthz, same API process (no store)",
                         request=commands.healthz,
                         unit="requests/s",
+                        watched=[apis[0].popen.pid],
                     )
                 )
             figures.append(
@@ -225,6 +226,7 @@ async def http_step(env: Environment, sizes: Sizes) -> list[Figure]:
                     seconds=sizes.http_seconds,
                     key=f"http.volunteers{suffix}",
                     label=f"HTTP commands, volunteers on PostgreSQL, {replicas} API process(es)",
+                    watched=[api.popen.pid for api in apis],
                 )
             )
     return figures
@@ -467,7 +469,11 @@ async def run(names: list[str], sizes: Sizes) -> tuple[list[Figure], dict[str, s
                 traceback.print_exc()
                 continue
             for figure in measured:
-                print(f"   {figure.label}: {figure.value:,.2f} {figure.unit}", flush=True)
+                cpu = figure.detail.get("server_cpu_us_per_request")
+                per_request = f" ({cpu:,} us server CPU each)" if cpu else ""
+                print(
+                    f"   {figure.label}: {figure.value:,.2f} {figure.unit}{per_request}", flush=True
+                )
             print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
             figures += measured
         machine = env.describe()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+
+import psutil
 
 from tests.bench.client import Connection
 from tests.bench.report import Figure, percentiles
@@ -41,7 +43,10 @@ async def closed_loop(
     key: str,
     request: Request = register,
     unit: str = "commands/s",
+    watched: Sequence[int] = (),
 ) -> Figure:
+    """`watched`: the pids of the processes serving the load; their CPU per request is
+    recorded (wall-clock rates move with the machine's load, CPU per request much less)."""
     numbers = itertools.count()
     ok = 0
     failed = 0
@@ -70,10 +75,13 @@ async def closed_loop(
 
     tasks = [asyncio.create_task(client(n)) for n in range(clients)]
     await asyncio.sleep(WARM_UP_S)
+    servers = [psutil.Process(pid) for pid in watched]
+    cpu_before = _cpu_seconds(servers)
     measuring = True
     started = time.perf_counter()
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - started
+    served_cpu = _cpu_seconds(servers) - cpu_before
     spread = {k: round(v * 1000, 2) for k, v in percentiles(latencies, 50, 95, 99).items()}
     return Figure(
         key,
@@ -87,5 +95,15 @@ async def closed_loop(
             "replicas": len(urls),
             "seconds": elapsed,
             "latency_ms": spread,
+            "server_cpu_s": round(served_cpu, 3),
+            "server_cpu_us_per_request": round(served_cpu / ok * 1e6) if ok and servers else None,
         },
     )
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total

@@ -9,11 +9,12 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import BaseModel
+from starlette.requests import Request
 
-from services.kit.application import RequestDigests
+from services.kit.application import CommandKey, RequestDigests
 from services.kit.auth import DevIssuer, JwksVerifier
 from services.kit.errors import ConflictError
-from services.kit.http import Caller, IdempotencyKey, create_app
+from services.kit.http import Caller, IdempotencyKey, create_app, request_path
 from services.kit.settings import Settings
 
 
@@ -46,6 +47,14 @@ async def client(issuer: DevIssuer, tmp_path: Path) -> AsyncIterator[httpx.Async
     @app.post("/things")
     async def make(body: Body, caller: Caller, key: IdempotencyKey) -> dict[str, Any]:
         return {"name": body.name, "by": caller.subject, "key": key.key if key else None}
+
+    @app.post("/keyed/{thing_id}")
+    async def keyed(thing_id: str, key: IdempotencyKey, caller: Caller) -> dict[str, Any]:
+        # The key before the caller: the key's principal must not depend on that order.
+        assert key is not None
+        digests: RequestDigests = app.state.request_digests
+        expected = CommandKey.of(caller.subject, key.key, f"POST /keyed/{thing_id}", b"{}", digests)
+        return {"principal": key.principal, "same": key == expected}
 
     @app.post("/conflict")
     async def conflict(caller: Caller) -> None:
@@ -166,3 +175,38 @@ def test_a_403_is_documented_as_role_department_or_scope() -> None:
     assert problems(403)[403]["description"] == (
         "The caller's role, department or scope does not allow this."
     )
+
+
+async def test_a_commands_key_names_its_caller_and_route(
+    client: httpx.AsyncClient, issuer: DevIssuer
+) -> None:
+    response = await client.post(
+        "/keyed/t1", content=b"{}", headers=bearer(issuer) | {"Idempotency-Key": "k2"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"principal": "li", "same": True}
+    unauthenticated = await client.post(
+        "/keyed/t1", content=b"{}", headers={"Idempotency-Key": "k"}
+    )
+    assert_problem(unauthenticated, 401, "unauthenticated")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/volunteers",
+        "/shifts/a b/sign-ups",
+        "//twice",
+        "/q?mark",
+        "/h#sh",
+        "/back\\slash",
+        "/t\tab",
+        "/new\nline",
+        "/\u540c\u5fc3",
+    ],
+)
+@pytest.mark.parametrize("host", [[(b"host", b"tongxin.example:8001")], []])
+def test_the_path_in_a_requests_digest_is_starlettes(path: str, host: list[Any]) -> None:
+    # Records written before keep their digests: the path must read as request.url.path.
+    scope = {"type": "http", "method": "POST", "path": path, "headers": host, "query_string": b""}
+    assert request_path(scope) == Request(scope).url.path

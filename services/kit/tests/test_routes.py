@@ -56,7 +56,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     ledger = Ledger()
     router = APIRouter()
 
-    def application(request: Request) -> Ledger:
+    async def application(request: Request) -> Ledger:
         return ledger
 
     things = CommandRoutes(router, application, authorise=authorise)
