@@ -27,6 +27,7 @@ from services.feeds.domain import (
     DISABLE_AFTER_S,
     Agreement,
     Delivery,
+    DeliveryDeliveredAtOnce,
     DeliveryScheduled,
     Endpoint,
     EndpointAdded,
@@ -55,6 +56,9 @@ from services.kit.settings import Settings
 
 ENTRY_TOPIC = get_topic(EntryRecorded)
 SCHEDULED_TOPIC = get_topic(DeliveryScheduled)
+# The events a `Delivery` starts with: scheduled (its first attempt failed, or it was given
+# up without one), or delivered at once.
+DELIVERY_STARTS = (SCHEDULED_TOPIC, get_topic(DeliveryDeliveredAtOnce))
 # How long a rotated-out secret still signs messages.
 ROTATION_GRACE_S = 24 * 3600.0
 SCAN_BATCH = 1000
@@ -325,7 +329,7 @@ class FeedsApplication(ServiceApplication):
         before they existed (once: only while they are empty). Returns deliveries logged."""
         if self.pending.anything_logged():
             return 0
-        ids = [e.originator_id for _, e in self.scan([SCHEDULED_TOPIC])]
+        ids = [e.originator_id for _, e in self.scan(DELIVERY_STARTS)]
         for start in range(0, len(ids), SCAN_BATCH):
             changes = Changes()
             for delivery_id in ids[start : start + SCAN_BATCH]:
@@ -584,24 +588,25 @@ class FeedsApplication(ServiceApplication):
         changes = Changes()
         for outcome in outcomes:
             pending = outcome.pending
+            delivery: Delivery | None = None
             if pending.recorded or fresh:
                 try:
-                    delivery: Delivery = self.get(pending.delivery_id, Delivery)
+                    delivery = self.get(pending.delivery_id, Delivery)
                 except NotFoundError:
                     if pending.recorded:
                         continue
-                    delivery = _delivery_of(pending)
-            else:
-                delivery = _delivery_of(pending)
-            if delivery.state != "pending":
+            if delivery is None:
+                delivery = _first_attempt(pending, outcome)
+            elif delivery.state != "pending":
                 continue
-            delivery.attempt(
-                at=outcome.at,
-                status=outcome.status,
-                latency_ms=outcome.latency_ms,
-                error=outcome.error,
-                next_at=outcome.next_at,
-            )
+            else:
+                delivery.attempt(
+                    at=outcome.at,
+                    status=outcome.status,
+                    latency_ms=outcome.latency_ms,
+                    error=outcome.error,
+                    next_at=outcome.next_at,
+                )
             made.append(delivery)
             changes.logged.append(_logged(delivery))
             changes.attempts.extend(_attempt_rows(delivery, delivery.attempts[-1:]))
@@ -699,6 +704,34 @@ def _delivery_of(pending: PendingDelivery) -> Delivery:
         event_time=pending.event_time,
         due_at=pending.due_at,
     )
+
+
+def _first_attempt(pending: PendingDelivery, outcome: Outcome) -> Delivery:
+    """The Delivery aggregate a pending delivery's first attempt makes: one event when it
+    was delivered, its schedule and the attempt (and a dead-lettering) otherwise."""
+    if outcome.ok:
+        assert outcome.status is not None
+        return Delivery.delivered_at_once(
+            endpoint_id=pending.endpoint_id,
+            partner_id=pending.partner_id,
+            entry_id=pending.entry_id,
+            message_id=pending.message_id,
+            subject=pending.subject,
+            event_time=pending.event_time,
+            due_at=pending.due_at,
+            at=outcome.at,
+            status=outcome.status,
+            latency_ms=outcome.latency_ms,
+        )
+    delivery = _delivery_of(pending)
+    delivery.attempt(
+        at=outcome.at,
+        status=outcome.status,
+        latency_ms=outcome.latency_ms,
+        error=outcome.error,
+        next_at=outcome.next_at,
+    )
+    return delivery
 
 
 def _pending_of(

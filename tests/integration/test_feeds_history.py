@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from services.feeds.application import SCHEDULED_TOPIC, FeedsApplication, Outcome, iso
+from services.feeds.application import DELIVERY_STARTS, FeedsApplication, Outcome, iso
 from services.feeds.domain import Delivery
 from services.kit.clock import ManualClock
 from services.kit.eventstore import store_env
@@ -80,7 +80,7 @@ def scanned(app: FeedsApplication, endpoint_id: UUID) -> list[Delivery]:
     """The deliveries as the log scan found them (before the read model): oldest first."""
     ids = [
         e.originator_id
-        for _, e in app.scan([SCHEDULED_TOPIC])
+        for _, e in app.scan(DELIVERY_STARTS)
         if getattr(e, "endpoint_id", None) == endpoint_id
     ]
     return [app.get(i, Delivery) for i in ids]
