@@ -175,6 +175,24 @@ class FeedsApplication(ServiceApplication):
                 callback(endpoint_ids)
         return recordings
 
+    def _save_made(
+        self, made: Sequence[Aggregate], changes: Changes, tracking: Tracking | None = None
+    ) -> None:
+        """`save` (or, with a tracking record, `save_tracked`) of these aggregates with the
+        table's changes. The events are taken from the aggregates directly: eventsourcing's
+        `collect_events` asks `isinstance` of two runtime-checkable protocols per object,
+        which on Python 3.11 cost more than making the aggregate did (~0.2 ms each)."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+        for aggregate in made:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        if changes:
+            processing.saved_kwargs[KWARG] = changes
+        recordings = self._record(processing)
+        if tracking is None:
+            self._take_snapshots(processing)
+            self._notify(recordings)
+
     def _command(
         self,
         key: CommandKey | None,
@@ -552,11 +570,7 @@ class FeedsApplication(ServiceApplication):
                     dead.dead_letter(now)
                     made.append(dead)
                     changes.logged.append(_logged(dead))
-        self._staged.changes = changes
-        try:
-            self.save_tracked(Tracking(consumer, position), *made)
-        finally:
-            self._staged.changes = None
+        self._save_made(made, changes, Tracking(consumer, position))
 
     # What the dispatcher records.
     def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
@@ -569,7 +583,7 @@ class FeedsApplication(ServiceApplication):
             return
         try:
             aggregates, changes = self._outcomes(outcomes, fresh=False)
-            self.save(*aggregates, **{KWARG: changes})
+            self._save_made(aggregates, changes)
         except IntegrityError:
             for outcome in outcomes:
                 self._command(None, self._decide_outcome(outcome))
@@ -712,6 +726,7 @@ def _first_attempt(pending: PendingDelivery, outcome: Outcome) -> Delivery:
     if outcome.ok:
         assert outcome.status is not None
         return Delivery.delivered_at_once(
+            pending.delivery_id,
             endpoint_id=pending.endpoint_id,
             partner_id=pending.partner_id,
             entry_id=pending.entry_id,

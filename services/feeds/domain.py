@@ -215,6 +215,7 @@ class Delivery(Aggregate):
     @classmethod
     def delivered_at_once(
         cls,
+        delivery_id: UUID,
         *,
         endpoint_id: UUID,
         partner_id: str,
@@ -227,10 +228,11 @@ class Delivery(Aggregate):
         status: int,
         latency_ms: float,
     ) -> Delivery:
-        """A delivery whose first attempt was answered with a 2xx."""
+        """A delivery whose first attempt was answered with a 2xx (`delivery_id`: its
+        `create_id`, which its pending row carries)."""
         return cls._create(
             cls.DeliveredAtOnce,
-            id=cls.create_id(endpoint_id, entry_id),
+            id=delivery_id,
             endpoint_id=endpoint_id,
             partner_id=partner_id,
             entry_id=entry_id,
