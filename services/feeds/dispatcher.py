@@ -115,6 +115,11 @@ class EndpointWorker:
         self.finished: set[UUID] = set()
         self.ready: deque[PendingDelivery] = deque()
         self.in_flight = 0
+        # The health to note after recorded outcomes: the latest outcome (only it counts),
+        # and when a 410 was answered (the endpoint is disabled for it, whatever followed).
+        self.health_due: Outcome | None = None
+        self.gone_at: float | None = None
+        self.noting: asyncio.Task[None] | None = None
         self.next_due: float | None = None
         # Whether the table may hold rows this worker has not taken.
         self.wanted = True
@@ -288,20 +293,42 @@ class EndpointWorker:
         return response.status_code, response.headers.get("retry-after")
 
     def recorded(self, batch: list[Outcome]) -> None:
-        """These outcomes are in the store: their rows are no longer held."""
+        """These outcomes are in the store: their rows are no longer held, and the
+        endpoint's health is noted after them."""
         for outcome in batch:
             self.held.pop(outcome.pending.delivery_id, None)
             self.finished.add(outcome.pending.delivery_id)
+        if self.gone_at is None and any(o.status == 410 for o in batch):
+            self.gone_at = batch[-1].at
+        self.health_due = batch[-1]
+        if self.noting is None:
+            self.noting = asyncio.create_task(self._note_health())
         self.wake()
 
-    async def note_health(self, batch: list[Outcome]) -> None:
+    async def _note_health(self) -> None:
+        """Note the endpoint's health, tried again until the store takes it (a failing
+        endpoint must still be disabled after 5 days). On the endpoint's own task, so that
+        a note the store refuses holds up no other endpoint's outcomes."""
         app, endpoint = self.app, self.endpoint
-        if any(o.status == 410 for o in batch):
-            await asyncio.to_thread(app.disable_gone, endpoint.id, batch[-1].at)
-            return
-        last = batch[-1]
-        if self._health_changes(last.ok, last.at):
-            await asyncio.to_thread(app.note_endpoint_health, endpoint.id, ok=last.ok, at=last.at)
+        try:
+            while (last := self.health_due) is not None:
+                gone_at = self.gone_at
+                try:
+                    if gone_at is not None:
+                        await asyncio.to_thread(app.disable_gone, endpoint.id, gone_at)
+                    elif self._health_changes(last.ok, last.at):
+                        await asyncio.to_thread(
+                            app.note_endpoint_health, endpoint.id, ok=last.ok, at=last.at
+                        )
+                except Exception:
+                    log.exception("could not note the health of endpoint %s", endpoint.id)
+                    await asyncio.sleep(RECORD_RETRY_S)
+                    continue
+                self.gone_at = None if gone_at is not None else self.gone_at
+                if self.health_due is last:
+                    self.health_due = None
+        finally:
+            self.noting = None
 
 
 class OutcomeRecorder:
@@ -342,21 +369,8 @@ class OutcomeRecorder:
                     by_worker.setdefault(worker, []).append(outcome)
                 for worker, done in by_worker.items():
                     worker.recorded(done)
-                for worker, done in by_worker.items():
-                    await self._note_health(worker, done)
         finally:
             self.recording = None
-
-    async def _note_health(self, worker: EndpointWorker, done: list[Outcome]) -> None:
-        """The endpoint's health after its recorded outcomes, tried until the store takes it
-        (a failing endpoint must still be disabled after 5 days)."""
-        while True:
-            try:
-                await worker.note_health(done)
-                return
-            except Exception:
-                log.exception("could not note the health of endpoint %s", worker.endpoint.id)
-                await asyncio.sleep(RECORD_RETRY_S)
 
 
 @dataclass
@@ -397,6 +411,8 @@ class Dispatcher:
             self.app.on_saved.remove(saved)
             await asyncio.gather(*tasks.values(), return_exceptions=True)
             await self.recorder.drain()
+            notes = [w.noting for w in self.workers.values() if w.noting is not None]
+            await asyncio.gather(*notes, return_exceptions=True)
 
     async def _follow_endpoints(
         self, tasks: dict[UUID, asyncio.Task[None]], stop: asyncio.Event
