@@ -27,6 +27,7 @@ from services.feeds.domain import (
     DISABLE_AFTER_S,
     Agreement,
     Delivery,
+    DeliveryDeliveredAtOnce,
     DeliveryScheduled,
     Endpoint,
     EndpointAdded,
@@ -55,6 +56,9 @@ from services.kit.settings import Settings
 
 ENTRY_TOPIC = get_topic(EntryRecorded)
 SCHEDULED_TOPIC = get_topic(DeliveryScheduled)
+# The events a `Delivery` starts with: scheduled (its first attempt failed, or it was given
+# up without one), or delivered at once.
+DELIVERY_STARTS = (SCHEDULED_TOPIC, get_topic(DeliveryDeliveredAtOnce))
 # How long a rotated-out secret still signs messages.
 ROTATION_GRACE_S = 24 * 3600.0
 SCAN_BATCH = 1000
@@ -170,6 +174,24 @@ class FeedsApplication(ServiceApplication):
             for callback in self.on_pending:
                 callback(endpoint_ids)
         return recordings
+
+    def _save_made(
+        self, made: Sequence[Aggregate], changes: Changes, tracking: Tracking | None = None
+    ) -> None:
+        """`save` (or, with a tracking record, `save_tracked`) of these aggregates with the
+        table's changes. The events are taken from the aggregates directly: eventsourcing's
+        `collect_events` asks `isinstance` of two runtime-checkable protocols per object,
+        which on Python 3.11 cost more than making the aggregate did (~0.2 ms each)."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+        for aggregate in made:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        if changes:
+            processing.saved_kwargs[KWARG] = changes
+        recordings = self._record(processing)
+        if tracking is None:
+            self._take_snapshots(processing)
+            self._notify(recordings)
 
     def _command(
         self,
@@ -325,7 +347,7 @@ class FeedsApplication(ServiceApplication):
         before they existed (once: only while they are empty). Returns deliveries logged."""
         if self.pending.anything_logged():
             return 0
-        ids = [e.originator_id for _, e in self.scan([SCHEDULED_TOPIC])]
+        ids = [e.originator_id for _, e in self.scan(DELIVERY_STARTS)]
         for start in range(0, len(ids), SCAN_BATCH):
             changes = Changes()
             for delivery_id in ids[start : start + SCAN_BATCH]:
@@ -548,11 +570,7 @@ class FeedsApplication(ServiceApplication):
                     dead.dead_letter(now)
                     made.append(dead)
                     changes.logged.append(_logged(dead))
-        self._staged.changes = changes
-        try:
-            self.save_tracked(Tracking(consumer, position), *made)
-        finally:
-            self._staged.changes = None
+        self._save_made(made, changes, Tracking(consumer, position))
 
     # What the dispatcher records.
     def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
@@ -565,7 +583,7 @@ class FeedsApplication(ServiceApplication):
             return
         try:
             aggregates, changes = self._outcomes(outcomes, fresh=False)
-            self.save(*aggregates, **{KWARG: changes})
+            self._save_made(aggregates, changes)
         except IntegrityError:
             for outcome in outcomes:
                 self._command(None, self._decide_outcome(outcome))
@@ -584,24 +602,25 @@ class FeedsApplication(ServiceApplication):
         changes = Changes()
         for outcome in outcomes:
             pending = outcome.pending
+            delivery: Delivery | None = None
             if pending.recorded or fresh:
                 try:
-                    delivery: Delivery = self.get(pending.delivery_id, Delivery)
+                    delivery = self.get(pending.delivery_id, Delivery)
                 except NotFoundError:
                     if pending.recorded:
                         continue
-                    delivery = _delivery_of(pending)
-            else:
-                delivery = _delivery_of(pending)
-            if delivery.state != "pending":
+            if delivery is None:
+                delivery = _first_attempt(pending, outcome)
+            elif delivery.state != "pending":
                 continue
-            delivery.attempt(
-                at=outcome.at,
-                status=outcome.status,
-                latency_ms=outcome.latency_ms,
-                error=outcome.error,
-                next_at=outcome.next_at,
-            )
+            else:
+                delivery.attempt(
+                    at=outcome.at,
+                    status=outcome.status,
+                    latency_ms=outcome.latency_ms,
+                    error=outcome.error,
+                    next_at=outcome.next_at,
+                )
             made.append(delivery)
             changes.logged.append(_logged(delivery))
             changes.attempts.extend(_attempt_rows(delivery, delivery.attempts[-1:]))
@@ -699,6 +718,35 @@ def _delivery_of(pending: PendingDelivery) -> Delivery:
         event_time=pending.event_time,
         due_at=pending.due_at,
     )
+
+
+def _first_attempt(pending: PendingDelivery, outcome: Outcome) -> Delivery:
+    """The Delivery aggregate a pending delivery's first attempt makes: one event when it
+    was delivered, its schedule and the attempt (and a dead-lettering) otherwise."""
+    if outcome.ok:
+        assert outcome.status is not None
+        return Delivery.delivered_at_once(
+            pending.delivery_id,
+            endpoint_id=pending.endpoint_id,
+            partner_id=pending.partner_id,
+            entry_id=pending.entry_id,
+            message_id=pending.message_id,
+            subject=pending.subject,
+            event_time=pending.event_time,
+            due_at=pending.due_at,
+            at=outcome.at,
+            status=outcome.status,
+            latency_ms=outcome.latency_ms,
+        )
+    delivery = _delivery_of(pending)
+    delivery.attempt(
+        at=outcome.at,
+        status=outcome.status,
+        latency_ms=outcome.latency_ms,
+        error=outcome.error,
+        next_at=outcome.next_at,
+    )
+    return delivery
 
 
 def _pending_of(

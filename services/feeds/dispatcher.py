@@ -2,9 +2,12 @@
 
 What is to be sent is the pending deliveries table (services.feeds.pending), written
 with the feed entries: each endpoint's worker takes its own due rows from it (an indexed
-read), sends them, and records the outcomes in batches, each batch with its rows' changes
-in one transaction. A restart finds the rows where they were; a delivery sent but not yet
-recorded is sent again with the same `webhook-id` (at least once).
+read) and sends them; the outcomes of every endpoint are recorded together, in batches,
+each batch with its rows' changes in one transaction (a transaction's fixed cost, a dozen
+round trips to the store, was most of what recording one outcome cost). A restart finds
+the rows where they were; a delivery sent but not yet recorded is sent again with the
+same `webhook-id` (at least once). The store being slow holds up every endpoint alike;
+an endpoint being slow holds up only itself.
 
 Each endpoint has its own worker, its own HTTP connection pool and its own rate bucket:
 a slow, dead or rate-limited endpoint holds up only itself. Within an endpoint, messages
@@ -100,17 +103,23 @@ class RateBucket:
 class EndpointWorker:
     """One endpoint's due deliveries, taken from the table, and the loop sending them."""
 
-    def __init__(self, app: FeedsApplication, endpoint: Endpoint) -> None:
+    def __init__(
+        self, app: FeedsApplication, endpoint: Endpoint, recorder: OutcomeRecorder
+    ) -> None:
         self.app = app
         self.endpoint = endpoint
+        self.recorder = recorder
         # Taken from the table and not yet recorded: never taken twice.
         self.held: dict[UUID, PendingDelivery] = {}
         # Recorded while a read of the table was under way: it may still have seen them.
         self.finished: set[UUID] = set()
         self.ready: deque[PendingDelivery] = deque()
         self.in_flight = 0
-        self.outcomes: list[Outcome] = []
-        self.recording: asyncio.Task[None] | None = None
+        # The health to note after recorded outcomes: the latest outcome (only it counts),
+        # and when a 410 was answered (the endpoint is disabled for it, whatever followed).
+        self.health_due: Outcome | None = None
+        self.gone_at: float | None = None
+        self.noting: asyncio.Task[None] | None = None
         self.next_due: float | None = None
         # Whether the table may hold rows this worker has not taken.
         self.wanted = True
@@ -162,10 +171,6 @@ class EndpointWorker:
             for task in list(self.tasks):
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
-            if self.recording is not None:
-                # What was sent is recorded before stopping, where the store allows.
-                with contextlib.suppress(Exception):
-                    await self.recording
             await self.transport.aclose()
 
     def wake(self) -> None:
@@ -253,7 +258,8 @@ class EndpointWorker:
         now = app.clock.now()
         ok = status is not None and 200 <= status < 300
         wait = None if ok or status == 410 else next_wait(item.rounds + 1, after)
-        self.outcomes.append(
+        self.recorder.add(
+            self,
             Outcome(
                 pending=item,
                 at=now,
@@ -261,10 +267,8 @@ class EndpointWorker:
                 latency_ms=round(latency_ms, 3),
                 error=error,
                 next_at=None if wait is None else now + wait,
-            )
+            ),
         )
-        if self.recording is None:
-            self.recording = asyncio.create_task(self._record())
         self.changed.set()
 
     async def _post(self, url: str, body: str, headers: dict[str, str]) -> tuple[int, str | None]:
@@ -288,36 +292,85 @@ class EndpointWorker:
             await response.aclose()
         return response.status_code, response.headers.get("retry-after")
 
+    def recorded(self, batch: list[Outcome]) -> None:
+        """These outcomes are in the store: their rows are no longer held, and the
+        endpoint's health is noted after them."""
+        for outcome in batch:
+            self.held.pop(outcome.pending.delivery_id, None)
+            self.finished.add(outcome.pending.delivery_id)
+        if self.gone_at is None and any(o.status == 410 for o in batch):
+            self.gone_at = batch[-1].at
+        self.health_due = batch[-1]
+        if self.noting is None:
+            self.noting = asyncio.create_task(self._note_health())
+        self.wake()
+
+    async def _note_health(self) -> None:
+        """Note the endpoint's health, tried again until the store takes it (a failing
+        endpoint must still be disabled after 5 days). On the endpoint's own task, so that
+        a note the store refuses holds up no other endpoint's outcomes."""
+        app, endpoint = self.app, self.endpoint
+        try:
+            while (last := self.health_due) is not None:
+                gone_at = self.gone_at
+                try:
+                    if gone_at is not None:
+                        await asyncio.to_thread(app.disable_gone, endpoint.id, gone_at)
+                    elif self._health_changes(last.ok, last.at):
+                        await asyncio.to_thread(
+                            app.note_endpoint_health, endpoint.id, ok=last.ok, at=last.at
+                        )
+                except Exception:
+                    log.exception("could not note the health of endpoint %s", endpoint.id)
+                    await asyncio.sleep(RECORD_RETRY_S)
+                    continue
+                self.gone_at = None if gone_at is not None else self.gone_at
+                if self.health_due is last:
+                    self.health_due = None
+        finally:
+            self.noting = None
+
+
+class OutcomeRecorder:
+    """The outcomes of every endpoint's attempts, recorded together: a batch (of whatever
+    arrived while the last one was being written) per transaction."""
+
+    def __init__(self, app: FeedsApplication) -> None:
+        self.app = app
+        self.outcomes: list[tuple[EndpointWorker, Outcome]] = []
+        self.recording: asyncio.Task[None] | None = None
+
+    def add(self, worker: EndpointWorker, outcome: Outcome) -> None:
+        self.outcomes.append((worker, outcome))
+        if self.recording is None:
+            self.recording = asyncio.create_task(self._record())
+
+    async def drain(self) -> None:
+        """What was sent is recorded before stopping, where the store allows."""
+        if self.recording is not None:
+            with contextlib.suppress(Exception):
+                await self.recording
+
     async def _record(self) -> None:
         """Record the outcomes gathered meanwhile, a batch per transaction, until none wait."""
-        app, endpoint = self.app, self.endpoint
         try:
             while self.outcomes:
                 batch, self.outcomes = self.outcomes[:RECORD_BATCH], self.outcomes[RECORD_BATCH:]
                 try:
-                    await asyncio.to_thread(app.record_outcomes, batch)
-                    await self._note_health(batch)
+                    await asyncio.to_thread(self.app.record_outcomes, [o for _, o in batch])
                 except Exception:
                     # Kept, and tried again shortly: the rows stay held meanwhile.
-                    log.exception("could not record attempts to endpoint %s", endpoint.id)
+                    log.exception("could not record %d attempts", len(batch))
                     self.outcomes[:0] = batch
                     await asyncio.sleep(RECORD_RETRY_S)
                     continue
-                for outcome in batch:
-                    self.held.pop(outcome.pending.delivery_id, None)
-                    self.finished.add(outcome.pending.delivery_id)
-                self.wake()
+                by_worker: dict[EndpointWorker, list[Outcome]] = {}
+                for worker, outcome in batch:
+                    by_worker.setdefault(worker, []).append(outcome)
+                for worker, done in by_worker.items():
+                    worker.recorded(done)
         finally:
             self.recording = None
-
-    async def _note_health(self, batch: list[Outcome]) -> None:
-        app, endpoint = self.app, self.endpoint
-        if any(o.status == 410 for o in batch):
-            await asyncio.to_thread(app.disable_gone, endpoint.id, batch[-1].at)
-            return
-        last = batch[-1]
-        if self._health_changes(last.ok, last.at):
-            await asyncio.to_thread(app.note_endpoint_health, endpoint.id, ok=last.ok, at=last.at)
 
 
 @dataclass
@@ -327,6 +380,7 @@ class Dispatcher:
     app: FeedsApplication
     workers: dict[UUID, EndpointWorker] = field(default_factory=dict)
     position: int = 0
+    recorder: OutcomeRecorder | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks: dict[UUID, asyncio.Task[None]] = {}
@@ -343,6 +397,7 @@ class Dispatcher:
 
         self.app.on_pending.append(pending)
         self.app.on_saved.append(saved)
+        self.recorder = OutcomeRecorder(self.app)
         try:
             await asyncio.to_thread(self.app.backfill_history)
             while not stop.is_set():
@@ -355,6 +410,9 @@ class Dispatcher:
             self.app.on_pending.remove(pending)
             self.app.on_saved.remove(saved)
             await asyncio.gather(*tasks.values(), return_exceptions=True)
+            await self.recorder.drain()
+            notes = [w.noting for w in self.workers.values() if w.noting is not None]
+            await asyncio.gather(*notes, return_exceptions=True)
 
     async def _follow_endpoints(
         self, tasks: dict[UUID, asyncio.Task[None]], stop: asyncio.Event
@@ -377,7 +435,10 @@ class Dispatcher:
             endpoint: Endpoint = await asyncio.to_thread(self.app.get, endpoint_id, Endpoint)
             worker = self.workers.get(endpoint_id)
             if worker is None:
-                worker = self.workers[endpoint_id] = EndpointWorker(self.app, endpoint)
+                assert self.recorder is not None
+                worker = self.workers[endpoint_id] = EndpointWorker(
+                    self.app, endpoint, self.recorder
+                )
                 tasks[endpoint_id] = asyncio.create_task(
                     worker.run(stop), name=f"endpoint {endpoint_id}"
                 )

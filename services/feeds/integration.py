@@ -65,6 +65,17 @@ def _delivered(e: Any) -> ContractEvent:
     )
 
 
+def _delivered_at_once(e: Any) -> ContractEvent:
+    return published.MessageDelivered(
+        endpoint_id=str(e.endpoint_id),
+        partner_id=e.partner_id,
+        message_id=e.message_id,
+        attempts=1,
+        latency_ms=e.latency_ms,
+        delivered_at=_at(e.at),
+    )
+
+
 def _dead(e: Any) -> ContractEvent:
     return published.MessageDeadLettered(
         endpoint_id=str(e.endpoint_id),
@@ -82,6 +93,7 @@ TRANSLATIONS: dict[str, Callable[[Any], ContractEvent]] = {
     "Endpoint.Disabled": _disabled,
     "Endpoint.Enabled": _enabled,
     "Delivery.Delivered": _delivered,
+    "Delivery.DeliveredAtOnce": _delivered_at_once,
     "Delivery.DeadLettered": _dead,
 }
 

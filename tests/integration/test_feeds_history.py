@@ -10,9 +10,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.utils import get_topic
 
-from services.feeds.application import SCHEDULED_TOPIC, FeedsApplication, Outcome, iso
-from services.feeds.domain import Delivery
+from services.feeds.application import DELIVERY_STARTS, FeedsApplication, Outcome, iso
+from services.feeds.domain import Delivery, DeliveryDelivered, DeliveryDeliveredAtOnce
+from services.feeds.integration import translate
+from services.feeds.pending import KWARG, Changes
 from services.kit.clock import ManualClock
 from services.kit.eventstore import store_env
 from services.kit.settings import Settings
@@ -80,7 +83,7 @@ def scanned(app: FeedsApplication, endpoint_id: UUID) -> list[Delivery]:
     """The deliveries as the log scan found them (before the read model): oldest first."""
     ids = [
         e.originator_id
-        for _, e in app.scan([SCHEDULED_TOPIC])
+        for _, e in app.scan(DELIVERY_STARTS)
         if getattr(e, "endpoint_id", None) == endpoint_id
     ]
     return [app.get(i, Delivery) for i in ids]
@@ -233,3 +236,83 @@ def test_a_store_written_before_the_log_tables_is_filled_from_its_events(
     assert app.backfill_history() == 2
     assert (new_log(app, a, 10), new_figures(app, a)) == before
     assert app.backfill_history() == 0
+
+
+def test_deliveries_stored_as_three_events_load_beside_those_stored_as_one(
+    app: FeedsApplication,
+) -> None:
+    """A delivery answered at its first attempt is one event now (DeliveredAtOnce); one
+    stored by an older version is Scheduled, Attempted, Delivered: both load, are logged
+    and published alike."""
+    app.set_agreement(None, PARTNER, {SHIFT: None})
+    endpoint = app.add_endpoint(
+        None, PARTNER, url="http://127.0.0.1:9/x", event_types=[], ordered=False, rate_per_s=5
+    )
+    a = UUID(endpoint["id"])
+    entries(app, range(3))
+    rows = {r.message_id: r for r in app.pending.due_deliveries(a, T0 + 100, 10)}
+    # msg_00 as an older version recorded it: three events, its row removed.
+    old = rows["msg_00"]
+    delivery = Delivery(
+        endpoint_id=old.endpoint_id,
+        partner_id=old.partner_id,
+        entry_id=old.entry_id,
+        message_id=old.message_id,
+        subject=old.subject,
+        event_time=old.event_time,
+        due_at=old.due_at,
+    )
+    delivery.attempt(at=T0 + 100, status=200, latency_ms=12.0, error=None, next_at=None)
+    app.save(delivery, **{KWARG: Changes(remove=[old.delivery_id])})
+    attempt(app, a, T0 + 100, {"msg_01": (200, None, None), "msg_02": (500, None, T0 + 200)})
+
+    def stored(message_id: str) -> list[str]:
+        events = app.recorder.select_events(rows[message_id].delivery_id)
+        return [e.topic.rsplit(".", 1)[-1] for e in events]
+
+    assert stored("msg_00") == ["Scheduled", "Attempted", "Delivered"]
+    assert stored("msg_01") == ["DeliveredAtOnce"]
+    assert stored("msg_02") == ["Scheduled", "Attempted"]
+    loaded = {m: app.get(rows[m].delivery_id, Delivery) for m in rows}
+    for message_id in ("msg_00", "msg_01"):
+        d = loaded[message_id]
+        assert (d.state, d.round, len(d.attempts), d.attempts[0]["status"]) == (
+            "delivered",
+            1,
+            1,
+            200,
+        )
+        assert (d.endpoint_id, d.entry_id, d.subject) == (
+            a,
+            rows[message_id].entry_id,
+            rows[message_id].subject,
+        )
+    assert loaded["msg_02"].state == "pending"
+
+    # Published alike: the dashboard sees a message delivered at its first attempt.
+    published = {
+        getattr(e, "message_id", None): translate(e)
+        for _, e in app.scan([get_topic(DeliveryDelivered), get_topic(DeliveryDeliveredAtOnce)])
+    }
+    assert set(published) == {"msg_00", "msg_01"}
+    for message_id, contract in published.items():
+        assert contract is not None
+        assert (contract.message_id, contract.attempts, str(contract.endpoint_id)) == (
+            message_id,
+            1,
+            str(a),
+        )
+
+    # The log filled from the events (as for a store older than its tables) holds both
+    # shapes, as the scan of the events gives them.
+    recorder: Any = app.recorder
+    with recorder.datastore.transaction(commit=True) as cursor:
+        for table in recorder.history_tables:
+            cursor.execute(f"DELETE FROM {table}")
+    assert app.backfill_history() == 3
+    compare(app, [a])
+    assert [(d[0], d[1]) for d in new_log(app, a, 10)] == [
+        ("msg_02", "pending"),
+        ("msg_01", "delivered"),
+        ("msg_00", "delivered"),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import random
@@ -16,10 +17,10 @@ from standardwebhooks import Webhook
 from contracts.events import PARTNER_CLASSES, privacy_of
 from contracts.registry import ALL_EVENTS
 from services.feeds.agreements import AgreementRefusedError, checked_fields, partner_events
-from services.feeds.application import FeedsApplication
+from services.feeds.application import FeedsApplication, Outcome
 from services.feeds.asyncapi import document
-from services.feeds.dispatcher import RateBucket
-from services.feeds.domain import RETRY_WAITS_S
+from services.feeds.dispatcher import EndpointWorker, OutcomeRecorder, RateBucket
+from services.feeds.domain import RETRY_WAITS_S, Endpoint
 from services.feeds.pending import KWARG, Changes, PendingDelivery
 from services.feeds.schedule import JITTER, next_wait, retry_after
 from services.feeds.signing import WebhookVerificationError, new_secret, signed_headers, verify
@@ -184,3 +185,79 @@ class TestAsyncAPI:
         broken = copy.deepcopy(made)
         next(iter(broken["operations"].values()))["action"] = "push"
         assert list(validator.iter_errors(broken))
+
+
+class _Store:
+    """Records outcomes; refuses the health notes of one endpoint until told otherwise."""
+
+    def __init__(self, refused: UUID) -> None:
+        self.refused = refused
+        self.recorded: list[str] = []
+        self.gone: list[UUID] = []
+        self.clock: Any = None
+        self.allow_local_targets = True
+        self.pending: Any = None
+
+    def record_outcomes(self, outcomes: list[Any]) -> None:
+        self.recorded.extend(o.pending.message_id for o in outcomes)
+
+    def disable_gone(self, endpoint_id: UUID, at: float) -> None:
+        if endpoint_id == self.refused:
+            raise RuntimeError("the store refuses this note")
+        self.gone.append(endpoint_id)
+
+    def note_endpoint_health(self, endpoint_id: UUID, *, ok: bool, at: float) -> None:
+        raise AssertionError("a healthy endpoint answering 2xx needs no note")
+
+
+class TestOutcomeRecorder:
+    async def test_a_refused_health_note_holds_up_no_other_endpoints_outcomes(self) -> None:
+        def endpoint() -> Endpoint:
+            return Endpoint(
+                partner_id="city-museum",
+                url="https://museum.example/hook",
+                secret=new_secret(),
+                event_types=[],
+                ordered=False,
+                rate_per_s=5,
+                at=0.0,
+            )
+
+        gone, fine = endpoint(), endpoint()
+        store = _Store(refused=gone.id)
+        recorder = OutcomeRecorder(store)  # type: ignore[arg-type]
+        workers = [EndpointWorker(store, e, recorder) for e in (gone, fine)]  # type: ignore[arg-type]
+
+        def outcome(worker: EndpointWorker, n: int, status: int) -> Outcome:
+            row = PendingDelivery(
+                delivery_id=uuid4(),
+                endpoint_id=worker.endpoint.id,
+                partner_id="city-museum",
+                entry_id=uuid4(),
+                message_id=f"msg_{n}",
+                subject="",
+                ordered=False,
+                event_time=0.0,
+                due_at=0.0,
+            )
+            worker.held[row.delivery_id] = row
+            return Outcome(
+                pending=row, at=float(n), status=status, latency_ms=1.0, error=None, next_at=None
+            )
+
+        recorder.add(workers[0], outcome(workers[0], 1, 410))
+        recorder.add(workers[1], outcome(workers[1], 2, 204))
+        await recorder.drain()
+        # The gone endpoint's note is refused and tried again; the other's outcomes go on.
+        recorder.add(workers[1], outcome(workers[1], 3, 204))
+        await recorder.drain()
+        assert store.recorded == ["msg_1", "msg_2", "msg_3"]
+        assert not workers[0].held and not workers[1].held
+        assert workers[0].noting is not None and store.gone == []
+        # Once the store takes it, the endpoint is disabled for the 410.
+        store.refused = uuid4()
+        # (A bound against hanging, far beyond the second between two tries.)
+        await asyncio.wait_for(workers[0].noting, 120)
+        assert store.gone == [gone.id]
+        for worker in workers:
+            await worker.transport.aclose()
