@@ -124,9 +124,11 @@ def write_run(
     totals: dict[tuple[str, str], int] = {
         (row[0], row[1]): row[2]
         for row in conn.execute(
-            "SELECT parent_id, period, points FROM points_periods "
-            "WHERE parent_id IN (SELECT value FROM json_each(?)) "
-            "AND period IN (SELECT value FROM json_each(?))",
+            # Parent by parent through the primary key: left to itself, SQLite reads every
+            # row of the run's periods through `points_in_city` (all the city's parents).
+            "SELECT pp.parent_id, pp.period, pp.points "
+            "FROM json_each(?) AS k CROSS JOIN points_periods AS pp ON pp.parent_id = k.value "
+            "WHERE pp.period IN (SELECT value FROM json_each(?))",
             (
                 parent_ids,
                 _ids({p for week, month, _ in periods.values() for p in (week, month)}),
