@@ -62,7 +62,7 @@ from contracts.courses import (
 from contracts.events import ContractEvent
 from gateway.core.pagination import InvalidCursorError, Page, decode_cursor, encode_cursor
 from gateway.core.projection import SqliteProjection
-from gateway.courses.awards import write_awards
+from gateway.courses.parent_runs import write_run
 from services.kit.citytime import city_day
 from services.kit.consumer import Delivered
 from services.kit.deadlines import default_clock
@@ -545,8 +545,8 @@ class CoursesReadModel(SqliteProjection):
                     (event.session_id,),
                 )
                 changed.add(event.session_id)
-            case ParentEnrolled():
-                self._enrolled(conn, event)
+            case ParentEnrolled() | PointsAwarded():
+                write_run(conn, [event], self._histogram)
             case RankingConsentChanged():
                 self._parent(conn, event.parent_id)
                 conn.execute(
@@ -558,8 +558,6 @@ class CoursesReadModel(SqliteProjection):
                 conn.execute(
                     "UPDATE parents SET erased = 1, opted_in = 0 WHERE id = ?", (event.parent_id,)
                 )
-            case PointsAwarded():
-                write_awards(conn, [event], self._histogram)
             case TrainingBatchScheduled():
                 self._batch(conn, event)
             case TrainingEnrolled():
@@ -733,14 +731,6 @@ class CoursesReadModel(SqliteProjection):
             "INSERT INTO parents (id) VALUES (?) ON CONFLICT (id) DO NOTHING", (parent_id,)
         )
 
-    def _enrolled(self, conn: sqlite3.Connection, event: ParentEnrolled) -> None:
-        self._parent(conn, event.parent_id)
-        conn.execute(
-            "UPDATE parents SET school_id = ?, class_id = ?, district = ? WHERE id = ?",
-            (event.school_id, event.class_id, event.district, event.parent_id),
-        )
-        self._participation(conn, event.school_id, event.class_id, event.district)
-
     def open(self) -> Self:
         super().open()
         with self._locked() as conn:
@@ -752,17 +742,18 @@ class CoursesReadModel(SqliteProjection):
     def apply_events(
         self, conn: sqlite3.Connection, events: Sequence[ContractEvent], changed: set[str]
     ) -> None:
-        """Points awards, most of a semester's events, are written a run at a time
-        (`awards.write_awards`); any other event ends a run and is written on its own."""
-        run: list[PointsAwarded] = []
+        """Enrolments and points awards, most of a semester's events, are written a run at
+        a time (`parent_runs.write_run`); any other event ends a run and is written on its
+        own."""
+        run: list[ParentEnrolled | PointsAwarded] = []
         for event in events:
-            if isinstance(event, PointsAwarded):
+            if isinstance(event, ParentEnrolled | PointsAwarded):
                 run.append(event)
                 continue
-            write_awards(conn, run, self._histogram)
+            write_run(conn, run, self._histogram)
             run = []
             self.apply_event(conn, event, changed)
-        write_awards(conn, run, self._histogram)
+        write_run(conn, run, self._histogram)
 
     def apply(self, consumer: str, events: Sequence[Delivered]) -> None:
         # Histogram changes are summed over the batch and written once (`before_commit`):
@@ -785,19 +776,6 @@ class CoursesReadModel(SqliteProjection):
             [key for key, delta in self._histogram.items() if delta],
         )
         self._histogram.clear()
-
-    @staticmethod
-    def _participation(
-        conn: sqlite3.Connection, school_id: str, class_id: str, district: str
-    ) -> None:
-        conn.execute(
-            "INSERT INTO participation (school_id, class_id, district, enrolled, active) "
-            "SELECT ?, ?, ?, COUNT(*), COALESCE(SUM(active), 0) FROM parents "
-            "WHERE school_id = ? AND class_id = ? "
-            "ON CONFLICT (school_id, class_id) DO UPDATE SET enrolled = excluded.enrolled, "
-            "active = excluded.active, district = excluded.district",
-            (school_id, class_id, district, school_id, class_id),
-        )
 
     # -- reads: parent schools ----------------------------------------------------------------
 

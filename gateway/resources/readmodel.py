@@ -136,7 +136,8 @@ CREATE TABLE IF NOT EXISTS offered (
 );
 CREATE INDEX IF NOT EXISTS offered_free ON offered (venue_id, starts_at, places_left)
     WHERE closed = 0 AND waitlisted = 0;
-CREATE INDEX IF NOT EXISTS offered_by_day ON offered (day, kind, district, places_left);
+-- No read looks offered slots up by day: the index only slowed the venues' layout down.
+DROP INDEX IF EXISTS offered_by_day;
 CREATE TABLE IF NOT EXISTS weekly_places (
     venue_id TEXT NOT NULL,
     weekday INTEGER NOT NULL,
@@ -497,21 +498,31 @@ class ResourcesReadModel(SqliteProjection):
             return  # registered already (a redelivery)
         first = event.registered_at.astimezone(CITY_TZ).date()
         length = timedelta(minutes=event.slot_minutes)
+        # A day's slots depend on its weekday only, and the city keeps one offset all year:
+        # each weekday's starts, as offsets from midnight, are computed once, not per day.
+        week = _weekday_offsets(event.opening_hours, event.slot_minutes, event.buffer_minutes)
+        named = hashlib.sha1(
+            NAMESPACE_URL.bytes + f"tongxin:resources:slot:{UUID(str(event.venue_id))}:".encode(),
+            usedforsecurity=False,
+        )
         rows = []
-        name_prefix = f"tongxin:resources:slot:{UUID(str(event.venue_id))}:".encode()
         for n in range(OFFERED_DAYS):
             day = first + timedelta(days=n)
-            for start in slot_starts_on(
-                event.opening_hours, event.slot_minutes, day, event.buffer_minutes
-            ):
-                starts_at = _utc(start)
+            offsets = week[day.isoweekday()]
+            if not offsets:
+                continue
+            midnight = datetime.combine(day, time(0, 0), CITY_TZ).astimezone(UTC)
+            day_text = day.isoformat()
+            for offset in offsets:
+                start = midnight + offset
+                starts_at = start.isoformat()
                 rows.append(
                     (
-                        _slot_uuid5(name_prefix + starts_at.encode()),
+                        _uuid5_text(named, starts_at),
                         event.venue_id,
                         starts_at,
-                        _utc(start + length),
-                        day.isoformat(),
+                        (start + length).isoformat(),
+                        day_text,
                         event.kind,
                         event.district,
                         event.capacity,
@@ -965,14 +976,38 @@ class ResourcesReadModel(SqliteProjection):
         return slots
 
 
-def _slot_uuid5(name: bytes) -> str:
-    """`contracts.resources.slot_id` as text, from its name's bytes: a venue lays out
+def _uuid5_text(named: Any, starts_at: str) -> str:
+    """`contracts.resources.slot_id` as text, from SHA-1 of the namespace and the venue's
+    name prefix (hashed once per venue, `named`) and the slot's start: a venue lays out
     thousands of slots, and `uuid.uuid5` builds three UUID objects for each."""
-    digest = bytearray(hashlib.sha1(NAMESPACE_URL.bytes + name, usedforsecurity=False).digest())
+    hashed = named.copy()
+    hashed.update(starts_at.encode())
+    return _uuid5_hex(hashed.digest())
+
+
+def _uuid5_hex(sha1: bytes) -> str:
+    digest = bytearray(sha1)
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = digest[:16].hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _weekday_offsets(
+    opening_hours: Sequence[OpeningHours], slot_minutes: int, buffer_minutes: int
+) -> dict[int, list[timedelta]]:
+    """Each ISO weekday's slot starts as offsets from the city's midnight (`slot_starts_on`
+    on one week: its starts are midnight plus minutes, whatever the date)."""
+    monday = date(2024, 1, 1)
+    offsets = {}
+    for weekday in range(1, 8):
+        day = monday + timedelta(days=weekday - 1)
+        midnight = datetime.combine(day, time(0, 0), CITY_TZ)
+        offsets[weekday] = [
+            start - midnight
+            for start in slot_starts_on(opening_hours, slot_minutes, day, buffer_minutes)
+        ]
+    return offsets
 
 
 def _booked_status(event: VisitBooked | VisitWaitlisted) -> str:

@@ -22,6 +22,7 @@ from contracts.resources import (
     VisitBooked,
     VisitWaitlisted,
     slot_id,
+    slot_starts_on,
 )
 from gateway.resources.readmodel import OFFERED_DAYS, ResourcesReadModel
 from services.kit.consumer import Delivered
@@ -159,3 +160,35 @@ def test_past_the_laid_out_days_the_hours_answer_the_same(model: ResourcesReadMo
     far = starts(model, start=beyond, end=beyond + timedelta(days=2))
     assert near["Venue 1"] == ["16 09:00", "16 11:00", "16 13:00", "16 15:00", "17 09:00"]
     assert [s[3:] for s in far["Venue 1"]] == ["09:00", "11:00", "13:00", "15:00", "09:00"]
+
+
+def test_the_laid_out_slots_are_those_of_the_hours_day_by_day(
+    model: ResourcesReadModel,
+) -> None:
+    # Two openings on one day, a buffer, a day without hours, a slot ending at midnight.
+    hours = [
+        OpeningHours(weekday=1, opens="08:30", closes="12:00"),
+        OpeningHours(weekday=1, opens="13:00", closes="17:45"),
+        OpeningHours(weekday=3, opens="00:00", closes="23:59"),
+        OpeningHours(weekday=6, opens="19:00", closes="23:59"),
+    ]
+    v = venue(7, opening_hours=hours, slot_minutes=50, buffer_minutes=15)
+    apply(model, v)
+    with model._locked() as conn:
+        stored = conn.execute(
+            "SELECT slot_id, starts_at, ends_at, day, places_left FROM offered ORDER BY starts_at"
+        ).fetchall()
+    first = REGISTERED.astimezone(CITY_TZ).date()
+    expected = [
+        (
+            str(slot_id(v.venue_id, start)),
+            start.astimezone(UTC).isoformat(),
+            (start + timedelta(minutes=50)).astimezone(UTC).isoformat(),
+            day.isoformat(),
+            60,
+        )
+        for day in (first + timedelta(days=n) for n in range(OFFERED_DAYS))
+        for start in slot_starts_on(hours, 50, day, 15)
+    ]
+    assert len(expected) > OFFERED_DAYS
+    assert [tuple(row) for row in stored] == expected
