@@ -8,8 +8,8 @@ one end in:
 
 - an enrolment moves the parent to their class and sets the class's participation to the
   class's parents and active parents at that moment (counted from the rows read at the start
-  plus the moves and activations of the run so far); the class they left keeps its row, as
-  it would have;
+  plus the moves and activations of the run so far), and the class they left to its own
+  counts without them;
 - points per parent and period are summed over the run; a new row takes the school,
   class and district of the run's first award for it, as the first insert would;
 - the histograms move award by award in memory, from the totals read at the start, so a
@@ -116,9 +116,15 @@ def write_run(
     periods = {id(award): periods_of(award) for award in awards}
     award_parents = {award.parent_id for award in awards}
     parents = _parents(conn, {event.parent_id for event in events})
+    enrolling = {e.parent_id for e in events if isinstance(e, ParentEnrolled)}
     classes = _class_counts(
         conn,
-        {(e.school_id, e.class_id) for e in events if isinstance(e, ParentEnrolled)},
+        {(e.school_id, e.class_id) for e in events if isinstance(e, ParentEnrolled)}
+        | {
+            (state.school, state.klass)
+            for parent, state in parents.items()
+            if parent in enrolling and state.school is not None and state.klass is not None
+        },
     )
     parent_ids = _ids(award_parents)
     totals: dict[tuple[str, str], int] = {
@@ -161,10 +167,13 @@ def write_run(
         if state is None:
             state = parents[parent] = _Parent(None, None, None, 0)
         if isinstance(event, ParentEnrolled):
-            left = classes.get((state.school, state.klass))  # type: ignore[arg-type]
+            left_key = (state.school, state.klass)
+            left = classes.get(left_key)  # type: ignore[arg-type]
             if left is not None:
                 left[0] -= 1
                 left[1] -= state.active
+                participation[left_key] = [state.district, left[0], left[1]]  # type: ignore[index]
+                active_in_class.pop(left_key, None)  # type: ignore[arg-type]
             state.school, state.klass, state.district = (
                 event.school_id,
                 event.class_id,

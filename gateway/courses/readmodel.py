@@ -452,7 +452,8 @@ class CoursesReadModel(SqliteProjection):
     # 2: weeks and months only; histograms for the district and the city, summed per batch.
     # 3: histograms for classes and schools too; participation per term; training; quotas.
     # 4: awards written a run at a time; histogram rows at zero parents deleted.
-    VERSION = 4
+    # 5: a class a parent leaves counts them no more (it kept them until the next enrolment).
+    VERSION = 5
     TABLES = (
         "parent_schools",
         "ten_haves",

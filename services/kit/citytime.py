@@ -2,16 +2,13 @@
 
 A visit made at 08:00 in Yangzhou is on that day there, while UTC is still on the one
 before; a rule such as "not recorded before it happens" must compare local days. China
-Standard Time has no daylight saving.
+Standard Time has no daylight saving. Defined once, with the city's reference data
+(`contracts/city.py`), since the contracts' measures count on the city's day too.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from contracts.city import CITY_TZ as CITY_TIME
+from contracts.city import city_day, city_today
 
-CITY_TIME = timezone(timedelta(hours=8), "CST")
-
-
-def city_day(moment: datetime) -> date:
-    """The local date of an aware moment."""
-    return moment.astimezone(CITY_TIME).date()
+__all__ = ["CITY_TIME", "city_day", "city_today"]
