@@ -98,6 +98,7 @@ FROM_READ_MODELS = frozenset(
         "departments",
         "districtUtilisation",
         "learningMap",
+        "openPlaces",
         "parentSchoolStandard",
         "participation",
         "schoolHours",

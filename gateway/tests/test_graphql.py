@@ -322,6 +322,22 @@ class TestReads:
             {"node": {"schoolId": "s1", "hours": 2.0, "volunteers": FEWER_THAN_FIVE}}
         ]
 
+    async def test_open_places_count_the_shifts_yet_to_start(self, gateway, client, token):
+        feed(
+            gateway,
+            registered("v1"),
+            registered("v2"),
+            published("past", capacity=3),
+            published("soon", capacity=3, day=4000),
+            published("later", capacity=2, day=4001),
+            signed_up("soon", "v1", 1),
+            signed_up("later", "v1", 1),
+            signed_up("later", "v2", 2),
+        )
+        result = await gql(client, "{ openPlaces { upcomingShifts placesLeft } }", token=token)
+        assert "errors" not in result
+        assert result["data"]["openPlaces"] == {"upcomingShifts": 2, "placesLeft": 2}
+
 
 class TestCommands:
     async def test_register_is_forwarded_as_the_caller(self, client, token, fake):

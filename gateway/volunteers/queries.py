@@ -24,7 +24,13 @@ from gateway.errors import bad_input
 from gateway.volunteers import state
 from gateway.volunteers.by_name import volunteers_by_name
 from gateway.volunteers.policy import READS
-from gateway.volunteers.types import ChildFacingChecks, SchoolHours, Shift, Volunteer
+from gateway.volunteers.types import (
+    ChildFacingChecks,
+    OpenPlaces,
+    SchoolHours,
+    Shift,
+    Volunteer,
+)
 
 SchoolFilter = Annotated[str | None, strawberry.argument(description="Only those of this school.")]
 
@@ -126,6 +132,17 @@ class VolunteersQuery:
         except InvalidCursorError as exc:
             raise bad_input(str(exc)) from None
         return connection(page, Shift)
+
+    @strawberry.field(
+        description="Shifts yet to start and their places still free, over every school.",
+        permission_classes=authenticated,
+    )
+    async def open_places(self, info: strawberry.Info) -> OpenPlaces:
+        access.require(READS, await access.caller(info), "read-shift")
+        shifts, places = await asyncio.to_thread(
+            state.readmodel(info).open_places, datetime.now(UTC)
+        )
+        return OpenPlaces(upcoming_shifts=shifts, places_left=places)
 
     @strawberry.field(
         description="One shift, or null if unknown.", permission_classes=authenticated

@@ -608,6 +608,17 @@ class VolunteersReadModel(SqliteProjection):
             has_next=len(rows) > first,
         )
 
+    def open_places(self, now: datetime) -> tuple[int, int]:
+        """Shifts starting after `now`, and their places still free: one read, whatever the
+        number of shifts (a page listing them all would take one request per hundred)."""
+        with self._locked() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(MAX(capacity - places_filled, 0)), 0) "
+                "FROM shifts WHERE starts_at > ?",
+                (_utc(now),),
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
     def school_hours(self, *, first: int, after: str | None = None) -> Page[SchoolHoursRow]:
         """Schools by hours credited, most first (then by school id), with their volunteers
         by kind (read in the same transaction, so the kinds add up to the school's total)."""

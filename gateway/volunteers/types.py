@@ -193,6 +193,12 @@ class Shift:
         )
 
 
+@strawberry.type(description="Places still free on the shifts yet to start.")
+class OpenPlaces:
+    upcoming_shifts: int = strawberry.field(description="Shifts starting after now.")
+    places_left: int = strawberry.field(description="Their places still free, in all.")
+
+
 @strawberry.type(description="A volunteer's place on a shift.")
 class SignUp:
     shift_id: strawberry.ID = strawberry.field(description="Shift id.")

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from gateway.main import create_gateway
@@ -271,9 +271,9 @@ async def test_the_dashboard_shows_live_figures_by_district_and_school(
     second = volunteer(city, "Lin Xia 林霞")
     post(city.volunteers, f"/shifts/{upcoming}/sign-ups", {"volunteer_id": second})
     await page.locator(f"#live .feed li[data-shift='{upcoming}']").first.wait_for(timeout=30_000)
-    await page.wait_for_function(
-        "document.querySelector('[data-figure=openPlaces]').textContent === '2'", timeout=30_000
-    )
+    # Open places are read again after a burst of changes (a locator waits without eval,
+    # which the page's Content-Security-Policy forbids).
+    await expect(page.locator("[data-figure=openPlaces]")).to_have_text("2", timeout=30_000)
 
     # A district opens its schools; back to every district.
     await page.locator(f"#districts button[data-district='{HANJIANG}']").click()

@@ -15,7 +15,7 @@ import * as targets from "./panels/targets.js";
 
 const $ = (selector) => document.querySelector(selector);
 const state = {
-  city: null, schools: new Map(), departments: [], hours: [], shifts: [], alliance: null, asOf: null,
+  city: null, schools: new Map(), departments: [], hours: [], openPlaces: null, alliance: null, asOf: null,
   venues: null, coverage: null, participation: null, parentSchools: null, committees: null, checks: null,
   events: null, onEvents: null,
 };
@@ -81,6 +81,10 @@ async function refreshHours(gateway) {
   state.hours = await gateway.all("school-hours", "schoolHours");
 }
 
+async function refreshOpenPlaces(gateway) {
+  state.openPlaces = (await gateway.query("open-places")).openPlaces;
+}
+
 async function start(current) {
   const gateway = new Gateway(current.token);
   $("#who").textContent = t(current.role === "viewer" ? "asViewer" : "asCoordinator");
@@ -92,11 +96,10 @@ async function start(current) {
   state.departments = reference.departments;
   state.schools = schoolIndex(state.city);
   $("#city-name").textContent = lang() === "en" ? state.city.nameEn : state.city.name;
-  const [, shifts] = await Promise.all([
-    refreshHours(gateway), gateway.all("shifts", "shifts"), refreshAlliance(gateway),
+  await Promise.all([
+    refreshHours(gateway), refreshOpenPlaces(gateway), refreshAlliance(gateway),
     refreshServices(gateway),
   ]);
-  state.shifts = shifts;
   drawAll();
   document.body.dataset.ready = "true";
   performance.mark("tongxin:drawn"); // every panel drawn: the bench reads it
@@ -123,12 +126,13 @@ async function start(current) {
   gateway.subscribe("shift-changed", {}, {
     onStatus: (connected) => live.status($("#live"), connected),
     onData: ({ shiftChanged }) => {
-      state.shifts = [...state.shifts.filter((s) => s.id !== shiftChanged.id), shiftChanged];
       live.add($("#live"), state, shiftChanged);
-      // Hours follow check-outs; one re-read for a burst of changes.
+      // Hours follow check-outs and open places sign-ups; one re-read for a burst of changes.
       clearTimeout(pending);
-      pending = setTimeout(async () => { await refreshHours(gateway); drawAll(); }, 300);
-      drawAll();
+      pending = setTimeout(async () => {
+        await Promise.all([refreshHours(gateway), refreshOpenPlaces(gateway)]);
+        drawAll();
+      }, 300);
     },
   });
 }

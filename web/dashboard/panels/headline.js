@@ -29,13 +29,12 @@ export function render(root, state) {
   const hours = state.hours.reduce((sum, row) => sum + row.hours, 0);
   const credited = sumOfPeople(state.hours.map((row) => row.volunteers));
   const schools = new Set(state.hours.filter((row) => row.hours > 0).map((row) => row.schoolId));
-  const upcoming = state.shifts.filter((shift) => new Date(shift.startsAt) > new Date());
-  const open = upcoming.reduce((sum, shift) => sum + shift.placesLeft, 0);
+  const open = state.openPlaces ?? { upcomingShifts: 0, placesLeft: 0 };
   const cards = [
     card("volunteerHours", number(hours, 1)),
     card("volunteersCredited", people(credited)),
     card("schoolsWithVolunteers", number(schools.size), t("ofSchools", state.schools.size)),
-    card("openPlaces", number(open), t("upcomingShifts", upcoming.length)),
+    card("openPlaces", number(open.placesLeft), t("upcomingShifts", open.upcomingShifts)),
   ];
   if (state.coverage) {
     const rows = state.coverage.map((row) => [row.visited, row.filesInCare.value]);
