@@ -35,7 +35,7 @@ from services.kit.runtime import ServiceParts
 from services.kit.settings import Settings
 from services.volunteers.application import VolunteersApplication
 from services.volunteers.main import VOLUNTEERS
-from tests.support.cluster import JetStreamCluster, replicas_current, stream_info, stream_leader
+from tests.support.cluster import JetStreamCluster, stream_info, stream_leader
 from tests.support.streams import read_stream, running
 from tests.support.waiting import eventually
 
@@ -144,6 +144,21 @@ async def last_seq(urls: str, stream: str) -> int | None:
         return int((await stream_info(urls, stream)).state.last_seq or 0)
     except Exception:
         return None
+
+
+async def replicas_current(urls: str, stream: str) -> bool:
+    try:
+        info = await stream_info(urls, stream)
+    except Exception:
+        return False
+    replicas = info.cluster.replicas if info.cluster else None
+    return bool(
+        info.cluster
+        and info.cluster.leader
+        and replicas
+        and len(replicas) == 2
+        and all(r.current and not r.offline for r in replicas)
+    )
 
 
 @contextlib.asynccontextmanager

@@ -192,19 +192,3 @@ async def stream_leader(urls: str, stream: str) -> str:
     info = await stream_info(urls, stream)
     assert info.cluster is not None and info.cluster.leader, "the stream has no leader"
     return str(info.cluster.leader)
-
-
-async def replicas_current(urls: str, stream: str) -> bool:
-    """The stream has a leader and both other replicas are online and current."""
-    try:
-        info = await stream_info(urls, stream)
-    except Exception:
-        return False
-    replicas = info.cluster.replicas if info.cluster else None
-    return bool(
-        info.cluster
-        and info.cluster.leader
-        and replicas
-        and len(replicas) == 2
-        and all(r.current and not r.offline for r in replicas)
-    )
