@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 
 import pytest
 
 from tests.support.cluster import JetStreamCluster
 
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True
+    return report
+
 
 @pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[JetStreamCluster]:
+async def cluster(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[JetStreamCluster]:
     nodes = JetStreamCluster(tmp_path / "cluster").start()
     try:
         await nodes.wait_ready()
@@ -19,3 +33,6 @@ async def cluster(tmp_path: Path) -> AsyncIterator[JetStreamCluster]:
     finally:
         for node in nodes.nodes:
             node.kill()
+        # The servers' own account of a failure: elections, catch-ups, lost quorums.
+        if request.node.stash.get(FAILED, False):
+            print("\nnats-server logs:\n" + nodes.log_tails())

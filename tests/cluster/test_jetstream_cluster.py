@@ -110,21 +110,6 @@ async def stream_state(urls: str) -> tuple[int, int, int]:
     )
 
 
-async def all_replicas_current(urls: str) -> bool:
-    try:
-        info = await stream_info(urls, STREAM)
-    except Exception:
-        return False
-    replicas = info.cluster.replicas if info.cluster else None
-    return bool(
-        info.cluster
-        and info.cluster.leader
-        and replicas
-        and len(replicas) == 2
-        and all(r.current and not r.offline for r in replicas)
-    )
-
-
 # A node dying with a batch in flight loses deliveries on the wire; the consumer's check
 # of each delivery's sequence keeps its batch acks from covering them (once seen: 3 of
 # 5,927 events missing from the projection, the stream itself whole).
@@ -164,7 +149,7 @@ async def test_every_node_killed_in_turn_under_load_loses_and_duplicates_nothing
             first = await stream_leader(cluster.urls, STREAM)
             victims = [first] + [n.name for n in cluster.nodes if n.name != first]
             for victim in victims:
-                await eventually(lambda: all_replicas_current(cluster.urls), timeout=60)
+                await eventually(lambda: cluster.settled([STREAM]), timeout=90, interval=0.2)
                 leader = await stream_leader(cluster.urls, STREAM)
                 messages = (await stream_state(cluster.urls))[0]
                 position = await asyncio.to_thread(projection.position, consumer.name)

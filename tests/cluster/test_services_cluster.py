@@ -146,21 +146,6 @@ async def last_seq(urls: str, stream: str) -> int | None:
         return None
 
 
-async def replicas_current(urls: str, stream: str) -> bool:
-    try:
-        info = await stream_info(urls, stream)
-    except Exception:
-        return False
-    replicas = info.cluster.replicas if info.cluster else None
-    return bool(
-        info.cluster
-        and info.cluster.leader
-        and replicas
-        and len(replicas) == 2
-        and all(r.current and not r.offline for r in replicas)
-    )
-
-
 @contextlib.asynccontextmanager
 async def all_running(workers: list[Callable[[asyncio.Event], Any]]) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
@@ -204,10 +189,11 @@ async def test_two_services_relays_and_the_gateways_projectors_lose_nothing_when
                 )
             killed: set[str] = set()
             for service in ("volunteers", "committees"):
-                for name in STREAMS.values():
-                    await eventually(
-                        functools.partial(replicas_current, cluster.urls, name), timeout=60
-                    )
+                await eventually(
+                    functools.partial(cluster.settled, list(STREAMS.values())),
+                    timeout=90,
+                    interval=0.2,
+                )
                 leader = await stream_leader(cluster.urls, STREAMS[service])
                 victim = (
                     leader

@@ -18,7 +18,9 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
@@ -39,6 +41,7 @@ class ClusterNode:
         self.store_dir = store_dir
         self.port = free_port(HOST)
         self.route_port = free_port(HOST)
+        self.monitor_port = free_port(HOST)
         self.routes = routes
         self.config_path = store_dir / "nats.conf"
         self.log_path = store_dir / "nats-server.log"
@@ -70,6 +73,8 @@ class ClusterNode:
                 f"  listen: {q(f'{HOST}:{self.route_port}')}",
                 f"  routes: [{', '.join(q(r) for r in self.routes)}]",
                 "}",
+                # The monitoring endpoint tells whether the meta group is whole (see `settled`).
+                f"http: {q(f'{HOST}:{self.monitor_port}')}",
                 "",
             ]
         )
@@ -145,9 +150,56 @@ class JetStreamCluster:
                     raise RuntimeError(f"the cluster was not ready in time; see {node.log_path}")
                 await asyncio.sleep(0.1)
 
+    async def settled(self, streams: list[str]) -> bool:
+        """Whether a node may die now without leaving JetStream without a quorum.
+
+        Every running node follows the same meta leader, which sees each other running
+        node current, and each stream has a leader with both replicas current. A node
+        that answers JetStream requests right after a restart may still be catching up
+        the meta group; killing another node then leaves no quorum to elect a leader.
+        """
+        running = [node for node in self.nodes if node.running]
+        views = [await _meta_cluster(node) for node in running]
+        leaders = {view.get("leader") if view else None for view in views}
+        if len(leaders) != 1 or None in leaders or "" in leaders:
+            return False
+        leader = next(iter(leaders))
+        meta = next(view for node, view in zip(running, views, strict=True) if node.name == leader)
+        assert meta is not None
+        current = {
+            replica["name"]
+            for replica in meta.get("replicas", [])
+            if replica.get("current") and not replica.get("offline")
+        }
+        if current != {node.name for node in running if node.name != leader}:
+            return False
+        for stream in streams:
+            if not await replicas_current(self.urls, stream):
+                return False
+        return True
+
+    def log_tails(self, lines: int = 40) -> str:
+        """The end of every node's log, for a failure's report."""
+        parts = []
+        for node in self.nodes:
+            text = node.log_path.read_text(errors="replace") if node.log_path.exists() else ""
+            parts.append(f"--- {node.name} ---\n" + "\n".join(text.splitlines()[-lines:]))
+        return "\n".join(parts)
+
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+async def _meta_cluster(node: ClusterNode) -> dict[str, Any] | None:
+    """The meta group as `node` sees it (`/jsz`), or None while it does not answer."""
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            answer = await client.get(f"http://{HOST}:{node.monitor_port}/jsz")
+        meta = answer.json().get("meta_cluster")
+    except (httpx.HTTPError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 async def _quiet(_: Exception) -> None:
@@ -192,3 +244,19 @@ async def stream_leader(urls: str, stream: str) -> str:
     info = await stream_info(urls, stream)
     assert info.cluster is not None and info.cluster.leader, "the stream has no leader"
     return str(info.cluster.leader)
+
+
+async def replicas_current(urls: str, stream: str) -> bool:
+    """Whether `stream` has a leader and both its other replicas are current."""
+    try:
+        info = await stream_info(urls, stream)
+    except Exception:
+        return False
+    replicas = info.cluster.replicas if info.cluster else None
+    return bool(
+        info.cluster
+        and info.cluster.leader
+        and replicas
+        and len(replicas) == 2
+        and all(r.current and not r.offline for r in replicas)
+    )
