@@ -258,6 +258,10 @@ async def measure(
                     encoding="utf-8",
                 )
                 print(f"   profile: {written}", flush=True)
+                # The heaviest functions by their own time, kept with the run's output
+                # (the step's folder goes when the run ends).
+                flat = profiler.output_text(flat=True).splitlines()
+                print("\n".join(f"   {line}" for line in flat[:40]), flush=True)
             last = max(seen["arrivals"].values())
             rate = total / (last - started)
             print(f"   {total} deliveries at {rate:,.1f}/s", flush=True)
