@@ -196,6 +196,7 @@ class _Store:
         self.gone: list[UUID] = []
         self.clock: Any = None
         self.allow_local_targets = True
+        self.delivery_timeout_s = 5.0
         self.pending: Any = None
 
     def record_outcomes(self, outcomes: list[Any]) -> None:
@@ -260,4 +261,4 @@ class TestOutcomeRecorder:
         await asyncio.wait_for(workers[0].noting, 120)
         assert store.gone == [gone.id]
         for worker in workers:
-            await worker.transport.aclose()
+            await worker.pool.aclose()
