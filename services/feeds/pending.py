@@ -26,6 +26,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
+from services.feeds.domain import DeliveryStart
 from services.feeds.history import (
     AttemptRow,
     EndpointTotals,
@@ -48,18 +49,12 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
-class PendingDelivery:
-    """A row: one feed entry still to be sent to one endpoint."""
+class PendingDelivery(DeliveryStart):
+    """A row: one feed entry still to be sent to one endpoint (its `DeliveryStart`, with
+    when it is due now)."""
 
     delivery_id: UUID
-    endpoint_id: UUID
-    partner_id: str
-    entry_id: UUID
-    message_id: str
-    subject: str
     ordered: bool
-    event_time: float
-    due_at: float
     # Attempts since it was (re)scheduled, and whether its Delivery aggregate exists.
     rounds: int = 0
     recorded: bool = False
