@@ -7,7 +7,8 @@ entries are recorded as the public-events reaction records them (a batch per sav
 
 - deliveries per second, from the first entry recorded to the last delivery arrived;
 - raw `httpx` POSTs of the same bodies to the same receiver, with as many in flight as
-  the dispatcher allows itself (the ceiling any dispatcher reaches here);
+  the dispatcher allows itself (what an ordinary client pays; the dispatcher posts through
+  httpcore, the pool under httpx, so its share of a delivery may cost less);
 - event -> delivered latency (recorded -> arrived at the receiver), p50 and p99, with
   events arriving at a steady pace after the backlog has gone;
 - this process's CPU time per delivery (recording the entries, the dispatcher, the
