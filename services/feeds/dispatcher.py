@@ -251,7 +251,8 @@ class EndpointWorker:
                 await clock.sleep(wait)
                 continue
             item = ready.popleft()
-            if self.wanted and len(ready) < LOW_WATER:
+            if self.wanted and len(ready) < LOW_WATER and len(self.held) < MAX_HELD:
+                # Time to take more (when the held rows fill the room, a record says so).
                 self.changed.set()
             self.recorder.add(self, await self._attempt(item))
 
