@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -566,7 +566,7 @@ class FeedsApplication(ServiceApplication):
                 if endpoint.disabled is None:
                     changes.add.append(pending)
                 else:
-                    dead = _delivery_of(pending)
+                    dead = Delivery.scheduled(pending)
                     dead.dead_letter(now)
                     made.append(dead)
                     changes.logged.append(_logged(dead))
@@ -635,7 +635,9 @@ class FeedsApplication(ServiceApplication):
         rows = self.pending.pending_of(endpoint.id)
         dead: list[Delivery] = []
         for row in rows:
-            delivery = self.get(row.delivery_id, Delivery) if row.recorded else _delivery_of(row)
+            delivery = (
+                self.get(row.delivery_id, Delivery) if row.recorded else Delivery.scheduled(row)
+            )
             if delivery.state == "pending":
                 delivery.dead_letter(at)
                 dead.append(delivery)
@@ -707,19 +709,6 @@ def _attempt_rows(delivery: Delivery, attempts: Sequence[Mapping[str, Any]]) -> 
     ]
 
 
-def _delivery_of(pending: PendingDelivery) -> Delivery:
-    """The Delivery aggregate a pending delivery starts (before its first attempt)."""
-    return Delivery(
-        endpoint_id=pending.endpoint_id,
-        partner_id=pending.partner_id,
-        entry_id=pending.entry_id,
-        message_id=pending.message_id,
-        subject=pending.subject,
-        event_time=pending.event_time,
-        due_at=pending.due_at,
-    )
-
-
 def _first_attempt(pending: PendingDelivery, outcome: Outcome) -> Delivery:
     """The Delivery aggregate a pending delivery's first attempt makes: one event when it
     was delivered, its schedule and the attempt (and a dead-lettering) otherwise."""
@@ -727,18 +716,12 @@ def _first_attempt(pending: PendingDelivery, outcome: Outcome) -> Delivery:
         assert outcome.status is not None
         return Delivery.delivered_at_once(
             pending.delivery_id,
-            endpoint_id=pending.endpoint_id,
-            partner_id=pending.partner_id,
-            entry_id=pending.entry_id,
-            message_id=pending.message_id,
-            subject=pending.subject,
-            event_time=pending.event_time,
-            due_at=pending.due_at,
+            pending,
             at=outcome.at,
             status=outcome.status,
             latency_ms=outcome.latency_ms,
         )
-    delivery = _delivery_of(pending)
+    delivery = Delivery.scheduled(pending)
     delivery.attempt(
         at=outcome.at,
         status=outcome.status,
@@ -754,15 +737,9 @@ def _pending_of(
 ) -> PendingDelivery:
     """A dead letter's delivery pending again (its Delivery aggregate exists)."""
     return PendingDelivery(
+        **replace(delivery.start(), due_at=due_at).start_fields(),
         delivery_id=delivery.id,
-        endpoint_id=endpoint.id,
-        partner_id=endpoint.partner_id,
-        entry_id=delivery.entry_id,
-        message_id=delivery.message_id,
-        subject=delivery.subject,
         ordered=endpoint.ordered,
-        event_time=delivery.event_time,
-        due_at=due_at,
         recorded=True,
         body=posted(entry.cloudevent),
     )

@@ -25,9 +25,11 @@ import time
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import httpcore
 import httpx
 from eventsourcing.utils import get_topic
 
@@ -35,7 +37,7 @@ from services.feeds.application import FeedsApplication, Outcome
 from services.feeds.domain import DISABLE_AFTER_S, Endpoint
 from services.feeds.pending import PendingDelivery
 from services.feeds.schedule import next_wait, retry_after
-from services.feeds.signing import signed_headers
+from services.feeds.signing import CONTENT_TYPE, signatures
 from services.feeds.targets import TargetRefusedError, check_url
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,13 @@ class RateBucket:
 
 
 class EndpointWorker:
-    """One endpoint's due deliveries, taken from the table, and the loop sending them."""
+    """One endpoint's due deliveries, taken from the table, and the senders posting them.
+
+    `MAX_IN_FLIGHT` senders live as long as the worker, each taking the next ready row
+    and posting it over the endpoint's keep-alive pool: no task is made per attempt, and
+    the loop that reads the table wakes only when rows may be there to take, not at
+    every answer.
+    """
 
     def __init__(
         self, app: FeedsApplication, endpoint: Endpoint, recorder: OutcomeRecorder
@@ -114,7 +122,8 @@ class EndpointWorker:
         # Recorded while a read of the table was under way: it may still have seen them.
         self.finished: set[UUID] = set()
         self.ready: deque[PendingDelivery] = deque()
-        self.in_flight = 0
+        # Set when rows were made ready (the senders wait on it when there are none).
+        self.readied = asyncio.Event()
         # The health to note after recorded outcomes: the latest outcome (only it counts),
         # and when a 410 was answered (the endpoint is disabled for it, whatever followed).
         self.health_due: Outcome | None = None
@@ -125,23 +134,30 @@ class EndpointWorker:
         self.wanted = True
         self.changed = asyncio.Event()
         self.bucket = RateBucket(endpoint.rate_per_s)
-        # The transport under an `httpx.AsyncClient`, used bare: a delivery needs neither
-        # cookies, auth flows, redirects nor event hooks, which cost a client more per
-        # request than the pool and the HTTP/1.1 exchange. Connections are kept alive.
-        self.transport = httpx.AsyncHTTPTransport(
-            verify=tls_context(),
-            limits=httpx.Limits(
-                max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT
-            ),
+        # httpcore's pool, which `httpx.AsyncHTTPTransport` wraps, used directly: a
+        # delivery needs neither httpx's request and response models nor its cookies,
+        # auth or redirects, which cost more per request than the HTTP/1.1 exchange.
+        # Connections are kept alive.
+        self.pool = httpcore.AsyncConnectionPool(
+            ssl_context=tls_context(),
+            max_connections=MAX_IN_FLIGHT,
+            max_keepalive_connections=MAX_IN_FLIGHT,
         )
-        self.url = httpx.URL(endpoint.url)
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.target = Target.of(endpoint.url)
+        seconds = app.delivery_timeout_s
+        self.extensions = {
+            "timeout": {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+        }
         # The URL last checked, whether it passed, and when (monotonic seconds).
         self.checked: tuple[str, bool] = ("", False)
         self.checked_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         clock = self.app.clock
+        senders = [
+            asyncio.create_task(self._send(), name=f"sender {self.endpoint.id} {n}")
+            for n in range(MAX_IN_FLIGHT)
+        ]
         try:
             while not stop.is_set():
                 if self.endpoint.disabled is not None:
@@ -154,48 +170,52 @@ class EndpointWorker:
                 if self.wanted and len(self.ready) < LOW_WATER and len(self.held) < MAX_HELD:
                     self.wanted = False
                     await self._take(now)
-                if not self.ready or self.in_flight >= MAX_IN_FLIGHT:
-                    due_in = None if self.next_due is None else max(0.0, self.next_due - now)
-                    await self._wait(stop, None if self.ready else due_in, due=True)
                     continue
-                wait = self.bucket.wait(now)
-                if wait > 0:
-                    await self._wait(stop, wait)
-                    continue
-                item = self.ready.popleft()
-                self.in_flight += 1
-                task = asyncio.create_task(self._attempt(item))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                # Already wanted: woken when there is room (a sender or a record says so).
+                due = self.next_due
+                wait = None if due is None or self.wanted else max(0.0, due - now)
+                await self._wait(stop, wait, due=True)
         finally:
-            for task in list(self.tasks):
-                task.cancel()
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-            await self.transport.aclose()
+            for sender in senders:
+                sender.cancel()
+            await asyncio.gather(*senders, return_exceptions=True)
+            await self.pool.aclose()
 
     def wake(self) -> None:
         """Rows of this endpoint were added or changed: look at the table again."""
         self.wanted = True
         self.changed.set()
 
+    def retarget(self, endpoint: Endpoint) -> None:
+        """The endpoint changed (its URL, rate, secrets or state)."""
+        self.endpoint = endpoint
+        self.bucket.rate = endpoint.rate_per_s
+        if self.target.url != endpoint.url:
+            self.target = Target.of(endpoint.url)
+        self.wake()
+
     async def _take(self, now: float) -> None:
         """The endpoint's due rows not held yet (the held ones come first, so ask for more)."""
-        room = MAX_HELD - len(self.held)
+        limit = MAX_HELD
         endpoint_id = self.endpoint.id
         self.finished.clear()
         try:
-            rows = await asyncio.to_thread(
-                self.app.pending.due_deliveries, endpoint_id, now, len(self.held) + room
+            rows, self.next_due = await asyncio.to_thread(
+                self.app.pending.take, endpoint_id, now, limit
             )
-            self.next_due = await asyncio.to_thread(self.app.pending.next_due, endpoint_id, now)
         except Exception:
             log.exception("could not read the pending deliveries of endpoint %s", endpoint_id)
             self.next_due = now + RECORD_RETRY_S
             return
+        if len(rows) >= limit:
+            # Rows were left in the table: taken once the held ones are recorded.
+            self.wanted = True
         for row in rows:
             if row.delivery_id not in self.held and row.delivery_id not in self.finished:
                 self.held[row.delivery_id] = row
                 self.ready.append(row)
+        if self.ready:
+            self.readied.set()
 
     async def _wait(self, stop: asyncio.Event, seconds: float | None, due: bool = False) -> None:
         """Until something changes, the stop, `seconds` on the clock or an idle look.
@@ -217,6 +237,25 @@ class EndpointWorker:
         if not done or (due and slept in done):
             self.wanted = True
 
+    async def _send(self) -> None:
+        """One sender: the next ready row, when the rate allows, posted and handed to the
+        recorder; until cancelled."""
+        clock, ready = self.app.clock, self.ready
+        while True:
+            if not ready or self.endpoint.disabled is not None:
+                self.readied.clear()
+                await self.readied.wait()
+                continue
+            wait = self.bucket.wait(clock.now())
+            if wait > 0:
+                await clock.sleep(wait)
+                continue
+            item = ready.popleft()
+            if self.wanted and len(ready) < LOW_WATER and len(self.held) < MAX_HELD:
+                # Time to take more (when the held rows fill the room, a record says so).
+                self.changed.set()
+            self.recorder.add(self, await self._attempt(item))
+
     def _health_changes(self, ok: bool, now: float) -> bool:
         """Whether this outcome changes the endpoint's health record (most do not: a
         success of a healthy endpoint, a failure of one failing for less than 5 days)."""
@@ -233,7 +272,7 @@ class EndpointWorker:
             await asyncio.to_thread(check_url, url, allow_local=self.app.allow_local_targets)
             self.checked, self.checked_at = (url, True), now
 
-    async def _attempt(self, item: PendingDelivery) -> None:
+    async def _attempt(self, item: PendingDelivery) -> Outcome:
         app, endpoint = self.app, self.endpoint
         status: int | None = None
         error: str | None = None
@@ -241,69 +280,95 @@ class EndpointWorker:
         started = time.perf_counter()
         try:
             await self._check_target(time.monotonic())
-            headers = signed_headers(
-                item.message_id, item.body, endpoint.signing_secrets(app.clock.now())
-            )
-            status, retry = await self._post(endpoint.url, item.body, headers)
+            status, retry = await self._post(item, endpoint.signing_secrets(app.clock.now()))
             after = retry_after(retry, app.clock.now())
         except TargetRefusedError:
             error = "endpoint-url-refused"
-        except httpx.TimeoutException:
+        except httpcore.TimeoutException:
             error = "timeout"
-        except httpx.HTTPError as exc:
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
             error = type(exc).__name__
-        finally:
-            self.in_flight -= 1
+        except Exception as exc:
+            # Counted as a failed attempt (retried on the schedule), never a lost delivery.
+            log.exception("attempt to endpoint %s failed", endpoint.id)
+            error = type(exc).__name__
         latency_ms = (time.perf_counter() - started) * 1000
         now = app.clock.now()
         ok = status is not None and 200 <= status < 300
         wait = None if ok or status == 410 else next_wait(item.rounds + 1, after)
-        self.recorder.add(
-            self,
-            Outcome(
-                pending=item,
-                at=now,
-                status=status,
-                latency_ms=round(latency_ms, 3),
-                error=error,
-                next_at=None if wait is None else now + wait,
-            ),
+        return Outcome(
+            pending=item,
+            at=now,
+            status=status,
+            latency_ms=round(latency_ms, 3),
+            error=error,
+            next_at=None if wait is None else now + wait,
         )
-        self.changed.set()
 
-    async def _post(self, url: str, body: str, headers: dict[str, str]) -> tuple[int, str | None]:
-        """POST one delivery: the status code and the `Retry-After` header, if any."""
-        if str(self.url) != url:
-            self.url = httpx.URL(url)
-        timeout = httpx.Timeout(self.app.delivery_timeout_s).as_dict()
-        request = httpx.Request(
-            "POST", self.url, content=body, headers=headers, extensions={"timeout": timeout}
+    async def _post(
+        self, item: PendingDelivery, endpoint_secrets: list[str]
+    ) -> tuple[int, str | None]:
+        """POST one delivery: the status code and the `Retry-After` header, if any.
+
+        The timestamp signed is the wall clock's, not the scheduling clock's: receivers
+        check it against their own (5 minutes' tolerance)."""
+        target, body = self.target, item.body.encode()
+        now = time.time()
+        signed = signatures(
+            item.message_id, item.body, endpoint_secrets, datetime.fromtimestamp(now, UTC)
         )
-        response = await self.transport.handle_async_request(request)
+        request = httpcore.Request(
+            b"POST",
+            target.url_parts,
+            headers=[
+                *target.headers,
+                (b"Content-Length", str(len(body)).encode()),
+                (b"webhook-id", item.message_id.encode()),
+                (b"webhook-timestamp", str(int(now)).encode()),
+                (b"webhook-signature", signed.encode()),
+            ],
+            content=body,
+            extensions=self.extensions,
+        )
+        response = await self.pool.handle_async_request(request)
         try:
             # Read to the end, so that the connection goes back to the pool; an answer
             # longer than any receiver needs is cut off (its connection is then closed).
             received = 0
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_stream():
                 received += len(chunk)
                 if received > MAX_ANSWER_BYTES:
                     break
         finally:
             await response.aclose()
-        return response.status_code, response.headers.get("retry-after")
+        retry = None
+        for name, value in response.headers:
+            if name.lower() == b"retry-after":
+                retry = value.decode("latin-1")
+        return response.status, retry
 
     def recorded(self, batch: list[Outcome]) -> None:
         """These outcomes are in the store: their rows are no longer held, and the
         endpoint's health is noted after them."""
+        again = self.endpoint.ordered
         for outcome in batch:
             self.held.pop(outcome.pending.delivery_id, None)
             self.finished.add(outcome.pending.delivery_id)
+            again = again or outcome.next_at is not None
         if self.gone_at is None and any(o.status == 410 for o in batch):
             self.gone_at = batch[-1].at
-        self.health_due = batch[-1]
+        last = self.health_due = batch[-1]
         if self.noting is None:
-            self.noting = asyncio.create_task(self._note_health())
-        self.wake()
+            if self.gone_at is None and not self._health_changes(last.ok, last.at):
+                self.health_due = None
+            else:
+                self.noting = asyncio.create_task(self._note_health())
+        if again:
+            # A subject's next row is free to go, or a retry changed when rows fall due.
+            self.wake()
+        elif self.wanted:
+            # Rows were left in the table for want of room, which there now is.
+            self.changed.set()
 
     async def _note_health(self) -> None:
         """Note the endpoint's health, tried again until the store takes it (a failing
@@ -329,6 +394,29 @@ class EndpointWorker:
                     self.health_due = None
         finally:
             self.noting = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """An endpoint URL as httpcore takes it, and the headers every request to it carries."""
+
+    url: str
+    url_parts: httpcore.URL
+    headers: tuple[tuple[bytes, bytes], ...]
+
+    @classmethod
+    def of(cls, url: str) -> Target:
+        parsed = httpx.URL(url)
+        return cls(
+            url=url,
+            url_parts=httpcore.URL(
+                scheme=parsed.raw_scheme,
+                host=parsed.raw_host,
+                port=parsed.port,
+                target=parsed.raw_path,
+            ),
+            headers=((b"Host", parsed.netloc), (b"Content-Type", CONTENT_TYPE.encode())),
+        )
 
 
 class OutcomeRecorder:
@@ -443,9 +531,7 @@ class Dispatcher:
                     worker.run(stop), name=f"endpoint {endpoint_id}"
                 )
                 continue
-            worker.endpoint = endpoint
-            worker.bucket.rate = endpoint.rate_per_s
-            worker.wake()
+            worker.retarget(endpoint)
 
     def _wake(self, endpoint_ids: Collection[UUID]) -> None:
         for endpoint_id in endpoint_ids:

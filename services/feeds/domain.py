@@ -5,6 +5,7 @@ No I/O here: the dispatcher (services.feeds.dispatcher) posts, this records what
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -158,6 +159,24 @@ class FeedEntry(Aggregate):
         return uuid5(NAMESPACE_URL, f"tongxin:feeds:entry:{partner_id}:{message_id}")
 
 
+@dataclass(frozen=True)
+class DeliveryStart:
+    """Which feed entry goes to which endpoint, and when it fell due: what a `Delivery`
+    starts with, named once. A pending delivery's row is one (and more)."""
+
+    endpoint_id: UUID
+    partner_id: str
+    entry_id: UUID
+    message_id: str
+    subject: str
+    event_time: float
+    due_at: float
+
+    def start_fields(self) -> dict[str, Any]:
+        """The start's fields by name (only these, for a row that carries more)."""
+        return {f.name: getattr(self, f.name) for f in fields(DeliveryStart)}
+
+
 class Delivery(Aggregate):
     """One feed entry on its way to one endpoint: its attempts and how it ended."""
 
@@ -213,37 +232,28 @@ class Delivery(Aggregate):
             aggregate.state = "delivered"
 
     @classmethod
+    def scheduled(cls, start: DeliveryStart) -> Delivery:
+        """A delivery before its first attempt."""
+        return cls(**start.start_fields())
+
+    @classmethod
     def delivered_at_once(
-        cls,
-        delivery_id: UUID,
-        *,
-        endpoint_id: UUID,
-        partner_id: str,
-        entry_id: UUID,
-        message_id: str,
-        subject: str,
-        event_time: float,
-        due_at: float,
-        at: float,
-        status: int,
-        latency_ms: float,
+        cls, delivery_id: UUID, start: DeliveryStart, *, at: float, status: int, latency_ms: float
     ) -> Delivery:
         """A delivery whose first attempt was answered with a 2xx (`delivery_id`: its
         `create_id`, which its pending row carries)."""
         return cls._create(
             cls.DeliveredAtOnce,
             id=delivery_id,
-            endpoint_id=endpoint_id,
-            partner_id=partner_id,
-            entry_id=entry_id,
-            message_id=message_id,
-            subject=subject,
-            event_time=event_time,
-            due_at=due_at,
+            **start.start_fields(),
             at=at,
             status=status,
             latency_ms=latency_ms,
         )
+
+    def start(self) -> DeliveryStart:
+        """What this delivery started with (due now when it is due again)."""
+        return DeliveryStart(**{f.name: getattr(self, f.name) for f in fields(DeliveryStart)})
 
     def attempt(
         self,

@@ -17,7 +17,16 @@ from typing import Any
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-__all__ = ["WebhookVerificationError", "new_secret", "signed_headers", "verify"]
+__all__ = [
+    "CONTENT_TYPE",
+    "WebhookVerificationError",
+    "new_secret",
+    "signatures",
+    "signed_headers",
+    "verify",
+]
+
+CONTENT_TYPE = "application/cloudevents+json"
 
 
 def new_secret() -> str:
@@ -34,13 +43,17 @@ def signed_headers(
     against their own clock (5 minutes' tolerance).
     """
     when = at or datetime.now(UTC)
-    signatures = " ".join(_webhook(s).sign(message_id, when, body) for s in endpoint_secrets)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(when.timestamp())),
-        "webhook-signature": signatures,
-        "content-type": "application/cloudevents+json",
+        "webhook-signature": signatures(message_id, body, endpoint_secrets, when),
+        "content-type": CONTENT_TYPE,
     }
+
+
+def signatures(message_id: str, body: str, endpoint_secrets: Sequence[str], at: datetime) -> str:
+    """The `webhook-signature` header's value: `v1,<base64>` per secret, space separated."""
+    return " ".join(_webhook(s).sign(message_id, at, body) for s in endpoint_secrets)
 
 
 @lru_cache(maxsize=1024)

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import json
 import random
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -25,6 +26,7 @@ from services.feeds.pending import KWARG, Changes, PendingDelivery
 from services.feeds.schedule import JITTER, next_wait, retry_after
 from services.feeds.signing import WebhookVerificationError, new_secret, signed_headers, verify
 from services.feeds.targets import TargetRefusedError, check_url
+from services.kit.clock import ManualClock
 from services.kit.eventstore import store_env
 from services.kit.settings import Settings
 
@@ -193,13 +195,16 @@ class _Store:
     def __init__(self, refused: UUID) -> None:
         self.refused = refused
         self.recorded: list[str] = []
+        self.outcomes: list[Outcome] = []
         self.gone: list[UUID] = []
         self.clock: Any = None
         self.allow_local_targets = True
+        self.delivery_timeout_s = 5.0
         self.pending: Any = None
 
     def record_outcomes(self, outcomes: list[Any]) -> None:
         self.recorded.extend(o.pending.message_id for o in outcomes)
+        self.outcomes.extend(outcomes)
 
     def disable_gone(self, endpoint_id: UUID, at: float) -> None:
         if endpoint_id == self.refused:
@@ -260,4 +265,80 @@ class TestOutcomeRecorder:
         await asyncio.wait_for(workers[0].noting, 120)
         assert store.gone == [gone.id]
         for worker in workers:
-            await worker.transport.aclose()
+            await worker.pool.aclose()
+
+
+class _NotingStore(_Store):
+    """Takes every health note, and says when `expected` outcomes are recorded."""
+
+    def __init__(self, refused: UUID, expected: int) -> None:
+        super().__init__(refused)
+        self.expected = expected
+        self.loop = asyncio.get_running_loop()
+        self.all_recorded = asyncio.Event()
+
+    def record_outcomes(self, outcomes: list[Any]) -> None:
+        super().record_outcomes(outcomes)
+        if len(self.outcomes) >= self.expected:
+            self.loop.call_soon_threadsafe(self.all_recorded.set)
+
+    def note_endpoint_health(self, endpoint_id: UUID, *, ok: bool, at: float) -> None:
+        pass
+
+
+class TestSenders:
+    async def test_an_unexpected_error_is_a_failed_attempt_and_the_sender_goes_on(self) -> None:
+        store = _NotingStore(refused=uuid4(), expected=2)
+        store.clock = ManualClock(1000.0)
+        endpoint = Endpoint(
+            partner_id="city-museum",
+            url="https://museum.example/hook",
+            secret=new_secret(),
+            event_types=[],
+            ordered=False,
+            rate_per_s=5,
+            at=0.0,
+        )
+        worker = EndpointWorker(store, endpoint, OutcomeRecorder(store))  # type: ignore[arg-type]
+        worker.checked, worker.checked_at = (endpoint.url, True), time.monotonic()
+        answers: list[Any] = [RuntimeError("a bug, not the receiver"), (204, None)]
+
+        async def post(item: PendingDelivery, secrets: list[str]) -> tuple[int, str | None]:
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer  # type: ignore[no-any-return]
+
+        worker._post = post  # type: ignore[method-assign]
+        for n in (1, 2):
+            row = PendingDelivery(
+                delivery_id=uuid4(),
+                endpoint_id=endpoint.id,
+                partner_id="city-museum",
+                entry_id=uuid4(),
+                message_id=f"msg_{n}",
+                subject="",
+                ordered=False,
+                event_time=0.0,
+                due_at=1000.0,
+            )
+            worker.held[row.delivery_id] = row
+            worker.ready.append(row)
+        worker.readied.set()
+        sender = asyncio.create_task(worker._send())
+        try:
+            # (A bound against hanging, far beyond what two attempts take.)
+            await asyncio.wait_for(store.all_recorded.wait(), 60)
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+            if worker.noting is not None:
+                await worker.noting
+            await worker.pool.aclose()
+        failed, delivered = store.outcomes
+        # Recorded as a failed attempt, due again on the schedule: nothing taken is stranded.
+        assert failed.pending.message_id == "msg_1" and failed.status is None
+        assert failed.error == "RuntimeError"
+        assert failed.next_at is not None and failed.next_at > 1000.0
+        assert delivered.pending.message_id == "msg_2" and delivered.ok
+        assert not worker.held
