@@ -29,6 +29,7 @@ from services.feeds.targets import TargetRefusedError, check_url
 from services.kit.clock import ManualClock
 from services.kit.eventstore import store_env
 from services.kit.settings import Settings
+from tests.support.waiting import eventually
 
 SHIFT = "org.tongxin.volunteers.shift-published.v1"
 
@@ -329,6 +330,8 @@ class TestSenders:
         try:
             # (A bound against hanging, far beyond what two attempts take.)
             await asyncio.wait_for(store.all_recorded.wait(), 60)
+            # The worker lets a row go once the recorder is back from the store's thread.
+            await eventually(lambda: not worker.held, timeout=30, message="rows let go")
         finally:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
@@ -341,4 +344,3 @@ class TestSenders:
         assert failed.error == "RuntimeError"
         assert failed.next_at is not None and failed.next_at > 1000.0
         assert delivered.pending.message_id == "msg_2" and delivered.ok
-        assert not worker.held
