@@ -42,6 +42,7 @@ from services.kit.privacy.receiving import ReceivesSealed
 from services.kit.privacy.sealing import SealingKeys, jwks_router
 from services.kit.relay import OutboxRelay, Translate
 from services.kit.settings import Settings
+from services.kit.stages import watch_pauses
 from services.kit.telemetry import setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,8 @@ class Service:
             workers = Workers()
             parts.start(workers)
             try:
-                yield
+                async with watch_pauses():
+                    yield
             finally:
                 try:
                     for name, error in await workers.close():
@@ -345,7 +347,8 @@ async def run_relay(service: Service, settings: Settings) -> None:
                     app, host=settings.http_host, port=settings.relay_http_port, stop=stop
                 ),
             )
-        await workers.run_until_one_ends()
+        async with watch_pauses():
+            await workers.run_until_one_ends()
     finally:
         parts.close()
 

@@ -18,6 +18,21 @@ Stages in the order an event passes them:
   received   the bench's websocket read the push
 `answered` is not on the event's way (the relay may read before the answer arrives); it
 is reported beside the others, all as offsets from the scheduled send time.
+
+Each sign-up carries a trace id of its own (`traceparent`), under which the API notes the
+request's way through it:
+  sent       the bench wrote the request (its loop may run late: scheduled -> sent)
+  request    the API's server handed the request to the app
+  handler    the command's handler ran (in a worker thread, after the dependencies)
+  made       the event was made (as above)
+  saving     the command's events went to the store (queued for a group commit)
+  saved      the save returned
+  response   the API started its answer
+  answered   the answer reached the bench
+And what holds a whole process up: its oldest-generation garbage collections and the
+times its event loop ran late (`services/kit/stages.py`, `watch_pauses`), summed per
+process over the rate's run, and matched with the slowest sign-ups in the API process
+that served them.
 """
 
 from __future__ import annotations
@@ -43,6 +58,10 @@ STREAM = "VOLUNTEERS"
 PROJECTOR = "gateway-volunteers"
 SIGNED_UP = "volunteer-signed-up"
 WAY = ("made", "committed", "read", "stored", "acked", "delivered", "applied", "pushed", "received")
+REQUEST_WAY = ("sent", "request", "handler", "made", "saving", "saved", "response", "answered")
+PAUSES = ("gc2", "gc1", "gc0", "loop-late")
+# The slowest sign-ups (scheduled -> made) whose way through the API is told one by one.
+SLOWEST_SHARE = 0.01
 
 Key = tuple[str, int]  # (shift id, places filled after the sign-up)
 
@@ -55,6 +74,24 @@ class Command:
     scheduled: float
     answered: float
     received: float | None
+    trace_id: str = ""
+    sent: float | None = None
+    process: str = ""  # the API process that served it
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A time a whole process was held up: a garbage collection or its loop running late."""
+
+    pid: int
+    kind: str  # gc0, gc1, gc2, loop-late
+    ended: float
+    ms: float
+    cpu_ms: float | None = None  # a collection's CPU in the collecting thread
+
+    @property
+    def started(self) -> float:
+        return self.ended - self.ms / 1000
 
 
 @dataclass
@@ -70,17 +107,24 @@ class Stages:
     """Every stage the processes noted: stage -> key -> first time."""
 
     noted: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    pauses: list[Pause] = field(default_factory=list)
 
     @classmethod
     def read(cls, folder: Path) -> Stages:
         stages = cls()
         for path in sorted(folder.glob("*.stages")):
+            pid = int(path.stem)
             for line in path.read_text().splitlines():
                 parts = line.split(" ")
                 if len(parts) != 3:
                     continue  # a line cut short by a stopped process
                 stage, key, at = parts
-                stages.noted[stage].setdefault(key, float(at))
+                if stage in PAUSES:
+                    figures = key.split(":")
+                    cpu = float(figures[1]) if len(figures) > 1 else None
+                    stages.pauses.append(Pause(pid, stage, float(at), float(figures[0]), cpu))
+                else:
+                    stages.noted[stage].setdefault(key, float(at))
         return stages
 
 
@@ -147,9 +191,13 @@ def _first_at_or_after(acked: dict[str, float]) -> list[tuple[int, float]]:
 
 
 def stage_table(
-    commands: Sequence[Command], stream: dict[Key, StreamEvent], stages: Stages
+    commands: Sequence[Command],
+    stream: dict[Key, StreamEvent],
+    stages: Stages,
+    pids: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """p50/p99 of each stage's offset from the scheduled time and of each hop, in ms."""
+    """p50/p99 of each stage's offset from the scheduled time and of each hop, in ms; the
+    request's hops through the API; the pauses of each process (`pids`: name -> pid)."""
     committed = stages.noted.get("committed", {})
     read = stages.noted.get("relay-read", {})
     acks = _first_at_or_after(stages.noted.get("relay-acked", {}))
@@ -189,12 +237,104 @@ def stage_table(
             passed = list(zip(WAY, way, strict=True))
             for (a, at_a), (b, at_b) in zip(passed, passed[1:], strict=False):
                 hops[f"{a} -> {b}"].append(at_b - at_a)  # type: ignore[operator]
+    ways = _request_ways(commands, stream, stages)
+    request_hops: dict[str, list[float]] = defaultdict(list)
+    for way in ways.values():
+        passed = list(way.items())
+        for (a, at_a), (b, at_b) in zip(passed, passed[1:], strict=False):
+            request_hops[f"{a} -> {b}"].append(at_b - at_a)
+    pids = pids or {}
     return {
         "commands": len(commands),
         "followed_all_the_way": complete,
         "since_scheduled_ms": {s: _p(v) for s, v in offsets.items()},
         "hops_ms": {h: _p(v) for h, v in hops.items()},
+        "through_the_api": len(ways),
+        "request_hops_ms": {h: _p(v) for h, v in request_hops.items()},
+        "pauses": _pause_summary(commands, stages.pauses, pids),
+        "slowest": _slowest(commands, ways, stages.pauses, pids),
     }
+
+
+def _request_ways(
+    commands: Sequence[Command], stream: dict[Key, StreamEvent], stages: Stages
+) -> dict[int, dict[str, float]]:
+    """Each command's times on its way through the API, from its scheduled time (only the
+    commands followed at every stage of `REQUEST_WAY`), by the command's index."""
+    ways: dict[int, dict[str, float]] = {}
+    for n, command in enumerate(commands):
+        event = stream.get(command.key)
+        noted = {
+            "sent": command.sent,
+            "request": stages.noted.get("request", {}).get(command.trace_id),
+            "handler": stages.noted.get("handler", {}).get(command.trace_id),
+            "made": event.made if event is not None else None,
+            "saving": stages.noted.get("saving", {}).get(command.trace_id),
+            "saved": stages.noted.get("saved", {}).get(command.trace_id),
+            "response": stages.noted.get("response", {}).get(command.trace_id),
+            "answered": command.answered,
+        }
+        if all(at is not None for at in noted.values()):
+            ways[n] = {"scheduled": command.scheduled} | noted  # type: ignore[dict-item]
+    return ways
+
+
+def _pause_summary(
+    commands: Sequence[Command], pauses: Sequence[Pause], pids: dict[str, int]
+) -> dict[str, dict[str, Any]]:
+    """Per process and kind, over the run's time: how many, their sum and the longest (ms)."""
+    if not commands:
+        return {}
+    begin = min(c.scheduled for c in commands)
+    end = max(c.received or c.answered for c in commands)
+    names = {pid: name for name, pid in pids.items()}
+    summary: dict[str, dict[str, Any]] = {}
+    for pause in pauses:
+        if not begin <= pause.ended <= end:
+            continue
+        name = f"{names.get(pause.pid, pause.pid)} {pause.kind}"
+        entry = summary.setdefault(name, {"count": 0, "sum_ms": 0.0, "max_ms": 0.0})
+        entry["count"] += 1
+        entry["sum_ms"] = round(entry["sum_ms"] + pause.ms, 1)
+        entry["max_ms"] = round(max(entry["max_ms"], pause.ms), 1)
+        if pause.cpu_ms is not None:
+            entry["cpu_ms"] = round(entry.get("cpu_ms", 0.0) + pause.cpu_ms, 1)
+    return dict(sorted(summary.items()))
+
+
+def _slowest(
+    commands: Sequence[Command],
+    ways: dict[int, dict[str, float]],
+    pauses: Sequence[Pause],
+    pids: dict[str, int],
+) -> list[dict[str, Any]]:
+    """The slowest sign-ups to be made (`SLOWEST_SHARE` of them): each one's hops through
+    the API and the pauses of the process that served it while it was on its way."""
+    ranked = sorted(ways, key=lambda n: ways[n]["made"] - ways[n]["scheduled"], reverse=True)
+    chosen = ranked[: max(1, math.ceil(len(ranked) * SLOWEST_SHARE))] if ranked else []
+    begin = min((c.scheduled for c in commands), default=0.0)
+    slowest = []
+    for n in chosen:
+        way = ways[n]
+        passed = list(way.items())
+        pid = pids.get(commands[n].process)
+        during = [
+            f"{p.kind} {p.ms:.0f} ms"
+            for p in pauses
+            if p.pid == pid and p.ended >= way["scheduled"] and p.started <= way["saved"]
+        ]
+        slowest.append(
+            {
+                "at_s": round(way["scheduled"] - begin, 3),
+                "process": commands[n].process,
+                "hops_ms": {
+                    f"{a} -> {b}": round((at_b - at_a) * 1000, 1)
+                    for (a, at_a), (b, at_b) in zip(passed, passed[1:], strict=False)
+                },
+                "pauses": during,
+            }
+        )
+    return slowest
 
 
 def _ack_of(acks: list[tuple[int, float]], position: int) -> float | None:
@@ -219,6 +359,16 @@ def print_table(rate: int, table: dict[str, Any]) -> None:
         print(f"     {name:>10} {figures.get('p50', '-'):>8} {figures.get('p99', '-'):>8}")
     for name, figures in table["hops_ms"].items():
         print(f"     {name:>24} {figures.get('p50', '-'):>8} {figures.get('p99', '-'):>8}")
+    print(f"   through the API ({table['through_the_api']} followed), ms p50 / p99:")
+    for name, figures in table["request_hops_ms"].items():
+        print(f"     {name:>24} {figures.get('p50', '-'):>8} {figures.get('p99', '-'):>8}")
+    print("   pauses per process (count, sum ms, longest ms):")
+    for name, entry in table["pauses"].items():
+        print(f"     {name:>28} {entry['count']:>6} {entry['sum_ms']:>9} {entry['max_ms']:>8}")
+    print("   the slowest to be made (s into the run, process, hops ms, pauses meanwhile):")
+    for command in table["slowest"][:10]:
+        hops = " ".join(f"{v:.0f}" for v in command["hops_ms"].values())
+        print(f"     {command['at_s']:>7} {command['process']} [{hops}] {command['pauses']}")
 
 
 class LoopLag:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import math
 import os
+import secrets
 import sys
 import time
 from collections import defaultdict
@@ -181,6 +182,7 @@ async def offered_rate(
     visible: list[float] = []
     answered: list[float] = []
     failures = 0
+    failed_as: dict[str, int] = defaultdict(int)
     unseen = 0
 
     idle_by_url: dict[str, list[Connection]] = {url: [] for url in api_urls}
@@ -191,17 +193,24 @@ async def offered_rate(
         url = api_urls[n % len(api_urls)]
         idle = idle_by_url[url]
         connection = idle.pop() if idle else Connection(url, token)
+        # A trace id of its own: the API notes the request's stages under it.
+        trace_id = secrets.token_hex(16)
+        sent = time.perf_counter()
         try:
             status, body = await connection.post(
-                f"/shifts/{shift_id}/sign-ups", {"volunteer_id": volunteer_id}
+                f"/shifts/{shift_id}/sign-ups",
+                {"volunteer_id": volunteer_id},
+                {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-00"},
             )
-        except (OSError, asyncio.IncompleteReadError):
+        except (OSError, asyncio.IncompleteReadError) as exc:
             connection.close()
             failures += 1
+            failed_as[type(exc).__name__] += 1
             return
         idle.append(connection)
         if status != 200:
             failures += 1
+            failed_as[str(status)] += 1
             return
         answered_at = time.perf_counter()
         answered.append(answered_at - scheduled)
@@ -217,6 +226,9 @@ async def offered_rate(
                 WALL + scheduled,
                 WALL + answered_at,
                 None if at is None else WALL + at,
+                trace_id,
+                WALL + sent,
+                f"volunteers-{api_urls.index(url)}",
             )
         )
 
@@ -249,6 +261,7 @@ async def offered_rate(
         "commands": total,
         "visible": len(visible),
         "failed": failures,
+        "failed_as": dict(failed_as),
         "never_visible": unseen,
         "command_answered_ms": acked,
         "bench_loop_lag_ms": loop_lag,
@@ -323,7 +336,7 @@ async def measure(
         stream = await read_stream(nats_url)
         stages = Stages.read(stage_dir)
         for rate, sent in commands.items():
-            table = stage_table(sent, stream, stages)
+            table = stage_table(sent, stream, stages, pids)
             print_table(rate, table)
             for figure in figures:
                 if figure.key.startswith(f"visible.{rate}."):
