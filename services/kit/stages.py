@@ -106,9 +106,10 @@ def _caller_trace_id(scope: Scope) -> str | None:
 
 def watch_pauses() -> contextlib.AbstractAsyncContextManager[None]:
     """While entered (on the process's event loop): note each oldest-generation garbage
-    collection (`gc`, key `<ms>:<cpu ms>:<objects collected>`), each younger one longer than
-    `GC_NOTED_S`, and each time the loop ran a timer `LOOP_LATE_S` or more late
-    (`loop-late`, key `<ms late>`, noted when it ran). A no-op unless enabled."""
+    collection (`gc2`, key `<ms>:<cpu ms>:<objects collected>:<objects left>:<frozen>`), each
+    younger one longer than `GC_NOTED_S` (`gc0`, `gc1`, the first three figures), and each
+    time the loop ran a timer `LOOP_LATE_S` or more late (`loop-late`, key `<ms late>`, noted
+    when it ran). A no-op unless enabled."""
     return _watching() if _folder else contextlib.nullcontext()
 
 
@@ -139,12 +140,14 @@ class _Collections:
             self._cpu = time.thread_time()
             return
         took = time.perf_counter() - self._started
-        if info["generation"] == 2 or took >= GC_NOTED_S:
+        generation = info["generation"]
+        if generation == 2 or took >= GC_NOTED_S:
             cpu = time.thread_time() - self._cpu
-            record(
-                f"gc{info['generation']}",
-                (f"{took * 1000:.3f}:{cpu * 1000:.3f}:{info['collected']}",),
-            )
+            figures = f"{took * 1000:.3f}:{cpu * 1000:.3f}:{info['collected']}"
+            if generation == 2:
+                # What it went through (after: the survivors) and what it could skip.
+                figures += f":{len(gc.get_objects(2))}:{gc.get_freeze_count()}"
+            record(f"gc{generation}", (figures,))
 
 
 async def _loop_probe() -> None:

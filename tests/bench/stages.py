@@ -88,6 +88,8 @@ class Pause:
     ended: float
     ms: float
     cpu_ms: float | None = None  # a collection's CPU in the collecting thread
+    left: int | None = None  # a full collection: the objects it left (went through)
+    frozen: int | None = None  # and those it skipped (`gc.freeze`)
 
     @property
     def started(self) -> float:
@@ -122,7 +124,10 @@ class Stages:
                 if stage in PAUSES:
                     figures = key.split(":")
                     cpu = float(figures[1]) if len(figures) > 1 else None
-                    stages.pauses.append(Pause(pid, stage, float(at), float(figures[0]), cpu))
+                    left = tuple(int(f) for f in figures[3:5])
+                    stages.pauses.append(
+                        Pause(pid, stage, float(at), float(figures[0]), cpu, *left)
+                    )
                 else:
                     stages.noted[stage].setdefault(key, float(at))
         return stages
@@ -299,6 +304,9 @@ def _pause_summary(
         entry["max_ms"] = round(max(entry["max_ms"], pause.ms), 1)
         if pause.cpu_ms is not None:
             entry["cpu_ms"] = round(entry.get("cpu_ms", 0.0) + pause.cpu_ms, 1)
+        if pause.left is not None:
+            entry["objects_left_max"] = max(entry.get("objects_left_max", 0), pause.left)
+            entry["frozen"] = pause.frozen
     return dict(sorted(summary.items()))
 
 
