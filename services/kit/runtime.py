@@ -35,6 +35,7 @@ from services.kit.application import RequestDigests, ServiceApplication
 from services.kit.consumer import Consumer, Projection
 from services.kit.deadlines.runner import DeadlineRunner
 from services.kit.eventstore import build_application
+from services.kit.heap import settle, settle_after_startup
 from services.kit.http import create_app, create_operations_app
 from services.kit.outbox import convert_at_write
 from services.kit.privacy.personal import PersonalData, UsesPersonalData, local_master_key
@@ -368,6 +369,7 @@ async def serve_operations(app: FastAPI, *, host: str, port: int, stop: asyncio.
 
 def serve_http(app: FastAPI, settings: Settings) -> None:
     """Serve an API on TONGXIN_HTTP_HOST / TONGXIN_HTTP_PORT until SIGTERM or SIGINT."""
+    settle_after_startup(app)
     uvicorn.run(
         app,
         host=settings.http_host,
@@ -391,4 +393,7 @@ def run_process(
     settings = Settings()
     setup_logging(name if command == default else f"{name}-{command}", settings.log_level)
     setup_tracing(name)
+    # The modules are loaded: out of the collector's way for the rest of the process (an API
+    # settles again once it has started, `serve_http`).
+    settle()
     commands[command](settings)
