@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import math
 import os
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +64,8 @@ REQUEST_WAY = ("sent", "request", "handler", "made", "saving", "saved", "respons
 PAUSES = ("gc2", "gc1", "gc0", "loop-late")
 # The slowest sign-ups (scheduled -> made) whose way through the API is told one by one.
 SLOWEST_SHARE = 0.01
+# and the pauses told beside each: of the process that served it or of the bench.
+SLOWEST_PAUSE_MS = 20.0
 
 Key = tuple[str, int]  # (shift id, places filled after the sign-up)
 
@@ -244,9 +248,9 @@ def stage_table(
                 hops[f"{a} -> {b}"].append(at_b - at_a)  # type: ignore[operator]
     ways = _request_ways(commands, stream, stages)
     request_hops: dict[str, list[float]] = defaultdict(list)
-    for way in ways.values():
-        passed = list(way.items())
-        for (a, at_a), (b, at_b) in zip(passed, passed[1:], strict=False):
+    for through in ways.values():
+        steps = list(through.items())
+        for (a, at_a), (b, at_b) in zip(steps, steps[1:], strict=False):
             request_hops[f"{a} -> {b}"].append(at_b - at_a)
     pids = pids or {}
     return {
@@ -279,8 +283,9 @@ def _request_ways(
             "response": stages.noted.get("response", {}).get(command.trace_id),
             "answered": command.answered,
         }
-        if all(at is not None for at in noted.values()):
-            ways[n] = {"scheduled": command.scheduled} | noted  # type: ignore[dict-item]
+        known = {stage: at for stage, at in noted.items() if at is not None}
+        if len(known) == len(noted):
+            ways[n] = {"scheduled": command.scheduled} | known
     return ways
 
 
@@ -317,7 +322,7 @@ def _slowest(
     pids: dict[str, int],
 ) -> list[dict[str, Any]]:
     """The slowest sign-ups to be made (`SLOWEST_SHARE` of them): each one's hops through
-    the API and the pauses of the process that served it while it was on its way."""
+    the API and the pauses of the process that served it (and the bench's) meanwhile."""
     ranked = sorted(ways, key=lambda n: ways[n]["made"] - ways[n]["scheduled"], reverse=True)
     chosen = ranked[: max(1, math.ceil(len(ranked) * SLOWEST_SHARE))] if ranked else []
     begin = min((c.scheduled for c in commands), default=0.0)
@@ -326,10 +331,14 @@ def _slowest(
         way = ways[n]
         passed = list(way.items())
         pid = pids.get(commands[n].process)
+        own = pids.get("bench")
         during = [
             f"{p.kind} {p.ms:.0f} ms"
             for p in pauses
-            if p.pid == pid and p.ended >= way["scheduled"] and p.started <= way["saved"]
+            if p.pid in (pid, own)
+            and p.ms >= SLOWEST_PAUSE_MS
+            and p.ended >= way["scheduled"]
+            and p.started <= way["saved"]
         ]
         slowest.append(
             {
@@ -404,6 +413,33 @@ class LoopLag:
             before = loop.time()
             await asyncio.sleep(self.interval_s)
             self.lags.append(loop.time() - before - self.interval_s)
+
+
+class OwnCollections:
+    """The bench's own garbage collections while entered (its gc0/gc1 from 2 ms, every gc2),
+    as pauses of the bench's process: a collection holds the sends scheduled meanwhile."""
+
+    def __init__(self) -> None:
+        self.pauses: list[Pause] = []
+        self._started = 0.0
+        self._cpu = 0.0
+
+    def __enter__(self) -> OwnCollections:
+        gc.callbacks.append(self._note)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self._note)
+
+    def _note(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started, self._cpu = time.perf_counter(), time.thread_time()
+            return
+        took = time.perf_counter() - self._started
+        if info["generation"] == 2 or took >= 0.002:
+            cpu = (time.thread_time() - self._cpu) * 1000
+            pause = Pause(os.getpid(), f"gc{info['generation']}", time.time(), took * 1000, cpu)
+            self.pauses.append(pause)
 
 
 def cpu_seconds(pid: int) -> float:
