@@ -11,9 +11,10 @@ with the folder unset, recording is one test of a module global.
 
 Inside an API the request's own stages are keyed by its trace id (the caller's, from its
 `traceparent`): when the server handed it to the app, when its handler ran, when its save
-was queued and returned, when the answer was sent. Two probes show what holds a whole
+was queued and returned, when the answer was sent. Probes show what holds a whole
 process up rather than one request (`watch_pauses`): every garbage collection of the
-oldest generation, and every time the event loop ran a timer late.
+oldest generation, every time the event loop ran a timer late, and where the loop's
+thread was when it stalled.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import asyncio
 import contextlib
 import gc
 import os
+import sys
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,6 +40,10 @@ _file: BinaryIO | None = None
 # ordinary scheduling; what is noted is what would show in a command's latency.
 LOOP_PROBE_S = 0.005
 LOOP_LATE_S = 0.010
+# The loop's watcher: how often it looks, how overdue a beat is a stall, how deep it tells.
+LOOP_WATCH_S = 0.02
+LOOP_STUCK_S = 0.1
+LOOP_STUCK_FRAMES = 4
 # Collections of the younger generations take microseconds; only longer ones are noted.
 GC_NOTED_S = 0.002
 
@@ -117,14 +124,46 @@ def watch_pauses() -> contextlib.AbstractAsyncContextManager[None]:
 async def _watching() -> Any:
     collections = _Collections()
     gc.callbacks.append(collections)
-    probe = asyncio.create_task(_loop_probe(), name="stages-loop-probe")
+    beats = _Heartbeat()
+    probe = asyncio.create_task(_loop_probe(beats), name="stages-loop-probe")
+    watcher = threading.Thread(target=beats.watch, name="stages-loop-watch", daemon=True)
+    watcher.start()
     try:
         yield
     finally:
+        beats.stopped.set()
         probe.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await probe
         gc.callbacks.remove(collections)
+        await asyncio.to_thread(watcher.join)
+
+
+class _Heartbeat:
+    """The loop probe beats on the loop; a thread of its own notes, once per stall, where
+    the loop's thread is when a beat is `LOOP_STUCK_S` overdue (`loop-stuck`, key the
+    innermost frames `file:line:function` joined by `<`): whether the loop runs something
+    that blocks it, or waits to run at all (in its selector: for the GIL or a core)."""
+
+    def __init__(self) -> None:
+        self.loop_thread = threading.get_ident()
+        self.beat = time.monotonic()
+        self.stopped = threading.Event()
+
+    def watch(self) -> None:
+        noted_for = 0.0
+        while not self.stopped.wait(LOOP_WATCH_S):
+            beat = self.beat
+            if time.monotonic() - beat < LOOP_STUCK_S or beat == noted_for:
+                continue
+            noted_for = beat
+            frame = sys._current_frames().get(self.loop_thread)
+            where: list[str] = []
+            while frame is not None and len(where) < LOOP_STUCK_FRAMES:
+                code = frame.f_code
+                where.append(f"{Path(code.co_filename).name}:{frame.f_lineno}:{code.co_name}")
+                frame = frame.f_back
+            record("loop-stuck", ("<".join(where) or "-",))
 
 
 class _Collections:
@@ -150,11 +189,12 @@ class _Collections:
             record(f"gc{generation}", (figures,))
 
 
-async def _loop_probe() -> None:
+async def _loop_probe(beats: _Heartbeat) -> None:
     loop = asyncio.get_running_loop()
     while True:
         before = loop.time()
         await asyncio.sleep(LOOP_PROBE_S)
+        beats.beat = time.monotonic()
         late = loop.time() - before - LOOP_PROBE_S
         if late >= LOOP_LATE_S:
             record("loop-late", (f"{late * 1000:.3f}",))

@@ -43,7 +43,7 @@ import gc
 import math
 import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -114,6 +114,8 @@ class Stages:
 
     noted: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
     pauses: list[Pause] = field(default_factory=list)
+    # Where a process's loop thread was when its loop stalled: (pid, frames, when).
+    stuck: list[tuple[int, str, float]] = field(default_factory=list)
 
     @classmethod
     def read(cls, folder: Path) -> Stages:
@@ -125,7 +127,9 @@ class Stages:
                 if len(parts) != 3:
                     continue  # a line cut short by a stopped process
                 stage, key, at = parts
-                if stage in PAUSES:
+                if stage == "loop-stuck":
+                    stages.stuck.append((pid, key, float(at)))
+                elif stage in PAUSES:
                     figures = key.split(":")
                     cpu = float(figures[1]) if len(figures) > 1 else None
                     left = tuple(int(f) for f in figures[3:5])
@@ -261,6 +265,7 @@ def stage_table(
         "through_the_api": len(ways),
         "request_hops_ms": {h: _p(v) for h, v in request_hops.items()},
         "pauses": _pause_summary(commands, stages.pauses, pids),
+        "loop_stuck_in": _stuck_summary(commands, stages.stuck, pids),
         "slowest": _slowest(commands, ways, stages.pauses, pids),
     }
 
@@ -313,6 +318,23 @@ def _pause_summary(
             entry["objects_left_max"] = max(entry.get("objects_left_max", 0), pause.left)
             entry["frozen"] = pause.frozen
     return dict(sorted(summary.items()))
+
+
+def _stuck_summary(
+    commands: Sequence[Command], stuck: Sequence[tuple[int, str, float]], pids: dict[str, int]
+) -> dict[str, dict[str, int]]:
+    """Per process, over the run's time: where its loop's thread was when the loop stalled,
+    the most frequent places first."""
+    if not commands:
+        return {}
+    begin = min(c.scheduled for c in commands)
+    end = max(c.received or c.answered for c in commands)
+    names = {pid: name for name, pid in pids.items()}
+    places: dict[str, Counter[str]] = defaultdict(Counter)
+    for pid, where, at in stuck:
+        if begin <= at <= end:
+            places[str(names.get(pid, pid))][where] += 1
+    return {name: dict(counted.most_common(5)) for name, counted in sorted(places.items())}
 
 
 def _slowest(
@@ -382,6 +404,10 @@ def print_table(rate: int, table: dict[str, Any]) -> None:
     print("   pauses per process (count, sum ms, longest ms):")
     for name, entry in table["pauses"].items():
         print(f"     {name:>28} {entry['count']:>6} {entry['sum_ms']:>9} {entry['max_ms']:>8}")
+    print("   where a stalled loop's thread was (innermost frame first):")
+    for name, places in table["loop_stuck_in"].items():
+        for where, count in places.items():
+            print(f"     {name:>18} {count:>4} {where}")
     print("   the slowest to be made (s into the run, process, hops ms, pauses meanwhile):")
     for command in table["slowest"][:10]:
         hops = " ".join(f"{v:.0f}" for v in command["hops_ms"].values())
