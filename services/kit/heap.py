@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
+from services.kit.warmup import warm_up
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -34,12 +36,14 @@ def settle() -> None:
 
 
 def settle_after_startup(app: FastAPI) -> None:
-    """Settle the heap once `app`'s lifespan has started (its pools, caches, workers)."""
+    """Once `app`'s lifespan has started (its pools, caches, workers), do its first-use work
+    (`services.kit.warmup`), then settle the heap, before the server takes a request."""
     started: Callable[[Any], AbstractAsyncContextManager[Any]] = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def settled(running: Any) -> AsyncIterator[Any]:
         async with started(running) as state:
+            await warm_up(app)
             settle()
             yield state
 

@@ -1,4 +1,5 @@
-"""A process's start-up heap is frozen out of full collections (`services.kit.heap`)."""
+"""A process's start-up heap is frozen out of full collections (`services.kit.heap`), after
+its first-use work is done (`services.kit.warmup`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from services.kit.heap import settle, settle_after_startup
+from services.kit.warmup import warm_up
 
 
 class Thing:
@@ -60,3 +62,18 @@ async def test_an_app_settles_once_its_lifespan_has_started(unfrozen: None) -> N
         assert events == ["started"]
         assert not tracked(app.state.cache)  # made by the start-up, then frozen
     assert events == ["started", "stopped"]
+
+
+async def test_the_warm_up_walks_the_routes_without_running_any() -> None:
+    ran: list[str] = []
+    router = APIRouter()
+
+    @router.get("/things/{thing_id}")
+    def thing(thing_id: str) -> dict[str, str]:
+        ran.append(thing_id)
+        return {}
+
+    app = FastAPI()
+    app.include_router(router)
+    assert await warm_up(app) == 404
+    assert ran == []
