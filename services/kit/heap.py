@@ -3,7 +3,7 @@
 A service process imports FastAPI, pydantic, eventsourcing, psycopg, nats, OpenTelemetry
 and its own modules: about 140,000 objects that live as long as the process. CPython's
 collector goes through every one of them in each collection of its oldest generation,
-which it runs every few tens of thousands of surviving allocations. That took 120-190 ms
+which it runs every few tens of thousands of surviving allocations. That took 150-200 ms
 of CPU on the 2-core machine (about 1 us an object), with the process's every thread and
 its event loop held meanwhile: each API process stopped that long every ten seconds or so
 at 50 commands/s, and every command that arrived meanwhile waited for it.
