@@ -23,6 +23,7 @@ from services.kit.auth import JwksVerifier
 from services.kit.http import create_app
 from services.kit.runtime import Workers
 from services.kit.settings import Settings
+from services.kit.stages import watch_pauses
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ def create_gateway(
             for live in features.values():
                 for projector in live.projectors:
                     workers.start(projector.name, projector.run)
-            yield
+            async with watch_pauses():
+                yield
         finally:
             for name, error in await workers.close():
                 log.error("projector %s failed while stopping: %s", name, error)

@@ -33,7 +33,7 @@ from services.kit.deadlines.model import DEADLINE_PRINCIPAL, Changes, Deadline, 
 from services.kit.deadlines.table import KWARG as DEADLINES
 from services.kit.errors import IdempotencyKeyReusedError, NotFoundError, VersionConflictError
 from services.kit.groupcommit import GroupCommitter
-from services.kit.stages import record
+from services.kit.stages import record, record_request
 from services.kit.wakeup import Commits
 
 # A conflicting command is retried until this much time has passed, not a fixed number
@@ -198,6 +198,7 @@ class ServiceApplication(Application):
         """
         # A retried command is found by its record's id clashing when the save is tried,
         # not by a read before every command: the read would cost each command a round trip.
+        record_request("handler")
         deadline = time.monotonic() + CONFLICT_BUDGET_S
         attempt = 0
         while True:
@@ -217,6 +218,7 @@ class ServiceApplication(Application):
                         response=response,
                     )
                 )
+            record_request("saving")
             try:
                 self.save(*pending, **({DEADLINES: fired} if fired is not None else {}))
             except IntegrityError:
@@ -230,6 +232,7 @@ class ServiceApplication(Application):
                 time.sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not secrecy
                 attempt += 1
                 continue
+            record_request("saved")
             return response
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:

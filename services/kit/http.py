@@ -25,11 +25,13 @@ from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.kit import stages
 from services.kit.application import CommandKey, RequestDigests
 from services.kit.auth import AuthError, JwksVerifier, Principal, bearer_token
 from services.kit.errors import DomainError, ForbiddenError
 from services.kit.requesttrace import RequestTraceContext
 from services.kit.settings import Settings
+from services.kit.stages import RequestStages
 from services.kit.telemetry import fastapi_telemetry, spans_recorded
 from services.kit.webassets import offline_docs_app
 
@@ -180,6 +182,9 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if not recorded:
         app.add_middleware(RequestTraceContext, ids=_id_generator())
+    if stages.enabled():
+        # Outermost: from the moment the server hands the request over.
+        app.add_middleware(RequestStages)
     _install_problem_handlers(app)
     _document_problems(app)
 

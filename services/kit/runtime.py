@@ -35,6 +35,7 @@ from services.kit.application import RequestDigests, ServiceApplication
 from services.kit.consumer import Consumer, Projection
 from services.kit.deadlines.runner import DeadlineRunner
 from services.kit.eventstore import build_application
+from services.kit.heap import settle, settle_after_startup
 from services.kit.http import create_app, create_operations_app
 from services.kit.outbox import convert_at_write
 from services.kit.privacy.personal import PersonalData, UsesPersonalData, local_master_key
@@ -42,6 +43,7 @@ from services.kit.privacy.receiving import ReceivesSealed
 from services.kit.privacy.sealing import SealingKeys, jwks_router
 from services.kit.relay import OutboxRelay, Translate
 from services.kit.settings import Settings
+from services.kit.stages import watch_pauses
 from services.kit.telemetry import setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
@@ -158,7 +160,8 @@ class Service:
             workers = Workers()
             parts.start(workers)
             try:
-                yield
+                async with watch_pauses():
+                    yield
             finally:
                 try:
                     for name, error in await workers.close():
@@ -345,7 +348,8 @@ async def run_relay(service: Service, settings: Settings) -> None:
                     app, host=settings.http_host, port=settings.relay_http_port, stop=stop
                 ),
             )
-        await workers.run_until_one_ends()
+        async with watch_pauses():
+            await workers.run_until_one_ends()
     finally:
         parts.close()
 
@@ -365,6 +369,7 @@ async def serve_operations(app: FastAPI, *, host: str, port: int, stop: asyncio.
 
 def serve_http(app: FastAPI, settings: Settings) -> None:
     """Serve an API on TONGXIN_HTTP_HOST / TONGXIN_HTTP_PORT until SIGTERM or SIGINT."""
+    settle_after_startup(app)
     uvicorn.run(
         app,
         host=settings.http_host,
@@ -388,4 +393,7 @@ def run_process(
     settings = Settings()
     setup_logging(name if command == default else f"{name}-{command}", settings.log_level)
     setup_tracing(name)
+    # The modules are loaded: out of the collector's way for the rest of the process (an API
+    # settles again once it has started, `serve_http`).
+    settle()
     commands[command](settings)

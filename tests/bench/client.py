@@ -25,7 +25,16 @@ class Connection:
         self._writer: asyncio.StreamWriter | None = None
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._reader is None or self._writer is None or self._writer.is_closing():
+        # A server closes a keep-alive connection left idle (uvicorn: after 5 s); its end
+        # of file is already read here. A request written to it would fail unanswered, and
+        # the failures would fall exactly after a stall, when idle connections pile up.
+        if (
+            self._reader is None
+            or self._writer is None
+            or self._writer.is_closing()
+            or self._reader.at_eof()
+        ):
+            self.close()
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         return self._reader, self._writer
 
