@@ -2,7 +2,7 @@
 
 Measured on a volunteers API process: its first command cost 285-360 ms of CPU, the next
 ones 6-15 ms. Most of it is AnyIO importing its asyncio back-end at the first hand-over to
-a worker thread (compiled from source where no bytecode is kept, as in the image), the
+a worker thread (compiled from source where no bytecode is kept), the
 rest FastAPI building each included router's routes (their dependencies and fields) at
 the first request routed through it. Every request that arrives meanwhile waits, and the
 allocations start a full garbage collection as well: a replica that has just become ready
