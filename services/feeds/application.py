@@ -614,13 +614,7 @@ class FeedsApplication(ServiceApplication):
             elif delivery.state != "pending":
                 continue
             else:
-                delivery.attempt(
-                    at=outcome.at,
-                    status=outcome.status,
-                    latency_ms=outcome.latency_ms,
-                    error=outcome.error,
-                    next_at=outcome.next_at,
-                )
+                _attempted(delivery, outcome)
             made.append(delivery)
             changes.logged.append(_logged(delivery))
             changes.attempts.extend(_attempt_rows(delivery, delivery.attempts[-1:]))
@@ -721,7 +715,11 @@ def _first_attempt(pending: PendingDelivery, outcome: Outcome) -> Delivery:
             status=outcome.status,
             latency_ms=outcome.latency_ms,
         )
-    delivery = Delivery.scheduled(pending)
+    return _attempted(Delivery.scheduled(pending), outcome)
+
+
+def _attempted(delivery: Delivery, outcome: Outcome) -> Delivery:
+    """`delivery` with the attempt `outcome` tells of."""
     delivery.attempt(
         at=outcome.at,
         status=outcome.status,

@@ -36,7 +36,8 @@ from tests.support.projection import CounterProjection
 from tests.support.streams import read_stream, running
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.timeout(300)
+# The consumer decodes the test-only counter event from before the first event.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("counter_event_registered")]
 
 STREAM = "VOLUNTEERS"
 
@@ -50,29 +51,6 @@ def counter_event_registered() -> Iterator[None]:
         yield
     finally:
         registry.BY_TYPE.pop(event_type, None)
-
-
-@pytest.fixture
-def settings(
-    cluster: JetStreamCluster,
-    tmp_path: Path,
-    counter_event_registered: None,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Settings:
-    """Cluster settings as a deployment gives them: environment variables."""
-    monkeypatch.setenv("TONGXIN_NATS_URLS", cluster.urls.replace(",", ", "))
-    monkeypatch.setenv("TONGXIN_STREAM_REPLICAS", "3")
-    settings = Settings(
-        store="sqlite",
-        state_dir=tmp_path / "state",
-        relay_batch=100,
-        relay_idle_s=0.01,
-        consumer_batch=100,
-        consumer_ack_wait_s=5.0,
-    )
-    assert settings.nats_servers() == [node.url for node in cluster.nodes]
-    assert settings.stream_replicas == 3
-    return settings
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -43,22 +42,6 @@ pytestmark = pytest.mark.timeout(420)
 
 SERVICES = (VOLUNTEERS, COMMITTEES)
 STREAMS = {service.name: stream_name(service.boundary) for service in SERVICES}
-
-
-@pytest.fixture
-def settings(
-    cluster: JetStreamCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
-    monkeypatch.setenv("TONGXIN_NATS_URLS", cluster.urls)
-    monkeypatch.setenv("TONGXIN_STREAM_REPLICAS", "3")
-    return Settings(
-        store="sqlite",
-        state_dir=tmp_path / "state",
-        relay_batch=100,
-        relay_idle_s=0.01,
-        consumer_batch=100,
-        consumer_ack_wait_s=5.0,
-    )
 
 
 @pytest.fixture

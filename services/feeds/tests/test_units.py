@@ -235,17 +235,7 @@ class TestOutcomeRecorder:
         workers = [EndpointWorker(store, e, recorder) for e in (gone, fine)]  # type: ignore[arg-type]
 
         def outcome(worker: EndpointWorker, n: int, status: int) -> Outcome:
-            row = PendingDelivery(
-                delivery_id=uuid4(),
-                endpoint_id=worker.endpoint.id,
-                partner_id="city-museum",
-                entry_id=uuid4(),
-                message_id=f"msg_{n}",
-                subject="",
-                ordered=False,
-                event_time=0.0,
-                due_at=0.0,
-            )
+            row = _pending_row(worker.endpoint.id, n, due_at=0.0)
             worker.held[row.delivery_id] = row
             return Outcome(
                 pending=row, at=float(n), status=status, latency_ms=1.0, error=None, next_at=None
@@ -267,6 +257,21 @@ class TestOutcomeRecorder:
         assert store.gone == [gone.id]
         for worker in workers:
             await worker.pool.aclose()
+
+
+def _pending_row(endpoint_id: UUID, n: int, *, due_at: float) -> PendingDelivery:
+    """The city museum's `n`th pending delivery to `endpoint_id` (message `msg_<n>`)."""
+    return PendingDelivery(
+        delivery_id=uuid4(),
+        endpoint_id=endpoint_id,
+        partner_id="city-museum",
+        entry_id=uuid4(),
+        message_id=f"msg_{n}",
+        subject="",
+        ordered=False,
+        event_time=0.0,
+        due_at=due_at,
+    )
 
 
 class _NotingStore(_Store):
@@ -312,17 +317,7 @@ class TestSenders:
 
         worker._post = post  # type: ignore[method-assign]
         for n in (1, 2):
-            row = PendingDelivery(
-                delivery_id=uuid4(),
-                endpoint_id=endpoint.id,
-                partner_id="city-museum",
-                entry_id=uuid4(),
-                message_id=f"msg_{n}",
-                subject="",
-                ordered=False,
-                event_time=0.0,
-                due_at=1000.0,
-            )
+            row = _pending_row(endpoint.id, n, due_at=1000.0)
             worker.held[row.delivery_id] = row
             worker.ready.append(row)
         worker.readied.set()
